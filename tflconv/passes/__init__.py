@@ -1,0 +1,1 @@
+"""Every transformation, one registered pass per module. Importing this package registers them."""
