@@ -1,0 +1,5 @@
+"""Legalization patterns: nn family."""
+
+from tflconv.core.rewrite import RewritePattern
+
+PATTERNS: list[RewritePattern] = []
