@@ -1,19 +1,640 @@
-"""The conversion driver: frontend -> pass pipeline -> FlatBuffer writer."""
+"""The conversion driver and the user-facing API: frontend -> pass pipeline -> FlatBuffer writer.
+
+`TFLiteConverter` mirrors `tf.lite.TFLiteConverter` (same constructors, attribute names and
+defaults) so existing code switches by changing one import; `convert()` is the short form.
+Options we do not implement yet raise `ConverterError` naming the option: never silently ignored.
+"""
 
 from __future__ import annotations
 
+import enum
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 DEFAULT_PIPELINE = "canonicalize,legalize-tf,canonicalize,fuse,simplify-tfl,dce,check-tflite-legal"
 
 
-def convert(model: Any, *, pipeline: str = DEFAULT_PIPELINE, **load_options: Any) -> bytes:
-    """Convert a TF/Keras model (anything `frontends.tensorflow.load_model` takes) to .tflite bytes."""
+class ConverterError(Exception):
+    """A conversion failed. `str(err)` is one line; `details` holds the multi-line report
+    (unsupported ops with locations, the failing pass, ...) and `phase` names the stage
+    (load, options, pipeline, export, write)."""
+
+    def __init__(self, message: str, *, phase: str = "convert", details: str = "") -> None:
+        message = " ".join(message.split("\n")[0].split()) if message else "conversion failed"
+        super().__init__(message)
+        self.phase = phase
+        self.details = details
+
+
+# ---------------------------------------------------------------------------------------------
+# Enums and target spec (tf.lite names and values; tf.lite's own members are accepted too)
+
+
+class OpsSet(enum.Enum):
+    """Op sets a model may use, as `tf.lite.OpsSet`."""
+
+    TFLITE_BUILTINS = "TFLITE_BUILTINS"
+    SELECT_TF_OPS = "SELECT_TF_OPS"
+    TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
+    EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 = (
+        "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
+    )
+    EXPERIMENTAL_STABLEHLO_OPS = "EXPERIMENTAL_STABLEHLO_OPS"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Optimize(enum.Enum):
+    """Optimization goals, as `tf.lite.Optimize`."""
+
+    DEFAULT = "DEFAULT"
+    OPTIMIZE_FOR_SIZE = "OPTIMIZE_FOR_SIZE"
+    OPTIMIZE_FOR_LATENCY = "OPTIMIZE_FOR_LATENCY"
+    EXPERIMENTAL_SPARSITY = "EXPERIMENTAL_SPARSITY"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _as_enum(kind: type[enum.Enum], value: Any, option: str) -> Any:
+    """Our enum member for one of ours, tf.lite's member with the same value, or its name."""
+    raw = value.value if isinstance(value, enum.Enum) else value
+    try:
+        return kind(raw)
+    except ValueError:
+        known = ", ".join(m.name for m in kind)
+        raise ConverterError(
+            f"{option}: unknown value {value!r} (expected one of {known})", phase="options"
+        ) from None
+
+
+def _dtype_name(value: Any) -> str:
+    """'float16' for tf.float16, np.float16, 'float16', ..."""
+    if isinstance(value, str):
+        return value
+    name = getattr(value, "name", None)  # tf.DType
+    if isinstance(name, str):
+        return name
+    import numpy as np
+
+    try:
+        return np.dtype(value).name
+    except TypeError:
+        return str(value)
+
+
+class TargetSpec:
+    """What the target runtime supports, as `tf.lite.TargetSpec`."""
+
+    def __init__(
+        self,
+        supported_ops: Iterable[Any] | None = None,
+        supported_types: Iterable[Any] | None = None,
+        experimental_select_user_tf_ops: Iterable[str] | None = None,
+        experimental_supported_backends: list[str] | None = None,
+    ) -> None:
+        self.supported_ops = set(supported_ops) if supported_ops else {OpsSet.TFLITE_BUILTINS}
+        self.supported_types = set(supported_types) if supported_types else set()
+        self.experimental_select_user_tf_ops = set(experimental_select_user_tf_ops or ())
+        self.experimental_supported_backends = experimental_supported_backends
+
+    def __repr__(self) -> str:
+        return (
+            f"TargetSpec(supported_ops={self.supported_ops}, supported_types="
+            f"{self.supported_types}, experimental_select_user_tf_ops="
+            f"{self.experimental_select_user_tf_ops})"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Model types (CONVERSION_METADATA Environment.model_type) and what each constructor loads
+
+MODEL_TYPES = {
+    "NONE": 0,
+    "TF_SAVED_MODEL": 1,
+    "KERAS_MODEL": 2,
+    "TF_CONCRETE_FUNCTIONS": 3,
+    "TF_GRAPH_DEF": 4,
+    "TF_SESSION": 5,
+    "JAX": 6,
+    "PYTORCH": 7,
+}
+
+
+def model_type_name(value: Any) -> str:
+    """The ModelType enum name for a name, an int, or None (-> "NONE")."""
+    if value is None:
+        return "NONE"
+    if isinstance(value, enum.Enum):
+        value = value.name
+    if isinstance(value, int):
+        for name, code in MODEL_TYPES.items():
+            if code == value:
+                return name
+        return "NONE"
+    value = str(value).upper()
+    return value if value in MODEL_TYPES else "NONE"
+
+
+# Official attributes we accept with their defaults; a non-default value raises unless the
+# option is implemented. Later work (quantization, Flex, custom ops) deletes entries here as
+# it lands and reads the attribute in `_conversion_flags`.
+UNIMPLEMENTED_OPTIONS: dict[str, str] = {
+    "optimizations": "post-training quantization",
+    "representative_dataset": "full-integer quantization calibration",
+    "target_spec.supported_ops": "op sets other than TFLITE_BUILTINS",
+    "target_spec.supported_types": "float16/int8 target types",
+    "target_spec.experimental_select_user_tf_ops": "select TF (Flex) ops",
+    "target_spec.experimental_supported_backends": "backend-specific conversion",
+    "inference_input_type": "quantized model inputs",
+    "inference_output_type": "quantized model outputs",
+    "allow_custom_ops": "custom ops",
+    "serialize_debug_metadata": "debug metadata",
+    "unfold_batchmatmul": "unfolding BatchMatMul",
+    "experimental_use_stablehlo_quantizer": "the StableHLO quantizer",
+    "experimental_stablehlo_quantizer_config": "the StableHLO quantizer",
+}
+
+# Official attributes accepted and ignored because they do not change our output.
+ACCEPTED_IGNORED = {
+    "experimental_new_converter": True,
+    "experimental_new_quantizer": True,
+    "experimental_enable_resource_variables": True,
+    "experimental_new_dynamic_range_quantizer": True,
+    "legalize_custom_tensor_list_ops": False,
+    "canonicalizing_inf_as_min_max_float": True,
+}
+
+# Official MLIR debug attributes mapped onto our pass-manager instrumentation.
+DEBUG_ALIASES = {
+    "ir_dump_dir": "dump_dir",
+    "enable_timing": "time_passes",
+}
+
+
+@dataclass
+class ConversionResult:
+    """Everything one conversion produced: the bytes plus what the CLI and benchmarks report."""
+
+    tflite: bytes
+    module: Any
+    imported: Any
+    model_type: str
+    seconds: float
+    phase_seconds: dict[str, float] = field(default_factory=dict)
+    pass_seconds: list[tuple[str, float]] = field(default_factory=list)
+    """(pass, wall seconds) in run order."""
+
+    @property
+    def op_count(self) -> int:
+        """TFLite operators in the output (constants and no_value placeholders excluded)."""
+        return sum(
+            1 for op in self.module.walk() if op.dialect == "tfl" and op.name != "tfl.no_value"
+        )
+
+    def op_histogram(self) -> dict[str, int]:
+        hist = self.module.op_histogram()
+        return {k: v for k, v in hist.items() if k.startswith("tfl.") and k != "tfl.no_value"}
+
+
+class TFLiteConverter:
+    """Converts a TensorFlow model to .tflite bytes, like `tf.lite.TFLiteConverter`.
+
+    converter = tflconv.TFLiteConverter.from_keras_model(model)
+    converter.dump_dir = "dumps"          # tflconv extras: pipeline, time_passes, ...
+    tflite = converter.convert()
+    """
+
+    def __init__(
+        self,
+        source: Any,
+        *,
+        model_type: str | None = None,
+        api_version: int = 2,
+        load_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._source = source
+        self._model_type = model_type
+        self._api_version = api_version
+        self._load_options = dict(load_options or {})
+        self._trackable_obj: Any = None
+        # Official attributes, official defaults.
+        self.optimizations: set[Any] = set()
+        self.representative_dataset: Any = None
+        self.target_spec = TargetSpec()
+        self.inference_input_type: Any = None  # None means tf.float32, as in tf.lite
+        self.inference_output_type: Any = None
+        self.allow_custom_ops = False
+        self.exclude_conversion_metadata = False
+        self.serialize_debug_metadata = False
+        self.unfold_batchmatmul = False
+        self.experimental_use_stablehlo_quantizer = False
+        self.experimental_stablehlo_quantizer_config = None
+        for name, default in ACCEPTED_IGNORED.items():
+            setattr(self, name, default)
+        self.ir_dump_dir: str | None = None
+        self.enable_timing: bool | None = None
+        # tflconv extras.
+        self.pipeline: str = DEFAULT_PIPELINE
+        self.dump_dir: str | os.PathLike | None = None
+        self.time_passes = False
+        self.print_ir_after_all = False
+        self.print_ir_after: list[str] = []
+        self.verify_each = False
+        self.reproducer: str | os.PathLike | None = None
+        self.debug_stream: Any = None
+        """Where IR printing / timing reports go (default: sys.stderr)."""
+
+    # -- constructors (tf.lite names) ---------------------------------------------------------
+
+    @classmethod
+    def from_saved_model(
+        cls,
+        saved_model_dir: str | os.PathLike,
+        signature_keys: list[str] | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> TFLiteConverter:
+        """All signatures (or `signature_keys`) of a SavedModel; `tags` default to {"serve"}."""
+        options: dict[str, Any] = {}
+        if signature_keys is not None:
+            options["signature_keys"] = list(signature_keys)
+        if tags is not None:
+            options["tags"] = set(tags)
+        return cls(os.fspath(saved_model_dir), model_type="TF_SAVED_MODEL", load_options=options)
+
+    @classmethod
+    def from_keras_model(cls, model: Any) -> TFLiteConverter:
+        """An in-memory Keras model (Keras 3 or tf.keras)."""
+        return cls(model, model_type="KERAS_MODEL")
+
+    @classmethod
+    def from_concrete_functions(
+        cls, funcs: list[Any], trackable_obj: Any = None
+    ) -> TFLiteConverter:
+        """tf.function concrete functions (each becomes a signature). `trackable_obj` is kept
+        alive with the converter so captured variables are not garbage collected."""
+        conv = cls(list(funcs), model_type="TF_CONCRETE_FUNCTIONS")
+        conv._trackable_obj = trackable_obj
+        return conv
+
+    @classmethod
+    def from_keras_model_file(cls, model_file: str | os.PathLike) -> TFLiteConverter:
+        """A `.keras` / `.h5` file (the tf.compat.v1 entry point)."""
+        return cls(os.fspath(model_file), model_type="KERAS_MODEL", api_version=1)
+
+    @classmethod
+    def from_frozen_graph(
+        cls,
+        graph_def_file: str | os.PathLike,
+        input_arrays: list[str],
+        output_arrays: list[str],
+        input_shapes: dict[str, list[int | None]] | None = None,
+    ) -> TFLiteConverter:
+        """A frozen GraphDef `.pb` with named inputs/outputs (the tf.compat.v1 entry point)."""
+        options: dict[str, Any] = {
+            "input_arrays": list(input_arrays),
+            "output_arrays": list(output_arrays),
+        }
+        if input_shapes is not None:
+            options["input_shapes"] = input_shapes
+        return cls(
+            os.fspath(graph_def_file),
+            model_type="TF_GRAPH_DEF",
+            api_version=1,
+            load_options=options,
+        )
+
+    # -- conversion ---------------------------------------------------------------------------
+
+    def convert(self) -> bytes:
+        """The .tflite FlatBuffer. Raises `ConverterError` (one-line message)."""
+        return self.convert_with_report().tflite
+
+    def convert_with_report(self) -> ConversionResult:
+        """Like `convert()`, returning the bytes with the final IR, timings and op counts."""
+        flags = self._conversion_flags()
+        start = time.perf_counter()
+        phases: dict[str, float] = {}
+
+        t = time.perf_counter()
+        imported = _load(self._source, self._load_options)
+        phases["load"] = time.perf_counter() - t
+        model_type = model_type_name(self._model_type or getattr(imported, "model_type", None))
+
+        t = time.perf_counter()
+        pm = _run_pipeline(imported.module, self._pipeline_options())
+        phases["pipeline"] = time.perf_counter() - t
+
+        t = time.perf_counter()
+        metadata = None
+        if not self.exclude_conversion_metadata:
+            metadata = _conversion_metadata(model_type, self._api_version, flags)
+        tflite = _write(imported.module, metadata)
+        phases["export"] = time.perf_counter() - t
+        return ConversionResult(
+            tflite=tflite,
+            module=imported.module,
+            imported=imported,
+            model_type=model_type,
+            seconds=time.perf_counter() - start,
+            phase_seconds=phases,
+            pass_seconds=[(str(r.pass_), r.seconds) for r in pm.records],
+        )
+
+    # -- option handling ----------------------------------------------------------------------
+
+    def _conversion_flags(self) -> dict[str, Any]:
+        """Validate the official options; return the ConversionOptions metadata fields.
+
+        Raises for any option set to something we do not implement yet."""
+        ts = self.target_spec
+        if isinstance(ts, dict):  # keras `model.export(format="litert", target_spec={...})`
+            ts = self.target_spec = TargetSpec(**ts)
+        optimizations = {_as_enum(Optimize, o, "optimizations") for o in self.optimizations or ()}
+        supported_ops = {_as_enum(OpsSet, o, "target_spec.supported_ops") for o in ts.supported_ops}
+        types = {_dtype_name(t) for t in ts.supported_types} - {"float32"}
+        checks = {
+            "optimizations": bool(optimizations),
+            "representative_dataset": self.representative_dataset is not None,
+            "target_spec.supported_ops": supported_ops != {OpsSet.TFLITE_BUILTINS},
+            "target_spec.supported_types": bool(types),
+            "target_spec.experimental_select_user_tf_ops": bool(ts.experimental_select_user_tf_ops),
+            "target_spec.experimental_supported_backends": bool(ts.experimental_supported_backends),
+            "inference_input_type": _not_float32(self.inference_input_type),
+            "inference_output_type": _not_float32(self.inference_output_type),
+            "allow_custom_ops": bool(self.allow_custom_ops),
+            "serialize_debug_metadata": bool(self.serialize_debug_metadata),
+            "unfold_batchmatmul": bool(self.unfold_batchmatmul),
+            "experimental_use_stablehlo_quantizer": bool(self.experimental_use_stablehlo_quantizer),
+            "experimental_stablehlo_quantizer_config": (
+                self.experimental_stablehlo_quantizer_config is not None
+            ),
+        }
+        for option, is_set in checks.items():
+            if is_set and option in UNIMPLEMENTED_OPTIONS:
+                value = _describe(self, option)
+                raise ConverterError(
+                    f"option {option}={value} is not implemented yet in tflconv "
+                    f"({UNIMPLEMENTED_OPTIONS[option]}); remove it to convert to float TFLite builtins",
+                    phase="options",
+                )
+        return {
+            "model_optimization_modes": [],
+            "allow_custom_ops": bool(self.allow_custom_ops),
+            "enable_select_tf_ops": OpsSet.SELECT_TF_OPS in supported_ops,
+            "force_select_tf_ops": supported_ops == {OpsSet.SELECT_TF_OPS},
+        }
+
+    def _pipeline_options(self) -> dict[str, Any]:
+        dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
+        return {
+            "pipeline": self.pipeline or DEFAULT_PIPELINE,
+            "dump_dir": os.fspath(dump_dir) if dump_dir is not None else None,
+            "time_passes": bool(self.time_passes or self.enable_timing),
+            "print_ir_after_all": bool(self.print_ir_after_all),
+            "print_ir_after": list(self.print_ir_after or ()),
+            "verify_each": bool(self.verify_each),
+            "reproducer": os.fspath(self.reproducer) if self.reproducer is not None else None,
+            "stream": self.debug_stream,
+        }
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Catch typos (`converter.optimisations = ...`) and tf.lite's private knobs
+        # (`_experimental_*`), which tf.lite accepts and we would otherwise ignore silently.
+        if name not in _KNOWN_ATTRIBUTES and name not in _INTERNAL_ATTRIBUTES:
+            raise AttributeError(f"TFLiteConverter has no option {name!r}")
+        object.__setattr__(self, name, value)
+
+
+_KNOWN_ATTRIBUTES = {
+    "optimizations",
+    "representative_dataset",
+    "target_spec",
+    "inference_input_type",
+    "inference_output_type",
+    "allow_custom_ops",
+    "exclude_conversion_metadata",
+    "serialize_debug_metadata",
+    "unfold_batchmatmul",
+    "experimental_use_stablehlo_quantizer",
+    "experimental_stablehlo_quantizer_config",
+    *ACCEPTED_IGNORED,
+    *DEBUG_ALIASES,
+    "pipeline",
+    "dump_dir",
+    "time_passes",
+    "print_ir_after_all",
+    "print_ir_after",
+    "verify_each",
+    "reproducer",
+    "debug_stream",
+}
+
+_INTERNAL_ATTRIBUTES = {"_source", "_model_type", "_api_version", "_load_options", "_trackable_obj"}
+
+LOAD_OPTIONS = ("signature_keys", "tags", "input_shapes", "input_arrays", "output_arrays")
+
+
+def _not_float32(dtype: Any) -> bool:
+    return dtype is not None and _dtype_name(dtype) != "float32"
+
+
+def _describe(conv: TFLiteConverter, option: str) -> str:
+    obj: Any = conv
+    for part in option.split("."):
+        obj = getattr(obj, part)
+    if isinstance(obj, set | list | tuple):
+        return (
+            "{"
+            + ", ".join(
+                sorted(str(_dtype_name(v) if not isinstance(v, enum.Enum) else v) for v in obj)
+            )
+            + "}"
+        )
+    if callable(obj) and not isinstance(obj, type):
+        return getattr(obj, "__name__", "<callable>")
+    return _dtype_name(obj) if not isinstance(obj, bool | enum.Enum) else str(obj)
+
+
+# ---------------------------------------------------------------------------------------------
+# Stages (each turns the exceptions of its component into ConverterError)
+
+
+def _load(source: Any, options: dict[str, Any]) -> Any:
+    from tflconv.frontends.tensorflow import FrontendError, load_model
+
+    if isinstance(source, str | os.PathLike) and not os.path.exists(source):
+        raise ConverterError(f"no such file or directory: {os.fspath(source)}", phase="load")
+    try:
+        return load_model(source, **options)
+    except FrontendError as err:
+        raise ConverterError(
+            str(err) or type(err).__name__, phase="load", details=str(err)
+        ) from err
+    except Exception as err:
+        # TensorFlow/Keras raise all sorts of errors on corrupt or unexpected inputs; name the
+        # model and the original error in one line, keep the traceback in `details`.
+        what = os.fspath(source) if isinstance(source, str | os.PathLike) else type(source).__name__
+        raise ConverterError(
+            f"cannot load {what}: {type(err).__name__}: {err}",
+            phase="load",
+            details=_traceback(err),
+        ) from err
+
+
+def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
+    """Run the pass pipeline on `module` in place, with the requested instruments; return the
+    PassManager (its `records` hold per-pass times)."""
     from tflconv import passes  # noqa: F401  (registers every pass)
-    from tflconv.core.passes import PassContext, PassManager
-    from tflconv.frontends.tensorflow import load_model
+    from tflconv.core import instrument
+    from tflconv.core.passes import PassContext, PassFailure, PassManager
+    from tflconv.passes.check_tflite_legal import UnsupportedOpsError
+
+    stream = options["stream"]
+    instruments: list[Any] = []
+    if options["print_ir_after_all"] or options["print_ir_after"]:
+        instruments.append(
+            instrument.PrintIR(
+                after=set(options["print_ir_after"]),
+                after_all=options["print_ir_after_all"],
+                stream=stream,
+            )
+        )
+    if options["dump_dir"] is not None:
+        instruments.append(instrument.DumpDir(options["dump_dir"]))
+    if options["time_passes"]:
+        instruments.append(instrument.TimePasses(stream=stream))
+    try:
+        pm = PassManager.from_pipeline(
+            options["pipeline"],
+            instruments=instruments,
+            verify_each=options["verify_each"],
+            reproducer=options["reproducer"],
+        )
+    except Exception as err:  # a bad pipeline string: unknown pass, bad option
+        raise ConverterError(f"bad pipeline: {err}", phase="pipeline", details=str(err)) from err
+    try:
+        pm.run(module, PassContext())
+    except PassFailure as err:
+        cause = err.__cause__
+        if isinstance(cause, UnsupportedOpsError):
+            raise ConverterError(
+                _one_line_unsupported(cause), phase="pipeline", details=str(cause)
+            ) from err
+        raise ConverterError(str(err), phase="pipeline", details=_traceback(err)) from err
+    except UnsupportedOpsError as err:
+        raise ConverterError(
+            _one_line_unsupported(err), phase="pipeline", details=str(err)
+        ) from err
+    return pm
+
+
+def _traceback(err: BaseException) -> str:
+    import traceback
+
+    return "".join(traceback.format_exception(err))
+
+
+def _one_line_unsupported(err: Any) -> str:
+    ops = err.ops
+    total = sum(len(v) for v in ops.values())
+    kinds = ", ".join(f"{name} x{len(found)}" for name, found in sorted(ops.items()))
+    first = next(iter(sorted(ops.items())))[1][0]
+    return (
+        f"{total} op(s) cannot be converted to TFLite builtins: {kinds} (first at {first.location})"
+    )
+
+
+def _conversion_metadata(
+    model_type: str, api_version: int, flags: dict[str, Any]
+) -> dict[str, Any]:
+    tf = sys.modules.get("tensorflow")
+    return {
+        "tensorflow_version": getattr(tf, "__version__", ""),
+        "api_version": api_version,
+        "model_type": MODEL_TYPES[model_type],
+        **flags,
+    }
+
+
+def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
     from tflconv.schema.writer import write_flatbuffer
 
-    imported = load_model(model, **load_options)
-    PassManager.from_pipeline(pipeline).run(imported.module, PassContext())
-    return write_flatbuffer(imported.module)
+    try:
+        return write_flatbuffer(module, conversion_metadata=metadata)
+    except Exception as err:
+        raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` to `path` via a temp file in the same directory and os.replace, so readers
+    never see a partial file and a failure leaves any existing file untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def check_output_path(output_path: str | os.PathLike, source: Any) -> None:
+    """Refuse to write the output over the input model."""
+    if not isinstance(source, str | os.PathLike):
+        return
+    out = Path(output_path).resolve()
+    src = Path(source).resolve()
+    if out == src or (src.is_dir() and src in out.parents):
+        raise ConverterError(
+            f"output {os.fspath(output_path)} would overwrite the input model", phase="write"
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# Short form
+
+
+def convert(
+    model: Any,
+    output_path: str | os.PathLike | None = None,
+    *,
+    pipeline: str = DEFAULT_PIPELINE,
+    **options: Any,
+) -> bytes:
+    """Convert a TF/Keras model (anything `frontends.tensorflow.load_model` takes: a SavedModel
+    directory, a .keras/.h5 file, a frozen .pb, a Keras model, concrete functions) to .tflite
+    bytes, and write them atomically to `output_path` if given.
+
+    `options` are load options (signature_keys, tags, input_shapes, input_arrays,
+    output_arrays) and converter attributes (optimizations, dump_dir, time_passes, ...;
+    `target_spec` may be a dict)."""
+    load_options = {k: options.pop(k) for k in LOAD_OPTIONS if k in options}
+    conv = TFLiteConverter(model, load_options=load_options)
+    conv.pipeline = pipeline
+    for name, value in options.items():
+        if name not in _KNOWN_ATTRIBUTES:
+            raise ConverterError(f"unknown conversion option {name!r}", phase="options")
+        setattr(conv, name, value)
+    if output_path is not None:
+        check_output_path(output_path, model)
+    tflite = conv.convert()
+    if output_path is not None:
+        write_atomic(output_path, tflite)
+    return tflite
