@@ -1,0 +1,388 @@
+"""tflconv vs the official converter (`tf.lite.TFLiteConverter`) on real architectures.
+
+    python benchmarks/compare_official.py                       # every model
+    python benchmarks/compare_official.py --quick               # 3 small models, fewer runs
+    python benchmarks/compare_official.py --models mobilenet_v2,lstm --runs 50 --json out.json
+
+Both converters start from the same in-memory Keras model, in one process, after a warm-up
+conversion of a tiny model by each (so neither pays TensorFlow's one-time start-up costs).
+
+Columns:
+- time: wall-clock seconds of `from_keras_model(model).convert()`, and ours / official.
+- ops: TFLite operators over all subgraphs; size: bytes of the .tflite.
+- latency: median single-thread LiteRT `invoke()` time over --runs runs (after 3 warm-up runs),
+  ours / official; "within noise" means the ratio is within max(5 %, the runs' relative
+  interquartile range) of 1 or below.
+- max |diff|: largest absolute difference of any output from Keras on the same random input.
+- peak mem: growth of the process's peak resident set size during the conversion (Linux
+  VmHWM, reset through /proc/self/clear_refs before each conversion), so it counts C++ and
+  Python allocations alike; memory already resident before the conversion is not counted.
+A model that fails in either converter gets a status with the reason; the script goes on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+# ---------------------------------------------------------------------------------------------
+# Models (Keras, weights=None, seeded)
+
+
+def _applications(name: str, size: int) -> Callable[[], Any]:
+    def build() -> Any:
+        import keras
+
+        # Logits, not softmax: near-uniform probabilities of random weights would hide errors.
+        return getattr(keras.applications, name)(
+            weights=None, input_shape=(size, size, 3), classifier_activation=None
+        )
+
+    return build
+
+
+def _recurrent(kind: str) -> Callable[[], Any]:
+    def build() -> Any:
+        import keras
+        from keras import layers
+
+        inputs = keras.Input((16, 8), name="sequence")  # dynamic batch
+        rnn = layers.LSTM if kind == "lstm" else layers.GRU
+        x = rnn(32, return_sequences=True, name=f"{kind}1")(inputs)
+        x = rnn(32, name=f"{kind}2")(x)
+        outputs = layers.Dense(10, name="head")(x)
+        return keras.Model(inputs, outputs, name=kind)
+
+    return build
+
+
+def _transformer() -> Any:
+    import keras
+    from keras import layers
+
+    inputs = keras.Input((32, 64), name="tokens")
+    attn = layers.MultiHeadAttention(num_heads=4, key_dim=16, name="mha")(inputs, inputs)
+    x = layers.LayerNormalization(name="ln1")(inputs + attn)
+    ffn = layers.Dense(128, activation="relu", name="ffn1")(x)
+    ffn = layers.Dense(64, name="ffn2")(ffn)
+    outputs = layers.LayerNormalization(name="ln2")(x + ffn)
+    return keras.Model(inputs, outputs, name="transformer_block")
+
+
+MODELS: dict[str, Callable[[], Any]] = {
+    "mobilenet_v2": _applications("MobileNetV2", 224),
+    "resnet50": _applications("ResNet50", 224),
+    "efficientnet_b0": _applications("EfficientNetB0", 224),
+    "densenet121": _applications("DenseNet121", 224),
+    "lstm": _recurrent("lstm"),
+    "gru": _recurrent("gru"),
+    "transformer": _transformer,
+}
+QUICK_MODELS: dict[str, Callable[[], Any]] = {
+    "mobilenet_v2_96": _applications("MobileNetV2", 96),
+    "lstm": _recurrent("lstm"),
+    "transformer": _transformer,
+}
+
+
+def _tiny() -> Any:
+    import keras
+
+    inputs = keras.Input((4,))
+    return keras.Model(inputs, keras.layers.Dense(2)(inputs))
+
+
+# ---------------------------------------------------------------------------------------------
+# Measurements
+
+
+@dataclass
+class Side:
+    """One converter's numbers for one model (None where it failed)."""
+
+    status: str = "not run"
+    seconds: float | None = None
+    ops: int | None = None
+    size: int | None = None
+    latency_ms: float | None = None
+    latency_iqr: float | None = None
+    max_abs_diff: float | None = None
+    peak_mem_mb: float | None = None
+
+
+@dataclass
+class Row:
+    model: str
+    params: int = 0
+    ours: Side = field(default_factory=Side)
+    official: Side = field(default_factory=Side)
+
+
+def _rss_kb(key: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def _reset_peak() -> bool:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def convert_ours(model: Any) -> bytes:
+    import tflconv
+
+    return tflconv.TFLiteConverter.from_keras_model(model).convert()
+
+
+def convert_official(model: Any) -> bytes:
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def measure_conversion(fn: Callable[[Any], bytes], model: Any, side: Side) -> bytes | None:
+    gc.collect()
+    can_track = _reset_peak()
+    rss_before = _rss_kb("VmRSS")
+    start = time.perf_counter()
+    try:
+        with _silenced():
+            tflite = fn(model)
+    except Exception as e:  # report and go on: one failing model must not stop the table
+        side.status = "failed: " + " ".join(f"{type(e).__name__}: {e}".split())[:160]
+        return None
+    side.seconds = time.perf_counter() - start
+    if can_track:
+        side.peak_mem_mb = max(0, _rss_kb("VmHWM") - rss_before) / 1024
+    side.size = len(tflite)
+    side.ops = count_ops(tflite)
+    side.status = "converted"
+    return tflite
+
+
+def count_ops(tflite: bytes) -> int:
+    """Operators over all subgraphs (read with the generated schema bindings)."""
+    from tflconv.schema.generated import tflite_schema as fb
+
+    model = fb.Model.GetRootAs(tflite, 0)
+    return sum(model.Subgraphs(i).OperatorsLength() for i in range(model.SubgraphsLength()))
+
+
+def random_inputs(model: Any, seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for t in model.inputs:
+        shape = [1 if d is None else int(d) for d in t.shape]
+        out.append(rng.standard_normal(shape).astype(np.float32))
+    return out
+
+
+def run_litert(tflite: bytes, inputs: list[np.ndarray], runs: int) -> tuple[list, float, float]:
+    """Outputs (by signature output name order), median latency (ms), relative IQR."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite, num_threads=1)
+    details = interp.get_input_details()
+    for d, x in zip(details, inputs):
+        if list(d["shape"]) != list(x.shape):
+            interp.resize_tensor_input(d["index"], list(x.shape))
+    interp.allocate_tensors()
+    for d, x in zip(details, inputs):  # the benchmark models have one input each
+        interp.set_tensor(d["index"], x.astype(d["dtype"]))
+    times = []
+    for i in range(runs + 3):
+        start = time.perf_counter()
+        interp.invoke()
+        if i >= 3:
+            times.append((time.perf_counter() - start) * 1000)
+    outputs = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
+    median = statistics.median(times)
+    return outputs, median, (q[2] - q[0]) / median if median else 0.0
+
+
+def max_abs_diff(outputs: list[np.ndarray], expected: list[np.ndarray]) -> float:
+    if len(outputs) != len(expected):
+        return float("inf")
+    worst = 0.0
+    # Output order may differ: pair by shape, each expected output with its best match.
+    for e in expected:
+        candidates = [o for o in outputs if o.shape == e.shape]
+        if not candidates:
+            return float("inf")
+        worst = max(worst, min(float(np.max(np.abs(o - e))) for o in candidates))
+    return worst
+
+
+class _silenced:
+    """Drop stdout/stderr chatter (Keras 'Saved artifact' listings, TF C++ logs)."""
+
+    def __enter__(self) -> None:
+        from tflconv.cli_convert import quiet_tensorflow
+
+        self._cm = quiet_tensorflow(enabled=True)
+        self._cm.__enter__()
+
+    def __exit__(self, *exc: Any) -> None:
+        self._cm.__exit__(*exc)
+
+
+def bench_model(name: str, build: Callable[[], Any], runs: int) -> Row:
+    import keras
+
+    keras.utils.set_random_seed(0)
+    with _silenced():
+        model = build()
+    row = Row(name, params=int(model.count_params()))
+    inputs = random_inputs(model)
+    with _silenced():
+        expected = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    expected = [
+        np.asarray(e) for e in (expected if isinstance(expected, list | tuple) else [expected])
+    ]
+    for side, fn in ((row.ours, convert_ours), (row.official, convert_official)):
+        tflite = measure_conversion(fn, model, side)
+        if tflite is None:
+            continue
+        try:
+            with _silenced():
+                outputs, side.latency_ms, side.latency_iqr = run_litert(tflite, inputs, runs)
+            side.max_abs_diff = max_abs_diff(outputs, expected)
+        except Exception as e:
+            side.status = "runtime failed: " + " ".join(str(e).split())[:160]
+    return row
+
+
+# ---------------------------------------------------------------------------------------------
+# Report
+
+
+def _fmt(x: float | None, spec: str) -> str:
+    return "–" if x is None else format(x, spec)
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
+def _mark(ok: bool | None) -> str:
+    return "" if ok is None else (" ✓" if ok else " ✗")
+
+
+def markdown(rows: list[Row]) -> str:
+    head = (
+        "| model | params | status (ours / official) | time s (ours / official) | ratio "
+        "| ops (ours / official) | size KB (ours / official) | latency ms (ours / official) "
+        "| latency ratio | max abs diff vs TF (ours / official) | peak mem MB (ours / official) |"
+    )
+    lines = [head, "|" + "---|" * 11]
+    for r in rows:
+        o, f = r.ours, r.official
+        t_ratio = _ratio(o.seconds, f.seconds)
+        l_ratio = _ratio(o.latency_ms, f.latency_ms)
+        noise = max(0.05, o.latency_iqr or 0.0, f.latency_iqr or 0.0)
+        ops_ok = o.ops <= f.ops if o.ops is not None and f.ops is not None else None
+        size_ok = o.size <= f.size if o.size is not None and f.size is not None else None
+        lines.append(
+            f"| {r.model} | {r.params / 1e6:.2f}M | {_short(o.status)} / {_short(f.status)} "
+            f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} "
+            f"| {_fmt(t_ratio, '.2f')}{_mark(None if t_ratio is None else t_ratio <= 0.25)} "
+            f"| {_fmt(o.ops, 'd')} / {_fmt(f.ops, 'd')}{_mark(ops_ok)} "
+            f"| {_fmt(_kb(o.size), '.1f')} / {_fmt(_kb(f.size), '.1f')}{_mark(size_ok)} "
+            f"| {_fmt(o.latency_ms, '.2f')} / {_fmt(f.latency_ms, '.2f')} "
+            f"| {_fmt(l_ratio, '.2f')}{_mark(None if l_ratio is None else l_ratio <= 1 + noise)} "
+            f"| {_fmt(o.max_abs_diff, '.1e')} / {_fmt(f.max_abs_diff, '.1e')} "
+            f"| {_fmt(o.peak_mem_mb, '.0f')} / {_fmt(f.peak_mem_mb, '.0f')} |"
+        )
+    lines.append("")
+    lines.append(
+        "✓/✗: target met or not (time ratio ≤ 0.25; ops and size ≤ official; latency ratio "
+        "≤ 1 + max(5 %, relative IQR of the runs))."
+    )
+    failures = [
+        (r.model, s, side.status)
+        for r in rows
+        for s, side in (("ours", r.ours), ("official", r.official))
+        if side.status != "converted"
+    ]
+    for model, who, status in failures:
+        lines.append(f"- {model} ({who}): {status}")
+    return "\n".join(lines)
+
+
+def _kb(n: int | None) -> float | None:
+    return None if n is None else n / 1024
+
+
+def _short(status: str) -> str:
+    return "converted" if status == "converted" else status.split(":")[0]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help=f"comma-separated subset of: {', '.join(MODELS)}")
+    parser.add_argument("--quick", action="store_true", help="3 small models, 5 latency runs")
+    parser.add_argument("--runs", type=int, help="latency runs per model (default 20, quick 5)")
+    parser.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
+    args = parser.parse_args(argv)
+
+    table = QUICK_MODELS if args.quick else MODELS
+    if args.models:
+        everything = {**MODELS, **QUICK_MODELS}
+        unknown = [m for m in args.models.split(",") if m not in everything]
+        if unknown:
+            parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(everything)}")
+        table = {m: everything[m] for m in args.models.split(",")}
+    runs = args.runs or (5 if args.quick else 20)
+
+    with _silenced():
+        import tensorflow as tf
+
+    # Warm-up: pay imports and TF's first-trace costs before timing anything.
+    with _silenced():
+        tiny = _tiny()
+    for fn in (convert_ours, convert_official):
+        try:
+            with _silenced():
+                fn(tiny)
+        except Exception as e:
+            print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
+
+    rows = []
+    for name, build in table.items():
+        print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
+        rows.append(bench_model(name, build, runs))
+        gc.collect()
+    print(
+        f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}), {os.cpu_count()} CPUs, "
+        f"{runs} latency runs\n"
+    )
+    print(markdown(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
