@@ -1,4 +1,5 @@
-"""Passes: frozen dataclasses whose fields are their options, registered by kebab-case name.
+"""Passes: frozen dataclasses whose fields are their options, registered by kebab-case name,
+and the `PassManager` that runs them with instruments and crash reproducers.
 
     @register_pass
     @dataclass(frozen=True)
@@ -12,18 +13,33 @@
             return apply_walk(module, PATTERNS, ctx.tracer, ctx.listener)
 
 Option fields may be bool, int, float, str, tuples of those, or `X | None`; in pipeline strings
-they are spelled in kebab-case (`fuse-activations{max-fusions=3}`). Inputs that are not strings
-(a calibration dataset, a callable) travel in `PassContext.data`.
+they are spelled in kebab-case (`fuse-activations{max-fusions=3}`, see `core/pipeline.py`).
+Inputs that are not strings (a calibration dataset, a callable) travel in `PassContext.data`.
+
+Passes from other packages register through the `tflconv.passes` entry-point group: each entry
+point names a module (imported, so its `@register_pass` classes register) or a Pass class.
+They load once, the first time the registry is queried by name (`get_pass`, `all_passes`).
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import tempfile
+import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .ir import Module
-from .rewrite import MatchTracer, RewriteListener
+from .rewrite import MatchTracer, RewriteListener, RewritePattern
+
+if TYPE_CHECKING:
+    from .instrument import PassInstrument
+
+log = logging.getLogger("tflconv")
 
 
 @dataclass
@@ -48,9 +64,14 @@ class Pass:
         """Transform `module` in place; return whether anything changed."""
         raise NotImplementedError
 
+    def __str__(self) -> str:
+        from .pipeline import format_pass
+
+        return format_pass(self)
+
 
 PASSES: dict[str, type[Pass]] = {}
-"""Every registered pass class by name."""
+"""Every registered pass class by name (plugins appear after `load_plugins()`)."""
 
 
 def register_pass(cls: type[Pass]) -> type[Pass]:
@@ -58,7 +79,220 @@ def register_pass(cls: type[Pass]) -> type[Pass]:
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a `name`")
     existing = PASSES.get(cls.name)
-    if existing is not None and existing is not cls:
+    # The same class defined again by a re-import (module reloads) may replace itself.
+    same = existing is not None and (existing.__module__, existing.__qualname__) == (
+        cls.__module__,
+        cls.__qualname__,
+    )
+    if existing is not None and not same:
         raise ValueError(f"pass name {cls.name!r} is taken by {existing.__qualname__}")
     PASSES[cls.name] = cls
     return cls
+
+
+# --- plugins ---------------------------------------------------------------------------------
+
+PLUGIN_GROUP = "tflconv.passes"
+_plugins_loaded = False
+_plugin_errors: list[str] = []
+
+
+def load_plugins(force: bool = False) -> None:
+    """Import the `tflconv.passes` entry points (once). A plugin that fails to load is
+    remembered and named when a pass lookup fails, instead of breaking every run."""
+    global _plugins_loaded
+    if _plugins_loaded and not force:
+        return
+    _plugins_loaded = True
+    _plugin_errors.clear()
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=PLUGIN_GROUP), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+            if isinstance(obj, type) and issubclass(obj, Pass):
+                register_pass(obj)
+        except Exception as e:  # noqa: BLE001 - a broken plugin must not break other passes
+            _plugin_errors.append(f"{ep.name} ({ep.value}): {type(e).__name__}: {e}")
+            log.warning("tflconv plugin %s failed to load: %s", ep.name, e)
+
+
+def plugin_errors() -> list[str]:
+    return list(_plugin_errors)
+
+
+def get_pass(name: str) -> type[Pass] | None:
+    """The pass class registered as `name` (plugins loaded first), else None."""
+    load_plugins()
+    return PASSES.get(name)
+
+
+def all_passes() -> dict[str, type[Pass]]:
+    """Every registered pass, plugins included, sorted by name."""
+    load_plugins()
+    return dict(sorted(PASSES.items()))
+
+
+# --- canonicalization patterns -----------------------------------------------------------------
+
+CANONICALIZATION_PATTERNS: dict[str, list[RewritePattern]] = {}
+"""Op name -> patterns the `canonicalize` pass applies (dialects fill it at import). It lives in
+core so dialect modules can register without importing the passes package."""
+
+
+def register_canonicalization(op_name: str, pattern: RewritePattern) -> RewritePattern:
+    """Have `canonicalize` apply `pattern` to `op_name` ops (a pattern without a root gets
+    `op_name` as its root)."""
+    if pattern.roots is None:
+        pattern.root = op_name
+    elif op_name not in pattern.roots:
+        raise ValueError(f"pattern {pattern.name} applies to {pattern.roots}, not {op_name}")
+    CANONICALIZATION_PATTERNS.setdefault(op_name, []).append(pattern)
+    return pattern
+
+
+# --- running -----------------------------------------------------------------------------------
+
+
+class PassFailure(RuntimeError):
+    """A pass raised (or left invalid IR behind). The message is one line:
+    `pass 'X' failed: <type>: <msg> (reproducer: path)`."""
+
+    def __init__(self, message: str, pass_: Pass, reproducer: Path | None) -> None:
+        super().__init__(message)
+        self.pass_ = pass_
+        self.reproducer = reproducer
+
+
+@dataclass
+class PassRecord:
+    """What one pass run did: wall time, whether it reported a change, its counters."""
+
+    pass_: Pass
+    seconds: float
+    changed: bool
+    stats: Counter
+
+
+REPRODUCER_TAG = "// tflconv-reproducer:"
+
+
+def reproducer_pipeline(text: str) -> str | None:
+    """The pipeline in a reproducer header (`// tflconv-reproducer: pipeline="..."`), if any."""
+    for line in text.splitlines()[:20]:
+        line = line.strip()
+        if line.startswith(REPRODUCER_TAG):
+            rest = line[len(REPRODUCER_TAG) :].strip()
+            if rest.startswith('pipeline="') and rest.endswith('"'):
+                return rest[len('pipeline="') : -1]
+    return None
+
+
+class PassManager:
+    """Runs passes in order. Every pass is timed (`records`); instruments observe each run;
+    `verify_each` runs the verifier after every pass; with `reproducer` set, the IR each pass
+    receives is kept (a clone; constants shared) so a failure writes it out, with the failing
+    pass as the header's pipeline, and `tflconv opt <file>` replays it."""
+
+    def __init__(
+        self,
+        passes: Sequence[Pass],
+        instruments: Sequence[PassInstrument] = (),
+        *,
+        verify_each: bool = False,
+        reproducer: str | os.PathLike | None = None,
+    ) -> None:
+        self.passes = list(passes)
+        self.instruments = list(instruments)
+        self.verify_each = verify_each
+        self.reproducer = Path(reproducer) if reproducer is not None else None
+        self.records: list[PassRecord] = []
+
+    @classmethod
+    def from_pipeline(cls, text: str, **kwargs: Any) -> PassManager:
+        from .pipeline import parse_pipeline
+
+        return cls(parse_pipeline(text), **kwargs)
+
+    def __str__(self) -> str:
+        from .pipeline import format_pipeline
+
+        return format_pipeline(self.passes)
+
+    @property
+    def total_seconds(self) -> float:
+        return sum(r.seconds for r in self.records)
+
+    def run(self, module: Module, ctx: PassContext | None = None) -> bool:
+        """Run every pass on `module` in place; True when any pass reported a change.
+        Raises `PassFailure` (after writing the reproducer, when enabled)."""
+        ctx = ctx if ctx is not None else PassContext()
+        self.records = []
+        log.debug("running pipeline %s", self)
+        for inst in self.instruments:
+            inst.before_pipeline(self, module, ctx)
+        any_changed = False
+        for index, p in enumerate(self.passes):
+            any_changed |= self._run_one(index, p, module, ctx)
+        for inst in reversed(self.instruments):
+            inst.after_pipeline(self, module, ctx)
+        return any_changed
+
+    def _run_one(self, index: int, p: Pass, module: Module, ctx: PassContext) -> bool:
+        # Each pass gets its own counters; tracer, listener and data are shared.
+        pctx = PassContext(ctx.tracer, ctx.listener, Counter(), ctx.data)
+        snapshot = module.clone() if self.reproducer is not None else None
+        for inst in self.instruments:
+            inst.before_pass(p, index, module, pctx)
+        start = time.perf_counter()
+        try:
+            result = p.run(module, pctx)
+            if self.verify_each:
+                from .verifier import verify
+
+                verify(module)
+        except PassFailure:
+            raise
+        except Exception as exc:
+            seconds = time.perf_counter() - start
+            self.records.append(PassRecord(p, seconds, True, pctx.stats))
+            for inst in reversed(self.instruments):
+                inst.after_pass_failed(p, index, module, pctx, exc)
+            path = self._write_reproducer(p, snapshot) if snapshot is not None else None
+            where = f" (reproducer: {path})" if path is not None else ""
+            message = " ".join(str(exc).split()) or "(no message)"
+            raise PassFailure(
+                f"pass '{p.name}' failed: {type(exc).__name__}: {message}{where}", p, path
+            ) from exc
+        seconds = time.perf_counter() - start
+        # None means the pass does not say: assume it may have changed the IR.
+        changed = True if result is None else bool(result)
+        self.records.append(PassRecord(p, seconds, changed, pctx.stats))
+        ctx.stats.update(pctx.stats)
+        for inst in reversed(self.instruments):
+            inst.after_pass(p, index, module, pctx, changed)
+        return changed
+
+    def _write_reproducer(self, p: Pass, module: Module) -> Path:
+        from .pipeline import format_pass
+        from .printer import print_module
+
+        assert self.reproducer is not None
+        text = f'{REPRODUCER_TAG} pipeline="{format_pass(p)}"\n' + print_module(
+            module, elide_large=False
+        )
+        write_atomic(self.reproducer, text)
+        return self.reproducer
+
+
+def write_atomic(path: str | os.PathLike, text: str) -> None:
+    """Write `text` to `path` through a temporary file and a rename: readers never see half."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
