@@ -1,5 +1,430 @@
-"""Legalization patterns: math family."""
+"""Legalization patterns: math family.
 
-from tflconv.core.rewrite import RewritePattern
+Elementwise binary ops (with the kernels' broadcasting limits), comparisons and logical ops,
+unary ops, casts, reductions, arg-max/min, cumulative sums, top-k and segment reductions.
+Follows the official legalize_patterns.td / legalize_tf.cc.
+"""
 
-PATTERNS: list[RewritePattern] = []
+from __future__ import annotations
+
+import numpy as np
+
+from tflconv.core.ir import Operation, Value
+from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.core.types import numpy_dtype
+
+from .common import const, constant_value, create_tfl
+from .tensor_util import (
+    as_i32,
+    broadcast_shape_value,
+    broadcast_shapes,
+    broadcast_to,
+    tfl_shape,
+    tflite_type_name,
+)
+
+NONE_ACT = {"fused_activation_function": "NONE"}
+
+# tf op -> (tfl op, highest rank the kernel broadcasts, takes a fused activation).
+# Limits measured against the official converter (it inserts BROADCAST_TO past them);
+# None: the kernel broadcasts at any rank; 0: the kernel needs equal shapes.
+BINARY: dict[str, tuple[str, int | None, bool]] = {
+    "tf.Add": ("add", 6, True),
+    "tf.AddV2": ("add", 6, True),
+    "tf.Sub": ("sub", 6, True),
+    "tf.Mul": ("mul", 6, True),
+    "tf.RealDiv": ("div", 6, True),
+    "tf.Div": ("div", 6, True),
+    "tf.FloorDiv": ("floor_div", 4, False),
+    "tf.FloorMod": ("floor_mod", 4, False),
+    "tf.Maximum": ("maximum", 5, False),
+    "tf.Minimum": ("minimum", 5, False),
+    "tf.Pow": ("pow", 4, False),
+    "tf.SquaredDifference": ("squared_difference", 4, False),
+    "tf.Less": ("less", 4, False),
+    "tf.LessEqual": ("less_equal", 4, False),
+    "tf.Greater": ("greater", 4, False),
+    "tf.GreaterEqual": ("greater_equal", 4, False),
+    "tf.Equal": ("equal", 4, False),
+    "tf.NotEqual": ("not_equal", 4, False),
+    "tf.LogicalAnd": ("logical_and", None, False),
+    "tf.LogicalOr": ("logical_or", None, False),
+    "tf.Atan2": ("atan2", 0, False),
+    "tf.BitwiseXor": ("bitwise_xor", 4, False),
+    "tf.RightShift": ("right_shift", 4, False),
+}
+
+# Element types each kernel runs on (ops not listed accept what TF gives them).
+_FLOAT = frozenset({"f32"})
+KERNEL_DTYPES: dict[str, frozenset[str]] = {
+    "div": frozenset({"f32", "i32", "ui8", "i8", "i16"}),
+    "floor_div": frozenset({"f32", "i32", "i16", "i8"}),
+    "floor_mod": frozenset({"f32", "i32", "i64", "i16", "i8"}),
+    "pow": frozenset({"f32", "i32"}),
+    "squared_difference": frozenset({"f32", "i32", "i8", "i16"}),
+    "atan2": frozenset({"f32", "f64"}),
+    "exp": _FLOAT,
+    "log": _FLOAT,
+    "sqrt": _FLOAT,
+    "rsqrt": _FLOAT,
+    "square": _FLOAT,
+    "sin": _FLOAT,
+    "cos": _FLOAT,
+    "floor": _FLOAT,
+    "ceil": _FLOAT,
+    "round": _FLOAT,
+    "sign": frozenset({"f32", "f64", "i32"}),
+    "abs": frozenset({"f32", "i32", "i16", "i8", "ui8"}),
+    "neg": frozenset({"f32", "i32", "i64"}),
+    "zeros_like": frozenset({"f32", "i32", "i64"}),
+    "cumsum": frozenset({"f32", "i32", "i64"}),
+}
+
+
+def _dtype_reason(tfl_name: str, value: Value) -> str | None:
+    allowed = KERNEL_DTYPES.get(tfl_name)
+    dtype = value.type.dtype
+    if value.type.is_quantized or allowed is None or dtype in allowed:
+        return None
+    return f"tfl.{tfl_name} does not run on {dtype} (kernel types: {', '.join(sorted(allowed))})"
+
+
+def needs_explicit_broadcast(values: list[Value], max_rank: int | None) -> bool:
+    """Whether the operands must be broadcast with tfl.broadcast_to before a kernel that
+    broadcasts only up to `max_rank` (mirrors TFL::VerifyOperandsHaveSameShapesOrBroadcastableShape)."""
+    shapes = [v.type.shape for v in values]
+    if any(s is None for s in shapes) or max_rank is None:
+        return False  # unranked: the kernel checks at runtime
+    if all(s == shapes[0] for s in shapes):
+        return False  # same shape (or same symbolic shape): no broadcasting at all
+    if max_rank == 0:
+        return True
+    return max(len(s) for s in shapes) > max_rank  # type: ignore[arg-type]
+
+
+def explicit_broadcast(rw: PatternRewriter, values: list[Value]) -> list[Value] | None:
+    """The operands broadcast to their common shape (None if shapes are incompatible)."""
+    shape = values[0].type.shape
+    for v in values[1:]:
+        if shape is None or v.type.shape is None:
+            return None
+        shape = broadcast_shapes(shape, v.type.shape)
+    if shape is None:
+        return None
+    shape_value = broadcast_shape_value(rw, values, shape)
+    return [broadcast_to(rw, v, shape, shape_value) for v in values]
+
+
+class LegalizeBinary(RewritePattern):
+    """tf.AddV2(x, y) -> tfl.add(x, y) (and the other elementwise binary ops); operands get a
+    tfl.broadcast_to only when the kernel cannot broadcast them itself (ApplyExplicitBroadcasting)."""
+
+    root = tuple(BINARY)
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        tfl_name, max_rank, has_act = BINARY[op.name]
+        x, y = op.operands
+        reason = _dtype_reason(tfl_name, x)
+        if reason:
+            return rw.fail(reason)
+        if (
+            op.name in ("tf.Equal", "tf.NotEqual")
+            and not op.attr("incompatible_shape_error", True)
+            and x.type.shape is not None
+            and y.type.shape is not None
+            and broadcast_shapes(x.type.shape, y.type.shape) is None
+        ):
+            return rw.fail("incompatible shapes with incompatible_shape_error=false")
+        attrs = dict(NONE_ACT) if has_act else {}
+        if not needs_explicit_broadcast([x, y], max_rank):
+            rw.replace_with_new(op, "tfl." + tfl_name, [x, y], attrs)
+            return None
+        if (
+            tfl_name == "squared_difference"
+            and x.type.is_float
+            and not (needs_explicit_broadcast([x, y], 6))
+        ):
+            # Like the official converter: (x - y)^2 keeps SUB's 6-D broadcasting.
+            diff = create_tfl(rw, "sub", [x, y], [op.result.type], **NONE_ACT).result
+            rw.replace_with_new(op, "tfl.square", [diff])
+            return None
+        operands = explicit_broadcast(rw, [x, y])
+        if operands is None:
+            return rw.fail("operand shapes do not broadcast (or are unranked)")
+        rw.replace_with_new(op, "tfl." + tfl_name, operands, attrs)
+        return None
+
+
+UNARY: dict[str, str] = {
+    "tf.Abs": "abs",
+    "tf.Neg": "neg",
+    "tf.Exp": "exp",
+    "tf.Log": "log",
+    "tf.Sqrt": "sqrt",
+    "tf.Rsqrt": "rsqrt",
+    "tf.Square": "square",
+    "tf.Sin": "sin",
+    "tf.Cos": "cos",
+    "tf.Floor": "floor",
+    "tf.Ceil": "ceil",
+    "tf.Round": "round",
+    "tf.Sign": "sign",
+    "tf.LogicalNot": "logical_not",
+    "tf.ZerosLike": "zeros_like",
+    "tf.Real": "real",
+    "tf.Imag": "imag",
+    "tf.ComplexAbs": "complex_abs",
+}
+
+
+class LegalizeUnary(RewritePattern):
+    """tf.Exp(x) -> tfl.exp(x) (and the other one-input elementwise ops with a builtin)."""
+
+    root = tuple(UNARY)
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        name = UNARY[op.name]
+        reason = _dtype_reason(name, op.operands[0])
+        if reason:
+            return rw.fail(reason)
+        rw.replace_with_new(op, "tfl." + name, [op.operands[0]])
+        return None
+
+
+class LegalizeIntegerRoundingNoop(RewritePattern):
+    """tf.Round(x: int) -> x (rounding an integer does nothing)."""
+
+    root = ("tf.Round", "tf.Floor", "tf.Ceil")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if not x.type.is_int or x.type != op.result.type:
+            return rw.fail("input is not an integer tensor of the result type")
+        rw.replace(op, x)
+        return None
+
+
+def _scalar(rw: PatternRewriter, value: float, dtype: str) -> Value:
+    return const(rw, np.asarray(value, dtype=numpy_dtype(dtype)))
+
+
+class LegalizeReciprocal(RewritePattern):
+    """tf.Reciprocal(x) -> tfl.div(1, x)"""
+
+    root = ("tf.Reciprocal", "tf.Inv")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        reason = _dtype_reason("div", x)
+        if reason:
+            return rw.fail(reason)
+        one = _scalar(rw, 1, x.type.dtype)
+        rw.replace_with_new(op, "tfl.div", [one, x], dict(NONE_ACT))
+        return None
+
+
+class LegalizeLog1p(RewritePattern):
+    """tf.Log1p(x: f32) -> tfl.log(tfl.add(x, 1))"""
+
+    root = "tf.Log1p"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if x.type.dtype != "f32" or x.type.is_quantized:
+            return rw.fail("only f32 Log1p has a builtin lowering")
+        one = _scalar(rw, 1.0, "f32")
+        plus = create_tfl(rw, "add", [x, one], [x.type], **NONE_ACT).result
+        rw.replace_with_new(op, "tfl.log", [plus])
+        return None
+
+
+class LegalizeOnesLike(RewritePattern):
+    """tf.OnesLike(x) -> tfl.fill(tfl.shape(x), 1)"""
+
+    root = "tf.OnesLike"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if x.type.shape is None:
+            return rw.fail("unranked input")
+        if x.type.dtype not in ("f32", "i32", "i64", "i1"):
+            return rw.fail(f"tfl.fill does not produce {x.type.dtype}")
+        dims = tfl_shape(rw, x)
+        one = _scalar(rw, 1, x.type.dtype)
+        rw.replace_with_new(op, "tfl.fill", [dims, one])
+        return None
+
+
+class LegalizeCast(RewritePattern):
+    """tf.Cast(x) -> tfl.cast(x); a cast to the same type -> x"""
+
+    root = "tf.Cast"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        src, dst = x.type.dtype, op.result.type.dtype
+        if src == dst and x.type.quant == op.result.type.quant:
+            rw.replace(op, x)
+            return None
+        bad = {"string", "resource", "variant", "bf16"}
+        if src in bad or dst in bad:
+            return rw.fail(f"tfl.cast does not convert {src} to {dst}")
+        rw.replace_with_new(op, "tfl.cast", [x])
+        return None
+
+
+class LegalizeAddN(RewritePattern):
+    """tf.AddN(xs...) -> tfl.add_n(xs...); one input -> that input"""
+
+    root = "tf.AddN"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if op.num_operands == 1:
+            rw.replace(op, op.operands[0])
+            return None
+        rw.replace_with_new(op, "tfl.add_n", list(op.operands))
+        return None
+
+
+# --- reductions -------------------------------------------------------------------------------
+
+REDUCTIONS: dict[str, str] = {
+    "tf.Sum": "sum",
+    "tf.Mean": "mean",
+    "tf.Max": "reduce_max",
+    "tf.Min": "reduce_min",
+    "tf.Prod": "reduce_prod",
+    "tf.Any": "reduce_any",
+    "tf.All": "reduce_all",
+}
+
+
+class LegalizeReduction(RewritePattern):
+    """tf.Sum(x, axes){keep_dims} -> tfl.sum(x, axes: i32){keep_dims} (Mean/Max/Min/Prod/Any/All
+    -> mean/reduce_max/reduce_min/reduce_prod/reduce_any/reduce_all)"""
+
+    root = tuple(REDUCTIONS)
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, axes = op.operands
+        if x.type.dtype in ("f64", "string", "complex64", "complex128"):
+            return rw.fail(f"tfl.{REDUCTIONS[op.name]} does not run on {x.type.dtype}")
+        axes_arr = constant_value(axes)
+        if axes_arr is not None:
+            if axes_arr.size == 0 and x.type == op.result.type:
+                rw.replace(op, x)  # reducing over no axes is the identity
+                return None
+            axes32 = const(rw, np.asarray(axes_arr, dtype=np.int32).reshape(-1))
+        else:
+            axes32 = as_i32(rw, axes)
+        keep = bool(op.attr("keep_dims", False))
+        rw.replace_with_new(op, "tfl." + REDUCTIONS[op.name], [x, axes32], {"keep_dims": keep})
+        return None
+
+
+class LegalizeArgMinMax(RewritePattern):
+    """tf.ArgMax(x, dim){output_type} -> tfl.arg_max(x, dim){output_type} (ArgMin likewise)"""
+
+    root = ("tf.ArgMax", "tf.ArgMin")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, dim = op.operands
+        out = op.result.type.dtype
+        if out not in ("i32", "i64"):
+            return rw.fail(f"output type {out} is not i32/i64")
+        name = "arg_max" if op.name == "tf.ArgMax" else "arg_min"
+        rw.replace_with_new(
+            op, "tfl." + name, [x, as_i32(rw, dim)], {"output_type": tflite_type_name(out)}
+        )
+        return None
+
+
+class LegalizeCumsum(RewritePattern):
+    """tf.Cumsum(x, axis){exclusive, reverse} -> tfl.cumsum(x, axis: i32){exclusive, reverse}"""
+
+    root = "tf.Cumsum"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, axis = op.operands
+        reason = _dtype_reason("cumsum", x)
+        if reason:
+            return rw.fail(reason)
+        attrs = {
+            "exclusive": bool(op.attr("exclusive", False)),
+            "reverse": bool(op.attr("reverse", False)),
+        }
+        rw.replace_with_new(op, "tfl.cumsum", [x, as_i32(rw, axis)], attrs)
+        return None
+
+
+class LegalizeTopK(RewritePattern):
+    """tf.TopKV2(x, k) -> tfl.topk_v2(x, k: i32) (i32 indices, cast when TF asked for i64)"""
+
+    root = "tf.TopKV2"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, k = op.operands
+        values_t, index_t = op.results[0].type, op.results[1].type
+        if index_t.dtype not in ("i32", "i64", "i16"):
+            return rw.fail(f"index type {index_t.dtype} is not supported")
+        i32_t = index_t.with_dtype("i32")
+        topk = create_tfl(rw, "topk_v2", [x, as_i32(rw, k)], [values_t, i32_t])
+        indices: Value = topk.results[1]
+        if index_t.dtype != "i32":
+            indices = create_tfl(rw, "cast", [indices], [index_t]).result
+        rw.replace(op, [topk.results[0], indices])
+        return None
+
+
+class LegalizeSegmentSum(RewritePattern):
+    """tf.SegmentSum(data, ids) -> tfl.segment_sum(data, ids: i32); tf.UnsortedSegment{Sum,Max,
+    Min,Prod}(data, ids, n) -> tfl.unsorted_segment_*(data, ids: i32, n: i32)"""
+
+    root = (
+        "tf.SegmentSum",
+        "tf.UnsortedSegmentSum",
+        "tf.UnsortedSegmentMax",
+        "tf.UnsortedSegmentMin",
+        "tf.UnsortedSegmentProd",
+    )
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        name = {
+            "tf.SegmentSum": "segment_sum",
+            "tf.UnsortedSegmentSum": "unsorted_segment_sum",
+            "tf.UnsortedSegmentMax": "unsorted_segment_max",
+            "tf.UnsortedSegmentMin": "unsorted_segment_min",
+            "tf.UnsortedSegmentProd": "unsorted_segment_prod",
+        }[op.name]
+        operands = [op.operands[0]] + [as_i32(rw, v) for v in op.operands[1:]]
+        rw.replace_with_new(op, "tfl." + name, operands)
+        return None
+
+
+class LegalizeBucketize(RewritePattern):
+    """tf.Bucketize(x){boundaries} -> tfl.bucketize(x){boundaries}"""
+
+    root = "tf.Bucketize"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        boundaries = [float(b) for b in op.attr("boundaries", [])]
+        rw.replace_with_new(op, "tfl.bucketize", [op.operands[0]], {"boundaries": boundaries})
+        return None
+
+
+PATTERNS: list[RewritePattern] = [
+    LegalizeBinary(),
+    LegalizeIntegerRoundingNoop(),
+    LegalizeUnary(),
+    LegalizeReciprocal(),
+    LegalizeLog1p(),
+    LegalizeOnesLike(),
+    LegalizeCast(),
+    LegalizeAddN(),
+    LegalizeReduction(),
+    LegalizeArgMinMax(),
+    LegalizeCumsum(),
+    LegalizeTopK(),
+    LegalizeSegmentSum(),
+    LegalizeBucketize(),
+]

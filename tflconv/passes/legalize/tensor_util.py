@@ -1,0 +1,148 @@
+"""Shape and operand helpers shared by the math and tensor legalization families."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tflconv.core.ir import Value, constant_value
+from tflconv.core.rewrite import PatternRewriter
+from tflconv.core.types import TensorType
+
+from .common import const, create_tfl
+
+Shape = tuple[int | None, ...]
+
+
+def shape_of(value: Value) -> Shape | None:
+    """The (possibly partially dynamic) shape, None when the rank is unknown."""
+    return value.type.shape
+
+
+def num_dynamic(shape: Shape | None) -> int:
+    """How many dims are unknown (a large number for unknown rank)."""
+    if shape is None:
+        return 1 << 30
+    return sum(1 for d in shape if d is None)
+
+
+def normalize_axis(axis: int, rank: int) -> int | None:
+    """`axis` in [0, rank), or None when out of range."""
+    if axis < 0:
+        axis += rank
+    return axis if 0 <= axis < rank else None
+
+
+def broadcast_shapes(a: Shape, b: Shape) -> Shape | None:
+    """NumPy broadcasting of two shapes with None for unknown dims; None if incompatible."""
+    rank = max(len(a), len(b))
+    a = (1,) * (rank - len(a)) + tuple(a)
+    b = (1,) * (rank - len(b)) + tuple(b)
+    out: list[int | None] = []
+    for x, y in zip(a, b):
+        if x == 1:
+            out.append(y)
+        elif y == 1 or x == y:
+            out.append(x)
+        elif x is None or y is None:
+            out.append(x if y is None else y)
+        else:
+            return None
+    return tuple(out)
+
+
+def shape_with_wildcard(shape: Shape | None) -> list[int] | None:
+    """A reshape target for `shape`: its dims with -1 for at most one unknown dim.
+
+    None when two or more dims are unknown, or when -1 would be ambiguous (a known zero dim)."""
+    if shape is None or num_dynamic(shape) > 1:
+        return None
+    if num_dynamic(shape) == 1 and any(d == 0 for d in shape):
+        return None
+    return [-1 if d is None else int(d) for d in shape]
+
+
+def as_i32(rw: PatternRewriter, value: Value) -> Value:
+    """An integer operand as i32: a new constant when constant, a tfl.cast when it is an
+    i64 tensor, else the value itself (TFLite kernels want i32 shapes, axes and perms)."""
+    if value.type.dtype == "i32":
+        return value
+    arr = constant_value(value)
+    if arr is not None and arr.dtype.kind in "iu":
+        if arr.size and (arr.max() > np.iinfo(np.int32).max or arr.min() < np.iinfo(np.int32).min):
+            return value  # would overflow: keep the wide type, the kernel may accept it
+        return const(rw, arr.astype(np.int32))
+    if value.type.dtype in ("i64", "i16", "i8", "ui8", "ui32", "ui64", "ui16"):
+        cast = create_tfl(rw, "cast", [value], [value.type.with_dtype("i32")])
+        return cast.result
+    return value
+
+
+def i32_const(rw: PatternRewriter, values: Sequence[int] | int) -> Value:
+    """An i32 constant (a vector for a sequence, a scalar for an int)."""
+    return const(rw, np.asarray(values, dtype=np.int32))
+
+
+def reshape(rw: PatternRewriter, x: Value, result_type: TensorType) -> Value | None:
+    """A tfl.reshape of `x` to `result_type` when its shape is static enough, else None."""
+    target = shape_with_wildcard(result_type.shape)
+    if target is None:
+        return None
+    if x.type.shape == result_type.shape and num_dynamic(x.type.shape) <= 1:
+        return x
+    op = create_tfl(rw, "reshape", [x, i32_const(rw, target)], [result_type])
+    return op.result
+
+
+def tfl_shape(rw: PatternRewriter, x: Value, dtype: str = "i32") -> Value:
+    """The runtime shape of `x` (a constant when static)."""
+    shape = x.type.shape
+    if x.type.is_static:
+        return const(rw, np.asarray(shape, dtype=np.dtype("int32" if dtype == "i32" else "int64")))
+    out = TensorType(None if shape is None else (len(shape),), dtype)
+    return create_tfl(rw, "shape", [x], [out], out_type=_TFL_TYPE[dtype]).result
+
+
+def broadcast_to(rw: PatternRewriter, x: Value, shape: Shape, shape_value: Value) -> Value:
+    """x broadcast to `shape` (static facts in the type, runtime shape in `shape_value`)."""
+    if x.type.shape == tuple(shape) and num_dynamic(shape) == 0:
+        return x
+    op = create_tfl(rw, "broadcast_to", [x, shape_value], [x.type.with_shape(tuple(shape))])
+    return op.result
+
+
+def broadcast_shape_value(rw: PatternRewriter, values: Sequence[Value], shape: Shape) -> Value:
+    """The broadcast shape of `values` as a runtime i32 vector (a constant when static)."""
+    if num_dynamic(shape) == 0:
+        return i32_const(rw, list(shape))  # type: ignore[arg-type]
+    result = tfl_shape(rw, values[0])
+    for v in values[1:]:
+        other = tfl_shape(rw, v)
+        out = TensorType((len(shape),), "i32")
+        result = create_tfl(rw, "broadcast_args", [result, other], [out]).result
+    return result
+
+
+# TFLite TensorType enum member names for our element types (ArgMax/Shape/Unique options).
+_TFL_TYPE = {
+    "f32": "FLOAT32",
+    "f16": "FLOAT16",
+    "f64": "FLOAT64",
+    "i32": "INT32",
+    "i64": "INT64",
+    "i16": "INT16",
+    "i8": "INT8",
+    "ui8": "UINT8",
+    "i1": "BOOL",
+    "string": "STRING",
+    "ui32": "UINT32",
+    "ui16": "UINT16",
+    "ui64": "UINT64",
+    "complex64": "COMPLEX64",
+}
+
+
+def tflite_type_name(dtype: str) -> str:
+    """The TFLite TensorType enum name of an element type ("i64" -> "INT64")."""
+    return _TFL_TYPE[dtype]

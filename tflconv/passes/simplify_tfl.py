@@ -1,0 +1,485 @@
+"""`simplify-tfl`: greedy cleanups on tfl ops after legalization and fusion.
+
+Reshape chains collapse, no-op reshapes/transposes/casts/broadcasts/slices disappear, transposes
+compose (and cancel), squeeze/expand_dims and transposes that only move size-1 dims become
+reshapes, and tfl ops whose operands are all constants are folded with NumPy (TF's size
+policy), so the final graph has no computable ops left.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from tflconv.core.ir import Module, Operation, Value, constant, constant_value
+from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.core.rewrite import PatternRewriter, PatternSet, RewritePattern, apply_greedy
+from tflconv.core.types import DTYPES
+
+from . import fold_kernels as K
+from .fold_kernels import NotFoldable, ints, scalar_int
+from .fold_tf import (
+    OPERAND_BITS_LIMIT,
+    array_bits,
+    replace_with_constants,
+    result_dtype,
+)
+from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
+from .legalize.tensor_util import shape_with_wildcard
+
+RESHAPE_LIKE = ("tfl.reshape", "tfl.squeeze", "tfl.expand_dims")
+
+
+def _const_i32(rw: PatternRewriter, values: list[int], op: Operation) -> Value:
+    return rw.insert(constant(np.asarray(values, dtype=np.int32), op.location), before=op).result
+
+
+def _reshape_noop(x: Value, out: Value) -> bool:
+    """Same element type and shape with at most one unknown dim: no element moves."""
+    return x.type == out.type and shape_with_wildcard(out.type.shape) is not None
+
+
+class CollapseReshapes(RewritePattern):
+    """tfl.reshape(tfl.reshape(x, s1), s2) -> tfl.reshape(x, s2) (also through squeeze and
+    expand_dims: none of them moves elements)"""
+
+    root = "tfl.reshape"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        inner = op.operands[0].defining_op
+        if inner is None or inner.name not in RESHAPE_LIKE:
+            return rw.fail("input is not produced by a reshape/squeeze/expand_dims")
+        if inner.operands[0].type.quant != op.result.type.quant:
+            return rw.fail("quantization parameters differ")
+        rw.set_operand(op, 0, inner.operands[0])
+        return None
+
+
+class RemoveNoopReshape(RewritePattern):
+    """tfl.reshape(x: T) -> x when the result type is T (at most one unknown dim)"""
+
+    root = RESHAPE_LIKE
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if not _reshape_noop(op.operands[0], op.result):
+            return rw.fail("the shape changes (or has several unknown dims)")
+        rw.replace(op, op.operands[0])
+        return None
+
+
+class ReshapeToStaticShape(RewritePattern):
+    """tfl.reshape(x, computed shape) -> tfl.reshape(x, const shape) when the result type has at
+    most one unknown dim (it becomes -1); tfl.squeeze/expand_dims likewise -> tfl.reshape"""
+
+    root = RESHAPE_LIKE
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if (
+            op.name == "tfl.reshape"
+            and op.num_operands > 1
+            and constant_value(op.operands[1]) is not None
+        ):
+            return rw.fail("shape is already a constant")
+        target = shape_with_wildcard(op.result.type.shape)
+        if target is None:
+            return rw.fail("result has several unknown dims (or an ambiguous -1)")
+        shape = _const_i32(rw, target, op)
+        rw.replace_with_new(op, "tfl.reshape", [op.operands[0], shape])
+        return None
+
+
+def _perm(op: Operation) -> list[int] | None:
+    arr = constant_value(op.operands[1])
+    return None if arr is None else ints(arr)
+
+
+class FoldTransposes(RewritePattern):
+    """tfl.transpose(tfl.transpose(x, p), q) -> x when p[q[i]] == i, else tfl.transpose(x, p[q])"""
+
+    root = "tfl.transpose"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        inner = op.operands[0].defining_op
+        if inner is None or inner.name != "tfl.transpose":
+            return rw.fail("input is not produced by a tfl.transpose")
+        p, q = _perm(inner), _perm(op)
+        if p is None or q is None or len(p) != len(q):
+            return rw.fail("permutations are not constants of one length")
+        x = inner.operands[0]
+        composed = [p[i] for i in q]
+        if composed == list(range(len(q))) and x.type == op.result.type:
+            rw.replace(op, x)
+            return None
+        rw.replace_with_new(op, "tfl.transpose", [x, _const_i32(rw, composed, op)])
+        return None
+
+
+class RemoveIdentityTranspose(RewritePattern):
+    """tfl.transpose(x, [0, 1, ..., n-1]) -> x"""
+
+    root = "tfl.transpose"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        perm = _perm(op)
+        if perm is None or perm != list(range(len(perm))):
+            return rw.fail("permutation is not the identity (or not constant)")
+        if op.operands[0].type != op.result.type:
+            return rw.fail("input and result types differ")
+        rw.replace(op, op.operands[0])
+        return None
+
+
+class TransposeToReshape(RewritePattern):
+    """tfl.transpose(x, p) -> tfl.reshape(x) when p only moves size-1 dims (the element order
+    is unchanged)"""
+
+    root = "tfl.transpose"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        perm = _perm(op)
+        shape = op.operands[0].type.shape
+        if perm is None or shape is None or len(perm) != len(shape):
+            return rw.fail("permutation or input rank unknown")
+        moved = [i for i in perm if shape[i] != 1]
+        if moved != sorted(moved):
+            return rw.fail("the permutation reorders dims larger than 1")
+        target = shape_with_wildcard(op.result.type.shape)
+        if target is None:
+            return rw.fail("result has several unknown dims")
+        rw.replace_with_new(op, "tfl.reshape", [op.operands[0], _const_i32(rw, target, op)])
+        return None
+
+
+class RemoveNoopOp(RewritePattern):
+    """tfl.cast / tfl.broadcast_to / tfl.slice / tfl.strided_slice / single-input
+    tfl.concatenation, tfl.tile by ones, tfl.reverse_v2 of size-1 dims -> x when the result
+    equals the (static) input"""
+
+    root = (
+        "tfl.cast",
+        "tfl.broadcast_to",
+        "tfl.slice",
+        "tfl.strided_slice",
+        "tfl.concatenation",
+        "tfl.tile",
+    )
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if op.num_operands == 0:
+            return rw.fail("no operands")
+        x = op.operands[0]
+        if x.type != op.result.type:
+            return rw.fail("input and result types differ")
+        if op.name == "tfl.cast":
+            rw.replace(op, x)
+            return None
+        if op.name == "tfl.concatenation":
+            if op.num_operands != 1 or op.attr("fused_activation_function", "NONE") != "NONE":
+                return rw.fail("several inputs or a fused activation")
+            rw.replace(op, x)
+            return None
+        if not x.type.is_static:
+            return rw.fail("input shape is not static")
+        if op.name == "tfl.strided_slice":
+            spec = None
+            with contextlib.suppress(SliceSpecError):
+                spec = dense_slice_of(op, x.type.rank or 0)
+            if (
+                spec is None
+                or op.attr("offset", False)
+                or spec.has_new_axes
+                or any(s != 1 for s in spec.strides)
+            ):
+                return rw.fail("not a unit-stride slice with a constant spec")
+        if op.name == "tfl.slice" and constant_value(op.operands[1]) is None:
+            return rw.fail("begin is not a constant")
+        if op.name == "tfl.slice" and any(ints(constant_value(op.operands[1]))):  # type: ignore[arg-type]
+            return rw.fail("slice does not start at the origin")
+        rw.replace(op, x)
+        return None
+
+
+class FoldShapeOfStatic(RewritePattern):
+    """tfl.shape(x: static) -> arith.constant; tfl.rank(x: ranked) -> arith.constant"""
+
+    root = ("tfl.shape", "tfl.rank")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        t = op.operands[0].type
+        if op.name == "tfl.shape":
+            if not t.is_static:
+                return rw.fail("input shape is not static")
+            arr = np.asarray(t.shape, dtype=result_dtype(op))
+        else:
+            if t.rank is None:
+                return rw.fail("input rank unknown")
+            arr = np.asarray(t.rank, dtype=result_dtype(op))
+        reason = replace_with_constants(op, rw, [arr], 0)
+        if reason:
+            return rw.fail(reason)
+        return None
+
+
+# --- NumPy folders of tfl ops --------------------------------------------------------------------
+
+TflFolder = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
+TFL_FOLDERS: dict[str, TflFolder] = {}
+
+_ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
+    "NONE": lambda x: x,
+    "RELU": lambda x: np.maximum(x, 0).astype(x.dtype),
+    "RELU6": lambda x: np.clip(x, 0, 6).astype(x.dtype),
+    "RELU_N1_TO_1": lambda x: np.clip(x, -1, 1).astype(x.dtype),
+    "TANH": np.tanh,
+}
+
+
+def _act(op: Operation, x: np.ndarray) -> np.ndarray:
+    name = op.attr("fused_activation_function", "NONE") or "NONE"
+    f = _ACTIVATIONS.get(name)
+    if f is None:
+        raise NotFoldable(f"fused activation {name}")
+    return f(np.asarray(x))
+
+
+def _binary(kernel: str) -> TflFolder:
+    return lambda op, a: [_act(op, K.BINARY[kernel](a[0], a[1]))]
+
+
+for _name, _kernel in {
+    "add": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "div": "div",
+    "floor_div": "floor_div",
+    "floor_mod": "floor_mod",
+    "maximum": "maximum",
+    "minimum": "minimum",
+    "pow": "pow",
+    "squared_difference": "squared_difference",
+    "less": "less",
+    "less_equal": "less_equal",
+    "greater": "greater",
+    "greater_equal": "greater_equal",
+    "equal": "equal",
+    "not_equal": "not_equal",
+    "logical_and": "logical_and",
+    "logical_or": "logical_or",
+    "atan2": "atan2",
+    "bitwise_xor": "bitwise_xor",
+}.items():
+    TFL_FOLDERS["tfl." + _name] = _binary(_kernel)
+
+for _name, _kernel in {
+    "abs": "abs",
+    "neg": "neg",
+    "exp": "exp",
+    "log": "log",
+    "sqrt": "sqrt",
+    "rsqrt": "rsqrt",
+    "square": "square",
+    "sin": "sin",
+    "cos": "cos",
+    "floor": "floor",
+    "ceil": "ceil",
+    "round": "round",
+    "sign": "sign",
+    "logical_not": "logical_not",
+    "relu": "relu",
+    "relu6": "relu6",
+    "logistic": "sigmoid",
+    "tanh": "tanh",
+    "zeros_like": "zeros_like",
+}.items():
+    TFL_FOLDERS["tfl." + _name] = lambda op, a, _f=K.UNARY[_kernel]: [_f(a[0])]
+
+for _name, _kind in {
+    "sum": "sum",
+    "mean": "mean",
+    "reduce_max": "max",
+    "reduce_min": "min",
+    "reduce_prod": "prod",
+    "reduce_any": "any",
+    "reduce_all": "all",
+}.items():
+    TFL_FOLDERS["tfl." + _name] = lambda op, a, _k=_kind: [
+        K.reduce(_k, a[0], a[1], bool(op.attr("keep_dims", False)))
+    ]
+
+
+def _axis_attr(op: Operation, rank: int, key: str = "axis") -> int:
+    axis = int(op.attr(key, 0))
+    if not -rank <= axis < max(rank, 1):
+        raise NotFoldable("axis out of range")
+    return axis % max(rank, 1)
+
+
+def _reshape(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
+    if len(a) > 1 and a[1].size:
+        return [K.reshape(a[0], ints(a[1]))]
+    shape = op.result.type.shape
+    if shape is None or None in shape:
+        raise NotFoldable("no shape operand and a dynamic result type")
+    return [K.reshape(a[0], list(shape))]  # type: ignore[arg-type]
+
+
+def _strided_slice(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
+    if op.attr("offset", False):
+        raise NotFoldable("offset strided slice")
+    try:
+        spec = dense_slice_of(op, a[0].ndim)
+        assert spec is not None
+        return [evaluate(a[0], spec)]
+    except (SliceSpecError, IndexError) as e:
+        raise NotFoldable(str(e)) from None
+
+
+def _squeeze(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
+    dims = [int(d) for d in op.attr("squeeze_dims", None) or []]
+    return [np.squeeze(a[0], axis=tuple(dims) if dims else None)]
+
+
+def _cumsum(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
+    axis = scalar_int(a[1]) % max(a[0].ndim, 1)
+    ex, rev = bool(op.attr("exclusive", False)), bool(op.attr("reverse", False))
+    return [K.cumulative(a[0], axis, ex, rev, prod=False)]
+
+
+def _range(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
+    start, limit, delta = (x.reshape(()).item() for x in a)
+    if delta == 0:
+        raise NotFoldable("zero delta")
+    return [np.arange(start, limit, delta, dtype=result_dtype(op))]
+
+
+TFL_FOLDERS.update(
+    {
+        "tfl.cast": lambda op, a: [K.cast(a[0], result_dtype(op))],
+        "tfl.reshape": _reshape,
+        "tfl.transpose": lambda op, a: [np.transpose(a[0], ints(a[1]))],
+        "tfl.concatenation": lambda op, a: [
+            _act(op, np.concatenate(a, axis=_axis_attr(op, a[0].ndim)))
+        ],
+        "tfl.pack": lambda op, a: [np.stack(a, axis=int(op.attr("axis", 0)))],
+        "tfl.unpack": lambda op, a: [
+            np.take(a[0], i, axis=_axis_attr(op, a[0].ndim))
+            for i in range(a[0].shape[_axis_attr(op, a[0].ndim)])
+        ],
+        "tfl.split": lambda op, a: K.split(a[1], len(op.results), scalar_int(a[0]) % a[1].ndim),
+        "tfl.split_v": lambda op, a: K.split_v(a[0], ints(a[1]), scalar_int(a[2]) % a[0].ndim),
+        "tfl.slice": lambda op, a: [K.slice_(a[0], ints(a[1]), ints(a[2]))],
+        "tfl.strided_slice": _strided_slice,
+        "tfl.gather": lambda op, a: [
+            K.gather(a[0], a[1], int(op.attr("axis", 0)), int(op.attr("batch_dims", 0)))
+        ],
+        "tfl.gather_nd": lambda op, a: [K.gather_nd(a[0], a[1])],
+        "tfl.expand_dims": lambda op, a: [np.expand_dims(a[0], scalar_int(a[1]))],
+        "tfl.squeeze": _squeeze,
+        "tfl.fill": lambda op, a: [np.full(ints(a[0]), a[1].reshape(()))],
+        "tfl.range": _range,
+        "tfl.shape": lambda op, a: [np.asarray(a[0].shape)],
+        "tfl.rank": lambda op, a: [np.asarray(a[0].ndim)],
+        "tfl.broadcast_to": lambda op, a: [K.broadcast_to(a[0], ints(a[1]))],
+        "tfl.tile": lambda op, a: [np.tile(a[0], ints(a[1]))],
+        "tfl.select": lambda op, a: [K.select_v1(*a)],
+        "tfl.select_v2": lambda op, a: [np.where(a[0], a[1], a[2])],
+        "tfl.one_hot": lambda op, a: [
+            K.one_hot(a[0], scalar_int(a[1]), a[2], a[3], int(op.attr("axis", -1)))
+        ],
+        "tfl.reverse_v2": lambda op, a: [np.flip(a[0], tuple(ints(a[1]))).copy()],
+        "tfl.cumsum": _cumsum,
+        "tfl.arg_max": lambda op, a: [
+            K.arg_reduce(a[0], scalar_int(a[1]) % a[0].ndim, True, result_dtype(op))
+        ],
+        "tfl.arg_min": lambda op, a: [
+            K.arg_reduce(a[0], scalar_int(a[1]) % a[0].ndim, False, result_dtype(op))
+        ],
+        "tfl.topk_v2": lambda op, a: K.top_k(a[0], scalar_int(a[1]), result_dtype(op, 1)),
+        "tfl.broadcast_args": lambda op, a: [
+            np.asarray(np.broadcast_shapes(tuple(ints(a[0])), tuple(ints(a[1]))))
+        ],
+        "tfl.add_n": lambda op, a: [np.sum(np.stack(a), axis=0, dtype=a[0].dtype)],
+        "tfl.where": lambda op, a: [K.where(a[0])],
+        "tfl.pad": lambda op, a: [K.pad(a[0], a[1])],
+        "tfl.padv2": lambda op, a: [K.pad(a[0], a[1], a[2])],
+        "tfl.batch_matmul": lambda op, a: [
+            K.matmul(a[0], a[1], bool(op.attr("adj_x", False)), bool(op.attr("adj_y", False)))
+        ],
+    }
+)
+
+
+class FoldTflConstant(RewritePattern):
+    """tfl.X(constants...) -> arith.constant(s) computed with NumPy (TF's size policy)"""
+
+    root = tuple(TFL_FOLDERS)
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        arrays = [constant_value(v) for v in op.operands]
+        missing = [i for i, a in enumerate(arrays) if a is None]
+        if missing:
+            return rw.fail(f"operand #{missing[0]} is not a constant")
+        if any(v.type.quant is not None for v in op.operands) or any(
+            r.type.quant is not None for r in op.results
+        ):
+            return rw.fail("quantized operands or results")
+        if any(DTYPES.get(v.type.dtype) is None for v in [*op.operands, *op.results]):
+            return rw.fail("an element type without a NumPy equivalent")
+        operand_bits = sum(array_bits(a) for a in arrays)  # type: ignore[arg-type]
+        if operand_bits > OPERAND_BITS_LIMIT:
+            return rw.fail("operands too large to fold")
+        try:
+            with np.errstate(all="ignore"):
+                results = TFL_FOLDERS[op.name](op, arrays)  # type: ignore[arg-type]
+        except (NotFoldable, ValueError, IndexError, TypeError, ZeroDivisionError) as e:
+            return rw.fail(f"not foldable: {e}")
+        reason = replace_with_constants(op, rw, results, operand_bits)
+        if reason:
+            return rw.fail(reason)
+        return None
+
+
+PATTERNS: list[RewritePattern] = [
+    FoldTflConstant(),
+    FoldShapeOfStatic(),
+    CollapseReshapes(),
+    RemoveNoopReshape(),
+    ReshapeToStaticShape(),
+    RemoveIdentityTranspose(),
+    FoldTransposes(),
+    TransposeToReshape(),
+    RemoveNoopOp(),
+]
+
+
+@register_pass
+@dataclass(frozen=True)
+class SimplifyTfl(Pass):
+    """Collapse reshape chains, cancel/compose transposes, drop no-op reshapes, casts,
+    broadcasts and slices, turn squeeze/expand_dims/size-1 transposes into reshapes, and fold
+    tfl ops on constants."""
+
+    name: ClassVar[str] = "simplify-tfl"
+    max_iterations: int = 10
+    """Greedy driver cap: sweeps over the module before giving up on a fixpoint."""
+    fold: bool = True
+    """Fold tfl ops whose operands are all constants."""
+    disable_patterns: tuple[str, ...] = ()
+    """Pattern names not to apply (bisecting a bad rewrite)."""
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        disabled = set(self.disable_patterns)
+        if not self.fold:
+            disabled.add("FoldTflConstant")
+        patterns = PatternSet(p for p in PATTERNS if p.name not in disabled)
+        return apply_greedy(
+            module,
+            patterns,
+            max_iterations=self.max_iterations,
+            tracer=ctx.tracer,
+            listener=ctx.listener,
+        )
