@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_PIPELINE = "canonicalize,legalize-tf,canonicalize,fuse,simplify-tfl,dce,check-tflite-legal"
+DEFAULT_PIPELINE = "canonicalize,lower-tensor-lists,legalize-tf,canonicalize,fuse,simplify-tfl,dce,check-tflite-legal"
 
 
 class ConverterError(Exception):

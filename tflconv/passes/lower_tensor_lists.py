@@ -1,0 +1,570 @@
+"""`lower-tensor-lists`: TensorList values become plain tensors `[num_elements, *element_shape]`.
+
+TF's `tf.TensorArray` (Keras RNN layers, `tf.while_loop` collecting per-step outputs) is a
+`variant` handle manipulated by `tf.TensorList*` ops and carried through `tf.While` loops.
+TFLite has no list type, so, like the official `LowerStaticTensorListPass`, each list becomes
+the tensor of its stacked elements:
+
+    TensorListReserve(shape, n) -> tfl.fill([n, *shape], 0)   (unknown dims start as 1)
+    EmptyTensorList(shape)      -> tfl.fill([0, *shape], 0)
+    TensorListFromTensor(t)     -> t
+    TensorListStack(l)          -> l
+    TensorListGetItem(l, i)     -> tfl.gather(l, i)
+    TensorListGather(l, idx)    -> tfl.gather(l, idx)
+    TensorListSetItem(l, i, x)  -> tfl.dynamic_update_slice(l, x[None], [i, 0, ...])
+    TensorListPushBack(l, x)    -> tfl.concatenation(l, x[None])
+    TensorListPopBack(l)        -> (l[:-1], l[-1])
+    TensorListLength(l)         -> shape(l)[0];  TensorListElementShape(l) -> shape(l)[1:]
+
+Unlike the official pass, an element shape with unknown dims (Keras RNNs with a dynamic batch:
+element shape [-1, units]) does not fail: the list starts with size 1 in those dims and every
+write first broadcasts the list to the item's shape (`tfl.broadcast_to(l, max(shape(l),
+shape(x[None])))`). Zeros broadcast to zeros, so the first write sizes the list and later
+writes leave it as is. Loops carry the list with the dims that change marked dynamic.
+
+Lists cross function boundaries through `tf.While`/`tf.If`/calls: when a loop carries a list,
+its cond and body are cloned into specialized functions whose arguments have the tensor type,
+lowered, and the loop-carried type is widened until the body's outputs fit its inputs (a
+fixpoint: `[5,1,4]` in, `[5,?,4]` out gives `[5,?,4]`). The original functions are removed when
+nothing references them anymore.
+
+The pass also prepares functional control flow for legalization (see
+`passes/legalize/control_flow.py`): `tf.Case` becomes a chain of `tf.If`, functions shared by
+several control-flow ops are cloned before their signatures change, and constant loop operands
+that the body passes through unchanged (frozen Keras weights) are sunk into cond/body and
+dropped from the loop, so the legalizer sees constant weights inside the body.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from tflconv.core.ir import Function, Module, Operation, Value
+from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.core.rewrite import PatternRewriter
+from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
+from tflconv.dialects import tf as _tf_dialect  # noqa: F401  (purity of tf ops)
+
+from .legalize.common import const, constant_value, create_tfl
+from .legalize.control_flow import (
+    CALL_OPS,
+    IF_OPS,
+    WHILE_OPS,
+    callee_names,
+    expand_case_ops,
+    join_types,
+    remove_unreferenced,
+    sink_constant_operands,
+)
+
+PASSTHROUGH_OPS = frozenset({"tf.Identity", "tf.Snapshot", "tf.StopGradient"})
+MAX_WIDENINGS = 4
+"""Rounds of widening loop-carried list types; each round makes at least one dim dynamic."""
+
+I32 = "i32"
+
+
+def is_list(value: Value) -> bool:
+    return value.type.dtype == "variant"
+
+
+def _vec(dims: list[int | None] | tuple[int | None, ...]) -> tuple[int | None, ...]:
+    return tuple(dims)
+
+
+class ListLowering:
+    """Lowers every TensorList op of a module; see the module docstring."""
+
+    def __init__(self, module: Module, ctx: PassContext) -> None:
+        self.module = module
+        self.ctx = ctx
+        self.rw = PatternRewriter(ctx.listener)
+        self.done: set[int] = set()
+        self.superseded: set[str] = set()
+        self.changed = False
+
+    # --- driving ----------------------------------------------------------------------------
+    def run(self) -> bool:
+        entries = [f for f in self.module.functions if f.attributes.get("entry")]
+        first = self.module.functions[:1]
+        order = entries or first
+        for fn in order + [f for f in self.module.functions if f not in order]:
+            # Originals replaced by specialized copies are dropped below, not lowered.
+            if fn.module is self.module and fn.name not in self.superseded:
+                self.lower_function(fn)
+        if self.superseded:
+            remove_unreferenced(self.module, self.superseded)
+        return self.changed
+
+    def lower_function(self, fn: Function) -> None:
+        """Lower the list ops of `fn` whose list operands are already tensors."""
+        if id(fn) in self.done:
+            return
+        self.done.add(id(fn))
+        for op in list(fn.ops):
+            if op.parent is None:
+                continue
+            handler = LOWERINGS.get(op.name)
+            if handler is not None:
+                if op.operands and op.name not in CREATORS and is_list(op.operands[0]):
+                    self.ctx.stats["tensor-list ops left (list not lowered)"] += 1
+                    continue
+                self.rw.current = op
+                if handler(self, op) is not False:
+                    self.changed = True
+                    self.ctx.stats["tensor-list ops lowered"] += 1
+            elif op.name in WHILE_OPS:
+                self.lower_while(op)
+            elif op.name in IF_OPS or op.name in CALL_OPS:
+                self.lower_branches(op)
+            elif (
+                op.name in PASSTHROUGH_OPS
+                and any(is_list(r) for r in op.results)
+                and not any(is_list(v) for v in op.operands)
+            ):
+                self.rw.current = op
+                self.rw.replace(op, list(op.operands[: len(op.results)]))
+                self.changed = True
+
+    # --- control flow -------------------------------------------------------------------------
+    def lower_while(self, op: Operation) -> None:
+        cond = self.module.function(op.attributes["cond"].name)
+        body = self.module.function(op.attributes["body"].name)
+        list_idx = [i for i, a in enumerate(body.args) if a.type.dtype == "variant"]
+        if not list_idx:
+            self.lower_function(cond)
+            self.lower_function(body)
+            return
+        if any(is_list(op.operands[i]) for i in list_idx):
+            return  # the list producer could not be lowered; leave the loop as is
+        arg_types = [
+            op.operands[i].type if i in list_idx else a.type for i, a in enumerate(body.args)
+        ]
+        for _ in range(MAX_WIDENINGS):
+            new_cond = self._specialize(cond, arg_types)
+            new_body = self._specialize(body, arg_types)
+            outs = new_body.output_types
+            widened = list(arg_types)
+            for i in list_idx:
+                widened[i] = join_types(arg_types[i], outs[i]) or TensorType(
+                    None, arg_types[i].dtype
+                )
+            if widened == arg_types:
+                break
+            arg_types = widened
+        else:
+            raise RuntimeError(f"loop-carried list types of {op.name} do not settle")
+        self._install(op, {"cond": new_cond, "body": new_body}, (cond, body))
+        result_types = [arg_types[i] if i in list_idx else r.type for i, r in enumerate(op.results)]
+        self._retype(op, result_types, list_idx)
+
+    def lower_branches(self, op: Operation) -> None:
+        """tf.If / calls: specialize the callees to the lowered operand types."""
+        offset = 1 if op.name in IF_OPS else 0
+        inputs = op.operands[offset:]
+        names = callee_names(op)
+        callees = [self.module.function(n) for _, n in names]
+        list_idx = [i for i, a in enumerate(callees[0].args) if a.type.dtype == "variant"]
+        if not list_idx:
+            for fn in callees:
+                self.lower_function(fn)
+            return
+        if any(is_list(inputs[i]) for i in list_idx):
+            return
+        arg_types = [
+            inputs[i].type if i in list_idx else a.type for i, a in enumerate(callees[0].args)
+        ]
+        specialized = [self._specialize(fn, arg_types) for fn in callees]
+        result_types = list(op.result_types)
+        changed_results = []
+        for k, r in enumerate(op.results):
+            if r.type.dtype != "variant":
+                continue
+            joined: TensorType | None = specialized[0].output_types[k]
+            for fn in specialized[1:]:
+                joined = join_types(joined, fn.output_types[k]) if joined else None
+            result_types[k] = joined or TensorType(None, specialized[0].output_types[k].dtype)
+            changed_results.append(k)
+        self._install(op, dict(zip([key for key, _ in names], specialized)), callees)
+        self._retype(op, result_types, changed_results)
+
+    def _specialize(self, fn: Function, arg_types: list[TensorType]) -> Function:
+        """A lowered copy of `fn` whose arguments have `arg_types`."""
+        clone = fn.clone(self.module.unique_function_name(fn.name))
+        for arg, t in zip(clone.args, arg_types):
+            arg.type = t
+        self.lower_function(clone)
+        return clone
+
+    def _install(self, op: Operation, new: dict, old: tuple | list) -> None:
+        """Point `op` at the specialized functions (keys: attribute names, or (attr, i))."""
+        for fn in new.values():
+            fn.name = self.module.unique_function_name(fn.name)
+            self.module.add_function(fn)
+        with self.rw.modify(op):
+            for key, fn in new.items():
+                if isinstance(key, tuple):
+                    attr, i = key
+                    refs = list(op.attributes[attr])
+                    refs[i] = SymbolRef(fn.name)
+                    op.attributes[attr] = refs
+                else:
+                    op.attributes[key] = SymbolRef(fn.name)
+        self.superseded.update(f.name for f in old)
+        self.changed = True
+
+    def _retype(self, op: Operation, result_types: list[TensorType], changed: list[int]) -> None:
+        """Replace `op` by a copy whose results have `result_types`."""
+        attrs = dict(op.attributes)
+        for key in ("T", "Tout"):
+            if isinstance(attrs.get(key), list):
+                types = list(attrs[key])
+                for i in changed:
+                    if i < len(types):
+                        types[i] = TypeAttr(result_types[i].dtype)
+                attrs[key] = types
+        if "Tin" in attrs and isinstance(attrs["Tin"], list):
+            offset = 1 if op.name in IF_OPS else 0
+            attrs["Tin"] = [TypeAttr(v.type.dtype) for v in op.operands[offset:]]
+        if isinstance(attrs.get("output_shapes"), list):
+            shapes = list(attrs["output_shapes"])
+            for i in changed:
+                if i < len(shapes):
+                    s = result_types[i].shape
+                    shapes[i] = None if s is None else list(s)
+            attrs["output_shapes"] = shapes
+        new = Operation(
+            op.name,
+            op.operands,
+            result_types,
+            attrs,
+            location=op.location,
+            result_names=[r.name_hint for r in op.results],
+        )
+        self.rw.current = op
+        self.rw.replace(op, new)
+
+
+# --- shape helpers -------------------------------------------------------------------------------
+
+
+def _elem_type(op: Operation) -> str:
+    dt = op.attr("element_dtype")
+    return dt.dtype if isinstance(dt, TypeAttr) else str(dt)
+
+
+def _shape_of(rw: PatternRewriter, v: Value) -> Value:
+    rank = v.type.rank
+    return create_tfl(rw, "shape", [v], [TensorType((rank,), I32)], out_type="INT32").result
+
+
+def _as_i32(rw: PatternRewriter, v: Value) -> Value:
+    if v.type.dtype == I32:
+        return v
+    t = v.type.with_dtype(I32)
+    return create_tfl(rw, "cast", [v], [t]).result
+
+
+def _to_vec1(rw: PatternRewriter, scalar: Value) -> Value:
+    """A scalar i32 value as a 1-element vector."""
+    shape = const(rw, np.array([1], np.int32))
+    return create_tfl(rw, "reshape", [_as_i32(rw, scalar), shape], [TensorType((1,), I32)]).result
+
+
+def _concat(rw: PatternRewriter, values: list[Value], out: TensorType, axis: int = 0) -> Value:
+    return create_tfl(
+        rw, "concatenation", values, [out], axis=axis, fused_activation_function="NONE"
+    ).result
+
+
+def _expand0(rw: PatternRewriter, item: Value, leading: int | None = 1) -> Value:
+    """item[None]."""
+    shape = None if item.type.shape is None else (leading, *item.type.shape)
+    axis = const(rw, np.array(0, np.int32))
+    return create_tfl(rw, "expand_dims", [item, axis], [item.type.with_shape(shape)]).result
+
+
+def _element_shape(op: Operation, shape_operand: Value) -> list[int | None] | None:
+    """Element dims from a constant element_shape operand (-1 -> None); None if unknown rank."""
+    arr = constant_value(shape_operand)
+    if arr is None:
+        return None
+    arr = np.asarray(arr)
+    if arr.ndim == 0:  # scalar -1: unknown rank
+        return None
+    return [None if int(d) < 0 else int(d) for d in arr.reshape(-1)]
+
+
+def _infer_element_shape(result: Value, module: Module) -> list[int | None] | None:
+    """Element dims from the items written into a list of unknown element rank (first
+    SetItem/PushBack found, following the list into loop bodies), like the official pass."""
+    seen: set[int] = set()
+    stack = [result]
+    while stack:
+        v = stack.pop()
+        if id(v) in seen:
+            continue
+        seen.add(id(v))
+        for use in v.uses:
+            user = use.op
+            if user.name in ("tf.TensorListSetItem", "tf.TensorListPushBack"):
+                item = user.operands[2 if user.name == "tf.TensorListSetItem" else 1]
+                if item.type.shape is not None:
+                    return list(item.type.shape)
+                stack.append(user.result)
+            elif user.name in WHILE_OPS:
+                body = module.function(user.attributes["body"].name)
+                stack.append(body.args[use.index])
+            elif user.name in PASSTHROUGH_OPS:
+                stack.append(user.results[use.index])
+    return None
+
+
+def _broadcast_list(rw: PatternRewriter, lst: Value, item_e: Value) -> Value:
+    """lst broadcast so its element dims fit the expanded item `item_e` ([1, *item]); the
+    list length stays (broadcasting keeps a 0 or n leading dim against the item's 1).
+
+    Numbers: `lst + zeros_like(item_e)` (adding zero keeps every value; 2 ops). Other element
+    types: `broadcast_to(lst, [len(lst), *max(shape(lst)[1:], shape(item))])`."""
+    lt, it = lst.type, item_e.type
+    if lt.is_static and it.is_static and lt.shape[1:] == it.shape[1:]:  # type: ignore[index]
+        return lst
+    if lt.rank is None or it.rank is None or lt.rank != it.rank:
+        return lst  # unknown ranks: nothing to prove, the kernel checks at run time
+    out = lt.with_shape(_broadcast_shape(lt.shape, it.shape))
+    if lt.dtype in ("f32", "f16", "i32", "i64", "i16", "i8", "ui8"):
+        zeros = create_tfl(rw, "zeros_like", [item_e], [it]).result
+        return create_tfl(rw, "add", [lst, zeros], [out], fused_activation_function="NONE").result
+    rank = lt.rank
+    ls, its = _shape_of(rw, lst), _shape_of(rw, item_e)
+    elem = create_tfl(
+        rw,
+        "maximum",
+        [_slice1(rw, ls, 1, rank - 1), _slice1(rw, its, 1, rank - 1)],
+        [TensorType((rank - 1,), I32)],
+    ).result
+    target = _concat(rw, [_slice1(rw, ls, 0, 1), elem], TensorType((rank,), I32))
+    return create_tfl(rw, "broadcast_to", [lst, target], [out]).result
+
+
+def _broadcast_shape(lshape, ishape) -> tuple[int | None, ...]:
+    out: list[int | None] = [lshape[0]]
+    for a, b in zip(lshape[1:], ishape[1:]):
+        if a == b:
+            out.append(a)
+        elif a == 1 and b is not None:
+            out.append(b)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+# --- the lowerings -----------------------------------------------------------------------------
+
+
+def _lower_reserve(lw: ListLowering, op: Operation) -> bool | None:
+    rw = lw.rw
+    elem = _element_shape(op, op.operands[0])
+    if elem is None:
+        elem = _infer_element_shape(op.result, lw.module)
+    if elem is None:
+        lw.ctx.stats["tensor-list ops left (unknown element rank)"] += 1
+        return False
+    dtype = _elem_type(op)
+    start = [1 if d is None else d for d in elem]  # unknown dims grow on the first write
+    if op.name == "tf.EmptyTensorList":
+        n: int | None = 0
+        leading = None
+    else:
+        count = constant_value(op.operands[1])
+        n = None if count is None else int(np.asarray(count).reshape(()))
+        leading = None if n is not None else _to_vec1(rw, op.operands[1])
+    if leading is None:
+        shape = const(rw, np.array([n, *start], np.int32))
+    else:
+        dims = const(rw, np.array(start, np.int32))
+        shape = _concat(rw, [leading, dims], TensorType((len(start) + 1,), I32))
+    zero = const(rw, np.zeros((), numpy_dtype(dtype)))
+    out = TensorType((n, *start), dtype)
+    filled = create_tfl(rw, "fill", [shape, zero], [out]).result
+    rw.replace(op, filled)
+    return None
+
+
+def _lower_from_tensor(lw: ListLowering, op: Operation) -> None:
+    lw.rw.replace(op, op.operands[0])
+
+
+def _lower_stack(lw: ListLowering, op: Operation) -> None:
+    lw.rw.replace(op, op.operands[0])
+
+
+def _lower_get_item(lw: ListLowering, op: Operation) -> None:
+    rw = lw.rw
+    lst, index = op.operands[0], op.operands[1]
+    out = op.result.type
+    if out.shape is None and lst.type.shape is not None:
+        out = out.with_shape(lst.type.shape[1:])
+    g = create_tfl(rw, "gather", [lst, _as_i32(rw, index)], [out], axis=0, batch_dims=0)
+    rw.replace(op, g.result)
+
+
+def _lower_gather(lw: ListLowering, op: Operation) -> None:
+    rw = lw.rw
+    lst, indices = op.operands[0], op.operands[1]
+    out = op.result.type
+    if out.shape is None and lst.type.shape is not None and indices.type.shape is not None:
+        out = out.with_shape((*indices.type.shape, *lst.type.shape[1:]))
+    g = create_tfl(rw, "gather", [lst, _as_i32(rw, indices)], [out], axis=0, batch_dims=0)
+    rw.replace(op, g.result)
+
+
+def _lower_set_item(lw: ListLowering, op: Operation) -> bool | None:
+    rw = lw.rw
+    if op.attr("resize_if_index_out_of_bounds", False):
+        lw.ctx.stats["tensor-list ops left (resize_if_index_out_of_bounds)"] += 1
+        return False
+    lst, index, item = op.operands
+    item_e = _expand0(rw, item)
+    if lst.type.shape is not None and lst.type.shape[:1] == (1,):
+        # A one-element list (Keras RNNs without return_sequences write the last output
+        # at index 0): the write replaces the whole list, as the official converter does.
+        rw.replace(op, item_e)
+        return None
+    lst = _broadcast_list(rw, lst, item_e)
+    rank = lst.type.rank
+    if rank is None:
+        lw.ctx.stats["tensor-list ops left (unknown rank)"] += 1
+        return False
+    zero = const(rw, np.array(0, np.int32))
+    start = create_tfl(
+        rw,
+        "pack",
+        [_as_i32(rw, index)] + [zero] * (rank - 1),
+        [TensorType((rank,), I32)],
+        values_count=rank,
+        axis=0,
+    ).result
+    out = create_tfl(rw, "dynamic_update_slice", [lst, item_e, start], [lst.type]).result
+    rw.replace(op, out)
+    return None
+
+
+def _lower_push_back(lw: ListLowering, op: Operation) -> bool | None:
+    rw = lw.rw
+    lst, item = op.operands
+    if lst.type.rank is None or item.type.rank is None:
+        return False
+    item_e = _expand0(rw, item)
+    lst = _broadcast_list(rw, lst, item_e)
+    n = lst.type.shape[0]
+    out_t = lst.type.with_shape((None if n is None else n + 1, *lst.type.shape[1:]))
+    rw.replace(op, _concat(rw, [lst, item_e], out_t))
+    return None
+
+
+def _slice1(rw: PatternRewriter, vec: Value, begin: int, size: int) -> Value:
+    b = const(rw, np.array([begin], np.int32))
+    s = const(rw, np.array([size], np.int32))
+    return create_tfl(rw, "slice", [vec, b, s], [TensorType((size,), vec.type.dtype)]).result
+
+
+def _length(rw: PatternRewriter, lst: Value) -> Value:
+    n = lst.type.shape[0] if lst.type.shape else None
+    if n is not None:
+        return const(rw, np.array(n, np.int32))
+    shape = _shape_of(rw, lst)
+    zero = const(rw, np.array(0, np.int32))
+    return create_tfl(rw, "gather", [shape, zero], [TensorType((), I32)], axis=0).result
+
+
+def _lower_length(lw: ListLowering, op: Operation) -> bool | None:
+    if op.operands[0].type.rank is None:
+        return False
+    lw.rw.replace(op, _length(lw.rw, op.operands[0]))
+    return None
+
+
+def _lower_element_shape(lw: ListLowering, op: Operation) -> bool | None:
+    rw = lw.rw
+    lst = op.operands[0]
+    if lst.type.rank is None:
+        return False
+    want = op.result.type.dtype
+    tail = lst.type.shape[1:]
+    if all(d is not None for d in tail):
+        rw.replace(op, const(rw, np.array(tail, numpy_dtype(want))))
+        return None
+    elem = _slice1(rw, _shape_of(rw, lst), 1, len(tail))
+    if want != I32:
+        elem = create_tfl(rw, "cast", [elem], [elem.type.with_dtype(want)]).result
+    rw.replace(op, elem)
+    return None
+
+
+def _lower_pop_back(lw: ListLowering, op: Operation) -> bool | None:
+    rw = lw.rw
+    lst = op.operands[0]
+    lt = lst.type
+    if lt.rank is None:
+        return False
+    last = create_tfl(
+        rw,
+        "sub",
+        [_length(rw, lst), const(rw, np.array(1, np.int32))],
+        [TensorType((), I32)],
+        fused_activation_function="NONE",
+    ).result
+    item = create_tfl(
+        rw, "gather", [lst, last], [lt.with_shape(lt.shape[1:])], axis=0, batch_dims=0
+    ).result
+    begin = const(rw, np.zeros((lt.rank,), np.int32))
+    rest = const(rw, np.full((lt.rank - 1,), -1, np.int32))
+    size = _concat(rw, [_to_vec1(rw, last), rest], TensorType((lt.rank,), I32))
+    n = lt.shape[0]
+    shorter = lt.with_shape((None if n is None else n - 1, *lt.shape[1:]))
+    popped = create_tfl(rw, "slice", [lst, begin, size], [shorter]).result
+    rw.replace(op, [popped, item])
+    return None
+
+
+LOWERINGS = {
+    "tf.TensorListReserve": _lower_reserve,
+    "tf.EmptyTensorList": _lower_reserve,
+    "tf.TensorListFromTensor": _lower_from_tensor,
+    "tf.TensorListStack": _lower_stack,
+    "tf.TensorListGetItem": _lower_get_item,
+    "tf.TensorListGather": _lower_gather,
+    "tf.TensorListSetItem": _lower_set_item,
+    "tf.TensorListPushBack": _lower_push_back,
+    "tf.TensorListPopBack": _lower_pop_back,
+    "tf.TensorListLength": _lower_length,
+    "tf.TensorListElementShape": _lower_element_shape,
+}
+CREATORS = frozenset({"tf.TensorListReserve", "tf.EmptyTensorList", "tf.TensorListFromTensor"})
+"""Lowerings whose first operand is not a list."""
+
+
+@register_pass
+@dataclass(frozen=True)
+class LowerTensorLists(Pass):
+    """Prepare functional control flow and lower TensorList ops to plain tensors.
+
+    Steps: tf.Case -> tf.If chains; TensorList ops -> tensors (specializing loop and branch
+    functions that carry lists); constant loop/branch operands sunk into the callees."""
+
+    name: ClassVar[str] = "lower-tensor-lists"
+    sink_constants: bool = True
+    """Clone constant operands of tf.While/tf.If into the callees and drop them from the op."""
+    prune_loop_values: bool = True
+    """Drop loop values nothing needs (unused results that cond does not read)."""
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        changed = expand_case_ops(module, ctx)
+        changed |= ListLowering(module, ctx).run()
+        if self.sink_constants:
+            changed |= sink_constant_operands(module, ctx, self.prune_loop_values)
+        return changed
