@@ -1,0 +1,55 @@
+"""`fuse`: TFLite-level fusions after legalization (the official converter's tfl-optimize).
+
+Three greedy phases, in order, so the result does not depend on visiting order:
+1. expressions and structure: activations written as arithmetic (clamps -> relu*, hard-swish,
+   tanh-GELU, L2 normalization), identity arithmetic (x+0, x*1), pad folding into SAME, dilated
+   convolutions, reshape -> fully_connected -> reshape;
+2. affine folding: constant add/sub into conv/depthwise/transpose-conv/fully_connected biases,
+   constant mul/div into their weights (batch-norm folding), per-feature scale/shift before a
+   fully_connected, a bias add behind a channel-splitting reshape;
+3. activation fusion: relu/relu6/relu_n1_to_1 into the producer's fused_activation_function.
+
+Every rule refuses when an intermediate value has other users, with the reason recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tflconv.core.ir import Module
+from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
+from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
+
+from .fusions import activation, affine, structure
+
+
+def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
+    """The phases of the pass: (name, patterns)."""
+    return [
+        ("expressions", [*structure.PATTERNS, *activation.PATTERNS_EXPRESSIONS]),
+        ("affine", [*affine.PATTERNS, structure.RemoveIdentityArithmetic()]),
+        ("activations", [*activation.PATTERNS_FUSE]),
+    ]
+
+
+@register_pass
+@dataclass(frozen=True)
+class Fuse(Pass):
+    """Fold constants into weights and biases, fuse activations, recognise activation
+    expressions (see the module docstring for the phases)."""
+
+    name: ClassVar[str] = "fuse"
+    summary: ClassVar[str] = "fuse bias/batch-norm/activations into TFLite ops"
+    disable_patterns: tuple[str, ...] = ()
+    """Rules to leave out (by class name), for bisecting a bad fusion."""
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        changed = False
+        for _, patterns in fuse_phases():
+            selected = PatternSet(patterns).filtered(None, self.disable_patterns)
+            before = sum(ctx.tracer.successes.values())
+            changed |= apply_greedy(module, selected, tracer=ctx.tracer, listener=ctx.listener)
+            ctx.stats["fusions"] += sum(ctx.tracer.successes.values()) - before
+        return changed

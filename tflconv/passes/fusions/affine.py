@@ -1,0 +1,208 @@
+"""Folding constant arithmetic into conv / depthwise / transpose-conv / fully_connected weights
+and biases (bias-add fusion, batch-norm folding, constant scaling)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tflconv.core.ir import Operation, constant_value
+from tflconv.core.rewrite import PatternRewriter, RewritePattern
+
+from .util import (
+    AFFINE,
+    absorb,
+    act,
+    bias_array,
+    channel_vector,
+    channels_of,
+    const_operand,
+    new_const,
+    same_shape,
+    set_bias,
+    short,
+    users_reason,
+)
+
+
+def _affine_and_const(op: Operation, rw: PatternRewriter, rhs_only: bool):
+    """(producer, constant array) when `op` combines an affine op's output with a constant."""
+    found = const_operand(op)
+    if found is None:
+        return rw.fail(f"{op.name} needs exactly one constant operand")
+    x, c, index = found
+    if rhs_only and index != 1:
+        return rw.fail(f"{op.name} with the constant on the left does not fold")
+    producer = x.defining_op
+    if producer is None or producer.name not in AFFINE:
+        return rw.fail(f"{op.name} input is not produced by conv/depthwise/fully_connected")
+    if reason := users_reason(x, short(producer)):
+        return rw.fail(reason)
+    if act(producer) != "NONE":
+        return rw.fail(f"{short(producer)} already has fused activation {act(producer)}")
+    if not x.type.is_float:
+        return rw.fail("only float ops fold constants")
+    if not same_shape(op.result.type, x.type):
+        return rw.fail(f"{op.name} broadcasts {short(producer)} output to another shape")
+    return producer, c
+
+
+class FuseBiasAdd(RewritePattern):
+    """tfl.add/sub(affine(x, w, b), c) -> affine(x, w, b ± c)  (c one value per channel)"""
+
+    root = ("tfl.add", "tfl.sub")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        found = _affine_and_const(op, rw, rhs_only=op.name == "tfl.sub")
+        if found is None:
+            return None
+        producer, c = found
+        channels = channels_of(producer)
+        vec = channel_vector(c, channels) if channels else None
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
+        bias = bias_array(producer, channels, vec.dtype)  # type: ignore[arg-type]
+        if bias is None:
+            return rw.fail(f"{short(producer)} bias is not a float constant")
+        new_bias = bias + vec if op.name == "tfl.add" else bias - vec
+        set_bias(rw, producer, new_bias.astype(bias.dtype))
+        absorb(rw, producer, op, act(op))
+
+
+def _scale_weights(w: np.ndarray, vec: np.ndarray, axis: int, divide: bool) -> np.ndarray:
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    v = vec.reshape(shape)
+    return (w / v if divide else w * v).astype(w.dtype)
+
+
+class FuseMulIntoAffine(RewritePattern):
+    """tfl.mul/div(affine(x, w, b), c) -> affine(x, w*c, b*c)  (c one value per channel)"""
+
+    root = ("tfl.mul", "tfl.div")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        found = _affine_and_const(op, rw, rhs_only=op.name == "tfl.div")
+        if found is None:
+            return None
+        producer, c = found
+        w_index, b_index, axis = AFFINE[producer.name]
+        w = constant_value(producer.operands[w_index])
+        if w is None or w.dtype.kind != "f":
+            return rw.fail(f"{short(producer)} weights are not a float constant")
+        channels = w.shape[axis]
+        vec = channel_vector(c, channels)
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
+        divide = op.name == "tfl.div"
+        if divide and not np.all(vec):
+            return rw.fail("division by zero does not fold")
+        bias = bias_array(producer, channels, w.dtype)
+        if bias is None:
+            return rw.fail(f"{short(producer)} bias is not a float constant")
+        new_w = new_const(rw, _scale_weights(w, vec, axis, divide), producer)
+        with rw.modify(producer):
+            producer.set_operand(w_index, new_w)
+        has_bias = (
+            b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none"
+        )
+        if has_bias:
+            set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
+        absorb(rw, producer, op, act(op))
+
+
+class FuseInputScaleIntoFullyConnected(RewritePattern):
+    """tfl.fully_connected(tfl.mul(x, c), w, b) -> tfl.fully_connected(x, w*c, b)
+    and tfl.fully_connected(tfl.add(x, c), w, b) -> tfl.fully_connected(x, w, b + w@c)
+    (c one value per input feature)"""
+
+    root = "tfl.fully_connected"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        pre = x.defining_op
+        if pre is None or pre.name not in ("tfl.mul", "tfl.add", "tfl.sub"):
+            return rw.fail("fully_connected input is not a mul/add by a constant")
+        if act(pre) != "NONE":
+            return rw.fail(f"{pre.name} has a fused activation")
+        if reason := users_reason(x, pre.name.removeprefix("tfl.")):
+            return rw.fail(reason)
+        found = const_operand(pre)
+        if found is None or (pre.name == "tfl.sub" and found[2] != 1):
+            return rw.fail(f"{pre.name} needs one constant operand on the right")
+        inner, c, _ = found
+        w = constant_value(op.operands[1])
+        if w is None or w.ndim != 2 or w.dtype.kind != "f":
+            return rw.fail("fully_connected weights are not a 2-D float constant")
+        if not same_shape(inner.type, x.type):
+            return rw.fail(f"{pre.name} broadcasts its input to another shape")
+        vec = channel_vector(c, w.shape[1])
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per input feature")
+        if pre.name == "tfl.mul":
+            with rw.modify(op):
+                op.set_operand(1, new_const(rw, (w * vec[None, :]).astype(w.dtype), op))
+        else:
+            bias = bias_array(op, w.shape[0], w.dtype)
+            if bias is None:
+                return rw.fail("fully_connected bias is not a float constant")
+            shift = w.astype(np.float64) @ vec.astype(np.float64)
+            total = bias + (shift if pre.name == "tfl.add" else -shift)
+            set_bias(rw, op, total.astype(w.dtype))
+        with rw.modify(op):
+            op.set_operand(0, inner)
+        rw.erase(pre)
+
+
+class FuseBiasAddThroughReshape(RewritePattern):
+    """tfl.add(tfl.reshape(affine(x, w, b)), c) -> tfl.reshape(affine(x, w, b + flat(c)))
+    when the reshape only splits the channel dim and c covers exactly the split dims"""
+
+    root = "tfl.add"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        found = const_operand(op)
+        if found is None:
+            return rw.fail("tfl.add needs exactly one constant operand")
+        r, c, _ = found
+        reshape = r.defining_op
+        if reshape is None or reshape.name != "tfl.reshape":
+            return rw.fail("add input is not a reshape")
+        producer = reshape.operands[0].defining_op
+        if producer is None or producer.name not in AFFINE:
+            return rw.fail("reshape input is not conv/depthwise/fully_connected")
+        if reason := users_reason(r, "reshape") or users_reason(
+            reshape.operands[0], short(producer)
+        ):
+            return rw.fail(reason)
+        if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
+            return rw.fail("fused activations or non-float types do not fold through a reshape")
+        if not same_shape(op.result.type, r.type):
+            return rw.fail("add broadcasts the reshape output to another shape")
+        src, dst = reshape.operands[0].type.shape, r.type.shape
+        core = c.reshape([1]) if c.ndim == 0 else c
+        while core.ndim > 1 and core.shape[0] == 1:
+            core = core.reshape(core.shape[1:])
+        k = core.ndim
+        channels = channels_of(producer)
+        if src is None or dst is None or channels is None or len(dst) < k:
+            return rw.fail("reshape shapes are unknown")
+        if (
+            src[-1] != channels
+            or core.size != channels
+            or tuple(dst[-k:]) != tuple(core.shape)
+            or tuple(src[:-1]) != tuple(dst[:-k])
+        ):
+            return rw.fail("reshape does more than split the channel dim, or c does not match it")
+        bias = bias_array(producer, channels, core.dtype)
+        if bias is None or core.dtype.kind != "f":
+            return rw.fail(f"{short(producer)} bias is not a float constant")
+        set_bias(rw, producer, (bias + core.reshape(-1)).astype(bias.dtype))
+        absorb(rw, reshape, op)
+
+
+PATTERNS: list[RewritePattern] = [
+    FuseBiasAdd(),
+    FuseMulIntoAffine(),
+    FuseInputScaleIntoFullyConnected(),
+    FuseBiasAddThroughReshape(),
+]

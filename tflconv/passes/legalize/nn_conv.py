@@ -1,0 +1,313 @@
+"""Convolutions and pooling: tf.Conv2D / DepthwiseConv2dNative / Conv2DBackpropInput / Conv3D /
+Conv3DBackpropInputV2 / MaxPool / AvgPool -> tfl.
+
+Weight layouts are converted once here with numpy (filters are constants): Conv2D HWIO -> OHWI,
+depthwise HWCM -> [1,H,W,C*M], transpose conv [kh,kw,Cout,Cin] -> [Cout,kh,kw,Cin]; a
+non-constant filter gets a tfl.transpose / tfl.reshape instead. NCHW ops are wrapped in
+transposes to NHWC, which is the only layout TFLite kernels take.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tflconv.core.ir import Operation, Value
+from tflconv.core.rewrite import PatternRewriter, RewritePattern
+
+from .common import create_tfl, no_value
+from .nn_util import (
+    NCHW_FROM_NHWC,
+    NHWC_FROM_NCHW,
+    data_format,
+    i32,
+    ints,
+    pad_to_i32,
+    permuted_type,
+    reshape,
+    text,
+    transpose,
+    zeros,
+)
+
+
+def _to_nhwc(rw: PatternRewriter, op: Operation, x: Value) -> tuple[Value, str | None]:
+    """Transpose an NCHW input to NHWC; returns (input, reason-if-unsupported)."""
+    fmt = data_format(op)
+    if fmt == "NHWC":
+        return x, None
+    if fmt == "NCHW":
+        return transpose(rw, x, NHWC_FROM_NCHW), None
+    return x, f"data_format {fmt} is not supported"
+
+
+def _nhwc_list(op: Operation, key: str, default: list[int]) -> list[int]:
+    """A 4-element stride/ksize/dilation list in NHWC order."""
+    values = ints(op.attributes.get(key)) or default
+    if data_format(op) == "NCHW":
+        values = [values[i] for i in NHWC_FROM_NCHW]
+    return values
+
+
+def _explicit_pads(op: Operation) -> np.ndarray | None:
+    """EXPLICIT paddings as an NHWC [4,2] array; None when batch/channel are padded."""
+    flat = ints(op.attributes.get("explicit_paddings"))
+    if len(flat) != 8:
+        return None
+    pads = np.asarray(flat, dtype=np.int32).reshape(4, 2)
+    if data_format(op) == "NCHW":
+        pads = pads[list(NHWC_FROM_NCHW)]
+    if pads[0].any() or pads[3].any():
+        return None
+    return pads
+
+
+def _pad(rw: PatternRewriter, x: Value, pads: np.ndarray) -> Value:
+    shape = x.type.shape
+    out = None
+    if shape is not None:
+        out = tuple(
+            None if d is None else d + int(pads[i, 0]) + int(pads[i, 1])
+            for i, d in enumerate(shape)
+        )
+    return create_tfl(rw, "pad", [x, i32(rw, pads)], [x.type.with_shape(out)]).result
+
+
+def _conv_common(op: Operation, rw: PatternRewriter) -> tuple[Value, dict, str | None]:
+    """Input in NHWC (padded if EXPLICIT) and the shared conv attributes, or a reason."""
+    x = op.operands[0]
+    if x.type.rank != 4 or op.operands[1].type.rank != 4:
+        return x, {}, "conv needs rank-4 input and filter"
+    if not x.type.is_float:
+        return x, {}, f"only float convolutions are legalized here (input is {x.type.dtype})"
+    fmt = data_format(op)
+    if fmt not in ("NHWC", "NCHW"):
+        return x, {}, f"data_format {fmt} is not supported"
+    strides = _nhwc_list(op, "strides", [1, 1, 1, 1])
+    dilations = _nhwc_list(op, "dilations", [1, 1, 1, 1])
+    if strides[0] != 1 or strides[3] != 1 or dilations[0] != 1 or dilations[3] != 1:
+        return x, {}, "strides/dilations along batch or channels are not supported"
+    padding = text(op.attributes.get("padding"))
+    pads = None
+    if padding == "EXPLICIT":
+        pads = _explicit_pads(op)
+        if pads is None:
+            return x, {}, "explicit padding of batch or channels is not supported"
+    elif padding not in ("SAME", "VALID"):
+        return x, {}, f"padding {padding!r} is not supported"
+    x, _ = _to_nhwc(rw, op, x)
+    if pads is not None:
+        x = _pad(rw, x, pads) if pads.any() else x
+        padding = "VALID"
+    attrs = {
+        "padding": padding,
+        "stride_h": strides[1],
+        "stride_w": strides[2],
+        "dilation_h_factor": dilations[1],
+        "dilation_w_factor": dilations[2],
+        "fused_activation_function": "NONE",
+    }
+    return x, attrs, None
+
+
+def _finish(rw: PatternRewriter, op: Operation, result: Value) -> None:
+    if data_format(op) == "NCHW":
+        result = transpose(rw, result, NCHW_FROM_NHWC)
+    rw.replace(op, result)
+
+
+def _out_type(op: Operation):
+    t = op.result.type
+    return permuted_type(t, NHWC_FROM_NCHW) if data_format(op) == "NCHW" else t
+
+
+class LegalizeConv2D(RewritePattern):
+    """tf.Conv2D(x, w[kh,kw,Ci,Co]) -> tfl.conv_2d(x, w[Co,kh,kw,Ci], zeros[Co])"""
+
+    root = "tf.Conv2D"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        w = op.operands[1]
+        wshape = w.type.shape
+        if wshape is None or len(wshape) != 4 or wshape[3] is None or wshape[2] is None:
+            return rw.fail("conv filter needs a static rank-4 shape")
+        xshape = op.operands[0].type.shape
+        in_channels = None
+        if xshape is not None and len(xshape) == 4:
+            in_channels = xshape[3] if data_format(op) == "NHWC" else xshape[1]
+        if in_channels is not None and in_channels % wshape[2] != 0:
+            return rw.fail(
+                f"input channels {in_channels} are not a multiple of filter channels {wshape[2]}"
+            )
+        x, attrs, reason = _conv_common(op, rw)
+        if reason:
+            return rw.fail(reason)
+        filt = transpose(rw, w, (3, 0, 1, 2))
+        bias = zeros(rw, wshape[3], w.type.dtype)
+        conv = create_tfl(rw, "conv_2d", [x, filt, bias], [_out_type(op)], **attrs)
+        _finish(rw, op, conv.result)
+
+
+class LegalizeDepthwiseConv2D(RewritePattern):
+    """tf.DepthwiseConv2dNative(x, w[kh,kw,C,M]) -> tfl.depthwise_conv_2d(x, w[1,kh,kw,C*M],
+    zeros[C*M]){depth_multiplier=M}"""
+
+    root = "tf.DepthwiseConv2dNative"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        w = op.operands[1]
+        wshape = w.type.shape
+        if wshape is None or len(wshape) != 4 or not w.type.is_static:
+            return rw.fail("depthwise filter needs a static rank-4 shape")
+        x, attrs, reason = _conv_common(op, rw)
+        if reason:
+            return rw.fail(reason)
+        kh, kw, c, m = wshape
+        filt = reshape(rw, w, [1, kh, kw, c * m])
+        bias = zeros(rw, c * m, w.type.dtype)
+        conv = create_tfl(
+            rw, "depthwise_conv_2d", [x, filt, bias], [_out_type(op)], depth_multiplier=m, **attrs
+        )
+        _finish(rw, op, conv.result)
+
+
+class LegalizeConv2DBackpropInput(RewritePattern):
+    """tf.Conv2DBackpropInput(sizes, w[kh,kw,Co,Ci], x) -> tfl.transpose_conv(sizes,
+    w[Co,kh,kw,Ci], x, none)"""
+
+    root = "tf.Conv2DBackpropInput"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        sizes, w, x = op.operands
+        if data_format(op) != "NHWC":
+            return rw.fail("transpose conv is legalized for NHWC only")
+        if w.type.rank != 4 or x.type.rank != 4 or not x.type.is_float:
+            return rw.fail("transpose conv needs float rank-4 input and filter")
+        strides = ints(op.attributes.get("strides")) or [1, 1, 1, 1]
+        dilations = ints(op.attributes.get("dilations")) or [1, 1, 1, 1]
+        if any(d != 1 for d in dilations):
+            return rw.fail("tfl.transpose_conv has no dilation")
+        if strides[0] != 1 or strides[3] != 1:
+            return rw.fail("strides along batch or channels are not supported")
+        padding = text(op.attributes.get("padding"))
+        if padding not in ("SAME", "VALID"):
+            return rw.fail(f"transpose conv padding {padding!r} is not supported")
+        filt = transpose(rw, w, (2, 0, 1, 3))
+        conv = create_tfl(
+            rw,
+            "transpose_conv",
+            [pad_to_i32(rw, sizes), filt, x, no_value(rw)],
+            [op.result.type],
+            padding=padding,
+            stride_h=strides[1],
+            stride_w=strides[2],
+            fused_activation_function="NONE",
+        )
+        rw.replace(op, conv.result)
+
+
+def _conv3d_attrs(op: Operation) -> tuple[dict, str | None]:
+    if text(op.attributes.get("data_format", "NDHWC")) != "NDHWC":
+        return {}, "3-D convolutions are legalized for NDHWC only"
+    strides = ints(op.attributes.get("strides")) or [1] * 5
+    dilations = ints(op.attributes.get("dilations")) or [1] * 5
+    if strides[0] != 1 or strides[4] != 1 or dilations[0] != 1 or dilations[4] != 1:
+        return {}, "strides/dilations along batch or channels are not supported"
+    padding = text(op.attributes.get("padding"))
+    if padding not in ("SAME", "VALID"):
+        return {}, f"padding {padding!r} is not supported"
+    return {
+        "padding": padding,
+        "stride_d": strides[1],
+        "stride_h": strides[2],
+        "stride_w": strides[3],
+        "dilation_d_factor": dilations[1],
+        "dilation_h_factor": dilations[2],
+        "dilation_w_factor": dilations[3],
+        "fused_activation_function": "NONE",
+    }, None
+
+
+class LegalizeConv3D(RewritePattern):
+    """tf.Conv3D(x, w[DHWIO]) -> tfl.conv_3d(x, w[DHWIO], none)"""
+
+    root = "tf.Conv3D"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, w = op.operands
+        if x.type.rank != 5 or w.type.rank != 5 or not x.type.is_float:
+            return rw.fail("conv 3-D needs float rank-5 input and filter")
+        attrs, reason = _conv3d_attrs(op)
+        if reason:
+            return rw.fail(reason)
+        conv = create_tfl(rw, "conv_3d", [x, w, no_value(rw)], [op.result.type], **attrs)
+        rw.replace(op, conv.result)
+
+
+class LegalizeConv3DBackpropInputV2(RewritePattern):
+    """tf.Conv3DBackpropInputV2(sizes, w[DHWOI], x) -> tfl.conv_3d_transpose(sizes, w, x, none)"""
+
+    root = "tf.Conv3DBackpropInputV2"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        sizes, w, x = op.operands
+        if x.type.rank != 5 or w.type.rank != 5 or not x.type.is_float:
+            return rw.fail("conv 3-D transpose needs float rank-5 input and filter")
+        attrs, reason = _conv3d_attrs(op)
+        if reason:
+            return rw.fail(reason)
+        conv = create_tfl(
+            rw,
+            "conv_3d_transpose",
+            [pad_to_i32(rw, sizes), w, x, no_value(rw)],
+            [op.result.type],
+            **attrs,
+        )
+        rw.replace(op, conv.result)
+
+
+class LegalizePool2D(RewritePattern):
+    """tf.MaxPool/AvgPool(x){ksize,strides,padding} -> tfl.max_pool_2d/average_pool_2d"""
+
+    root = ("tf.MaxPool", "tf.AvgPool")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if x.type.rank != 4:
+            return rw.fail("pooling needs a rank-4 input")
+        fmt = data_format(op)
+        if fmt not in ("NHWC", "NCHW"):
+            return rw.fail(f"data_format {fmt} is not supported")
+        ksize = _nhwc_list(op, "ksize", [])
+        strides = _nhwc_list(op, "strides", [])
+        if len(ksize) != 4 or len(strides) != 4:
+            return rw.fail("ksize/strides must be attributes with 4 entries")
+        if ksize[0] != 1 or ksize[3] != 1 or strides[0] != 1 or strides[3] != 1:
+            return rw.fail("pooling across batch or channels is not supported")
+        padding = text(op.attributes.get("padding"))
+        if padding not in ("SAME", "VALID"):
+            return rw.fail(f"pool padding {padding!r} is not supported")
+        x, _ = _to_nhwc(rw, op, x)
+        name = "max_pool_2d" if op.name == "tf.MaxPool" else "average_pool_2d"
+        pool = create_tfl(
+            rw,
+            name,
+            [x],
+            [_out_type(op)],
+            padding=padding,
+            stride_h=strides[1],
+            stride_w=strides[2],
+            filter_height=ksize[1],
+            filter_width=ksize[2],
+            fused_activation_function="NONE",
+        )
+        _finish(rw, op, pool.result)
+
+
+PATTERNS: list[RewritePattern] = [
+    LegalizeConv2D(),
+    LegalizeDepthwiseConv2D(),
+    LegalizeConv2DBackpropInput(),
+    LegalizeConv3D(),
+    LegalizeConv3DBackpropInputV2(),
+    LegalizePool2D(),
+]

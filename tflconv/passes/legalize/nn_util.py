@@ -1,0 +1,116 @@
+"""Helpers for the nn legalization patterns: tfl.transpose / tfl.reshape builders, layout
+permutations, TF attribute readers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tflconv.core.ir import Operation, Value
+from tflconv.core.rewrite import PatternRewriter
+from tflconv.core.types import TensorType, TypeAttr, numpy_dtype
+
+from .common import const, constant_value, create_tfl
+
+NHWC_FROM_NCHW = (0, 2, 3, 1)
+NCHW_FROM_NHWC = (0, 3, 1, 2)
+
+
+def text(value: Any) -> str:
+    """A TF string attribute as str (the frontend may hand over bytes)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return "" if value is None else str(value)
+
+
+def data_format(op: Operation, default: str = "NHWC") -> str:
+    return text(op.attributes.get("data_format", default)) or default
+
+
+def ints(value: Any) -> list[int]:
+    return [int(v) for v in (value or [])]
+
+
+def permute_shape(
+    shape: tuple[int | None, ...] | None, perm: tuple[int, ...]
+) -> tuple[int | None, ...] | None:
+    if shape is None:
+        return None
+    return tuple(shape[p] for p in perm)
+
+
+def permuted_type(t: TensorType, perm: tuple[int, ...]) -> TensorType:
+    return t.with_shape(permute_shape(t.shape, perm))
+
+
+def i32(rw: PatternRewriter, values: Any) -> Value:
+    """An int32 constant (shapes, permutations, paddings)."""
+    return const(rw, np.asarray(values, dtype=np.int32))
+
+
+def transpose(rw: PatternRewriter, x: Value, perm: tuple[int, ...] | list[int]) -> Value:
+    """tfl.transpose(x, perm); a constant x is transposed with numpy instead."""
+    perm = tuple(int(p) for p in perm)
+    arr = constant_value(x)
+    if arr is not None:
+        return const(rw, np.ascontiguousarray(np.transpose(arr, perm)))
+    out = permuted_type(x.type, perm)
+    return create_tfl(rw, "transpose", [x, i32(rw, perm)], [out]).result
+
+
+def reshape(
+    rw: PatternRewriter, x: Value, shape: list[int | None] | tuple[int | None, ...]
+) -> Value:
+    """tfl.reshape(x, shape) with at most one unknown dim (written -1); constants reshape
+    with numpy."""
+    dims = [-1 if d is None else int(d) for d in shape]
+    arr = constant_value(x)
+    if arr is not None:
+        return const(rw, np.ascontiguousarray(arr.reshape(dims)))
+    out = x.type.with_shape(tuple(None if d == -1 else d for d in dims))
+    return create_tfl(rw, "reshape", [x, i32(rw, dims)], [out]).result
+
+
+def reshape_type(x: Value, shape: tuple[int | None, ...]) -> tuple[int | None, ...] | None:
+    """`shape` if it can be written as a reshape target (at most one unknown dim), else None."""
+    if sum(1 for d in shape if d is None) > 1:
+        return None
+    return shape
+
+
+def zeros(rw: PatternRewriter, n: int, dtype: str) -> Value:
+    return const(rw, np.zeros([n], dtype=numpy_dtype(dtype)))
+
+
+def element_type(op: Operation, key: str = "T") -> str | None:
+    t = op.attributes.get(key)
+    return t.dtype if isinstance(t, TypeAttr) else None
+
+
+def is_float(v: Value) -> bool:
+    return v.type.is_float
+
+
+def rank(v: Value) -> int | None:
+    return v.type.rank
+
+
+def same_pads(in_size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """The (before, after) padding TF's SAME uses along one spatial dim."""
+    effective = (kernel - 1) * dilation + 1
+    out = -(-in_size // stride)
+    total = max((out - 1) * stride + effective - in_size, 0)
+    return total // 2, total - total // 2
+
+
+def pad_to_i32(rw: PatternRewriter, paddings: Value) -> Value:
+    """A paddings / shape operand as int32 (numpy cast for constants, tfl.cast otherwise)."""
+    arr = constant_value(paddings)
+    if arr is not None:
+        if arr.dtype == np.int32:
+            return paddings
+        return i32(rw, arr)
+    if paddings.type.dtype == "i32":
+        return paddings
+    return create_tfl(rw, "cast", [paddings], [paddings.type.with_dtype("i32")]).result
