@@ -330,10 +330,11 @@ def _broadcast_list(rw: PatternRewriter, lst: Value, item_e: Value) -> Value:
     Numbers: `lst + zeros_like(item_e)` (adding zero keeps every value; 2 ops). Other element
     types: `broadcast_to(lst, [len(lst), *max(shape(lst)[1:], shape(item))])`."""
     lt, it = lst.type, item_e.type
-    if lt.is_static and it.is_static and lt.shape[1:] == it.shape[1:]:  # type: ignore[index]
-        return lst
     if lt.rank is None or it.rank is None or lt.rank != it.rank:
         return lst  # unknown ranks: nothing to prove, the kernel checks at run time
+    tail = lt.shape[1:]  # type: ignore[index]
+    if all(d is not None for d in tail) and tail == it.shape[1:]:  # type: ignore[index]
+        return lst
     out = lt.with_shape(_broadcast_shape(lt.shape, it.shape))
     if lt.dtype in ("f32", "f16", "i32", "i64", "i16", "i8", "ui8"):
         zeros = create_tfl(rw, "zeros_like", [item_e], [it]).result
@@ -424,12 +425,15 @@ def _lower_gather(lw: ListLowering, op: Operation) -> None:
 
 def _lower_set_item(lw: ListLowering, op: Operation) -> bool | None:
     rw = lw.rw
-    if op.attr("resize_if_index_out_of_bounds", False):
-        lw.ctx.stats["tensor-list ops left (resize_if_index_out_of_bounds)"] += 1
-        return False
     lst, index, item = op.operands
+    resize = bool(op.attr("resize_if_index_out_of_bounds", False))
+    if resize:  # TensorArray(dynamic_size=True): grow the list to index + 1 first
+        if lst.type.rank is None:
+            lw.ctx.stats["tensor-list ops left (unknown rank)"] += 1
+            return False
+        lst = _grow_to(rw, lst, _as_i32(rw, index))
     item_e = _expand0(rw, item)
-    if lst.type.shape is not None and lst.type.shape[:1] == (1,):
+    if not resize and lst.type.shape is not None and lst.type.shape[:1] == (1,):
         # A one-element list (Keras RNNs without return_sequences write the last output
         # at index 0): the write replaces the whole list, as the official converter does.
         rw.replace(op, item_e)
@@ -451,6 +455,31 @@ def _lower_set_item(lw: ListLowering, op: Operation) -> bool | None:
     out = create_tfl(rw, "dynamic_update_slice", [lst, item_e, start], [lst.type]).result
     rw.replace(op, out)
     return None
+
+
+def _grow_to(rw: PatternRewriter, lst: Value, index: Value) -> Value:
+    """lst padded with zero elements up to length index + 1 (unchanged when long enough)."""
+    i32 = TensorType((), I32)
+    length = _length(rw, lst)
+    one = const(rw, np.array(1, np.int32))
+    zero = const(rw, np.array(0, np.int32))
+    act = {"fused_activation_function": "NONE"}
+    needed = create_tfl(rw, "add", [index, one], [i32], **act).result
+    new_len = create_tfl(rw, "maximum", [needed, length], [i32]).result
+    extra = create_tfl(rw, "sub", [new_len, length], [i32], **act).result
+    rank = lst.type.rank
+    flat = create_tfl(
+        rw,
+        "pack",
+        [zero, extra] + [zero] * (2 * rank - 2),
+        [TensorType((2 * rank,), I32)],
+        values_count=2 * rank,
+        axis=0,
+    ).result
+    shape = const(rw, np.array([rank, 2], np.int32))
+    paddings = create_tfl(rw, "reshape", [flat, shape], [TensorType((rank, 2), I32)]).result
+    out = lst.type.with_shape((None, *lst.type.shape[1:]))
+    return create_tfl(rw, "pad", [lst, paddings], [out]).result
 
 
 def _lower_push_back(lw: ListLowering, op: Operation) -> bool | None:
