@@ -1,0 +1,427 @@
+""".tflite FlatBuffer bytes -> IR (tfl dialect).
+
+    module = read_flatbuffer(open("model.tflite", "rb").read())
+
+- each subgraph becomes a function (same name); SignatureDefs become function attributes
+  (`entry`, `signature_key`, `input_names`, `output_names`);
+- builtin ops become `tfl.<name>` with their options as attributes (enum member names, lists,
+  `SymbolRef` for subgraph indices); custom and Flex ops become `tfl.custom`;
+- tensors with data become `arith.constant` ops holding read-only numpy views of the input
+  bytes (no copy; strings, int4 and buffers outside the FlatBuffer are decoded/copied);
+- absent optional inputs (-1) become one `tfl.no_value` per function;
+- quantization becomes `TensorType.quant`, `shape_signature` -1 dims become None;
+- tensor names become value names and (split on ";", the official fused-name separator)
+  op locations;
+- metadata entries go to `module.attributes["metadata"]` (name -> bytes), except those the
+  writer recomputes (`min_runtime_version`, `tflconv_version`, `buffer_location`);
+  CONVERSION_METADATA is parsed into `module.attributes["conversion_metadata"]` (without the
+  model hash, which describes the old structure) so a rewrite keeps TF version, model type and
+  options; the description goes to `module.attributes["description"]`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tflconv.core.ir import Function, Module, Operation, Value, constant
+from tflconv.core.location import UNKNOWN, Location
+from tflconv.core.opdef import OPDEFS
+from tflconv.core.types import NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, numpy_dtype
+from tflconv.dialects import tfl
+from tflconv.dialects.tfl_ops import OptionsTable, enum_members
+from tflconv.schema.generated import conversion_metadata as cm
+from tflconv.schema.generated import tflite_schema as fb
+from tflconv.schema.writer import (
+    CONVERSION_METADATA,
+    FILE_IDENTIFIER,
+    INTERMEDIATES,
+    MIN_RUNTIME_VERSION,
+    TENSOR_TYPES,
+    TFLCONV_VERSION,
+)
+
+DTYPES: dict[int, str] = {v: k for k, v in TENSOR_TYPES.items()}
+"""TFLite TensorType -> IR element type."""
+
+SKIPPED_METADATA = frozenset({MIN_RUNTIME_VERSION, TFLCONV_VERSION, "buffer_location"})
+
+_UNION_TABLES = {
+    1: {v: k for k, v in vars(fb.BuiltinOptions).items() if not k.startswith("_")},
+    2: {v: k for k, v in vars(fb.BuiltinOptions2).items() if not k.startswith("_")},
+}
+
+
+class ReadError(Exception):
+    """The bytes are not a .tflite model this reader can represent."""
+
+
+def read_flatbuffer(data: bytes | bytearray | memoryview) -> Module:
+    """Parse .tflite bytes into a Module of tfl ops (constants share the input's memory)."""
+    buf = data if isinstance(data, bytes) else bytes(data)
+    if len(buf) < 8 or buf[4:8] != FILE_IDENTIFIER:
+        found = buf[4:8] if len(buf) >= 8 else buf[:8]
+        raise ReadError(
+            f"not a .tflite model: expected the FlatBuffer file identifier {FILE_IDENTIFIER!r} "
+            f"at bytes 4..7, found {found!r} ({len(buf)} bytes)"
+        )
+    try:
+        model = fb.ModelT.InitFromPackedBuf(buf, 0)
+    except Exception as e:  # noqa: BLE001 (any decoding failure means a corrupt file)
+        raise ReadError(f"corrupt .tflite FlatBuffer: {type(e).__name__}: {e}") from e
+    return _Reader(buf, model).read()
+
+
+def _str(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return "" if value is None else str(value)
+
+
+def location_of(tensor_name: str) -> Location:
+    """The official exporter names tensors after the op's (fused) location, joined with ";"."""
+    if not tensor_name:
+        return UNKNOWN
+    return Location(tuple((part, None) for part in tensor_name.split(";") if part))
+
+
+def unpack_int4(raw: np.ndarray, count: int) -> np.ndarray:
+    """Inverse of `writer.pack_int4`: sign-extended int8 values, low nibble first."""
+    low = (raw & 0x0F).astype(np.int8)
+    high = (raw >> 4).astype(np.int8)
+    both = np.empty(raw.size * 2, np.int8)
+    both[0::2], both[1::2] = low, high
+    return ((both[:count] ^ 8) - 8).astype(np.int8)
+
+
+def decode_strings(raw: np.ndarray) -> np.ndarray:
+    """TFLite string tensor bytes -> 1-D object array of bytes."""
+    data = raw.tobytes()
+    n = int(np.frombuffer(data, "<i4", 1)[0])
+    offsets = np.frombuffer(data, "<i4", n + 1, 4)
+    out = np.empty(n, dtype=object)
+    out[:] = [data[offsets[i] : offsets[i + 1]] for i in range(n)]
+    return out
+
+
+class _Reader:
+    def __init__(self, buf: bytes, model: fb.ModelT) -> None:
+        self.buf = buf
+        self.model = model
+        self.buffers = model.buffers or []
+        self.opcodes = [self._opcode(i, oc) for i, oc in enumerate(model.operatorCodes or [])]
+        self.fn_names = self._function_names()
+
+    def read(self) -> Module:
+        model = self.model
+        functions = [
+            self._function(i, sg, self.fn_names[i]) for i, sg in enumerate(model.subgraphs or [])
+        ]
+        module = Module(functions)
+        for sig in model.signatureDefs or []:
+            self._signature(sig, functions)
+        if model.description is not None:
+            module.attributes["description"] = _str(model.description)
+        metadata: dict[str, bytes] = {}
+        for md in model.metadata or []:
+            name = _str(md.name)
+            data = self._buffer_bytes(md.buffer)
+            if name in SKIPPED_METADATA:
+                continue
+            if name == CONVERSION_METADATA:
+                parsed = parse_conversion_metadata(bytes(data))
+                if parsed is not None:
+                    module.attributes["conversion_metadata"] = parsed
+                    continue
+            metadata[name] = bytes(data)
+        if metadata:
+            module.attributes["metadata"] = metadata
+        return module
+
+    # --- model-level ---------------------------------------------------------------------------
+    def _opcode(self, i: int, oc: fb.OperatorCodeT) -> tuple[str, str | None]:
+        code = max(int(oc.builtinCode), int(oc.deprecatedBuiltinCode))
+        if code == fb.BuiltinOperator.CUSTOM:
+            return tfl.CUSTOM, _str(oc.customCode)
+        if (
+            code not in tfl.BUILTIN_NAMES
+            or code == fb.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES
+        ):
+            raise ReadError(f"operator code #{i} has builtin code {code}, unknown to this schema")
+        return tfl.tfl_op_name(code), None
+
+    def _function_names(self) -> list[str]:
+        names: list[str] = []
+        for i, sg in enumerate(self.model.subgraphs or []):
+            base = _str(sg.name) or f"subgraph_{i}"
+            name, k = base, 1
+            while name in names:
+                name, k = f"{base}_{k}", k + 1
+            names.append(name)
+        return names
+
+    def _signature(self, sig: fb.SignatureDefT, functions: list[Function]) -> None:
+        index = int(sig.subgraphIndex)
+        if not 0 <= index < len(functions):
+            raise ReadError(f"signature {_str(sig.signatureKey)!r} names subgraph {index}")
+        fn = functions[index]
+        if fn.attributes.get("entry"):
+            return  # a second signature on the same subgraph: keep the first
+        sg = self.model.subgraphs[index]
+        by_tensor_in = {int(t.tensorIndex): _str(t.name) for t in sig.inputs or []}
+        by_tensor_out = {int(t.tensorIndex): _str(t.name) for t in sig.outputs or []}
+        tensors = sg.tensors or []
+        fn.attributes["entry"] = True
+        fn.attributes["signature_key"] = _str(sig.signatureKey)
+        fn.attributes["input_names"] = [
+            by_tensor_in.get(int(i)) or _str(tensors[int(i)].name) for i in _ints(sg.inputs)
+        ]
+        fn.attributes["output_names"] = [
+            by_tensor_out.get(int(i)) or f"output_{k}" for k, i in enumerate(_ints(sg.outputs))
+        ]
+
+    # --- tensors -------------------------------------------------------------------------------
+    def _tensor_type(self, t: fb.TensorT, where: str) -> TensorType:
+        dtype = DTYPES.get(int(t.type))
+        if dtype is None:
+            name = {v: k for k, v in enum_members("TensorType").items()}.get(int(t.type), t.type)
+            raise ReadError(f"{where}: tensor {_str(t.name)!r} has type {name}, not supported")
+        if t.sparsity is not None:
+            raise ReadError(
+                f"{where}: tensor {_str(t.name)!r} is sparse; sparse tensors are not supported"
+            )
+        if t.shapeSignature is not None and len(t.shapeSignature):
+            shape: tuple[int | None, ...] | None = tuple(
+                None if int(d) < 0 else int(d) for d in t.shapeSignature
+            )
+        elif t.shape is None and not t.hasRank:
+            shape = None
+        else:
+            shape = tuple(int(d) for d in _ints(t.shape))
+        return TensorType(shape, dtype, self._quant(t, where))
+
+    def _quant(self, t: fb.TensorT, where: str) -> QuantParams | None:
+        q = t.quantization
+        if q is None:
+            return None
+        if q.detailsType:
+            raise ReadError(
+                f"{where}: tensor {_str(t.name)!r} uses custom/blockwise quantization details, "
+                "not supported"
+            )
+        if q.scale is None or not len(q.scale):
+            return None  # float tensor (min/max alone are calibration leftovers)
+        scale = tuple(float(s) for s in q.scale)
+        zp = tuple(int(z) for z in q.zeroPoint) if q.zeroPoint is not None else ()
+        if len(zp) != len(scale):
+            zp = zp[:1] * len(scale) if len(zp) == 1 else (0,) * len(scale)
+        axis = int(q.quantizedDimension) if (len(scale) > 1 or q.quantizedDimension) else None
+        mins = tuple(float(x) for x in q.min) if q.min is not None else ()
+        maxs = tuple(float(x) for x in q.max) if q.max is not None else ()
+        return QuantParams(scale, zp, axis, mins, maxs)
+
+    def _buffer_bytes(self, index: int) -> np.ndarray:
+        """The raw bytes of buffer `index` as a uint8 view (empty when it holds none)."""
+        if not 0 <= index < len(self.buffers):
+            raise ReadError(f"buffer index {index} out of range ({len(self.buffers)} buffers)")
+        b = self.buffers[index]
+        if b.data is not None and len(b.data):
+            return b.data
+        if b.offset > 1:  # stored after the FlatBuffer ("buffer offset" large-model layout)
+            end = int(b.offset) + int(b.size)
+            if end > len(self.buf):
+                raise ReadError(f"buffer {index} points past the end of the file")
+            return np.frombuffer(self.buf, np.uint8, int(b.size), int(b.offset))
+        return np.zeros(0, np.uint8)
+
+    def _constant_array(self, t: fb.TensorT, type: TensorType, where: str) -> np.ndarray | None:
+        """The tensor's data, or None when it has none (an activation)."""
+        raw = self._buffer_bytes(int(t.buffer))
+        if t.isVariable:
+            raw = np.zeros(0, np.uint8)  # variable tensors start at zero
+        shape = tuple(1 if d is None else d for d in type.shape or ())
+        count = int(np.prod(shape, dtype=np.int64))
+        if not raw.size:
+            if t.isVariable or (type.shape is not None and count == 0 and type.dtype != "string"):
+                dt = np.uint16 if type.dtype == "bf16" else numpy_dtype(type.dtype)
+                return np.zeros(shape, dtype=dt)
+            return None
+        if type.dtype == "string":
+            return decode_strings(raw).reshape(shape)
+        if type.dtype == "i4":
+            return unpack_int4(raw, count).reshape(shape)
+        dt = np.dtype(np.uint16) if type.dtype == "bf16" else numpy_dtype(type.dtype)
+        if raw.size != count * dt.itemsize:
+            raise ReadError(
+                f"{where}: tensor {_str(t.name)!r} of type {type} has {raw.size} bytes of data, "
+                f"expected {count * dt.itemsize}"
+            )
+        return raw.view(dt).reshape(shape)
+
+    # --- subgraphs -----------------------------------------------------------------------------
+    def _function(self, index: int, sg: fb.SubGraphT, name: str) -> Function:
+        where = f"subgraph {index} ({name})"
+        tensors = sg.tensors or []
+        types = [self._tensor_type(t, where) for t in tensors]
+        names = [_str(t.name) for t in tensors]
+        inputs = _ints(sg.inputs)
+        fn = Function(name, [types[i] for i in inputs], [names[i] or None for i in inputs])
+        values: dict[int, Value] = dict(zip(inputs, fn.args))
+        no_value: list[Value] = []
+
+        def get(i: int, user: str) -> Value:
+            if i < 0:
+                if not no_value:
+                    op = Operation(tfl.NO_VALUE, (), [NO_VALUE_TYPE])
+                    fn.block.append(op)
+                    no_value.append(op.result)
+                return no_value[0]
+            if i >= len(tensors):
+                raise ReadError(f"{where}: {user} uses tensor {i}, but there are {len(tensors)}")
+            if i in values:
+                return values[i]
+            t = tensors[i]
+            array = self._constant_array(t, types[i], where)
+            if array is None:
+                raise ReadError(
+                    f"{where}: {user} reads tensor {i} ({names[i]!r}), which no earlier op "
+                    "produces and which has no data"
+                )
+            op = constant(array, location_of(names[i]), names[i] or None, types[i])
+            if t.isVariable:
+                op.attributes["is_variable"] = True
+            fn.block.append(op)
+            values[i] = op.result
+            return op.result
+
+        for k, op in enumerate(sg.operators or []):
+            new = self._operator(k, op, get, types, names, where)
+            fn.block.append(new)
+            for j, result in zip(_ints(op.outputs), new.results):
+                values[j] = result
+        fn.set_outputs([get(i, "the subgraph outputs") for i in _ints(sg.outputs)])
+        return fn
+
+    def _operator(
+        self, k: int, op: fb.OperatorT, get: Any, types: list, names: list, where: str
+    ) -> Operation:
+        index = int(op.opcodeIndex)
+        if not 0 <= index < len(self.opcodes):
+            raise ReadError(f"{where}: operator {k} has opcode index {index} out of range")
+        op_name, custom_code = self.opcodes[index]
+        user = f"operator {k} ({op_name})"
+        operands = [get(i, user) for i in _ints(op.inputs)]
+        outputs = _ints(op.outputs)
+        if any(not 0 <= j < len(types) for j in outputs):
+            raise ReadError(f"{where}: {user} has outputs {outputs} out of range")
+        if op_name == tfl.CUSTOM:
+            attrs: dict[str, Any] = {
+                "custom_code": custom_code,
+                "custom_options": self._custom_options(op),
+            }
+        else:
+            attrs = self._options(op, op_name, f"{where}: {user}")
+        if op.intermediates is not None and len(op.intermediates):
+            attrs[INTERMEDIATES] = [
+                (names[int(i)], types[int(i)]) for i in op.intermediates if int(i) >= 0
+            ]
+        location = location_of(names[outputs[0]]) if outputs else UNKNOWN
+        return Operation(
+            op_name,
+            operands,
+            [types[j] for j in outputs],
+            attrs,
+            location=location,
+            result_names=[names[j] or None for j in outputs],
+        )
+
+    def _custom_options(self, op: fb.OperatorT) -> bytes:
+        if op.customOptions is not None and len(op.customOptions):
+            return bytes(op.customOptions)
+        if op.largeCustomOptionsOffset > 1:
+            start = int(op.largeCustomOptionsOffset)
+            return self.buf[start : start + int(op.largeCustomOptionsSize)]
+        return b""
+
+    def _options(self, op: fb.OperatorT, op_name: str, where: str) -> dict[str, Any]:
+        declared = OPDEFS[op_name].options
+        attrs: dict[str, Any] = {}
+        for union, kind, obj in (
+            (1, op.builtinOptionsType, op.builtinOptions),
+            (2, op.builtinOptions2Type, op.builtinOptions2),
+        ):
+            if not kind or obj is None:
+                continue
+            table_name = _UNION_TABLES[union].get(int(kind))
+            if table_name != declared:
+                raise ReadError(f"{where} carries {table_name} options; {op_name} uses {declared}")
+            attrs.update(self._option_values(tfl.OPTIONS[table_name], obj, where))
+        return attrs
+
+    def _option_values(self, table: OptionsTable, obj: Any, where: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in table.fields:
+            value = getattr(obj, f.attr)
+            if value is None:
+                continue  # an absent vector or string
+            kind = f.kind
+            if kind == "bool":
+                out[f.name] = bool(value)
+            elif kind == "int":
+                out[f.name] = int(value)
+            elif kind == "float":
+                out[f.name] = float(value)
+            elif kind == "string":
+                out[f.name] = _str(value)
+            elif kind == "enum":
+                names = {v: k for k, v in enum_members(f.type).items()}
+                out[f.name] = names.get(int(value), int(value))
+            elif kind == "enum_vector":
+                names = {v: k for k, v in enum_members(f.type).items()}
+                out[f.name] = [names.get(int(v), int(v)) for v in value]
+            elif kind == "vector":
+                out[f.name] = np.asarray(value).tolist()
+            elif kind == "bytes":
+                out[f.name] = bytes(np.asarray(value, dtype=np.uint8))
+            elif kind == "subgraph":
+                out[f.name] = self._symbol(int(value), where)
+            elif kind == "subgraph_vector":
+                out[f.name] = [self._symbol(int(v), where) for v in value]
+        return out
+
+    def _symbol(self, index: int, where: str) -> SymbolRef:
+        if not 0 <= index < len(self.fn_names):
+            raise ReadError(f"{where} refers to subgraph {index}; there are {len(self.fn_names)}")
+        return SymbolRef(self.fn_names[index])
+
+
+def _ints(values: Any) -> list[int]:
+    return [] if values is None else [int(v) for v in values]
+
+
+def parse_conversion_metadata(data: bytes) -> dict[str, Any] | None:
+    """CONVERSION_METADATA bytes -> the writer's `conversion_metadata` dict (no model_hash);
+    None when the bytes do not parse."""
+    try:
+        meta = cm.ConversionMetadataT.InitFromPackedBuf(data, 0)
+    except Exception:  # noqa: BLE001 (informational entry: unreadable means absent)
+        return None
+    out: dict[str, Any] = {}
+    model_types = {v: k for k, v in vars(cm.ModelType).items() if not k.startswith("_")}
+    modes = {v: k for k, v in vars(cm.ModelOptimizationMode).items() if not k.startswith("_")}
+    env = meta.environment
+    if env is not None:
+        if env.tensorflowVersion is not None:
+            out["tensorflow_version"] = _str(env.tensorflowVersion)
+        out["api_version"] = int(env.apiVersion)
+        out["model_type"] = model_types.get(int(env.modelType), int(env.modelType))
+    opts = meta.options
+    if opts is not None:
+        out["allow_custom_ops"] = bool(opts.allowCustomOps)
+        out["enable_select_tf_ops"] = bool(opts.enableSelectTfOps)
+        out["force_select_tf_ops"] = bool(opts.forceSelectTfOps)
+        out["model_optimization_modes"] = [
+            modes.get(int(m), int(m)) for m in _ints(opts.modelOptimizationModes)
+        ]
+    return out
