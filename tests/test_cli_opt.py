@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -85,6 +86,9 @@ def test_stdin_and_output_file(capsys, monkeypatch, tmp_path):
     assert code == 0 and out == ""
     assert out_path.read_text().count('"tf.AddV2"') == 1
     assert [p.name for p in tmp_path.iterdir()] == ["out.mlir"]  # no temporary file left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out_path.stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_parse_error_exit_2_with_position_and_caret(capsys, tmp_path):
