@@ -135,6 +135,33 @@ def test_while_loop_round_trip():
     assert {cond.name, body.name} == {fn.name for fn in module.functions[1:]}
 
 
+def test_flex_op_round_trip_keeps_custom_options():
+    """Flex ops read as tfl.custom and are written back byte for byte (LiteRT cannot run them)."""
+
+    @tf.function(input_signature=[tf.TensorSpec([3, 3], tf.float32)])
+    def det(x):
+        return tf.linalg.det(x) + 1.0
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([det.get_concrete_function()], det)
+    converter.target_spec.supported_ops = [
+        tf.lite.OpsSet.TFLITE_BUILTINS,
+        tf.lite.OpsSet.SELECT_TF_OPS,
+    ]
+    official = converter.convert()
+    module = read_flatbuffer(official)
+    (custom,) = [op for op in module.walk() if op.name == "tfl.custom"]
+    assert custom.attributes["custom_code"] == "FlexMatrixDeterminant"
+    ours = write_flatbuffer(module)
+    assert builtin_histogram(ours) == builtin_histogram(official)
+    before, after = (
+        fb.ModelT.InitFromPackedBuf(d, 0).subgraphs[0].operators for d in (official, ours)
+    )
+    flex_before = [bytes(op.customOptions) for op in before if op.customOptions is not None]
+    flex_after = [bytes(op.customOptions) for op in after if op.customOptions is not None]
+    assert flex_before == flex_after == [custom.attributes["custom_options"]]
+    assert module.attributes["conversion_metadata"]["enable_select_tf_ops"] is True
+
+
 @pytest.fixture(scope="module")
 def keras_model() -> Any:
     keras = pytest.importorskip("keras")
