@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 
 from tflconv.core.ir import Function, Module, Operation, constant
+from tflconv.core.parser import parse_module
+from tflconv.core.printer import print_module
 from tflconv.core.types import SymbolRef, TensorType
+from tflconv.core.verifier import verify
 from tflconv.schema.generated import tflite_schema as fb
 from tflconv.schema.reader import ReadError, decode_strings, read_flatbuffer, unpack_int4
 from tflconv.schema.writer import encode_strings, pack_int4, write_flatbuffer
@@ -56,6 +59,7 @@ def metadata(data: bytes) -> dict[str, bytes]:
 def assert_round_trip(official: bytes, inputs: list[np.ndarray]) -> Module:
     """read -> write gives the same ops (code, version) and bit-identical LiteRT outputs."""
     module = read_flatbuffer(official)
+    verify(module)
     ours = write_flatbuffer(module)
     assert builtin_histogram(ours) == builtin_histogram(official)
     assert read_flatbuffer(ours).op_histogram() == module.op_histogram()
@@ -162,6 +166,41 @@ def test_flex_op_round_trip_keeps_custom_options():
     assert module.attributes["conversion_metadata"]["enable_select_tf_ops"] is True
 
 
+def test_resource_variables_and_call_once_round_trip():
+    class Accumulator(tf.Module):
+        def __init__(self):
+            self.total = tf.Variable(tf.zeros([3]))
+
+        @tf.function(input_signature=[tf.TensorSpec([3], tf.float32)])
+        def __call__(self, x):
+            self.total.assign_add(x)
+            return self.total * 2.0
+
+    acc = Accumulator()
+    converter = tf.lite.TFLiteConverter.from_concrete_functions(
+        [acc.__call__.get_concrete_function()], acc
+    )
+    converter.experimental_enable_resource_variables = True
+    official = converter.convert()
+    module = read_flatbuffer(official)
+    (call_once,) = [op for op in module.walk() if op.name == "tfl.call_once"]
+    assert call_once.attributes["init_subgraph_index"] == SymbolRef(module.functions[1].name)
+    ours = write_flatbuffer(module)
+    assert builtin_histogram(ours) == builtin_histogram(official)
+
+    def three_steps(data: bytes) -> list[list[float]]:
+        interp = Interpreter(model_content=data)
+        interp.allocate_tensors()
+        out = []
+        for _ in range(3):
+            interp.set_tensor(interp.get_input_details()[0]["index"], np.ones(3, np.float32))
+            interp.invoke()
+            out.append(interp.get_tensor(interp.get_output_details()[0]["index"]).tolist())
+        return out
+
+    assert three_steps(ours) == three_steps(official) == [[2.0] * 3, [4.0] * 3, [6.0] * 3]
+
+
 @pytest.fixture(scope="module")
 def keras_model() -> Any:
     keras = pytest.importorskip("keras")
@@ -214,6 +253,9 @@ def test_int8_quantized_model_round_trip(keras_model):
     assert hist["tfl.quantize"] >= 1 and hist["tfl.dequantize"] >= 1
     meta = module.attributes["conversion_metadata"]
     assert meta["model_optimization_modes"] == ["PTQ_FULL_INTEGER"]
+    # The IR text keeps everything the file needs (quantized types, constants, attributes).
+    reparsed = parse_module(print_module(module, elide_large=False))
+    np.testing.assert_array_equal(run(write_flatbuffer(reparsed), [x])[0], run(official, [x])[0])
     rewritten = read_flatbuffer(write_flatbuffer(module))
     assert rewritten.attributes["conversion_metadata"] == meta
 
