@@ -1,0 +1,648 @@
+"""Walks TensorFlow FuncGraphs and builds tf-dialect `Function`s.
+
+One `GraphImporter` fills one `Module`. The entry graph of each signature becomes an entry
+function; `PartitionedCall`/`StatefulPartitionedCall` bodies are inlined (re-traced from their
+FunctionDef with the call site's shapes when those are more static); `While`/`If`/`Case`
+bodies become separate functions referenced by `SymbolRef`.
+
+Captured variables never become IR values: a captured resource handle is a `Resource` marker
+that flows through calls and control-flow operands; `ReadVariableOp` of a marker becomes an
+`arith.constant` of the variable's current value, and control-flow operands that carry only a
+marker are dropped from the op and from its body functions' signatures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.framework import attr_value_pb2, types_pb2
+from tensorflow.python.ops import gen_resource_variable_ops
+
+from tflconv.core.ir import Function, Module, Operation, Value, constant
+from tflconv.core.location import Location, SourceLine
+from tflconv.core.types import TensorType
+
+from . import tf_convert as cv
+from .tensorflow import FrontendError
+from .tf_library import regenerate_graph
+
+# Ops that only forward their inputs: dropped on import (data edges only).
+FORWARDING_OPS = frozenset({"Identity", "IdentityN", "StopGradient", "Snapshot", "NoOp"})
+CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+WHILE_OPS = frozenset({"While", "StatelessWhile"})
+IF_OPS = frozenset({"If", "StatelessIf"})
+CASE_OPS = frozenset({"Case", "StatelessCase"})
+V1_CONTROL_FLOW = frozenset(
+    {
+        "Switch",
+        "Merge",
+        "Enter",
+        "Exit",
+        "NextIteration",
+        "LoopCond",
+        "RefSwitch",
+        "RefMerge",
+        "RefEnter",
+        "RefExit",
+        "RefNextIteration",
+    }
+)
+
+
+class Resource:
+    """A captured resource handle (a variable): not an IR value, read as a constant."""
+
+    __slots__ = ("handle", "name", "_values")
+
+    def __init__(self, handle: Any, name: str) -> None:
+        self.handle = handle
+        self.name = name
+        self._values: dict[int, np.ndarray] = {}
+
+    def read(self, dtype: int, where: str) -> np.ndarray:
+        value = self._values.get(dtype)
+        if value is None:
+            try:
+                tensor = gen_resource_variable_ops.read_variable_op(self.handle, dtype)
+            except Exception as e:  # noqa: BLE001 - TF raises many types; report one line
+                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+                raise FrontendError(f"{where}: cannot read captured variable: {msg}") from None
+            value = np.asarray(tensor)  # shares the tensor's buffer, no copy
+            value.flags.writeable = False
+            self._values[dtype] = value
+        return value
+
+
+class LazyConstant:
+    """A captured non-resource tensor: becomes an `arith.constant` where it is used."""
+
+    __slots__ = ("array", "name", "dtype")
+
+    def __init__(self, array: np.ndarray, name: str, dtype: str) -> None:
+        self.array = array
+        self.name = name
+        self.dtype = dtype
+
+
+Binding = Any  # Value | Resource | LazyConstant
+
+
+@dataclass
+class GraphSource:
+    """A graph to walk, with where its ops' source lines come from."""
+
+    graph: Any  # tf FuncGraph
+    function_name: str  # for SavedModel debug info
+    original_ops: dict[str, Any] | None = None
+    """For a graph rebuilt with more static input shapes: the ops of the graph as first
+    traced, by node name (their Python tracebacks and shapes still apply)."""
+
+
+class _Scope:
+    """The function being built: its block, used SSA names, materialized captures."""
+
+    def __init__(self, fn: Function) -> None:
+        self.fn = fn
+        self.block = fn.block
+        self.names: set[str] = {a.name_hint for a in fn.args if a.name_hint}
+        self.captured: dict[int, Value] = {}
+
+    def unique(self, name: str) -> str:
+        if name not in self.names:
+            self.names.add(name)
+            return name
+        i = 1
+        while f"{name}_{i}" in self.names:
+            i += 1
+        unique = f"{name}_{i}"
+        self.names.add(unique)
+        return unique
+
+    def append(self, op: Operation) -> Operation:
+        return self.block.append(op)
+
+
+class GraphImporter:
+    """Builds tf-dialect functions from TF graphs into `module`."""
+
+    def __init__(
+        self,
+        module: Module,
+        *,
+        use_tracebacks: bool,
+        debug_info: cv.SavedDebugInfo | None = None,
+    ) -> None:
+        self.module = module
+        self.use_tracebacks = use_tracebacks
+        self.debug_info = debug_info
+        self.locator = cv.SourceLocator()
+        self._function_names = {f.name for f in module.functions}
+        self._bodies: dict[tuple, Function] = {}
+        self._new_bodies: list[Function] = []
+        self._specialized: dict[tuple, Any] = {}
+        self._stateful_types: dict[str, bool] = {}
+
+    # --- entry points ----------------------------------------------------------------------
+
+    def import_entry(
+        self, fn: Function, source: GraphSource, bindings: list[Binding], outputs: list[Any]
+    ) -> None:
+        """Fill `fn` (already in the module) from `source.graph`; `bindings` align with the
+        graph's inputs (signature args and captures), `outputs` are the graph tensors to return."""
+        scope = _Scope(fn)
+        results = self._walk(scope, source, bindings, outputs)
+        fn.set_outputs([self._value(scope, r, "output of @" + fn.name) for r in results])
+
+    def finish(self) -> None:
+        """Append the control-flow body functions after the entry functions."""
+        for fn in self._new_bodies:
+            self.module.add_function(fn)
+        self._new_bodies = []
+
+    def reserve_name(self, name: str) -> str:
+        base, i = name, 1
+        while name in self._function_names:
+            name = f"{base}_{i}"
+            i += 1
+        self._function_names.add(name)
+        return name
+
+    # --- the walk ----------------------------------------------------------------------------
+
+    def _walk(
+        self, scope: _Scope, source: GraphSource, bindings: list[Binding], outputs: list[Any]
+    ) -> list[Binding]:
+        graph = source.graph
+        inputs = {t.op.name: i for i, t in enumerate(graph.inputs)}
+        env: dict[str, list[Binding]] = {}
+        for op in _data_ops(outputs):
+            op_type = op.type
+            if op_type == "Placeholder":
+                index = inputs.get(op.name)
+                if index is None or index >= len(bindings):
+                    raise FrontendError(
+                        f"{_where(source, op)}: placeholder {op.name!r} is not an input of the "
+                        "function; list it in input_arrays (GraphDef) or feed it as an argument"
+                    )
+                env[op.name] = [bindings[index]]
+                continue
+            ins = [env[t.op.name][t.value_index] for t in op.inputs]
+            if op_type in FORWARDING_OPS:
+                env[op.name] = ins if op_type == "IdentityN" else ins[:1]
+            elif op_type == "Const":
+                env[op.name] = [self._const(scope, source, op)]
+            elif op_type == "ReadVariableOp" and isinstance(ins[0], Resource):
+                env[op.name] = [self._read_variable(scope, source, op, ins[0])]
+            elif op_type == "ResourceGather" and isinstance(ins[0], Resource):
+                env[op.name] = [self._resource_gather(scope, source, op, ins)]
+            elif op_type in CALL_OPS or graph._is_function(op_type):
+                env[op.name] = self._inline_call(scope, source, op, ins)
+            elif op_type in WHILE_OPS:
+                env[op.name] = self._while(scope, source, op, ins)
+            elif op_type in IF_OPS or op_type in CASE_OPS:
+                env[op.name] = self._if_or_case(scope, source, op, ins)
+            elif op_type in V1_CONTROL_FLOW:
+                raise FrontendError(
+                    f"{_where(source, op)}: TF1 control flow op {op_type} is not supported; "
+                    "export the model with TF2 control flow (tf.function, "
+                    "tf.compat.v1.enable_control_flow_v2()) or as a SavedModel"
+                )
+            else:
+                env[op.name] = list(self._generic(scope, source, op, ins).results)
+        return [env[t.op.name][t.value_index] for t in outputs]
+
+    # --- values ------------------------------------------------------------------------------
+
+    def _value(self, scope: _Scope, binding: Binding, where: str) -> Value:
+        if isinstance(binding, Value):
+            return binding
+        if isinstance(binding, LazyConstant):
+            value = scope.captured.get(id(binding))
+            if value is None:
+                op = constant(
+                    binding.array,
+                    Location.name(binding.name),
+                    scope.unique(binding.name),
+                    TensorType(tuple(binding.array.shape), binding.dtype),
+                )
+                value = scope.append(op).result
+                scope.captured[id(binding)] = value
+            return value
+        raise FrontendError(
+            f"{where}: uses the captured resource {binding.name!r} as a value; only reading "
+            "variables (ReadVariableOp, ResourceGather) is supported"
+        )
+
+    def _location(self, source: GraphSource, op: Any) -> Location:
+        line: SourceLine | None = None
+        if self.use_tracebacks:
+            traced = op if source.original_ops is None else source.original_ops.get(op.name)
+            if traced is not None:
+                line = self.locator.from_traceback(traced.traceback)
+        elif self.debug_info is not None:
+            line = self.debug_info.lookup(op.name, source.function_name)
+        return Location.name(op.name, line)
+
+    def _type_of(self, source: GraphSource, tensor: Any, where: str) -> TensorType:
+        """The IR type of a graph tensor (merged with the originally traced one, if any)."""
+        t = cv.tensor_type(tensor, where)
+        if source.original_ops is not None:
+            original = source.original_ops.get(tensor.op.name)
+            if original is not None and tensor.value_index < len(original.outputs):
+                merged = _merge(tensor.shape, original.outputs[tensor.value_index].shape)
+                if merged.rank is not None:
+                    t = t.with_shape(tuple(merged.as_list()))
+        return t
+
+    def _result_names(self, scope: _Scope, op: Any, count: int) -> list[str]:
+        return [scope.unique(cv.value_name(op.name, i)) for i in range(count)]
+
+    def _is_stateful(self, op: Any) -> bool:
+        stateful = self._stateful_types.get(op.type)
+        if stateful is None:
+            try:
+                stateful = bool(op.op_def.is_stateful)
+            except Exception:  # noqa: BLE001 - ops without a registered OpDef
+                stateful = False
+            self._stateful_types[op.type] = stateful
+        return stateful
+
+    # --- op kinds ------------------------------------------------------------------------------
+
+    def _const(self, scope: _Scope, source: GraphSource, op: Any) -> Value:
+        node_def = op.node_def
+        array = tf.make_ndarray(node_def.attr["value"].tensor)
+        dtype = cv.dtype_name(node_def.attr["dtype"].type, _where(source, op))
+        new = constant(
+            array,
+            self._location(source, op),
+            scope.unique(op.name),
+            TensorType(tuple(int(d) for d in array.shape), dtype),
+        )
+        return scope.append(new).result
+
+    def _read_variable(self, scope: _Scope, source: GraphSource, op: Any, res: Resource) -> Value:
+        dtype_enum = op.get_attr("dtype").as_datatype_enum
+        key = (id(res), dtype_enum)
+        value = scope.captured.get(key)  # one constant per variable and function
+        if value is None:
+            array = res.read(dtype_enum, _where(source, op))
+            new = constant(
+                array,
+                self._location(source, op),
+                scope.unique(op.name),
+                TensorType(tuple(int(d) for d in array.shape), cv.dtype_name(dtype_enum)),
+            )
+            value = scope.append(new).result
+            scope.captured[key] = value
+        return value
+
+    def _generic(
+        self,
+        scope: _Scope,
+        source: GraphSource,
+        op: Any,
+        ins: list[Binding],
+        node_def: Any = None,
+        op_type: str | None = None,
+        result_types: list[TensorType] | None = None,
+        extra_attrs: dict[str, Any] | None = None,
+    ) -> Operation:
+        where = _where(source, op)
+        node_def = op.node_def if node_def is None else node_def
+        operands = [self._value(scope, b, where) for b in ins]
+        if result_types is None:
+            result_types = [self._type_of(source, t, where) for t in op.outputs]
+        attrs = cv.convert_attrs(node_def)
+        if extra_attrs:
+            attrs.update(extra_attrs)
+        explicit = extra_attrs is not None and "_stateful" in extra_attrs
+        if not explicit and self._is_stateful(op):
+            attrs["_stateful"] = True
+        attrs["_node_def"] = cv.flex_node_def(node_def, len(operands), op.name)
+        new = Operation(
+            "tf." + (op_type or op.type),
+            operands,
+            result_types,
+            attrs,
+            location=self._location(source, op),
+            result_names=self._result_names(scope, op, len(result_types)),
+        )
+        return scope.append(new)
+
+    def _resource_gather(
+        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+    ) -> Value:
+        """ResourceGather(var, indices) -> GatherV2(read(var), indices, axis=0), as TF's
+        DecomposeResourceOps does."""
+        node_def = op.node_def
+        attrs = node_def.attr
+        array = ins[0].read(attrs["dtype"].type, _where(source, op))
+        location = self._location(source, op)
+        params = constant(array, location, scope.unique(op.name + "/params"))
+        axis = constant(np.array(0, np.int32), location, scope.unique(op.name + "/axis"))
+        scope.append(params)
+        scope.append(axis)
+        gather_def = cv.make_node_def(
+            "GatherV2",
+            {
+                "Tparams": attr_value_pb2.AttrValue(type=attrs["dtype"].type),
+                "Tindices": attrs["Tindices"],
+                "Taxis": attr_value_pb2.AttrValue(type=types_pb2.DT_INT32),
+                "batch_dims": attrs["batch_dims"],
+            },
+        )
+        new = self._generic(
+            scope,
+            source,
+            op,
+            [params.result, ins[1], axis.result],
+            node_def=gather_def,
+            op_type="GatherV2",
+            extra_attrs={"_stateful": False},
+        )
+        _drop_false_stateful(new)
+        return new.result
+
+    # --- functions -----------------------------------------------------------------------------
+
+    def _callee(self, source: GraphSource, name: str, where: str) -> Any:
+        fn = source.graph._get_function(name)
+        if fn is None:
+            raise FrontendError(f"{where}: function {name!r} is not in the graph's library")
+        return fn
+
+    def _inline_call(
+        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+    ) -> list[Binding]:
+        where = _where(source, op)
+        name = op.get_attr("f").name if op.type in CALL_OPS else op.type
+        callee = self._callee(source, name, where)
+        shapes = [_value_shape(b) for b in ins]
+        body = self._specialize(source, callee, shapes)
+        if len(body.graph.inputs) != len(ins) or len(body.graph.outputs) != len(op.outputs):
+            raise FrontendError(f"{where}: call to {name!r} does not match its signature")
+        return self._walk(scope, body, ins, list(body.graph.outputs))
+
+    def _function_graph(self, source: GraphSource, callee: Any) -> Any:
+        """The FuncGraph of a library function (legacy `_DefinedFunction`s from
+        `import_graph_def` only carry a FunctionDef: build a graph from it)."""
+        graph = getattr(callee, "graph", None)
+        if graph is not None:
+            return graph
+        key = ("library", cv.as_str(callee.name))
+        if key not in self._specialized:
+            children = list(source.graph._functions.values())
+            try:
+                self._specialized[key] = regenerate_graph(callee.definition, children, None)
+            except Exception as e:  # noqa: BLE001 - TF raises many error types
+                raise FrontendError(
+                    f"cannot import function {key[1]!r}: {str(e).strip().splitlines()[0]}"
+                ) from None
+        return self._specialized[key]
+
+    def _specialize(self, source: GraphSource, callee: Any, shapes: list[Any]) -> GraphSource:
+        """The callee's graph; re-built from its FunctionDef when `shapes` (what the call site
+        knows, None: nothing) are more static than the inputs it was traced with, so that TF's
+        shape inference sees them. Types then merge both graphs' shapes (the rebuilt graph
+        loses e.g. variable shapes carried by resource handles)."""
+        graph = self._function_graph(source, callee)
+        name = cv.as_str(callee.name)
+        given: list[Any] = []
+        refine = False
+        for shape, placeholder in zip(shapes, graph.inputs):
+            if placeholder.dtype in (tf.resource, tf.variant):
+                given.append(None if placeholder.dtype == tf.resource else placeholder.shape)
+            elif shape is None:
+                given.append(placeholder.shape)
+            else:
+                refine = refine or _more_static(shape, placeholder.shape)
+                given.append(_merge(shape, placeholder.shape))
+        if not refine:
+            return GraphSource(graph, name)
+        key = (name, tuple(str(s) for s in given))
+        if key not in self._specialized:
+            children = list(graph._functions.values())
+            try:
+                self._specialized[key] = regenerate_graph(
+                    callee.definition, children, given, list(graph.inputs)
+                )
+            except Exception:  # noqa: BLE001 - fall back to the graph as traced
+                self._specialized[key] = None
+        new_graph = self._specialized[key]
+        if new_graph is None:
+            return GraphSource(graph, name)
+        return GraphSource(new_graph, name, {o.name: o for o in graph.get_operations()})
+
+    def _body(
+        self,
+        source: GraphSource,
+        name: str,
+        bound: list[Resource | None],
+        shapes: list[Any],
+        passthrough: bool,
+        where: str,
+    ) -> Function:
+        """A control-flow body as a separate function. Inputs bound to resources are dropped;
+        with `passthrough` (while bodies) the matching outputs must return them unchanged.
+        `shapes` are the input shapes the op guarantees (None: unknown)."""
+        callee = self._callee(source, name, where)
+        body_source = self._specialize(source, callee, shapes)
+        graph = body_source.graph
+        key = (
+            name,
+            tuple(id(b) if b is not None else None for b in bound),
+            passthrough,
+            id(graph),
+        )
+        fn = self._bodies.get(key)
+        if fn is not None:
+            return fn
+        if len(graph.inputs) != len(bound):
+            raise FrontendError(f"{where}: body {name!r} does not match the op's operands")
+        kept = [i for i, b in enumerate(bound) if b is None]
+        fn = Function(
+            self.reserve_name(name),
+            [self._type_of(body_source, graph.inputs[i], where) for i in kept],
+            [graph.inputs[i].op.name for i in kept],
+        )
+        self._bodies[key] = fn
+        self._new_bodies.append(fn)
+        bindings: list[Binding] = list(bound)
+        for arg, i in zip(fn.args, kept):
+            bindings[i] = arg
+        scope = _Scope(fn)
+        results = self._walk(scope, body_source, bindings, list(graph.outputs))
+        outputs = []
+        for i, result in enumerate(results):
+            if passthrough and i < len(bound) and bound[i] is not None:
+                if result is not bound[i]:
+                    raise FrontendError(
+                        f"{where}: loop body {name!r} changes the resource loop variable "
+                        f"{bound[i].name!r}; only read-only variables are supported"
+                    )
+                continue
+            outputs.append(self._value(scope, result, f"output {i} of {name!r}"))
+        fn.set_outputs(outputs)
+        return fn
+
+    def _while(
+        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+    ) -> list[Binding]:
+        where = _where(source, op)
+        node_def = op.node_def
+        bound = [b if isinstance(b, Resource) else None for b in ins]
+        kept = [i for i, b in enumerate(bound) if b is None]
+        # Loop-variable shapes valid in every iteration (TF's shape invariants).
+        shapes: list[Any] = [None] * len(ins)
+        if "output_shapes" in node_def.attr:
+            declared = node_def.attr["output_shapes"].list.shape
+            if len(declared) == len(ins):
+                shapes = [tf.TensorShape(s) for s in declared]
+        cond = self._body(source, node_def.attr["cond"].func.name, bound, shapes, False, where)
+        body = self._body(source, node_def.attr["body"].func.name, bound, shapes, True, where)
+        node_def.attr["cond"].func.name = cond.name
+        node_def.attr["body"].func.name = body.name
+        _keep_list(node_def, "T", kept)
+        _keep_list(node_def, "output_shapes", kept)
+        _drop_index_attrs(node_def, len(kept))
+        new = self._generic(
+            scope,
+            source,
+            op,
+            [ins[i] for i in kept],
+            node_def=node_def,
+            result_types=[self._type_of(source, op.outputs[i], where) for i in kept],
+            extra_attrs={"_stateful": _any_stateful([cond, body])},
+        )
+        _drop_false_stateful(new)
+        results: list[Binding] = list(bound)
+        for result, i in zip(new.results, kept):
+            results[i] = result
+        return results
+
+    def _if_or_case(
+        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+    ) -> list[Binding]:
+        where = _where(source, op)
+        node_def = op.node_def
+        args = ins[1:]
+        bound = [b if isinstance(b, Resource) else None for b in args]
+        kept = [i for i, b in enumerate(bound) if b is None]
+        if op.type in IF_OPS:
+            keys = ["then_branch", "else_branch"]
+            names = [node_def.attr[k].func.name for k in keys]
+        else:
+            names = [f.name for f in node_def.attr["branches"].list.func]
+        shapes = [_value_shape(b) for b in args]
+        branches = [self._body(source, name, bound, shapes, False, where) for name in names]
+        if op.type in IF_OPS:
+            for key, fn in zip(keys, branches):
+                node_def.attr[key].func.name = fn.name
+        else:
+            for f, fn in zip(node_def.attr["branches"].list.func, branches):
+                f.name = fn.name
+        _keep_list(node_def, "Tin", kept)
+        _drop_index_attrs(node_def, None)
+        new = self._generic(
+            scope,
+            source,
+            op,
+            [ins[0]] + [args[i] for i in kept],
+            node_def=node_def,
+            extra_attrs={"_stateful": _any_stateful(branches)},
+        )
+        _drop_false_stateful(new)
+        return list(new.results)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _data_ops(outputs: list[Any]) -> list[Any]:
+    """The ops the outputs depend on through data edges, in topological order."""
+    order: list[Any] = []
+    state: dict[str, bool] = {}  # False: on the stack, True: emitted
+    stack: list[tuple[Any, bool]] = [(t.op, False) for t in reversed(outputs)]
+    while stack:
+        op, expanded = stack.pop()
+        if expanded:
+            state[op.name] = True
+            order.append(op)
+            continue
+        if op.name in state:
+            continue
+        state[op.name] = False
+        stack.append((op, True))
+        for t in reversed(op.inputs):
+            if t.op.name not in state:
+                stack.append((t.op, False))
+    return order
+
+
+def _where(source: GraphSource, op: Any) -> str:
+    return f"node {op.name!r} ({op.type}) in {source.function_name}"
+
+
+def _value_shape(binding: Binding) -> Any:
+    """What a binding tells about the shape at a call site (None: nothing)."""
+    if isinstance(binding, Value) and binding.type.shape is not None:
+        return tf.TensorShape(binding.type.shape)
+    if isinstance(binding, LazyConstant):
+        return tf.TensorShape(binding.array.shape)
+    return None
+
+
+def _more_static(shape: Any, traced: Any) -> bool:
+    if shape.rank is None:
+        return False
+    if traced.rank is None:
+        return True
+    return any(k is not None and t is None for k, t in zip(shape.as_list(), traced.as_list()))
+
+
+def _merge(a: Any, b: Any) -> Any:
+    """The most static shape compatible with both (the first one if they conflict)."""
+    try:
+        return tf.TensorShape(a).merge_with(b)
+    except ValueError:
+        return tf.TensorShape(a)
+
+
+def _keep_list(node_def: Any, key: str, kept: list[int]) -> None:
+    if key not in node_def.attr:
+        return
+    lst = node_def.attr[key].list
+    for field in ("type", "shape"):
+        values = getattr(lst, field)
+        if len(values):
+            items = [values[i] for i in kept if i < len(values)]
+            if field == "type":
+                del values[:]
+                values.extend(items)
+            else:
+                copies = [type(v)() for v in items]
+                for c, v in zip(copies, items):
+                    c.CopyFrom(v)
+                del values[:]
+                values.extend(copies)
+
+
+def _drop_index_attrs(node_def: Any, num_outputs: int | None) -> None:
+    """Internal attrs that count or index operands are stale after dropping resources."""
+    if "_read_only_resource_inputs" in node_def.attr:
+        del node_def.attr["_read_only_resource_inputs"]
+    if num_outputs is not None and "_num_original_outputs" in node_def.attr:
+        node_def.attr["_num_original_outputs"].i = num_outputs
+
+
+def _any_stateful(functions: list[Function]) -> bool:
+    return any(op.attributes.get("_stateful") for fn in functions for op in fn.walk())
+
+
+def _drop_false_stateful(op: Operation) -> None:
+    if not op.attributes.get("_stateful", True):
+        del op.attributes["_stateful"]
