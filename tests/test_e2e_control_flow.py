@@ -185,3 +185,20 @@ def test_loop_value_that_grows_each_step():
         return acc
 
     _check(f, [[_x(1, 2)]], expect_ops=["tfl.while"])
+
+
+def test_tensor_array_scatter_gather_and_inferred_element_shape():
+    """TensorArray.scatter / gather / read outside loops; a TensorArray declared without an
+    element shape takes it from the items written in the loop."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4, 3], tf.float32)])
+    def f(x):
+        rows = tf.transpose(x, [1, 0, 2])
+        scattered = tf.TensorArray(tf.float32, size=4).scatter([3, 0, 2, 1], rows)
+        ta = tf.TensorArray(tf.float32, size=3)  # element shape unknown until written
+        _, ta = tf.while_loop(
+            lambda i, t: i < 3, lambda i, t: (i + 1, t.write(i, rows[i] * 2.0)), (0, ta)
+        )
+        return scattered.stack(), scattered.gather([2, 0]), ta.read(1)
+
+    _check(f, [[_x(2, 4, 3)], [_x(3, 4, 3)]], expect_ops=["tfl.scatter_nd", "tfl.while"])

@@ -13,6 +13,7 @@ the tensor of its stacked elements:
     TensorListGather(l, idx)    -> tfl.gather(l, idx)
     TensorListSetItem(l, i, x)  -> tfl.dynamic_update_slice(l, x[None], [i, 0, ...])
     TensorListPushBack(l, x)    -> tfl.concatenation(l, x[None])
+    TensorListScatterIntoExistingList(l, t, idx) -> select(scatter_nd(idx, 1) > 0, scatter_nd(idx, t), l)
     TensorListPopBack(l)        -> (l[:-1], l[-1])
     TensorListLength(l)         -> shape(l)[0];  TensorListElementShape(l) -> shape(l)[1:]
 
@@ -315,6 +316,11 @@ def _infer_element_shape(result: Value, module: Module) -> list[int | None] | No
                 if item.type.shape is not None:
                     return list(item.type.shape)
                 stack.append(user.result)
+            elif user.name == "tf.TensorListScatterIntoExistingList":
+                rows = user.operands[1].type.shape
+                if rows is not None:
+                    return list(rows[1:])
+                stack.append(user.result)
             elif user.name in WHILE_OPS:
                 body = module.function(user.attributes["body"].name)
                 stack.append(body.args[use.index])
@@ -495,6 +501,40 @@ def _lower_push_back(lw: ListLowering, op: Operation) -> bool | None:
     return None
 
 
+def _lower_scatter(lw: ListLowering, op: Operation) -> bool | None:
+    """TensorListScatterIntoExistingList(l, t, idx): l[idx[k]] = t[k] ->
+    select(scatter_nd(idx, ones) > 0, scatter_nd(idx, t), l)."""
+    rw = lw.rw
+    lst, tensor, indices = op.operands
+    lt, tt = lst.type, tensor.type
+    if lt.rank is None or tt.rank is None or lt.rank != tt.rank or indices.type.rank != 1:
+        return False
+    if lt.dtype not in ("f32", "f16", "i32", "i64"):
+        return False
+    rank = lt.rank
+    # Grow unknown element dims first, from the first row of `tensor`.
+    begin = const(rw, np.zeros((rank,), np.int32))
+    size = const(rw, np.array([1] + [-1] * (rank - 1), np.int32))
+    first = create_tfl(rw, "slice", [tensor, begin, size], [tt.with_shape((1, *tt.shape[1:]))])
+    lst = _broadcast_list(rw, lst, first.result)
+    k = indices.type.shape[0]
+    idx_shape = const(rw, np.array([-1, 1], np.int32))
+    idx = create_tfl(
+        rw, "reshape", [_as_i32(rw, indices), idx_shape], [TensorType((k, 1), I32)]
+    ).result
+    target = _shape_of(rw, lst)
+    written = create_tfl(rw, "scatter_nd", [idx, tensor, target], [lst.type]).result
+    ones_t = tt.with_dtype(I32)
+    one = const(rw, np.array(1, np.int32))
+    ones = create_tfl(rw, "fill", [_shape_of(rw, tensor), one], [ones_t]).result
+    count = create_tfl(rw, "scatter_nd", [idx, ones, target], [lst.type.with_dtype(I32)]).result
+    zero = const(rw, np.array(0, np.int32))
+    mask = create_tfl(rw, "greater", [count, zero], [lst.type.with_dtype("i1")]).result
+    out = create_tfl(rw, "select_v2", [mask, written, lst], [lst.type]).result
+    rw.replace(op, out)
+    return None
+
+
 def _slice1(rw: PatternRewriter, vec: Value, begin: int, size: int) -> Value:
     b = const(rw, np.array([begin], np.int32))
     s = const(rw, np.array([size], np.int32))
@@ -569,6 +609,7 @@ LOWERINGS = {
     "tf.TensorListGather": _lower_gather,
     "tf.TensorListSetItem": _lower_set_item,
     "tf.TensorListPushBack": _lower_push_back,
+    "tf.TensorListScatterIntoExistingList": _lower_scatter,
     "tf.TensorListPopBack": _lower_pop_back,
     "tf.TensorListLength": _lower_length,
     "tf.TensorListElementShape": _lower_element_shape,
