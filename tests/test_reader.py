@@ -301,6 +301,24 @@ def test_constants_types_and_names_round_trip():
     assert [v.name_hint for v in main.outputs] == ["x", "s", "w4", "d"]
 
 
+def test_attributes_round_trip():
+    t = TensorType((2, 3), "f32")
+    fn = Function("main", [t], ["x"])
+    leaky = fn.block.append(Operation("tfl.leaky_relu", [fn.args[0]], [t], {"alpha": 0.2}))
+    shape = fn.block.append(constant(np.array([3, 2], np.int32))).result
+    reshape = fn.block.append(
+        Operation(
+            "tfl.reshape", [leaky.result, shape], [TensorType((3, 2), "f32")], {"new_shape": [3, 2]}
+        )
+    )
+    fn.set_outputs([reshape.result])
+    back = read_flatbuffer(write_flatbuffer(Module([fn])))
+    ops = {op.name: op for op in back.walk()}
+    assert ops["tfl.leaky_relu"].attributes == {"alpha": 0.2}
+    assert ops["tfl.reshape"].attributes == {"new_shape": [3, 2]}
+    assert ops["tfl.reshape"].input is ops["tfl.leaky_relu"].result  # tensors become shared values
+
+
 def test_string_and_int4_helpers():
     s = np.array([b"", b"hello", "\u00e9".encode()], dtype=object)
     assert decode_strings(encode_strings(s)).tolist() == s.tolist()

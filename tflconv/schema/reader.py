@@ -282,7 +282,10 @@ class _Reader:
             if i in values:
                 return values[i]
             t = tensors[i]
-            array = self._constant_array(t, types[i], where)
+            try:
+                array = self._constant_array(t, types[i], where)
+            except (ValueError, IndexError) as e:  # malformed string/packed data
+                raise ReadError(f"{where}: cannot decode tensor {i} ({names[i]!r}): {e}") from e
             if array is None:
                 raise ReadError(
                     f"{where}: {user} reads tensor {i} ({names[i]!r}), which no earlier op "
@@ -371,7 +374,8 @@ class _Reader:
             elif kind == "int":
                 out[f.name] = int(value)
             elif kind == "float":
-                out[f.name] = float(value)
+                # The shortest decimal that round-trips through float32: 0.2, not 0.2000000029.
+                out[f.name] = float(str(np.float32(value)))
             elif kind == "string":
                 out[f.name] = _str(value)
             elif kind == "enum":
