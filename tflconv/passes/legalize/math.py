@@ -314,7 +314,10 @@ class LegalizeReduction(RewritePattern):
             if axes_arr.size == 0 and x.type == op.result.type:
                 rw.replace(op, x)  # reducing over no axes is the identity
                 return None
-            axes32 = const(rw, np.asarray(axes_arr, dtype=np.int32).reshape(-1))
+            if axes_arr.dtype == np.int32 and axes_arr.ndim == 1:
+                axes32 = axes
+            else:
+                axes32 = const(rw, np.asarray(axes_arr, dtype=np.int32).reshape(-1))
         else:
             axes32 = as_i32(rw, axes)
         keep = bool(op.attr("keep_dims", False))

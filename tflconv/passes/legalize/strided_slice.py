@@ -187,7 +187,11 @@ class LegalizeStridedSlice(RewritePattern):
         if result_t.shape is not None and len(result_t.shape) == len(spec.final):
             # Prefer the (possibly better inferred) result type for the kept dims.
             kept = [d for d, f in zip(result_t.shape, spec.final) if f != NEW_AXIS]
+            if any(a is not None and b is not None and a != b for a, b in zip(kept, dims)):
+                return rw.fail(f"slice spec gives dims {dims}, the result type says {kept}")
             dims = [a if a is not None else b for a, b in zip(kept, dims)]
+        elif result_t.shape is not None:
+            return rw.fail(f"slice spec gives rank {len(spec.final)}, result is {result_t}")
         sliced_t = result_t.with_shape(tuple(dims))
         operands = [
             x,
