@@ -542,7 +542,52 @@ class RefuseCase(RewritePattern):
         rw.fail("tf.Case is expanded into tf.If by the lower-tensor-lists pass; run it first")
 
 
-PATTERNS: list[RewritePattern] = [LegalizeWhile(), LegalizeIf(), RefuseCase()]
+LOWERED_LIST_OPS = frozenset(
+    {
+        "tf.TensorListReserve",
+        "tf.EmptyTensorList",
+        "tf.TensorListFromTensor",
+        "tf.TensorListStack",
+        "tf.TensorListGetItem",
+        "tf.TensorListGather",
+        "tf.TensorListSetItem",
+        "tf.TensorListPushBack",
+        "tf.TensorListPopBack",
+        "tf.TensorListLength",
+        "tf.TensorListElementShape",
+        "tf.TensorListScatterIntoExistingList",
+    }
+)
+"""TensorList ops `lower-tensor-lists` knows (kept here to explain the ones left over)."""
+
+
+OTHER_LIST_OPS = (
+    "tf.TensorListPushBackBatch",
+    "tf.TensorListScatter",
+    "tf.TensorListScatterV2",
+    "tf.TensorListResize",
+    "tf.TensorListSplit",
+    "tf.TensorListConcat",
+    "tf.TensorListConcatV2",
+    "tf.TensorListConcatLists",
+)
+
+
+class ExplainTensorList(RewritePattern):
+    """tf.TensorList* -> (nothing: says why lower-tensor-lists left it, for the legality report)"""
+
+    root = tuple(sorted(LOWERED_LIST_OPS)) + OTHER_LIST_OPS
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if op.name in LOWERED_LIST_OPS:
+            return rw.fail(
+                "lower-tensor-lists left this list op: the list comes from an op it cannot "
+                "lower, its element rank is unknown, or the element type is not supported"
+            )
+        return rw.fail(f"{op.name} is not lowered by lower-tensor-lists (no TFLite builtin)")
+
+
+PATTERNS: list[RewritePattern] = [LegalizeWhile(), LegalizeIf(), RefuseCase(), ExplainTensorList()]
 
 __all__ = [
     "CALL_OPS",
