@@ -15,7 +15,7 @@ from tflconv.passes.legalize.nn_expr import (
     scalar,
 )
 
-from .util import absorb, act, users_reason
+from .util import absorb, act, new_const, users_reason
 
 FUSED_ACTIVATIONS = {
     "tfl.relu": "RELU",
@@ -35,18 +35,29 @@ ACCEPTS_FUSED_ACTIVATION = {
     "tfl.div": "div",
     "tfl.average_pool_2d": "average pool",
     "tfl.max_pool_2d": "max pool",
-    "tfl.concatenation": "concatenation",
 }
-"""Producers whose kernels apply a fused activation (float), with the name used in reasons."""
+"""Producers whose kernels apply a fused activation (float), with the name used in reasons.
+
+tfl.concatenation has the attribute too, but the LiteRT 2.3 kernel silently ignores it
+(verified: relu(concat(a, b)) fused that way returns negative values), so it is not here."""
 
 
 class FuseActivation(RewritePattern):
-    """tfl.relu/relu6/relu_n1_to_1(p(..){act=NONE}) -> p(..){act=RELU/RELU6/RELU_N1_TO_1}"""
+    """tfl.relu/relu6/relu_n1_to_1(p(..){act=NONE}) -> p(..){act=RELU/RELU6/RELU_N1_TO_1}
+    (also across single-use reshapes/transposes between them: the activation is elementwise)"""
 
     root = tuple(FUSED_ACTIVATIONS)
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x = op.operands[0]
+        layouts: list[Operation] = []
+        while (
+            x.defining_op is not None
+            and x.defining_op.name in ("tfl.reshape", "tfl.transpose")
+            and x.num_uses == 1
+        ):
+            layouts.append(x.defining_op)
+            x = x.defining_op.operands[0]
         producer = x.defining_op
         if producer is None or producer.name not in ACCEPTS_FUSED_ACTIVATION:
             what = "an argument" if producer is None else producer.name
@@ -56,9 +67,14 @@ class FuseActivation(RewritePattern):
             return rw.fail(reason)
         if act(producer) != "NONE":
             return rw.fail(f"{what} already has fused activation {act(producer)}")
-        if not x.type.is_float or x.type != op.result.type:
+        if not x.type.is_float or x.type.dtype != op.result.type.dtype:
             return rw.fail("fused activations are applied to float ops of the same type only")
-        absorb(rw, producer, op, FUSED_ACTIVATIONS[op.name])
+        if not layouts:
+            absorb(rw, producer, op, FUSED_ACTIVATIONS[op.name])
+            return None
+        with rw.modify(producer):
+            producer.attributes["fused_activation_function"] = FUSED_ACTIVATIONS[op.name]
+        absorb(rw, layouts[0], op)
 
 
 CLAMPS = {(-1.0, 1.0): "tfl.relu_n1_to_1", (0.0, 1.0): "tfl.relu_0_to_1", (0.0, 6.0): "tfl.relu6"}
@@ -209,8 +225,53 @@ def _rsqrt_sum_square(v: Value, x: Value) -> list[Operation] | None:
     return [*ops, total, square]
 
 
+class MatchPRelu(RewritePattern):
+    """relu(x) + c * relu(-x) -> tfl.prelu(x, -c);  relu(x) - a * relu(-x) -> tfl.prelu(x, a)
+    (Keras PReLU)"""
+
+    root = ("tfl.add", "tfl.sub")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if act(op) != "NONE":
+            return rw.fail(f"{op.name} has a fused activation")
+        pairs = [op.operands] if op.name == "tfl.sub" else [op.operands, op.operands[::-1]]
+        for pos, neg in pairs:
+            e = Expr()
+            relu = e.take(pos)
+            if relu is None or relu.name != "tfl.relu":
+                continue
+            x = relu.operands[0]
+            found = _scaled_relu_of_neg(neg, x, e)
+            if found is None or x.type != op.result.type or not x.type.is_float:
+                continue
+            alpha = found if op.name == "tfl.sub" else -found
+            alpha_v = new_const(rw, alpha.astype(found.dtype), op)
+            rw.replace(op, rw.create("tfl.prelu", [x, alpha_v], [x.type]).result)
+            erase_dead(rw, [relu, *e.ops])
+            return None
+        return rw.fail("not relu(x) +/- c * relu(-x)")
+
+
+def _scaled_relu_of_neg(v: Value, x: Value, e: Expr):
+    """The constant c when `v` is c * relu(-x) (single-use intermediates), else None."""
+    mul = e.take(v)
+    if mul is None or not plain(mul, ("tfl.mul",)):
+        return None
+    for c_v, r_v in (mul.operands, mul.operands[::-1]):
+        c = constant_value(c_v)
+        relu = e.take(r_v)
+        if c is None or c.dtype.kind != "f" or relu is None or relu.name != "tfl.relu":
+            continue
+        neg = e.take(relu.operands[0])
+        if neg is not None and neg.name == "tfl.neg" and neg.operands[0] is x:
+            e.ops.extend([mul, relu, neg])
+            return c
+    return None
+
+
 PATTERNS_EXPRESSIONS: list[RewritePattern] = [
     ClampToRelu(),
+    MatchPRelu(),
     MatchHardSwish(),
     MatchGeluTanh(),
     MatchL2Normalization(),

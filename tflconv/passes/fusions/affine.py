@@ -153,56 +153,83 @@ class FuseInputScaleIntoFullyConnected(RewritePattern):
         rw.erase(pre)
 
 
-class FuseBiasAddThroughReshape(RewritePattern):
-    """tfl.add(tfl.reshape(affine(x, w, b)), c) -> tfl.reshape(affine(x, w, b + flat(c)))
-    when the reshape only splits the channel dim and c covers exactly the split dims"""
+LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
 
-    root = "tfl.add"
+
+def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> np.ndarray | None:
+    """`c` (added after `layout`) as one value per channel of the layout op's input, whose last
+    dim holds the channels; None when `c` mixes channels with other positions."""
+    if c.dtype.kind != "f":
+        return None
+    src, dst = layout.operands[0].type.shape, layout.result.type.shape
+    if src is None or dst is None or src[-1] != channels:
+        return None
+    if layout.name == "tfl.transpose":
+        perm = constant_value(layout.operands[1])
+        if perm is None or c.ndim > len(dst):
+            return None
+        k = [int(p) for p in perm.reshape(-1)].index(len(src) - 1)
+        full = c.reshape((1,) * (len(dst) - c.ndim) + c.shape)
+        if any(d != 1 for i, d in enumerate(full.shape) if i != k):
+            return None
+        return channel_vector(full.reshape(-1), channels)
+    if dst[-1] == channels:  # a reshape keeping the channel dim (squeeze, expand, flatten)
+        return channel_vector(c, channels)
+    # A reshape splitting the channel dim: c must cover exactly the split dims.
+    core = c.reshape([1]) if c.ndim == 0 else c
+    while core.ndim > 1 and core.shape[0] == 1:
+        core = core.reshape(core.shape[1:])
+    k = core.ndim
+    if (
+        core.size != channels
+        or len(dst) < k
+        or tuple(dst[-k:]) != tuple(core.shape)
+        or tuple(src[:-1]) != tuple(dst[:-k])
+    ):
+        return None
+    return core.reshape(-1)
+
+
+class FuseBiasAddThroughLayout(RewritePattern):
+    """tfl.add/sub(layout(affine(x, w, b)), c) -> layout(affine(x, w, b ± c'))  where layout is
+    a reshape or transpose that keeps each element's channel (c' = c mapped back to channels)"""
+
+    root = ("tfl.add", "tfl.sub")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         found = const_operand(op)
-        if found is None:
-            return rw.fail("tfl.add needs exactly one constant operand")
+        if found is None or (op.name == "tfl.sub" and found[2] != 1):
+            return rw.fail(f"{op.name} needs one constant operand (on the right for sub)")
         r, c, _ = found
-        reshape = r.defining_op
-        if reshape is None or reshape.name != "tfl.reshape":
-            return rw.fail("add input is not a reshape")
-        producer = reshape.operands[0].defining_op
+        layout = r.defining_op
+        if layout is None or layout.name not in LAYOUT_OPS:
+            return rw.fail(f"{op.name} input is not a reshape/transpose")
+        producer = layout.operands[0].defining_op
         if producer is None or producer.name not in AFFINE:
-            return rw.fail("reshape input is not conv/depthwise/fully_connected")
-        if reason := users_reason(r, "reshape") or users_reason(
-            reshape.operands[0], short(producer)
+            return rw.fail(f"{layout.name} input is not conv/depthwise/fully_connected")
+        if reason := users_reason(r, layout.name.removeprefix("tfl.")) or users_reason(
+            layout.operands[0], short(producer)
         ):
             return rw.fail(reason)
         if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
-            return rw.fail("fused activations or non-float types do not fold through a reshape")
+            return rw.fail("fused activations or non-float types do not fold through a layout op")
         if not same_shape(op.result.type, r.type):
-            return rw.fail("add broadcasts the reshape output to another shape")
-        src, dst = reshape.operands[0].type.shape, r.type.shape
-        core = c.reshape([1]) if c.ndim == 0 else c
-        while core.ndim > 1 and core.shape[0] == 1:
-            core = core.reshape(core.shape[1:])
-        k = core.ndim
+            return rw.fail(f"{op.name} broadcasts the {layout.name} output to another shape")
         channels = channels_of(producer)
-        if src is None or dst is None or channels is None or len(dst) < k:
-            return rw.fail("reshape shapes are unknown")
-        if (
-            src[-1] != channels
-            or core.size != channels
-            or tuple(dst[-k:]) != tuple(core.shape)
-            or tuple(src[:-1]) != tuple(dst[:-k])
-        ):
-            return rw.fail("reshape does more than split the channel dim, or c does not match it")
-        bias = bias_array(producer, channels, core.dtype)
-        if bias is None or core.dtype.kind != "f":
+        vec = channel_vector_through(layout, c, channels) if channels else None
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
+        bias = bias_array(producer, channels, vec.dtype)  # type: ignore[arg-type]
+        if bias is None:
             return rw.fail(f"{short(producer)} bias is not a float constant")
-        set_bias(rw, producer, (bias + core.reshape(-1)).astype(bias.dtype))
-        absorb(rw, reshape, op)
+        new_bias = bias + vec if op.name == "tfl.add" else bias - vec
+        set_bias(rw, producer, new_bias.astype(bias.dtype))
+        absorb(rw, layout, op)
 
 
 PATTERNS: list[RewritePattern] = [
     FuseBiasAdd(),
     FuseMulIntoAffine(),
     FuseInputScaleIntoFullyConnected(),
-    FuseBiasAddThroughReshape(),
+    FuseBiasAddThroughLayout(),
 ]

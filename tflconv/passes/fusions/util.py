@@ -16,6 +16,7 @@ AFFINE: dict[str, tuple[int, int, int]] = {
     "tfl.transpose_conv": (1, 3, 0),  # [Cout,H,W,Cin]
     "tfl.fully_connected": (1, 2, 0),  # [out,in]
     "tfl.conv_3d": (1, 2, 4),  # DHWIO
+    "tfl.conv_3d_transpose": (1, 3, 3),  # [D,H,W,Cout,Cin]
 }
 """Ops computing `weights (x) input + bias` with one output channel per weights slice."""
 
@@ -25,6 +26,7 @@ SHORT = {
     "tfl.transpose_conv": "transpose conv",
     "tfl.fully_connected": "fully_connected",
     "tfl.conv_3d": "conv 3-D",
+    "tfl.conv_3d_transpose": "conv 3-D transpose",
 }
 
 
