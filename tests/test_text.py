@@ -893,4 +893,4 @@ def test_large_module_prints_and_parses_quickly() -> None:
     parsed = parse_module(text)
     parsed_at = time.perf_counter()
     assert print_module(parsed) == text
-    assert printed - start < 3.0 and parsed_at - printed < 6.0  # ~0.2 s / ~0.6 s here
+    assert printed - start < 5.0 and parsed_at - printed < 10.0  # ~0.2 s / ~0.6 s here

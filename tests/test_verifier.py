@@ -305,4 +305,4 @@ def test_verifier_is_linear() -> None:
     fn.set_outputs([nested.result])
     start = time.perf_counter()
     verify(Module([fn]))
-    assert time.perf_counter() - start < 3.0  # ~0.2 s here
+    assert time.perf_counter() - start < 5.0  # ~0.2 s here

@@ -13,7 +13,8 @@ Values must be defined before they are used. Errors raise `ParseError` with the 
 from __future__ import annotations
 
 import re
-from typing import Any, NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
 
 import numpy as np
 
@@ -21,6 +22,8 @@ from .ir import Block, Function, Module, Operation, Region, Value
 from .location import UNKNOWN, Location, SourceLine
 from .printer import ELIDED_MARKER, ElidedArray, ElidedBytes, elided_array, print_type
 from .types import DTYPES, NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, TypeAttr
+
+_T = TypeVar("_T")
 
 
 class ParseError(ValueError):
@@ -347,24 +350,36 @@ class _Parser:
         module.add_function(fn)
         self.function_names.add(name)
 
+    def comma_list(self, item: Callable[[], _T], close: str) -> list[_T]:
+        """`item, item, ...` up to and including `close` (the opener is already consumed)."""
+        items = []
+        if self.tok != close:
+            items.append(item())
+            while self.tok == ",":
+                self.advance()
+                items.append(item())
+        self.expect(close)
+        return items
+
+    def value_ref(self, what: str) -> tuple[str, int]:
+        """A `%name` token: (name, position), consumed."""
+        if self.kind != "value":
+            self.error(f"expected {what} like %x, found {self.found()}")
+        name, pos = self.tok[1:], self.pos
+        self.advance()
+        return name, pos
+
     def arg_list(self) -> tuple[list[str], list[TensorType], list[int]]:
         """`(%a: T, %b: T)` of a function or block label."""
+
+        def arg() -> tuple[str, TensorType, int]:
+            name, pos = self.value_ref("an argument")
+            self.expect(":")
+            return name, self.type(), pos
+
         self.expect("(")
-        names, types, positions = [], [], []
-        if self.tok != ")":
-            while True:
-                if self.kind != "value":
-                    self.error(f"expected an argument like %x, found {self.found()}")
-                names.append(self.tok[1:])
-                positions.append(self.pos)
-                self.advance()
-                self.expect(":")
-                types.append(self.type())
-                if self.tok != ",":
-                    break
-                self.advance()
-        self.expect(")")
-        return names, types, positions
+        args = self.comma_list(arg, ")")
+        return [a[0] for a in args], [a[1] for a in args], [a[2] for a in args]
 
     def define(self, name: str, value: Value, pos: int) -> None:
         if name in self.values:
@@ -436,11 +451,7 @@ class _Parser:
         regions: list[Region] = []
         if self.tok == "(":
             self.advance()
-            regions.append(self.region())
-            while self.tok == ",":
-                self.advance()
-                regions.append(self.region())
-            self.expect(")")
+            regions = self.comma_list(self.region, ")")
         attrs = None
         count = len(self.resource_refs)
         if self.tok == "{":
@@ -510,55 +521,37 @@ class _Parser:
 
     def op_head(self) -> tuple[list[str], list[int], str, list[Value], list[str], list[int]]:
         """`%a, %b = "name"(%x, %y)` token by token (any spacing)."""
-        result_names: list[str] = []
-        result_pos: list[int] = []
+        results = []
         if self.kind == "value":
-            while True:
-                result_names.append(self.tok[1:])
-                result_pos.append(self.pos)
+            results.append(self.value_ref("a result name"))
+            while self.tok == ",":
                 self.advance()
-                if self.tok != ",":
-                    break
-                self.advance()
-                if self.kind != "value":
-                    self.error(f"expected a result name like %x, found {self.found()}")
+                results.append(self.value_ref("a result name"))
             self.expect("=")
         if self.kind != "string":
             self.error(f'expected an op name in quotes like "tf.Relu", found {self.found()}')
         name = self.string()
         self.advance()
         self.expect("(")
-        operands: list[Value] = []
-        operand_pos: list[int] = []
-        operand_names: list[str] = []
-        if self.tok != ")":
-            while True:
-                if self.kind != "value":
-                    self.error(f"expected an operand like %x, found {self.found()}")
-                value = self.values.get(self.tok[1:])
-                if value is None:
-                    self.error(f"use of undefined value {self.tok}")
-                operands.append(value)
-                operand_pos.append(self.pos)
-                operand_names.append(self.tok[1:])
-                self.advance()
-                if self.tok != ",":
-                    break
-                self.advance()
-        self.expect(")")
-        return result_names, result_pos, name, operands, operand_names, operand_pos
+        refs = self.comma_list(lambda: self.value_ref("an operand"), ")")
+        operands = []
+        for ref, pos in refs:
+            value = self.values.get(ref)
+            if value is None:
+                self.error(f"use of undefined value %{ref}", pos)
+            operands.append(value)
+        return (
+            [r[0] for r in results],
+            [r[1] for r in results],
+            name,
+            operands,
+            [r[0] for r in refs],
+            [r[1] for r in refs],
+        )
 
     def type_list(self) -> list[TensorType]:
         """Types up to and including ')' (the '(' is already consumed)."""
-        types = []
-        if self.tok != ")":
-            while True:
-                types.append(self.type())
-                if self.tok != ",":
-                    break
-                self.advance()
-        self.expect(")")
-        return types
+        return self.comma_list(self.type, ")")
 
     def result_types(self) -> list[TensorType]:
         if self.tok == "(":
@@ -614,12 +607,7 @@ class _Parser:
         elif self.tok == "fused":
             self.advance()
             self.expect("[")
-            entries = [self.loc_entry()]
-            while self.tok == ",":
-                self.advance()
-                entries.append(self.loc_entry())
-            self.expect("]")
-            loc = Location(tuple(entries))
+            loc = Location(tuple(self.comma_list(self.loc_entry, "]")))
         else:
             loc = Location((self.loc_entry(),))
         self.expect(")")
@@ -737,15 +725,7 @@ class _Parser:
             self.error(f"unknown attribute value '{tok}'")
         if tok == "[" and kind == "punct":
             self.advance()
-            items = []
-            if self.tok != "]":
-                while True:
-                    items.append(self.attr_value())
-                    if self.tok != ",":
-                        break
-                    self.advance()
-            self.expect("]")
-            return items
+            return self.comma_list(self.attr_value, "]")
         if tok == "{" and kind == "punct":
             return self.attr_dict()
         if kind == "hex":
