@@ -408,3 +408,90 @@ def test_constant_subgraphs_fold_away():
 
     hist = convert(f, [spec([2, 4])], [rand(2, 4)])
     assert "tfl.transpose" not in hist and "tfl.range" not in hist and "tfl.mean" not in hist
+
+
+def test_misc_builtins():
+    def f(x, ids, seq):
+        return (
+            tf.linalg.diag(x[0]),
+            tf.linalg.set_diag(x[:, :, :3], x[:, 0, :3]),
+            tf.reverse_sequence(x, seq, seq_axis=2, batch_axis=0),
+            tf.math.segment_sum(x[0], tf.constant([0, 0, 1])),
+            tf.math.unsorted_segment_max(x[1], ids, num_segments=2),
+            tf.raw_ops.Bucketize(input=x, boundaries=[-0.5, 0.0, 0.5]),
+            tf.add_n([x, x * 2.0, -x]),
+            tf.math.atan2(x, x[:1] + 2.0),
+            tf.reverse(x, axis=[0, 2]),
+            tf.reduce_mean(tf.cast(x * 10, tf.int32), axis=1),
+            tf.cumsum(tf.cast(x * 10, tf.int32), axis=2),
+        )
+
+    ids = np.array([1, 0, 1], np.int32)
+    seq = np.array([2, 4], np.int32)
+    hist = convert(
+        f, [spec([2, 3, 4]), spec([3], tf.int32), spec([2], tf.int32)], [rand(2, 3, 4), ids, seq]
+    )
+    for op in (
+        "matrix_diag",
+        "matrix_set_diag",
+        "reverse_sequence",
+        "segment_sum",
+        "unsorted_segment_max",
+        "bucketize",
+        "add_n",
+        "atan2",
+    ):
+        assert hist.get("tfl." + op), op
+
+
+def test_select_v2_rank6_broadcast():
+    def f(c, x, y):
+        return tf.where(c, x, y)
+
+    c = RNG.random((2, 1, 2, 1, 2, 1)) > 0.5
+    hist = convert(
+        f,
+        [spec([2, 1, 2, 1, 2, 1], tf.bool), spec([1, 2, 1, 2, 1, 2]), spec([2])],
+        [c, rand(1, 2, 1, 2, 1, 2), rand(2)],
+    )
+    assert hist["tfl.broadcast_to"] == 3 and hist["tfl.select"] == 1
+
+
+def test_keras_argmax_sign_bit_idiom():
+    keras = pytest.importorskip("keras")
+
+    def f(x):
+        # Keras 3 tells -0.0 from 0.0 with Bitcast + BitwiseAnd(INT_MIN) < 0 (no TFLite
+        # BITWISE_AND): the mask is dropped and the bitcast becomes tfl.bitcast.
+        return keras.ops.argmax(x, axis=-1)
+
+    x = rand(3, 5)
+    x[0, 1] = -0.0
+    hist = convert(f, [spec([None, 5])], [x])
+    assert hist["tfl.bitcast"] == 1 and hist["tfl.arg_max"] == 1
+
+
+def test_space_to_batch_before_conv_waits_for_dilated_conv_fusion():
+    from tflconv.core.parser import parse_module
+    from tflconv.core.rewrite import ConversionTarget, MatchTracer, apply_conversion
+    from tflconv.passes.legalize import tensor
+
+    module = parse_module(
+        """
+module {
+  func.func @main(%x: tensor<1x4x4x1xf32>, %w: tensor<1x1x1x1xf32>) -> (tensor<4x2x2x1xf32>) {
+    %block = "arith.constant"() {value = dense<2> : tensor<2xi32>} : () -> tensor<2xi32>
+    %pads = "arith.constant"() {value = dense<0> : tensor<2x2xi32>} : () -> tensor<2x2xi32>
+    %0 = "tf.SpaceToBatchND"(%x, %block, %pads) {T = f32} : (tensor<1x4x4x1xf32>, tensor<2xi32>, tensor<2x2xi32>) -> tensor<4x2x2x1xf32>
+    %1 = "tf.Conv2D"(%0, %w) {T = f32, data_format = "NHWC", dilations = [1, 1, 1, 1], padding = "VALID", strides = [1, 1, 1, 1]} : (tensor<4x2x2x1xf32>, tensor<1x1x1x1xf32>) -> tensor<4x2x2x1xf32>
+    "func.return"(%1) : (tensor<4x2x2x1xf32>) -> ()
+  }
+}"""
+    )
+    tracer = MatchTracer()
+    target = ConversionTarget(legal_dialects={"tfl", "arith", "func"}, illegal_dialects={"tf"})
+    result = apply_conversion(module, tensor.PATTERNS, target, tracer=tracer)
+    stb = next(op for op in result.unconverted if op.name == "tf.SpaceToBatchND")
+    assert tracer.failure_reasons(stb) == [
+        ("LegalizeSpaceBatch", "feeds a tf convolution: left for the dilated-convolution fusion")
+    ]

@@ -652,6 +652,36 @@ class RemoveNoopCast(RewritePattern):
         return None
 
 
+class SignBitTest(RewritePattern):
+    """tf.Less(tf.BitwiseAnd(v, INT_MIN), 0) -> tf.Less(v, 0): masking the sign bit of a signed
+    integer does not change its sign (Keras' argmax tells -0.0 from 0.0 this way)"""
+
+    root = "tf.Less"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        masked, zero = op.operands
+        z = constant_value(zero)
+        if z is None or z.size != 1 or z.reshape(()).item() != 0:
+            return rw.fail("not a comparison with zero")
+        inner = masked.defining_op
+        if inner is None or inner.name != "tf.BitwiseAnd":
+            return rw.fail("left operand is not a tf.BitwiseAnd")
+        for v, mask in (inner.operands, inner.operands[::-1]):
+            m = constant_value(mask)
+            dt = DTYPES.get(v.type.dtype)
+            if (
+                m is not None
+                and dt is not None
+                and dt.kind == "i"
+                and m.size == 1
+                and int(m.reshape(())) == int(np.iinfo(dt).min)
+                and v.type.shape == masked.type.shape
+            ):
+                rw.set_operand(op, 0, v)
+                return None
+        return rw.fail("the mask is not the sign bit")
+
+
 def _register_all() -> None:
     for name in FOLDERS:
         register_canonicalization(name, FoldTfConstant(name))
@@ -662,6 +692,7 @@ def _register_all() -> None:
         ReshapeToStaticShape(),
         RemoveIdentityLike(),
         RemoveNoopCast(),
+        SignBitTest(),
     ):
         for root in pattern.roots or ():
             register_canonicalization(root, pattern)

@@ -273,6 +273,23 @@ class LegalizeCast(RewritePattern):
         return None
 
 
+class LegalizeBitcast(RewritePattern):
+    """tf.Bitcast(x) -> tfl.bitcast(x) between element types of one size (same shape)"""
+
+    root = "tf.Bitcast"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        try:
+            same = numpy_dtype(x.type.dtype).itemsize == numpy_dtype(op.result.type.dtype).itemsize
+        except ValueError:
+            same = False
+        if not same or x.type.shape != op.result.type.shape:
+            return rw.fail("element sizes differ (the shape would change)")
+        rw.replace_with_new(op, "tfl.bitcast", [x])
+        return None
+
+
 class LegalizeAddN(RewritePattern):
     """tf.AddN(xs...) -> tfl.add_n(xs...); one input -> that input"""
 
@@ -423,6 +440,7 @@ PATTERNS: list[RewritePattern] = [
     LegalizeLog1p(),
     LegalizeOnesLike(),
     LegalizeCast(),
+    LegalizeBitcast(),
     LegalizeAddN(),
     LegalizeReduction(),
     LegalizeArgMinMax(),

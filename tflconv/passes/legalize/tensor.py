@@ -387,7 +387,8 @@ class LegalizeWhere(RewritePattern):
 
 
 class LegalizeReverse(RewritePattern):
-    """tf.ReverseV2(x, axes) -> tfl.reverse_v2(x, axes: i32); no axes -> x"""
+    """tf.ReverseV2(x, axes) -> tfl.reverse_v2(x, axes: i32), one per run of adjacent axes (the
+    kernel only reverses contiguous axes); no axes -> x"""
 
     root = "tf.ReverseV2"
 
@@ -397,7 +398,21 @@ class LegalizeReverse(RewritePattern):
         if arr is not None and arr.size == 0:
             rw.replace(op, x)
             return None
-        rw.replace_with_new(op, "tfl.reverse_v2", [x, as_i32(rw, axes)])
+        rank = x.type.rank
+        if arr is None or rank is None:
+            rw.replace_with_new(op, "tfl.reverse_v2", [x, as_i32(rw, axes)])
+            return None
+        dims = sorted({int(a) % rank for a in arr.reshape(-1)})
+        runs: list[list[int]] = []
+        for d in dims:
+            if runs and runs[-1][-1] == d - 1:
+                runs[-1].append(d)
+            else:
+                runs.append([d])
+        out = x
+        for run in runs:
+            out = create_tfl(rw, "reverse_v2", [out, i32_const(rw, run)], [op.result.type]).result
+        rw.replace(op, out)
         return None
 
 
