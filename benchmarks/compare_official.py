@@ -10,9 +10,9 @@ conversion of a tiny model by each (so neither pays TensorFlow's one-time start-
 Columns:
 - time: wall-clock seconds of `from_keras_model(model).convert()`, and ours / official.
 - ops: TFLite operators over all subgraphs; size: bytes of the .tflite.
-- latency: median single-thread LiteRT `invoke()` time over --runs runs (after 3 warm-up runs),
-  ours / official; "within noise" means the ratio is within max(5 %, the runs' relative
-  interquartile range) of 1 or below.
+- latency: median single-thread LiteRT `invoke()` time over --runs runs, ours / official; the
+  two models run in alternating blocks (see `measure_latency`); "within noise" means the ratio
+  is at most 1 + max(5 %, the larger relative interquartile range of the two).
 - max |diff|: largest absolute difference of any output from Keras on the same random input.
 - peak mem: growth of the process's peak resident set size during the conversion (Linux
   VmHWM, reset through /proc/self/clear_refs before each conversion), so it counts C++ and
@@ -128,6 +128,8 @@ class Side:
 class Row:
     model: str
     params: int = 0
+    out_scale: float = 0.0
+    """max |TF output|, the scale for the max abs diff columns."""
     ours: Side = field(default_factory=Side)
     official: Side = field(default_factory=Side)
 
@@ -170,7 +172,7 @@ def measure_conversion(fn: Callable[[Any], bytes], model: Any, side: Side) -> by
         with _silenced():
             tflite = fn(model)
     except Exception as e:  # report and go on: one failing model must not stop the table
-        side.status = "failed: " + " ".join(f"{type(e).__name__}: {e}".split())[:160]
+        side.status = "failed: " + _reason(e)
         return None
     side.seconds = time.perf_counter() - start
     if can_track:
@@ -179,6 +181,14 @@ def measure_conversion(fn: Callable[[Any], bytes], model: Any, side: Side) -> by
     side.ops = count_ops(tflite)
     side.status = "converted"
     return tflite
+
+
+def _reason(err: Exception) -> str:
+    """One readable line: MLIR diagnostics lose their `loc(callsite(fused[...]))` prefix."""
+    first = (str(err).strip().splitlines() or [""])[0]
+    if "error: loc(" in first and "): " in first:
+        first = first.rsplit("): ", 1)[1]
+    return " ".join(f"{type(err).__name__}: {first}".split())[:200]
 
 
 def count_ops(tflite: bytes) -> int:
@@ -198,8 +208,8 @@ def random_inputs(model: Any, seed: int = 0) -> list[np.ndarray]:
     return out
 
 
-def run_litert(tflite: bytes, inputs: list[np.ndarray], runs: int) -> tuple[list, float, float]:
-    """Outputs (by signature output name order), median latency (ms), relative IQR."""
+def interpreter(tflite: bytes, inputs: list[np.ndarray]) -> Any:
+    """A single-thread LiteRT interpreter with `inputs` set (dynamic dims resized)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_content=tflite, num_threads=1)
@@ -210,16 +220,39 @@ def run_litert(tflite: bytes, inputs: list[np.ndarray], runs: int) -> tuple[list
     interp.allocate_tensors()
     for d, x in zip(details, inputs):  # the benchmark models have one input each
         interp.set_tensor(d["index"], x.astype(d["dtype"]))
-    times = []
-    for i in range(runs + 3):
-        start = time.perf_counter()
-        interp.invoke()
-        if i >= 3:
-            times.append((time.perf_counter() - start) * 1000)
-    outputs = [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
-    q = statistics.quantiles(times, n=4) if len(times) >= 2 else [times[0]] * 3
-    median = statistics.median(times)
-    return outputs, median, (q[2] - q[0]) / median if median else 0.0
+    return interp
+
+
+def run_outputs(tflite: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    interp = interpreter(tflite, inputs)
+    interp.invoke()
+    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+
+
+def measure_latency(models: list[bytes], inputs: list[np.ndarray], runs: int) -> list[list[float]]:
+    """Invoke times (ms) per model. Models run in blocks (3 warm-up runs, then runs/ROUNDS
+    timed), alternating between models for ROUNDS rounds so machine-load drift hits all
+    alike; invocations are never interleaved one by one, which would make the models evict
+    each other's weights from the CPU caches and distort the numbers."""
+    rounds = 4 if runs >= 8 else 1
+    per_block = max(1, runs // rounds)
+    interps = [interpreter(m, inputs) for m in models]
+    times: list[list[float]] = [[] for _ in models]
+    for _ in range(rounds):
+        for interp, acc in zip(interps, times):
+            for i in range(3 + per_block):
+                start = time.perf_counter()
+                interp.invoke()
+                if i >= 3:
+                    acc.append((time.perf_counter() - start) * 1000)
+    return times
+
+
+def _rel_iqr(times: list[float]) -> float:
+    if len(times) < 2:
+        return 0.0
+    q = statistics.quantiles(times, n=4)
+    return (q[2] - q[0]) / statistics.median(times)
 
 
 def max_abs_diff(outputs: list[np.ndarray], expected: list[np.ndarray]) -> float:
@@ -248,12 +281,29 @@ class _silenced:
         self._cm.__exit__(*exc)
 
 
+def randomize_batch_norm(model: Any, seed: int = 0) -> None:
+    """Random BatchNorm statistics: with the initial ones (mean 0, variance 1) the activations
+    of a deep random-weight network shrink to ~1e-11 and every output difference looks tiny."""
+    import keras
+
+    rng = np.random.default_rng(seed)
+    ranges = {"gamma": (0.5, 1.5), "beta": (-0.5, 0.5), "moving_mean": (-0.5, 0.5),
+              "moving_variance": (0.5, 1.5)}  # fmt: skip
+    for layer in model._flatten_layers(include_self=False):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            for attr, (lo, hi) in ranges.items():
+                var = getattr(layer, attr, None)
+                if var is not None:
+                    var.assign(rng.uniform(lo, hi, tuple(var.shape)).astype("float32"))
+
+
 def bench_model(name: str, build: Callable[[], Any], runs: int) -> Row:
     import keras
 
     keras.utils.set_random_seed(0)
     with _silenced():
         model = build()
+    randomize_batch_norm(model)
     row = Row(name, params=int(model.count_params()))
     inputs = random_inputs(model)
     with _silenced():
@@ -261,16 +311,24 @@ def bench_model(name: str, build: Callable[[], Any], runs: int) -> Row:
     expected = [
         np.asarray(e) for e in (expected if isinstance(expected, list | tuple) else [expected])
     ]
+    row.out_scale = max(float(np.max(np.abs(e))) for e in expected)
+    converted: list[tuple[Side, bytes]] = []
     for side, fn in ((row.ours, convert_ours), (row.official, convert_official)):
         tflite = measure_conversion(fn, model, side)
         if tflite is None:
             continue
         try:
             with _silenced():
-                outputs, side.latency_ms, side.latency_iqr = run_litert(tflite, inputs, runs)
-            side.max_abs_diff = max_abs_diff(outputs, expected)
+                side.max_abs_diff = max_abs_diff(run_outputs(tflite, inputs), expected)
+            converted.append((side, tflite))
         except Exception as e:
             side.status = "runtime failed: " + " ".join(str(e).split())[:160]
+    if converted:
+        with _silenced():
+            times = measure_latency([t for _, t in converted], inputs, runs)
+        for (side, _), ts in zip(converted, times):
+            side.latency_ms = statistics.median(ts)
+            side.latency_iqr = _rel_iqr(ts)
     return row
 
 
@@ -294,9 +352,10 @@ def markdown(rows: list[Row]) -> str:
     head = (
         "| model | params | status (ours / official) | time s (ours / official) | ratio "
         "| ops (ours / official) | size KB (ours / official) | latency ms (ours / official) "
-        "| latency ratio | max abs diff vs TF (ours / official) | peak mem MB (ours / official) |"
+        "| latency ratio | max abs diff vs TF (ours / official) | max abs TF output "
+        "| peak mem MB (ours / official) |"
     )
-    lines = [head, "|" + "---|" * 11]
+    lines = [head, "|" + "---|" * 12]
     for r in rows:
         o, f = r.ours, r.official
         t_ratio = _ratio(o.seconds, f.seconds)
@@ -313,6 +372,7 @@ def markdown(rows: list[Row]) -> str:
             f"| {_fmt(o.latency_ms, '.2f')} / {_fmt(f.latency_ms, '.2f')} "
             f"| {_fmt(l_ratio, '.2f')}{_mark(None if l_ratio is None else l_ratio <= 1 + noise)} "
             f"| {_fmt(o.max_abs_diff, '.1e')} / {_fmt(f.max_abs_diff, '.1e')} "
+            f"| {r.out_scale:.2g} "
             f"| {_fmt(o.peak_mem_mb, '.0f')} / {_fmt(f.peak_mem_mb, '.0f')} |"
         )
     lines.append("")
@@ -342,8 +402,8 @@ def _short(status: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help=f"comma-separated subset of: {', '.join(MODELS)}")
-    parser.add_argument("--quick", action="store_true", help="3 small models, 5 latency runs")
-    parser.add_argument("--runs", type=int, help="latency runs per model (default 20, quick 5)")
+    parser.add_argument("--quick", action="store_true", help="3 small models, 8 latency runs")
+    parser.add_argument("--runs", type=int, help="latency runs per model (default 40, quick 8)")
     parser.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
     args = parser.parse_args(argv)
 
@@ -354,7 +414,7 @@ def main(argv: list[str] | None = None) -> int:
         if unknown:
             parser.error(f"unknown model(s) {', '.join(unknown)}; known: {', '.join(everything)}")
         table = {m: everything[m] for m in args.models.split(",")}
-    runs = args.runs or (5 if args.quick else 20)
+    runs = args.runs or (8 if args.quick else 40)
 
     with _silenced():
         import tensorflow as tf
