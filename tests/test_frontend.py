@@ -295,6 +295,31 @@ def test_while_cond_bodies_are_functions():
     assert out.shape == (2, 4) and int(steps) == 3
 
 
+def test_case_branches_are_functions():
+    scale = tf.Variable(np.float32(3.0))
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec((2,), tf.float32, name="x"),
+            tf.TensorSpec((), tf.int32, name="k"),
+        ]
+    )
+    def switch(x, k):
+        return tf.switch_case(k, [lambda: x + 1.0, lambda: x * scale, lambda: -x])
+
+    imported = load_model([switch])
+    check_common(imported)
+    main = entry(imported)
+    (case,) = [op for op in main.ops if op.name in ("tf.Case", "tf.StatelessCase")]
+    branches = [imported.module.function(ref.name) for ref in case.attributes["branches"]]
+    assert len(branches) == 3 and all(len(b.args) == case.num_operands - 1 for b in branches)
+    assert any(
+        op.name == "arith.constant" and op.attributes["value"] == 3.0 for op in branches[1].ops
+    )
+    (out,) = imported.run_tf(None, [np.array([1.0, 2.0], np.float32), np.int32(1)])
+    np.testing.assert_array_equal(out, [3.0, 6.0])
+
+
 @tf.function
 def _scaled(x):
     return x * 2.0 + 1.0
@@ -388,6 +413,20 @@ def test_stateful_ops_marked_and_resource_gather_decomposed():
     assert is_pure(gather)
     assert "tf.ResourceGather" not in op_names(imported.module)
     check_common(imported)
+
+
+def test_variable_writes_warn():
+    counter = tf.Variable(np.float32(1.0))
+
+    @tf.function(input_signature=[tf.TensorSpec((2,), tf.float32, name="x")])
+    def bump(x):
+        counter.assign_add(1.0)
+        return x * counter.read_value()
+
+    with pytest.warns(UserWarning, match="writes to a captured variable"):
+        imported = load_model([bump])
+    (mul,) = tf_ops(entry(imported), "tf.Mul")
+    assert constant_value(mul.operands[1]) == 1.0  # the value at import time
 
 
 def test_tf_function_without_signature_is_rejected():

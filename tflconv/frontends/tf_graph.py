@@ -13,6 +13,7 @@ marker are dropped from the op and from its body functions' signatures.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,16 @@ CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 WHILE_OPS = frozenset({"While", "StatelessWhile"})
 IF_OPS = frozenset({"If", "StatelessIf"})
 CASE_OPS = frozenset({"Case", "StatelessCase"})
+# Op types (prefixes) that write a resource variable given as their first input.
+_VARIABLE_WRITES = (
+    "AssignVariableOp",
+    "AssignAddVariableOp",
+    "AssignSubVariableOp",
+    "ResourceApply",
+    "ResourceScatter",
+    "ResourceSparseApply",
+    "ResourceStridedSliceAssign",
+)
 V1_CONTROL_FLOW = frozenset(
     {
         "Switch",
@@ -144,6 +155,7 @@ class GraphImporter:
         self._new_bodies: list[Function] = []
         self._specialized: dict[tuple, Any] = {}
         self._stateful_types: dict[str, bool] = {}
+        self._checked_writes: set[int] = set()
 
     # --- entry points ----------------------------------------------------------------------
 
@@ -177,6 +189,7 @@ class GraphImporter:
     ) -> list[Binding]:
         graph = source.graph
         inputs = {t.op.name: i for i, t in enumerate(graph.inputs)}
+        self._warn_variable_writes(source, inputs, bindings)
         env: dict[str, list[Binding]] = {}
         for op in _data_ops(outputs):
             op_type = op.type
@@ -213,6 +226,25 @@ class GraphImporter:
             else:
                 env[op.name] = list(self._generic(scope, source, op, ins).results)
         return [env[t.op.name][t.value_index] for t in outputs]
+
+    def _warn_variable_writes(
+        self, source: GraphSource, inputs: dict[str, int], bindings: list[Binding]
+    ) -> None:
+        """Writes to captured variables are not data edges, so they are not imported and reads
+        see the value at import time: say so (once per graph) instead of staying silent."""
+        if id(source.graph) in self._checked_writes:
+            return
+        self._checked_writes.add(id(source.graph))
+        for op in source.graph.get_operations():
+            if not op.type.startswith(_VARIABLE_WRITES) or not op.inputs:
+                continue
+            index = inputs.get(op.inputs[0].op.name)
+            if index is not None and isinstance(bindings[index], Resource):
+                warnings.warn(
+                    f"{_where(source, op)} writes to a captured variable; the import reads "
+                    "variables as constants with their current value and drops the write",
+                    stacklevel=2,
+                )
 
     # --- values ------------------------------------------------------------------------------
 
