@@ -374,3 +374,13 @@ def test_canonicalize_does_not_fold_elided_constants():
         "}\n"
     )
     assert not PassManager.from_pipeline("canonicalize").run(module)
+
+
+def test_the_heap_is_unfrozen_after_a_run_and_after_a_failure():
+    import gc
+
+    PassManager.from_pipeline("cse,dce").run(small_module())
+    assert gc.get_freeze_count() == 0
+    with pytest.raises(PassFailure):
+        PassManager.from_pipeline("test-boom").run(small_module())
+    assert gc.get_freeze_count() == 0

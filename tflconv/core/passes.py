@@ -23,12 +23,14 @@ They load once, the first time the registry is queried by name (`get_pass`, `all
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -229,13 +231,14 @@ class PassManager:
         ctx = ctx if ctx is not None else PassContext()
         self.records = []
         log.debug("running pipeline %s", self)
-        for inst in self.instruments:
-            inst.before_pipeline(self, module, ctx)
-        any_changed = False
-        for index, p in enumerate(self.passes):
-            any_changed |= self._run_one(index, p, module, ctx)
-        for inst in reversed(self.instruments):
-            inst.after_pipeline(self, module, ctx)
+        with _frozen_heap():
+            for inst in self.instruments:
+                inst.before_pipeline(self, module, ctx)
+            any_changed = False
+            for index, p in enumerate(self.passes):
+                any_changed |= self._run_one(index, p, module, ctx)
+            for inst in reversed(self.instruments):
+                inst.after_pipeline(self, module, ctx)
         return any_changed
 
     def _run_one(self, index: int, p: Pass, module: Module, ctx: PassContext) -> bool:
@@ -283,6 +286,27 @@ class PassManager:
         )
         write_atomic(self.reproducer, text)
         return self.reproducer
+
+
+_frozen_depth = 0
+
+
+@contextmanager
+def _frozen_heap() -> Iterator[None]:
+    """Keep the objects alive at the start (the module: ~10 per op) out of the garbage
+    collector's full collections while passes run. Rescanning a big, long-lived IR made
+    pipelines superlinear (100k ops: 16x the time of 10k instead of ~12x). New objects,
+    including cycles of erased ops, are still collected; frozen ones after the run."""
+    global _frozen_depth
+    if _frozen_depth == 0:
+        gc.freeze()
+    _frozen_depth += 1
+    try:
+        yield
+    finally:
+        _frozen_depth -= 1
+        if _frozen_depth == 0:
+            gc.unfreeze()
 
 
 def write_atomic(path: str | os.PathLike, text: str) -> None:
