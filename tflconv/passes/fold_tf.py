@@ -26,7 +26,7 @@ from tflconv.core.types import DTYPES, TensorType
 from . import fold_kernels as K
 from .fold_kernels import NotFoldable, ints, scalar_int
 from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
-from .legalize.tensor_util import shape_with_wildcard
+from .legalize.tensor_util import returned_from_subgraph, shape_with_wildcard
 
 # TensorFlow's constant-folding size policy (constant_fold.cc), in bits.
 RESULT_BITS_LIMIT = 1 << 16
@@ -58,6 +58,9 @@ def replace_with_constants(
     """Replace `op`'s results with constants; a refusal reason instead when not allowed."""
     if len(arrays) != len(op.results):
         return f"folder made {len(arrays)} values for {len(op.results)} results"
+    for r in op.results:
+        if not r.type.is_static and returned_from_subgraph(r):
+            return "a refined type would change the signature of a called function"
     out = []
     for i, (r, a) in enumerate(zip(op.results, arrays)):
         a = np.asarray(a)
@@ -535,7 +538,7 @@ class ReshapeToStaticShape(RewritePattern):
         new = rw.insert(constant(np.asarray(target, dtype=dtype), op.location)).result
         with rw.modify(op):
             op.set_operand(1, new)
-            if refined is not None:
+            if refined is not None and not returned_from_subgraph(op.result):
                 op.result.type = out.with_shape(refined)
         return None
 

@@ -16,7 +16,7 @@ from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 
 from .common import constant_value, create_tfl
-from .tensor_util import as_i32, i32_const, reshape
+from .tensor_util import as_i32, i32_const, reshape, returned_from_subgraph
 
 NEW_AXIS = -1
 MAX_RANK = 5  # the TFLite STRIDED_SLICE kernel handles up to 5-D inputs
@@ -211,9 +211,9 @@ class LegalizeStridedSlice(RewritePattern):
             rw.replace_with_new(op, "tfl.strided_slice", operands, attrs, [sliced_t])
             return None
         sliced = create_tfl(rw, "strided_slice", operands, [sliced_t], **attrs).result
-        final_t = result_t.with_shape(
-            tuple(1 if f == NEW_AXIS else d for f, d in zip(spec.final, _fill(dims, spec)))
-        )
+        final_t = result_t.with_shape(tuple(_fill(dims, spec)))
+        if returned_from_subgraph(op.result):
+            final_t = result_t
         out = reshape(rw, sliced, final_t)
         if out is None:  # too dynamic for one reshape: insert the axes one by one
             out = sliced

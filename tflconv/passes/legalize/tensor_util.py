@@ -27,6 +27,19 @@ def num_dynamic(shape: Shape | None) -> int:
     return sum(1 for d in shape if d is None)
 
 
+def returned_from_subgraph(value: Value) -> bool:
+    """Whether `value` is an output of a non-entry function (a loop body, a branch, ...), whose
+    signature must keep matching its callers: such values keep their types."""
+    for user in value.users:
+        if user.name == "func.return":
+            fn = user.function
+            if fn is None or fn.attributes.get("entry"):
+                continue
+            if fn.module is None or fn.module.functions[0] is not fn:  # the first one is main
+                return True
+    return False
+
+
 def normalize_axis(axis: int, rank: int) -> int | None:
     """`axis` in [0, rank), or None when out of range."""
     if axis < 0:
