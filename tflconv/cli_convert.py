@@ -9,15 +9,10 @@ stderr and no output file.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
-import logging
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from .converter import (
     DEFAULT_PIPELINE,
@@ -25,6 +20,7 @@ from .converter import (
     ConverterError,
     TFLiteConverter,
     check_output_path,
+    quiet_tensorflow,
     write_atomic,
 )
 
@@ -111,20 +107,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="do not embed CONVERSION_METADATA",
     )
 
-    pm = p.add_argument_group("pass manager")
+    pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
-    pm.add_argument("--dump-dir", metavar="DIR", help="IR text + graph after every pass")
-    pm.add_argument("--time-passes", action="store_true")
-    pm.add_argument("--print-ir-after-all", action="store_true")
-    pm.add_argument(
-        "--print-ir-after", action="append", default=[], metavar="PASS", help="comma-separated"
-    )
-    pm.add_argument(
-        "--verify-each", action="store_true", help="run the IR verifier after every pass"
-    )
-    pm.add_argument(
-        "--reproducer", metavar="FILE", help="on a pass failure, write its input IR here"
-    )
+    from .cli import add_instrument_arguments
+
+    add_instrument_arguments(pm)
+    # Conversion defaults differ from `opt`: verifying after every pass costs time on big
+    # models, and a reproducer file is written only when asked for.
+    p.set_defaults(verify_each=False, reproducer=None)
     pm.add_argument(
         "--debug", action="store_true", help="on failure, print the full report and traceback"
     )
@@ -155,10 +145,11 @@ def run_convert(args: argparse.Namespace) -> int:
         check_output_path(output, source)
         if args.verify_inputs and not os.path.isfile(args.verify_inputs):
             raise ConverterError(f"no such file: {args.verify_inputs}", phase="options")
-        with quiet_tensorflow(enabled=not args.verbose) as report:
-            result = _convert(args, source, kind, load_options, report)
-            # Verification loads TF again only through the already imported model.
-            verification = _verify(args, result, report) if args.verify else None
+        result = _convert(args, source, kind, load_options)
+        verification = None
+        if args.verify:
+            with quiet_tensorflow(enabled=not args.verbose):
+                verification = _verify(args, result)
         write_atomic(output, result.tflite)
     except ConverterError as e:
         print(f"tflconv: error: {e}", file=err)
@@ -261,27 +252,23 @@ def _convert(
     source: str,
     kind: str | None,
     load_options: dict[str, Any],
-    report: TextIO,
 ) -> ConversionResult:
+    from .cli import instruments_from_args
+
     api_version = 1 if kind == "TF_GRAPH_DEF" else 2
     conv = TFLiteConverter(
         source, model_type=kind, api_version=api_version, load_options=load_options
     )
     conv.pipeline = args.pass_pipeline
-    conv.dump_dir = args.dump_dir
-    conv.time_passes = args.time_passes
-    conv.print_ir_after_all = args.print_ir_after_all
-    conv.print_ir_after = [p for item in args.print_ir_after for p in _split(item)]
+    conv.instruments = instruments_from_args(args, {})
     conv.verify_each = args.verify_each
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
-    conv.debug_stream = report
+    conv.quiet = not args.verbose
     return conv.convert_with_report()
 
 
-def _verify(
-    args: argparse.Namespace, result: ConversionResult, report: TextIO
-) -> tuple[bool, list[str]]:
+def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:
     given = load_inputs(args.verify_inputs) if args.verify_inputs else None
     return compare_with_tf(
         result, given, seed=args.verify_seed, atol=args.verify_atol, rtol=args.verify_rtol
@@ -397,7 +384,7 @@ def compare_with_tf(
             else:
                 inputs[name] = random_input(details[name], rng)
         got = runner(**inputs)
-        expected = result.imported.run_tf(key, [inputs[n] for n in names])
+        expected = result.imported.run_tf(key, inputs)
         if isinstance(expected, dict):
             expected = [expected[n] for n in (out_names or sorted(expected))]
         out_names = out_names if sorted(out_names) == sorted(got) else sorted(got)
@@ -425,83 +412,6 @@ def compare_with_tf(
             )
     lines.append("verify: " + ("passed" if ok else "FAILED"))
     return ok, lines
-
-
-# ---------------------------------------------------------------------------------------------
-# Keeping TensorFlow quiet
-
-
-@contextlib.contextmanager
-def quiet_tensorflow(enabled: bool = True) -> Iterator[TextIO]:
-    """Silence TensorFlow's log flood inside the block; yields the stream our own reports
-    (timings, printed IR) must use, which still reaches the user's stderr.
-
-    TF's C++ logging writes to file descriptor 2 before absl is initialised (so
-    TF_CPP_MIN_LOG_LEVEL does not stop it), Keras prints "Saved artifact at ..." listings to
-    stdout, and absl/Python warnings go to sys.stderr; all three are redirected to a
-    temporary file that is dropped afterwards."""
-    if not enabled:
-        yield sys.stderr
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # Our report stream: the current sys.stderr object if it is not the process's fd 2
-    # (pytest capture, notebooks), else a duplicate of fd 2 taken before redirecting.
-    user_stderr = sys.stderr
-    try:
-        stderr_is_fd2 = user_stderr.fileno() == 2
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        stderr_is_fd2 = False
-    saved: list[int] = []
-    report: TextIO = user_stderr
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            for fd in (1, 2):
-                try:
-                    saved.append(os.dup(fd))
-                except OSError:
-                    saved.append(-1)
-            if stderr_is_fd2 and saved[1] >= 0:
-                report = os.fdopen(os.dup(saved[1]), "w", buffering=1, closefd=True)
-            for fd, old in zip((1, 2), saved):
-                if old >= 0:
-                    os.dup2(sink.fileno(), fd)
-            text_sink = io.TextIOWrapper(sink, write_through=True, errors="replace")
-            with (
-                contextlib.redirect_stdout(text_sink),
-                contextlib.redirect_stderr(text_sink),
-                _quiet_loggers(),
-            ):
-                yield report
-                text_sink.flush()
-            text_sink.detach()
-        finally:
-            for fd, old in zip((1, 2), saved):
-                if old >= 0:
-                    os.dup2(old, fd)
-                    os.close(old)
-            if report is not user_stderr:
-                with contextlib.suppress(Exception):
-                    report.close()
-
-
-@contextlib.contextmanager
-def _quiet_loggers() -> Iterator[None]:
-    names = ("tensorflow", "absl", "keras", "h5py")
-    levels = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
 
 
 # ---------------------------------------------------------------------------------------------

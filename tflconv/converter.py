@@ -7,15 +7,18 @@ Options we do not implement yet raise `ConverterError` naming the option: never 
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import io
+import logging
 import os
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 DEFAULT_PIPELINE = "canonicalize,lower-tensor-lists,legalize-tf,canonicalize,fuse,simplify-tfl,dce,check-tflite-legal"
 
@@ -251,6 +254,10 @@ class TFLiteConverter:
         self.reproducer: str | os.PathLike | None = None
         self.debug_stream: Any = None
         """Where IR printing / timing reports go (default: sys.stderr)."""
+        self.instruments: list[Any] = []
+        """Extra `core.instrument.PassInstrument`s to run with the pipeline."""
+        self.quiet = False
+        """Silence TensorFlow's log output while the model is loaded (see `quiet_tensorflow`)."""
 
     # -- constructors (tf.lite names) ---------------------------------------------------------
 
@@ -324,7 +331,8 @@ class TFLiteConverter:
         phases: dict[str, float] = {}
 
         t = time.perf_counter()
-        imported = _load(self._source, self._load_options)
+        with quiet_tensorflow(self.quiet):
+            imported = _load(self._source, self._load_options)
         phases["load"] = time.perf_counter() - t
         model_type = model_type_name(self._model_type or getattr(imported, "model_type", None))
 
@@ -403,6 +411,7 @@ class TFLiteConverter:
             "verify_each": bool(self.verify_each),
             "reproducer": os.fspath(self.reproducer) if self.reproducer is not None else None,
             "stream": self.debug_stream,
+            "instruments": list(self.instruments),
         }
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -435,6 +444,8 @@ _KNOWN_ATTRIBUTES = {
     "verify_each",
     "reproducer",
     "debug_stream",
+    "instruments",
+    "quiet",
 }
 
 _INTERNAL_ATTRIBUTES = {"_source", "_model_type", "_api_version", "_load_options", "_trackable_obj"}
@@ -511,6 +522,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
         instruments.append(instrument.DumpDir(options["dump_dir"]))
     if options["time_passes"]:
         instruments.append(instrument.TimePasses(stream=stream))
+    instruments += options["instruments"]
     try:
         pm = PassManager.from_pipeline(
             options["pipeline"],
@@ -571,6 +583,83 @@ def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
         return write_flatbuffer(module, conversion_metadata=metadata)
     except Exception as err:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
+
+
+# ---------------------------------------------------------------------------------------------
+# Keeping TensorFlow quiet
+
+
+@contextlib.contextmanager
+def quiet_tensorflow(enabled: bool = True) -> Iterator[TextIO]:
+    """Silence TensorFlow's log flood inside the block; yields the stream our own reports
+    (timings, printed IR) must use, which still reaches the user's stderr.
+
+    TF's C++ logging writes to file descriptor 2 before absl is initialised (so
+    TF_CPP_MIN_LOG_LEVEL does not stop it), Keras prints "Saved artifact at ..." listings to
+    stdout, and absl/Python warnings go to sys.stderr; all three are redirected to a
+    temporary file that is dropped afterwards."""
+    if not enabled:
+        yield sys.stderr
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Our report stream: the current sys.stderr object if it is not the process's fd 2
+    # (pytest capture, notebooks), else a duplicate of fd 2 taken before redirecting.
+    user_stderr = sys.stderr
+    try:
+        stderr_is_fd2 = user_stderr.fileno() == 2
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        stderr_is_fd2 = False
+    saved: list[int] = []
+    report: TextIO = user_stderr
+    with tempfile.TemporaryFile(mode="w+b") as sink:
+        try:
+            for stream in (sys.stdout, sys.stderr):
+                with contextlib.suppress(Exception):
+                    stream.flush()
+            for fd in (1, 2):
+                try:
+                    saved.append(os.dup(fd))
+                except OSError:
+                    saved.append(-1)
+            if stderr_is_fd2 and saved[1] >= 0:
+                report = os.fdopen(os.dup(saved[1]), "w", buffering=1, closefd=True)
+            for fd, old in zip((1, 2), saved):
+                if old >= 0:
+                    os.dup2(sink.fileno(), fd)
+            text_sink = io.TextIOWrapper(sink, write_through=True, errors="replace")
+            with (
+                contextlib.redirect_stdout(text_sink),
+                contextlib.redirect_stderr(text_sink),
+                _quiet_loggers(),
+            ):
+                yield report
+                text_sink.flush()
+            text_sink.detach()
+        finally:
+            for fd, old in zip((1, 2), saved):
+                if old >= 0:
+                    os.dup2(old, fd)
+                    os.close(old)
+            if report is not user_stderr:
+                with contextlib.suppress(Exception):
+                    report.close()
+
+
+@contextlib.contextmanager
+def _quiet_loggers() -> Iterator[None]:
+    names = ("tensorflow", "absl", "keras", "h5py")
+    levels = {name: logging.getLogger(name).level for name in names}
+    for name in names:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
 
 
 # ---------------------------------------------------------------------------------------------
