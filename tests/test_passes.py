@@ -150,6 +150,44 @@ def test_reproducer_holds_the_ir_the_failing_pass_received(tmp_path):
     assert print_module(parse_module(text)) == print_module(parse_module(expected))
 
 
+@register_pass
+@dataclass(frozen=True)
+class FlakyOnRerun(Pass):
+    """Succeed on the first run, fail on any later one (reproducer fallback tests)."""
+
+    name: ClassVar[str] = "test-flaky"
+    runs: ClassVar[list] = []
+
+    def run(self, module, ctx):
+        self.runs.append(1)
+        if len(self.runs) > 1:
+            raise RuntimeError("flaky")
+        module.functions[0].attributes["flaky_ran"] = True
+        return True
+
+
+def test_reproducer_is_rebuilt_by_rerunning_earlier_passes(tmp_path):
+    path = tmp_path / "repro.mlir"
+    pm = PassManager.from_pipeline("test-count,cse,test-boom", reproducer=path)
+    with pytest.raises(PassFailure):
+        pm.run(small_module())
+    header, body = path.read_text().split("\n", 1)
+    assert header == '// tflconv-reproducer: pipeline="test-boom"'
+    assert "touched" not in body
+
+
+def test_reproducer_falls_back_to_the_input_when_the_rerun_diverges(tmp_path):
+    FlakyOnRerun.runs.clear()
+    path = tmp_path / "repro.mlir"
+    module = small_module()
+    expected = print_module(module, elide_large=False)
+    with pytest.raises(PassFailure, match="test-boom"):
+        PassManager.from_pipeline("test-flaky,test-boom", reproducer=path).run(module)
+    header, body = path.read_text().split("\n", 1)
+    assert header == '// tflconv-reproducer: pipeline="test-flaky,test-boom"'
+    assert body == expected
+
+
 def test_verify_each_turns_invalid_ir_into_a_pass_failure(tmp_path):
     pm = PassManager.from_pipeline("test-corrupt", verify_each=True, reproducer=tmp_path / "r.mlir")
     with pytest.raises(PassFailure, match=r"pass 'test-corrupt' failed: VerifyError: .*shape"):

@@ -191,10 +191,15 @@ def reproducer_pipeline(text: str) -> str | None:
 
 
 class PassManager:
-    """Runs passes in order. Every pass is timed (`records`); instruments observe each run;
-    `verify_each` runs the verifier after every pass; with `reproducer` set, the IR each pass
-    receives is kept (a clone; constants shared) so a failure writes it out, with the failing
-    pass as the header's pipeline, and `tflconv opt <file>` replays it."""
+    """Runs passes in order. Every pass is timed (`records`, verification excluded);
+    instruments observe each run; `verify_each` runs the verifier after every pass.
+
+    With `reproducer` set, a failure writes the IR the failing pass received, with that pass
+    as the header's pipeline; `tflconv opt <file>` replays it. To keep the success path cheap
+    the manager clones the module once per run (constants shared), not before every pass:
+    on failure it re-runs the earlier passes on that clone to rebuild the failing pass's
+    input. Should that re-run itself fail, the reproducer is the run's input with the whole
+    pipeline up to the failing pass."""
 
     def __init__(
         self,
@@ -232,24 +237,28 @@ class PassManager:
         self.records = []
         log.debug("running pipeline %s", self)
         with _frozen_heap():
+            initial = module.clone() if self.reproducer is not None else None
             for inst in self.instruments:
                 inst.before_pipeline(self, module, ctx)
             any_changed = False
             for index, p in enumerate(self.passes):
-                any_changed |= self._run_one(index, p, module, ctx)
+                any_changed |= self._run_one(index, p, module, ctx, initial)
             for inst in reversed(self.instruments):
                 inst.after_pipeline(self, module, ctx)
         return any_changed
 
-    def _run_one(self, index: int, p: Pass, module: Module, ctx: PassContext) -> bool:
+    def _run_one(
+        self, index: int, p: Pass, module: Module, ctx: PassContext, initial: Module | None
+    ) -> bool:
         # Each pass gets its own counters; tracer, listener and data are shared.
         pctx = PassContext(ctx.tracer, ctx.listener, Counter(), ctx.data)
-        snapshot = module.clone() if self.reproducer is not None else None
         for inst in self.instruments:
             inst.before_pass(p, index, module, pctx)
         start = time.perf_counter()
+        seconds = None
         try:
             result = p.run(module, pctx)
+            seconds = time.perf_counter() - start
             if self.verify_each:
                 from .verifier import verify
 
@@ -257,17 +266,17 @@ class PassManager:
         except PassFailure:
             raise
         except Exception as exc:
-            seconds = time.perf_counter() - start
+            if seconds is None:
+                seconds = time.perf_counter() - start
             self.records.append(PassRecord(p, seconds, True, pctx.stats))
             for inst in reversed(self.instruments):
                 inst.after_pass_failed(p, index, module, pctx, exc)
-            path = self._write_reproducer(p, snapshot) if snapshot is not None else None
+            path = self._write_reproducer(index, initial, ctx) if initial is not None else None
             where = f" (reproducer: {path})" if path is not None else ""
             message = " ".join(str(exc).split()) or "(no message)"
             raise PassFailure(
                 f"pass '{p.name}' failed: {type(exc).__name__}: {message}{where}", p, path
             ) from exc
-        seconds = time.perf_counter() - start
         # None means the pass does not say: assume it may have changed the IR.
         changed = True if result is None else bool(result)
         self.records.append(PassRecord(p, seconds, changed, pctx.stats))
@@ -276,13 +285,21 @@ class PassManager:
             inst.after_pass(p, index, module, pctx, changed)
         return changed
 
-    def _write_reproducer(self, p: Pass, module: Module) -> Path:
-        from .pipeline import format_pass
+    def _write_reproducer(self, index: int, initial: Module, ctx: PassContext) -> Path:
+        from .pipeline import format_pipeline
         from .printer import print_module
 
         assert self.reproducer is not None
-        text = f'{REPRODUCER_TAG} pipeline="{format_pass(p)}"\n' + print_module(
-            module, elide_large=False
+        # Rebuild the failing pass's input: the earlier passes again, on the run's input.
+        rebuilt, start = initial.clone(), index
+        try:
+            for p in self.passes[:index]:
+                p.run(rebuilt, PassContext(data=ctx.data))
+        except Exception:  # noqa: BLE001 - the re-run diverged: keep the whole prefix instead
+            rebuilt, start = initial, 0
+        pipeline = format_pipeline(self.passes[start : index + 1])
+        text = f'{REPRODUCER_TAG} pipeline="{pipeline}"\n' + print_module(
+            rebuilt, elide_large=False
         )
         write_atomic(self.reproducer, text)
         return self.reproducer
