@@ -176,6 +176,17 @@ def test_verify_with_given_inputs(capsys, models, tmp_path):
     assert "(3, 2)" in stdout and "inputs from file" in stdout
 
 
+def test_verify_beyond_tolerance_exits_1(capsys, models, tmp_path):
+    out = tmp_path / "m.tflite"
+    # A negative tolerance fails every element: exercises the failure path deterministically.
+    code, stdout, stderr = run(capsys, str(models["keras"]), "-o", str(out), "--verify",
+                               "--verify-atol", "-1")  # fmt: skip
+    assert code == 1
+    assert "FAIL" in stdout and "verify: FAILED" in stdout
+    assert "--verify failed" in stderr
+    assert out.exists()  # kept for inspection
+
+
 def test_dump_dir_and_time_passes(capsys, models, tmp_path):
     dumps = tmp_path / "dumps"
     code, _, stderr = run(

@@ -153,23 +153,20 @@ def run_convert(args: argparse.Namespace) -> int:
         write_atomic(output, result.tflite)
     except ConverterError as e:
         print(f"tflconv: error: {e}", file=err)
-        if args.debug and e.details:
+        if args.debug and e.details:  # the grouped op report / the original traceback
             print(e.details, file=err)
-        elif e.details and "\n" in e.details:
-            print("(run with --debug for the full report)", file=err)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("tflconv: error: interrupted", file=err)
         return 130
     except Exception as e:  # a bug in tflconv: say so in one line, details with --debug
         msg = " ".join(str(e).split())
-        print(f"tflconv: internal error: {type(e).__name__}: {msg}", file=err)
         if args.debug:
             import traceback
 
             traceback.print_exc()
-        else:
-            print("(run with --debug for the traceback)", file=err)
+        hint = "" if args.debug else " (rerun with --debug for the traceback)"
+        print(f"tflconv: internal error: {type(e).__name__}: {msg}{hint}", file=err)
         return EXIT_INTERNAL
 
     print(_summary(source, output, result))
