@@ -112,6 +112,12 @@ def test_unknown_pass_exit_2_with_suggestion(capsys, src):
     assert code == 2 and "did you mean 'max-iterations'" in err
 
 
+def test_print_ir_flags_check_pass_names(capsys, src):
+    code, out, err = opt(capsys, str(src), "-p", "cse", "--print-ir-after=cse,dcee")
+    assert code == 2 and out == ""
+    assert "--print-ir-after: unknown pass 'dcee'; did you mean 'dce'?" in err
+
+
 def test_missing_input_exit_2(capsys, tmp_path):
     code, _, err = opt(capsys, str(tmp_path / "nope.mlir"))
     assert code == 2 and "cannot read" in err

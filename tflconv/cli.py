@@ -113,6 +113,8 @@ def instruments_from_args(args: argparse.Namespace, print_options: dict[str, Any
         out.append(ins.TimePasses())
     before = {name for group in args.print_ir_before for name in group}
     after = {name for group in args.print_ir_after for name in group}
+    _check_pass_names(before, "--print-ir-before")
+    _check_pass_names(after, "--print-ir-after")
     if before or after or args.print_ir_after_all or args.print_ir_after_change:
         out.append(
             ins.PrintIR(
@@ -126,6 +128,18 @@ def instruments_from_args(args: argparse.Namespace, print_options: dict[str, Any
     if args.trace_patterns is not None:
         out.append(ins.TracePatterns(args.trace_patterns or None))
     return out
+
+
+def _check_pass_names(names: set[str], flag: str) -> None:
+    import difflib
+
+    from tflconv.core.passes import all_passes
+
+    known = all_passes()
+    for name in sorted(names - set(known)):
+        close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise CLIError(f"{flag}: unknown pass {name!r}{hint}")
 
 
 # --- opt -------------------------------------------------------------------------------------------
@@ -210,6 +224,7 @@ def _run_opt(args: argparse.Namespace) -> int:
         raise CLIError(f"bad pipeline: {e}") from None
 
     print_options = {"elide_large": not args.print_large_constants}
+    instruments_from_args(args, print_options)  # bad flags fail before any work
     chunks = _chunks(text, args.split_input_file)
     outputs: list[str] = []
     code = EXIT_OK
