@@ -160,6 +160,25 @@ def test_dump_dir_writes_text_dot_and_svg_when_dot_exists(tmp_path):
     assert "color=red" not in (tmp_path / "dump/00_input.dot").read_text()
 
 
+def test_dump_dir_keeps_the_ir_a_failing_pass_left(tmp_path):
+    @dataclass(frozen=True)
+    class EditThenFail(Pass):
+        name: ClassVar[str] = "edit-then-fail"
+
+        def run(self, module, ctx):
+            RenameBehindTheRewritersBack().run(module, ctx)
+            raise ValueError("half way")
+
+    with pytest.raises(PassFailure):
+        PassManager([Nothing(), EditThenFail()], [DumpDir(tmp_path, svg=False)]).run(
+            parse_module(SRC)
+        )
+    text = (tmp_path / "02_edit-then-fail.failed.mlir").read_text()
+    assert 'fused_activation_function = "RELU"' in text
+    dot = (tmp_path / "02_edit-then-fail.failed.dot").read_text()
+    assert [ln for ln in dot.splitlines() if "color=red" in ln][0].count("tfl.mul") == 1
+
+
 def test_changed_ops_fall_back_to_fingerprints():
     module = parse_module(SRC)
     before = fingerprints(module)

@@ -8,6 +8,7 @@ failures belong to the pass (they turn into `PassFailure`).
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -194,8 +195,9 @@ def fingerprints(module: Module) -> dict[Operation, tuple]:
 
 class DumpDir(PassInstrument):
     """`--dump-dir D`: `D/00_input.mlir` + `.dot`, then `D/NN_<pass>.mlir` + `.dot` after each
-    pass (ops the pass created or changed outlined in red), `D/pipeline.txt`, and an `.svg`
-    next to each DOT file when Graphviz's `dot` program exists."""
+    pass (ops the pass created or changed outlined in red), `D/NN_<pass>.failed.mlir` + `.dot`
+    when a pass fails, `D/pipeline.txt`, and an `.svg` next to each DOT file when Graphviz's
+    `dot` program exists."""
 
     def __init__(
         self,
@@ -247,8 +249,13 @@ class DumpDir(PassInstrument):
     def after_pass_failed(
         self, p: Pass, index: int, module: Module, ctx: PassContext, exc: BaseException
     ) -> None:
+        # The IR as the failing pass left it (MLIR's print-ir-after-failure), best effort:
+        # a half-rewritten module may not print, and the pass's own error matters more.
+        highlight = changed_ops(self._before, module, self._recorder)
         self._before = {}
         self._recorder = None
+        with contextlib.suppress(Exception):
+            self._dump(f"{index + 1:0{self._width}d}_{p.name}.failed", module, highlight)
 
 
 # --- statistics ----------------------------------------------------------------------------------
