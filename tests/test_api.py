@@ -253,6 +253,9 @@ def test_convert_short_form_writes_file(keras_file, keras_model, tmp_path):
     tflite = tflconv.convert(keras_file, out)
     assert out.read_bytes() == tflite
     assert [p.name for p in out.parent.iterdir()] == ["tiny.tflite"]  # no temp files left
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's 0600
     (got,) = run_litert(tflite, [X])
     np.testing.assert_allclose(got, keras_model(X).numpy(), atol=1e-5, rtol=1e-5)
 
