@@ -104,7 +104,16 @@ def test_binary_dynamic_shapes():
 def test_integer_arithmetic():
     def f(a, b):
         b = tf.abs(b) + 1
-        return a + b, a * b, a // b, a % b, tf.maximum(a, b), tf.raw_ops.Div(x=a, y=b), -a
+        return (
+            a + b,
+            a * b,
+            a // b,
+            a % b,
+            tf.maximum(a, b),
+            tf.raw_ops.Div(x=a, y=b),
+            tf.truncatediv(a, b),
+            -a,
+        )
 
     a = RNG.integers(-20, 20, size=(3, 4)).astype(np.int32)
     b = RNG.integers(-5, 5, size=(4,)).astype(np.int32)

@@ -35,6 +35,7 @@ BINARY: dict[str, tuple[str, int | None, bool]] = {
     "tf.Mul": ("mul", 6, True),
     "tf.RealDiv": ("div", 6, True),
     "tf.Div": ("div", 6, True),
+    "tf.TruncateDiv": ("div", 6, True),  # integers only (checked below): DIV truncates them
     "tf.FloorDiv": ("floor_div", 4, False),
     "tf.FloorMod": ("floor_mod", 4, False),
     "tf.Maximum": ("maximum", 5, False),
@@ -127,6 +128,8 @@ class LegalizeBinary(RewritePattern):
         reason = _dtype_reason(tfl_name, x)
         if reason:
             return rw.fail(reason)
+        if op.name == "tf.TruncateDiv" and not x.type.is_int:
+            return rw.fail("TruncateDiv of non-integers has no builtin")
         if (
             op.name in ("tf.Equal", "tf.NotEqual")
             and not op.attr("incompatible_shape_error", True)
