@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from typing import Any
 
 import numpy as np
@@ -179,7 +180,9 @@ class SourceLocator:
 
         import tflconv
 
-        roots = [_package_dir(tf), _package_dir(keras), _package_dir(tflconv), _package_dir(os)]
+        # The interpreter's bin/ holds console scripts such as `tflconv` itself.
+        scripts = os.path.dirname(os.path.abspath(sys.executable))
+        roots = [_package_dir(tf), _package_dir(keras), _package_dir(tflconv), _package_dir(os), scripts]
         self._roots = tuple(os.path.join(r, "") for r in roots)
         self._internal: dict[str, bool] = {}
 
