@@ -201,3 +201,8 @@ def test_pattern_that_fails_silently_is_not_a_change():
 
     m, _ = build([("rw.neg", [0])], [2])
     assert not apply_greedy(m, [DoesNothing()])
+
+
+def test_empty_pattern_sets_match_nothing():
+    assert PatternSet().for_op("rw.neg") == []
+    assert PatternSet([FUSE]).filtered(enable=[]).for_op("rw.relu") == []

@@ -244,8 +244,9 @@ class PatternSet:
 
     def __init__(self, patterns: Iterable[RewritePattern] = ()) -> None:
         self.patterns: list[RewritePattern] = []
-        for p in patterns:
-            self.add(p)
+        self._index: dict[str, list[RewritePattern]] | None = None
+        self._generic: list[RewritePattern] = []
+        self.add(*patterns)
 
     def add(self, *patterns: RewritePattern | Iterable[RewritePattern]) -> PatternSet:
         for p in patterns:
@@ -253,7 +254,7 @@ class PatternSet:
                 self.patterns.append(p)
             else:
                 self.patterns.extend(p)
-        self._index: dict[str, list[RewritePattern]] | None = None
+        self._index = None
         return self
 
     def filtered(
