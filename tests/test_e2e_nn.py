@@ -182,6 +182,20 @@ def test_depthwise_bn_and_zero_padding():
     assert ops == {"tfl.depthwise_conv_2d": 1, "tfl.conv_2d": 1}
 
 
+def test_rescaling_folds_into_conv():
+    model = _seq(
+        (8, 8, 3),
+        layers.Rescaling(1.0 / 255.0),
+        layers.Rescaling([2.0, 0.5, 1.5]),
+        layers.ZeroPadding2D(((0, 1), (0, 1))),
+        layers.Conv2D(4, 3, strides=2),
+        layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same"),
+    )
+    x = _rng(2).uniform(0, 255, (2, 8, 8, 3)).astype(np.float32)
+    ops = check(model, x, atol=1e-4)
+    assert ops == {"tfl.conv_2d": 1, "tfl.depthwise_conv_2d": 1}
+
+
 def test_fused_batch_norm_inference_and_training():
     rng = _rng(3)
     scale, offset, mean, var = (rng.uniform(0.5, 1.5, 3).astype(np.float32) for _ in range(4))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from tflconv.core.ir import Operation, constant_value
-from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
 
 from .util import (
     AFFINE,
@@ -153,6 +153,48 @@ class FuseInputScaleIntoFullyConnected(RewritePattern):
         rw.erase(pre)
 
 
+class FuseInputScaleIntoConv(RewritePattern):
+    """conv_2d/depthwise_conv_2d(tfl.mul(x, c), w) -> conv(x, w*c)  (c a scalar or one value
+    per input channel; zero padding commutes with scaling, so SAME stays exact)"""
+
+    root = ("tfl.conv_2d", "tfl.depthwise_conv_2d")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        pre = x.defining_op
+        if pre is None or pre.name not in ("tfl.mul", "tfl.div") or act(pre) != "NONE":
+            return rw.fail("conv input is not a plain mul/div by a constant")
+        if reason := users_reason(x, pre.name.removeprefix("tfl.")):
+            return rw.fail(reason)
+        found = const_operand(pre)
+        if found is None or (pre.name == "tfl.div" and found[2] != 1):
+            return rw.fail(f"{pre.name} needs one constant operand (on the right for div)")
+        inner, c, _ = found
+        w = constant_value(op.operands[1])
+        if w is None or w.dtype.kind != "f" or w.ndim != 4 or not same_shape(inner.type, x.type):
+            return rw.fail("conv weights are not a float constant, or the mul broadcasts")
+        cin = x.type.shape[-1] if x.type.shape else None
+        vec = channel_vector(c, cin) if cin else None
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per input channel")
+        if pre.name == "tfl.div":
+            if not np.all(vec):
+                return rw.fail("division by zero does not fold")
+            vec = (1.0 / vec.astype(np.float64)).astype(vec.dtype)
+        if op.name == "tfl.conv_2d":
+            if w.shape[3] != cin and not np.all(vec == vec[0]):
+                return rw.fail("per-channel input scales of a grouped conv do not fold")
+            scale = vec[: w.shape[3]] if w.shape[3] != cin else vec
+            new_w = w * scale.reshape(1, 1, 1, -1)
+        else:  # depthwise: output channel k reads input channel k // multiplier
+            new_w = w * np.repeat(vec, w.shape[3] // cin).reshape(1, 1, 1, -1)
+        with rw.modify(op):
+            op.set_operand(1, new_const(rw, new_w.astype(w.dtype), op))
+            op.set_operand(0, inner)
+            op.location = fused_location([op, pre])
+        rw.erase(pre)
+
+
 LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
 
 
@@ -231,5 +273,6 @@ PATTERNS: list[RewritePattern] = [
     FuseBiasAdd(),
     FuseMulIntoAffine(),
     FuseInputScaleIntoFullyConnected(),
+    FuseInputScaleIntoConv(),
     FuseBiasAddThroughLayout(),
 ]
