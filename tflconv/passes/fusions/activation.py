@@ -3,12 +3,13 @@ recognising activations TF writes out as arithmetic (clamps, hard-swish, tanh-GE
 
 from __future__ import annotations
 
-from tflconv.core.ir import Operation, Value, constant_value
+from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.passes.legalize.nn_expr import (
     Expr,
     close,
     erase_dead,
+    known_constant,
     match_gelu,
     plain,
     product_root,
@@ -219,7 +220,7 @@ def _rsqrt_sum_square(v: Value, x: Value) -> list[Operation] | None:
     if square is None or square.name != "tfl.square" or square.operands[0] is not x:
         return None
     rank = x.type.rank
-    axes = constant_value(total.operands[1])
+    axes = known_constant(total.operands[1])
     if rank is None or axes is None or [int(a) % rank for a in axes.reshape(-1)] != [rank - 1]:
         return None
     return [*ops, total, square]
@@ -258,7 +259,7 @@ def _scaled_relu_of_neg(v: Value, x: Value, e: Expr):
     if mul is None or not plain(mul, ("tfl.mul",)):
         return None
     for c_v, r_v in (mul.operands, mul.operands[::-1]):
-        c = constant_value(c_v)
+        c = known_constant(c_v)
         relu = e.take(r_v)
         if c is None or c.dtype.kind != "f" or relu is None or relu.name != "tfl.relu":
             continue

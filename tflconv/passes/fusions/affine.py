@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tflconv.core.ir import Operation, constant_value
+from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
+from tflconv.passes.legalize.nn_expr import known_constant
 
 from .util import (
     AFFINE,
@@ -86,7 +87,7 @@ class FuseMulIntoAffine(RewritePattern):
             return None
         producer, c = found
         w_index, b_index, axis = AFFINE[producer.name]
-        w = constant_value(producer.operands[w_index])
+        w = known_constant(producer.operands[w_index])
         if w is None or w.dtype.kind != "f":
             return rw.fail(f"{short(producer)} weights are not a float constant")
         channels = w.shape[axis]
@@ -130,7 +131,7 @@ class FuseInputScaleIntoFullyConnected(RewritePattern):
         if found is None or (pre.name == "tfl.sub" and found[2] != 1):
             return rw.fail(f"{pre.name} needs one constant operand on the right")
         inner, c, _ = found
-        w = constant_value(op.operands[1])
+        w = known_constant(op.operands[1])
         if w is None or w.ndim != 2 or w.dtype.kind != "f":
             return rw.fail("fully_connected weights are not a 2-D float constant")
         if not same_shape(inner.type, x.type):
@@ -170,7 +171,7 @@ class FuseInputScaleIntoConv(RewritePattern):
         if found is None or (pre.name == "tfl.div" and found[2] != 1):
             return rw.fail(f"{pre.name} needs one constant operand (on the right for div)")
         inner, c, _ = found
-        w = constant_value(op.operands[1])
+        w = known_constant(op.operands[1])
         if w is None or w.dtype.kind != "f" or w.ndim != 4 or not same_shape(inner.type, x.type):
             return rw.fail("conv weights are not a float constant, or the mul broadcasts")
         cin = x.type.shape[-1] if x.type.shape else None
@@ -207,7 +208,7 @@ def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> n
     if src is None or dst is None or src[-1] != channels:
         return None
     if layout.name == "tfl.transpose":
-        perm = constant_value(layout.operands[1])
+        perm = known_constant(layout.operands[1])
         if perm is None or c.ndim > len(dst):
             return None
         k = [int(p) for p in perm.reshape(-1)].index(len(src) - 1)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tflconv.core.ir import Operation, Value, constant_value
+from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
+from tflconv.passes.legalize.nn_expr import known_constant
 from tflconv.passes.legalize.nn_util import same_pads
 
 from .util import act, const_operand, new_const, users_reason
@@ -33,11 +34,13 @@ class RemoveIdentityArithmetic(RewritePattern):
             return rw.fail(f"{op.name} has fused activation {act(op)}")
         if x.type != op.result.type:
             return rw.fail(f"{op.name} broadcasts its input to {op.result.type.shape}")
+        if x.type.is_quantized:
+            return rw.fail("a quantized constant's stored zeros are not real zeros")
         rw.replace(op, x)
 
 
 def _pads(v: Value) -> np.ndarray | None:
-    arr = constant_value(v)
+    arr = known_constant(v)
     if arr is None or arr.shape != (4, 2):
         return None
     return np.asarray(arr, dtype=np.int64)
@@ -115,7 +118,7 @@ class FoldPadIntoMaxPool(RewritePattern):
             return rw.fail(reason)
         x = pad.operands[0]
         if pad.name == "tfl.padv2":
-            fill = constant_value(pad.operands[2])
+            fill = known_constant(pad.operands[2])
             lowest = np.finfo(np.float32).min
             if fill is None or fill.size != 1 or not float(fill.reshape(())) <= lowest:
                 return rw.fail("pad value is not -inf")
@@ -152,8 +155,8 @@ class FuseDilatedConv(RewritePattern):
             return rw.fail("conv input is not a space_to_batch_nd")
         if reason := users_reason(conv.operands[0], "space_to_batch"):
             return rw.fail(reason)
-        block, block2 = constant_value(op.operands[1]), constant_value(s2b.operands[1])
-        crops, paddings = constant_value(op.operands[2]), constant_value(s2b.operands[2])
+        block, block2 = known_constant(op.operands[1]), known_constant(s2b.operands[1])
+        crops, paddings = known_constant(op.operands[2]), known_constant(s2b.operands[2])
         if any(a is None for a in (block, block2, crops, paddings)):
             return rw.fail("block shape, paddings or crops are not constant")
         if block.shape != (2,) or not np.array_equal(block, block2):
@@ -211,7 +214,7 @@ class FuseDilatedConv(RewritePattern):
 def _skip_identity_transpose(v: Value) -> Value:
     op = v.defining_op
     if op is not None and op.name == "tfl.transpose":
-        perm = constant_value(op.operands[1])
+        perm = known_constant(op.operands[1])
         if perm is not None and list(perm.reshape(-1)) == list(range(perm.size)):
             return op.operands[0]
     return v

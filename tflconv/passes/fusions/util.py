@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from tflconv.core.ir import Operation, Value, constant, constant_value
+from tflconv.core.ir import Operation, Value, constant
 from tflconv.core.rewrite import PatternRewriter, fused_location
 from tflconv.core.types import TensorType
+from tflconv.passes.legalize.nn_expr import known_constant
 
 AFFINE: dict[str, tuple[int, int, int]] = {
     # op: (weights operand, bias operand, output-channel axis of the weights)
@@ -49,7 +50,7 @@ def users_reason(v: Value, what: str) -> str | None:
 def const_operand(op: Operation) -> tuple[Value, np.ndarray, int] | None:
     """For a binary op with exactly one constant operand: (other operand, array, its index)."""
     a, b = op.operands[:2]
-    ca, cb = constant_value(a), constant_value(b)
+    ca, cb = known_constant(a), known_constant(b)
     if cb is not None and ca is None:
         return a, cb, 1
     if ca is not None and cb is None:
@@ -81,7 +82,7 @@ def bias_array(op: Operation, channels: int, dtype: np.dtype) -> np.ndarray | No
     _, b_index, _ = AFFINE[op.name]
     if b_index >= op.num_operands or op.operands[b_index].type.dtype == "none":
         return np.zeros([channels], dtype=dtype)
-    arr = constant_value(op.operands[b_index])
+    arr = known_constant(op.operands[b_index])
     if arr is None or arr.dtype.kind != "f":
         return None
     return arr.reshape([channels])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tflconv.core.ir import Operation, Value, constant_value
+from tflconv.core.printer import is_elided
 from tflconv.core.rewrite import PatternRewriter
 
 MUL = ("tf.Mul", "tfl.mul")
@@ -28,9 +29,18 @@ ERFC = ("tf.Erfc",)
 TANH = ("tf.Tanh", "tfl.tanh")
 
 
+def known_constant(v: Value) -> np.ndarray | None:
+    """The array behind a constant, None when `v` is not a constant or the IR text it was
+    parsed from left its data out (a placeholder must not drive a rewrite)."""
+    arr = constant_value(v)
+    if arr is None or is_elided(arr):
+        return None
+    return arr
+
+
 def scalar(v: Value) -> float | None:
     """The value of a constant with one element (any rank), else None."""
-    arr = constant_value(v)
+    arr = known_constant(v)
     if arr is None or arr.size != 1 or arr.dtype.kind not in "fiu":
         return None
     return float(np.asarray(arr).reshape(()))
