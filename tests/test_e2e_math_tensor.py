@@ -504,3 +504,45 @@ module {
     assert tracer.failure_reasons(stb) == [
         ("LegalizeSpaceBatch", "feeds a tf convolution: left for the dilated-convolution fusion")
     ]
+
+
+def _random_slice_specs(n: int, seed: int) -> list[tuple]:
+    """Valid, non-empty tf.strided_slice specs over a [3, 4, 5, 2] input, every mask exercised."""
+    import random
+
+    rng = random.Random(seed)
+    x = np.zeros([3, 4, 5, 2], np.float32)
+    specs: list[tuple] = []
+    while len(specs) < n:
+        k = rng.randint(1, 4)
+        spec = (
+            [rng.randint(-5, 5) for _ in range(k)],
+            [rng.randint(-5, 5) for _ in range(k)],
+            [rng.choice([1, 1, 2, -1, -2, 3]) for _ in range(k)],
+            rng.getrandbits(k),
+            rng.getrandbits(k),
+            (1 << rng.randrange(k)) if rng.random() < 0.3 else 0,
+            rng.getrandbits(k) if rng.random() < 0.3 else 0,
+            rng.getrandbits(k) if rng.random() < 0.4 else 0,
+        )
+        try:
+            if tf.strided_slice(x, *spec).shape.num_elements():
+                specs.append(spec)
+        except (tf.errors.InvalidArgumentError, ValueError):
+            continue
+    return specs
+
+
+@pytest.mark.parametrize("batch", [3, None])
+def test_random_strided_slices(batch):
+    """Masks on shrunk dims, ellipses, new axes, negative strides: TF's semantics, not TFLite's
+    (TFLite applies begin/end masks to shrunk dims; TF ignores them)."""
+    specs = _random_slice_specs(40, seed=1)
+    x = np.arange(120, dtype=np.float32).reshape(3, 4, 5, 2)
+
+    def f(t):
+        return [tf.strided_slice(t, *s) for s in specs]
+
+    hist = convert(f, [spec([batch, 4, 5, 2])], [x])
+    # Full-range slices (e.g. only new axes) simplify to reshapes or vanish.
+    assert set(hist) <= {"tfl.strided_slice", "tfl.reshape", "tfl.expand_dims"}

@@ -199,9 +199,10 @@ class LegalizeStridedSlice(RewritePattern):
             i32_const(rw, spec.end),
             i32_const(rw, spec.strides),
         ]
+        # TF ignores begin/end masks on shrunk dims; TFLite's kernel would apply them.
         attrs = {
-            "begin_mask": spec.begin_mask,
-            "end_mask": spec.end_mask,
+            "begin_mask": spec.begin_mask & ~spec.shrink_mask,
+            "end_mask": spec.end_mask & ~spec.shrink_mask,
             "ellipsis_mask": 0,
             "new_axis_mask": 0,
             "shrink_axis_mask": spec.shrink_mask,
@@ -243,6 +244,8 @@ class LegalizeStridedSlice(RewritePattern):
                 "shrink_axis_mask",
             )
         }
+        attrs["begin_mask"] &= ~attrs["shrink_axis_mask"]  # ignored by TF, applied by TFLite
+        attrs["end_mask"] &= ~attrs["shrink_axis_mask"]
         attrs["offset"] = False  # type: ignore[assignment]
         rw.replace_with_new(op, "tfl.strided_slice", operands, attrs)
         return None
