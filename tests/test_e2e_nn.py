@@ -269,6 +269,41 @@ def test_einsum_forms():
     assert ops["tfl.batch_matmul"] == 2
 
 
+@pytest.mark.parametrize(
+    "equation,shapes",
+    [
+        ("abc,cd->abd", [(2, 5, 4), (4, 3)]),
+        ("bij,bj->bi", [(2, 3, 4), (2, 4)]),
+        ("ij,kj->ki", [(3, 4), (5, 4)]),
+        ("bxy,byz->bzx", [(2, 3, 4), (2, 4, 5)]),
+        ("abcd,cde->abe", [(2, 3, 4, 5), (4, 5, 6)]),
+        ("i,j->ij", [(3,), (4,)]),
+    ],
+)
+def test_einsum_general(equation, shapes):
+    ops = check(
+        _fn(lambda a, b: tf.einsum(equation, a, b), *shapes),
+        *(_x(*s, seed=i) for i, s in enumerate(shapes)),
+    )
+    assert "tf.Einsum" not in str(ops)
+
+
+def test_explicit_padding_and_dynamic_filters():
+    def f(x, w, d):
+        a = tf.nn.conv2d(x, w, strides=1, padding=[[0, 0], [1, 2], [0, 1], [0, 0]])
+        b = tf.nn.depthwise_conv2d(x, d, strides=[1, 1, 1, 1], padding="SAME")
+        return a, b
+
+    ops = check(
+        _fn(f, (2, 6, 6, 3), (3, 3, 3, 4), (3, 3, 3, 2)),
+        _x(2, 6, 6, 3),
+        _x(3, 3, 3, 4, seed=2),
+        _x(3, 3, 3, 2, seed=3),
+        atol=1e-4,
+    )
+    assert ops["tfl.pad"] == 1 and ops["tfl.transpose"] == 1 and ops["tfl.reshape"] == 1
+
+
 def test_multi_head_attention():
     model = _attention()
     ops = check(model, _x(2, 5, 8), atol=1e-4)
