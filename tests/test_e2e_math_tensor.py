@@ -546,3 +546,26 @@ def test_random_strided_slices(batch):
     hist = convert(f, [spec([batch, 4, 5, 2])], [x])
     # Full-range slices (e.g. only new axes) simplify to reshapes or vanish.
     assert set(hist) <= {"tfl.strided_slice", "tfl.reshape", "tfl.expand_dims"}
+
+
+def test_negative_axes_with_dynamic_batch():
+    def f(t):
+        n = tf.shape(t)[0]
+        return (
+            tf.reduce_sum(t, axis=[-1, 1], keepdims=True),
+            tf.split(t, 5, axis=-1)[3],
+            tf.split(t, [1, 2], axis=-3)[1],
+            tf.unstack(t, axis=-1)[2],
+            tf.stack([t, t * 2], axis=-2),
+            tf.concat([t, t[:, :1]], axis=-3),
+            tf.cumsum(t, axis=-2, exclusive=True),
+            tf.gather(t, [3, 0, 1], axis=-2),
+            tf.tile(t, tf.stack([1, n, 1, 1])),
+            tf.squeeze(t[:, :1, :, :1]),  # no dims: every size-1 dim, found at runtime
+            tf.slice(t, [0, 1, 0, 2], [-1, -1, 2, -1]),
+            tf.broadcast_to(t[:1, :1], tf.shape(t)),
+            tf.reduce_mean(tf.cast(t * 10, tf.int32), axis=[1, 3]),
+            tf.reshape(t, [n * 3, -1]),
+        )
+
+    convert(f, [spec([None, 3, 4, 5])], [rand(2, 3, 4, 5)])

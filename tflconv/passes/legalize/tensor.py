@@ -90,9 +90,8 @@ class LegalizeSqueeze(RewritePattern):
         if out is not None:
             rw.replace(op, out)
             return None
+        # No dims: both TF and the TFLite kernel squeeze every size-1 dim found at runtime.
         dims = [int(d) for d in op.attr("squeeze_dims", []) or []]
-        if not dims and (x.type.shape is None or None in x.type.shape):
-            return rw.fail("squeezing every size-1 dim of a dynamic shape")
         rw.replace_with_new(op, "tfl.squeeze", [x], {"squeeze_dims": dims})
         return None
 
