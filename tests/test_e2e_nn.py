@@ -118,10 +118,12 @@ def test_depthwise_multiplier_2():
 
 
 def test_transpose_conv():
-    model = _seq((5, 5, 3), layers.Conv2DTranspose(4, 3, strides=2, padding="same"))
-    ops = check(model, _x(2, 5, 5, 3))
+    model = _seq(
+        (5, 5, 3), layers.Conv2DTranspose(4, 3, strides=2, padding="same", activation="relu")
+    )
+    ops = check(model, _x(2, 5, 5, 3) * 3)
     assert ops["tfl.transpose_conv"] == 1
-    assert "tfl.add" not in ops  # the bias joined the transpose conv
+    assert "tfl.add" not in ops and "tfl.relu" not in ops  # bias and relu joined it
 
 
 def test_conv3d():
@@ -131,10 +133,13 @@ def test_conv3d():
 
 
 def test_conv3d_transpose_bias_fused():
-    model = _seq((3, 3, 3, 2), layers.Conv3DTranspose(2, 3, strides=2, padding="same"))
-    ops = check(model, _x(2, 3, 3, 3, 2), atol=1e-4)
+    model = _seq(
+        (3, 3, 3, 2),
+        layers.Conv3DTranspose(2, 3, strides=2, padding="same", activation="relu"),
+    )
+    ops = check(model, _x(2, 3, 3, 3, 2) * 3, atol=1e-4)
     assert ops["tfl.conv_3d_transpose"] == 1
-    assert "tfl.add" not in ops
+    assert "tfl.add" not in ops and "tfl.relu" not in ops
 
 
 def test_conv1d_separable_channels_first():

@@ -30,6 +30,8 @@ ACCEPTS_FUSED_ACTIVATION = {
     "tfl.depthwise_conv_2d": "depthwise conv",
     "tfl.fully_connected": "fully_connected",
     "tfl.conv_3d": "conv 3-D",
+    "tfl.transpose_conv": "transpose conv",
+    "tfl.conv_3d_transpose": "conv 3-D transpose",
     "tfl.add": "add",
     "tfl.sub": "sub",
     "tfl.mul": "mul",
