@@ -92,7 +92,12 @@ def test_generated_code_is_up_to_date():
     except generate.FlatcNotFoundError as exc:
         pytest.skip(f"flatc binary not installed ({exc}); cannot regenerate to compare")
     sources = generate.generate_sources(flatc)
-    assert set(sources) == {"__init__.py", "tflite_schema.py", "conversion_metadata.py"}
+    assert set(sources) == {
+        "__init__.py",
+        "tflite_schema.py",
+        "conversion_metadata.py",
+        "metadata_schema.py",
+    }
     problems = generate.diff_sources(sources)
     assert not problems, (
         "\n".join(problems) + "\nrun `python -m tflconv.schema.generate` and commit the result"
