@@ -30,14 +30,9 @@ from .nn_util import (
 )
 
 
-def _to_nhwc(rw: PatternRewriter, op: Operation, x: Value) -> tuple[Value, str | None]:
-    """Transpose an NCHW input to NHWC; returns (input, reason-if-unsupported)."""
-    fmt = data_format(op)
-    if fmt == "NHWC":
-        return x, None
-    if fmt == "NCHW":
-        return transpose(rw, x, NHWC_FROM_NCHW), None
-    return x, f"data_format {fmt} is not supported"
+def _to_nhwc(rw: PatternRewriter, op: Operation, x: Value) -> Value:
+    """The input in NHWC: NCHW inputs get a transpose (callers check the format first)."""
+    return transpose(rw, x, NHWC_FROM_NCHW) if data_format(op) == "NCHW" else x
 
 
 def _nhwc_list(op: Operation, key: str, default: list[int]) -> list[int]:
@@ -94,7 +89,7 @@ def _conv_common(op: Operation, rw: PatternRewriter) -> tuple[Value, dict, str |
             return x, {}, "explicit padding of batch or channels is not supported"
     elif padding not in ("SAME", "VALID"):
         return x, {}, f"padding {padding!r} is not supported"
-    x, _ = _to_nhwc(rw, op, x)
+    x = _to_nhwc(rw, op, x)
     if pads is not None:
         x = _pad(rw, x, pads) if pads.any() else x
         padding = "VALID"
@@ -286,7 +281,7 @@ class LegalizePool2D(RewritePattern):
         padding = text(op.attributes.get("padding"))
         if padding not in ("SAME", "VALID"):
             return rw.fail(f"pool padding {padding!r} is not supported")
-        x, _ = _to_nhwc(rw, op, x)
+        x = _to_nhwc(rw, op, x)
         name = "max_pool_2d" if op.name == "tf.MaxPool" else "average_pool_2d"
         pool = create_tfl(
             rw,

@@ -9,7 +9,7 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter
-from tflconv.core.types import TensorType, TypeAttr, numpy_dtype
+from tflconv.core.types import TensorType, numpy_dtype
 
 from .common import const, constant_value, create_tfl
 
@@ -72,28 +72,8 @@ def reshape(
     return create_tfl(rw, "reshape", [x, i32(rw, dims)], [out]).result
 
 
-def reshape_type(x: Value, shape: tuple[int | None, ...]) -> tuple[int | None, ...] | None:
-    """`shape` if it can be written as a reshape target (at most one unknown dim), else None."""
-    if sum(1 for d in shape if d is None) > 1:
-        return None
-    return shape
-
-
 def zeros(rw: PatternRewriter, n: int, dtype: str) -> Value:
     return const(rw, np.zeros([n], dtype=numpy_dtype(dtype)))
-
-
-def element_type(op: Operation, key: str = "T") -> str | None:
-    t = op.attributes.get(key)
-    return t.dtype if isinstance(t, TypeAttr) else None
-
-
-def is_float(v: Value) -> bool:
-    return v.type.is_float
-
-
-def rank(v: Value) -> int | None:
-    return v.type.rank
 
 
 def same_pads(in_size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
