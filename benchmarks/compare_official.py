@@ -8,7 +8,8 @@ Both converters start from the same in-memory Keras model, in one process, after
 conversion of a tiny model by each (so neither pays TensorFlow's one-time start-up costs).
 
 Columns:
-- time: wall-clock seconds of `from_keras_model(model).convert()`, and ours / official.
+- time: wall-clock seconds of `from_keras_model(model).convert()`, and ours / official; CPU s
+  is the process CPU time over all threads (less sensitive to other load on the machine).
 - ops: TFLite operators over all subgraphs; size: bytes of the .tflite.
 - latency: median single-thread LiteRT `invoke()` time over --runs runs, ours / official; the
   two models run in alternating blocks (see `measure_latency`); "within noise" means the ratio
@@ -55,12 +56,14 @@ def _applications(name: str, size: int) -> Callable[[], Any]:
     return build
 
 
-def _recurrent(kind: str) -> Callable[[], Any]:
+def _recurrent(kind: str, batch_size: int | None = None) -> Callable[[], Any]:
     def build() -> Any:
         import keras
         from keras import layers
 
-        inputs = keras.Input((16, 8), name="sequence")  # dynamic batch
+        # Dynamic batch by default; the official converter needs a static one for its fused
+        # LSTM kernel, so a batch-1 variant is benchmarked too.
+        inputs = keras.Input((16, 8), batch_size=batch_size, name="sequence")
         rnn = layers.LSTM if kind == "lstm" else layers.GRU
         x = rnn(32, return_sequences=True, name=f"{kind}1")(inputs)
         x = rnn(32, name=f"{kind}2")(x)
@@ -89,6 +92,7 @@ MODELS: dict[str, Callable[[], Any]] = {
     "efficientnet_b0": _applications("EfficientNetB0", 224),
     "densenet121": _applications("DenseNet121", 224),
     "lstm": _recurrent("lstm"),
+    "lstm_batch1": _recurrent("lstm", batch_size=1),
     "gru": _recurrent("gru"),
     "transformer": _transformer,
 }
@@ -116,6 +120,8 @@ class Side:
 
     status: str = "not run"
     seconds: float | None = None
+    cpu_seconds: float | None = None
+    """Process CPU time (all threads) of the conversion: less sensitive to machine load."""
     ops: int | None = None
     size: int | None = None
     latency_ms: float | None = None
@@ -168,6 +174,7 @@ def measure_conversion(fn: Callable[[Any], bytes], model: Any, side: Side) -> by
     can_track = _reset_peak()
     rss_before = _rss_kb("VmRSS")
     start = time.perf_counter()
+    cpu_start = time.process_time()
     try:
         with _silenced():
             tflite = fn(model)
@@ -175,6 +182,7 @@ def measure_conversion(fn: Callable[[Any], bytes], model: Any, side: Side) -> by
         side.status = "failed: " + _reason(e)
         return None
     side.seconds = time.perf_counter() - start
+    side.cpu_seconds = time.process_time() - cpu_start
     if can_track:
         side.peak_mem_mb = max(0, _rss_kb("VmHWM") - rss_before) / 1024
     side.size = len(tflite)
@@ -351,11 +359,12 @@ def _mark(ok: bool | None) -> str:
 def markdown(rows: list[Row]) -> str:
     head = (
         "| model | params | status (ours / official) | time s (ours / official) | ratio "
+        "| CPU s (ours / official) "
         "| ops (ours / official) | size KB (ours / official) | latency ms (ours / official) "
         "| latency ratio | max abs diff vs TF (ours / official) | max abs TF output "
         "| peak mem MB (ours / official) |"
     )
-    lines = [head, "|" + "---|" * 12]
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         o, f = r.ours, r.official
         t_ratio = _ratio(o.seconds, f.seconds)
@@ -367,6 +376,7 @@ def markdown(rows: list[Row]) -> str:
             f"| {r.model} | {r.params / 1e6:.2f}M | {_short(o.status)} / {_short(f.status)} "
             f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} "
             f"| {_fmt(t_ratio, '.2f')}{_mark(None if t_ratio is None else t_ratio <= 0.25)} "
+            f"| {_fmt(o.cpu_seconds, '.1f')} / {_fmt(f.cpu_seconds, '.1f')} "
             f"| {_fmt(o.ops, 'd')} / {_fmt(f.ops, 'd')}{_mark(ops_ok)} "
             f"| {_fmt(_kb(o.size), '.1f')} / {_fmt(_kb(f.size), '.1f')}{_mark(size_ok)} "
             f"| {_fmt(o.latency_ms, '.2f')} / {_fmt(f.latency_ms, '.2f')} "
