@@ -216,6 +216,29 @@ def test_fused_batch_norm_inference_and_training():
     assert ops["tfl.mean"] == 2
 
 
+def test_tf1_style_conv_fused_batch_norm_pool_l2():
+    rng = _rng(6)
+    w = rng.standard_normal((3, 3, 3, 4)).astype(np.float32)
+    scale, offset, mean = (rng.standard_normal(4).astype(np.float32) for _ in range(3))
+    var = rng.uniform(0.5, 1.5, 4).astype(np.float32)
+
+    def f(x):
+        y = tf.nn.conv2d(x, w, 1, "SAME")
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(y, scale, offset, mean, var, is_training=False)
+        y = tf.nn.relu6(y)
+        # zero padding before a max pool of non-negative values is SAME padding
+        y = tf.nn.max_pool2d(tf.pad(y, [[0, 0], [0, 1], [0, 1], [0, 0]]), 3, 2, "VALID")
+        return tf.nn.l2_normalize(tf.reshape(y, [-1, 4 * 4 * 4]), axis=-1)
+
+    ops = check(_fn(f, (None, 8, 8, 3)), _x(2, 8, 8, 3))
+    assert ops == {
+        "tfl.conv_2d": 1,
+        "tfl.max_pool_2d": 1,
+        "tfl.reshape": 1,
+        "tfl.l2_normalization": 1,
+    }
+
+
 # --- matrix products -----------------------------------------------------------------------
 
 
