@@ -260,6 +260,18 @@ def test_convert_short_form_writes_file(keras_file, keras_model, tmp_path):
     np.testing.assert_allclose(got, keras_model(X).numpy(), atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["keras_model", "keras_file", "saved_model", "functions"])
+def test_short_form_records_model_type(kind, keras_model, keras_file, saved_model_dir):
+    module = TwoSignatures()
+    source, expected = {
+        "keras_model": (keras_model, 2),
+        "keras_file": (keras_file, 2),
+        "saved_model": (saved_model_dir, 1),
+        "functions": ([module.project.get_concrete_function()], 3),
+    }[kind]
+    assert conversion_metadata(tflconv.convert(source))[1].environment.modelType == expected
+
+
 def test_convert_short_form_load_options(saved_model_dir):
     from ai_edge_litert.interpreter import Interpreter
 

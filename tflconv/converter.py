@@ -142,8 +142,17 @@ def model_type_name(value: Any) -> str:
             if code == value:
                 return name
         return "NONE"
-    value = str(value).upper()
+    value = _FRONTEND_MODEL_TYPES.get(str(value), str(value).upper())
     return value if value in MODEL_TYPES else "NONE"
+
+
+# `ImportedModel.model_type` spellings of the frontend.
+_FRONTEND_MODEL_TYPES = {
+    "saved_model": "TF_SAVED_MODEL",
+    "keras": "KERAS_MODEL",
+    "concrete_functions": "TF_CONCRETE_FUNCTIONS",
+    "graph_def": "TF_GRAPH_DEF",
+}
 
 
 # Official attributes we accept with their defaults; a non-default value raises unless the
