@@ -252,8 +252,9 @@ def test_dense_rank2(use_bias, activation):
 
 
 @pytest.mark.parametrize("use_bias", [True, False])
-def test_dense_rank3_is_one_fully_connected(use_bias):
-    model = _seq((7, 4), layers.Dense(5, use_bias=use_bias, activation="relu"))
+@pytest.mark.parametrize("activation", [None, "relu"])
+def test_dense_rank3_is_one_fully_connected(use_bias, activation):
+    model = _seq((7, 4), layers.Dense(5, use_bias=use_bias, activation=activation))
     ops = check(model, _x(2, 7, 4))
     assert ops == {"tfl.fully_connected": 1}
 
