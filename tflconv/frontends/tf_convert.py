@@ -144,7 +144,34 @@ def flex_node_def(node_def: node_def_pb2.NodeDef, num_operands: int, node_name: 
         del node_def.attr["_output_shapes"]
     node_def.ClearField("experimental_debug_info")
     node_def.experimental_debug_info.original_node_names.append(node_name)
-    return node_def.SerializeToString(deterministic=True)
+    return _serialize_attrs_by_name(node_def)
+
+
+def _serialize_attrs_by_name(node_def: node_def_pb2.NodeDef) -> bytes:
+    """The NodeDef's bytes with fields in number order and attr entries sorted by name.
+
+    The official exporter converts the op's MLIR attributes (a dictionary sorted by name)
+    into the NodeDef's `attr` map and serializes it non-deterministically: a C++ protobuf Map
+    iterates in hash order, seeded per map instance, so two official conversions of one
+    model can write different bytes. Name order is that order before hashing, and stable.
+    Python's deterministic mode is no help: upb sorts a key before its prefixes
+    ("Tidx" before "T"), which is not name order.
+    """
+    head = node_def_pb2.NodeDef()
+    head.CopyFrom(node_def)
+    for name in ("attr", "experimental_debug_info", "experimental_type"):
+        head.ClearField(name)
+    out = head.SerializeToString(deterministic=True)  # name, op, input, device
+    for key in sorted(node_def.attr, key=lambda k: k.encode("utf-8")):
+        entry = node_def_pb2.NodeDef()
+        entry.attr[key].CopyFrom(node_def.attr[key])
+        out += entry.SerializeToString(deterministic=True)  # one `attr` map entry
+    tail = node_def_pb2.NodeDef()
+    if node_def.HasField("experimental_debug_info"):
+        tail.experimental_debug_info.CopyFrom(node_def.experimental_debug_info)
+    if node_def.HasField("experimental_type"):
+        tail.experimental_type.CopyFrom(node_def.experimental_type)
+    return out + tail.SerializeToString(deterministic=True)
 
 
 def make_node_def(op_type: str, attrs: dict[str, attr_value_pb2.AttrValue]) -> node_def_pb2.NodeDef:
@@ -182,7 +209,13 @@ class SourceLocator:
 
         # The interpreter's bin/ holds console scripts such as `tflconv` itself.
         scripts = os.path.dirname(os.path.abspath(sys.executable))
-        roots = [_package_dir(tf), _package_dir(keras), _package_dir(tflconv), _package_dir(os), scripts]
+        roots = [
+            _package_dir(tf),
+            _package_dir(keras),
+            _package_dir(tflconv),
+            _package_dir(os),
+            scripts,
+        ]
         self._roots = tuple(os.path.join(r, "") for r in roots)
         self._internal: dict[str, bool] = {}
 
