@@ -894,3 +894,10 @@ def test_large_module_prints_and_parses_quickly() -> None:
     parsed_at = time.perf_counter()
     assert print_module(parsed) == text
     assert printed - start < 5.0 and parsed_at - printed < 10.0  # ~0.2 s / ~0.6 s here
+
+
+def test_string_splat_keeps_trailing_nul_bytes():
+    from tflconv.core.parser import parse_attr
+
+    value = parse_attr('dense<"\\00"> : tensor<2x!tf.string>')
+    assert list(value) == [b"\x00", b"\x00"]

@@ -781,6 +781,11 @@ class _Parser:
         if not splat and len(flat) != n:
             self.error(f"dense data has {len(flat)} elements but {print_type(t)} needs {n}", pos)
         try:
+            if splat and dt.kind == "O":
+                # np.full routes bytes through a fixed-width 'S' array, which drops trailing NULs.
+                filled = np.empty(shape, dtype=dt)  # type: ignore[arg-type]
+                filled.fill(flat[0])
+                return filled
             if splat:
                 return np.full(shape, flat[0], dtype=dt)  # type: ignore[arg-type]
             return np.array(flat, dtype=dt).reshape(shape)  # type: ignore[arg-type]
