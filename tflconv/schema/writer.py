@@ -11,7 +11,9 @@ Layout choices (see docs/schema.md):
   each starting at a 16-byte aligned file offset (`Buffer.data` is `force_align: 16`);
 - op versions and `min_runtime_version` follow the official rules (`versions.py`);
 - metadata: `min_runtime_version`, `tflconv_version`, `module.attributes["metadata"]` entries,
-  then `CONVERSION_METADATA`.
+  then `CONVERSION_METADATA`;
+- `module.attributes["associated_files"]` (name -> bytes, the files of TFLite model metadata)
+  are packed into a ZIP archive appended after the FlatBuffer, as tflite-support does.
 The same module always gives the same bytes; weights are copied once into the builder (no
 per-element Python).
 """
@@ -19,7 +21,9 @@ per-element Python).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+import io
+import zipfile
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -106,7 +110,33 @@ def write_flatbuffer(
         description = module.attributes.get("description", DEFAULT_DESCRIPTION)
     if conversion_metadata is None:
         conversion_metadata = module.attributes.get("conversion_metadata")
-    return _Writer(module).write(conversion_metadata, description)
+    data = _Writer(module).write(conversion_metadata, description)
+    files = module.attributes.get("associated_files")
+    if files:
+        data = append_associated_files(data, files)
+    return data
+
+
+def append_associated_files(data: bytes, files: Mapping[str, bytes]) -> bytes:
+    """`data` followed by a ZIP archive of `files` (name -> contents), byte for byte what
+    tflite-support's MetadataPopulator writes (Python zipfile appending to the model: stored
+    entries, offsets from the start of the file), with a fixed timestamp so the output is
+    deterministic. FlatBuffer readers ignore the trailing archive; metadata readers find the
+    files by `AssociatedFile.name`."""
+    out = io.BytesIO()
+    out.write(data)
+    # Mode "w" at the end of the model writes the same bytes as mode "a" on a non-ZIP file, but
+    # never mistakes a ZIP signature inside the FlatBuffer for an archive to append to.
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, contents in files.items():
+            if not isinstance(contents, bytes | bytearray | memoryview):
+                raise WriteError(
+                    f"associated file {name!r} must be bytes, got {type(contents).__name__}"
+                )
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, bytes(contents))
+    return out.getvalue()
 
 
 # --- buffers ---------------------------------------------------------------------------------
@@ -225,6 +255,31 @@ class _BufferTable:
         return len(self.buffers) - 1
 
 
+def pack_model(model: fb.ModelT) -> bytes:
+    """Finish a `ModelT` as .tflite bytes with every buffer's data 16-byte aligned.
+
+    Buffers may be `_Buffer`s or `fb.BufferT`s (e.g. from `ModelT.InitFromPackedBuf`, to
+    edit an existing model's tables); buffers stored outside the FlatBuffer (`offset`, the
+    >2 GB layout) are refused."""
+    buffers = []
+    for i, b in enumerate(model.buffers or []):
+        if isinstance(b, fb.BufferT):
+            if b.offset > 1:
+                raise WriteError(f"buffer {i} is stored outside the FlatBuffer; not supported")
+            has_data = b.data is not None and len(b.data)
+            b = _Buffer(_as_bytes(b.data) if has_data else None)
+        buffers.append(b)
+    model.buffers = buffers
+    size = sum(b.data.size + BUFFER_ALIGNMENT for b in buffers if b.data is not None)
+    ntensors = sum(len(s.tensors or ()) + len(s.operators or ()) for s in model.subgraphs or ())
+    builder = flatbuffers.Builder(min(size + 512 * ntensors + 65536, 2**31 - 1))
+    try:
+        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
+    except flatbuffers.builder.BuilderSizeError as e:
+        raise WriteError(f"the model is too large for one FlatBuffer (2 GB limit): {e}") from e
+    return bytes(memoryview(builder.Bytes)[builder.Head() :])  # one copy, no bytearray slice
+
+
 def _digest(data: np.ndarray) -> bytes:
     return hashlib.sha1(data.data, usedforsecurity=False).digest()
 
@@ -304,14 +359,7 @@ class _Writer:
         model.buffers = self.buffers.buffers
         model.metadata = self._metadata(model, metadata_options)
 
-        size = sum(b.data.size + BUFFER_ALIGNMENT for b in model.buffers if b.data is not None)
-        ntensors = sum(len(s.tensors) + len(s.operators) for s in model.subgraphs)
-        builder = flatbuffers.Builder(min(size + 512 * ntensors + 65536, 2**31 - 1))
-        try:
-            builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-        except flatbuffers.builder.BuilderSizeError as e:
-            raise WriteError(f"the model is too large for one FlatBuffer (2 GB limit): {e}") from e
-        return bytes(memoryview(builder.Bytes)[builder.Head() :])  # one copy, no bytearray slice
+        return pack_model(model)
 
     def _metadata(self, model: fb.ModelT, options: dict[str, Any] | None) -> list[fb.MetadataT]:
         entries: list[tuple[str, bytes]] = []
@@ -602,6 +650,8 @@ def _enum_value(enum_type: str, value: Any) -> int:
 
 
 def _value_name(value: Value, op: Operation, k: int = 0) -> str:
+    if k == 0 and len(op.location.entries) > 1:
+        return ";".join(op.location.names)  # a fused op: named after every op it stands for
     if value.name_hint:
         return value.name_hint
     base = ";".join(op.location.names) or op.name

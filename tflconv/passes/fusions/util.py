@@ -119,11 +119,10 @@ def absorb(
         keeper.location = fused_location([gone, keeper])
         if fused_act is not None:
             keeper.attributes["fused_activation_function"] = fused_act
-    mine, theirs = keeper.result.name_hint, gone.result.name_hint
-    if mine and theirs and mine != theirs:
-        keeper.result.name_hint = f"{theirs};{mine}"
-    elif theirs:
-        keeper.result.name_hint = theirs
+    # The value now stands for `gone`'s output; the writer names the tensor after the fused
+    # location (`a;b`, like the official converter), so the IR keeps short names.
+    if gone.result.name_hint:
+        keeper.result.name_hint = gone.result.name_hint
     rw.replace(gone, keeper.result)
 
 
