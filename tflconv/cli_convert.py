@@ -106,6 +106,11 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="do not embed CONVERSION_METADATA",
     )
+    out.add_argument(
+        "--metadata",
+        metavar="SPEC.json",
+        help="embed TFLite model metadata from a JSON spec (docs/metadata.md)",
+    )
 
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
@@ -261,6 +266,13 @@ def _convert(
     conv.verify_each = args.verify_each
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
+    if args.metadata:  # parsed now: a bad spec fails before the model is loaded
+        from .metadata import MetadataError, ModelInfo
+
+        try:
+            conv.metadata = ModelInfo.from_json(args.metadata)
+        except MetadataError as e:
+            raise ConverterError(f"--metadata: {e}", phase="options") from e
     conv.quiet = not args.verbose
     return conv.convert_with_report()
 

@@ -267,6 +267,9 @@ class TFLiteConverter:
         """Extra `core.instrument.PassInstrument`s to run with the pipeline."""
         self.quiet = False
         """Silence TensorFlow's log output while the model is loaded (see `quiet_tensorflow`)."""
+        self.metadata: Any = None
+        """TFLite model metadata to embed: a `tflconv.metadata.ModelInfo`, its JSON spec dict,
+        or the path of a JSON spec file (see docs/metadata.md)."""
 
     # -- constructors (tf.lite names) ---------------------------------------------------------
 
@@ -353,6 +356,8 @@ class TFLiteConverter:
         metadata = None
         if not self.exclude_conversion_metadata:
             metadata = _conversion_metadata(model_type, self._api_version, flags)
+        if self.metadata is not None:
+            _attach_metadata(imported.module, self.metadata)
         tflite = _write(imported.module, metadata)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
@@ -455,6 +460,7 @@ _KNOWN_ATTRIBUTES = {
     "debug_stream",
     "instruments",
     "quiet",
+    "metadata",
 }
 
 _INTERNAL_ATTRIBUTES = {"_source", "_model_type", "_api_version", "_load_options", "_trackable_obj"}
@@ -583,6 +589,15 @@ def _conversion_metadata(
         "model_type": MODEL_TYPES[model_type],
         **flags,
     }
+
+
+def _attach_metadata(module: Any, info: Any) -> None:
+    from tflconv.metadata import MetadataError, attach_to_module
+
+    try:
+        attach_to_module(module, info)
+    except MetadataError as err:
+        raise ConverterError(f"model metadata: {err}", phase="export") from err
 
 
 def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
