@@ -274,9 +274,26 @@ def _add_convert(subparsers: argparse._SubParsersAction) -> None:
     add_convert_parser(subparsers)
 
 
+def _add_inspect(subparsers: argparse._SubParsersAction) -> None:
+    from tflconv.cli_inspect import add_inspect_parser
+
+    add_inspect_parser(subparsers)
+
+
+def _add_metadata(subparsers: argparse._SubParsersAction) -> None:
+    from tflconv.cli_metadata import add_metadata_parser
+
+    add_metadata_parser(subparsers)
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_convert, _add_opt]
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_convert,
+    _add_opt,
+    _add_inspect,
+    _add_metadata,
+]
 """The `_add_<cmd>` functions; each registers one subcommand."""
 
 

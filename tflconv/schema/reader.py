@@ -16,11 +16,16 @@
   writer recomputes (`min_runtime_version`, `tflconv_version`, `buffer_location`);
   CONVERSION_METADATA is parsed into `module.attributes["conversion_metadata"]` (without the
   model hash, which describes the old structure) so a rewrite keeps TF version, model type and
-  options; the description goes to `module.attributes["description"]`.
+  options; the description goes to `module.attributes["description"]`;
+- files in a ZIP archive appended after the FlatBuffer (the associated files of TFLite model
+  metadata) go to `module.attributes["associated_files"]` (name -> bytes); the writer appends
+  them again.
 """
 
 from __future__ import annotations
 
+import io
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -137,6 +142,9 @@ class _Reader:
             metadata[name] = bytes(data)
         if metadata:
             module.attributes["metadata"] = metadata
+        files = read_associated_files(self.buf)
+        if files:
+            module.attributes["associated_files"] = files
         return module
 
     # --- model-level ---------------------------------------------------------------------------
@@ -398,6 +406,21 @@ class _Reader:
         if not 0 <= index < len(self.fn_names):
             raise ReadError(f"{where} refers to subgraph {index}; there are {len(self.fn_names)}")
         return SymbolRef(self.fn_names[index])
+
+
+def read_associated_files(data: bytes) -> dict[str, bytes]:
+    """The files of a ZIP archive appended after the FlatBuffer (name -> contents, in archive
+    order); {} when there is none. This is how tflite-support packs the associated files
+    (labels, vocabularies) of TFLite model metadata."""
+    if b"PK\x05\x06" not in data[-(1 << 16) - 22 :]:  # no end-of-archive record: no ZIP
+        return {}
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            return {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
+        # The signature bytes can occur by chance in weights near the end of a model without
+        # an archive; like tflite-support, an unreadable archive counts as no archive.
+        return {}
 
 
 def _ints(values: Any) -> list[int]:
