@@ -24,7 +24,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from tflconv.metadata import (
+from tflconv.metadata_types import (
     _CONTENT_KINDS,
     AssociatedFile,
     BoundingBoxContent,
