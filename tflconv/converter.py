@@ -28,11 +28,15 @@ class ConverterError(Exception):
     (unsupported ops with locations, the failing pass, ...) and `phase` names the stage
     (load, options, pipeline, export, write)."""
 
-    def __init__(self, message: str, *, phase: str = "convert", details: str = "") -> None:
+    def __init__(
+        self, message: str, *, phase: str = "convert", details: str = "", report: Any = None
+    ) -> None:
         message = " ".join(message.split("\n")[0].split()) if message else "conversion failed"
         super().__init__(message)
         self.phase = phase
         self.details = details
+        self.report = report
+        """For unconvertible ops: the `check_tflite_legal.UnsupportedOpsReport`."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -161,13 +165,11 @@ _FRONTEND_MODEL_TYPES = {
 UNIMPLEMENTED_OPTIONS: dict[str, str] = {
     "optimizations": "post-training quantization",
     "representative_dataset": "full-integer quantization calibration",
-    "target_spec.supported_ops": "op sets other than TFLITE_BUILTINS",
+    "target_spec.supported_ops": "the StableHLO op set",
     "target_spec.supported_types": "float16/int8 target types",
-    "target_spec.experimental_select_user_tf_ops": "select TF (Flex) ops",
     "target_spec.experimental_supported_backends": "backend-specific conversion",
     "inference_input_type": "quantized model inputs",
     "inference_output_type": "quantized model outputs",
-    "allow_custom_ops": "custom ops",
     "serialize_debug_metadata": "debug metadata",
     "unfold_batchmatmul": "unfolding BatchMatMul",
     "experimental_use_stablehlo_quantizer": "the StableHLO quantizer",
@@ -267,6 +269,9 @@ class TFLiteConverter:
         """Extra `core.instrument.PassInstrument`s to run with the pipeline."""
         self.quiet = False
         """Silence TensorFlow's log output while the model is loaded (see `quiet_tensorflow`)."""
+        self.custom_ops: list[str] = []
+        """TF op types / node-name globs to keep as custom ops even when a builtin exists
+        (see docs/compatibility.md)."""
         self.metadata: Any = None
         """TFLite model metadata to embed: a `tflconv.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
@@ -385,7 +390,7 @@ class TFLiteConverter:
         checks = {
             "optimizations": bool(optimizations),
             "representative_dataset": self.representative_dataset is not None,
-            "target_spec.supported_ops": supported_ops != {OpsSet.TFLITE_BUILTINS},
+            "target_spec.supported_ops": OpsSet.EXPERIMENTAL_STABLEHLO_OPS in supported_ops,
             "target_spec.supported_types": bool(types),
             "target_spec.experimental_select_user_tf_ops": bool(ts.experimental_select_user_tf_ops),
             "target_spec.experimental_supported_backends": bool(ts.experimental_supported_backends),
@@ -409,15 +414,31 @@ class TFLiteConverter:
                 )
         return {
             "model_optimization_modes": [],
-            "allow_custom_ops": bool(self.allow_custom_ops),
+            "allow_custom_ops": bool(self.allow_custom_ops or self.custom_ops),
             "enable_select_tf_ops": OpsSet.SELECT_TF_OPS in supported_ops,
             "force_select_tf_ops": supported_ops == {OpsSet.SELECT_TF_OPS},
         }
 
+    def compat_flags(self) -> Any:
+        """The `compat.CompatFlags` of the target spec, allow_custom_ops and custom_ops."""
+        from tflconv.compat import CompatFlags, parse_target_ops
+
+        ts = self.target_spec
+        if isinstance(ts, dict):
+            ts = TargetSpec(**ts)
+        return CompatFlags(
+            target_ops=parse_target_ops(ts.supported_ops),
+            allow_custom_ops=bool(self.allow_custom_ops),
+            select_user_ops=tuple(sorted(ts.experimental_select_user_tf_ops)),
+            custom_ops=tuple(self.custom_ops or ()),
+        )
+
     def _pipeline_options(self) -> dict[str, Any]:
+        from tflconv.compat import apply_flags
+
         dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
         return {
-            "pipeline": self.pipeline or DEFAULT_PIPELINE,
+            "pipeline": apply_flags(self.pipeline or DEFAULT_PIPELINE, self.compat_flags()),
             "dump_dir": os.fspath(dump_dir) if dump_dir is not None else None,
             "time_passes": bool(self.time_passes or self.enable_timing),
             "print_ir_after_all": bool(self.print_ir_after_all),
@@ -461,6 +482,7 @@ _KNOWN_ATTRIBUTES = {
     "instruments",
     "quiet",
     "metadata",
+    "custom_ops",
 }
 
 _INTERNAL_ATTRIBUTES = {"_source", "_model_type", "_api_version", "_load_options", "_trackable_obj"}
@@ -553,12 +575,15 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
         cause = err.__cause__
         if isinstance(cause, UnsupportedOpsError):
             raise ConverterError(
-                _one_line_unsupported(cause), phase="pipeline", details=str(cause)
+                _one_line_unsupported(cause),
+                phase="pipeline",
+                details=str(cause),
+                report=cause.report,
             ) from err
         raise ConverterError(str(err), phase="pipeline", details=_traceback(err)) from err
     except UnsupportedOpsError as err:
         raise ConverterError(
-            _one_line_unsupported(err), phase="pipeline", details=str(err)
+            _one_line_unsupported(err), phase="pipeline", details=str(err), report=err.report
         ) from err
     return pm
 
@@ -570,13 +595,7 @@ def _traceback(err: BaseException) -> str:
 
 
 def _one_line_unsupported(err: Any) -> str:
-    ops = err.ops
-    total = sum(len(v) for v in ops.values())
-    kinds = ", ".join(f"{name} x{len(found)}" for name, found in sorted(ops.items()))
-    first = next(iter(sorted(ops.items())))[1][0]
-    return (
-        f"{total} op(s) cannot be converted to TFLite builtins: {kinds} (first at {first.location})"
-    )
+    return err.report.summary()
 
 
 def _conversion_metadata(

@@ -63,13 +63,16 @@ class OpLocation:
     line: int | None = None
     layer: str | None = None
     function: str | None = None
+    in_body: bool = False
+    """In a function that is not an entry (a While/If body)."""
 
     @staticmethod
     def of(op: Operation) -> OpLocation:
         fn = op.function
+        body = fn is not None and not fn.attributes.get("entry")
         entries = op.location.entries
         if not entries:
-            return OpLocation(None, function=fn.name if fn else None)
+            return OpLocation(None, function=fn.name if fn else None, in_body=body)
         node, source = entries[0]
         if source is None:  # a fused location: the first entry with a source line
             source = next((s for _, s in entries if s is not None), None)
@@ -80,6 +83,7 @@ class OpLocation:
             source.line if source else None,
             layer,
             fn.name if fn else None,
+            body,
         )
 
     def __str__(self) -> str:
@@ -88,7 +92,7 @@ class OpLocation:
             text += f" ({self.file}:{self.line})"
         if self.layer is not None:
             text += f" [layer {self.layer}]"
-        if self.function not in (None, "main"):
+        if self.in_body:
             text += f" in @{self.function}"
         return text
 
@@ -160,9 +164,7 @@ class UnsupportedOpsReport:
         for u in self.ops:
             lines.append(f"  {u.op} x{u.count}: {u.detail}")
             if u.reason == BUILTIN_CONSTRAINT:
-                lines.append(
-                    "      a TFLite builtin exists; this use does not meet its constraints (above)"
-                )
+                lines.append("      legalize-tf has patterns for this op; they refused it (above)")
             for loc in u.locations:
                 lines.append(f"      at {loc}")
             if u.count > len(u.locations):
@@ -224,9 +226,12 @@ def explain(
     op_type = op_name.removeprefix("tf.")
     flex = is_flex_allowed(op_type, user_select_ops)
     select_on = SELECT_FLAG in target_ops
-    has_patterns = bool(legalize_tf_patterns().for_op(op_name))
+    patterns = legalize_tf_patterns()
+    has_patterns = bool(patterns.for_op(op_name))
     flex_failures = [r for p, r in failures if p == "SelectTfOps"]
-    failures = [(p, r) for p, r in failures if p != "SelectTfOps"]
+    # Only legalization refusals explain a missing builtin (not canonicalize's folds).
+    legalizers = {p.name for p in patterns}
+    failures = list(dict.fromkeys((p, r) for p, r in failures if p in legalizers))
     if failures:
         reason = BUILTIN_CONSTRAINT
         detail = "; ".join(f"{p}: {r}" for p, r in failures[:3])
@@ -247,7 +252,7 @@ def explain(
     )
     fixes: list[str] = []
     if reason == BUILTIN_CONSTRAINT:
-        fixes.append("change the model so the builtin's constraints hold (see the reason)")
+        fixes.append("change the model so a legalization pattern applies (see the reasons)")
     if flex and not select_on:
         wanted = [*(s for s in target_ops if s != SELECT_FLAG), SELECT_FLAG]
         fixes.append(
