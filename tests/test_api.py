@@ -193,28 +193,15 @@ def test_accepted_official_flags_and_aliases(keras_model, tmp_path):
         (
             "target_spec.supported_ops",
             lambda c: setattr(
-                c.target_spec,
-                "supported_ops",
-                {tflconv.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS},
-            ),
-        ),
-        (
-            "target_spec.supported_ops",
-            lambda c: setattr(
-                c.target_spec, "supported_ops", {tflconv.OpsSet.TFLITE_BUILTINS_INT8}
+                c.target_spec, "supported_ops", {tflconv.OpsSet.EXPERIMENTAL_STABLEHLO_OPS}
             ),
         ),
         (
             "target_spec.supported_types",
             lambda c: setattr(c.target_spec, "supported_types", {tf.float16}),
         ),
-        (
-            "target_spec.experimental_select_user_tf_ops",
-            lambda c: setattr(c.target_spec, "experimental_select_user_tf_ops", {"MyOp"}),
-        ),
         ("inference_input_type", lambda c: setattr(c, "inference_input_type", tf.int8)),
         ("inference_output_type", lambda c: setattr(c, "inference_output_type", tf.uint8)),
-        ("allow_custom_ops", lambda c: setattr(c, "allow_custom_ops", True)),
     ],
 )
 def test_unimplemented_option_raises(option, setter):
