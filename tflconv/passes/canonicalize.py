@@ -27,6 +27,8 @@ from tflconv.core.printer import is_elided
 from tflconv.core.rewrite import PatternRewriter, PatternSet, apply_greedy
 from tflconv.core.types import DTYPES, TensorType
 
+from .fold_kernels import OPERAND_BITS_LIMIT, array_bits, fold_allowed
+
 __all__ = [
     "CANONICALIZATION_PATTERNS",
     "Canonicalize",
@@ -35,19 +37,6 @@ __all__ = [
     "register_canonicalization",
 ]
 
-# TensorFlow's constant-folding size policy (tensorflow/compiler/mlir/tensorflow/transforms/
-# constant_fold.cc): fold when the results take at most 2^16 bits or at most twice the
-# constant operands' bits, and never when the operands take more than 2^30 bits.
-RESULT_BITS_LIMIT = 1 << 16
-SIZE_FACTOR = 2
-OPERAND_BITS_LIMIT = 1 << 30
-
-
-def _array_bits(a: np.ndarray) -> int:
-    if a.dtype == object:
-        return 8 * sum(len(x) if isinstance(x, (str, bytes)) else 8 for x in a.ravel())
-    return a.nbytes * 8
-
 
 def _type_bits(t: TensorType) -> int | None:
     n = t.num_elements
@@ -55,12 +44,6 @@ def _type_bits(t: TensorType) -> int | None:
     if n is None or dt is None or dt.kind == "O":
         return None
     return n * dt.itemsize * 8
-
-
-def fold_allowed(result_bits: int, operand_bits: int) -> bool:
-    if operand_bits > OPERAND_BITS_LIMIT:
-        return False
-    return result_bits <= RESULT_BITS_LIMIT or result_bits <= SIZE_FACTOR * operand_bits
 
 
 def fold_op(op: Operation, rw: PatternRewriter) -> bool:
@@ -73,7 +56,7 @@ def fold_op(op: Operation, rw: PatternRewriter) -> bool:
     values = [constant_value(v) for v in op.operands]
     if any(v is not None and is_elided(v) for v in values):
         return False  # placeholders of constants the text left out hold no data
-    operand_bits = sum(_array_bits(a) for a in values if a is not None)
+    operand_bits = sum(array_bits(a) for a in values if a is not None)
     if operand_bits > OPERAND_BITS_LIMIT:
         return False
     static = [_type_bits(r.type) for r in op.results]
@@ -87,7 +70,7 @@ def fold_op(op: Operation, rw: PatternRewriter) -> bool:
             f"folder of {op.name} returned {len(folded)} values for {len(op.results)} results"
         )
     arrays = [None if isinstance(f, Value) else np.asarray(f) for f in folded]
-    result_bits = sum(_array_bits(a) for a in arrays if a is not None)
+    result_bits = sum(array_bits(a) for a in arrays if a is not None)
     if not fold_allowed(result_bits, operand_bits):
         return False
     replacements: list[Value] = []

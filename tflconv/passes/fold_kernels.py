@@ -17,6 +17,27 @@ class NotFoldable(ValueError):
     """The constant operands are outside what the folder reproduces faithfully."""
 
 
+# --- TensorFlow's constant-folding size policy ---------------------------------------------------
+# (tensorflow/compiler/mlir/tensorflow/transforms/constant_fold.cc): fold when the results take
+# at most 2^16 bits or at most twice the constant operands' bits, and never when the operands
+# take more than 2^30 bits. Shared by `canonicalize` (OpDef folders), `fold_tf` and `simplify_tfl`.
+RESULT_BITS_LIMIT = 1 << 16
+SIZE_FACTOR = 2
+OPERAND_BITS_LIMIT = 1 << 30
+
+
+def array_bits(a: np.ndarray) -> int:
+    if a.dtype == object:
+        return 8 * sum(len(x) if isinstance(x, (str, bytes)) else 8 for x in a.ravel())
+    return a.nbytes * 8
+
+
+def fold_allowed(result_bits: int, operand_bits: int) -> bool:
+    if operand_bits > OPERAND_BITS_LIMIT:
+        return False
+    return result_bits <= RESULT_BITS_LIMIT or result_bits <= SIZE_FACTOR * operand_bits
+
+
 def ints(a: np.ndarray) -> list[int]:
     if a.dtype.kind not in "iu":
         raise NotFoldable(f"expected an integer tensor, got {a.dtype}")

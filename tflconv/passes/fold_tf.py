@@ -24,25 +24,16 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import DTYPES, TensorType
 
 from . import fold_kernels as K
-from .fold_kernels import NotFoldable, ints, scalar_int
+from .fold_kernels import (
+    OPERAND_BITS_LIMIT,
+    NotFoldable,
+    array_bits,
+    fold_allowed,
+    ints,
+    scalar_int,
+)
 from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
 from .legalize.tensor_util import returned_from_subgraph, shape_with_wildcard
-
-# TensorFlow's constant-folding size policy (constant_fold.cc), in bits.
-RESULT_BITS_LIMIT = 1 << 16
-OPERAND_BITS_LIMIT = 1 << 30
-
-
-def array_bits(a: np.ndarray) -> int:
-    if a.dtype == object:
-        return 8 * sum(len(x) if isinstance(x, (str, bytes)) else 8 for x in a.ravel())
-    return a.nbytes * 8
-
-
-def fold_allowed(result_bits: int, operand_bits: int) -> bool:
-    if operand_bits > OPERAND_BITS_LIMIT:
-        return False
-    return result_bits <= RESULT_BITS_LIMIT or result_bits <= 2 * operand_bits
 
 
 def result_dtype(op: Operation, index: int = 0) -> np.dtype:

@@ -21,13 +21,8 @@ from tflconv.core.rewrite import PatternRewriter, PatternSet, RewritePattern, ap
 from tflconv.core.types import DTYPES
 
 from . import fold_kernels as K
-from .fold_kernels import NotFoldable, ints, scalar_int
-from .fold_tf import (
-    OPERAND_BITS_LIMIT,
-    array_bits,
-    replace_with_constants,
-    result_dtype,
-)
+from .fold_kernels import OPERAND_BITS_LIMIT, NotFoldable, array_bits, ints, scalar_int
+from .fold_tf import replace_with_constants, result_dtype
 from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
 from .legalize.tensor_util import shape_with_wildcard
 
