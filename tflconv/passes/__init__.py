@@ -6,3 +6,4 @@ from . import lower_tensor_lists  # noqa: F401
 from . import fuse  # noqa: F401
 from . import fold_tf, simplify_tfl  # noqa: F401
 from . import custom_ops, select_tf_ops  # noqa: F401
+from . import quantize  # noqa: F401

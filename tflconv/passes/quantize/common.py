@@ -1,0 +1,167 @@
+"""Helpers shared by the quantization passes: calibration ranges on types, quantized types,
+constants, inserted quantize/dequantize ops, and the keep-float name matcher."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tflconv.core.ir import Block, BlockArgument, Function, Operation, Value, constant
+from tflconv.core.location import Location
+from tflconv.core.types import QuantParams, TensorType
+
+CONSTANT = "arith.constant"
+
+
+class QuantizeError(Exception):
+    """Quantization cannot go on (missing calibration, ops without integer kernels, ...)."""
+
+
+@dataclass(frozen=True)
+class QP:
+    """Per-tensor affine parameters of an activation: real = scale * (q - zero_point)."""
+
+    scale: float
+    zero_point: int
+
+    def quant(self) -> QuantParams:
+        return QuantParams((float(self.scale),), (int(self.zero_point),))
+
+
+# --- calibration ranges carried on types -------------------------------------------------------
+
+
+def calibrated_range(value: Value) -> tuple[float, float] | None:
+    """The (min, max) a float value was calibrated to (`!quant.calibrated<f32<lo:hi>>`)."""
+    q = value.type.quant
+    if q is None or q.scale or len(q.min) != 1 or len(q.max) != 1:
+        return None
+    return float(q.min[0]), float(q.max[0])
+
+
+def with_range(t: TensorType, lo: float, hi: float) -> TensorType:
+    return t.with_quant(QuantParams((), (), None, (float(lo),), (float(hi),)))
+
+
+def strip_calibration(values: Iterable[Value]) -> None:
+    """Drop calibration-only quantization (no scales) from value types."""
+    for v in values:
+        q = v.type.quant
+        if q is not None and not q.scale:
+            v.type = v.type.with_quant(None)
+
+
+def function_values(fn: Function) -> list[Value]:
+    """Arguments and every op result of a function (nested regions included)."""
+    out: list[Value] = list(fn.args)
+    for op in fn.walk():
+        out.extend(op.results)
+    return out
+
+
+def is_float(value: Value) -> bool:
+    return value.type.dtype == "f32" and (value.type.quant is None or not value.type.quant.scale)
+
+
+def const_array(value: Value) -> np.ndarray | None:
+    op = value.defining_op
+    if op is not None and op.name == CONSTANT:
+        return op.attributes["value"]
+    return None
+
+
+# --- building ----------------------------------------------------------------------------------
+
+
+def qtype(t: TensorType, dtype: str, qp: QP) -> TensorType:
+    return TensorType(t.shape, dtype, qp.quant())
+
+
+def insert_after_def(block: Block, value: Value, op: Operation) -> Operation:
+    """Insert `op` right after the definition of `value` (at the block start for arguments)."""
+    owner = value.defining_op
+    if isinstance(value, BlockArgument) or owner is None:
+        first = block.first_op
+        return block.insert_before(op, first) if first is not None else block.append(op)
+    return owner.parent.insert_after(op, owner)  # type: ignore[union-attr]
+
+
+def new_constant(
+    anchor: Operation, array: np.ndarray, t: TensorType, name: str | None, loc: Location
+) -> Value:
+    """An `arith.constant` of `array` with type `t`, inserted before `anchor`."""
+    op = constant(array, loc, name, type=t)
+    anchor.parent.insert_before(op, anchor)  # type: ignore[union-attr]
+    return op.result
+
+
+def value_name(value: Value, suffix: str) -> str | None:
+    return f"{value.name_hint}{suffix}" if value.name_hint else None
+
+
+# --- keep-float matching -------------------------------------------------------------------------
+
+_KERAS_SUFFIX = re.compile(r"_\d+\Z")
+
+
+class NameMatcher:
+    """Which ops stay float: each pattern is a name or a regular expression, matched in full
+    against an op's location names (TF node names) and result tensor names, and against each
+    '/'-separated part of them, with and without Keras's `_<n>` uniquifying suffix (so `dense`
+    matches `functional_1/dense_1/MatMul`). Op types match too (`tfl.softmax`)."""
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.patterns = [p for p in (s.strip() for s in patterns) if p]
+        self._regexes = []
+        for p in self.patterns:
+            try:
+                self._regexes.append(re.compile(p))
+            except re.error as e:
+                raise QuantizeError(f"keep-float: bad pattern {p!r}: {e}") from None
+        self.used: set[str] = set()
+
+    def __bool__(self) -> bool:
+        return bool(self.patterns)
+
+    def matches(self, op: Operation) -> bool:
+        if not self.patterns:
+            return False
+        names = [*op.location.names, *(r.name_hint for r in op.results if r.name_hint)]
+        candidates: list[str] = [op.name]
+        for name in names:
+            candidates.append(name)
+            for part in name.replace(";", "/").split("/"):
+                candidates.append(part)
+                stripped = _KERAS_SUFFIX.sub("", part)
+                if stripped != part:
+                    candidates.append(stripped)
+        for pattern, regex in zip(self.patterns, self._regexes):
+            if any(c == pattern or regex.fullmatch(c) for c in candidates):
+                self.used.add(pattern)
+                return True
+        return False
+
+    def unused(self) -> list[str]:
+        return [p for p in self.patterns if p not in self.used]
+
+
+def parse_names(text: str | Iterable[str] | None) -> list[str]:
+    """'a,b' or ['a', 'b'] -> ['a', 'b'] (commas inside {} of a regex are kept)."""
+    if text is None:
+        return []
+    if not isinstance(text, str):
+        return [s for s in text if s]
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        depth += ch in "{[("
+        depth -= ch in "}])"
+        cur += ch
+    out.append(cur)
+    return [s.strip() for s in out if s.strip()]

@@ -1,0 +1,163 @@
+"""Model input/output types of a quantized function (`inference_input_type` /
+`inference_output_type`), as `ModifyIONodesPass` in the official quantizer:
+
+- float32 (default): `tfl.quantize` after each input, `tfl.dequantize` before each output;
+- the activation type (int8, or int16 for 16x8): those ops are removed and the inputs/outputs
+  carry the quantized type;
+- uint8 (int8 models): uint8 inputs/outputs with zero point + 128, joined to the int8 graph by
+  `tfl.quantize` uint8 -> int8 at each input and int8 -> uint8 at each output.
+"""
+
+from __future__ import annotations
+
+from tflconv.core.ir import Function, Operation, Value
+from tflconv.core.types import QuantParams, TensorType
+
+from . import kernels
+from .common import QP, QuantizeError, insert_after_def, qtype
+
+TYPE_ALIASES = {
+    "f32": "f32",
+    "float32": "f32",
+    "float": "f32",
+    "i8": "i8",
+    "int8": "i8",
+    "ui8": "ui8",
+    "uint8": "ui8",
+    "i16": "i16",
+    "int16": "i16",
+}
+
+
+def normalize_io_type(name: str, activation: str, what: str) -> str:
+    t = TYPE_ALIASES.get(str(name).lower())
+    allowed = ("f32", "i8", "ui8") if activation == "i8" else ("f32", "i16")
+    if t is None or t not in allowed:
+        raise QuantizeError(
+            f"{what}={name!r} is not allowed for {'int8' if activation == 'i8' else '16x8'} "
+            f"models (allowed: {', '.join(allowed)})"
+        )
+    return t
+
+
+def _qp(t: TensorType) -> QP:
+    q = t.quant
+    assert q is not None and len(q.scale) == 1
+    return QP(q.scale[0], q.zero_point[0])
+
+
+def _uint8(qp: QP) -> QP:
+    return QP(qp.scale, qp.zero_point + 128)
+
+
+def set_input_type(
+    fn: Function, io: str, activation: str, ranges: dict[Value, tuple[float, float]]
+) -> None:
+    if io == "f32":
+        return
+    block = fn.block
+    for arg in list(fn.args):
+        if arg.type.dtype != "f32":
+            continue
+        quantizes = [u.op for u in arg.uses if u.op.name == "tfl.quantize"]
+        if quantizes:
+            qp = _qp(quantizes[0].result.type)
+        elif arg in ranges:
+            qp = _params(ranges[arg], activation)
+        else:
+            raise QuantizeError(
+                f"input {arg.name_hint or arg!r} has no calibration range; it cannot be {io}"
+            )
+        float_type = arg.type
+        if io == "ui8":
+            arg.type = qtype(float_type, "ui8", _uint8(qp))
+            to_int = Operation(
+                "tfl.quantize",
+                [arg],
+                [qtype(float_type, activation, qp)],
+                location=quantizes[0].location if quantizes else fn.block.first_op.location,  # type: ignore[union-attr]
+                result_names=[f"{arg.name_hint}/int8" if arg.name_hint else None],
+            )
+            insert_after_def(block, arg, to_int)
+            source: Value = to_int.result
+        else:
+            arg.type = qtype(float_type, activation, qp)
+            source = arg
+        for use in list(arg.uses):
+            user = use.op
+            if io == "ui8" and user is source.defining_op:
+                continue
+            if user.name == "tfl.quantize" and _qp(user.result.type) == qp:
+                user.result.replace_all_uses_with(source)
+                user.erase()
+            elif user.name == "tfl.quantize":
+                user.set_operand(0, source)  # now a requantize
+            else:  # a float op read the input directly: dequantize for it
+                deq = Operation(
+                    "tfl.dequantize",
+                    [source],
+                    [float_type],
+                    location=user.location,
+                    result_names=[f"{arg.name_hint}/dequantize" if arg.name_hint else None],
+                )
+                insert_after_def(block, source, deq)
+                user.set_operand(use.index, deq.result)
+
+
+def set_output_type(
+    fn: Function, io: str, activation: str, ranges: dict[Value, tuple[float, float]]
+) -> None:
+    if io == "f32":
+        return
+    ret = fn.return_op
+    for i, v in enumerate(list(ret.operands)):
+        if v.type.dtype != "f32":
+            continue
+        producer = v.defining_op
+        if producer is not None and producer.name == "tfl.dequantize":
+            q = producer.operands[0]
+            if q.type.dtype != activation:
+                continue
+            out = q
+            ret.set_operand(i, out)
+            if not v.uses:
+                producer.erase()
+        elif v in ranges:
+            qp = _params(ranges[v], activation)
+            quant = Operation(
+                "tfl.quantize",
+                [v],
+                [qtype(v.type, activation, qp)],
+                location=producer.location if producer else ret.location,
+                result_names=[f"{v.name_hint}/quantize" if v.name_hint else None],
+            )
+            insert_after_def(fn.block, v, quant)
+            out = quant.result
+            ret.set_operand(i, out)
+        else:
+            raise QuantizeError(
+                f"output {v.name_hint or i} has no calibration range; it cannot be {io}"
+            )
+        if io == "ui8":
+            qp = _qp(out.type)
+            to_u8 = Operation(
+                "tfl.quantize",
+                [out],
+                [
+                    TensorType(
+                        out.type.shape, "ui8", QuantParams((qp.scale,), (qp.zero_point + 128,))
+                    )
+                ],
+                location=ret.location,
+                result_names=[f"{out.name_hint}/uint8" if out.name_hint else None],
+            )
+            insert_after_def(fn.block, out, to_u8)
+            ret.set_operand(i, to_u8.result)
+
+
+def _params(r: tuple[float, float], activation: str) -> QP:
+    if activation == "i16":
+        s, z = kernels.symmetric_params(r[0], r[1], "i16")
+    else:
+        s, z = kernels.affine_params(r[0], r[1], "i8")
+    return QP(float(s), int(z))

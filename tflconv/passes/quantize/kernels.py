@@ -1,0 +1,373 @@
+"""The hot numeric kernels of quantization: scales and zero points, weight and bias quantization,
+float16 conversion, calibration min/max.
+
+Plain NumPy, processed in cache-sized chunks. Why not numba: it is not a dependency of the
+project and its first-call JIT costs seconds, more than quantizing a whole model takes; NumPy's
+SIMD reductions (min/max run at ~30 GB/s here) and fused in-place passes over L2-sized chunks
+reach the memory-bandwidth bound instead (see docs/quantization.md for the numbers). The rules:
+
+- one pass over memory per logical step: a chunk (`CHUNK` elements, 1 MB of float32) is reduced
+  or transformed by several NumPy calls while it sits in L2, never a whole-tensor temporary;
+- per-channel scales are applied by broadcasting a small per-row or per-column vector, so the
+  channel axis costs nothing wherever it is (the (A, C, B) view below);
+- float -> int conversion is `rint` in place followed by one casting copy into the output.
+
+Conventions follow the official converter (`quantization_utils.cc`, `fakeQuantAttrsToType`):
+symmetric weights use the narrow range [-127, 127] and zero point 0; activations use the full
+range with `legacy_float_scale` (scale computed in float32); ranges are widened to include 0 and
+very small ranges to +-5e-7. Rounding is round-half-to-even (NumPy's `rint`); the official code
+rounds half away from zero, which differs only for values exactly halfway between two steps.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+CHUNK = 1 << 18
+"""Elements per chunk: 1 MB of float32, half of this machine class's L2."""
+
+NEAR_ZERO = 1e-6
+"""Ranges narrower than this are widened to +-NEAR_ZERO/2 (`ExpandVerySmallRange`)."""
+
+INT_RANGES: dict[str, tuple[int, int]] = {
+    "i8": (-128, 127),
+    "ui8": (0, 255),
+    "i16": (-32768, 32767),
+    "i32": (-(2**31), 2**31 - 1),
+    "i64": (-(2**63), 2**63 - 1),
+}
+NUMPY_INT = {
+    "i8": np.int8,
+    "ui8": np.uint8,
+    "i16": np.int16,
+    "i32": np.int32,
+    "i64": np.int64,
+}
+
+
+# --- calibration: min/max ---------------------------------------------------------------------
+
+
+def minmax(x: np.ndarray) -> tuple[float, float, bool]:
+    """(min, max, had_nan) of `x`, NaNs skipped; (inf, -inf, True) if every element is NaN.
+
+    Large arrays are reduced chunk by chunk so `max` reads the data `min` just brought into
+    cache (one pass over memory instead of two)."""
+    flat = x.reshape(-1)
+    n = flat.size
+    if n == 0:
+        return math.inf, -math.inf, False
+    if n <= 2 * CHUNK:
+        lo, hi = flat.min(), flat.max()
+    else:
+        lo = hi = flat[0]
+        for start in range(0, n, CHUNK):
+            part = flat[start : start + CHUNK]
+            lo = np.minimum(lo, part.min())  # NumPy's minimum propagates NaN, Python's min not
+            hi = np.maximum(hi, part.max())
+    if flat.dtype.kind == "f" and (np.isnan(lo) or np.isnan(hi)):
+        # Rare: redo with the NaN-skipping reductions (the slow path only runs when needed).
+        if np.isnan(flat).all():
+            return math.inf, -math.inf, True
+        return float(np.nanmin(flat)), float(np.nanmax(flat)), True
+    return float(lo), float(hi), False
+
+
+class RunningMinMax:
+    """Plain running min/max over samples, like the official calibration logger (no moving
+    average); NaNs are skipped and counted."""
+
+    __slots__ = ("lo", "hi", "nan_samples")
+
+    def __init__(self) -> None:
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.nan_samples = 0
+
+    def update(self, x: np.ndarray) -> None:
+        lo, hi, had_nan = minmax(x)
+        self.lo = min(self.lo, lo)
+        self.hi = max(self.hi, hi)
+        self.nan_samples += had_nan
+
+    @property
+    def seen(self) -> bool:
+        return self.lo <= self.hi
+
+
+# --- scales and zero points --------------------------------------------------------------------
+
+
+def widen_small_range(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`ExpandVerySmallRange`: ranges narrower than 1e-6 become at least [-5e-7, 5e-7]."""
+    small = (hi - lo) <= NEAR_ZERO
+    half = NEAR_ZERO / 2
+    return np.where(small, np.minimum(lo, -half), lo), np.where(small, np.maximum(hi, half), hi)
+
+
+def affine_params(
+    lo: float | np.ndarray,
+    hi: float | np.ndarray,
+    dtype: str = "i8",
+    *,
+    narrow_range: bool = False,
+    legacy_float_scale: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Asymmetric (scale, zero_point) arrays for ranges [lo, hi] (scalars or per-channel arrays),
+    as `fakeQuantAttrsToType`: the range is widened to include 0, the scale is
+    (max - min) / (qmax - qmin) (in float32 with `legacy_float_scale`, as the Python PTQ path),
+    the zero point is taken from whichever end has the smaller rounding error, then rounded and
+    clamped. A range of width 0 gets scale 1 and zero point qmin."""
+    qmin, qmax = INT_RANGES[dtype]
+    if narrow_range:
+        qmin += 1
+    lo = np.minimum(np.asarray(lo, np.float64), 0.0)
+    hi = np.maximum(np.asarray(hi, np.float64), 0.0)
+    lo, hi = widen_small_range(lo, hi)
+    if legacy_float_scale:
+        scale = (hi.astype(np.float32) - lo.astype(np.float32)).astype(np.float64) / (qmax - qmin)
+    else:
+        scale = (hi - lo) / (qmax - qmin)
+    degenerate = np.abs(hi - lo) < np.finfo(np.float64).eps
+    safe = np.where(degenerate, 1.0, scale)
+    from_min = qmin - lo / safe
+    from_max = qmax - hi / safe
+    err_min = abs(qmin) + np.abs(lo / safe)
+    err_max = abs(qmax) + np.abs(hi / safe)
+    zp = np.where(err_min < err_max, from_min, from_max)
+    zp = np.clip(_round_half_away(zp), qmin, qmax)
+    zp = np.where(degenerate, qmin, zp)
+    return np.where(degenerate, 1.0, scale).astype(np.float32), zp.astype(np.int64)
+
+
+def symmetric_params(
+    lo: float | np.ndarray, hi: float | np.ndarray, dtype: str = "i8"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric narrow-range (scale, zero_point=0): scale = max(|lo|, |hi|) / qmax, as for int8
+    weights ([-127, 127]) and int16 activations ([-32767, 32767])."""
+    _, qmax = INT_RANGES[dtype]
+    absmax = np.maximum(np.abs(np.asarray(lo, np.float64)), np.abs(np.asarray(hi, np.float64)))
+    absmax = np.maximum(absmax, NEAR_ZERO / 2)  # ExpandVerySmallRange of [-m, m]
+    scale = (absmax / qmax).astype(np.float32)
+    return scale, np.zeros(scale.shape, np.int64)
+
+
+def _round_half_away(x: np.ndarray) -> np.ndarray:
+    return np.trunc(x + np.copysign(0.5, x))
+
+
+# --- per-channel reductions ------------------------------------------------------------------
+
+
+def _acb(shape: tuple[int, ...], axis: int | None) -> tuple[int, int, int]:
+    """(A, C, B): the tensor seen as A blocks of C channels of B contiguous elements."""
+    if axis is None:
+        return 1, 1, int(np.prod(shape, dtype=np.int64))
+    axis = axis % len(shape)
+    a = int(np.prod(shape[:axis], dtype=np.int64))
+    b = int(np.prod(shape[axis + 1 :], dtype=np.int64))
+    return a, int(shape[axis]), b
+
+
+_ROWS_MIN = 16
+"""Below this many contiguous elements per channel run, reduce across rows (columns layout)."""
+
+
+def channel_minmax(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel (min, max) along `axis` (one channel when None), float64 arrays of length C.
+
+    Channel runs of at least 16 contiguous elements (conv/FC axis 0) are reduced row by row
+    (SIMD along the row); shorter runs (depthwise, channel last) are reduced across rows with
+    vectorised element-wise min/max over whole rows, chunk by chunk."""
+    w = np.ascontiguousarray(w)
+    a, c, b = _acb(w.shape, axis)
+    if w.size == 0:
+        return np.zeros(c), np.zeros(c)
+    if b >= _ROWS_MIN or a == 1:
+        rows = w.reshape(a * c, b)
+        step = max(1, CHUNK // max(b, 1))
+        lo = np.empty(a * c, w.dtype)
+        hi = np.empty(a * c, w.dtype)
+        for r in range(0, a * c, step):
+            block = rows[r : r + step]
+            np.min(block, axis=1, out=lo[r : r + step])
+            np.max(block, axis=1, out=hi[r : r + step])
+        lo2, hi2 = lo.reshape(a, c).min(axis=0), hi.reshape(a, c).max(axis=0)
+    else:
+        rows = w.reshape(a, c * b)
+        step = max(1, CHUNK // (c * b))
+        lo_acc = rows[0].copy()
+        hi_acc = rows[0].copy()
+        for r in range(0, a, step):
+            block = rows[r : r + step]
+            np.minimum(lo_acc, block.min(axis=0), out=lo_acc)
+            np.maximum(hi_acc, block.max(axis=0), out=hi_acc)
+        lo2 = lo_acc.reshape(c, b).min(axis=1)
+        hi2 = hi_acc.reshape(c, b).max(axis=1)
+    return lo2.astype(np.float64), hi2.astype(np.float64)
+
+
+# --- quantizing arrays -----------------------------------------------------------------------
+
+
+def _per_element_factor(a: int, c: int, b: int, values: np.ndarray) -> tuple[bool, np.ndarray]:
+    """How to broadcast a per-channel vector over the (A, C, B) view: (rows layout?, vector)."""
+    if b >= _ROWS_MIN or a == 1:
+        return True, np.tile(values, a).reshape(a * c, 1)  # one value per row of B
+    return False, np.repeat(values, b).reshape(1, c * b)  # one value per column
+
+
+def quantize_scaled(
+    x: np.ndarray,
+    scale: np.ndarray,
+    zero_point: np.ndarray,
+    axis: int | None,
+    dtype: str,
+    qmin: int | None = None,
+    qmax: int | None = None,
+) -> np.ndarray:
+    """clip(rint(x / scale) + zero_point, qmin, qmax) as `dtype`, per channel along `axis`.
+
+    One pass: each chunk is multiplied by 1/scale into a reusable float buffer, rounded in place,
+    shifted and clipped (skipped when the scale came from this very data and no clipping can
+    happen: pass qmin=qmax=None), then cast into the output."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty(x.shape, NUMPY_INT[dtype])
+    if x.size == 0:
+        return out
+    lo_hi = INT_RANGES[dtype]
+    clip = qmin is not None or qmax is not None
+    qmin = lo_hi[0] if qmin is None else qmin
+    qmax = lo_hi[1] if qmax is None else qmax
+    scale = np.asarray(scale, np.float64).reshape(-1)
+    zp = np.asarray(zero_point, np.float64).reshape(-1)
+    inv = (1.0 / scale).astype(np.float32)
+    shift = bool(np.any(zp))
+    wide = dtype in ("i32", "i64")  # float32 cannot hold every int32: round in float64
+    work = np.float64 if wide else np.float32
+    a, c, b = _acb(x.shape, axis if len(scale) > 1 else None)
+    if len(scale) == 1:
+        rows_layout, factor = True, inv.astype(work)
+        zcol = zp.astype(work)
+        view_in, view_out = x.reshape(1, -1), out.reshape(1, -1)
+        step_rows, flat = 1, True
+    else:
+        rows_layout, factor = _per_element_factor(a, c, b, inv.astype(work))
+        _, zcol = _per_element_factor(a, c, b, zp.astype(work))
+        if rows_layout:
+            view_in, view_out = x.reshape(a * c, b), out.reshape(a * c, b)
+            step_rows = max(1, CHUNK // max(b, 1))
+        else:
+            view_in, view_out = x.reshape(a, c * b), out.reshape(a, c * b)
+            step_rows = max(1, CHUNK // (c * b))
+        flat = False
+    if flat:
+        src, dst = x.reshape(-1), out.reshape(-1)
+        buf = np.empty(min(CHUNK, src.size), work)
+        for s in range(0, src.size, CHUNK):
+            n = min(CHUNK, src.size - s)
+            t = buf[:n]
+            np.multiply(src[s : s + n], factor, out=t)
+            np.rint(t, out=t)
+            if shift:
+                t += zcol
+            if clip:
+                np.clip(t, qmin, qmax, out=t)
+            dst[s : s + n] = t
+        return out
+    width = view_in.shape[1]
+    buf = np.empty((step_rows, width), work)
+    for r in range(0, view_in.shape[0], step_rows):
+        block = view_in[r : r + step_rows]
+        t = buf[: block.shape[0]]
+        f = factor[r : r + step_rows] if rows_layout else factor
+        np.multiply(block, f, out=t)
+        np.rint(t, out=t)
+        if shift:
+            t += zcol[r : r + step_rows] if rows_layout else zcol
+        if clip:
+            np.clip(t, qmin, qmax, out=t)
+        view_out[r : r + step_rows] = t
+    return out
+
+
+def quantize_weights_symmetric(
+    w: np.ndarray, axis: int | None, dtype: str = "i8"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric narrow-range weights: (q, scales) with scale_c = max|w_c| / qmax, zero point 0,
+    q in [-qmax, qmax]. Per channel along `axis`, per tensor when None.
+
+    No clipping pass is needed: every |w / scale_c| <= qmax by construction (a rounding of the
+    reciprocal can only reach qmax + tiny, which `rint` brings back to qmax)."""
+    lo, hi = channel_minmax(w, axis)
+    scales, _ = symmetric_params(lo, hi, dtype)
+    _, qmax = INT_RANGES[dtype]
+    q = quantize_scaled(w, scales, np.zeros(len(scales)), axis, dtype)
+    # A 1-ulp overshoot of w * (1/scale) past qmax + 0.5 cannot happen (qmax <= 32767 << 2**23),
+    # so `q` already lies in [-qmax, qmax].
+    del qmax
+    return q, scales
+
+
+def quantize_affine(x: np.ndarray, scale: float, zero_point: int, dtype: str = "i8") -> np.ndarray:
+    """Per-tensor affine quantization with clipping (non-weight constants, test inputs)."""
+    return quantize_scaled(
+        x, np.array([scale]), np.array([zero_point]), None, dtype, *INT_RANGES[dtype]
+    )
+
+
+def quantize_bias(
+    bias: np.ndarray, input_scale: float, weight_scales: np.ndarray, dtype: str = "i32"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bias as int32 (int64 for 16x8): scale_c = input_scale * weight_scale_c, zero point 0,
+    values rounded in float64 and saturated to the type's range. Returns (q, scales)."""
+    ws = np.asarray(weight_scales, np.float64).reshape(-1)
+    scales = np.float64(np.float32(input_scale)) * ws.astype(np.float32).astype(np.float64)
+    b = np.asarray(bias, np.float64).reshape(-1)
+    scales_full = np.full(b.size, scales[0]) if len(scales) == 1 and b.size > 1 else scales
+    lo, hi = INT_RANGES[dtype]
+    if dtype == "i32":
+        lo = -hi  # symmetric storage range, as the official bias type
+    q = np.clip(np.rint(b / np.where(scales_full == 0, 1.0, scales_full)), lo, hi)
+    return q.astype(NUMPY_INT[dtype]).reshape(np.shape(bias)), scales.astype(np.float32)
+
+
+def dequantize(
+    q: np.ndarray, scale: np.ndarray | float, zero_point: np.ndarray | int, axis: int | None = None
+) -> np.ndarray:
+    """(q - zero_point) * scale as float32, per channel along `axis` when scale is a vector."""
+    scale = np.asarray(scale, np.float32).reshape(-1)
+    zp = np.asarray(zero_point, np.float32).reshape(-1)
+    if len(zp) == 1 and len(scale) > 1:
+        zp = np.repeat(zp, len(scale))
+    if len(scale) == 1 or axis is None:
+        return ((q.astype(np.float32) - zp[0]) * scale[0]).astype(np.float32)
+    shape = [1] * q.ndim
+    shape[axis] = len(scale)
+    return ((q.astype(np.float32) - zp.reshape(shape)) * scale.reshape(shape)).astype(np.float32)
+
+
+# --- float16 ---------------------------------------------------------------------------------
+
+FLOAT16_MAX = 65504.0
+
+
+def to_float16(x: np.ndarray) -> np.ndarray:
+    """float32 -> float16 (IEEE round to nearest even), chunked into a preallocated output;
+    values beyond +-65504 saturate instead of becoming inf (an inf weight breaks a model)."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    out = np.empty(x.shape, np.float16)
+    src, dst = x.reshape(-1), out.reshape(-1)
+    lo, hi, _ = minmax(src) if src.size else (0.0, 0.0, False)
+    saturate = max(abs(lo), abs(hi)) > FLOAT16_MAX if src.size else False
+    buf = np.empty(min(CHUNK, max(src.size, 1)), np.float32) if saturate else None
+    for s in range(0, src.size, CHUNK):
+        part = src[s : s + CHUNK]
+        if buf is not None:
+            t = buf[: part.size]
+            np.clip(part, -FLOAT16_MAX, FLOAT16_MAX, out=t)
+            part = t
+        dst[s : s + part.size] = part
+    return out
