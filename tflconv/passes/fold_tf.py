@@ -14,12 +14,13 @@ identity removal (registered with `register_canonicalization`, applied by `canon
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from tflconv.core.ir import Operation, Value, constant, constant_value
 from tflconv.core.passes import register_canonicalization
+from tflconv.core.printer import is_elided
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import DTYPES, TensorType
 
@@ -34,6 +35,9 @@ from .fold_kernels import (
 )
 from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
 from .legalize.tensor_util import returned_from_subgraph, shape_with_wildcard
+
+Folder = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
+"""Computes an op's results from its constant operands (raises NotFoldable when it cannot)."""
 
 
 def result_dtype(op: Operation, index: int = 0) -> np.dtype:
@@ -77,11 +81,10 @@ def replace_with_constants(
 
 # --- the tf folders --------------------------------------------------------------------------------
 
-TfFolder = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
-FOLDERS: dict[str, TfFolder] = {}
+FOLDERS: dict[str, Folder] = {}
 
 
-def _register(names: str | tuple[str, ...], fn: TfFolder) -> None:
+def _register(names: str | tuple[str, ...], fn: Folder) -> None:
     for name in (names,) if isinstance(names, str) else names:
         FOLDERS[name] = fn
 
@@ -294,41 +297,44 @@ _register("tf.Size", lambda op, a: [np.asarray(a[0].size)])
 _register("tf.Rank", lambda op, a: [np.asarray(a[0].ndim)])
 
 
-def _elided(a: np.ndarray) -> bool:
-    try:
-        from tflconv.core.printer import is_elided
-    except ImportError:  # pragma: no cover - printer not available
-        return False
-    return is_elided(a)
+class FoldConstant(RewritePattern):
+    """X(constants...) -> arith.constant(s) computed with NumPy by `folders[X]` (TF's size
+    policy); shared by the tf folds (`FoldTfConstant`) and the tfl folds (`FoldTflConstant`)"""
 
-
-class FoldTfConstant(RewritePattern):
-    """tf.X(constants...) -> arith.constant(s) computed with NumPy (TF's size policy)"""
-
-    def __init__(self, op_name: str) -> None:
-        self.root = op_name
+    def __init__(self, folders: Mapping[str, Folder], root: str | tuple[str, ...]) -> None:
+        self.folders = folders
+        self.root = root
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         arrays = [constant_value(v) for v in op.operands]
         missing = [i for i, a in enumerate(arrays) if a is None]
         if missing:
             return rw.fail(f"operand #{missing[0]} is not a constant")
-        if any(_elided(a) for a in arrays):  # type: ignore[arg-type]
+        if any(is_elided(a) for a in arrays):
             return rw.fail("a constant's data was elided from the text")
-        if any(r.type.quant is not None for r in op.results):
-            return rw.fail("quantized result")
+        if any(v.type.quant is not None for v in [*op.operands, *op.results]):
+            return rw.fail("quantized operands or results")
+        if any(DTYPES.get(v.type.dtype) is None for v in [*op.operands, *op.results]):
+            return rw.fail("an element type without a NumPy equivalent")
         operand_bits = sum(array_bits(a) for a in arrays)  # type: ignore[arg-type]
         if operand_bits > OPERAND_BITS_LIMIT:
             return rw.fail("operands too large to fold")
         try:
             with np.errstate(all="ignore"):
-                results = FOLDERS[op.name](op, arrays)  # type: ignore[arg-type]
+                results = self.folders[op.name](op, arrays)  # type: ignore[arg-type]
         except (NotFoldable, ValueError, IndexError, TypeError, ZeroDivisionError) as e:
             return rw.fail(f"not foldable: {e}")
         reason = replace_with_constants(op, rw, results, operand_bits)
         if reason:
             return rw.fail(reason)
         return None
+
+
+class FoldTfConstant(FoldConstant):
+    """tf.X(constants...) -> arith.constant(s) computed with NumPy (TF's size policy)"""
+
+    def __init__(self, op_name: str) -> None:
+        super().__init__(FOLDERS, op_name)
 
 
 # --- shape computations on partially known shapes ----------------------------------------------------

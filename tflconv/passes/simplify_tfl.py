@@ -18,11 +18,10 @@ import numpy as np
 from tflconv.core.ir import Module, Operation, Value, constant, constant_value
 from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import PatternRewriter, PatternSet, RewritePattern, apply_greedy
-from tflconv.core.types import DTYPES
 
 from . import fold_kernels as K
-from .fold_kernels import OPERAND_BITS_LIMIT, NotFoldable, array_bits, ints, scalar_int
-from .fold_tf import replace_with_constants, result_dtype
+from .fold_kernels import NotFoldable, ints, scalar_int
+from .fold_tf import FoldConstant, Folder, replace_with_constants, result_dtype
 from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
 from .legalize.tensor_util import shape_with_wildcard
 
@@ -221,8 +220,7 @@ class FoldShapeOfStatic(RewritePattern):
 
 # --- NumPy folders of tfl ops --------------------------------------------------------------------
 
-TflFolder = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
-TFL_FOLDERS: dict[str, TflFolder] = {}
+TFL_FOLDERS: dict[str, Folder] = {}
 
 _ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "NONE": lambda x: x,
@@ -241,7 +239,7 @@ def _act(op: Operation, x: np.ndarray) -> np.ndarray:
     return f(np.asarray(x))
 
 
-def _binary(kernel: str) -> TflFolder:
+def _binary(kernel: str) -> Folder:
     return lambda op, a: [_act(op, K.BINARY[kernel](a[0], a[1]))]
 
 
@@ -408,34 +406,11 @@ TFL_FOLDERS.update(
 )
 
 
-class FoldTflConstant(RewritePattern):
+class FoldTflConstant(FoldConstant):
     """tfl.X(constants...) -> arith.constant(s) computed with NumPy (TF's size policy)"""
 
-    root = tuple(TFL_FOLDERS)
-
-    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        arrays = [constant_value(v) for v in op.operands]
-        missing = [i for i, a in enumerate(arrays) if a is None]
-        if missing:
-            return rw.fail(f"operand #{missing[0]} is not a constant")
-        if any(v.type.quant is not None for v in op.operands) or any(
-            r.type.quant is not None for r in op.results
-        ):
-            return rw.fail("quantized operands or results")
-        if any(DTYPES.get(v.type.dtype) is None for v in [*op.operands, *op.results]):
-            return rw.fail("an element type without a NumPy equivalent")
-        operand_bits = sum(array_bits(a) for a in arrays)  # type: ignore[arg-type]
-        if operand_bits > OPERAND_BITS_LIMIT:
-            return rw.fail("operands too large to fold")
-        try:
-            with np.errstate(all="ignore"):
-                results = TFL_FOLDERS[op.name](op, arrays)  # type: ignore[arg-type]
-        except (NotFoldable, ValueError, IndexError, TypeError, ZeroDivisionError) as e:
-            return rw.fail(f"not foldable: {e}")
-        reason = replace_with_constants(op, rw, results, operand_bits)
-        if reason:
-            return rw.fail(reason)
-        return None
+    def __init__(self) -> None:
+        super().__init__(TFL_FOLDERS, tuple(TFL_FOLDERS))
 
 
 PATTERNS: list[RewritePattern] = [
