@@ -112,6 +112,10 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="embed TFLite model metadata from a JSON spec (docs/metadata.md)",
     )
 
+    from .compat import add_compat_arguments
+
+    add_compat_arguments(p)
+
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
     from .cli import add_instrument_arguments
@@ -158,8 +162,11 @@ def run_convert(args: argparse.Namespace) -> int:
         write_atomic(output, result.tflite)
     except ConverterError as e:
         print(f"tflconv: error: {e}", file=err)
-        if args.debug and e.details:  # the grouped op report / the original traceback
+        if e.report is not None:  # unconvertible ops: the report is the error itself
+            print(e.report.render(header=False), file=err)
+        elif args.debug and e.details:  # the original traceback
             print(e.details, file=err)
+        _report_json(args, error=e)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("tflconv: error: interrupted", file=err)
@@ -174,7 +181,12 @@ def run_convert(args: argparse.Namespace) -> int:
         print(f"tflconv: internal error: {type(e).__name__}: {msg}{hint}", file=err)
         return EXIT_INTERNAL
 
+    _report_json(args, output=str(output), module=result.module)
     print(_summary(source, output, result))
+    from .compat import runtime_needs
+
+    for line in runtime_needs(result.module):
+        print(line)
     if verification is not None:
         ok, lines = verification
         print("\n".join(lines))
@@ -274,7 +286,36 @@ def _convert(
         except MetadataError as e:
             raise ConverterError(f"--metadata: {e}", phase="options") from e
     conv.quiet = not args.verbose
+    _configure_compat(conv, args)
     return conv.convert_with_report()
+
+
+def _configure_compat(conv: TFLiteConverter, args: argparse.Namespace) -> None:
+    from .compat import configure, flags_from_args
+
+    try:
+        configure(conv, flags_from_args(args))
+    except ValueError as e:
+        raise ConverterError(f"--target-ops: {e}", phase="options") from e
+
+
+def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
+    """--report-json: the conversion's outcome for tools (docs/compatibility.md)."""
+    if not getattr(args, "report_json", None):
+        return
+    from .compat import conversion_report, flags_from_args, write_json
+
+    try:
+        flags = flags_from_args(args)
+    except ValueError:
+        from .compat import CompatFlags
+
+        flags = CompatFlags()
+    model = args.model or args.saved_model_dir or args.keras_model_file or args.graph_def_file
+    try:
+        write_json(args.report_json, conversion_report(flags, model=model, **outcome))
+    except OSError as e:
+        print(f"tflconv: warning: cannot write {args.report_json}: {e}", file=sys.stderr)
 
 
 def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:
