@@ -163,13 +163,8 @@ _FRONTEND_MODEL_TYPES = {
 # option is implemented. Later work (quantization, Flex, custom ops) deletes entries here as
 # it lands and reads the attribute in `_conversion_flags`.
 UNIMPLEMENTED_OPTIONS: dict[str, str] = {
-    "optimizations": "post-training quantization",
-    "representative_dataset": "full-integer quantization calibration",
     "target_spec.supported_ops": "the StableHLO op set",
-    "target_spec.supported_types": "float16/int8 target types",
     "target_spec.experimental_supported_backends": "backend-specific conversion",
-    "inference_input_type": "quantized model inputs",
-    "inference_output_type": "quantized model outputs",
     "serialize_debug_metadata": "debug metadata",
     "unfold_batchmatmul": "unfolding BatchMatMul",
     "experimental_use_stablehlo_quantizer": "the StableHLO quantizer",
@@ -272,6 +267,8 @@ class TFLiteConverter:
         self.custom_ops: list[str] = []
         """TF op types / node-name globs to keep as custom ops even when a builtin exists
         (see docs/compatibility.md)."""
+        self.keep_float: list[str] = []
+        """Quantization: op / layer / tensor names or regexes to keep in float (selective)."""
         self.metadata: Any = None
         """TFLite model metadata to embed: a `tflconv.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
@@ -412,8 +409,9 @@ class TFLiteConverter:
                     f"({UNIMPLEMENTED_OPTIONS[option]}); remove it to convert to float TFLite builtins",
                     phase="options",
                 )
+        quantization = self._quantization()
         return {
-            "model_optimization_modes": [],
+            "model_optimization_modes": quantization.optimization_modes if quantization else [],
             "allow_custom_ops": bool(self.allow_custom_ops or self.custom_ops),
             "enable_select_tf_ops": OpsSet.SELECT_TF_OPS in supported_ops,
             "force_select_tf_ops": supported_ops == {OpsSet.SELECT_TF_OPS},
@@ -433,12 +431,25 @@ class TFLiteConverter:
             custom_ops=tuple(self.custom_ops or ()),
         )
 
+    def _quantization(self) -> Any:
+        """The post-training quantization recipe (`passes.quantize.recipes`), None for float."""
+        from tflconv.passes.quantize.common import QuantizeError
+        from tflconv.passes.quantize.recipes import plan_for_converter
+
+        try:
+            return plan_for_converter(self)
+        except QuantizeError as err:
+            raise ConverterError(str(err), phase="options") from err
+
     def _pipeline_options(self) -> dict[str, Any]:
         from tflconv.compat import apply_flags
 
         dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
+        pipeline = apply_flags(self.pipeline or DEFAULT_PIPELINE, self.compat_flags())
+        quantization = self._quantization()  # float pipeline, then calibrate/quantize (§5.3)
         return {
-            "pipeline": apply_flags(self.pipeline or DEFAULT_PIPELINE, self.compat_flags()),
+            "pipeline": pipeline + (f",{quantization.pipeline}" if quantization else ""),
+            "data": quantization.data if quantization else {},
             "dump_dir": os.fspath(dump_dir) if dump_dir is not None else None,
             "time_passes": bool(self.time_passes or self.enable_timing),
             "print_ir_after_all": bool(self.print_ir_after_all),
@@ -483,6 +494,7 @@ _KNOWN_ATTRIBUTES = {
     "quiet",
     "metadata",
     "custom_ops",
+    "keep_float",
 }
 
 _INTERNAL_ATTRIBUTES = {"_source", "_model_type", "_api_version", "_load_options", "_trackable_obj"}
@@ -570,7 +582,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     except Exception as err:  # a bad pipeline string: unknown pass, bad option
         raise ConverterError(f"bad pipeline: {err}", phase="pipeline", details=str(err)) from err
     try:
-        pm.run(module, PassContext())
+        pm.run(module, PassContext(data=options.get("data") or {}))
     except PassFailure as err:
         cause = err.__cause__
         if isinstance(cause, UnsupportedOpsError):

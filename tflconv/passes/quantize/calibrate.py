@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -97,7 +98,9 @@ def calibrate_module(
     }
     t0 = time.perf_counter()
     tflite = write_flatbuffer(module, conversion_metadata=None)
-    interp = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
+    with warnings.catch_warnings():  # LiteRT warns that preserving tensors costs memory
+        warnings.simplefilter("ignore")
+        interp = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
     details = interp.get_tensor_details()
     _check_layout(details, tracked, fn)
     input_details = interp.get_input_details()
