@@ -395,6 +395,10 @@ def _pick(given: dict[str, Any], key: str, name: str, index: int, single: bool) 
     )
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(f"{type(err).__name__}: {err}".split())[:300]
+
+
 def compare_with_tf(
     result: ConversionResult,
     given: dict[str, Any] | None,
@@ -408,7 +412,10 @@ def compare_with_tf(
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    interp = Interpreter(model_content=result.tflite, num_threads=1)
+    try:
+        interp = Interpreter(model_content=result.tflite, num_threads=1)
+    except Exception as e:  # e.g. Flex ops: the pip LiteRT has no TF kernels
+        return False, [f"verify: LiteRT cannot load the model: {_one_line(e)}", "verify: FAILED"]
     signatures = interp.get_signature_list()
     entries = {
         fn.attributes.get("signature_key"): fn
@@ -433,7 +440,12 @@ def compare_with_tf(
                 inputs[name] = np.asarray(arr).astype(details[name]["dtype"])
             else:
                 inputs[name] = random_input(details[name], rng)
-        got = runner(**inputs)
+        try:
+            got = runner(**inputs)
+        except Exception as e:
+            lines.append(f"  [{key}] LiteRT cannot run the model: {_one_line(e)}: FAIL")
+            ok = False
+            continue
         expected = result.imported.run_tf(key, inputs)
         if isinstance(expected, dict):
             expected = [expected[n] for n in (out_names or sorted(expected))]
