@@ -613,20 +613,24 @@ def resolve_reshape_target(x: Value, shape: Value) -> tuple[list[int], tuple] | 
     return target, tuple(None if j == i else d for j, d in enumerate(target))
 
 
+IDENTITY_LIKE = (
+    "tf.Identity",
+    "tf.IdentityN",
+    "tf.StopGradient",
+    "tf.Snapshot",
+    "tf.CheckNumerics",
+    "tf.PreventGradient",
+    "tf.EnsureShape",
+    "tf.PlaceholderWithDefault",
+)
+
+
 class RemoveIdentityLike(RewritePattern):
     """tf.Identity(x) -> x (IdentityN, StopGradient, Snapshot, CheckNumerics, PreventGradient,
-    EnsureShape, PlaceholderWithDefault likewise)"""
+    EnsureShape, PlaceholderWithDefault likewise); also in legalize-tf's patterns, for pipelines
+    that do not canonicalize first"""
 
-    root = (
-        "tf.Identity",
-        "tf.IdentityN",
-        "tf.StopGradient",
-        "tf.Snapshot",
-        "tf.CheckNumerics",
-        "tf.PreventGradient",
-        "tf.EnsureShape",
-        "tf.PlaceholderWithDefault",
-    )
+    root = IDENTITY_LIKE
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         n = len(op.results)

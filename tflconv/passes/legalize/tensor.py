@@ -15,6 +15,7 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 
+from ..fold_tf import RemoveIdentityLike
 from . import strided_slice
 from .common import const, constant_value, create_tfl, int_list
 from .math import explicit_broadcast, needs_explicit_broadcast
@@ -26,31 +27,6 @@ from .tensor_util import (
     tfl_shape,
     tflite_type_name,
 )
-
-IDENTITY_LIKE = (
-    "tf.Identity",
-    "tf.IdentityN",
-    "tf.StopGradient",
-    "tf.Snapshot",
-    "tf.CheckNumerics",
-    "tf.PreventGradient",
-    "tf.EnsureShape",
-    "tf.PlaceholderWithDefault",
-)
-
-
-class RemoveIdentity(RewritePattern):
-    """tf.Identity(x) -> x (IdentityN, StopGradient, Snapshot, CheckNumerics, PreventGradient,
-    EnsureShape, PlaceholderWithDefault likewise)"""
-
-    root = IDENTITY_LIKE
-
-    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        n = len(op.results)
-        if op.num_operands < n:
-            return rw.fail(f"{n} results but only {op.num_operands} inputs")
-        rw.replace(op, list(op.operands[:n]))
-        return None
 
 
 def _single_scalar(value: Value) -> int | None:
@@ -617,7 +593,7 @@ class LegalizeUnique(RewritePattern):
 
 
 PATTERNS: list[RewritePattern] = [
-    RemoveIdentity(),
+    RemoveIdentityLike(),
     LegalizeReshape(),
     LegalizeSqueeze(),
     LegalizeExpandDims(),
