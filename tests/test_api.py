@@ -187,9 +187,6 @@ def test_accepted_official_flags_and_aliases(keras_model, tmp_path):
 @pytest.mark.parametrize(
     ("option", "setter"),
     [
-        ("optimizations", lambda c: setattr(c, "optimizations", {tflconv.Optimize.DEFAULT})),
-        ("optimizations", lambda c: setattr(c, "optimizations", [tf.lite.Optimize.DEFAULT])),
-        ("representative_dataset", lambda c: setattr(c, "representative_dataset", lambda: [])),
         (
             "target_spec.supported_ops",
             lambda c: setattr(
@@ -197,11 +194,15 @@ def test_accepted_official_flags_and_aliases(keras_model, tmp_path):
             ),
         ),
         (
-            "target_spec.supported_types",
-            lambda c: setattr(c.target_spec, "supported_types", {tf.float16}),
+            "target_spec.experimental_supported_backends",
+            lambda c: setattr(c.target_spec, "experimental_supported_backends", ["GPU"]),
         ),
-        ("inference_input_type", lambda c: setattr(c, "inference_input_type", tf.int8)),
-        ("inference_output_type", lambda c: setattr(c, "inference_output_type", tf.uint8)),
+        ("serialize_debug_metadata", lambda c: setattr(c, "serialize_debug_metadata", True)),
+        ("unfold_batchmatmul", lambda c: setattr(c, "unfold_batchmatmul", True)),
+        (
+            "experimental_use_stablehlo_quantizer",
+            lambda c: setattr(c, "experimental_use_stablehlo_quantizer", True),
+        ),
     ],
 )
 def test_unimplemented_option_raises(option, setter):
