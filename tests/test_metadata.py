@@ -661,3 +661,23 @@ def test_tflite_support_reads_our_metadata(tmp_path):
         (tmp_path / n / "metadata_schema_generated.py").read_text() for n in ("ours", "official")
     ]
     assert generated[0] == generated[1]
+
+
+@pytest.mark.parametrize(
+    "pipeline", ["quantize{mode=float16}", "quantize{mode=dynamic min-elements=1}"]
+)
+def test_survives_quantization(tmp_path, pipeline):
+    import tflconv.passes  # noqa: F401  (registers the passes)
+    from tflconv.core.passes import PassContext, PassManager
+
+    module = tiny_module()
+    attach_to_module(module, full_info(tmp_path))
+    data = write_flatbuffer(module)
+    module = read_flatbuffer(data)
+    PassManager.from_pipeline(pipeline).run(module, PassContext())
+    quantized = write_flatbuffer(module)
+    assert quantized != data
+    assert metadata_entries(quantized)[TFLITE_METADATA] == metadata_entries(data)[TFLITE_METADATA]
+    assert associated_files(quantized) == associated_files(data)
+    x = np.random.default_rng(2).standard_normal((2, 4)).astype(np.float32)
+    np.testing.assert_allclose(run(quantized, x), run(data, x), atol=0.05)
