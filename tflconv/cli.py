@@ -249,7 +249,9 @@ def _run_opt(args: argparse.Namespace) -> int:
         try:
             pm.run(module, PassContext())
         except PassFailure as e:
-            _error(str(e), args, e)
+            report = getattr(e.__cause__, "report", None)  # check-tflite-legal's report
+            message = str(e) if report is None else f"{e.pass_.name}: {report.render()}"
+            _error(message, args, e)
             code = max(code, EXIT_FAILURE)
             continue
         outputs.append(print_module(module, **print_options))
@@ -286,6 +288,12 @@ def _add_metadata(subparsers: argparse._SubParsersAction) -> None:
     add_metadata_parser(subparsers)
 
 
+def _add_analyze(subparsers: argparse._SubParsersAction) -> None:
+    from tflconv.cli_analyze import add_analyze_parser
+
+    add_analyze_parser(subparsers)
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -293,6 +301,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_opt,
     _add_inspect,
     _add_metadata,
+    _add_analyze,
 ]
 """The `_add_<cmd>` functions; each registers one subcommand."""
 

@@ -1,0 +1,101 @@
+"""`tflconv analyze MODEL`: before converting, which ops convert to builtins, which need Select
+TF ops or custom ops, and a verdict per target; for a .tflite, what it needs to run.
+
+Exit codes: 0 analysed (whatever the verdict), 2 the model cannot be loaded or read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+DESCRIPTION = """\
+Analyze a model before converting it (TF/Keras: SavedModel directory, .keras/.h5, frozen .pb),
+or a converted .tflite.
+
+For a TF model: every TF op type with how many occurrences become TFLite builtins and whether
+the rest need Select TF ops (Flex) or custom ops (with the reasons legalization gave), a
+verdict per target op set, dynamic-shape tensors and the weights/graph size split.
+For a .tflite: ops and versions (builtin/Flex/custom), runtime needs, quantization, metadata,
+signatures and size.
+"""
+
+EPILOG = """\
+examples:
+  tflconv analyze saved_model/
+  tflconv analyze model.keras --json > analysis.json
+  tflconv analyze model.tflite
+"""
+
+
+def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "analyze",
+        help="which ops convert, which need SELECT_TF_OPS / custom ops (or analyze a .tflite)",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="TF/Keras model path or .tflite file")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--signature-keys",
+        "--saved_model_signature_key",
+        dest="signature_keys",
+        metavar="KEYS",
+        help="SavedModel signatures to analyze, comma-separated (default: all)",
+    )
+    p.add_argument(
+        "--select-user-tf-ops",
+        metavar="OPS",
+        help="TF op types your Flex runtime has kernels for (counted as Select TF ops)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's log output")
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.set_defaults(run=run_analyze)
+    return p
+
+
+def _names(text: str | None) -> list[str]:
+    return [t.strip() for t in (text or "").split(",") if t.strip()]
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    from .analyze import AnalyzeError, analyze_model, analyze_tflite, format_analysis
+
+    path = args.model
+    try:
+        if not os.path.exists(path):
+            raise AnalyzeError(f"no such file or directory: {path}")
+        if os.path.isfile(path) and _is_tflite(path):
+            with open(path, "rb") as f:
+                report = analyze_tflite(f.read())
+        else:
+            options: dict[str, Any] = {}
+            if args.signature_keys:
+                options["signature_keys"] = _names(args.signature_keys)
+            report = analyze_model(
+                path,
+                load_options=options,
+                select_user_ops=tuple(_names(args.select_user_tf_ops)),
+                quiet=not args.verbose,
+            )
+    except AnalyzeError as e:
+        print(f"tflconv: error: {' '.join(str(e).split())}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_analysis(report))
+    return EXIT_OK
+
+
+def _is_tflite(path: str) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return len(head) == 8 and head[4:8] == b"TFL3"
