@@ -509,7 +509,8 @@ def test_keras_exported_saved_model(cnn, tmp_path):
     cnn.export(path, verbose=False)
     imported = load_model(path)
     check_common(imported)
-    assert imported.signature_keys == ["serving_default", "serve"]
+    # `serve` and `serving_default` are the same endpoint: converted once, like the official.
+    assert imported.signature_keys == ["serving_default"]
     fn = entry(imported)
     assert fn.attributes["input_names"] == ["image"]
     assert fn.attributes["output_names"] == ["output_0"]
@@ -639,3 +640,4 @@ def test_tf_dialect_verifier_and_purity(cnn_imported):
     assert tf_dialect.is_stateful_tf_op("RandomStandardNormal")
     assert not tf_dialect.is_stateful_tf_op("StatelessRandomUniformV2")
     assert not tf_dialect.is_stateful_tf_op("Conv2D")
+

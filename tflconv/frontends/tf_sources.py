@@ -331,6 +331,10 @@ def _saved_model(
             "tf.saved_model.save(obj, path, signatures=...) or pass concrete functions"
         )
     keys = list(signature_keys) if signature_keys else available
+    if not signature_keys and _is_keras_export(loaded, keys):
+        # Keras `model.export` saves its `serve` endpoint twice (also as serving_default);
+        # like the official converter, convert it once, as serving_default.
+        keys = [SERVING_DEFAULT]
     missing = [k for k in keys if k not in signatures]
     if missing:
         raise FrontendError(
@@ -349,6 +353,17 @@ def _saved_model(
         except Exception:  # noqa: BLE001 - debug info is optional; a bad file only loses lines
             debug_info = None
     return _build(entries, "saved_model", input_shapes, loaded, debug_info)
+
+
+def _is_keras_export(loaded: Any, keys: list[str]) -> bool:
+    """A `model.export` artifact: a `serve` endpoint, no `_default_save_signature` (which
+    `model.save` / `tf.saved_model.save` objects have), several signatures."""
+    return (
+        len(keys) > 1
+        and SERVING_DEFAULT in keys
+        and hasattr(loaded, "serve")
+        and not hasattr(loaded, "_default_save_signature")
+    )
 
 
 def _check_tags(path: str, tags: set[str]) -> None:
