@@ -21,8 +21,8 @@ from tflconv.core.rewrite import PatternRewriter, PatternSet, RewritePattern, ap
 
 from . import fold_kernels as K
 from .fold_kernels import NotFoldable, ints, scalar_int
-from .fold_tf import FoldConstant, Folder, replace_with_constants, result_dtype
-from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
+from .fold_tf import FOLDERS, FoldConstant, Folder, replace_with_constants, result_dtype
+from .legalize.strided_slice import SliceSpecError, dense_slice_of
 from .legalize.tensor_util import shape_with_wildcard
 
 RESHAPE_LIKE = ("tfl.reshape", "tfl.squeeze", "tfl.expand_dims")
@@ -290,19 +290,6 @@ for _name, _kernel in {
 }.items():
     TFL_FOLDERS["tfl." + _name] = lambda op, a, _f=K.UNARY[_kernel]: [_f(a[0])]
 
-for _name, _kind in {
-    "sum": "sum",
-    "mean": "mean",
-    "reduce_max": "max",
-    "reduce_min": "min",
-    "reduce_prod": "prod",
-    "reduce_any": "any",
-    "reduce_all": "all",
-}.items():
-    TFL_FOLDERS["tfl." + _name] = lambda op, a, _k=_kind: [
-        K.reduce(_k, a[0], a[1], bool(op.attr("keep_dims", False)))
-    ]
-
 
 def _axis_attr(op: Operation, rank: int, key: str = "axis") -> int:
     axis = int(op.attr(key, 0))
@@ -323,17 +310,7 @@ def _reshape(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
 def _strided_slice(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
     if op.attr("offset", False):
         raise NotFoldable("offset strided slice")
-    try:
-        spec = dense_slice_of(op, a[0].ndim)
-        assert spec is not None
-        return [evaluate(a[0], spec)]
-    except (SliceSpecError, IndexError) as e:
-        raise NotFoldable(str(e)) from None
-
-
-def _squeeze(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
-    dims = [int(d) for d in op.attr("squeeze_dims", None) or []]
-    return [np.squeeze(a[0], axis=tuple(dims) if dims else None)]
+    return FOLDERS["tf.StridedSlice"](op, a)
 
 
 def _cumsum(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
@@ -342,48 +319,24 @@ def _cumsum(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
     return [K.cumulative(a[0], axis, ex, rev, prod=False)]
 
 
-def _range(op: Operation, a: list[np.ndarray]) -> list[np.ndarray]:
-    start, limit, delta = (x.reshape(()).item() for x in a)
-    if delta == 0:
-        raise NotFoldable("zero delta")
-    return [np.arange(start, limit, delta, dtype=result_dtype(op))]
-
-
 TFL_FOLDERS.update(
     {
-        "tfl.cast": lambda op, a: [K.cast(a[0], result_dtype(op))],
         "tfl.reshape": _reshape,
-        "tfl.transpose": lambda op, a: [np.transpose(a[0], ints(a[1]))],
         "tfl.concatenation": lambda op, a: [
             _act(op, np.concatenate(a, axis=_axis_attr(op, a[0].ndim)))
         ],
-        "tfl.pack": lambda op, a: [np.stack(a, axis=int(op.attr("axis", 0)))],
         "tfl.unpack": lambda op, a: [
             np.take(a[0], i, axis=_axis_attr(op, a[0].ndim))
             for i in range(a[0].shape[_axis_attr(op, a[0].ndim)])
         ],
         "tfl.split": lambda op, a: K.split(a[1], len(op.results), scalar_int(a[0]) % a[1].ndim),
         "tfl.split_v": lambda op, a: K.split_v(a[0], ints(a[1]), scalar_int(a[2]) % a[0].ndim),
-        "tfl.slice": lambda op, a: [K.slice_(a[0], ints(a[1]), ints(a[2]))],
         "tfl.strided_slice": _strided_slice,
         "tfl.gather": lambda op, a: [
             K.gather(a[0], a[1], int(op.attr("axis", 0)), int(op.attr("batch_dims", 0)))
         ],
-        "tfl.gather_nd": lambda op, a: [K.gather_nd(a[0], a[1])],
-        "tfl.expand_dims": lambda op, a: [np.expand_dims(a[0], scalar_int(a[1]))],
-        "tfl.squeeze": _squeeze,
-        "tfl.fill": lambda op, a: [np.full(ints(a[0]), a[1].reshape(()))],
-        "tfl.range": _range,
-        "tfl.shape": lambda op, a: [np.asarray(a[0].shape)],
-        "tfl.rank": lambda op, a: [np.asarray(a[0].ndim)],
-        "tfl.broadcast_to": lambda op, a: [K.broadcast_to(a[0], ints(a[1]))],
-        "tfl.tile": lambda op, a: [np.tile(a[0], ints(a[1]))],
         "tfl.select": lambda op, a: [K.select_v1(*a)],
         "tfl.select_v2": lambda op, a: [np.where(a[0], a[1], a[2])],
-        "tfl.one_hot": lambda op, a: [
-            K.one_hot(a[0], scalar_int(a[1]), a[2], a[3], int(op.attr("axis", -1)))
-        ],
-        "tfl.reverse_v2": lambda op, a: [np.flip(a[0], tuple(ints(a[1]))).copy()],
         "tfl.cumsum": _cumsum,
         "tfl.arg_max": lambda op, a: [
             K.arg_reduce(a[0], scalar_int(a[1]) % a[0].ndim, True, result_dtype(op))
@@ -391,19 +344,45 @@ TFL_FOLDERS.update(
         "tfl.arg_min": lambda op, a: [
             K.arg_reduce(a[0], scalar_int(a[1]) % a[0].ndim, False, result_dtype(op))
         ],
-        "tfl.topk_v2": lambda op, a: K.top_k(a[0], scalar_int(a[1]), result_dtype(op, 1)),
-        "tfl.broadcast_args": lambda op, a: [
-            np.asarray(np.broadcast_shapes(tuple(ints(a[0])), tuple(ints(a[1]))))
-        ],
-        "tfl.add_n": lambda op, a: [np.sum(np.stack(a), axis=0, dtype=a[0].dtype)],
-        "tfl.where": lambda op, a: [K.where(a[0])],
-        "tfl.pad": lambda op, a: [K.pad(a[0], a[1])],
-        "tfl.padv2": lambda op, a: [K.pad(a[0], a[1], a[2])],
         "tfl.batch_matmul": lambda op, a: [
             K.matmul(a[0], a[1], bool(op.attr("adj_x", False)), bool(op.attr("adj_y", False)))
         ],
     }
 )
+
+
+# tfl ops whose operands and attributes mean what the tf op's do: the tf folder serves both.
+_SAME_AS_TF = {
+    "tfl.sum": "tf.Sum",
+    "tfl.mean": "tf.Mean",
+    "tfl.reduce_max": "tf.Max",
+    "tfl.reduce_min": "tf.Min",
+    "tfl.reduce_prod": "tf.Prod",
+    "tfl.reduce_any": "tf.Any",
+    "tfl.reduce_all": "tf.All",
+    "tfl.cast": "tf.Cast",
+    "tfl.transpose": "tf.Transpose",
+    "tfl.pack": "tf.Pack",
+    "tfl.slice": "tf.Slice",
+    "tfl.gather_nd": "tf.GatherNd",
+    "tfl.expand_dims": "tf.ExpandDims",
+    "tfl.squeeze": "tf.Squeeze",
+    "tfl.fill": "tf.Fill",
+    "tfl.range": "tf.Range",
+    "tfl.shape": "tf.Shape",
+    "tfl.rank": "tf.Rank",
+    "tfl.broadcast_to": "tf.BroadcastTo",
+    "tfl.tile": "tf.Tile",
+    "tfl.one_hot": "tf.OneHot",
+    "tfl.reverse_v2": "tf.ReverseV2",
+    "tfl.topk_v2": "tf.TopKV2",
+    "tfl.broadcast_args": "tf.BroadcastArgs",
+    "tfl.add_n": "tf.AddN",
+    "tfl.where": "tf.Where",
+    "tfl.pad": "tf.Pad",
+    "tfl.padv2": "tf.PadV2",
+}
+TFL_FOLDERS.update({name: FOLDERS[tf_name] for name, tf_name in _SAME_AS_TF.items()})
 
 
 class FoldTflConstant(FoldConstant):
