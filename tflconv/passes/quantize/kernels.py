@@ -324,7 +324,10 @@ def quantize_bias(
     """Bias as int32 (int64 for 16x8): scale_c = input_scale * weight_scale_c, zero point 0,
     values rounded in float64 and saturated to the type's range. Returns (q, scales)."""
     ws = np.asarray(weight_scales, np.float64).reshape(-1)
-    scales = np.float64(np.float32(input_scale)) * ws.astype(np.float32).astype(np.float64)
+    # The product is rounded to the float32 the file stores, and values are quantized with
+    # exactly that scale, so dequantizing with the stored scale is within half a step.
+    scales = (np.float64(np.float32(input_scale)) * ws.astype(np.float32)).astype(np.float32)
+    scales = scales.astype(np.float64)
     b = np.asarray(bias, np.float64).reshape(-1)
     scales_full = np.full(b.size, scales[0]) if len(scales) == 1 and b.size > 1 else scales
     lo, hi = INT_RANGES[dtype]

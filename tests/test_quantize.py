@@ -1,0 +1,352 @@
+"""Post-training quantization end to end: every recipe runs in LiteRT, has the tensor types and
+quantization parameters the runtime needs (compared with TF 2.21's own converter on the same
+model and calibration data) and stays close to the float model."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tflconv  # noqa: E402
+from tflconv.schema.reader import read_flatbuffer  # noqa: E402
+
+INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
+SHAPE = (1, 8, 8, 8)
+
+
+def _cnn():
+    """conv(relu) -> depthwise -> avgpool -> reshape -> dense(1024 weights) -> dense -> softmax."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input(SHAPE[1:], batch_size=1, name="image")
+    x = keras.layers.Conv2D(16, 3, activation="relu", name="conv")(i)  # 1152 weights
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)  # 144 weights
+    x = keras.layers.AveragePooling2D(2, name="pool")(x)
+    x = keras.layers.Reshape((-1,), name="flat")(x)
+    x = keras.layers.Dense(16, name="dense")(x)  # 144 x 16 weights
+    x = keras.layers.Dense(4, name="logits")(x)
+    return keras.Model(i, keras.layers.Softmax(name="probs")(x))
+
+
+def _data(n=6, seed=0, shape=SHAPE):
+    rng = np.random.default_rng(seed)
+    return [[rng.uniform(-1, 1, shape).astype(np.float32)] for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def cnn():
+    return _cnn()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _data()
+
+
+def convert(model, dataset=None, *, ours=True, **options):
+    """Convert with tflconv (ours) or tf.lite, same options. Options: optimizations default
+    [DEFAULT], supported_ops/types, io (inference types), keep_float."""
+    import tensorflow as tf
+
+    api = tflconv if ours else tf.lite
+    conv = api.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [api.Optimize.DEFAULT]
+    if dataset is not None:
+        conv.representative_dataset = lambda: iter(dataset)
+    if "ops" in options:
+        conv.target_spec.supported_ops = [getattr(api.OpsSet, o) for o in options["ops"]]
+    if "types" in options:
+        conv.target_spec.supported_types = options["types"]
+    if "io" in options:  # a dtype name: tf.lite wants the tf.DType
+        conv.inference_input_type = conv.inference_output_type = getattr(tf, options["io"])
+    if "keep_float" in options:
+        conv.keep_float = options["keep_float"]
+    return conv.convert()
+
+
+def run(tflite, x):
+    """Run on float input x, quantizing/dequantizing integer IO with the model's parameters."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=tflite)
+    it.allocate_tensors()
+    d = it.get_input_details()[0]
+    if d["dtype"] != np.float32:
+        s, z = d["quantization"]
+        info = np.iinfo(d["dtype"])
+        x = np.clip(np.rint(x / s) + z, info.min, info.max).astype(d["dtype"])
+    it.set_tensor(d["index"], x)
+    it.invoke()
+    o = it.get_output_details()[0]
+    y = it.get_tensor(o["index"])
+    if o["dtype"] != np.float32:
+        s, z = o["quantization"]
+        y = (y.astype(np.float32) - z) * s
+    return y
+
+
+def max_error(model, tflite, dataset):
+    return max(float(np.abs(run(tflite, d[0]) - np.asarray(model(d[0]))).max()) for d in dataset)
+
+
+def ops_of(tflite):
+    """[(op name, [operand types], [result types])] of the main subgraph, in order."""
+    fn = read_flatbuffer(tflite).functions[0]
+    return [
+        (op.name, [v.type for v in op.operands], [r.type for r in op.results])
+        for op in fn.ops
+        if op.dialect == "tfl" and op.name != "tfl.no_value"
+    ]
+
+
+def compute_ops(tflite):
+    """The ops that compute (no quantize/dequantize), in order."""
+    return [o for o in ops_of(tflite) if o[0] not in ("tfl.quantize", "tfl.dequantize")]
+
+
+def _paired(ops):
+    """Ops sorted by name, then by shapes and rounded scales: the two converters may order
+    independent ops differently."""
+
+    def key(o):
+        types = [t for t in o[1] + o[2] if t.dtype != "none"]
+        scales = [
+            round(float(np.log10(t.quant.scale[0])), 3) if t.quant and t.quant.scale else 0
+            for t in types
+        ]
+        return (o[0], [str(t.shape) for t in types], scales)
+
+    return sorted(ops, key=key)
+
+
+def assert_same_quantization(ours, official, rel=1e-6, biases=True):
+    """Same compute ops, same types, same scales (rel) and zero points on every tensor
+    (`biases=False`: not the scales of int64 biases, see test_int16x8)."""
+    a, b = _paired(compute_ops(ours)), _paired(compute_ops(official))
+    assert [o[0] for o in a] == [o[0] for o in b]
+    for (name, ins_a, outs_a), (_, ins_b, outs_b) in zip(a, b):
+        ins_a = [t for t in ins_a if t.dtype != "none"]
+        ins_b = [t for t in ins_b if t.dtype != "none"]
+        for ta, tb in zip(ins_a + outs_a, ins_b + outs_b):
+            where = f"{name}: {ta} vs official {tb}"
+            assert ta.dtype == tb.dtype, where
+            if tb.quant is None or not tb.quant.scale:
+                assert ta.quant is None or not ta.quant.scale, where
+                continue
+            assert ta.quant is not None, where
+            if not biases and ta.dtype == "i64":
+                continue
+            np.testing.assert_allclose(ta.quant.scale, tb.quant.scale, rtol=rel, err_msg=where)
+            assert ta.quant.zero_point == tb.quant.zero_point, where
+            assert (ta.quant.axis or 0) == (tb.quant.axis or 0), where
+
+
+# --- dynamic range and float16 ------------------------------------------------------------------
+
+
+def test_dynamic_range_matches_official(cnn, data):
+    ours, official = convert(cnn), convert(cnn, ours=False)
+    assert_same_quantization(ours, official)
+    by_op = {o[0]: o for o in ops_of(ours)}
+    conv_w = by_op["tfl.conv_2d"][1][1]
+    assert conv_w.dtype == "i8" and conv_w.quant.axis == 0 and len(conv_w.quant.scale) == 16
+    assert by_op["tfl.depthwise_conv_2d"][1][1].dtype == "f32"  # 144 < 1024 elements
+    module = read_flatbuffer(ours)
+    fcs = [op for op in module.walk() if op.name == "tfl.fully_connected"]
+    assert fcs[0].operands[1].type.dtype == "i8" and fcs[0].attr("asymmetric_quantize_inputs")
+    assert fcs[1].operands[1].type.dtype == "f32"  # 64 weights
+    assert module.attributes["conversion_metadata"]["model_optimization_modes"] == [
+        "PTQ_DYNAMIC_RANGE"
+    ]
+    assert max_error(cnn, ours, data) <= max_error(cnn, official, data) * 1.01 + 1e-6
+
+
+def test_float16_weights_with_dequantize(cnn, data):
+    import tensorflow as tf
+
+    ours = convert(cnn, types=[tf.float16])
+    module = read_flatbuffer(ours)
+    consts = [op.result.type for op in module.walk() if op.name == "arith.constant"]
+    assert not [t for t in consts if t.dtype == "f32"]  # every float weight is float16
+    deq = [op for op in module.walk() if op.name == "tfl.dequantize"]
+    assert deq and all(op.operands[0].type.dtype == "f16" for op in deq)
+    assert module.attributes["metadata"]["reduced_precision_support"] == b"fp16accfp32"
+    official = convert(cnn, types=[tf.float16], ours=False)
+    assert max_error(cnn, ours, data) <= max_error(cnn, official, data) + 1e-6
+    assert max_error(cnn, ours, data) < 1e-3
+
+
+# --- full integer ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def int8_pair(cnn, data):
+    return convert(cnn, data), convert(cnn, data, ours=False)
+
+
+def test_int8_matches_official_parameters(cnn, data, int8_pair):
+    ours, official = int8_pair
+    assert_same_quantization(ours, official)
+    names = [o[0] for o in ops_of(ours)]
+    assert names[0] == "tfl.quantize" and names[-1] == "tfl.dequantize"  # float IO boundary
+    by_op = {o[0]: o for o in ops_of(ours)}
+    _, (x, w, b), (y,) = by_op["tfl.conv_2d"]
+    assert (w.dtype, w.quant.axis, b.dtype) == ("i8", 0, "i32")
+    np.testing.assert_allclose(
+        b.quant.scale, np.float32(x.quant.scale[0]) * np.asarray(w.quant.scale), rtol=1e-6
+    )
+    assert by_op["tfl.depthwise_conv_2d"][1][1].quant.axis == 3
+    sm = by_op["tfl.softmax"][2][0].quant
+    assert (sm.scale, sm.zero_point) == ((1 / 256,), (-128,))
+    pool_in, pool_out = by_op["tfl.average_pool_2d"][1][0], by_op["tfl.average_pool_2d"][2][0]
+    assert pool_in.quant == pool_out.quant  # same-scale op
+    assert max_error(cnn, ours, data) <= max_error(cnn, official, data) + 1e-6
+
+
+def test_int8_file_size_close_to_official(int8_pair):
+    ours, official = int8_pair
+    assert abs(len(ours) - len(official)) <= 0.02 * len(official)
+
+
+def _concat_model():
+    """Concat of x*3 and x*0.1 (different ranges), tanh into a second concat, sin (no int8)."""
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((4, 4, 3), batch_size=1)
+    a = keras.layers.Lambda(lambda t: t * 3.0)(i)
+    b = keras.layers.Lambda(lambda t: t * 0.1)(i)
+    c = keras.layers.Concatenate()([a, b])
+    d = keras.layers.Dense(3)(i)
+    f = keras.layers.Lambda(lambda t: tf.math.sin(t))(d)
+    g = keras.layers.Lambda(lambda t: tf.nn.tanh(t))(f)
+    return keras.Model(i, keras.layers.Concatenate()([c, g]))
+
+
+def test_same_scale_propagates_backwards_and_fallback_is_float():
+    model = _concat_model()
+    dataset = _data(4, shape=(1, 4, 4, 3))
+    ours, official = convert(model, dataset), convert(model, dataset, ours=False)
+    assert_same_quantization(ours, official)
+    ops = ops_of(ours)
+    names = [o[0] for o in ops]
+    sin = names.index("tfl.sin")
+    assert names[sin - 1] == "tfl.dequantize" and names[sin + 1] == "tfl.quantize"
+    cats = [o for o in ops if o[0] == "tfl.concatenation"]
+    out_scale = cats[-1][2][0].quant.scale
+    assert all(t.quant.scale == out_scale for o in cats for t in o[1] + o[2])
+    # tanh's fixed output (1/128) is requantized to the concat's scale.
+    tanh = names.index("tfl.tanh")
+    assert ops[tanh][2][0].quant.scale == (1 / 128,)
+    assert names[tanh + 1] == "tfl.quantize" and ops[tanh + 1][2][0].quant.scale == out_scale
+    assert max_error(model, ours, dataset) <= max_error(model, official, dataset) + 1e-6
+
+
+def test_integer_only_names_ops_without_int8_kernel():
+    model = _concat_model()
+    with pytest.raises(tflconv.ConverterError, match=r"no int8 kernel.*tfl\.sin"):
+        convert(model, _data(2, shape=(1, 4, 4, 3)), ops=["TFLITE_BUILTINS_INT8"])
+
+
+@pytest.mark.parametrize("io", ["int8", "uint8"])
+def test_integer_only_io_types(cnn, data, io):
+    ours = convert(cnn, data, ops=["TFLITE_BUILTINS_INT8"], io=io)
+    official = convert(cnn, data, ours=False, ops=["TFLITE_BUILTINS_INT8"], io=io)
+    assert_same_quantization(ours, official)
+    fn = read_flatbuffer(ours).functions[0]
+    want = "i8" if io == "int8" else "ui8"
+    assert [a.type.dtype for a in fn.args] == [want]
+    assert [v.type.dtype for v in fn.outputs] == [want]
+    for op in fn.walk():  # nothing float left
+        types = [v.type for v in (*op.operands, *op.results)]
+        assert not [t for t in types if t.dtype == "f32"], op.name
+    if io == "uint8":
+        official_in = read_flatbuffer(official).functions[0].args[0].type.quant
+        assert fn.args[0].type.quant.zero_point == official_in.zero_point  # zp + 128
+    assert max_error(cnn, ours, data) <= max_error(cnn, official, data) + 1e-6
+
+
+def test_int16x8(cnn, data):
+    ours = convert(cnn, data, ops=[INT16X8])
+    official = convert(cnn, data, ours=False, ops=[INT16X8])
+    # The official 16x8 quantizer quantizes one zero bias shared by two ops once, with the
+    # first op's scales; ours gives each op its own (the values are 0 either way).
+    assert_same_quantization(ours, official, rel=2e-6, biases=False)
+    module = read_flatbuffer(ours)
+    for op in module.walk():
+        if op.name == "tfl.conv_2d":
+            assert op.attr("quantized_bias_type") == "INT64"
+            assert op.operands[2].type.dtype == "i64"
+            assert op.result.type.dtype == "i16" and op.result.type.quant.zero_point == (0,)
+    err = max_error(cnn, ours, data)
+    assert err <= max_error(cnn, official, data) + 1e-6 and err < 1e-3
+
+
+def test_keep_float_layer_stays_float(cnn, data):
+    ours = convert(cnn, data, keep_float=["dense"])
+    fcs = [o for o in ops_of(ours) if o[0] == "tfl.fully_connected"]
+    assert fcs[0][2][0].dtype == "f32" and fcs[0][1][1].dtype == "f32"
+    assert fcs[1][2][0].dtype == "i8"  # `logits` is still quantized
+    assert max_error(cnn, ours, data) < 0.02
+    with pytest.raises(tflconv.ConverterError, match="matched no op"):
+        convert(cnn, data, keep_float=["no_such_layer"])
+
+
+def test_mode_errors(cnn):
+    with pytest.raises(tflconv.ConverterError, match="representative_dataset"):
+        convert(cnn, None, ops=["TFLITE_BUILTINS_INT8"])
+    with pytest.raises(tflconv.ConverterError, match="float32"):
+        convert(cnn, None, io="int8")
+
+
+# --- calibration datasets ------------------------------------------------------------------------
+
+
+def test_generator_is_called_once_and_iterated_once(cnn, data):
+    calls = []
+
+    def gen():
+        calls.append(1)
+        yield from data
+
+    conv = tflconv.TFLiteConverter.from_keras_model(cnn)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = gen
+    result = conv.convert_with_report()
+    assert calls == [1]
+    assert any(name == "calibrate" for name, _ in result.pass_seconds)
+
+
+def test_dataset_sources_give_the_same_model(cnn, data, tmp_path):
+    """A list, an .npz, a folder of .npy and dict samples calibrate identically."""
+    stacked = np.stack([d[0] for d in data])  # (samples, 1, 8, 8, 8)
+    np.savez(tmp_path / "calib.npz", image=stacked)
+    (tmp_path / "npy").mkdir()
+    np.save(tmp_path / "npy" / "image.npy", stacked)
+    reference = convert(cnn, data)
+    dict_samples = [{"image": d[0]} for d in data]
+    for source in (str(tmp_path / "calib.npz"), str(tmp_path / "npy"), dict_samples):
+        conv = tflconv.TFLiteConverter.from_keras_model(cnn)
+        conv.optimizations = [tflconv.Optimize.DEFAULT]
+        conv.representative_dataset = source
+        assert conv.convert() == reference
+
+
+@pytest.mark.parametrize(
+    ("sample", "message"),
+    [
+        (np.zeros((1, 8, 8, 3), np.float32), r"sample 1, input 'image': shape \(1, 8, 8, 3\)"),
+        (np.zeros((1, 8, 8, 8), np.int32), r"sample 1, input 'image': dtype int32"),
+        (np.full((1, 8, 8, 8), np.nan, np.float32), r"sample 1, input 'image': contains NaN"),
+        ({"x": np.zeros((1, 8, 8, 8), np.float32)}, r"sample 1: unknown input\(s\) \['x'\]"),
+    ],
+)
+def test_bad_samples_name_the_sample_and_input(cnn, data, sample, message):
+    with pytest.raises(tflconv.ConverterError, match=message):
+        convert(cnn, [data[0], [sample] if not isinstance(sample, dict) else sample])
