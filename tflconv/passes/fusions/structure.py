@@ -62,6 +62,15 @@ def _same_equivalent(
     return None
 
 
+def _absorb_pad(rw: PatternRewriter, op: Operation, pad: Operation) -> None:
+    """op(pad(x)){VALID} -> op(x){SAME} once the padding is known to be SAME's."""
+    with rw.modify(op):
+        op.set_operand(0, pad.operands[0])
+        op.attributes["padding"] = "SAME"
+        op.location = fused_location([op, pad])
+    rw.erase(pad)
+
+
 class FoldPadIntoConv(RewritePattern):
     """conv_2d/depthwise_conv_2d(tfl.pad(x, p)){VALID} -> conv(x){SAME}  when p is exactly
     SAME's padding"""
@@ -85,11 +94,7 @@ class FoldPadIntoConv(RewritePattern):
         x = pad.operands[0]
         if reason := _same_equivalent(x, pads, (wshape[1], wshape[2]), strides, dil):
             return rw.fail(reason)
-        with rw.modify(op):
-            op.set_operand(0, x)
-            op.attributes["padding"] = "SAME"
-            op.location = fused_location([op, pad])
-        rw.erase(pad)
+        _absorb_pad(rw, op, pad)
 
 
 NON_NEGATIVE = {"tfl.relu", "tfl.relu6", "tfl.relu_0_to_1"}
@@ -131,11 +136,7 @@ class FoldPadIntoMaxPool(RewritePattern):
         strides = (int(op.attr("stride_h", 1)), int(op.attr("stride_w", 1)))
         if reason := _same_equivalent(x, pads, kernel, strides):
             return rw.fail(reason)
-        with rw.modify(op):
-            op.set_operand(0, x)
-            op.attributes["padding"] = "SAME"
-            op.location = fused_location([op, pad])
-        rw.erase(pad)
+        _absorb_pad(rw, op, pad)
 
 
 class FuseDilatedConv(RewritePattern):
