@@ -16,7 +16,10 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tflconv.core.ir import Module
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
@@ -214,7 +217,8 @@ def _run_opt(args: argparse.Namespace) -> int:
     from tflconv.core.printer import print_module
     from tflconv.core.verifier import VerifyError, verify
 
-    text, filename = _read_input(args.input)
+    tflite = _read_tflite(args.input)
+    text, filename = ("", args.input) if tflite is not None else _read_input(args.input)
     pipeline = args.pipeline
     if pipeline is None:
         pipeline = reproducer_pipeline(text) or ""
@@ -225,12 +229,16 @@ def _run_opt(args: argparse.Namespace) -> int:
 
     print_options = {"elide_large": not args.print_large_constants}
     instruments_from_args(args, print_options)  # bad flags fail before any work
-    chunks = _chunks(text, args.split_input_file)
+    chunks = [("", 1)] if tflite is not None else _chunks(text, args.split_input_file)
     outputs: list[str] = []
     code = EXIT_OK
     for number, (chunk, start_line) in enumerate(chunks):
         try:
-            module = parse_module(chunk, filename, first_line=start_line)
+            module = (
+                tflite
+                if tflite is not None
+                else parse_module(chunk, filename, first_line=start_line)
+            )
             verify(module)
         except (ParseError, VerifyError) as e:
             sys.stderr.write(f"{e}\n")  # already `file:line:col: error: ...` with a caret
@@ -254,11 +262,47 @@ def _run_opt(args: argparse.Namespace) -> int:
             _error(message, args, e)
             code = max(code, EXIT_FAILURE)
             continue
+        if args.output and args.output.endswith(".tflite"):
+            _write_tflite(args.output, module, len(chunks))
+            return code
         outputs.append(print_module(module, **print_options))
     if code != EXIT_OK:
         return code
     _write_output(args.output, "// -----\n".join(outputs))
     return EXIT_OK
+
+
+def _read_tflite(path: str) -> Module | None:
+    """The module of a .tflite file (recognised by its identifier), else None."""
+    if path == "-" or not Path(path).is_file():
+        return None
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[4:8] != b"TFL3":
+        return None
+    from tflconv.schema.reader import ReadError, read_flatbuffer
+
+    try:
+        return read_flatbuffer(Path(path).read_bytes())
+    except ReadError as e:
+        raise CLIError(f"cannot read {path}: {e}") from None
+
+
+def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
+    """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
+    from tflconv.core.passes import write_atomic
+    from tflconv.schema.writer import WriteError, write_flatbuffer
+
+    if n_chunks > 1:
+        raise CLIError("-o *.tflite takes one module; drop --split-input-file")
+    try:
+        data = write_flatbuffer(module)
+    except WriteError as e:
+        raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
 
 
 def _error(message: str, args: argparse.Namespace, exc: BaseException | None = None) -> None:

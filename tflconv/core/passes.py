@@ -326,13 +326,18 @@ def _frozen_heap() -> Iterator[None]:
             gc.unfreeze()
 
 
-def write_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` through a temporary file and a rename: readers never see half."""
+def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
+    """Write `data` (text or bytes) to `path` through a temporary file and a rename: readers
+    never see half a file, and a failure leaves no file."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(data)
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
         os.replace(tmp, path)
     except BaseException:
