@@ -115,6 +115,9 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     from .compat import add_compat_arguments
 
     add_compat_arguments(p)
+    from .passes.quantize.recipes import add_quantize_arguments
+
+    add_quantize_arguments(p)
 
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
@@ -287,6 +290,9 @@ def _convert(
             raise ConverterError(f"--metadata: {e}", phase="options") from e
     conv.quiet = not args.verbose
     _configure_compat(conv, args)
+    from .passes.quantize.recipes import configure_quantization
+
+    configure_quantization(conv, args)
     return conv.convert_with_report()
 
 
