@@ -75,6 +75,8 @@ def read_flatbuffer(data: bytes | bytearray | memoryview) -> Module:
         model = fb.ModelT.InitFromPackedBuf(buf, 0)
     except Exception as e:  # noqa: BLE001 (any decoding failure means a corrupt file)
         raise ReadError(f"corrupt .tflite FlatBuffer: {type(e).__name__}: {e}") from e
+    if not model.subgraphs:
+        raise ReadError("corrupt .tflite FlatBuffer: the model has no subgraphs")
     return _Reader(buf, model).read()
 
 
