@@ -36,11 +36,12 @@ BUILTIN, SELECT, CUSTOM, UNSUPPORTED = "builtin", "select", "custom", "unsupport
 TARGETS: list[tuple[tuple[str, ...], bool]] = [
     ((TFLITE_BUILTINS,), False),
     ((TFLITE_BUILTINS, SELECT_TF_OPS), False),
-    ((TFLITE_BUILTINS,), True),
     ((TFLITE_BUILTINS, SELECT_TF_OPS), True),
+    ((TFLITE_BUILTINS,), True),
     ((SELECT_TF_OPS,), False),
 ]
-"""The (target op sets, allow_custom_ops) combinations a verdict is given for, best first."""
+"""The (target op sets, allow_custom_ops) combinations a verdict is given for, best first:
+builtins, then TF kernels (Flex), then kernels the user must write (custom ops)."""
 
 
 class AnalyzeError(ValueError):
