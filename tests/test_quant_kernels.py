@@ -188,3 +188,11 @@ def test_float16_is_ieee_rounding_and_saturates(x):
     inside = np.abs(x) <= K.FLOAT16_MAX
     np.testing.assert_array_equal(h[inside], x[inside].astype(np.float16))
     assert np.all(np.abs(h[~inside]) == np.float16(K.FLOAT16_MAX))
+
+
+def test_scalars_keep_their_rank():
+    q = K.quantize_affine(np.float32(3.0), 3.0 / 255, -128)
+    assert q.shape == () and int(q) == 127
+    assert K.to_float16(np.float32(0.5)).shape == ()
+    q, scales = K.quantize_weights_symmetric(np.array(-2.0, np.float32), None)
+    assert q.shape == () and int(q) == -127 and scales.shape == (1,)

@@ -198,7 +198,7 @@ def _check(value: Any, index: int, spec: InputSpec) -> np.ndarray:
     if want.kind == "f" and not np.isfinite(array).all():
         what = "NaN" if np.isnan(array).any() else "Inf"
         raise DatasetError(f"{where}: contains {what} values")
-    return np.ascontiguousarray(array)
+    return np.asarray(array, order="C")
 
 
 def progress_enabled(stream: Any = None) -> bool:

@@ -181,7 +181,7 @@ def channel_minmax(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndar
     Channel runs of at least 16 contiguous elements (conv/FC axis 0) are reduced row by row
     (SIMD along the row); shorter runs (depthwise, channel last) are reduced across rows with
     vectorised element-wise min/max over whole rows, chunk by chunk."""
-    w = np.ascontiguousarray(w)
+    w = np.asarray(w, order="C")
     a, c, b = _acb(w.shape, axis)
     if w.size == 0:
         return np.zeros(c), np.zeros(c)
@@ -233,7 +233,7 @@ def quantize_scaled(
     One pass: each chunk is multiplied by 1/scale into a reusable float buffer, rounded in place,
     shifted and clipped (skipped when the scale came from this very data and no clipping can
     happen: pass qmin=qmax=None), then cast into the output."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.asarray(x, dtype=np.float32, order="C")
     out = np.empty(x.shape, NUMPY_INT[dtype])
     if x.size == 0:
         return out
@@ -360,7 +360,7 @@ FLOAT16_MAX = 65504.0
 def to_float16(x: np.ndarray) -> np.ndarray:
     """float32 -> float16 (IEEE round to nearest even), chunked into a preallocated output;
     values beyond +-65504 saturate instead of becoming inf (an inf weight breaks a model)."""
-    x = np.ascontiguousarray(x, dtype=np.float32)
+    x = np.asarray(x, dtype=np.float32, order="C")
     out = np.empty(x.shape, np.float16)
     src, dst = x.reshape(-1), out.reshape(-1)
     lo, hi, _ = minmax(src) if src.size else (0.0, 0.0, False)

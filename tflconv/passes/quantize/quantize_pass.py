@@ -143,20 +143,11 @@ class Quantize(Pass):
 
 
 def _float_ops(module: Module) -> list[Operation]:
-    """tfl ops computing in float, besides the quantize/dequantize at float model boundaries."""
+    """tfl ops computing in float (quantize/dequantize only convert at the float boundaries)."""
     out = []
     for fn in module.functions:
-        args = set(fn.args)
         for op in fn.walk():
-            if op.dialect != "tfl" or op.name == "tfl.no_value":
-                continue
-            if op.name == "tfl.quantize" and op.operands[0] in args:
-                continue
-            if op.name == "tfl.dequantize" and all(
-                u.op.name == "func.return" for u in op.result.uses
-            ):
-                continue
-            if op.name == "tfl.dequantize" and op.operands[0].type.dtype == "f16":
+            if op.dialect != "tfl" or op.name in ("tfl.no_value", "tfl.quantize", "tfl.dequantize"):
                 continue
             values = (*op.operands, *op.results)
             if any(v.type.dtype in ("f32", "f16") for v in values):
