@@ -98,8 +98,33 @@ def new_constant(
     return op.result
 
 
-def value_name(value: Value, suffix: str) -> str | None:
-    return f"{value.name_hint}{suffix}" if value.name_hint else None
+def display_name(value: Value) -> str:
+    """The tensor name the writer gives `value` (its name, else its op's location names)."""
+    if value.name_hint:
+        return value.name_hint
+    if isinstance(value, BlockArgument):
+        fn = value.block.parent.parent if value.block.parent is not None else None
+        names = list(getattr(fn, "attributes", {}).get("input_names") or [])
+        return names[value.index] if value.index < len(names) else f"arg{value.index}"
+    op = value.defining_op
+    base = ";".join(op.location.names) if op is not None else ""
+    base = base or (op.name if op is not None else "value")
+    return base if getattr(value, "index", 0) == 0 else f"{base}:{value.index}"
+
+
+def value_name(value: Value, suffix: str) -> str:
+    """The name of a tensor derived from `value` (`<name>/quantize`): a derived tensor never
+    takes the name of the value itself, so float and quantized models match by name."""
+    return f"{display_name(value)}{suffix}"
+
+
+def derived_location(value: Value, suffix: str) -> Location:
+    """A one-name location for an op inserted on `value` (the writer names tensors of fused
+    locations after the location, so inserted ops must not borrow a fused one), keeping the
+    Python source line of the value's producer."""
+    op = value.defining_op
+    sources = op.location.sources if op is not None else ()
+    return Location.name(value_name(value, suffix), sources[0] if sources else None)
 
 
 # --- keep-float matching -------------------------------------------------------------------------
@@ -130,7 +155,7 @@ class NameMatcher:
         if not self.patterns:
             return False
         names = [*op.location.names, *(r.name_hint for r in op.results if r.name_hint)]
-        candidates: list[str] = [op.name]
+        candidates: list[str] = [op.name, ";".join(op.location.names)]  # the writer's tensor name
         for name in names:
             candidates.append(name)
             for part in name.replace(";", "/").split("/"):

@@ -32,6 +32,7 @@ from .common import (
     NameMatcher,
     calibrated_range,
     const_array,
+    derived_location,
     function_values,
     insert_after_def,
     is_float,
@@ -263,7 +264,7 @@ class _FunctionQuantizer:
                 "tfl.dequantize",
                 [v],
                 [TensorType(v.type.shape, "f32")],
-                location=float_uses[0].op.location,
+                location=derived_location(v, "/dequantize"),
                 result_names=[value_name(v, "/dequantize")],
             )
             insert_after_def(block, v, deq)
@@ -289,12 +290,13 @@ class _FunctionQuantizer:
             return converted[key]
         # A float value entering integer code (tfl.quantize), or an integer value whose
         # parameters differ from what this consumer needs (requantizing tfl.quantize).
+        suffix = "/quantize" if have is None else "/requantize"
         q = Operation(
             "tfl.quantize",
             [v],
             [qtype(v.type, self.dtype, need)],
-            location=op.location if have is None else (v.defining_op or op).location,
-            result_names=[value_name(v, "/quantize" if have is None else "/requantize")],
+            location=derived_location(v, suffix),
+            result_names=[value_name(v, suffix)],
         )
         insert_after_def(self.fn.block, v, q)
         self.inserted.add(q)

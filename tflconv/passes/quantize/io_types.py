@@ -14,7 +14,7 @@ from tflconv.core.ir import Function, Operation, Value
 from tflconv.core.types import QuantParams, TensorType
 
 from . import kernels
-from .common import QP, QuantizeError, insert_after_def, qtype
+from .common import QP, QuantizeError, derived_location, insert_after_def, qtype, value_name
 
 TYPE_ALIASES = {
     "f32": "f32",
@@ -75,8 +75,8 @@ def set_input_type(
                 "tfl.quantize",
                 [arg],
                 [qtype(float_type, activation, qp)],
-                location=quantizes[0].location if quantizes else fn.block.first_op.location,  # type: ignore[union-attr]
-                result_names=[f"{arg.name_hint}/int8" if arg.name_hint else None],
+                location=derived_location(arg, "/int8"),
+                result_names=[value_name(arg, "/int8")],
             )
             insert_after_def(block, arg, to_int)
             source: Value = to_int.result
@@ -97,8 +97,8 @@ def set_input_type(
                     "tfl.dequantize",
                     [source],
                     [float_type],
-                    location=user.location,
-                    result_names=[f"{arg.name_hint}/dequantize" if arg.name_hint else None],
+                    location=derived_location(arg, "/dequantize"),
+                    result_names=[value_name(arg, "/dequantize")],
                 )
                 insert_after_def(block, source, deq)
                 user.set_operand(use.index, deq.result)
@@ -128,8 +128,8 @@ def set_output_type(
                 "tfl.quantize",
                 [v],
                 [qtype(v.type, activation, qp)],
-                location=producer.location if producer else ret.location,
-                result_names=[f"{v.name_hint}/quantize" if v.name_hint else None],
+                location=derived_location(v, "/quantize"),
+                result_names=[value_name(v, "/quantize")],
             )
             insert_after_def(fn.block, v, quant)
             out = quant.result
@@ -148,8 +148,8 @@ def set_output_type(
                         out.type.shape, "ui8", QuantParams((qp.scale,), (qp.zero_point + 128,))
                     )
                 ],
-                location=ret.location,
-                result_names=[f"{out.name_hint}/uint8" if out.name_hint else None],
+                location=derived_location(out, "/uint8"),
+                result_names=[value_name(out, "/uint8")],
             )
             insert_after_def(fn.block, out, to_u8)
             ret.set_operand(i, to_u8.result)

@@ -10,7 +10,7 @@ from tflconv.core.ir import Module, Operation, Value
 from tflconv.core.types import QuantParams, TensorType
 
 from . import kernels
-from .common import CONSTANT, NameMatcher, const_array, new_constant
+from .common import CONSTANT, NameMatcher, const_array, derived_location, new_constant, value_name
 from .ops import DYNAMIC_RANGE, MIN_WEIGHT_ELEMENTS
 
 REDUCED_PRECISION = "reduced_precision_support"
@@ -91,8 +91,8 @@ def float16(module: Module, keep_float: NameMatcher) -> WeightsReport:
                 "tfl.dequantize",
                 [const],
                 [TensorType(value.type.shape, "f32")],
-                location=op.location,
-                result_names=[f"{value.name_hint}/dequantize" if value.name_hint else None],
+                location=derived_location(value, "/dequantize"),
+                result_names=[value_name(value, "/dequantize")],
             )
             op.parent.insert_before(deq, op)  # type: ignore[union-attr]
             for use in users:
