@@ -483,10 +483,8 @@ def format_analysis(report: dict[str, Any]) -> str:
         lines += ["", "Not converted to builtins:"]
         for r in left:
             where = f" (at {r['locations'][0]})" if r["locations"] else ""
-            allow = (
-                "in the Flex allowlist" if r["flex_allowlisted"] else "not in the Flex allowlist"
-            )
-            lines.append(f"  {r['op']}: {r['reason']}; {allow}{where}")
+            allow = "; in the Flex allowlist" if r["flex_allowlisted"] else ""
+            lines.append(f"  {r['op']}: {r['reason']}{allow}{where}")
     lines += ["", "Verdict by target:"]
     width = max(len(_target_text(v)) for v in report["verdicts"])
     for v in report["verdicts"]:

@@ -156,11 +156,14 @@ class UnsupportedOpsReport:
         where = f" (first at {first})" if first is not None else ""
         return f"{self.total} op(s) cannot be converted ({self._flags_text()}): {kinds}{where}"
 
-    def render(self) -> str:
-        lines = [
-            f"{self.total} op(s) of {len(self.ops)} type(s) cannot be converted "
-            f"({self._flags_text()}):"
-        ]
+    def render(self, header: bool = True) -> str:
+        """The report; without `header` only the per-op-type entries (after `summary()`)."""
+        lines = []
+        if header:
+            lines.append(
+                f"{self.total} op(s) of {len(self.ops)} type(s) cannot be converted "
+                f"({self._flags_text()}):"
+            )
         for u in self.ops:
             lines.append(f"  {u.op} x{u.count}: {u.detail}")
             if u.reason == BUILTIN_CONSTRAINT:
@@ -239,7 +242,7 @@ def explain(
         reason, detail = NOT_CONVERTED, "legalize-tf has patterns for it but did not run on it"
     else:
         reason, detail = NO_BUILTIN, "no TFLite builtin"
-    if select_on and not flex:
+    if not flex:
         reason = NOT_IN_FLEX_ALLOWLIST if reason == NO_BUILTIN else reason
         detail += "; not in the Select TF ops (Flex) allowlist"
     if select_on and flex_failures:
