@@ -338,6 +338,12 @@ def _add_analyze(subparsers: argparse._SubParsersAction) -> None:
     add_analyze_parser(subparsers)
 
 
+def _add_debug_quant(subparsers: argparse._SubParsersAction) -> None:
+    from tflconv.cli_debug_quant import add_debug_quant_parser
+
+    add_debug_quant_parser(subparsers)
+
+
 # --- entry point ----------------------------------------------------------------------------------
 
 COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
@@ -346,6 +352,7 @@ COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_inspect,
     _add_metadata,
     _add_analyze,
+    _add_debug_quant,
 ]
 """The `_add_<cmd>` functions; each registers one subcommand."""
 

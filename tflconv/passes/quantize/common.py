@@ -136,7 +136,9 @@ class NameMatcher:
     """Which ops stay float: each pattern is a name or a regular expression, matched in full
     against an op's location names (TF node names) and result tensor names, and against each
     '/'-separated part of them, with and without Keras's `_<n>` uniquifying suffix (so `dense`
-    matches `functional_1/dense_1/MatMul`). Op types match too (`tfl.softmax`)."""
+    matches `functional_1/dense_1/MatMul`). Op types match too (`tfl.softmax`). Full tensor
+    names (with '/' or ';') also match without a trailing `_<n>`, which the writer adds to
+    keep tensor names unique (the debugger reports names from the .tflite)."""
 
     def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = [p for p in (s.strip() for s in patterns) if p]
@@ -164,7 +166,9 @@ class NameMatcher:
                 if stripped != part:
                     candidates.append(stripped)
         for pattern, regex in zip(self.patterns, self._regexes):
-            if any(c == pattern or regex.fullmatch(c) for c in candidates):
+            # A full tensor name from a .tflite may carry the writer's `_<n>` uniquifier.
+            plain = _KERAS_SUFFIX.sub("", pattern) if "/" in pattern or ";" in pattern else None
+            if any(c == pattern or c == plain or regex.fullmatch(c) for c in candidates):
                 self.used.add(pattern)
                 return True
         return False

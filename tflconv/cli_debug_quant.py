@@ -1,0 +1,131 @@
+"""`tflconv debug-quant`: per-layer quantization error of a model, and the layers to keep float.
+
+    tflconv debug-quant model.keras --representative-data calib.npz --svg errors.svg
+    tflconv debug-quant model.keras --representative-data calib.npz --apply -o model_int8.tflite
+
+The float and the int8 (or 16x8) model run in LiteRT on the debug samples (default: the
+calibration samples); each quantized tensor is compared with its float twin (RMSE, max error,
+RMSE / scale) and the table lists the worst first. Layers above --threshold are suggested for
+`--keep-float`; `--apply` quantizes again with them kept float and shows the effect on the
+model outputs. Exit codes: 0 done, 2 bad input (missing file, unconvertible model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from .converter import ConverterError, quiet_tensorflow, write_atomic
+
+EXIT_OK, EXIT_BAD_INPUT = 0, 2
+
+
+def add_debug_quant_parser(subparsers: Any) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "debug-quant",
+        help="per-layer quantization error and layers to keep in float",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("model", metavar="MODEL", help="SavedModel dir, .keras/.h5 file or frozen .pb")
+    p.add_argument(
+        "--representative-data",
+        "--representative_data",
+        dest="representative_data",
+        required=True,
+        metavar="NPZ|DIR",
+        help="calibration samples (.npz with one array per input, first axis samples; or a "
+        "directory of .npy files)",
+    )
+    p.add_argument(
+        "--debug-data",
+        metavar="NPZ|DIR",
+        help="samples to compare on (default: the calibration samples)",
+    )
+    p.add_argument("--quantize", choices=("int8", "int16x8"), default="int8", help="recipe")
+    p.add_argument(
+        "--keep-float",
+        action="append",
+        default=[],
+        metavar="NAMES",
+        help="comma-separated layer / tensor names or regexes kept float (repeatable)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=0.7,
+        help="suggest layers whose RMSE/scale exceeds this (rounding alone gives 0.289)",
+    )
+    p.add_argument("--top", type=int, default=20, help="rows of the table (0: all)")
+    p.add_argument("--max-samples", type=int, metavar="N", help="compare on at most N samples")
+    p.add_argument("--csv", metavar="FILE", help="write every layer's metrics as CSV")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--svg", metavar="FILE", help="write a bar chart of RMSE/scale per layer")
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="quantize again keeping the suggested layers float and compare",
+    )
+    p.add_argument(
+        "-o", "--output", metavar="FILE", help="write the (selective, with --apply) quantized model"
+    )
+    p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's log output")
+    p.set_defaults(run=run_debug_quant)
+    return p
+
+
+def run_debug_quant(args: argparse.Namespace) -> int:
+    from .core.passes import PassFailure
+    from .passes.quantize.common import QuantizeError, parse_names
+    from .quant_debug import QuantizationDebugger
+
+    keep = [n for text in args.keep_float for n in parse_names(text)]
+    try:
+        for path in (args.model, args.representative_data, args.debug_data):
+            if path is not None and not Path(path).exists():
+                raise ConverterError(f"no such file or directory: {path}")
+        with quiet_tensorflow(not args.verbose):
+            dbg = QuantizationDebugger(
+                args.model,
+                args.representative_data,
+                args.debug_data,
+                mode=args.quantize,
+                max_samples=args.max_samples,
+                quiet=not args.verbose,
+            )
+        report = dbg.run(keep, args.threshold)
+        print(report.table(top=args.top or None))
+        suggested = report.suggestions()
+        if suggested:
+            print(f"suggested: --keep-float {shlex.quote(','.join(keep + suggested))}")
+        else:
+            print("suggested: nothing above the threshold")
+        for path, write in ((args.csv, report.write_csv), (args.json, report.write_json)):
+            if path:
+                write(path)
+        if args.svg:
+            report.write_svg(args.svg)
+        final_keep = keep
+        if args.apply and suggested:
+            final_keep = keep + suggested
+            after = dbg.run(final_keep, args.threshold)
+            for before_out, after_out in zip(report.outputs, after.outputs):
+                print(
+                    f"with --keep-float: output {after_out.tensor} rmse {before_out.rmse:.4g} -> "
+                    f"{after_out.rmse:.4g}, max |err| {before_out.max_abs_error:.4g} -> "
+                    f"{after_out.max_abs_error:.4g}"
+                )
+        if args.output:
+            write_atomic(args.output, dbg.quantize(final_keep))
+            print(f"wrote {args.output}")
+    except (ConverterError, QuantizeError, PassFailure, ValueError, OSError) as e:
+        if args.debug:
+            raise
+        msg = " ".join(str(e).split())
+        print(f"tflconv: error: {msg}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
