@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-DEFAULT_PIPELINE = "canonicalize,lower-tensor-lists,legalize-tf,canonicalize,fuse,simplify-tfl,dce,check-tflite-legal"
+from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 
 
 class ConverterError(Exception):
