@@ -20,6 +20,7 @@ SETTINGS = settings(max_examples=60, deadline=None)
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
     monkeypatch.setattr(K, "CHUNK", 7)
+    monkeypatch.setattr(K, "FUSED_CHUNK", 7)
 
 
 def arrays(min_dims=1, max_dims=5, max_side=6):

@@ -28,6 +28,10 @@ import numpy as np
 CHUNK = 1 << 18
 """Elements per chunk: 1 MB of float32, half of this machine class's L2."""
 
+FUSED_CHUNK = 1 << 19
+"""Elements per block of the fused per-channel weight kernel: it makes ~12 NumPy calls per
+block, so bigger blocks (2 MB, still L3-resident) amortise the call overhead better."""
+
 NEAR_ZERO = 1e-6
 """Ranges narrower than this are widened to +-NEAR_ZERO/2 (`ExpandVerySmallRange`)."""
 
@@ -299,16 +303,61 @@ def quantize_weights_symmetric(
     """Symmetric narrow-range weights: (q, scales) with scale_c = max|w_c| / qmax, zero point 0,
     q in [-qmax, qmax]. Per channel along `axis`, per tensor when None.
 
-    No clipping pass is needed: every |w / scale_c| <= qmax by construction (a rounding of the
-    reciprocal can only reach qmax + tiny, which `rint` brings back to qmax)."""
+    When each channel is one contiguous slab (conv OHWI / FC [out, in] on axis 0), a block of
+    channels is reduced and quantized while it is in cache: one pass over memory. Otherwise
+    (depthwise, channel last) the ranges need every row first: a reduction pass, then a
+    quantization pass. No clipping pass is needed: |w / scale_c| <= qmax by construction (a
+    reciprocal's rounding can only reach qmax + tiny, which `rint` brings back to qmax)."""
+    w = np.asarray(w, dtype=np.float32, order="C")
+    if axis is not None and w.ndim:
+        a, c, b = _acb(w.shape, axis)
+        if a == 1 and b >= _ROWS_MIN and w.size:
+            return _fused_rows(w.reshape(c, b), dtype, w.shape)
     lo, hi = channel_minmax(w, axis)
     scales, _ = symmetric_params(lo, hi, dtype)
+    return quantize_scaled(w, scales, np.zeros(len(scales)), axis, dtype), scales
+
+
+_MAGIC = np.float32(1.5 * 2**23)
+"""x + 1.5 * 2**23 rounds x (|x| < 2**22) to an integer in float32 arithmetic (half to even);
+the low bits of the sum's bit pattern are then that integer, and an int32 -> int8 cast keeps
+exactly its low byte: rounding and narrowing in two cheap passes instead of rint + cast."""
+_MAGIC_BITS = np.int32(0x4B400000)
+
+
+def _fused_rows(
+    rows: np.ndarray, dtype: str, shape: tuple[int, ...]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row symmetric quantization, each block of rows reduced and quantized in cache."""
+    c, b = rows.shape
+    out = np.empty((c, b), NUMPY_INT[dtype])
+    scales = np.empty(c, np.float32)
+    step = max(1, FUSED_CHUNK // b)
+    m = min(step, c)
+    buf = np.empty((m, b), np.float32)
+    lo, hi, inv = (np.empty(m, np.float32) for _ in range(3))
     _, qmax = INT_RANGES[dtype]
-    q = quantize_scaled(w, scales, np.zeros(len(scales)), axis, dtype)
-    # A 1-ulp overshoot of w * (1/scale) past qmax + 0.5 cannot happen (qmax <= 32767 << 2**23),
-    # so `q` already lies in [-qmax, qmax].
-    del qmax
-    return q, scales
+    narrow = dtype == "i8"  # int16 results need the full int32 pattern, not its low byte
+    for r in range(0, c, step):
+        block = rows[r : r + step]
+        n = block.shape[0]
+        low, high = lo[:n], hi[:n]
+        np.min(block, axis=1, out=low)
+        np.max(block, axis=1, out=high)
+        np.negative(low, out=low)
+        np.maximum(high, low, out=high)  # per-row max |w|
+        np.maximum(high, np.float32(NEAR_ZERO / 2), out=high)  # ExpandVerySmallRange
+        np.divide(high, np.float32(qmax), out=scales[r : r + n])
+        np.divide(np.float32(1), scales[r : r + n], out=inv[:n])
+        t = buf[:n]
+        np.multiply(block, inv[:n].reshape(n, 1), out=t)
+        if narrow:
+            t += _MAGIC
+            out[r : r + n] = t.view(np.int32)  # low byte of 0x4B400000 + q == q
+        else:
+            np.rint(t, out=t)
+            out[r : r + n] = t
+    return out.reshape(shape), scales
 
 
 def quantize_affine(x: np.ndarray, scale: float, zero_point: int, dtype: str = "i8") -> np.ndarray:
@@ -322,19 +371,30 @@ def quantize_bias(
     bias: np.ndarray, input_scale: float, weight_scales: np.ndarray, dtype: str = "i32"
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bias as int32 (int64 for 16x8): scale_c = input_scale * weight_scale_c, zero point 0,
-    values rounded in float64 and saturated to the type's range. Returns (q, scales)."""
-    ws = np.asarray(weight_scales, np.float64).reshape(-1)
-    # The product is rounded to the float32 the file stores, and values are quantized with
-    # exactly that scale, so dequantizing with the stored scale is within half a step.
-    scales = (np.float64(np.float32(input_scale)) * ws.astype(np.float32)).astype(np.float32)
-    scales = scales.astype(np.float64)
-    b = np.asarray(bias, np.float64).reshape(-1)
-    scales_full = np.full(b.size, scales[0]) if len(scales) == 1 and b.size > 1 else scales
+    values rounded in float64 and saturated to the type's range. Returns (q, scales).
+
+    The scales are the float32 products the file stores, and values are quantized with exactly
+    those, so dequantizing with the stored scale is within half a step. Chunked through one
+    float64 buffer (fresh whole-tensor temporaries cost page faults here)."""
+    ws = np.asarray(weight_scales, np.float32).reshape(-1)
+    scales = np.multiply(ws, np.float32(input_scale), dtype=np.float32)
+    b = np.asarray(bias, np.float32).reshape(-1)
+    out = np.empty(b.size, NUMPY_INT[dtype])
     lo, hi = INT_RANGES[dtype]
     if dtype == "i32":
         lo = -hi  # symmetric storage range, as the official bias type
-    q = np.clip(np.rint(b / np.where(scales_full == 0, 1.0, scales_full)), lo, hi)
-    return q.astype(NUMPY_INT[dtype]).reshape(np.shape(bias)), scales.astype(np.float32)
+    per_channel = len(scales) == b.size and b.size > 1
+    safe = np.where(scales == 0, np.float32(1), scales)
+    buf = np.empty(min(CHUNK, max(b.size, 1)), np.float64)
+    for start in range(0, b.size, CHUNK):
+        n = min(CHUNK, b.size - start)
+        t = buf[:n]
+        div = safe[start : start + n] if per_channel else safe[0]
+        np.divide(b[start : start + n], div, out=t, dtype=np.float64)
+        np.rint(t, out=t)
+        np.clip(t, lo, hi, out=t)
+        out[start : start + n] = t
+    return out.reshape(np.shape(bias)), scales
 
 
 def dequantize(
@@ -358,19 +418,52 @@ FLOAT16_MAX = 65504.0
 
 
 def to_float16(x: np.ndarray) -> np.ndarray:
-    """float32 -> float16 (IEEE round to nearest even), chunked into a preallocated output;
-    values beyond +-65504 saturate instead of becoming inf (an inf weight breaks a model)."""
+    """float32 -> float16, bit-exact with IEEE round-to-nearest-even (`astype`), values beyond
+    +-65504 saturating instead of becoming inf (an inf weight breaks a model).
+
+    NumPy's float16 cast is a scalar loop (~1.5 GB/s here); this builds the half-precision bit
+    patterns with vectorised integer arithmetic on cache-sized chunks instead (F. Giesen's
+    `float_to_half_fast3`): normal values round by adding 0xfff plus the lowest kept mantissa
+    bit before shifting, subnormal ones through a float addition of a magic constant."""
     x = np.asarray(x, dtype=np.float32, order="C")
-    out = np.empty(x.shape, np.float16)
-    src, dst = x.reshape(-1), out.reshape(-1)
-    lo, hi, _ = minmax(src) if src.size else (0.0, 0.0, False)
-    saturate = max(abs(lo), abs(hi)) > FLOAT16_MAX if src.size else False
-    buf = np.empty(min(CHUNK, max(src.size, 1)), np.float32) if saturate else None
-    for s in range(0, src.size, CHUNK):
-        part = src[s : s + CHUNK]
-        if buf is not None:
-            t = buf[: part.size]
-            np.clip(part, -FLOAT16_MAX, FLOAT16_MAX, out=t)
-            part = t
-        dst[s : s + part.size] = part
-    return out
+    src = x.reshape(-1)
+    if src.size == 0:
+        return np.empty(x.shape, np.float16)
+    lo, hi, had_nan = minmax(src)
+    if had_nan:  # rare: the exact slow path keeps NaN payloads as the cast does
+        return np.clip(x, -FLOAT16_MAX, FLOAT16_MAX).astype(np.float16)
+    saturate = max(abs(lo), abs(hi)) > FLOAT16_MAX
+    out = np.empty(src.size, np.uint16)
+    m = min(CHUNK, src.size)
+    mag, sign, res = (np.empty(m, np.uint32) for _ in range(3))
+    fbuf = np.empty(m, np.float32)
+    for start in range(0, src.size, CHUNK):
+        n = min(CHUNK, src.size - start)
+        part = src[start : start + n]
+        if saturate:
+            np.clip(part, -FLOAT16_MAX, FLOAT16_MAX, out=fbuf[:n])
+            part = fbuf[:n]
+        a, sg, r, f = mag[:n], sign[:n], res[:n], fbuf[:n]
+        u = part.view(np.uint32)
+        np.bitwise_and(u, _SIGN_BIT, out=sg)
+        np.bitwise_xor(u, sg, out=a)  # |x| bits
+        np.right_shift(a, 13, out=r)
+        np.bitwise_and(r, 1, out=r)  # the lowest mantissa bit kept: ties go to even
+        r += a
+        r += _REBIAS  # exponent 127 -> 15 bias, plus 0xfff: rounds when shifted
+        np.right_shift(r, 13, out=r)
+        np.add(a.view(np.float32), _DENORM_MAGIC_F, out=f)  # |x| < 2**-14: subnormal half
+        sub = f.view(np.uint32)
+        sub -= _DENORM_MAGIC
+        np.copyto(r, sub, where=a < _HALF_NORMAL_MIN)
+        np.right_shift(sg, 16, out=sg)
+        r |= sg
+        out[start : start + n] = r
+    return out.view(np.float16).reshape(x.shape)
+
+
+_SIGN_BIT = np.uint32(0x80000000)
+_REBIAS = np.uint32((((15 - 127) << 23) + 0xFFF) & 0xFFFFFFFF)
+_DENORM_MAGIC = np.uint32(((127 - 15) + (23 - 10) + 1) << 23)
+_DENORM_MAGIC_F = _DENORM_MAGIC.view(np.float32)
+_HALF_NORMAL_MIN = np.uint32(113 << 23)
