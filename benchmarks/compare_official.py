@@ -18,6 +18,12 @@ Columns:
 - peak mem: growth of the process's peak resident set size during the conversion (Linux
   VmHWM, reset through /proc/self/clear_refs before each conversion), so it counts C++ and
   Python allocations alike; memory already resident before the conversion is not counted.
+
+With --quantized, a second table compares full-integer int8 post-training quantization
+(optimizations=[DEFAULT] + the same 8 seeded calibration samples for both converters): each
+int8 model's error against the float Keras model on the same inputs (max |diff| and RMSE,
+ours should be <= official), the file size (within 2 % of official) and the conversion time
+including calibration and quantization (ours / official).
 A model that fails in either converter gets a status with the reason; the script goes on.
 """
 
@@ -138,6 +144,9 @@ class Row:
     """max |TF output|, the scale for the max abs diff columns."""
     ours: Side = field(default_factory=Side)
     official: Side = field(default_factory=Side)
+    quant_ours: Side | None = None
+    quant_official: Side | None = None
+    quant_rmse: tuple[float | None, float | None] = (None, None)
 
 
 def _rss_kb(key: str) -> int:
@@ -167,6 +176,54 @@ def convert_official(model: Any) -> bytes:
     import tensorflow as tf
 
     return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+def calibration_samples(model: Any, n: int = 8, seed: int = 1) -> list[list[np.ndarray]]:
+    return [random_inputs(model, seed + k) for k in range(n)]
+
+
+def convert_ours_int8(model: Any, samples: list[list[np.ndarray]]) -> bytes:
+    import tflconv
+
+    conv = tflconv.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(samples)
+    return conv.convert()
+
+
+def convert_official_int8(model: Any, samples: list[list[np.ndarray]]) -> bytes:
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(samples)
+    return conv.convert()
+
+
+def bench_quantized(row: Row, model: Any, inputs: list[np.ndarray], expected: list) -> None:
+    """int8 PTQ by both converters: error vs the float model, size, time (--quantized)."""
+    samples = calibration_samples(model)
+    row.quant_ours, row.quant_official = Side(), Side()
+    rmse: list[float | None] = []
+    for side, fn in (
+        (row.quant_ours, convert_ours_int8),
+        (row.quant_official, convert_official_int8),
+    ):
+        tflite = measure_conversion(lambda m, fn=fn: fn(m, samples), model, side)
+        if tflite is None:
+            rmse.append(None)
+            continue
+        try:
+            with _silenced():
+                outs = run_outputs(tflite, inputs)
+            side.max_abs_diff = max_abs_diff(outs, expected)
+            pairs = [(o, e) for o, e in zip(outs, expected) if o.shape == e.shape]
+            err = np.concatenate([(o - e).ravel() for o, e in pairs]) if pairs else None
+            rmse.append(None if err is None else float(np.sqrt(np.mean(err**2))))
+        except Exception as e:
+            side.status = "runtime failed: " + " ".join(str(e).split())[:160]
+            rmse.append(None)
+    row.quant_rmse = (rmse[0], rmse[1])
 
 
 def measure_conversion(fn: Callable[[Any], bytes], model: Any, side: Side) -> bytes | None:
@@ -305,7 +362,7 @@ def randomize_batch_norm(model: Any, seed: int = 0) -> None:
                     var.assign(rng.uniform(lo, hi, tuple(var.shape)).astype("float32"))
 
 
-def bench_model(name: str, build: Callable[[], Any], runs: int) -> Row:
+def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool = False) -> Row:
     import keras
 
     keras.utils.set_random_seed(0)
@@ -337,6 +394,8 @@ def bench_model(name: str, build: Callable[[], Any], runs: int) -> Row:
         for (side, _), ts in zip(converted, times):
             side.latency_ms = statistics.median(ts)
             side.latency_iqr = _rel_iqr(ts)
+    if quantized:
+        bench_quantized(row, model, inputs, expected)
     return row
 
 
@@ -401,6 +460,40 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def markdown_quantized(rows: list[Row]) -> str:
+    lines = [
+        "| model | status (ours / official) | int8 max abs diff vs float (ours / official) "
+        "| int8 RMSE vs float (ours / official) | size KB (ours / official) | size diff "
+        "| int8 conversion s (ours / official) | time ratio |",
+        "|" + "---|" * 8,
+    ]
+    for r in rows:
+        o, f = r.quant_ours, r.quant_official
+        if o is None or f is None:
+            continue
+        err_ok = None
+        if r.quant_rmse[0] is not None and r.quant_rmse[1] is not None:
+            err_ok = r.quant_rmse[0] <= r.quant_rmse[1] * 1.0001
+        size_diff = (o.size - f.size) / f.size if o.size and f.size else None
+        t_ratio = _ratio(o.seconds, f.seconds)
+        lines.append(
+            f"| {r.model} | {_short(o.status)} / {_short(f.status)} "
+            f"| {_fmt(o.max_abs_diff, '.2e')} / {_fmt(f.max_abs_diff, '.2e')} "
+            f"| {_fmt(r.quant_rmse[0], '.2e')} / {_fmt(r.quant_rmse[1], '.2e')}{_mark(err_ok)} "
+            f"| {_fmt(_kb(o.size), '.1f')} / {_fmt(_kb(f.size), '.1f')} "
+            f"| {_fmt(None if size_diff is None else 100 * size_diff, '+.1f')} %"
+            f"{_mark(None if size_diff is None else abs(size_diff) <= 0.02)} "
+            f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} | {_fmt(t_ratio, '.2f')} |"
+        )
+    lines.append("")
+    lines.append("✓/✗: int8 RMSE vs float ≤ official's; size within 2 % of official.")
+    for r in rows:
+        for who, side in (("ours", r.quant_ours), ("official", r.quant_official)):
+            if side is not None and side.status != "converted":
+                lines.append(f"- {r.model} int8 ({who}): {side.status}")
+    return "\n".join(lines)
+
+
 def _kb(n: int | None) -> float | None:
     return None if n is None else n / 1024
 
@@ -415,6 +508,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="3 small models, 8 latency runs")
     parser.add_argument("--runs", type=int, help="latency runs per model (default 40, quick 8)")
     parser.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
+    parser.add_argument(
+        "--quantized", action="store_true", help="also compare int8 post-training quantization"
+    )
     args = parser.parse_args(argv)
 
     table = QUICK_MODELS if args.quick else MODELS
@@ -442,13 +538,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name, build in table.items():
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
-        rows.append(bench_model(name, build, runs))
+        rows.append(bench_model(name, build, runs, args.quantized))
         gc.collect()
     print(
         f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}), {os.cpu_count()} CPUs, "
         f"{runs} latency runs\n"
     )
     print(markdown(rows))
+    if args.quantized:
+        print("\nint8 post-training quantization (8 calibration samples)\n")
+        print(markdown_quantized(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0
