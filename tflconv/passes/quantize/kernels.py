@@ -384,15 +384,22 @@ def quantize_bias(
     if dtype == "i32":
         lo = -hi  # symmetric storage range, as the official bias type
     per_channel = len(scales) == b.size and b.size > 1
-    safe = np.where(scales == 0, np.float32(1), scales)
-    buf = np.empty(min(CHUNK, max(b.size, 1)), np.float64)
+    safe = np.where(scales == 0, np.float32(1), scales) if scales.min() <= 0 else scales
+    m = min(CHUNK, max(b.size, 1))
+    buf, div = np.empty(m, np.float64), np.empty(m, np.float64)
     for start in range(0, b.size, CHUNK):
         n = min(CHUNK, b.size - start)
         t = buf[:n]
-        div = safe[start : start + n] if per_channel else safe[0]
-        np.divide(b[start : start + n], div, out=t, dtype=np.float64)
+        t[...] = b[start : start + n]  # plain casting copies: buffered mixed-type ufuncs are slow
+        if per_channel:
+            d = div[:n]
+            d[...] = safe[start : start + n]
+            t /= d
+        else:
+            t /= np.float64(safe[0])
         np.rint(t, out=t)
-        np.clip(t, lo, hi, out=t)
+        np.minimum(t, np.float64(hi), out=t)  # float bounds: int ones make a slow loop
+        np.maximum(t, np.float64(lo), out=t)
         out[start : start + n] = t
     return out.reshape(np.shape(bias)), scales
 
