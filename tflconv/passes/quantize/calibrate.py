@@ -137,6 +137,7 @@ def calibrate_module(
             summary.nan_tensors.append(v.name_hint or "?")
         if s.seen:
             ranges[v] = (s.lo, s.hi)
+    _inplace_ranges(fn, ranges)
     summary.tensors = len(ranges)
     if summary.nan_tensors:
         log.warning(
@@ -145,6 +146,43 @@ def calibrate_module(
             ", ".join(summary.nan_tensors[:5]),
         )
     return ranges, summary
+
+
+INPLACE_OPS = frozenset({"tfl.add"})
+"""Ops LiteRT may run in place (output written over an input's buffer, `kTfLiteInplaceOp*`)."""
+
+
+def _inplace_ranges(fn: Function, ranges: dict[Value, tuple[float, float]]) -> None:
+    """Reproduce what the official calibrator records for in-place ops.
+
+    Its logging kernel reads an op's inputs *after* the op ran; when LiteRT's arena let an ADD
+    write its result over an input (the first input that is read by nothing else, is not a
+    model input and has the output's shape and type), that input's statistics also see the
+    output values: its range becomes the union of both. Observed on every MobileNetV2 residual
+    add of TF 2.21; the wider range also gives the residual branch the add's own scale, which
+    is measurably more accurate. Our interpreter preserves all tensors (no buffer sharing), so
+    the effect is applied to the ranges here."""
+    args = set(fn.args)
+    outputs = set(fn.outputs)
+    for op in fn.ops:
+        if op.name not in INPLACE_OPS or len(op.results) != 1 or op.result not in ranges:
+            continue
+        out = op.result
+        for v in op.operands[:2]:
+            if (
+                v in ranges
+                and v not in args
+                and v not in outputs
+                and v.num_uses == 1
+                and v.type.shape == out.type.shape
+                and v.type.dtype == out.type.dtype
+                and v.defining_op is not None
+                and v.defining_op.name != CONSTANT
+            ):
+                lo, hi = ranges[v]
+                olo, ohi = ranges[out]
+                ranges[v] = (min(lo, olo), max(hi, ohi))
+                break
 
 
 def _check_layout(details: list[dict[str, Any]], tracked: dict[Value, int], fn: Function) -> None:
