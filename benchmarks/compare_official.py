@@ -482,11 +482,11 @@ def markdown_quantized(rows: list[Row]) -> str:
             f"| {_fmt(r.quant_rmse[0], '.2e')} / {_fmt(r.quant_rmse[1], '.2e')}{_mark(err_ok)} "
             f"| {_fmt(_kb(o.size), '.1f')} / {_fmt(_kb(f.size), '.1f')} "
             f"| {_fmt(None if size_diff is None else 100 * size_diff, '+.1f')} %"
-            f"{_mark(None if size_diff is None else abs(size_diff) <= 0.02)} "
+            f"{_mark(None if size_diff is None else size_diff <= 0.02)} "
             f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} | {_fmt(t_ratio, '.2f')} |"
         )
     lines.append("")
-    lines.append("✓/✗: int8 RMSE vs float ≤ official's; size within 2 % of official.")
+    lines.append("✓/✗: int8 RMSE vs float ≤ official's; size at most 2 % above official's.")
     for r in rows:
         for who, side in (("ours", r.quant_ours), ("official", r.quant_official)):
             if side is not None and side.status != "converted":
