@@ -156,8 +156,9 @@ def test_bias_scale_is_input_times_weight_scale_and_never_overflows(bias, s_in, 
     assert q.min() >= -info.max and q.max() <= info.max
     # (beyond ~2**40 steps float64 division cannot place values within half a step exactly)
     inside = np.abs(bias / scales.astype(np.float64)) < min(info.max / 2, 2.0**40)
-    back = q[inside].astype(np.float64) * scales[inside]
-    assert np.all(np.abs(back - bias[inside]) <= scales[inside] / 2 * (1 + 1e-6))
+    exact = np.float64(np.float32(s_in)) * ws.astype(np.float64)  # what kernels add q at
+    back = q[inside].astype(np.float64) * exact[inside]
+    assert np.all(np.abs(back - bias[inside]) <= exact[inside] / 2 * (1 + 1e-6))
 
 
 # --- calibration min/max and float16 ------------------------------------------------------------

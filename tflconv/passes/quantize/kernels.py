@@ -373,18 +373,21 @@ def quantize_bias(
     """Bias as int32 (int64 for 16x8): scale_c = input_scale * weight_scale_c, zero point 0,
     values rounded in float64 and saturated to the type's range. Returns (q, scales).
 
-    The scales are the float32 products the file stores, and values are quantized with exactly
-    those, so dequantizing with the stored scale is within half a step. Chunked through one
-    float64 buffer (fresh whole-tensor temporaries cost page faults here)."""
+    The file stores the float32 products as scales; values are quantized with the exact double
+    products, which is what the kernels add them at (as the official converter). Chunked through
+    one float64 buffer (fresh whole-tensor temporaries cost page faults here)."""
     ws = np.asarray(weight_scales, np.float32).reshape(-1)
     scales = np.multiply(ws, np.float32(input_scale), dtype=np.float32)
+    # Kernels rescale the accumulator by input_scale * weight_scale computed in double from
+    # the stored float32 scales, so that exact product is what a bias step is worth.
+    exact = np.float64(np.float32(input_scale)) * ws.astype(np.float64)
     b = np.asarray(bias, np.float32).reshape(-1)
     out = np.empty(b.size, NUMPY_INT[dtype])
     lo, hi = INT_RANGES[dtype]
     if dtype == "i32":
         lo = -hi  # symmetric storage range, as the official bias type
     per_channel = len(scales) == b.size and b.size > 1
-    safe = np.where(scales == 0, np.float32(1), scales) if scales.min() <= 0 else scales
+    safe = np.where(exact == 0, 1.0, exact) if exact.min() <= 0 else exact
     m = min(CHUNK, max(b.size, 1))
     buf, div = np.empty(m, np.float64), np.empty(m, np.float64)
     for start in range(0, b.size, CHUNK):
@@ -396,7 +399,7 @@ def quantize_bias(
             d[...] = safe[start : start + n]
             t /= d
         else:
-            t /= np.float64(safe[0])
+            t /= safe[0]
         np.rint(t, out=t)
         np.minimum(t, np.float64(hi), out=t)  # float bounds: int ones make a slow loop
         np.maximum(t, np.float64(lo), out=t)
