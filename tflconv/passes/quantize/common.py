@@ -168,7 +168,7 @@ class NameMatcher:
         for pattern, regex in zip(self.patterns, self._regexes):
             # A full tensor name from a .tflite may carry the writer's `_<n>` uniquifier.
             plain = _KERAS_SUFFIX.sub("", pattern) if "/" in pattern or ";" in pattern else None
-            if any(c == pattern or c == plain or regex.fullmatch(c) for c in candidates):
+            if any(c in (pattern, plain) or regex.fullmatch(c) for c in candidates):
                 self.used.add(pattern)
                 return True
         return False
