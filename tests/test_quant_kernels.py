@@ -86,6 +86,35 @@ def test_per_tensor_weights(w):
     assert np.all(np.abs(K.dequantize(q, scales, 0) - w) <= scales[0] / 2 * (1 + 1e-5) + 1e-30)
 
 
+@pytest.mark.skipif(K.numba is None, reason="numba not installed")
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@SETTINGS
+@given(
+    hnp.arrays(
+        np.float32,
+        hnp.array_shapes(min_dims=1, max_dims=4, min_side=1, max_side=40),
+        elements=st.floats(width=32, allow_nan=False, allow_infinity=False)
+        | st.sampled_from([np.inf, -np.inf, np.nan]),
+    ),
+    st.data(),
+    st.sampled_from(["i8", "i16"]),
+)
+def test_compiled_weight_kernels_are_bit_identical_to_numpy(w, data, dtype):
+    # Both layouts (contiguous channel rows and interleaved channels), tiny and huge scales,
+    # inf / NaN channels (quantized to 0 on every path).
+    axis = data.draw(st.integers(0, w.ndim - 1) | st.none())
+    use = K.USE_NUMBA
+    try:
+        K.USE_NUMBA = True
+        q1, s1 = K.quantize_weights_symmetric(w, axis, dtype)
+        K.USE_NUMBA = False
+        q2, s2 = K.quantize_weights_symmetric(w, axis, dtype)
+    finally:
+        K.USE_NUMBA = use
+    np.testing.assert_array_equal(q1, q2)
+    np.testing.assert_array_equal(s1, s2)
+
+
 def test_zero_weights_get_the_widened_range():
     q, scales = K.quantize_weights_symmetric(np.zeros((3, 4), np.float32), 0)
     assert np.all(q == 0)

@@ -1,10 +1,15 @@
 """The hot numeric kernels of quantization: scales and zero points, weight and bias quantization,
 float16 conversion, calibration min/max.
 
-Plain NumPy, processed in cache-sized chunks. Why not numba: it is not a dependency of the
-project and its first-call JIT costs seconds, more than quantizing a whole model takes; NumPy's
-SIMD reductions (min/max run at ~30 GB/s here) and fused in-place passes over L2-sized chunks
-reach the memory-bandwidth bound instead (see docs/quantization.md for the numbers). The rules:
+Plain NumPy, processed in cache-sized chunks, plus compiled numba loops for symmetric weight
+quantization (the bulk of a model's bytes): NumPy needs five passes over each block there
+(min, max, multiply, round, cast), which caps it at ~2-3x the naive expression on
+cache-resident tensors; one fused loop per channel reaches the memory-bandwidth bound. The
+numba functions are compiled on first use (~0.7 s for the conv layout, ~0.3 s for the depthwise
+layout, then ~0.2 s per process to load from numba's on-disk cache) and are bit-identical to the
+NumPy paths, which stay as the fallback when numba is missing (see docs/quantization.md).
+NumPy's SIMD reductions (min/max at ~30 GB/s here) already reach the bound for calibration.
+The NumPy rules:
 
 - one pass over memory per logical step: a chunk (`CHUNK` elements, 1 MB of float32) is reduced
   or transformed by several NumPy calls while it sits in L2, never a whole-tensor temporary;
@@ -309,13 +314,48 @@ def quantize_weights_symmetric(
     quantization pass. No clipping pass is needed: |w / scale_c| <= qmax by construction (a
     reciprocal's rounding can only reach qmax + tiny, which `rint` brings back to qmax)."""
     w = np.asarray(w, dtype=np.float32, order="C")
-    if axis is not None and w.ndim:
-        a, c, b = _acb(w.shape, axis)
-        if a == 1 and b >= _ROWS_MIN and w.size:
-            return _fused_rows(w.reshape(c, b), dtype, w.shape)
+    a, c, b = _acb(w.shape, axis if w.ndim else None)
+    if USE_NUMBA and w.size and dtype in ("i8", "i16"):
+        return _weights_numba(w, a, c, b, dtype)
+    if a == 1 and b >= _ROWS_MIN and w.size and axis is not None and w.ndim:
+        return _fused_rows(w.reshape(c, b), dtype, w.shape)
     lo, hi = channel_minmax(w, axis)
     scales, _ = symmetric_params(lo, hi, dtype)
-    return quantize_scaled(w, scales, np.zeros(len(scales)), axis, dtype), scales
+    q = quantize_scaled(w, scales, np.zeros(len(scales)), axis, dtype)
+    _zero_nonfinite(q, scales, a, c, b)
+    return q, scales
+
+
+def _zero_nonfinite(q: np.ndarray, scales: np.ndarray, a: int, c: int, b: int) -> None:
+    """Channels with an inf or NaN weight have a non-finite scale; their values (x / inf or NaN,
+    cast to int: platform-defined) are written as 0 so every path gives the same result."""
+    bad = ~np.isfinite(scales)
+    if bad.any():
+        q.reshape(a, c, b)[:, bad, :] = 0
+
+
+def _weights_numba(
+    w: np.ndarray, a: int, c: int, b: int, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`quantize_weights_symmetric` with the compiled kernels; same float32 arithmetic."""
+    out = np.empty(w.shape, NUMPY_INT[dtype])
+    qmax = np.float32(INT_RANGES[dtype][1])
+    bits = w.view(np.uint32)
+    if a == 1 and b >= _ROWS_MIN:  # each channel one contiguous row: one pass, row in L1
+        scales = np.empty(c, np.float32)
+        floor = np.float32(NEAR_ZERO / 2)
+        _rows_nb(bits.reshape(c, b), out.reshape(c, b), scales, qmax, floor)
+        return out, scales
+    # Channel runs interleaved (depthwise, channel last): column-wise absmax, then one
+    # quantization pass; scales as `symmetric_params` (float64 floor, as the NumPy path).
+    col = _col_absmax_nb(bits.reshape(a, c * b)).reshape(c, b).max(axis=1)
+    absmax = col.view(np.float32).astype(np.float64)
+    scales, _ = symmetric_params(absmax, absmax, dtype)
+    inv = (1.0 / scales.astype(np.float64)).astype(np.float32)
+    with np.errstate(invalid="ignore"):
+        _scale_cols_nb(w.reshape(a, c * b), np.repeat(inv, b), out.reshape(a, c * b))
+    _zero_nonfinite(out, scales, a, c, b)
+    return out, scales
 
 
 _MAGIC = np.float32(1.5 * 2**23)
@@ -357,6 +397,7 @@ def _fused_rows(
         else:
             np.rint(t, out=t)
             out[r : r + n] = t
+    _zero_nonfinite(out, scales, 1, c, b)
     return out.reshape(shape), scales
 
 
@@ -477,3 +518,67 @@ _REBIAS = np.uint32((((15 - 127) << 23) + 0xFFF) & 0xFFFFFFFF)
 _DENORM_MAGIC = np.uint32(((127 - 15) + (23 - 10) + 1) << 23)
 _DENORM_MAGIC_F = _DENORM_MAGIC.view(np.float32)
 _HALF_NORMAL_MIN = np.uint32(113 << 23)
+
+
+# --- compiled single-pass weight kernels (numba) -------------------------------------------------
+# NumPy needs >= 5 passes over a block for per-channel weights (min, max, multiply, round, cast):
+# ~4x slower than one fused loop even when every pass hits L2, so it cannot reach 4x the naive
+# expression on cache-resident (1M-4M element) tensors. These loops do the same float32
+# arithmetic as `_fused_rows` / `quantize_scaled` (bit-identical results; tests compare them),
+# one row at a time while it sits in L1. Integer max of the |w| bit patterns is the absmax (IEEE
+# order = integer order for non-negative floats) and vectorises without fast-math; NaN patterns
+# sort above inf, so a non-finite channel is detected from the same reduction.
+
+try:
+    import numba
+except ImportError:  # the NumPy paths above are complete; numba only makes them faster
+    numba = None
+
+USE_NUMBA = numba is not None
+"""Use the compiled kernels (tests switch this off to check the NumPy paths)."""
+
+_ABS_MASK = 0x7FFFFFFF
+_INF_BITS = 0x7F800000
+
+if numba is not None:
+
+    @numba.njit(cache=True, nogil=True)
+    def _rows_nb(bits, out, scales, qmax, floor):  # pragma: no cover - compiled
+        c, b = bits.shape
+        one = np.float32(1.0)
+        for r in range(c):
+            m = np.uint32(0)
+            for j in range(b):
+                v = bits[r, j] & np.uint32(_ABS_MASK)
+                m = v if v > m else m
+            if m >= np.uint32(_INF_BITS):  # inf or NaN channel: zeros, as the NumPy path
+                scales[r] = np.float32(np.inf) if m == np.uint32(_INF_BITS) else np.float32(np.nan)
+                for j in range(b):
+                    out[r, j] = 0
+                continue
+            tmp = np.empty(1, np.uint32)
+            tmp[0] = m
+            absmax = max(tmp.view(np.float32)[0], floor)
+            s = absmax / qmax
+            scales[r] = s
+            inv = one / s
+            x = bits[r].view(np.float32)
+            for j in range(b):
+                out[r, j] = np.int32(np.rint(x[j] * inv))
+
+    @numba.njit(cache=True, nogil=True)
+    def _col_absmax_nb(bits):  # pragma: no cover - compiled
+        a, n = bits.shape
+        acc = np.zeros(n, np.uint32)
+        for r in range(a):
+            for j in range(n):
+                v = bits[r, j] & np.uint32(_ABS_MASK)
+                acc[j] = v if v > acc[j] else acc[j]
+        return acc
+
+    @numba.njit(cache=True, nogil=True)
+    def _scale_cols_nb(x, inv, out):  # pragma: no cover - compiled
+        a, n = x.shape
+        for r in range(a):
+            for j in range(n):
+                out[r, j] = np.int32(np.rint(x[r, j] * inv[j]))
