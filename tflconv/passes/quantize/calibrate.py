@@ -84,7 +84,7 @@ def calibrate_module(
     module: Module, dataset: Any, *, show_progress: bool = True
 ) -> tuple[dict[Value, tuple[float, float]], CalibrationSummary]:
     """Ranges of the float tensors of the module's main function over the dataset."""
-    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     from tflconv.schema.writer import write_flatbuffer
 
@@ -100,7 +100,13 @@ def calibrate_module(
     tflite = write_flatbuffer(module, conversion_metadata=None)
     with warnings.catch_warnings():  # LiteRT warns that preserving tensors costs memory
         warnings.simplefilter("ignore")
-        interp = Interpreter(model_content=tflite, experimental_preserve_all_tensors=True)
+        # No XNNPACK: its float kernels round differently from the builtin ones TF's
+        # calibrator runs, which shifts ranges by a few ulps and changes every int8 scale.
+        interp = Interpreter(
+            model_content=tflite,
+            experimental_preserve_all_tensors=True,
+            experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        )
     details = interp.get_tensor_details()
     _check_layout(details, tracked, fn)
     input_details = interp.get_input_details()
