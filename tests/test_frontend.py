@@ -640,4 +640,3 @@ def test_tf_dialect_verifier_and_purity(cnn_imported):
     assert tf_dialect.is_stateful_tf_op("RandomStandardNormal")
     assert not tf_dialect.is_stateful_tf_op("StatelessRandomUniformV2")
     assert not tf_dialect.is_stateful_tf_op("Conv2D")
-

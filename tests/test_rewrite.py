@@ -124,6 +124,7 @@ def test_dag_rule_refuses_intermediate_with_other_users():
 
 def test_dag_rule_attribute_constraints_and_repeated_captures():
     m, ops = build([("rw.add", [0, 0]), ("rw.relu", [2])], [3])
+
     def square(rw, m):
         rw.replace(m.root, rw.create("rw.fused_add", [m.x, m.x], [T]))
 
