@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 
 
@@ -719,27 +720,6 @@ def _quiet_loggers() -> Iterator[None]:
 
 # ---------------------------------------------------------------------------------------------
 # Files
-
-
-def write_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write `data` to `path` via a temp file in the same directory and os.replace, so readers
-    never see a partial file and a failure leaves any existing file untouched."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def check_output_path(output_path: str | os.PathLike, source: Any) -> None:

@@ -327,17 +327,18 @@ def _frozen_heap() -> Iterator[None]:
 
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
-    """Write `data` (text or bytes) to `path` through a temporary file and a rename: readers
-    never see half a file, and a failure leaves no file."""
+    """Write `data` (text or bytes) to `path` through a temporary file in the same directory
+    (created if missing) and a rename: readers never see half a file, and a failure leaves any
+    existing file untouched."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
-        if isinstance(data, bytes):
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-        else:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(data)
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
         os.replace(tmp, path)
     except BaseException:
