@@ -431,7 +431,14 @@ def _load_keras_file(path: str, legacy: bool = False) -> Any:
 
 
 def _keras_input_signature(model: Any) -> list[Any]:
-    """The input signature the official converter uses for Keras 3 models."""
+    """The input signature to trace a Keras 3 model with: the model's own input structure.
+
+    Functional models take one positional argument with the structure they were built from
+    (`model._inputs_struct`: a tensor, a list/tuple, a dict, nested), like Keras' own
+    `model.export`; dict inputs are named by their keys, other inputs by their `keras.Input`
+    names. (The official converter passes `model.inputs`, a flat list, which fails on
+    dict-input models such as every keras-hub text backbone.) Sequential models take
+    `model.inputs`; subclassed models the shapes of their first call (batch dynamic)."""
     from keras.src.models import Functional, Sequential
 
     if isinstance(model, (Functional, Sequential)):
@@ -439,38 +446,61 @@ def _keras_input_signature(model: Any) -> list[Any]:
             inputs = model.inputs
         except (AttributeError, ValueError):
             inputs = None
+        struct = getattr(model, "_inputs_struct", None) if isinstance(model, Functional) else None
+        if struct is not None:
+            return [_input_specs(struct)]
         if inputs:
-            signature = tf.nest.map_structure(
-                lambda x: tf.TensorSpec(x.shape, dtype=x.dtype, name=x.name), inputs
-            )
-            if isinstance(signature, list) and len(signature) > 1:
-                signature = [signature]
-            return signature
-    spec = _save_spec(model)
-    if not spec:
+            signature = [_input_specs(x) for x in inputs]
+            return [signature] if len(signature) > 1 else signature
+    signature = _save_spec(model)
+    if not signature:
         raise FrontendError(
             f"Keras model {model.name!r} has never been called, so its input shapes are "
             "unknown: call it once on an input (or build it from keras.Input) before converting"
         )
-    return [spec]
+    return signature
 
 
-def _save_spec(model: Any) -> Any:
-    """Input specs of a subclassed model from the shapes it was built with (batch dynamic)."""
+def _input_specs(struct: Any, name: str | None = None) -> Any:
+    """`TensorSpec`s for a (nested) structure of Keras tensors; dict keys name their values."""
+    if isinstance(struct, Mapping):
+        return {str(k): _input_specs(v, str(k)) for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)):
+        specs = [_input_specs(v) for v in struct]
+        return tuple(specs) if isinstance(struct, tuple) else specs
+    return tf.TensorSpec(
+        tuple(struct.shape), dtype=struct.dtype, name=name or getattr(struct, "name", None)
+    )
+
+
+def _save_spec(model: Any) -> list[Any] | None:
+    """Input specs of a subclassed model from the shapes it was built with (batch dynamic),
+    as Keras' `model.export` infers them (dtype: the model's `input_dtype`)."""
     shapes = getattr(model, "_build_shapes_dict", None)
-    if not shapes or "input_shape" not in shapes:
+    if not shapes:
         return None
     dtype = getattr(model, "input_dtype", None) or "float32"
 
-    def spec(shape: Any, name: str | None = None) -> Any:
-        return tf.TensorSpec((None,) + tuple(shape)[1:], dtype=dtype, name=name)
+    def is_shape(x: Any) -> bool:
+        return isinstance(x, (list, tuple)) and all(
+            d is None or isinstance(d, (int, np.integer)) for d in x
+        )
 
-    shape = shapes["input_shape"]
-    if isinstance(shape, dict):
-        return {k: spec(v, k) for k, v in shape.items()}
-    if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple)):
-        return [spec(s) for s in shape]
-    return spec(shape)
+    def specs(struct: Any, name: str | None = None) -> Any:
+        if isinstance(struct, Mapping):
+            return {str(k): specs(v, str(k)) for k, v in struct.items()}
+        if is_shape(struct):
+            return tf.TensorSpec((None,) + tuple(struct)[1:], dtype=dtype, name=name)
+        if isinstance(struct, (list, tuple)):
+            items = [specs(v) for v in struct]
+            return tuple(items) if isinstance(struct, tuple) else items
+        raise FrontendError(
+            f"Keras model {model.name!r} was built with an input of unknown structure "
+            f"{struct!r}; convert model.__call__ as a tf.function with an input_signature"
+        )
+
+    # One positional argument per build argument, in order, like Keras' `model.export`.
+    return [specs(v) for v in shapes.values()]
 
 
 def _keras_model(model: Any, input_shapes: InputShapes, path: str | None) -> ImportedModel:
