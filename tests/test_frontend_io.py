@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("ai_edge_litert")
 
 from tflconv.converter import convert  # noqa: E402
-from tflconv.frontends.tensorflow import load_model  # noqa: E402
+from tflconv.frontends.tensorflow import FrontendError, load_model  # noqa: E402
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -168,3 +168,67 @@ def test_dict_of_nested_inputs_and_dict_outputs():
     got = run_signature(tflite, feed)
     for key in ("sum", "prod"):
         np.testing.assert_allclose(got[key], np.asarray(expected[key]), rtol=1e-5, atol=1e-5)
+
+
+# --- 2. tracing errors name their cause --------------------------------------------------------
+
+
+class NeedsStaticBatch(keras.layers.Layer):
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        if x.shape[0] is None:
+            raise ValueError("NeedsStaticBatch wants a static batch size\nmore detail")
+        return x * 2.0
+
+
+class WithFailingLayer(keras.Model):
+    def __init__(self) -> None:
+        super().__init__()
+        self.dense = keras.layers.Dense(4)
+        self.check = NeedsStaticBatch(name="batch_check")
+
+    def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+        return self.check(self.dense(x))
+
+
+def test_tracing_error_names_the_layer_and_the_cause():
+    model = WithFailingLayer()
+    model(np.zeros((1, 3), np.float32))  # works; tracing with a dynamic batch raises
+    with pytest.raises(FrontendError) as info:
+        load_model(model)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "Exception encountered" not in message
+    assert "ValueError in layer 'batch_check' (NeedsStaticBatch)" in message
+    assert message.endswith(": NeedsStaticBatch wants a static batch size")
+    assert f"{os.path.abspath(__file__)}:" in message  # the raising line, in this file
+
+
+def test_tracing_error_of_a_tf_op_in_a_functional_model():
+    def bad_matmul(x: tf.Tensor) -> tf.Tensor:
+        return tf.matmul(x, tf.ones((5, 2)))  # 4 features against 5 rows
+
+    class Project(keras.layers.Layer):
+        def call(self, x: keras.KerasTensor) -> keras.KerasTensor:
+            return x if isinstance(x, keras.KerasTensor) else bad_matmul(x)
+
+        def compute_output_shape(self, shape: tuple) -> tuple:
+            return shape
+
+    x = keras.Input((4,))
+    model = keras.Model(x, Project(name="project")(x))
+    with pytest.raises(FrontendError) as info:
+        load_model(model)
+    message = str(info.value)
+    assert "\n" not in message
+    assert "Error in layer 'project' (Project)" in message
+    assert f"{os.path.abspath(__file__)}:" in message
+    assert "[?,4], [5,2]" in message  # TF's shape error: the innermost message
+
+
+def test_tracing_error_of_a_tf_function():
+    @tf.function(input_signature=[tf.TensorSpec((None, 3))])
+    def fails(x: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError("the model is not ready")
+
+    with pytest.raises(FrontendError, match="NotImplementedError .*: the model is not ready"):
+        load_model([fails])

@@ -26,6 +26,7 @@ from tflconv.core.ir import Function, Module
 
 from . import tf_convert as cv
 from .tensorflow import FrontendError, ImportedModel, InputShapes, _check_path
+from .tf_errors import trace_failure
 from .tf_graph import (
     V1_CONTROL_FLOW,
     GraphImporter,
@@ -513,7 +514,7 @@ def _keras_model(model: Any, input_shapes: InputShapes, path: str | None) -> Imp
         raise
     except Exception as e:  # noqa: BLE001
         where = f"Keras model {model.name!r}" + (f" from {path!r}" if path else "")
-        raise FrontendError(f"cannot trace {where}: {_first_line(e)}") from None
+        raise FrontendError(f"cannot trace {where}: {trace_failure(e)}") from e
     entry = Entry(SERVING_DEFAULT, cf, _arg_names(cf), _output_names(cf), sort_names=True)
     return _build([entry], "keras", input_shapes, (model, cf))
 
@@ -539,7 +540,11 @@ def _concrete_functions(funcs: list[Any], input_shapes: InputShapes) -> Imported
                     f"tf.function {name!r} has no input_signature; pass "
                     "f.get_concrete_function(tf.TensorSpec(shape, dtype), ...) instead"
                 )
-            cfs.append(f.get_concrete_function())
+            try:
+                cfs.append(f.get_concrete_function())
+            except Exception as e:  # noqa: BLE001 - tracing runs arbitrary user code
+                name = getattr(f, "__name__", f"#{i}")
+                raise FrontendError(f"cannot trace tf.function {name!r}: {trace_failure(e)}") from e
         else:
             raise FrontendError(
                 f"functions[{i}] is a {type(f).__name__}, not a tf.function or concrete function"
