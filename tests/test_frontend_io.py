@@ -232,3 +232,86 @@ def test_tracing_error_of_a_tf_function():
 
     with pytest.raises(FrontendError, match="NotImplementedError .*: the model is not ready"):
         load_model([fails])
+
+
+# --- 3. PlaceholderWithDefault named as an input -----------------------------------------------
+
+
+def pwd_graph(path: str) -> str:
+    """y = pwd * scale + x, z = pwd * 3 with pwd, scale PlaceholderWithDefaults."""
+    graph = tf.Graph()
+    with graph.as_default():
+        default = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+        pwd = tf.compat.v1.placeholder_with_default(default, shape=[None, 3], name="pwd")
+        scale = tf.compat.v1.placeholder_with_default(tf.constant(2.0), shape=[], name="scale")
+        x = tf.compat.v1.placeholder(tf.float32, [None, 3], name="x")
+        tf.identity(pwd * scale + x, name="y")
+        tf.identity(pwd * 3.0, name="z")
+    with open(path, "wb") as f:
+        f.write(graph.as_graph_def().SerializeToString())
+    return path
+
+
+@pytest.mark.parametrize(
+    "input_arrays, output_arrays",
+    [(["pwd"], ["z"]), (["x", "pwd"], ["y"]), (["pwd", "scale", "x"], ["y", "z"])],
+)
+def test_placeholder_with_default_named_as_input_is_an_input(tmp_path, input_arrays, output_arrays):
+    path = pwd_graph(str(tmp_path / "pwd.pb"))
+    options = {"input_arrays": input_arrays, "output_arrays": output_arrays}
+    tflite = convert(path, **options)
+    assert sorted(litert_signature(tflite)["inputs"]) == sorted(input_arrays)
+    imported = load_model(path, **options)
+    rng = np.random.default_rng(0)
+    results = []
+    for batch in (1, 4):  # two different values (and shapes) give two different outputs
+        feed = {
+            "pwd": rng.standard_normal((batch, 3)).astype(np.float32),
+            "x": rng.standard_normal((batch, 3)).astype(np.float32),
+            "scale": np.float32(rng.uniform(1, 2)),
+        }
+        feed = {k: feed[k] for k in input_arrays}
+        got = run_signature(tflite, feed)
+        expected = imported.run_tf(None, feed)
+        for name, e in zip(output_arrays, expected):
+            np.testing.assert_allclose(got[name], e, rtol=1e-6)
+        results.append(got[output_arrays[0]])
+    pwd = feed["pwd"]  # the last feed, checked against the formula (not only against TF)
+    scale = feed.get("scale", np.float32(2.0))
+    x = feed.get("x")
+    want = pwd * 3.0 if output_arrays == ["z"] else pwd * scale + x
+    np.testing.assert_allclose(results[-1], want, rtol=1e-6)
+    assert results[0].shape != results[1].shape
+
+
+def test_placeholder_with_default_not_named_folds_like_the_official_converter(tmp_path):
+    # TF 2.21's from_frozen_graph folds an unnamed PlaceholderWithDefault into its default
+    path = pwd_graph(str(tmp_path / "pwd.pb"))
+    tflite = convert(path, input_arrays=["x"], output_arrays=["y"])
+    assert litert_signature(tflite)["inputs"] == ["x"]
+    x = np.full((2, 3), 0.5, np.float32)
+    (got,) = run_signature(tflite, {"x": x}).values()
+    np.testing.assert_allclose(got, np.arange(6, dtype=np.float32).reshape(2, 3) * 2.0 + x)
+
+
+def test_placeholder_with_default_as_a_tf1_saved_model_signature_input(tmp_path):
+    graph = tf.Graph()
+    with graph.as_default():
+        default = tf.constant(np.ones((2, 3), np.float32))
+        pwd = tf.compat.v1.placeholder_with_default(default, shape=[None, 3], name="pwd")
+        z = tf.identity(pwd * 3.0 - 1.0, name="z")
+        with tf.compat.v1.Session(graph=graph) as sess:
+            tf.compat.v1.saved_model.simple_save(sess, str(tmp_path / "sm"), {"pwd": pwd}, {"z": z})
+    tflite = convert(str(tmp_path / "sm"))
+    for value in (np.zeros((1, 3), np.float32), np.arange(12, dtype=np.float32).reshape(4, 3)):
+        got = run_signature(tflite, {"pwd": value})["z"]
+        np.testing.assert_allclose(got, value * 3.0 - 1.0, rtol=1e-6)
+
+
+def test_input_shapes_fix_a_placeholder_with_default_input(tmp_path):
+    path = pwd_graph(str(tmp_path / "pwd.pb"))
+    options = {"input_arrays": ["pwd"], "output_arrays": ["z"], "input_shapes": {"pwd": [1, 3]}}
+    assert load_model(path, **options).function().input_types[0].shape == (1, 3)
+    tflite = convert(path, **options)
+    value = np.array([[1.0, -2.0, 0.5]], np.float32)
+    np.testing.assert_allclose(run_signature(tflite, {"pwd": value})["z"], value * 3.0)

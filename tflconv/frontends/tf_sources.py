@@ -37,6 +37,8 @@ from .tf_graph import (
 from .tf_library import regenerate_graph
 
 SERVING_DEFAULT = "serving_default"
+# GraphDef nodes that can be inputs (a PlaceholderWithDefault when named in input_arrays).
+INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
 
 
 @dataclass
@@ -596,7 +598,7 @@ def _graph_def(
     if not graph_def.node:
         raise FrontendError(f"{path!r} is not a frozen GraphDef (it has no nodes)")
     _check_v1_control_flow(graph_def, path)
-    placeholders = [n.name for n in graph_def.node if n.op == "Placeholder"]
+    placeholders = [n.name for n in graph_def.node if n.op in INPUT_OPS]
     if not input_arrays or not output_arrays:
         raise FrontendError(
             f"frozen GraphDef {path!r} needs input_arrays=[...] and output_arrays=[...] "
@@ -610,6 +612,8 @@ def _graph_def(
             raise FrontendError(
                 f"frozen GraphDef {path!r} has no node {name!r} (its placeholders: {placeholders})"
             )
+    for name in in_names:
+        _placeholder_with_default_as_input(nodes[name])
     _apply_graph_def_shapes(graph_def, nodes, in_names, input_shapes)
 
     def import_graph() -> None:
@@ -633,6 +637,16 @@ def _graph_def(
         shapes_fixed=True,
     )
     return _build([entry], "graph_def", None, (wrapped, pruned))
+
+
+def _placeholder_with_default_as_input(node: Any) -> None:
+    """A PlaceholderWithDefault named in input_arrays is an input, like in the official
+    converter: a Placeholder of its dtype and shape (its default value is no longer read, and
+    input_shapes may refine the shape). Unnamed ones keep folding into their default."""
+    if node.op != "PlaceholderWithDefault":
+        return
+    node.op = "Placeholder"
+    del node.input[:]
 
 
 def _node_name(tensor: str) -> str:
@@ -679,7 +693,7 @@ def _apply_graph_def_shapes(
         overrides = dict(zip(in_names, shapes))
     for name, shape in overrides.items():
         node = nodes[name]
-        if node.op != "Placeholder":
+        if node.op not in INPUT_OPS:
             continue
         new = tf.TensorShape(shape)
         old = tf.TensorShape(node.attr["shape"].shape) if "shape" in node.attr else None
