@@ -315,3 +315,136 @@ def test_input_shapes_fix_a_placeholder_with_default_input(tmp_path):
     tflite = convert(path, **options)
     value = np.array([[1.0, -2.0, 0.5]], np.float32)
     np.testing.assert_allclose(run_signature(tflite, {"pwd": value})["z"], value * 3.0)
+
+
+# --- 4. several outputs of one op ----------------------------------------------------------------
+
+
+def multi_output_graph(path: str) -> str:
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 6], name="x")
+        tf.split(x, 3, axis=1, name="split")
+        i = tf.compat.v1.placeholder(tf.int32, [None], name="i")
+        tf.unique(i, name="uniq")
+        tf.identity_n([x * 2.0, x + 1.0], name="idn")
+    with open(path, "wb") as f:
+        f.write(graph.as_graph_def().SerializeToString())
+    return path
+
+
+MULTI_OUTPUT_CASES = [
+    (["x"], ["split", "split:1"]),
+    (["x:0"], ["split:2", "split:0", "split:1"]),
+    (["i"], ["uniq", "uniq:1"]),
+    (["x"], ["idn", "idn:1"]),
+    (["x", "i"], ["idn:1", "uniq:1", "split:1"]),
+]
+
+
+def multi_output_feed(input_arrays: list[str], seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    batch = 2 + seed
+    values = {
+        "x": rng.standard_normal((batch, 6)).astype(np.float32),
+        "i": rng.integers(0, 4, (3 * batch,)).astype(np.int32),
+    }
+    return [values[a.split(":")[0]] for a in input_arrays]
+
+
+@pytest.mark.parametrize("input_arrays, output_arrays", MULTI_OUTPUT_CASES)
+def test_several_outputs_of_one_op_in_a_frozen_graph(tmp_path, input_arrays, output_arrays):
+    from tests.e2e_util import run_litert
+
+    path = multi_output_graph(str(tmp_path / "multi.pb"))
+    options = {"input_arrays": input_arrays, "output_arrays": output_arrays}
+    tflite = convert(path, **options)
+    names = [a[:-2] if a.endswith(":0") else a for a in output_arrays]  # "split:0" is "split"
+    assert sorted(litert_signature(tflite)["outputs"]) == sorted(names)
+    imported = load_model(path, **options)
+    for seed in (0, 1):
+        feed = multi_output_feed(input_arrays, seed)
+        expected = imported.run_tf(None, feed)
+        by_name = run_signature(tflite, dict(zip([a.split(":")[0] for a in input_arrays], feed)))
+        got = run_litert(tflite, feed)  # outputs in output_arrays order
+        for name, e, g in zip(names, expected, got):
+            np.testing.assert_allclose(by_name[name], e, rtol=1e-6)
+            np.testing.assert_allclose(g, e, rtol=1e-6)
+
+
+def test_frozen_graph_output_names_are_the_official_tensor_names(tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = multi_output_graph(str(tmp_path / "multi.pb"))
+    inputs, outputs = ["x", "i"], ["split:2", "uniq", "uniq:1", "idn:1"]
+    official = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(path, inputs, outputs)
+    official_names = [
+        d["name"] for d in Interpreter(model_content=official.convert()).get_output_details()
+    ]
+    ours = convert(path, input_arrays=inputs, output_arrays=outputs)
+    assert sorted(litert_signature(ours)["outputs"]) == sorted(official_names)
+
+
+def test_the_same_output_array_twice_is_refused(tmp_path):
+    path = multi_output_graph(str(tmp_path / "multi.pb"))
+    with pytest.raises(FrontendError, match=r"output_arrays names the tensor\(s\) \['split:1'\]"):
+        load_model(path, input_arrays=["x"], output_arrays=["split:1", "split:1"])
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, 6])])
+def split_two(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    a, _, c = tf.split(x, 3, axis=1)
+    return c, a
+
+
+@tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
+def unique_dict(i: tf.Tensor) -> dict[str, tf.Tensor]:
+    values, indices = tf.unique(i)
+    return {"values": values, "indices": indices}
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, 6])])
+def identity_n(x: tf.Tensor) -> list[tf.Tensor]:
+    return tf.identity_n([x * 2.0, x + 1.0])
+
+
+@tf.function(input_signature=[tf.TensorSpec([None, 6])])
+def same_twice(x: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    y = x * 2.0
+    return y, y
+
+
+FUNCTION_CASES = [
+    (split_two, ["output_0", "output_1"]),
+    (unique_dict, ["indices", "values"]),
+    (identity_n, ["output_0", "output_1"]),
+    (same_twice, ["output_0", "output_1"]),
+]
+
+
+def check_function_outputs(tflite: bytes, fn: object, names: list[str]) -> None:
+    """Signature output names as TF's SignatureDef (and the official converter) name them;
+    numerics in LiteRT against the tf.function."""
+    signature = litert_signature(tflite)
+    assert sorted(signature["outputs"]) == names
+    (arg,) = signature["inputs"]
+    for seed in (0, 1):
+        (feed,) = multi_output_feed(["i" if fn is unique_dict else "x"], seed)
+        got = run_signature(tflite, {arg: feed})
+        result = fn(feed)
+        expected = result if isinstance(result, dict) else dict(zip(names, result))
+        for name in names:
+            np.testing.assert_allclose(got[name], np.asarray(expected[name]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fn, names", FUNCTION_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_several_outputs_of_one_op_in_a_concrete_function(fn, names):
+    check_function_outputs(convert([fn.get_concrete_function()]), fn, names)
+
+
+@pytest.mark.parametrize("fn, names", FUNCTION_CASES, ids=lambda c: getattr(c, "__name__", ""))
+def test_several_outputs_of_one_op_in_a_saved_model(tmp_path, fn, names):
+    module = tf.Module()
+    module.fn = fn
+    tf.saved_model.save(module, str(tmp_path), signatures=fn)
+    check_function_outputs(convert(str(tmp_path)), fn, names)

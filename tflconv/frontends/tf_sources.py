@@ -606,6 +606,14 @@ def _graph_def(
         )
     in_names = [_node_name(a) for a in input_arrays]
     out_names = [_node_name(a) for a in output_arrays]
+    # Signature names: the tensor names without ":0", as the official converter names the
+    # tensors ("split", "split:1", ...), so several outputs of one op get distinct names.
+    in_keys = [_array_name(a) for a in input_arrays]
+    out_keys = [_array_name(a) for a in output_arrays]
+    for what, keys in (("input_arrays", in_keys), ("output_arrays", out_keys)):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise FrontendError(f"{what} names the tensor(s) {twice} more than once")
     nodes = {n.name: n for n in graph_def.node}
     for name in in_names + out_names:
         if name not in nodes:
@@ -630,8 +638,8 @@ def _graph_def(
     entry = Entry(
         SERVING_DEFAULT,
         pruned,
-        in_names,
-        out_names,
+        in_keys,
+        out_keys,
         sort_names=False,
         flat_call=True,
         shapes_fixed=True,
@@ -652,6 +660,12 @@ def _placeholder_with_default_as_input(node: Any) -> None:
 def _node_name(tensor: str) -> str:
     name = tensor.split(":")[0]
     return name[1:] if name.startswith("^") else name
+
+
+def _array_name(tensor: str) -> str:
+    """`x:0` -> `x`, `split:1` -> `split:1`: TF's tensor name with output 0 implicit."""
+    name = tensor[1:] if tensor.startswith("^") else tensor
+    return name[: -len(":0")] if name.endswith(":0") else name
 
 
 def _tensor_name(tensor: str) -> str:
