@@ -12,10 +12,16 @@ import re
 import traceback
 from typing import Any
 
+from tflconv.core.location import SourceLine
+
 from . import tf_convert as cv
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _WRAPPER_LINES = ("Exception encountered when calling", "in user code:")
+# Autograph (tf-keras layers, tf.functions) runs generated copies of the user's code and lists
+# the user's frames in its error messages.
+_AUTOGRAPH_FILE = "__autograph_generated_file"
+_AUTOGRAPH_FRAME = re.compile(r'File "([^"]+)", line (\d+), in ')
 
 
 def innermost(error: BaseException) -> BaseException:
@@ -46,7 +52,7 @@ def failing_layer(error: BaseException) -> Any:
         tb = exc.__traceback__
         while tb is not None:
             frame = tb.tb_frame
-            if frame.f_code.co_name == "call":
+            if frame.f_code.co_name in ("call", "tf__call"):  # tf__call: autograph's copy
                 obj = frame.f_locals.get("self")
                 if _is_layer(obj):
                     layer = obj
@@ -88,12 +94,24 @@ def _is_layer(obj: Any) -> bool:
 
 
 def _user_line(error: BaseException) -> Any:
-    """The innermost user frame, from the innermost exception whose traceback has one (TF
-    errors raised in C++ have only TF frames; the exceptions wrapping them reach user code)."""
+    """The innermost user frame: from autograph's "in user code" report if there is one (its
+    generated code hides the user's file), else from the innermost exception whose traceback
+    has one (TF errors raised in C++ have only TF frames; the exceptions wrapping them reach
+    user code)."""
     try:
         locator = cv.SourceLocator()
-        for exc in _chain(error):
-            line = locator.from_traceback(traceback.extract_tb(exc.__traceback__))
+        chain = _chain(error)
+        for exc in chain:
+            for file, line in reversed(_AUTOGRAPH_FRAME.findall(_ANSI.sub("", str(exc)))):
+                if not locator.is_internal(file) and _AUTOGRAPH_FILE not in file:
+                    return SourceLine(file, int(line))
+        for exc in chain:
+            frames = [
+                f
+                for f in traceback.extract_tb(exc.__traceback__)
+                if _AUTOGRAPH_FILE not in f.filename
+            ]
+            line = locator.from_traceback(frames)
             if line is not None:
                 return line
     except Exception:  # noqa: BLE001 - a source line is a nicety; never hide the error

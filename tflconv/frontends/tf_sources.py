@@ -4,15 +4,14 @@ Every source kind ends up as a list of `Entry` (signature key + `ConcreteFunctio
 names), imported by `tf_graph.GraphImporter`:
 
 - SavedModel: `tf.saved_model.load(...).signatures[key]`.
-- Keras model / .keras / .h5: traced like the official converter's Keras-3 export
-  (`model.__call__(..., training=False)` with the model's input specs), one `serving_default`.
+- Keras model / .keras / .h5 (Keras 3 or tf-keras): traced in `tf_keras_models`, one
+  `serving_default`.
 - tf.functions / concrete functions: as given.
 - Frozen GraphDef: imported into a wrapped function and pruned to the inputs/outputs.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -34,6 +33,7 @@ from .tf_graph import (
     LazyConstant,
     Resource,
 )
+from .tf_keras_models import is_keras_model, load_keras_file, trace_keras_model
 from .tf_library import regenerate_graph
 
 SERVING_DEFAULT = "serving_default"
@@ -75,20 +75,19 @@ def load(
             return _saved_model(os.path.dirname(path) or ".", signature_keys, tags, input_shapes)
         kind = _file_kind(path)
         if kind == "keras":
-            return _keras_model(_load_keras_file(path), input_shapes, path)
+            return _keras_model(load_keras_file(path), input_shapes, path)
         if kind == "h5":
-            return _keras_model(_load_keras_file(path, legacy=True), input_shapes, path)
+            return _keras_model(load_keras_file(path, legacy=True), input_shapes, path)
         return _graph_def(path, input_arrays, output_arrays, input_shapes)
     if isinstance(source, (list, tuple)):
         return _concrete_functions(list(source), input_shapes)
+    if is_keras_model(source):  # before _is_function: tf-keras models are tf.Modules too
+        return _keras_model(source, input_shapes, None)
     if _is_function(source):
         return _concrete_functions([source], input_shapes)
-    import keras
-
-    if isinstance(source, keras.Model):
-        return _keras_model(source, input_shapes, None)
     raise FrontendError(
-        f"cannot import a {type(source).__name__}: pass a SavedModel directory, a keras.Model, "
+        f"cannot import a {type(source).__name__}: pass a SavedModel directory, a keras.Model "
+        "(Keras 3 or tf-keras), "
         "a .keras/.h5/.pb path, or a list of tf.functions / concrete functions"
     )
 
@@ -408,115 +407,8 @@ def _file_kind(path: str) -> str:
     return "graph_def"
 
 
-def _load_keras_file(path: str, legacy: bool = False) -> Any:
-    import keras
-
-    what = "legacy HDF5 Keras model" if legacy else "Keras model file"
-    if not legacy and not zipfile.is_zipfile(path):
-        raise FrontendError(f"{what} {path!r} is not a .keras zip archive (corrupt file?)")
-    try:
-        return keras.models.load_model(path, compile=False, safe_mode=True)
-    except Exception as e:  # noqa: BLE001 - Keras raises many error types for bad files
-        text = str(e)
-        if "safe_mode" in text or "unsafe_deserialization" in text:
-            raise FrontendError(
-                f"{what} {path!r} contains Python code (e.g. a Lambda layer) that Keras only "
-                "loads with safe_mode=False; if you trust the file, load it yourself with "
-                f"keras.models.load_model({path!r}, safe_mode=False) and pass the model object"
-            ) from None
-        if "custom_objects" in text or "Could not locate" in text:
-            raise FrontendError(
-                f"{what} {path!r} uses custom classes: load it yourself with "
-                "keras.models.load_model(path, custom_objects={...}) and pass the model "
-                f"object ({_first_line(e)})"
-            ) from None
-        raise FrontendError(f"cannot read {what} {path!r}: {_first_line(e)}") from None
-
-
-def _keras_input_signature(model: Any) -> list[Any]:
-    """The input signature to trace a Keras 3 model with: the model's own input structure.
-
-    Functional models take one positional argument with the structure they were built from
-    (`model._inputs_struct`: a tensor, a list/tuple, a dict, nested), like Keras' own
-    `model.export`; dict inputs are named by their keys, other inputs by their `keras.Input`
-    names. (The official converter passes `model.inputs`, a flat list, which fails on
-    dict-input models such as every keras-hub text backbone.) Sequential models take
-    `model.inputs`; subclassed models the shapes of their first call (batch dynamic)."""
-    from keras.src.models import Functional, Sequential
-
-    if isinstance(model, (Functional, Sequential)):
-        try:
-            inputs = model.inputs
-        except (AttributeError, ValueError):
-            inputs = None
-        struct = getattr(model, "_inputs_struct", None) if isinstance(model, Functional) else None
-        if struct is not None:
-            return [_input_specs(struct)]
-        if inputs:
-            signature = [_input_specs(x) for x in inputs]
-            return [signature] if len(signature) > 1 else signature
-    signature = _save_spec(model)
-    if not signature:
-        raise FrontendError(
-            f"Keras model {model.name!r} has never been called, so its input shapes are "
-            "unknown: call it once on an input (or build it from keras.Input) before converting"
-        )
-    return signature
-
-
-def _input_specs(struct: Any, name: str | None = None) -> Any:
-    """`TensorSpec`s for a (nested) structure of Keras tensors; dict keys name their values."""
-    if isinstance(struct, Mapping):
-        return {str(k): _input_specs(v, str(k)) for k, v in struct.items()}
-    if isinstance(struct, (list, tuple)):
-        specs = [_input_specs(v) for v in struct]
-        return tuple(specs) if isinstance(struct, tuple) else specs
-    return tf.TensorSpec(
-        tuple(struct.shape), dtype=struct.dtype, name=name or getattr(struct, "name", None)
-    )
-
-
-def _save_spec(model: Any) -> list[Any] | None:
-    """Input specs of a subclassed model from the shapes it was built with (batch dynamic),
-    as Keras' `model.export` infers them (dtype: the model's `input_dtype`)."""
-    shapes = getattr(model, "_build_shapes_dict", None)
-    if not shapes:
-        return None
-    dtype = getattr(model, "input_dtype", None) or "float32"
-
-    def is_shape(x: Any) -> bool:
-        return isinstance(x, (list, tuple)) and all(
-            d is None or isinstance(d, (int, np.integer)) for d in x
-        )
-
-    def specs(struct: Any, name: str | None = None) -> Any:
-        if isinstance(struct, Mapping):
-            return {str(k): specs(v, str(k)) for k, v in struct.items()}
-        if is_shape(struct):
-            return tf.TensorSpec((None,) + tuple(struct)[1:], dtype=dtype, name=name)
-        if isinstance(struct, (list, tuple)):
-            items = [specs(v) for v in struct]
-            return tuple(items) if isinstance(struct, tuple) else items
-        raise FrontendError(
-            f"Keras model {model.name!r} was built with an input of unknown structure "
-            f"{struct!r}; convert model.__call__ as a tf.function with an input_signature"
-        )
-
-    # One positional argument per build argument, in order, like Keras' `model.export`.
-    return [specs(v) for v in shapes.values()]
-
-
 def _keras_model(model: Any, input_shapes: InputShapes, path: str | None) -> ImportedModel:
-    signature = _keras_input_signature(model)
-    call = functools.partial(model.__call__, training=False)
-    try:
-        function = tf.function(call, input_signature=signature, autograph=False)
-        cf = function.get_concrete_function()
-    except FrontendError:
-        raise
-    except Exception as e:  # noqa: BLE001
-        where = f"Keras model {model.name!r}" + (f" from {path!r}" if path else "")
-        raise FrontendError(f"cannot trace {where}: {trace_failure(e)}") from e
+    cf = trace_keras_model(model, path)
     entry = Entry(SERVING_DEFAULT, cf, _arg_names(cf), _output_names(cf), sort_names=True)
     return _build([entry], "keras", input_shapes, (model, cf))
 
