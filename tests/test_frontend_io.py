@@ -448,3 +448,28 @@ def test_several_outputs_of_one_op_in_a_saved_model(tmp_path, fn, names):
     module.fn = fn
     tf.saved_model.save(module, str(tmp_path), signatures=fn)
     check_function_outputs(convert(str(tmp_path)), fn, names)
+
+
+def test_several_outputs_of_one_op_in_a_tf1_saved_model_signature(tmp_path):
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [None, 6], name="x")
+        a, b, c = tf.split(x, 3, axis=1, name="split")
+        n1, n2 = tf.identity_n([x * 2.0, x + 1.0], name="idn")
+        outputs = {"first": a, "third": c, "second": b, "double": n1, "plus_one": n2}
+        with tf.compat.v1.Session(graph=graph) as sess:
+            tf.compat.v1.saved_model.simple_save(sess, str(tmp_path / "sm"), {"x": x}, outputs)
+    tflite = convert(str(tmp_path / "sm"))
+    assert sorted(litert_signature(tflite)["outputs"]) == sorted(outputs)
+    for seed in (0, 1):
+        (feed,) = multi_output_feed(["x"], seed)
+        got = run_signature(tflite, {"x": feed})
+        want = {
+            "first": feed[:, :2],
+            "second": feed[:, 2:4],
+            "third": feed[:, 4:],
+            "double": feed * 2.0,
+            "plus_one": feed + 1.0,
+        }
+        for name, value in want.items():
+            np.testing.assert_allclose(got[name], value, rtol=1e-6)
