@@ -473,3 +473,15 @@ def test_several_outputs_of_one_op_in_a_tf1_saved_model_signature(tmp_path):
         }
         for name, value in want.items():
             np.testing.assert_allclose(got[name], value, rtol=1e-6)
+
+
+def test_an_intermediate_tensor_named_as_input_is_an_input(tmp_path):
+    # like the official converter: input_arrays may cut the graph at any single-output node
+    path = pwd_graph(str(tmp_path / "pwd.pb"))
+    tflite = convert(path, input_arrays=["mul", "x"], output_arrays=["y"])
+    assert sorted(litert_signature(tflite)["inputs"]) == ["mul", "x"]
+    rng = np.random.default_rng(3)
+    for batch in (1, 3):
+        mul = rng.standard_normal((batch, 3)).astype(np.float32)
+        x = rng.standard_normal((batch, 3)).astype(np.float32)
+        np.testing.assert_allclose(run_signature(tflite, {"mul": mul, "x": x})["y"], mul + x)
