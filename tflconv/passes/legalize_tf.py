@@ -10,21 +10,12 @@ from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
 
 from .legalize import control_flow, math, nn, recurrent, tensor
-from .legalize import elementwise_lowered, matrix_band, roll, scatter
 
 
 def legalize_tf_patterns() -> PatternSet:
     """Every TF -> TFL pattern, family by family."""
     return PatternSet(
-        nn.PATTERNS
-        + math.PATTERNS
-        + tensor.PATTERNS
-        + control_flow.PATTERNS
-        + recurrent.PATTERNS
-        + elementwise_lowered.PATTERNS
-        + matrix_band.PATTERNS
-        + roll.PATTERNS
-        + scatter.PATTERNS
+        nn.PATTERNS + math.PATTERNS + tensor.PATTERNS + control_flow.PATTERNS + recurrent.PATTERNS
     )
 
 
