@@ -54,12 +54,21 @@ def _runtime_mask(
     """in_band[i, j] = (i - j <= lo) and (i - j >= -up), from RANGEs over the matrix dims."""
     rank = x.type.rank
     assert rank is not None
-    rows = iota(rw, x, rank - 2, dtype)
-    col_shape = const(rw, np.asarray([-1, 1], dtype=np.int32))
-    rows = create_tfl(rw, "reshape", [rows, col_shape], [TensorType((m, 1), dtype)]).result
-    cols = iota(rw, x, rank - 1, dtype)
     off_t = TensorType((m, n), dtype)
-    offset = create_tfl(rw, "sub", [rows, cols], [off_t], fused_activation_function="NONE").result
+    if m is not None and n is not None:
+        offset = const(rw, np.arange(m)[:, None] - np.arange(n)[None, :], dtype=np_int(dtype))
+    else:
+        if m is not None:
+            rows = const(rw, np.arange(m, dtype=np_int(dtype)).reshape(m, 1))
+        else:
+            column = const(rw, np.asarray([-1, 1], dtype=np.int32))
+            rows_t = TensorType((m, 1), dtype)
+            rows = create_tfl(rw, "reshape", [iota(rw, x, rank - 2, dtype), column], [rows_t])
+            rows = rows.result
+        cols = iota(rw, x, rank - 1, dtype)
+        offset = create_tfl(
+            rw, "sub", [rows, cols], [off_t], fused_activation_function="NONE"
+        ).result
     mask_t = TensorType((m, n), "i1")
     conds: list[Value] = []
     if lo is not None:

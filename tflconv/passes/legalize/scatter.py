@@ -158,7 +158,9 @@ class LegalizeTensorScatterUpdate(RewritePattern):
                 return rw.fail("repeated indices with two unknown dims in the updated slices")
             target = [len(flat)] + [-1 if d is None else int(d) for d in slice_shape]
             rows = updates.type.with_shape((len(flat), *slice_shape))
-            updates = create_tfl(rw, "reshape", [updates, i32_const(rw, target)], [rows]).result
+            if updates.type.shape != rows.shape:
+                shape_v = i32_const(rw, target)
+                updates = create_tfl(rw, "reshape", [updates, shape_v], [rows]).result
             kept_t = updates.type.with_shape((len(keep), *slice_shape))
             updates = create_tfl(
                 rw, "gather", [updates, const(rw, keep)], [kept_t], axis=0, batch_dims=0
