@@ -32,6 +32,8 @@ def rand(shape: Sequence[int], dtype: Any = np.float32, low: float = -3, high: f
     dt = np.dtype(dtype)
     if dt == np.bool_:
         return RNG.random(shape) < 0.5
+    if dt.kind == "c":
+        return (RNG.uniform(low, high, shape) + 1j * RNG.uniform(low, high, shape)).astype(dt)
     if dt.kind in "iu":
         return RNG.integers(max(low, np.iinfo(dt).min), high + 1, size=shape).astype(dt)
     return RNG.uniform(low, high, size=shape).astype(dt)
@@ -87,7 +89,9 @@ def test_band_part_constant_bounds(shape, lo, up):
     assert sum(hist.values()) <= 1, hist
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64, np.int8, np.bool_])
+@pytest.mark.parametrize(
+    "dtype", [np.float32, np.float16, np.int32, np.int64, np.int16, np.int8, np.bool_, np.complex64]
+)
 def test_band_part_dtypes(dtype):
     shape = [3, 4, 4]
     check(
@@ -163,7 +167,9 @@ def test_roll_constant(shape, shift, axis):
     assert set(hist) <= {"tfl.slice", "tfl.concatenation"}, hist
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.int32, np.int64, np.uint8, np.bool_])
+@pytest.mark.parametrize(
+    "dtype", [np.float32, np.float16, np.int32, np.int64, np.int16, np.uint8, np.bool_]
+)
 def test_roll_dtypes(dtype):
     shape = [3, 5]
     check(
