@@ -152,6 +152,7 @@ class LegalizeTensorScatterUpdate(RewritePattern):
         if flat.size and (np.any(flat < 0) or np.any(flat >= np.asarray(lead))):
             return rw.fail("an index is out of range (TF raises an error)")
         keep = _last_occurrences(flat)
+        index_array = arr.astype(np.int32)  # updates keep their batch dims
         if len(keep) < len(flat):
             slice_shape = list(shape[depth:])
             if sum(d is None for d in slice_shape) > 1:
@@ -166,9 +167,10 @@ class LegalizeTensorScatterUpdate(RewritePattern):
                 rw, "gather", [updates, const(rw, keep)], [kept_t], axis=0, batch_dims=0
             ).result
             flat = flat[keep]
+            index_array = flat.astype(np.int32)
         updated = np.zeros(lead, dtype=bool)
         updated[tuple(flat.T)] = True
-        scattered = _scatter(rw, x, const(rw, flat.astype(np.int32)), updates)
+        scattered = _scatter(rw, x, const(rw, index_array), updates)
         if updated.all():
             rw.replace(op, scattered)
             return None
