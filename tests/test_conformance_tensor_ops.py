@@ -149,6 +149,16 @@ def test_attention_mask_dynamic_sequence(window):
     assert hist["tfl.select_v2"] == 1 and "tfl.range" in hist
 
 
+@pytest.mark.parametrize("spec", [[2, 1, 2, 1, 3, 3], [None, 1, 2, 1, None, None]])
+def test_band_part_rank6(spec):
+    """Past SELECT_V2's 5-D broadcasting the mask and the zero are broadcast explicitly."""
+    check(
+        lambda x: tf.linalg.band_part(x, 1, 0),
+        [S(spec, tf.float32)],
+        [[rand([2, 1, 2, 1, 3, 3])], [rand([1, 1, 2, 1, 4, 2])]][: 2 if None in spec else 1],
+    )
+
+
 # --- Roll ---------------------------------------------------------------------------------------
 
 ROLLS = [
@@ -158,6 +168,7 @@ ROLLS = [
     ([3, 4], 7, -1),
     ([3, 4], 4, 1),  # a whole turn: nothing to do
     ([2, 2, 3, 2], [1, 1], [1, 3]),
+    ([2, 1, 2, 1, 3, 3], [1, 2], [0, 5]),  # 6-D
 ]
 
 
