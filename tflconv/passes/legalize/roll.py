@@ -118,9 +118,12 @@ class LegalizeRoll(RewritePattern):
             for a, s in zip(axes, shifts):
                 const_shifts[a % rank] = const_shifts.get(a % rank, 0) + s
             shape = x.type.shape
-            rolled = {d: s % n if n else 0 for d, s in const_shifts.items() if (n := shape[d])}
-            rolled.update({d: s for d, s in const_shifts.items() if shape[d] is None})
-            const_shifts = {d: s for d, s in rolled.items() if s != 0 or shape[d] is None}
+            for d in list(const_shifts):
+                n = shape[d]
+                if n is not None:  # whole turns vanish
+                    const_shifts[d] = const_shifts[d] % n if n else 0
+                    if const_shifts[d] == 0:
+                        del const_shifts[d]
             by_gather = dtype not in _CONCAT_TYPES or any(shape[d] is None for d in const_shifts)
         else:
             by_gather = True
