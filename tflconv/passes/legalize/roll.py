@@ -122,8 +122,8 @@ class LegalizeRoll(RewritePattern):
                 n = shape[d]
                 if n is not None:  # whole turns vanish
                     const_shifts[d] = const_shifts[d] % n if n else 0
-                    if const_shifts[d] == 0:
-                        del const_shifts[d]
+                if const_shifts[d] == 0:
+                    del const_shifts[d]
             by_gather = dtype not in _CONCAT_TYPES or any(shape[d] is None for d in const_shifts)
         else:
             by_gather = True
