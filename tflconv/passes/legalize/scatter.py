@@ -23,7 +23,7 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
-from tflconv.core.types import TensorType
+from tflconv.core.types import TensorType, numpy_dtype
 
 from .common import const, constant_value, create_tfl
 from .tensor_util import as_i32, i32_const, tfl_shape
@@ -32,6 +32,29 @@ from .tensor_util import as_i32, i32_const, tfl_shape
 _SPARSE_TO_DENSE_TYPES = frozenset({"f32", "i32", "i64", "i8", "ui8"})
 _SCATTER_ND_TYPES = frozenset({"f32", "ui8", "i1", "i8", "i32", "i64"})
 _ADD_TYPES = frozenset({"f32", "i32", "i64"})
+
+# Types a kernel lacks, carried through it in a wider type that holds every value exactly (a CAST
+# in, a CAST back: int narrowing wraps, which is also how the narrow integer sums of TF wrap).
+_WIDER = {"i1": "i32", "i8": "i32", "ui8": "i32", "i16": "i32", "ui16": "i32", "f16": "f32"}
+
+
+def _carrier(dtype: str, kernel_types: frozenset[str]) -> str | None:
+    """The type to run a kernel in for `dtype`: itself, a lossless wider type, or None."""
+    if dtype in kernel_types:
+        return dtype
+    wide = _WIDER.get(dtype)
+    return wide if wide in kernel_types else None
+
+
+def _as(rw: PatternRewriter, v: Value, dtype: str) -> Value:
+    """`v` in element type `dtype`: itself, a converted constant, or a tfl.cast."""
+    if v.type.dtype == dtype:
+        return v
+    arr = constant_value(v)
+    if arr is not None:
+        return const(rw, arr.astype(numpy_dtype(dtype)))
+    return create_tfl(rw, "cast", [v], [v.type.with_dtype(dtype)]).result
+
 
 # Largest all-true update mask written as a constant (else FILL builds it at runtime).
 _MAX_CONST_MASK = 1 << 16
@@ -46,7 +69,8 @@ class LegalizeSparseToDense(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         indices, shape, values, default = op.operands
         dtype = values.type.dtype
-        if dtype not in _SPARSE_TO_DENSE_TYPES or values.type.is_quantized:
+        wide = _carrier(dtype, _SPARSE_TO_DENSE_TYPES)
+        if wide is None or values.type.is_quantized:
             allowed = ", ".join(sorted(_SPARSE_TO_DENSE_TYPES))
             return rw.fail(
                 f"tfl.sparse_to_dense does not produce {dtype} (kernel types: {allowed})"
@@ -58,7 +82,10 @@ class LegalizeSparseToDense(RewritePattern):
         rank = op.result.type.rank
         if rank is None or rank > 4:
             return rw.fail("the kernel writes outputs of known rank up to 4")
-        rw.replace_with_new(op, "tfl.sparse_to_dense", [indices, shape, values, default])
+        operands = [indices, shape, _as(rw, values, wide), _as(rw, default, wide)]
+        out_t = op.result.type.with_dtype(wide)
+        dense = create_tfl(rw, "sparse_to_dense", operands, [out_t]).result
+        rw.replace(op, _as(rw, dense, dtype))
         return None
 
 
@@ -80,11 +107,13 @@ def _scatter_checks(op: Operation) -> str | None:
     return None
 
 
-def _scatter(rw: PatternRewriter, x: Value, indices: Value, updates: Value) -> Value:
-    """SCATTER_ND(indices: i32, updates, shape(x)): updates summed into zeros of x's shape."""
+def _scatter(rw: PatternRewriter, x: Value, indices: Value, updates: Value, dtype: str) -> Value:
+    """SCATTER_ND(indices: i32, updates, shape(x)) run in `dtype`: the updates summed into zeros
+    of x's shape (cast back to x's type)."""
     shape = tfl_shape(rw, x, "i32")
-    out = create_tfl(rw, "scatter_nd", [as_i32(rw, indices), updates, shape], [x.type])
-    return out.result
+    operands = [as_i32(rw, indices), _as(rw, updates, dtype), shape]
+    out = create_tfl(rw, "scatter_nd", operands, [x.type.with_dtype(dtype)]).result
+    return _as(rw, out, x.type.dtype)
 
 
 class LegalizeTensorScatterAdd(RewritePattern):
@@ -96,11 +125,17 @@ class LegalizeTensorScatterAdd(RewritePattern):
         if reason := _scatter_checks(op):
             return rw.fail(reason)
         x, indices, updates = op.operands
-        if x.type.dtype not in _ADD_TYPES:
+        dtype = x.type.dtype
+        wide = _carrier(dtype, _ADD_TYPES)
+        if wide is None:
             allowed = ", ".join(sorted(_ADD_TYPES))
-            return rw.fail(f"tfl.add/tfl.scatter_nd do not run on {x.type.dtype} ({allowed})")
-        scattered = _scatter(rw, x, indices, updates)
-        rw.replace_with_new(op, "tfl.add", [x, scattered], {"fused_activation_function": "NONE"})
+            return rw.fail(f"tfl.add/tfl.scatter_nd do not run on {dtype} ({allowed})")
+        wide_x = _as(rw, x, wide)
+        scattered = _scatter(rw, wide_x, indices, updates, wide)
+        total = create_tfl(
+            rw, "add", [wide_x, scattered], [wide_x.type], fused_activation_function="NONE"
+        ).result
+        rw.replace(op, _as(rw, total, dtype))
         return None
 
 
@@ -123,7 +158,8 @@ class LegalizeTensorScatterUpdate(RewritePattern):
         if reason := _scatter_checks(op):
             return rw.fail(reason)
         x, indices, updates = op.operands
-        if x.type.dtype not in _SCATTER_ND_TYPES:
+        wide = _carrier(x.type.dtype, _SCATTER_ND_TYPES)
+        if wide is None:
             allowed = ", ".join(sorted(_SCATTER_ND_TYPES))
             return rw.fail(f"tfl.scatter_nd does not run on {x.type.dtype} ({allowed})")
         rank = x.type.rank
@@ -134,15 +170,17 @@ class LegalizeTensorScatterUpdate(RewritePattern):
             return rw.fail(f"index depth {depth} exceeds the input rank {rank}")
         arr = constant_value(indices)
         if arr is not None and all(d is not None for d in shape[:depth]):
-            return self._constant_indices(op, rw, arr)
+            return self._constant_indices(op, rw, arr, wide)
         mask = self._runtime_mask(rw, x, indices, updates)
         if mask is None:
             return rw.fail("updates need a known rank")
-        scattered = _scatter(rw, x, indices, updates)
+        scattered = _scatter(rw, x, indices, updates, wide)
         rw.replace_with_new(op, "tfl.select_v2", [mask, scattered, x])
         return None
 
-    def _constant_indices(self, op: Operation, rw: PatternRewriter, arr: np.ndarray) -> None:
+    def _constant_indices(
+        self, op: Operation, rw: PatternRewriter, arr: np.ndarray, wide: str
+    ) -> None:
         x, _, updates = op.operands
         shape = x.type.shape
         assert shape is not None
@@ -170,7 +208,7 @@ class LegalizeTensorScatterUpdate(RewritePattern):
             index_array = flat.astype(np.int32)
         updated = np.zeros(lead, dtype=bool)
         updated[tuple(flat.T)] = True
-        scattered = _scatter(rw, x, const(rw, index_array), updates)
+        scattered = _scatter(rw, x, const(rw, index_array), updates, wide)
         if updated.all():
             rw.replace(op, scattered)
             return None
