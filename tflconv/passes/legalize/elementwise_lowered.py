@@ -5,7 +5,9 @@ run inside legalize-tf through `PopulateLoweringTFPatterns`, and legalize_patter
 IsFinite, Expm1, Softsign and the gradient ops the official converter lowers: SigmoidGrad,
 TanhGrad, RsqrtGrad, SqrtGrad, SeluGrad and BiasAddGrad. (ReluGrad, Relu6Grad, EluGrad,
 SoftplusGrad, ReciprocalGrad have no lowering there and stay tf.*, as with the official.)
-The kernels these expand into run on float32 only, so other float types are refused.
+The kernels these expand into run on float32 only: float16 operands are carried in float32
+between CASTs (exact for IsFinite; the others round once at the end where TF's half kernels may
+round per step), other types are refused.
 """
 
 from __future__ import annotations
@@ -26,13 +28,39 @@ SELU_SCALED_ALPHA = 1.7580993408473768599402175208123
 
 
 def _f32_reason(op: Operation) -> str | None:
-    """Why `op` cannot be lowered: its kernels (SUB, MUL, DIV, EXP, ...) run on float32 only."""
+    """Why `op` cannot be lowered: its kernels (SUB, MUL, DIV, EXP, ...) run on float32 only,
+    and only float16 converts to it and back without loss."""
     for v in op.operands:
-        if v.type.dtype != "f32" or v.type.is_quantized:
+        if v.type.dtype not in ("f32", "f16") or v.type.is_quantized:
             return (
                 f"{op.name} is lowered for float32 only (got {v.type.dtype}): its kernels are f32"
             )
     return None
+
+
+def _f32(rw: PatternRewriter, v: Value) -> Value:
+    """A float16 `v` as float32 (a tfl.cast); other types unchanged."""
+    if v.type.dtype != "f16":
+        return v
+    return create_tfl(rw, "cast", [v], [v.type.with_dtype("f32")]).result
+
+
+def _operands(rw: PatternRewriter, op: Operation) -> list[Value]:
+    return [_f32(rw, v) for v in op.operands]
+
+
+def _f32_type(op: Operation) -> TensorType:
+    """The result type of `op` with float16 computed as float32."""
+    t = op.result.type
+    return t.with_dtype("f32") if t.dtype == "f16" else t
+
+
+def _done(rw: PatternRewriter, op: Operation, v: Value) -> None:
+    """Replace `op` by `v`, cast back to float16 when that was the op's type."""
+    want = op.result.type.dtype
+    if v.type.dtype != want:
+        v = create_tfl(rw, "cast", [v], [op.result.type]).result
+    rw.replace(op, v)
 
 
 def _scalar(rw: PatternRewriter, value: float) -> Value:
@@ -56,7 +84,7 @@ class LegalizeIsFinite(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        x = op.operands[0]
+        (x,) = _operands(rw, op)
         diff = _binary(rw, "sub", x, x, x.type)
         rw.replace_with_new(op, "tfl.equal", [diff, _scalar(rw, 0.0)])
         return None
@@ -71,9 +99,9 @@ class LegalizeExpm1(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        x = op.operands[0]
+        (x,) = _operands(rw, op)
         e = _unary(rw, "exp", x)
-        rw.replace(op, _binary(rw, "sub", e, _scalar(rw, 1.0), op.result.type))
+        _done(rw, op, _binary(rw, "sub", e, _scalar(rw, 1.0), x.type))
         return None
 
 
@@ -85,9 +113,9 @@ class LegalizeSoftsign(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        x = op.operands[0]
+        (x,) = _operands(rw, op)
         denom = _binary(rw, "add", _unary(rw, "abs", x), _scalar(rw, 1.0), x.type)
-        rw.replace(op, _binary(rw, "div", x, denom, op.result.type))
+        _done(rw, op, _binary(rw, "div", x, denom, x.type))
         return None
 
 
@@ -99,11 +127,10 @@ class LegalizeSigmoidGrad(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        y, dy = op.operands
+        y, dy = _operands(rw, op)
         one_minus = _binary(rw, "sub", _scalar(rw, 1.0), y, y.type)
-        rw.replace(
-            op, _binary(rw, "mul", dy, _binary(rw, "mul", y, one_minus, y.type), op.result.type)
-        )
+        product = _binary(rw, "mul", y, one_minus, y.type)
+        _done(rw, op, _binary(rw, "mul", dy, product, _f32_type(op)))
         return None
 
 
@@ -115,9 +142,9 @@ class LegalizeTanhGrad(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        y, dy = op.operands
+        y, dy = _operands(rw, op)
         one_minus = _binary(rw, "sub", _scalar(rw, 1.0), _unary(rw, "square", y), y.type)
-        rw.replace(op, _binary(rw, "mul", dy, one_minus, op.result.type))
+        _done(rw, op, _binary(rw, "mul", dy, one_minus, _f32_type(op)))
         return None
 
 
@@ -130,10 +157,10 @@ class LegalizeRsqrtGrad(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        y, dy = op.operands
+        y, dy = _operands(rw, op)
         cube = _binary(rw, "mul", _binary(rw, "mul", y, y, y.type), y, y.type)
         half = _binary(rw, "mul", dy, _scalar(rw, -0.5), dy.type)
-        rw.replace(op, _binary(rw, "mul", cube, half, op.result.type))
+        _done(rw, op, _binary(rw, "mul", cube, half, _f32_type(op)))
         return None
 
 
@@ -145,9 +172,9 @@ class LegalizeSqrtGrad(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        y, dy = op.operands
+        y, dy = _operands(rw, op)
         half = _binary(rw, "mul", dy, _scalar(rw, 0.5), dy.type)
-        rw.replace(op, _binary(rw, "div", half, y, op.result.type))
+        _done(rw, op, _binary(rw, "div", half, y, _f32_type(op)))
         return None
 
 
@@ -162,15 +189,15 @@ class LegalizeSeluGrad(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if reason := _f32_reason(op):
             return rw.fail(reason)
-        g, out = op.operands
-        if g.type.shape != out.type.shape:
+        if op.operands[0].type.shape != op.operands[1].type.shape:
             return rw.fail("gradients and outputs have different shapes")
+        g, out = _operands(rw, op)
         neg = create_tfl(rw, "less", [out, _scalar(rw, 0.0)], [out.type.with_dtype("i1")]).result
         shifted = _binary(rw, "add", out, _scalar(rw, SELU_SCALED_ALPHA), out.type)
         below = _binary(rw, "mul", g, shifted, g.type)
         above = _binary(rw, "mul", g, _scalar(rw, SELU_SCALE), g.type)
         name = "tfl.select" if g.type.is_static else "tfl.select_v2"
-        rw.replace_with_new(op, name, [neg, below, above])
+        _done(rw, op, create_tfl(rw, name, [neg, below, above], [g.type]).result)
         return None
 
 
@@ -181,8 +208,8 @@ class LegalizeBiasAddGrad(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         dy = op.operands[0]
-        if dy.type.dtype not in ("f32", "i32", "i64") or dy.type.is_quantized:
-            return rw.fail(f"tfl.sum does not run on {dy.type.dtype} here (f32, i32, i64)")
+        if dy.type.dtype not in ("f32", "f16", "i32", "i64") or dy.type.is_quantized:
+            return rw.fail(f"tfl.sum does not run on {dy.type.dtype} here (f32, f16, i32, i64)")
         rank = dy.type.rank
         if rank is None or rank < 2:
             return rw.fail("BiasAddGrad needs a ranked input of rank >= 2")
@@ -190,7 +217,8 @@ class LegalizeBiasAddGrad(RewritePattern):
         channel = 1 if fmt.startswith("NC") and fmt != "NC" else rank - 1
         axes = [d for d in range(rank) if d != channel]
         axes_v = const(rw, np.asarray(axes, dtype=np.int32))
-        rw.replace_with_new(op, "tfl.sum", [dy, axes_v], {"keep_dims": False})
+        total = create_tfl(rw, "sum", [_f32(rw, dy), axes_v], [_f32_type(op)], keep_dims=False)
+        _done(rw, op, total.result)
         return None
 
 
