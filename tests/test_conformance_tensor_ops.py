@@ -131,22 +131,27 @@ def test_band_part_one_runtime_bound_dynamic_dims():
     )
 
 
+@pytest.mark.parametrize("boolean", [False, True])
 @pytest.mark.parametrize("window", [-1, 2])
-def test_attention_mask_dynamic_sequence(window):
+def test_attention_mask_dynamic_sequence(window, boolean):
     """Causal (window -1) and sliding-window attention: the mask is band_part(ones(T, T), w, 0)
-    over the runtime sequence length T; softmax(q k^T + (1 - mask) * -1e9) v."""
+    over the runtime sequence length T, added as (1 - mask) * -1e9 or used by a where()."""
 
     def attend(q, k, v):
         t = tf.shape(q)[1]
-        mask = tf.linalg.band_part(tf.ones(tf.stack([t, t])), window, 0)
         scores = tf.matmul(q, k, transpose_b=True) / 4.0
-        scores = scores + (1.0 - mask) * -1e9
+        if boolean:
+            mask = tf.linalg.band_part(tf.ones(tf.stack([t, t]), tf.bool), window, 0)
+            scores = tf.where(mask, scores, -1e9)
+        else:
+            mask = tf.linalg.band_part(tf.ones(tf.stack([t, t])), window, 0)
+            scores = scores + (1.0 - mask) * -1e9
         return tf.matmul(tf.nn.softmax(scores, axis=-1), v)
 
     spec = S([None, None, 16], tf.float32)
     sets = [[rand([2, t, 16]) for _ in range(3)] for t in (3, 4, 9)]
     hist = check(attend, [spec, spec, spec], sets, atol=1e-5)
-    assert hist["tfl.select_v2"] == 1 and "tfl.range" in hist
+    assert hist["tfl.select_v2"] == 1 + boolean and "tfl.range" in hist  # + the where()
 
 
 @pytest.mark.parametrize("spec", [[2, 1, 2, 1, 3, 3], [None, 1, 2, 1, None, None]])
