@@ -357,3 +357,70 @@ def broadcast_to(x: np.ndarray, shape: Sequence[int]) -> np.ndarray:
 
 def where(x: np.ndarray) -> np.ndarray:
     return np.argwhere(x).astype(np.int64)
+
+
+# --- band part, roll, sparse-to-dense, tensor scatters (legalize/matrix_band, roll, scatter) ---
+
+
+def band_part(x: np.ndarray, lo: int, up: int) -> np.ndarray:
+    """tf.linalg.band_part: zero outside `lo` sub- and `up` superdiagonals (negative: all)."""
+    if x.ndim < 2:
+        raise NotFoldable("band_part needs rank >= 2")
+    m, n = x.shape[-2:]
+    if lo > m or up > n:
+        raise NotFoldable("TF rejects bounds past the matrix dims")
+    offset = np.arange(m)[:, None] - np.arange(n)[None, :]
+    keep = np.ones((m, n), dtype=bool)
+    if lo >= 0:
+        keep &= offset <= lo
+    if up >= 0:
+        keep &= -offset <= up
+    return np.where(keep, x, np.zeros((), dtype=x.dtype))
+
+
+def roll(x: np.ndarray, shift: list[int], axis: list[int]) -> np.ndarray:
+    if any(not -x.ndim <= a < x.ndim for a in axis) or len(shift) != len(axis):
+        raise NotFoldable("roll axis out of range")
+    return np.roll(x, shift, [a % x.ndim for a in axis])
+
+
+def _flat_indices(indices: np.ndarray, lead: Sequence[int]) -> np.ndarray:
+    """Scatter indices [..., K] as [N, K], checked against the first K dims."""
+    if indices.dtype.kind not in "iu" or indices.ndim < 1:
+        raise NotFoldable("indices must be an integer tensor of rank >= 1")
+    flat = indices.reshape(-1, indices.shape[-1]).astype(np.int64)
+    if flat.shape[1] > len(lead) or np.any(flat < 0) or np.any(flat >= np.asarray(lead)):
+        raise NotFoldable("an index is out of range (TF raises an error)")
+    return flat
+
+
+def sparse_to_dense(
+    indices: np.ndarray, shape: np.ndarray, values: np.ndarray, default: np.ndarray
+) -> np.ndarray:
+    dims = ints(shape)
+    if indices.ndim < 2 and len(dims) != 1:
+        raise NotFoldable("0-D/1-D indices address a 1-D output")
+    idx = indices.reshape(-1, 1) if indices.ndim < 2 else indices
+    flat = _flat_indices(idx, dims)
+    out = np.full(dims, default.reshape(()), dtype=values.dtype)
+    vals = np.broadcast_to(values.reshape(-1), (len(flat),)) if values.size == 1 else values
+    if vals.size != len(flat):
+        raise NotFoldable("values do not match the indices")
+    for row, v in zip(flat, vals.reshape(-1)):
+        out[tuple(row)] = v
+    return out
+
+
+def tensor_scatter(
+    x: np.ndarray, indices: np.ndarray, updates: np.ndarray, add: bool
+) -> np.ndarray:
+    """TensorScatterAdd (repeats add up) / TensorScatterUpdate (repeats: the last one wins)."""
+    flat = _flat_indices(indices, x.shape)
+    slices = updates.reshape((len(flat),) + x.shape[flat.shape[1] :])
+    out = x.copy()
+    for row, u in zip(flat, slices):
+        if add:
+            out[tuple(row)] += u
+        else:
+            out[tuple(row)] = u
+    return out

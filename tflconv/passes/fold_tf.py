@@ -295,6 +295,18 @@ _register("tf.Shape", lambda op, a: [np.asarray(a[0].shape)])
 _register("tf.ShapeN", lambda op, a: [np.asarray(x.shape) for x in a])
 _register("tf.Size", lambda op, a: [np.asarray(a[0].size)])
 _register("tf.Rank", lambda op, a: [np.asarray(a[0].ndim)])
+_register(
+    "tf.MatrixBandPart", lambda op, a: [K.band_part(a[0], scalar_int(a[1]), scalar_int(a[2]))]
+)
+_register("tf.Roll", lambda op, a: [K.roll(a[0], ints(a[1]), ints(a[2]))])
+_register("tf.SparseToDense", lambda op, a: [K.sparse_to_dense(*a)])
+_register("tf.TensorScatterAdd", lambda op, a: [K.tensor_scatter(*a, add=True)])
+_register("tf.TensorScatterUpdate", lambda op, a: [K.tensor_scatter(*a, add=False)])
+_register("tf.Softsign", lambda op, a: [a[0] / (np.abs(a[0]) + 1)])
+_register("tf.SigmoidGrad", lambda op, a: [a[1] * a[0] * (1 - a[0])])
+_register("tf.TanhGrad", lambda op, a: [a[1] * (1 - a[0] * a[0])])
+_register("tf.SqrtGrad", lambda op, a: [a[1] * 0.5 / a[0]])
+_register("tf.RsqrtGrad", lambda op, a: [a[0] * a[0] * a[0] * (a[1] * -0.5)])
 
 
 class FoldConstant(RewritePattern):

@@ -8,6 +8,7 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, one_to_one
 from tflconv.core.types import numpy_dtype
 
+from . import elementwise_lowered
 from .common import const, constant_value, create_tfl
 from .nn_expr import erase_dead, match_gelu, product_root
 from .nn_util import data_format, pad_to_i32, reshape, text
@@ -270,4 +271,5 @@ PATTERNS: list[RewritePattern] = [
     LegalizePad(),
     LegalizeResize(),
     LegalizeLRN(),
+    *elementwise_lowered.PATTERNS,
 ]

@@ -16,7 +16,7 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 
 from ..fold_tf import RemoveIdentityLike
-from . import strided_slice
+from . import matrix_band, roll, scatter, strided_slice
 from .common import const, constant_value, create_tfl, int_list
 from .math import explicit_broadcast, needs_explicit_broadcast
 from .tensor_util import (
@@ -626,4 +626,7 @@ PATTERNS: list[RewritePattern] = [
     LegalizeMatrixDiag(),
     LegalizeMatrixSetDiag(),
     LegalizeUnique(),
+    *matrix_band.PATTERNS,
+    *roll.PATTERNS,
+    *scatter.PATTERNS,
 ]

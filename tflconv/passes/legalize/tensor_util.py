@@ -159,3 +159,33 @@ _TFL_TYPE = {
 def tflite_type_name(dtype: str) -> str:
     """The TFLite TensorType enum name of an element type ("i64" -> "INT64")."""
     return _TFL_TYPE[dtype]
+
+
+def np_int(dtype: str) -> type[np.integer]:
+    """The numpy integer type of an i32/i64 element type."""
+    return np.int64 if dtype == "i64" else np.int32
+
+
+def dim_size(rw: PatternRewriter, x: Value, axis: int, dtype: str = "i32") -> Value:
+    """Dim `axis` of `x` as a 0-D `dtype` value: a constant when known, else
+    tfl.gather(tfl.shape(x), axis)."""
+    shape = x.type.shape
+    assert shape is not None
+    if shape[axis] is not None:
+        return const(rw, np.asarray(shape[axis], dtype=np_int(dtype)))
+    full = tfl_shape(rw, x, dtype)
+    index = i32_const(rw, axis % len(shape))
+    out = TensorType((), dtype)
+    return create_tfl(rw, "gather", [full, index], [out], axis=0, batch_dims=0).result
+
+
+def iota(rw: PatternRewriter, x: Value, axis: int, dtype: str = "i32") -> Value:
+    """[0, 1, ..., dim `axis` of x - 1] as a 1-D `dtype` value (a constant when the dim is
+    known, else a tfl.range)."""
+    size = x.type.shape[axis]  # type: ignore[index]
+    if size is not None:
+        return const(rw, np.arange(size, dtype=np_int(dtype)))
+    zero = const(rw, np.asarray(0, dtype=np_int(dtype)))
+    one = const(rw, np.asarray(1, dtype=np_int(dtype)))
+    limit = dim_size(rw, x, axis, dtype)
+    return create_tfl(rw, "range", [zero, limit, one], [TensorType((None,), dtype)]).result
