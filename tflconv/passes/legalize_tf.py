@@ -9,9 +9,8 @@ from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
 
-from .legalize import control_flow, math, nn, recurrent, tensor
+from .legalize import control_flow, math, nn, recurrent, spectral, tensor
 from .legalize import random as random_ops
-from .legalize import spectral
 
 
 def legalize_tf_patterns() -> PatternSet:

@@ -1,0 +1,409 @@
+"""Conformance: spectral ops (RFFT, RFFT2D, tf.signal.stft, Real/Imag/ComplexAbs) and random ops
+(RandomUniform, RandomStandardNormal, Multinomial), converted with tflconv and run in LiteRT.
+
+Spectral outputs are compared with TensorFlow elementwise (complex64 tensors cross the writer and
+the interpreter), over shapes, paddings/croppings of the FFT length, dynamic batch and windows.
+Random outputs cannot be compared with a reference by value in general; the tests check the
+RandomOptions seeds against `tf.lite.TFLiteConverter`'s, the LiteRT semantics of those seeds
+(same seeds: same stream in every interpreter; seeds 0/0: fresh draws), shapes, dtypes, ranges and
+sample statistics. With TF's Philox seeding the first draw also equals TensorFlow's own, which
+is checked too.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+tf = pytest.importorskip("tensorflow")
+
+from e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
+
+from tflconv.converter import ConverterError, convert  # noqa: E402
+
+RNG = np.random.default_rng(7)
+
+
+def concrete(fn, specs):
+    return tf.function(fn, input_signature=specs, autograph=False).get_concrete_function()
+
+
+def spec(shape, dtype=tf.float32):
+    return tf.TensorSpec(shape, dtype)
+
+
+def signal(*shape: int, dtype=np.float32) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(dtype)
+
+
+def only_builtins(tflite: bytes) -> dict[str, int]:
+    hist = op_histogram(tflite)
+    assert "tfl.custom" not in hist, hist
+    return hist
+
+
+def official_ops(fn) -> list[str]:
+    """Builtin names of the model tf.lite.TFLiteConverter makes of a concrete function."""
+    from ai_edge_litert import schema_py_generated as S
+
+    buf = tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert()
+    model = S.ModelT.InitFromPackedBuf(buf, 0)
+    names = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
+    codes = [model.operatorCodes[op.opcodeIndex] for op in model.subgraphs[0].operators]
+    return sorted(names[max(c.builtinCode, c.deprecatedBuiltinCode)] for c in codes)
+
+
+def our_ops(tflite: bytes) -> list[str]:
+    hist = op_histogram(tflite)
+    return sorted(k.removeprefix("tfl.").upper() for k, n in hist.items() for _ in range(n))
+
+
+# --- RFFT / RFFT2D ----------------------------------------------------------------------------
+
+# (input shape, fft_length): exact, zero-padded (input shorter) and cropped (input longer).
+RFFT_CASES = [
+    ((16,), 16),
+    ((3, 8), 8),
+    ((2, 3, 32), 32),
+    ((2, 10), 16),
+    ((2, 3, 20), 16),
+    ((4, 2), 2),
+    ((2, 2, 2, 64), 64),
+]
+
+
+@pytest.mark.parametrize("shape,n", RFFT_CASES, ids=lambda v: str(v))
+def test_rfft(shape, n):
+    fn = concrete(lambda x: tf.signal.rfft(x, [n]), [spec(shape)])
+    tflite = convert_and_compare(fn, [signal(*shape)], atol=2e-5 * n, rtol=1e-4)
+    hist = only_builtins(tflite)
+    assert hist["tfl.rfft2d"] == 1
+    assert our_ops(tflite) == official_ops(fn)  # reshape, RFFT2D, reshape like ConvertRfftToRfft2d
+
+
+@pytest.mark.parametrize(
+    "shape,run_shape",
+    [([None, 16], (3, 16)), ([None, None, 16], (2, 5, 16)), ([None, 3, 16], (2, 3, 16))],
+    ids=["batch", "two_dynamic", "batch_rank3"],
+)
+def test_rfft_dynamic_dims(shape, run_shape):
+    fn = concrete(lambda x: tf.signal.rfft(x, [16]), [spec(shape)])
+    tflite = convert_and_compare(fn, [signal(*run_shape)], atol=5e-5)
+    hist = only_builtins(tflite)
+    assert hist["tfl.rfft2d"] == 1
+    if shape.count(None) > 1:  # no single reshape target: expand_dims/squeeze at -2
+        assert hist["tfl.expand_dims"] == 1 and hist["tfl.squeeze"] == 1
+
+
+@pytest.mark.parametrize(
+    "shape,lengths",
+    [
+        ((8, 16), (8, 16)),
+        ((2, 4, 8), (4, 8)),
+        ((2, 3, 4, 8), (4, 8)),
+        ((2, 5, 6), (8, 8)),  # zero-padded in both dims
+        ((2, 9, 17), (8, 16)),  # cropped in both dims
+        ((3, 8), (1, 8)),
+        ((2, 4, 4), (2, 2)),
+    ],
+    ids=lambda v: str(v),
+)
+def test_rfft2d(shape, lengths):
+    fn = concrete(lambda x: tf.signal.rfft2d(x, list(lengths)), [spec(shape)])
+    tflite = convert_and_compare(fn, [signal(*shape)], atol=1e-5 * lengths[0] * lengths[1])
+    assert only_builtins(tflite)["tfl.rfft2d"] == 1
+    assert our_ops(tflite) == official_ops(fn)  # (tf.signal pads short inputs with a PAD)
+
+
+def test_real_imag_abs_of_rfft():
+    def f(x):
+        spectrum = tf.signal.rfft(x, [32])
+        return tf.math.real(spectrum), tf.math.imag(spectrum), tf.abs(spectrum), spectrum
+
+    fn = concrete(f, [spec([3, 32])])
+    tflite = convert_and_compare(fn, [signal(3, 32)], atol=1e-4)
+    hist = only_builtins(tflite)
+    assert hist["tfl.real"] == hist["tfl.imag"] == hist["tfl.complex_abs"] == 1
+    assert hist["tfl.rfft2d"] == 1  # one FFT shared by the four outputs
+
+
+@pytest.mark.parametrize(
+    "frame_length,frame_step,fft_length,window,pad_end",
+    [
+        (64, 16, 64, "hann", False),
+        (48, 16, None, "hann", False),  # fft_length defaults to 64: the frames are zero-padded
+        (128, 32, 128, "hamming", True),
+        (32, 32, 64, None, False),
+    ],
+    ids=["hann64", "hann48_pad_fft", "hamming_pad_end", "rect_nooverlap"],
+)
+def test_stft_spectrogram(frame_length, frame_step, fft_length, window, pad_end):
+    window_fn = {
+        "hann": tf.signal.hann_window,
+        "hamming": tf.signal.hamming_window,
+        None: None,
+    }[window]
+
+    def spectrogram(audio):
+        stft = tf.signal.stft(
+            audio, frame_length, frame_step, fft_length, window_fn=window_fn, pad_end=pad_end
+        )
+        return tf.abs(stft)
+
+    fn = concrete(spectrogram, [spec([2, 1024])])
+    tflite = convert_and_compare(fn, [signal(2, 1024)], atol=2e-4, rtol=1e-4)
+    hist = only_builtins(tflite)
+    assert hist["tfl.rfft2d"] == 1 and hist["tfl.complex_abs"] == 1
+    assert sum(hist.values()) <= len(official_ops(fn))
+
+
+def test_stft_dynamic_batch_log_mel_like():
+    """A log-magnitude spectrogram with a dynamic batch, as audio front ends export it."""
+
+    def features(audio):
+        mag = tf.abs(tf.signal.stft(audio, 256, 128, 256))
+        return tf.math.log(mag + 1e-6)
+
+    fn = concrete(features, [spec([None, 2048])])
+    for batch in (1, 3):
+        tflite = convert_and_compare(fn, [signal(batch, 2048)], atol=1e-3, rtol=1e-3)
+    assert only_builtins(tflite)["tfl.rfft2d"] == 1
+
+
+@pytest.mark.parametrize(
+    "fn,specs,reason",
+    [
+        (lambda x: tf.signal.rfft(x, [12]), [spec([2, 12])], "not powers of two"),
+        (lambda x: tf.signal.rfft2d(x, [8, 6]), [spec([2, 8, 6])], "not powers of two"),
+        (lambda x: tf.signal.rfft(x, [1]), [spec([2, 8])], "fft_length of 1 in the last dim"),
+        (lambda x: tf.signal.rfft(x, [8]), [spec([2, 8], tf.float64)], "f32 input only"),
+        (
+            lambda x, n: tf.signal.rfft(x, n),
+            [spec([2, 8]), spec([1], tf.int32)],
+            "fft_length is not a constant",
+        ),
+    ],
+    ids=["rfft_len12", "rfft2d_len6", "rfft_len1", "f64", "dynamic_length"],
+)
+def test_rfft_refused_with_reason(fn, specs, reason):
+    """Cases the RFFT2D kernel computes wrongly or refuses at prepare time stay tf ops, and the
+    gate names the reason (never a model that fails or is wrong at runtime)."""
+    with pytest.raises(ConverterError) as err:
+        convert(concrete(fn, specs))
+    assert reason in err.value.details
+    assert "no TFLite builtin" not in err.value.details
+
+
+def test_rfft_is_not_reported_as_missing_a_builtin():
+    from tflconv.analyze import analyze_model
+
+    fn = concrete(lambda a: tf.abs(tf.signal.stft(a, 64, 32, 64)), [spec([1, 512])])
+    report = analyze_model(fn)
+    rows = {r["op"]: r for r in report["op_types"]}
+    assert rows["tf.RFFT"]["builtin"] == rows["tf.RFFT"]["count"] == 1
+    assert rows["tf.ComplexAbs"]["builtin"] == 1
+    verdict = next(v for v in report["verdicts"] if v["target_ops"] == ["TFLITE_BUILTINS"])
+    assert verdict["converts"], verdict
+
+
+# --- random ops -------------------------------------------------------------------------------
+
+
+def random_options(tflite: bytes) -> list[tuple[str, int, int]]:
+    """(builtin, seed, seed2) of every random op in a .tflite file, in operator order."""
+    from ai_edge_litert import schema_py_generated as S
+
+    model = S.ModelT.InitFromPackedBuf(tflite, 0)
+    names = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
+    out = []
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        name = names[max(code.builtinCode, code.deprecatedBuiltinCode)]
+        if name in ("RANDOM_UNIFORM", "RANDOM_STANDARD_NORMAL", "MULTINOMIAL"):
+            out.append((name, op.builtinOptions.seed, op.builtinOptions.seed2))
+    return sorted(out)
+
+
+def random_model(global_seed: int | None, op_seed: int | None):
+    """A function with all three random ops, traced under the given TF seeds."""
+    if global_seed is None:
+        tf.compat.v1.reset_default_graph()  # clears the global seed
+        tf.random.set_seed(None)
+    else:
+        tf.random.set_seed(global_seed)
+
+    def f(x):
+        u = x + tf.random.uniform([4, 5], seed=op_seed)
+        n = x * tf.random.normal([4, 5], seed=op_seed)
+        c = tf.random.categorical(x, 6, seed=op_seed)
+        return u, n, c
+
+    fn = concrete(f, [spec([4, 5])])
+    tf.random.set_seed(None)
+    return fn
+
+
+@pytest.mark.parametrize(
+    "global_seed,op_seed",
+    [(1234, 7), (None, 5), (42, None), (None, None)],
+    ids=["global_and_op", "op_only", "global_only", "unseeded"],
+)
+def test_random_seeds_match_official_converter(global_seed, op_seed):
+    fn = random_model(global_seed, op_seed)
+    ours = convert(fn)
+    official = tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert()
+    assert random_options(ours) == random_options(official)
+    assert len(random_options(ours)) == 3
+    if global_seed is None and op_seed is None:
+        assert {o[1:] for o in random_options(ours)} == {(0, 0)}
+    else:  # same kernels, same seeds: the official model's draws, bit for bit
+        x = np.zeros([4, 5], np.float32)
+        for a, b in zip(run_litert(ours, [x]), run_litert(official, [x])):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_random_first_draw_equals_tensorflow():
+    """LiteRT seeds the Philox generator like TF's kernels: the first draw is TF's."""
+    fn = random_model(1234, 7)
+    x = RNG.standard_normal([4, 5]).astype(np.float32)
+    got = run_litert(convert(fn), [x])
+    expected = [t.numpy() for t in fn(tf.constant(x))]
+    for g, e in zip(got, expected):
+        assert g.dtype == e.dtype and g.shape == e.shape
+        np.testing.assert_array_equal(g, e)
+
+
+def _interpreter(tflite: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite, num_threads=1)
+    interp.allocate_tensors()
+    return interp
+
+
+def _draw(interp, *inputs: np.ndarray) -> list[np.ndarray]:
+    for d, x in zip(interp.get_input_details(), inputs):
+        interp.set_tensor(d["index"], x)
+    interp.invoke()
+    return [interp.get_tensor(d["index"]).copy() for d in interp.get_output_details()]
+
+
+@pytest.mark.parametrize("seeded", [True, False], ids=["seeded", "unseeded"])
+def test_random_determinism_across_interpreters_and_invocations(seeded):
+    fn = random_model(99 if seeded else None, 3 if seeded else None)
+    tflite = convert(fn)
+    x = np.ones([4, 5], np.float32)
+    a, b = _interpreter(tflite), _interpreter(tflite)
+    a1, a2, b1 = _draw(a, x), _draw(a, x), _draw(b, x)
+    for first, second, other in zip(a1, a2, b1):
+        assert not np.array_equal(first, second)  # each invoke continues the stream
+        # Same seeds: every interpreter replays the same stream; seeds 0/0: fresh seeds each.
+        assert np.array_equal(first, other) == seeded
+
+
+@pytest.mark.parametrize("shape", [[4000], [50, 80], [10, 20, 30]], ids=str)
+@pytest.mark.parametrize("minval,maxval", [(0.0, 1.0), (-3.0, 5.0)], ids=["unit", "shifted"])
+def test_random_uniform_statistics(shape, minval, maxval):
+    fn = concrete(
+        lambda x: x + tf.random.uniform(shape, minval, maxval, seed=1), [spec([1], tf.float32)]
+    )
+    tflite = convert(fn)
+    assert only_builtins(tflite)["tfl.random_uniform"] == 1
+    (u,) = run_litert(tflite, [np.zeros([1], np.float32)])
+    assert u.shape == tuple(shape) and u.dtype == np.float32
+    assert u.min() >= minval and u.max() < maxval
+    n = u.size
+    width = maxval - minval
+    assert abs(u.mean() - (minval + maxval) / 2) < 5 * width / np.sqrt(12 * n)
+    assert abs(u.std() - width / np.sqrt(12)) < 0.05 * width / np.sqrt(12)
+    # every tenth of the range gets its share
+    hist, _ = np.histogram(u, bins=10, range=(minval, maxval))
+    assert np.all(np.abs(hist - n / 10) < 6 * np.sqrt(n / 10))
+
+
+@pytest.mark.parametrize("shape", [[4000], [40, 100], [5, 16, 50]], ids=str)
+@pytest.mark.parametrize("mean,stddev", [(0.0, 1.0), (2.5, 0.3)], ids=["standard", "scaled"])
+def test_random_normal_statistics(shape, mean, stddev):
+    fn = concrete(
+        lambda x: x + tf.random.normal(shape, mean, stddev, seed=2), [spec([1], tf.float32)]
+    )
+    tflite = convert(fn)
+    assert only_builtins(tflite)["tfl.random_standard_normal"] == 1
+    (z,) = run_litert(tflite, [np.zeros([1], np.float32)])
+    assert z.shape == tuple(shape) and z.dtype == np.float32
+    n = z.size
+    assert abs(z.mean() - mean) < 5 * stddev / np.sqrt(n)
+    assert abs(z.std() - stddev) < 0.06 * stddev
+    within = np.mean(np.abs(z - mean) < stddev)  # 68.3 % within one sigma
+    assert abs(within - 0.6827) < 0.04
+
+
+@pytest.mark.parametrize("dtype", [tf.int64, tf.int32], ids=["i64", "i32"])
+@pytest.mark.parametrize(
+    "probs",
+    [[0.1, 0.2, 0.7], [0.25, 0.25, 0.25, 0.25], [0.5, 0.0, 0.05, 0.45, 0.0]],
+    ids=["skewed", "uniform", "with_zeros"],
+)
+def test_multinomial_frequencies(dtype, probs):
+    samples = 3000
+    fn = concrete(
+        lambda logits: tf.random.categorical(logits, samples, dtype=dtype, seed=3),
+        [spec([None, len(probs)])],
+    )
+    tflite = convert(fn)
+    assert only_builtins(tflite) == {"tfl.multinomial": 1}
+    p = np.asarray(probs)
+    with np.errstate(divide="ignore"):
+        logits = np.log(np.stack([p, p[::-1]])).astype(np.float32)  # -inf for p = 0
+    (out,) = run_litert(tflite, [logits])
+    assert out.dtype == dtype.as_numpy_dtype and out.shape == (2, samples)
+    assert out.min() >= 0 and out.max() < len(p)
+    for row, want in zip(out, (p, p[::-1])):
+        freq = np.bincount(row, minlength=len(p)) / samples
+        assert np.all(freq[want == 0] == 0)  # impossible classes are never drawn
+        assert np.all(np.abs(freq - want) < 5 * np.sqrt(want * (1 - want) / samples) + 1e-9)
+
+
+@pytest.mark.parametrize("shape_dtype", [tf.int32, tf.int64], ids=["i32", "i64"])
+def test_random_uniform_runtime_shape(shape_dtype):
+    """A shape fed at runtime (i64 shapes get a CAST: the kernel takes i32 only, and the
+    official converter refuses them)."""
+    fn = concrete(lambda s: tf.random.uniform(s, seed=4), [spec([2], shape_dtype)])
+    tflite = convert(fn)
+    hist = only_builtins(tflite)
+    assert hist["tfl.random_uniform"] == 1
+    assert hist.get("tfl.cast", 0) == (shape_dtype == tf.int64)
+    for dims in ([3, 7], [20, 1]):
+        (u,) = run_litert(tflite, [np.asarray(dims, shape_dtype.as_numpy_dtype)])
+        assert u.shape == tuple(dims) and u.min() >= 0 and u.max() < 1
+
+
+@pytest.mark.parametrize(
+    "fn,specs,reason",
+    [
+        (
+            lambda x: x + tf.random.uniform([2, 3], dtype=tf.float16, seed=1),
+            [spec([2, 3], tf.float16)],
+            "produces f32 only, not f16",
+        ),
+        (
+            lambda x: x + tf.random.normal([2, 3], dtype=tf.float64, seed=1),
+            [spec([2, 3], tf.float64)],
+            "produces f32 only, not f64",
+        ),
+        (
+            lambda x: tf.random.categorical(x, 4, seed=1),
+            [spec([2, 3], tf.float64)],
+            "takes f32 logits, not f64",
+        ),
+    ],
+    ids=["uniform_f16", "normal_f64", "multinomial_f64"],
+)
+def test_random_refused_with_reason(fn, specs, reason):
+    with pytest.raises(ConverterError) as err:
+        convert(concrete(fn, specs))
+    assert reason in err.value.details
