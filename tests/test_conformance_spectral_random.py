@@ -198,6 +198,90 @@ def test_rfft_refused_with_reason(fn, specs, reason):
     assert "no TFLite builtin" not in err.value.details
 
 
+# --- IRFFT / IRFFT2D (no builtin: constant DFT matrices; the official converter needs Flex) -------
+
+
+def spectrum(*shape: int) -> np.ndarray:
+    return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(np.complex64)
+
+
+@pytest.mark.parametrize(
+    "shape,n",
+    [
+        ((2, 5), 8),
+        ((2, 5), 9),  # odd length: no Nyquist bin
+        ((7,), 12),  # any length, not only powers of two
+        ((3, 4, 9), 16),
+        ((2, 9), 8),  # more bins than 8 // 2 + 1: cropped
+        ((2, 3), 8),  # fewer bins: tf.signal zero-pads the complex input in the graph
+    ],
+    ids=lambda v: str(v),
+)
+def test_irfft(shape, n):
+    fn = concrete(lambda x: tf.signal.irfft(x, [n]), [spec(shape, tf.complex64)])
+    tflite = convert_and_compare(fn, [spectrum(*shape)], atol=1e-5)
+    hist = only_builtins(tflite)
+    assert hist["tfl.fully_connected"] == 1 and "tfl.pad" not in hist  # no PAD on complex64
+
+
+@pytest.mark.parametrize(
+    "shape,lengths",
+    [
+        ((2, 8, 5), (8, 8)),
+        ((4, 5), (6, 7)),
+        ((2, 3, 6, 5), (4, 8)),  # cropped rows
+        ((2, 3, 5), (5, 8)),  # padded rows
+    ],
+    ids=lambda v: str(v),
+)
+def test_irfft2d(shape, lengths):
+    fn = concrete(lambda x: tf.signal.irfft2d(x, list(lengths)), [spec(shape, tf.complex64)])
+    tflite = convert_and_compare(fn, [spectrum(*shape)], atol=1e-5)
+    hist = only_builtins(tflite)
+    assert hist["tfl.batch_matmul"] == 1 and hist["tfl.fully_connected"] == 2
+
+
+def test_rfft2d_irfft2d_round_trip_dynamic_batch():
+    """x -> spectrum -> x with a dynamic batch: RFFT2D forward, the DFT matrices back."""
+
+    def round_trip(x):
+        return tf.signal.irfft2d(tf.signal.rfft2d(x, [8, 16]), [8, 16])
+
+    fn = concrete(round_trip, [spec([None, 8, 16])])
+    for batch in (1, 3):
+        x = signal(batch, 8, 16)
+        tflite = convert_and_compare(fn, [x], atol=1e-5)
+        np.testing.assert_allclose(run_litert(tflite, [x])[0], x, atol=1e-5)
+    assert only_builtins(tflite)["tfl.rfft2d"] == 1
+
+
+@pytest.mark.parametrize(
+    "fn,specs,reason",
+    [
+        (
+            lambda x: tf.signal.irfft(x, [8]),
+            [spec([2, 5], tf.complex128)],
+            "only complex64 -> f32",
+        ),
+        (
+            lambda x: tf.signal.irfft(x, [8]),
+            [spec([2, None], tf.complex64)],
+            "innermost input dims must be static",
+        ),
+        (
+            lambda x: tf.signal.irfft(x, [4096]),
+            [spec([1, 2049], tf.complex64)],
+            "DFT matrices would hold",
+        ),
+    ],
+    ids=["complex128", "dynamic_bins", "too_large"],
+)
+def test_irfft_refused_with_reason(fn, specs, reason):
+    with pytest.raises(ConverterError) as err:
+        convert(concrete(fn, specs))
+    assert reason in err.value.details
+
+
 def test_rfft_is_not_reported_as_missing_a_builtin():
     from tflconv.analyze import analyze_model
 

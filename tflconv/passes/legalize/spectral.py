@@ -10,6 +10,12 @@ The RFFT2D kernel (tflite/kernels/rfft2d.cc) only computes power-of-two lengths 
 when the model is prepared), so `fft_length` must be a constant whose entries are powers of two:
 otherwise the op stays a tf op and the gate says why (the official converter emits the builtin
 anyway and the model fails at `allocate_tensors`).
+
+The inverse transforms have no builtin (the official converter leaves `tf.IRFFT` to Flex and
+`tf.IRFFT2D` to a custom op the standard runtime lacks). They are linear maps of the real and
+imaginary parts, so they lower to REAL / IMAG + constant DFT matrices applied with
+FULLY_CONNECTED (along the last dim) and BATCH_MATMUL (along the dim before it), for any
+constant `fft_length`, as long as the matrices stay under `MAX_DFT_WEIGHTS` elements.
 """
 
 from __future__ import annotations
@@ -20,8 +26,12 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 
-from .common import create_tfl, int_list
+from .common import const, constant_value, create_tfl, int_list
+from .nn_matmul import batch_matmul, fully_connected
 from .tensor_util import i32_const, reshape
+
+MAX_DFT_WEIGHTS = 1 << 22
+"""Most f32 elements (16 MiB) the constant DFT matrices of one inverse FFT may take."""
 
 
 def _power_of_two(n: int) -> bool:
@@ -117,7 +127,161 @@ class LegalizeRfft(RewritePattern):
         return None
 
 
+# --- inverse real FFTs as DFT matrices ------------------------------------------------------------
+
+
+def _twiddle(rows: int, cols: int, n: int) -> np.ndarray:
+    """Angles 2*pi*(r*c mod n)/n of an [rows, cols] grid (reduced mod n to stay exact)."""
+    r = np.arange(rows, dtype=np.int64)[:, None]
+    c = np.arange(cols, dtype=np.int64)[None, :]
+    return 2.0 * np.pi * ((r * c) % n) / n
+
+
+def _half_spectrum_weights(bins_in: int, n: int) -> np.ndarray:
+    """w_k of the inverse real DFT of length n over `bins_in` input bins: 1 for the DC and the
+    Nyquist bin, 2 for the others (each stands for itself and its conjugate), 0 for the bins past
+    n // 2 (TF crops the input to n // 2 + 1 bins)."""
+    k = np.arange(bins_in)
+    w = np.where((k == 0) | ((n % 2 == 0) & (k == n // 2)), 1.0, 2.0)
+    w[k > n // 2] = 0.0
+    return w
+
+
+def _irfft_matrices(bins_in: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """FULLY_CONNECTED weights [n, 2*bins_in] over concat(re, im) along the last dim: the real and
+    imaginary parts of sum_k w_k X[k] exp(2 pi i k t / n) (unscaled)."""
+    theta = _twiddle(n, bins_in, n)  # [n, bins]
+    w = _half_spectrum_weights(bins_in, n)[None, :]
+    cos, sin = w * np.cos(theta), w * np.sin(theta)
+    real = np.concatenate([cos, -sin], axis=1)
+    imag = np.concatenate([sin, cos], axis=1)
+    return real, imag
+
+
+def _inverse_reason(op: Operation, rank: int) -> tuple[list[int] | None, str | None]:
+    """The constant fft_length of an IRFFT/IRFFT2D the DFT lowering takes, or why not."""
+    x, fft_length = op.operands
+    if x.type.dtype != "complex64" or op.result.type.dtype != "f32":
+        return None, f"only complex64 -> f32 is lowered, not {x.type.dtype}"
+    shape = x.type.shape
+    if shape is None or len(shape) < rank or any(d is None for d in shape[-rank:]):
+        return None, f"the {rank} innermost input dims must be static (they size DFT matrices)"
+    lengths = int_list(fft_length)
+    if lengths is None:
+        return None, "fft_length is not a constant (it sizes the DFT matrices)"
+    if len(lengths) != rank or min(lengths) < 1:
+        return None, f"fft_length {lengths} is not {rank} positive lengths"
+    return lengths, None
+
+
+def _without_zero_padding(x: Value, rank: int) -> Value:
+    """The input of a zero tf.Pad / tfl.pad that only appends to the `rank` innermost dims of x
+    (tf.signal pads short spectra so in the graph; the DFT matrices treat missing bins as zeros
+    anyway, and the PAD kernel does not take complex64)."""
+    pad = x.defining_op
+    if pad is None or pad.name not in ("tf.Pad", "tfl.pad"):
+        return x
+    amounts = constant_value(pad.operands[1])
+    if amounts is None or amounts.ndim != 2 or amounts.shape[1] != 2:
+        return x
+    if np.any(amounts[:, 0] != 0) or np.any(amounts[:-rank, 1] != 0) or np.any(amounts < 0):
+        return x
+    inner = pad.operands[0]
+    shape = inner.type.shape
+    if shape is None or any(d is None for d in shape[-rank:]):
+        return x
+    return inner
+
+
+def _weights_reason(count: int) -> str | None:
+    if count > MAX_DFT_WEIGHTS:
+        return f"the DFT matrices would hold {count} elements (more than {MAX_DFT_WEIGHTS})"
+    return None
+
+
+def _real_imag_concat(rw: PatternRewriter, x: Value) -> Value:
+    """concat(real(x), imag(x)) along the last dim, as f32."""
+    parts_t = x.type.with_dtype("f32")
+    re = create_tfl(rw, "real", [x], [parts_t]).result
+    im = create_tfl(rw, "imag", [x], [parts_t]).result
+    shape = x.type.shape
+    out_t = parts_t.with_shape(shape[:-1] + (2 * shape[-1],))  # type: ignore[index,operator]
+    axis = len(shape) - 1  # type: ignore[arg-type]
+    return create_tfl(
+        rw, "concatenation", [re, im], [out_t], axis=axis, fused_activation_function="NONE"
+    ).result
+
+
+class LegalizeIrfft(RewritePattern):
+    """tf.IRFFT(x: complex64, [n]) -> tfl.fully_connected(concat(tfl.real(x), tfl.imag(x)),
+    const inverse-DFT matrix [n, 2k]){keep_num_dims} (no builtin inverse FFT exists)"""
+
+    root = "tf.IRFFT"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        lengths, reason = _inverse_reason(op, 1)
+        if reason:
+            return rw.fail(reason)
+        (n,) = lengths  # type: ignore[misc]
+        x = _without_zero_padding(op.operands[0], 1)
+        bins = int(x.type.shape[-1])  # type: ignore[index,arg-type]
+        reason = _weights_reason(2 * bins * n)
+        if reason:
+            return rw.fail(reason)
+        real, _ = _irfft_matrices(bins, n)
+        weights = const(rw, (real / n).astype(np.float32))
+        parts = _real_imag_concat(rw, x)
+        rw.replace(op, fully_connected(rw, parts, weights, op.result.type, keep_num_dims=True))
+        return None
+
+
+class LegalizeIrfft2d(RewritePattern):
+    """tf.IRFFT2D(x: complex64, [m, n]) -> tfl.batch_matmul(const [m, 2h], concat(fc_re, fc_im)
+    along -2), fc_* = tfl.fully_connected(concat(real(x), imag(x)), inverse-DFT rows) (the last
+    dim first, as complex sums; then the real part of the inverse DFT along the dim before)"""
+
+    root = "tf.IRFFT2D"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        lengths, reason = _inverse_reason(op, 2)
+        if reason:
+            return rw.fail(reason)
+        m, n = lengths  # type: ignore[misc]
+        x = _without_zero_padding(op.operands[0], 2)
+        shape = x.type.shape
+        rows, bins = int(shape[-2]), int(shape[-1])  # type: ignore[index,arg-type]
+        reason = _weights_reason(2 * (2 * bins * n) + m * 2 * rows)
+        if reason:
+            return rw.fail(reason)
+        out_t = op.result.type
+        # Step 1, along the last dim: Q[j, t] = sum_k w_k X[j, k] exp(2 pi i k t / n).
+        real, imag = _irfft_matrices(bins, n)
+        parts = _real_imag_concat(rw, x)
+        q_t = out_t.with_shape(shape[:-1] + (n,))  # type: ignore[index,operator]
+        q_re = fully_connected(rw, parts, const(rw, real.astype(np.float32)), q_t, True)
+        q_im = fully_connected(rw, parts, const(rw, imag.astype(np.float32)), q_t, True)
+        stacked_t = out_t.with_shape(shape[:-2] + (2 * rows, n))  # type: ignore[index,operator]
+        stacked = create_tfl(
+            rw,
+            "concatenation",
+            [q_re, q_im],
+            [stacked_t],
+            axis=len(shape) - 2,  # type: ignore[arg-type]
+            fused_activation_function="NONE",
+        ).result
+        # Step 2, along the dim before: x[s, t] = Re(sum_j Q[j, t] exp(2 pi i j s / m)) / (m n);
+        # rows past m are cropped (zero columns), missing rows are zero padding.
+        theta = _twiddle(m, rows, m)
+        keep = (np.arange(rows) < m)[None, :]
+        left = np.concatenate([np.cos(theta) * keep, -np.sin(theta) * keep], axis=1) / (m * n)
+        lhs = const(rw, left.astype(np.float32))
+        rw.replace(op, batch_matmul(rw, lhs, stacked, out_t, False, False))
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
     LegalizeRfft2d(),
     LegalizeRfft(),
+    LegalizeIrfft(),
+    LegalizeIrfft2d(),
 ]
