@@ -40,6 +40,10 @@ def signal(*shape: int, dtype=np.float32) -> np.ndarray:
     return RNG.standard_normal(shape).astype(dtype)
 
 
+def spectrum(*shape: int) -> np.ndarray:
+    return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(np.complex64)
+
+
 def only_builtins(tflite: bytes) -> dict[str, int]:
     hist = op_histogram(tflite)
     assert "tfl.custom" not in hist, hist
@@ -131,6 +135,20 @@ def test_real_imag_abs_of_rfft():
     assert hist["tfl.rfft2d"] == 1  # one FFT shared by the four outputs
 
 
+@pytest.mark.parametrize("dtype", [tf.complex64, tf.complex128], ids=["complex64", "complex128"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (2, 1, 4, 3)], ids=str)
+def test_real_imag_abs_of_complex_input(dtype, shape):
+    """Complex model inputs cross the writer and the interpreter; the three kernels read both
+    complex widths (f32 / f64 results)."""
+
+    def f(x):
+        return tf.math.real(x), tf.math.imag(x), tf.abs(x)
+
+    x = spectrum(*shape).astype(dtype.as_numpy_dtype) * 3.0
+    tflite = convert_and_compare(concrete(f, [spec(shape, dtype)]), [x], atol=1e-6)
+    assert only_builtins(tflite) == {"tfl.real": 1, "tfl.imag": 1, "tfl.complex_abs": 1}
+
+
 @pytest.mark.parametrize(
     "frame_length,frame_step,fft_length,window,pad_end",
     [
@@ -199,10 +217,6 @@ def test_rfft_refused_with_reason(fn, specs, reason):
 
 
 # --- IRFFT / IRFFT2D (no builtin: constant DFT matrices; the official converter needs Flex) -------
-
-
-def spectrum(*shape: int) -> np.ndarray:
-    return (RNG.standard_normal(shape) + 1j * RNG.standard_normal(shape)).astype(np.complex64)
 
 
 @pytest.mark.parametrize(
