@@ -375,6 +375,25 @@ def test_random_first_draw_equals_tensorflow():
         np.testing.assert_array_equal(g, e)
 
 
+def test_random_ops_are_never_merged_or_folded():
+    """Random ops are stateful: CSE keeps unseeded twins apart (they draw different values),
+    seeded twins stay two ops drawing the same values (as in TF), nothing is constant-folded."""
+
+    def f(x):
+        unseeded = [x + tf.random.uniform([64]) for _ in range(2)]
+        seeded = [x + tf.random.uniform([64], seed=5) for _ in range(2)]
+        return (*unseeded, *seeded)
+
+    fn = concrete(f, [spec([64])])
+    tflite = convert(fn)
+    assert only_builtins(tflite)["tfl.random_uniform"] == 4
+    x = np.zeros([64], np.float32)
+    u1, u2, s1, s2 = run_litert(tflite, [x])
+    assert not np.array_equal(u1, u2)
+    np.testing.assert_array_equal(s1, s2)
+    np.testing.assert_array_equal(s1, fn(tf.constant(x))[2].numpy())
+
+
 def _interpreter(tflite: bytes):
     from ai_edge_litert.interpreter import Interpreter
 
