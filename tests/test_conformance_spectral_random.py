@@ -179,16 +179,22 @@ def test_stft_spectrogram(frame_length, frame_step, fft_length, window, pad_end)
     assert sum(hist.values()) <= len(official_ops(fn))
 
 
-def test_stft_dynamic_batch_log_mel_like():
-    """A log-magnitude spectrogram with a dynamic batch, as audio front ends export it."""
+@pytest.mark.parametrize(
+    "shape,runs",
+    [([None, 2048], [(1, 2048), (3, 2048)]), ([None, None], [(1, 1024), (2, 3000)])],
+    ids=["dynamic_batch", "dynamic_length"],
+)
+def test_stft_dynamic_log_spectrogram(shape, runs):
+    """A log-magnitude spectrogram with a dynamic batch (and length), as audio front ends
+    export it: the frame count is computed at runtime, the FFT stays RFFT2D."""
 
     def features(audio):
         mag = tf.abs(tf.signal.stft(audio, 256, 128, 256))
         return tf.math.log(mag + 1e-6)
 
-    fn = concrete(features, [spec([None, 2048])])
-    for batch in (1, 3):
-        tflite = convert_and_compare(fn, [signal(batch, 2048)], atol=1e-3, rtol=1e-3)
+    fn = concrete(features, [spec(shape)])
+    for run in runs:
+        tflite = convert_and_compare(fn, [signal(*run)], atol=1e-3, rtol=1e-3)
     assert only_builtins(tflite)["tfl.rfft2d"] == 1
 
 
