@@ -123,6 +123,20 @@ def test_rfft2d(shape, lengths):
     assert our_ops(tflite) == official_ops(fn)  # (tf.signal pads short inputs with a PAD)
 
 
+def test_spectral_model_reads_back_and_verifies():
+    """complex64 tensors and RFFT2D's two operands survive the writer, the reader and the
+    verifier (what `tflconv inspect` / `tflconv opt model.tflite` do)."""
+    from tflconv.core.verifier import verify
+    from tflconv.schema.reader import read_flatbuffer
+
+    fn = concrete(lambda x: tf.abs(tf.signal.rfft(x, [16])), [spec([2, 16])])
+    module = read_flatbuffer(convert(fn))
+    verify(module)
+    (fft,) = [op for op in module.functions[0].walk() if op.name == "tfl.rfft2d"]
+    assert [v.type.dtype for v in fft.operands] == ["f32", "i32"]
+    assert fft.result.type.dtype == "complex64"
+
+
 def test_real_imag_abs_of_rfft():
     def f(x):
         spectrum = tf.signal.rfft(x, [32])
