@@ -544,3 +544,33 @@ def test_random_refused_with_reason(fn, specs, reason):
     with pytest.raises(ConverterError) as err:
         convert(concrete(fn, specs))
     assert reason in err.value.details
+
+
+def test_op_versions_and_min_runtime_match_official():
+    from ai_edge_litert import schema_py_generated as S
+
+    def f(x):
+        s = tf.signal.rfft(x, [8])
+        return (
+            tf.abs(s),
+            tf.math.real(s),
+            tf.math.imag(s),
+            x + tf.random.uniform([2, 8], seed=1),
+            x + tf.random.normal([2, 8], seed=1),
+            tf.random.categorical(x, 3, seed=1, dtype=tf.int32),
+        )
+
+    def versions(tflite: bytes):
+        model = S.ModelT.InitFromPackedBuf(tflite, 0)
+        names = {v: k for k, v in vars(S.BuiltinOperator).items() if not k.startswith("_")}
+        codes = sorted(
+            (names[max(c.builtinCode, c.deprecatedBuiltinCode)], c.version)
+            for c in model.operatorCodes
+        )
+        meta = {bytes(m.name).decode(): m.buffer for m in model.metadata or []}
+        runtime = model.buffers[meta["min_runtime_version"]].data.tobytes().rstrip(b"\0")
+        return codes, runtime
+
+    fn = concrete(f, [spec([2, 8])])
+    official = tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert()
+    assert versions(convert(fn)) == versions(official)
