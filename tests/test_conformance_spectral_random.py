@@ -289,6 +289,23 @@ def test_rfft2d_irfft2d_round_trip_dynamic_batch():
     assert only_builtins(tflite)["tfl.rfft2d"] == 1
 
 
+@pytest.mark.parametrize("num_mel_bins,norm", [(64, "ortho"), (32, None)], ids=["64_ortho", "32"])
+def test_mfcc_front_end(num_mel_bins, norm):
+    """stft -> mel -> log -> tf.signal.dct (an RFFT of twice the bins times constant complex
+    twiddles): builtins only once the twiddles fold, where the official converter needs Flex.
+    (The DCT's RFFT length 2 * bins must be a power of two.)"""
+
+    def mfcc(audio):
+        mag = tf.abs(tf.signal.stft(audio, 256, 128, 256))
+        weights = tf.signal.linear_to_mel_weight_matrix(num_mel_bins, 129, 16000, 20.0, 4000.0)
+        log_mel = tf.math.log(tf.tensordot(mag, weights, 1) + 1e-6)
+        return tf.signal.dct(log_mel, type=2, norm=norm)[..., :13]
+
+    fn = concrete(mfcc, [spec([2, 2048])])
+    tflite = convert_and_compare(fn, [signal(2, 2048)], atol=2e-3, rtol=1e-3)
+    assert only_builtins(tflite)["tfl.rfft2d"] == 2
+
+
 @pytest.mark.parametrize("frame_length,frame_step", [(256, 64), (128, 32)], ids=str)
 def test_stft_inverse_stft_round_trip(frame_length, frame_step):
     """tf.signal.inverse_stft (IRFFT + overlap-add): builtins only, where the official converter

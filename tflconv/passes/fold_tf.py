@@ -295,6 +295,10 @@ _register("tf.Shape", lambda op, a: [np.asarray(a[0].shape)])
 _register("tf.ShapeN", lambda op, a: [np.asarray(x.shape) for x in a])
 _register("tf.Size", lambda op, a: [np.asarray(a[0].size)])
 _register("tf.Rank", lambda op, a: [np.asarray(a[0].ndim)])
+_register("tf.Complex", lambda op, a: [(a[0] + 1j * a[1]).astype(result_dtype(op))])
+_register("tf.Real", lambda op, a: [np.real(a[0]).astype(result_dtype(op))])
+_register("tf.Imag", lambda op, a: [np.imag(a[0]).astype(result_dtype(op))])
+_register("tf.ComplexAbs", lambda op, a: [np.abs(a[0]).astype(result_dtype(op))])
 
 
 class FoldConstant(RewritePattern):
