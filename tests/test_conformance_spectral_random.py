@@ -137,6 +137,33 @@ def test_spectral_model_reads_back_and_verifies():
     assert fft.result.type.dtype == "complex64"
 
 
+@pytest.mark.parametrize(
+    "fn,shape",
+    [
+        (lambda a: tf.abs(tf.signal.stft(a, 400, 160, 400)), [2, 1600]),  # 25 ms at 16 kHz
+        (lambda a: tf.abs(tf.signal.stft(a, 300, 160, 400)), [2, 1600]),  # frames zero-padded
+        (
+            lambda a: (
+                tf.math.real(tf.signal.rfft(a, [12])),
+                tf.math.imag(tf.signal.rfft(a, [12])),
+            ),
+            [3, 12],
+        ),
+        (lambda a: tf.abs(tf.signal.rfft(a, [10])), [3, 14]),  # cropped
+        (lambda a: tf.abs(tf.signal.rfft(a, [9])), [2, 3, 9]),  # odd
+        (lambda a: tf.abs(tf.signal.rfft(a, [1])), [3, 4]),  # the RFFT2D kernel is wrong at 1
+    ],
+    ids=["stft400", "stft300_in_400", "real_imag12", "crop14_to_10", "odd9", "len1"],
+)
+def test_rfft_other_lengths_read_as_real_parts(fn, shape):
+    """RFFT lengths RFFT2D cannot compute convert when only Real/Imag/ComplexAbs read the
+    spectrum: constant DFT rows in FULLY_CONNECTED (the official converter emits an RFFT2D
+    that fails at allocate_tensors, or is wrong for length 1)."""
+    tflite = convert_and_compare(concrete(fn, [spec(shape)]), [signal(*shape)], atol=1e-3)
+    hist = only_builtins(tflite)
+    assert "tfl.rfft2d" not in hist and hist["tfl.fully_connected"] == 2
+
+
 def test_real_imag_abs_of_rfft():
     def f(x):
         spectrum = tf.signal.rfft(x, [32])
@@ -215,6 +242,7 @@ def test_stft_dynamic_log_spectrogram(shape, runs):
 @pytest.mark.parametrize(
     "fn,specs,reason",
     [
+        # the complex spectrum itself is an output: no builtin can build it
         (lambda x: tf.signal.rfft(x, [12]), [spec([2, 12])], "not powers of two"),
         (lambda x: tf.signal.rfft2d(x, [8, 6]), [spec([2, 8, 6])], "not powers of two"),
         (lambda x: tf.signal.rfft(x, [1]), [spec([2, 8])], "fft_length of 1 in the last dim"),

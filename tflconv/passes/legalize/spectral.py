@@ -279,9 +279,81 @@ class LegalizeIrfft2d(RewritePattern):
         return None
 
 
+# --- forward RFFT of other lengths, when only its real parts are read ------------------------------
+
+_PART_READERS = {
+    "tf.Real": "real",
+    "tfl.real": "real",
+    "tf.Imag": "imag",
+    "tfl.imag": "imag",
+    "tf.ComplexAbs": "abs",
+    "tfl.complex_abs": "abs",
+}
+
+
+class LegalizeRfftAsDft(RewritePattern):
+    """tf.RFFT(x, [n]) read only by Real / Imag / ComplexAbs, n not a power of two ->
+    tfl.fully_connected(x, const cos / -sin DFT rows [n/2+1, w]) per part read, and
+    tfl.sqrt(re * re + im * im) for the magnitude (e.g. a 400-point spectrogram)"""
+
+    root = "tf.RFFT"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, fft_length = op.operands
+        lengths = int_list(fft_length)
+        if lengths is None or len(lengths) != 1 or lengths[0] < 1:
+            return rw.fail("fft_length is not one constant positive length")
+        (n,) = lengths
+        if _power_of_two(n) and n >= 2:
+            return rw.fail("a power-of-two length: RFFT2D computes it")
+        if x.type.dtype != "f32" or x.type.is_quantized:
+            return rw.fail(f"only f32 input is lowered, not {x.type.dtype}")
+        x = _without_zero_padding(x, 1)
+        shape = x.type.shape
+        if shape is None or not shape or shape[-1] is None:
+            return rw.fail("the last input dim must be static (it sizes the DFT matrix)")
+        users = list(op.result.users)
+        parts = {_PART_READERS.get(u.name) for u in users}
+        if not users or None in parts:
+            return rw.fail("the complex result is used by ops other than Real/Imag/ComplexAbs")
+        width = int(shape[-1])
+        bins = n // 2 + 1
+        reason = _weights_reason(2 * bins * width)
+        if reason:
+            return rw.fail(reason)
+        theta = _twiddle(bins, width, n)  # [bins, width]
+        theta = np.where((np.arange(width) < n)[None, :], theta, np.nan)
+        part_t = op.result.type.with_dtype("f32")
+        values: dict[str, Value] = {}
+
+        def part(name: str) -> Value:
+            if name not in values:
+                rows = np.cos(theta) if name == "real" else -np.sin(theta)
+                weights = const(rw, np.nan_to_num(rows, nan=0.0).astype(np.float32))
+                values[name] = fully_connected(rw, x, weights, part_t, keep_num_dims=True)
+            return values[name]
+
+        if "abs" in parts:
+            re, im = part("real"), part("imag")
+            re2 = create_tfl(rw, "mul", [re, re], [part_t], fused_activation_function="NONE")
+            im2 = create_tfl(rw, "mul", [im, im], [part_t], fused_activation_function="NONE")
+            total = create_tfl(
+                rw, "add", [re2.result, im2.result], [part_t], fused_activation_function="NONE"
+            )
+            values["abs"] = create_tfl(rw, "sqrt", [total.result], [part_t]).result
+        for name in ("real", "imag"):
+            if name in parts:
+                part(name)
+        for user in users:
+            rw.replace(user, values[_PART_READERS[user.name]])
+        rw.erase(op)
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
     LegalizeRfft2d(),
     LegalizeRfft(),
+    LegalizeRfftAsDft(),
     LegalizeIrfft(),
     LegalizeIrfft2d(),
 ]
