@@ -356,6 +356,22 @@ def test_stft_inverse_stft_round_trip(frame_length, frame_step):
     )
 
 
+def test_stft_mask_inverse_stft():
+    """Spectral masking (speech enhancement): a gain on the STFT, the masked spectrum rebuilt with
+    tf.complex and resynthesized; the inverse FFT reads tf.complex's real parts directly."""
+
+    def enhance(x):
+        s = tf.signal.stft(x, 256, 64, 256)
+        gain = tf.sigmoid(tf.abs(s) - 1.0)
+        masked = tf.complex(tf.math.real(s) * gain, tf.math.imag(s) * gain)
+        window = tf.signal.inverse_stft_window_fn(64)
+        return tf.signal.inverse_stft(masked, 256, 64, 256, window_fn=window)
+
+    tflite = convert_and_compare(concrete(enhance, [spec([2, 2048])]), [signal(2, 2048)], atol=1e-4)
+    hist = only_builtins(tflite)
+    assert hist["tfl.rfft2d"] == 1 and hist["tfl.fully_connected"] == 1
+
+
 @pytest.mark.parametrize(
     "fn,specs,reason",
     [

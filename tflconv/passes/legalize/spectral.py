@@ -193,6 +193,20 @@ def _without_zero_padding(x: Value, rank: int) -> Value:
     return inner
 
 
+def _erase_dead_producers(rw: PatternRewriter, value: Value) -> None:
+    """Erase the zero pad / tf.Complex the lowering read through once nothing else uses it (a
+    complex PAD or tf.Complex left behind has no kernel, even when dead code removal is not in
+    the pipeline)."""
+    for _ in range(2):  # a pad of a tf.Complex
+        producer = value.defining_op
+        if producer is None or producer.name not in ("tf.Pad", "tfl.pad", "tf.Complex"):
+            return
+        if producer.result.uses:
+            return
+        value = producer.operands[0]
+        rw.erase(producer)
+
+
 def _weights_reason(count: int) -> str | None:
     if count > MAX_DFT_WEIGHTS:
         return f"the DFT matrices would hold {count} elements (more than {MAX_DFT_WEIGHTS})"
@@ -200,10 +214,19 @@ def _weights_reason(count: int) -> str | None:
 
 
 def _real_imag_concat(rw: PatternRewriter, x: Value) -> Value:
-    """concat(real(x), imag(x)) along the last dim, as f32."""
+    """concat(real(x), imag(x)) along the last dim, as f32; x = tf.Complex(re, im) of same-shape
+    f32 parts is read directly (no builtin builds a complex tensor)."""
     parts_t = x.type.with_dtype("f32")
-    re = create_tfl(rw, "real", [x], [parts_t]).result
-    im = create_tfl(rw, "imag", [x], [parts_t]).result
+    maker = x.defining_op
+    if (
+        maker is not None
+        and maker.name == "tf.Complex"
+        and all(v.type == parts_t for v in maker.operands)
+    ):
+        re, im = maker.operands
+    else:
+        re = create_tfl(rw, "real", [x], [parts_t]).result
+        im = create_tfl(rw, "imag", [x], [parts_t]).result
     shape = x.type.shape
     out_t = parts_t.with_shape(shape[:-1] + (2 * shape[-1],))  # type: ignore[index,operator]
     axis = len(shape) - 1  # type: ignore[arg-type]
@@ -231,7 +254,9 @@ class LegalizeIrfft(RewritePattern):
         real, _ = _irfft_matrices(bins, n)
         weights = const(rw, (real / n).astype(np.float32))
         parts = _real_imag_concat(rw, x)
+        operand = op.operands[0]
         rw.replace(op, fully_connected(rw, parts, weights, op.result.type, keep_num_dims=True))
+        _erase_dead_producers(rw, operand)
         return None
 
 
@@ -275,7 +300,9 @@ class LegalizeIrfft2d(RewritePattern):
         keep = (np.arange(rows) < m)[None, :]
         left = np.concatenate([np.cos(theta) * keep, -np.sin(theta) * keep], axis=1) / (m * n)
         lhs = const(rw, left.astype(np.float32))
+        operand = op.operands[0]
         rw.replace(op, batch_matmul(rw, lhs, stacked, out_t, False, False))
+        _erase_dead_producers(rw, operand)
         return None
 
 
@@ -346,7 +373,9 @@ class LegalizeRfftAsDft(RewritePattern):
                 part(name)
         for user in users:
             rw.replace(user, values[_PART_READERS[user.name]])
+        operand = op.operands[0]
         rw.erase(op)
+        _erase_dead_producers(rw, operand)
         return None
 
 
