@@ -164,6 +164,21 @@ def test_rfft_other_lengths_read_as_real_parts(fn, shape):
     assert "tfl.rfft2d" not in hist and hist["tfl.fully_connected"] == 2
 
 
+@pytest.mark.parametrize("part", ["real", "imag"])
+@pytest.mark.parametrize("n", [10, 16], ids=["n10_dft", "n16_rfft2d"])
+def test_part_of_scaled_slice_of_rfft(part, n):
+    """Real/Imag of a sliced spectrum times a complex constant: exact split into real parts for
+    DFT-row lengths, complex MUL / STRIDED_SLICE builtins for RFFT2D lengths."""
+    c = tf.constant(spectrum(4))
+    read = tf.math.real if part == "real" else tf.math.imag
+
+    def f(x):
+        return read(tf.signal.rfft(x, [n])[..., 1:5] * c)
+
+    tflite = convert_and_compare(concrete(f, [spec([3, n])]), [signal(3, n)], atol=1e-4)
+    assert ("tfl.rfft2d" in only_builtins(tflite)) == (n == 16)
+
+
 def test_real_imag_abs_of_rfft():
     def f(x):
         spectrum = tf.signal.rfft(x, [32])
@@ -317,21 +332,31 @@ def test_rfft2d_irfft2d_round_trip_dynamic_batch():
     assert only_builtins(tflite)["tfl.rfft2d"] == 1
 
 
-@pytest.mark.parametrize("num_mel_bins,norm", [(64, "ortho"), (32, None)], ids=["64_ortho", "32"])
-def test_mfcc_front_end(num_mel_bins, norm):
+@pytest.mark.parametrize(
+    "fft,num_mel_bins,norm",
+    [(256, 64, "ortho"), (256, 32, None), (400, 40, "ortho"), (400, 80, None)],
+    ids=["fft256_mel64_ortho", "fft256_mel32", "fft400_mel40_ortho", "fft400_mel80"],
+)
+def test_mfcc_front_end(fft, num_mel_bins, norm):
     """stft -> mel -> log -> tf.signal.dct (an RFFT of twice the bins times constant complex
-    twiddles): builtins only once the twiddles fold, where the official converter needs Flex.
-    (The DCT's RFFT length 2 * bins must be a power of two.)"""
+    twiddles): builtins only, where the official converter needs Flex. Power-of-two lengths use
+    RFFT2D; others (a 400-point STFT, the 80-point RFFT of a 40-bin DCT) use DFT rows, with the
+    real parts read before the DCT's complex slice and product (complex_parts.py)."""
 
     def mfcc(audio):
-        mag = tf.abs(tf.signal.stft(audio, 256, 128, 256))
-        weights = tf.signal.linear_to_mel_weight_matrix(num_mel_bins, 129, 16000, 20.0, 4000.0)
+        mag = tf.abs(tf.signal.stft(audio, fft, 160, fft))
+        weights = tf.signal.linear_to_mel_weight_matrix(
+            num_mel_bins, fft // 2 + 1, 16000, 20.0, 4000.0
+        )
         log_mel = tf.math.log(tf.tensordot(mag, weights, 1) + 1e-6)
         return tf.signal.dct(log_mel, type=2, norm=norm)[..., :13]
 
     fn = concrete(mfcc, [spec([2, 2048])])
     tflite = convert_and_compare(fn, [signal(2, 2048)], atol=2e-3, rtol=1e-3)
-    assert only_builtins(tflite)["tfl.rfft2d"] == 2
+    hist = only_builtins(tflite)
+    rfft2d = [n for n in (fft, 2 * num_mel_bins) if n & (n - 1) == 0]
+    assert hist.get("tfl.rfft2d", 0) == len(rfft2d)
+    assert "tfl.real" not in hist or 2 * num_mel_bins in rfft2d
 
 
 @pytest.mark.parametrize("frame_length,frame_step", [(256, 64), (128, 32)], ids=str)

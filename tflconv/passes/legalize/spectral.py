@@ -26,6 +26,7 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 
+from . import complex_parts  # noqa: F401  (registers its canonicalizations)
 from .common import const, constant_value, create_tfl, int_list
 from .nn_matmul import batch_matmul, fully_connected
 from .tensor_util import i32_const, reshape
