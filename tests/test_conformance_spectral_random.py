@@ -436,6 +436,28 @@ def test_rfft_is_not_reported_as_missing_a_builtin():
     assert verdict["converts"], verdict
 
 
+def test_cli_analyze_stft_saved_model(tmp_path, capsys):
+    """`tflconv analyze` on a spectrogram SavedModel: every op a builtin, converts as is."""
+    import json
+
+    from tflconv.cli import main
+
+    class Spectrogram(tf.Module):
+        @tf.function(input_signature=[spec([None, 1024])])
+        def serve(self, audio):
+            return {"spec": tf.abs(tf.signal.stft(audio, 256, 128, 256))}
+
+    module = Spectrogram()
+    tf.saved_model.save(module, str(tmp_path / "sm"), signatures=module.serve)
+    assert main(["analyze", str(tmp_path / "sm"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    rows = {r["op"]: r for r in report["op_types"]}
+    assert rows["tf.RFFT"]["builtin"] == 1 and rows["tf.ComplexAbs"]["builtin"] == 1
+    assert all(r["builtin"] == r["count"] for r in rows.values()), rows
+    verdict = next(v for v in report["verdicts"] if v["target_ops"] == ["TFLITE_BUILTINS"])
+    assert verdict["converts"] and not verdict["allow_custom_ops"]
+
+
 # --- random ops -------------------------------------------------------------------------------
 
 
