@@ -350,14 +350,14 @@ class LegalizeRfftAsDft(RewritePattern):
         if reason:
             return rw.fail(reason)
         theta = _twiddle(bins, width, n)  # [bins, width]
-        theta = np.where((np.arange(width) < n)[None, :], theta, np.nan)
+        used = (np.arange(width) < n)[None, :]  # samples past n are cropped, as TF does
         part_t = op.result.type.with_dtype("f32")
         values: dict[str, Value] = {}
 
         def part(name: str) -> Value:
             if name not in values:
-                rows = np.cos(theta) if name == "real" else -np.sin(theta)
-                weights = const(rw, np.nan_to_num(rows, nan=0.0).astype(np.float32))
+                rows = (np.cos(theta) if name == "real" else -np.sin(theta)) * used
+                weights = const(rw, rows.astype(np.float32))
                 values[name] = fully_connected(rw, x, weights, part_t, keep_num_dims=True)
             return values[name]
 
