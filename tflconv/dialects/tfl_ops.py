@@ -69,7 +69,7 @@ OPERANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
             "SOFTMAX LOG_SOFTMAX L2_NORMALIZATION CAST QUANTIZE DEQUANTIZE "
             "LOCAL_RESPONSE_NORMALIZATION AVERAGE_POOL_2D MAX_POOL_2D L2_POOL_2D SQUEEZE SHAPE "
             "RANK SPACE_TO_DEPTH DEPTH_TO_SPACE WHERE BUCKETIZE MATRIX_DIAG FAKE_QUANT DENSIFY "
-            "REAL IMAG COMPLEX_ABS RFFT2D BITCAST"
+            "REAL IMAG COMPLEX_ABS BITCAST"
         )
     },
     **{
@@ -78,6 +78,7 @@ OPERANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     },
     "CONV_2D": (("input", "filter", "bias?"), ("output",)),
     "DEPTHWISE_CONV_2D": (("input", "filter", "bias?"), ("output",)),
+    "RFFT2D": (("input", "fft_length"), ("output",)),
     "CONV_3D": (("input", "filter", "bias?"), ("output",)),
     "CONV_3D_TRANSPOSE": (("output_shape", "filter", "input", "bias?"), ("output",)),
     "TRANSPOSE_CONV": (("output_shape", "weights", "input", "bias?"), ("output",)),

@@ -307,6 +307,10 @@ _register("tf.SigmoidGrad", lambda op, a: [a[1] * a[0] * (1 - a[0])])
 _register("tf.TanhGrad", lambda op, a: [a[1] * (1 - a[0] * a[0])])
 _register("tf.SqrtGrad", lambda op, a: [a[1] * 0.5 / a[0]])
 _register("tf.RsqrtGrad", lambda op, a: [a[0] * a[0] * a[0] * (a[1] * -0.5)])
+_register("tf.Complex", lambda op, a: [(a[0] + 1j * a[1]).astype(result_dtype(op))])
+_register("tf.Real", lambda op, a: [np.real(a[0]).astype(result_dtype(op))])
+_register("tf.Imag", lambda op, a: [np.imag(a[0]).astype(result_dtype(op))])
+_register("tf.ComplexAbs", lambda op, a: [np.abs(a[0]).astype(result_dtype(op))])
 
 
 class FoldConstant(RewritePattern):

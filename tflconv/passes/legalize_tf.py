@@ -9,13 +9,20 @@ from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
 
-from .legalize import control_flow, math, nn, recurrent, tensor
+from .legalize import control_flow, math, nn, recurrent, spectral, tensor
+from .legalize import random as random_ops
 
 
 def legalize_tf_patterns() -> PatternSet:
     """Every TF -> TFL pattern, family by family."""
     return PatternSet(
-        nn.PATTERNS + math.PATTERNS + tensor.PATTERNS + control_flow.PATTERNS + recurrent.PATTERNS
+        nn.PATTERNS
+        + math.PATTERNS
+        + tensor.PATTERNS
+        + control_flow.PATTERNS
+        + recurrent.PATTERNS
+        + spectral.PATTERNS
+        + random_ops.PATTERNS
     )
 
 
