@@ -90,8 +90,8 @@ def _weights(shape, seed) -> tf.Tensor:
 def _padding(kind: str, nchw: bool = False):
     if kind != "EXPLICIT":
         return kind
-    (t, b), (l, r) = EXPLICIT
-    return [[0, 0], [0, 0], [t, b], [l, r]] if nchw else [[0, 0], [t, b], [l, r], [0, 0]]
+    rows, cols = (list(p) for p in EXPLICIT)
+    return [[0, 0], [0, 0], rows, cols] if nchw else [[0, 0], rows, cols, [0, 0]]
 
 
 # --- Conv2D ----------------------------------------------------------------------------------------
