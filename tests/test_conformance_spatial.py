@@ -373,3 +373,75 @@ def test_bias_correction_patch_mean_per_axis(kernel, strides, dilations, padding
         [_patches(x, kernel, strides, dilations, padding == "SAME") for x in samples]
     ).mean(axis=0)
     np.testing.assert_allclose(mean.result(), want, rtol=1e-5, atol=1e-6)
+
+
+# --- fusions with non-square parameters (fusions/structure.py) ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "kernel,strides",
+    [((3, 5), (1, 1)), ((2, 5), (2, 3)), ((5, 2), (3, 2)), ((1, 4), (1, 2))],
+)
+def test_same_padding_written_as_pad_folds_into_the_conv(kernel, strides):
+    """pad(SAME's per-axis amounts) -> conv{VALID} becomes conv{SAME}; any other padding
+    stays a pad."""
+    from tflconv.passes.legalize.nn_util import same_pads
+
+    hw = (7, 12)
+    pads = [same_pads(n, k, s) for n, k, s in zip(hw, kernel, strides)]
+    w = _weights((*kernel, 3, 2), seed=kernel[0])
+
+    def fn(x):
+        y = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
+        return tf.nn.conv2d(y, w, strides=[1, *strides, 1], padding="VALID")
+
+    tflite = _compare(fn, [(2, *hw, 3)], seed=20, ops=["tfl.conv_2d"])
+    assert "tfl.pad" not in op_histogram(tflite)
+
+    def swapped(x):  # the same amounts on the other axes are not SAME's: the pad must stay
+        y = tf.pad(x, [[0, 0], list(pads[1]), list(pads[0]), [0, 0]])
+        return tf.nn.conv2d(y, w, strides=[1, *strides, 1], padding="VALID")
+
+    if pads[0] != pads[1]:
+        hw2 = (hw[0], hw[1])
+        _compare(swapped, [(2, *hw2, 3)], seed=21, ops=["tfl.conv_2d"])
+
+
+@pytest.mark.parametrize("kernel,strides", [((2, 5), (2, 3)), ((3, 1), (1, 2))])
+def test_minus_inf_padding_folds_into_max_pool(kernel, strides):
+    from tflconv.passes.legalize.nn_util import same_pads
+
+    hw = (7, 12)
+    pads = [same_pads(n, k, s) for n, k, s in zip(hw, kernel, strides)]
+
+    def fn(x):
+        y = tf.pad(x, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]], constant_values=-np.inf)
+        return tf.nn.max_pool2d(y, ksize=kernel, strides=strides, padding="VALID")
+
+    tflite = _compare(fn, [(2, *hw, 3)], seed=22, ops=["tfl.max_pool_2d"])
+    assert "tfl.padv2" not in op_histogram(tflite) and "tfl.pad" not in op_histogram(tflite)
+
+
+@pytest.mark.parametrize("rate", [(1, 2), (2, 1), (2, 3)])
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_space_to_batch_conv_becomes_a_dilated_conv(rate, padding, depthwise):
+    """space_to_batch_nd -> conv -> batch_to_space_nd (how TF 1 / Keras 2 wrote dilated
+    convolutions) becomes one conv with per-axis dilation factors."""
+    kernel = (3, 2)
+    shape = (*kernel, 3, 1 if depthwise else 4)
+    w = _weights(shape, seed=sum(rate))
+
+    def inner(x, _spatial_dims, pad):
+        if depthwise:
+            return tf.nn.depthwise_conv2d(x, w, strides=[1, 1, 1, 1], padding=pad)
+        return tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding=pad)
+
+    def fn(x):
+        return tf.nn.with_space_to_batch(x, dilation_rate=list(rate), padding=padding, op=inner,
+                                         filter_shape=list(kernel))  # fmt: skip
+
+    name = "tfl.depthwise_conv_2d" if depthwise else "tfl.conv_2d"
+    tflite = _compare(fn, [(2, 9, 13, 3)], seed=23, ops=[name])
+    hist = op_histogram(tflite)
+    assert "tfl.space_to_batch_nd" not in hist and "tfl.batch_to_space_nd" not in hist, hist
