@@ -151,6 +151,27 @@ def test_depthwise_conv2d(kernel, strides, dilations, hw, batch, padding, multip
     _compare(fn, [(batch, *hw, 3)], seed=5, ops=["tfl.depthwise_conv_2d"])
 
 
+DEPTHWISE_NCHW = [c for c in SPATIAL if c[2] != (1, 1)] + NCHW_CASES[:4]
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize(
+    "kernel,strides,dilations,hw,batch", DEPTHWISE_NCHW, ids=_ids(DEPTHWISE_NCHW)
+)
+def test_depthwise_conv2d_nchw(kernel, strides, dilations, hw, batch, padding):
+    """TF writes a dilated NCHW depthwise conv as space_to_batch(block [1, bh, bw]) -> conv
+    -> batch_to_space, which tfl.space_to_batch_nd cannot run: it must become one conv."""
+    w = _weights((*kernel, 3, 2), seed=sum(kernel))
+
+    def fn(x):
+        return tf.nn.depthwise_conv2d(
+            x, w, strides=[1, 1, *strides], padding=padding, dilations=dilations,
+            data_format="NCHW",
+        )  # fmt: skip
+
+    _compare(fn, [(batch, 3, *hw)], seed=4, ops=["tfl.depthwise_conv_2d"])
+
+
 @pytest.mark.parametrize("strides", [(1, 2), (2, 1)])
 def test_depthwise_conv2d_explicit_padding(strides):
     w = _weights((2, 5, 3, 2), seed=1)
@@ -198,6 +219,29 @@ def test_conv2d_transpose(kernel, strides, hw, batch, padding, slack):
         )
 
     _compare(fn, [(batch, *hw, 3)], seed=9, ops=["tfl.transpose_conv"])
+
+
+@pytest.mark.parametrize("padding", ["SAME", "VALID"])
+@pytest.mark.parametrize(
+    "kernel,strides,hw,batch", TRANSPOSE_CASES[::2], ids=_ids(TRANSPOSE_CASES[::2])
+)
+def test_conv2d_transpose_nchw(kernel, strides, hw, batch, padding):
+    """NCHW transpose conv: transposes around an NHWC tfl.transpose_conv."""
+    w = _weights((*kernel, 4, 3), seed=sum(kernel))
+    out_hw = [_transpose_out(n, k, s, padding, 0) for n, k, s in zip(hw, kernel, strides)]
+
+    def fn(x):
+        return tf.nn.conv2d_transpose(
+            x,
+            w,
+            output_shape=[batch, 4, *out_hw],
+            strides=[1, 1, *strides],
+            padding=padding,
+            data_format="NCHW",
+        )
+
+    tflite = _compare(fn, [(batch, 3, *hw)], seed=10, ops=["tfl.transpose_conv"])
+    assert op_histogram(tflite)["tfl.transpose"] == 2
 
 
 KERAS_TRANSPOSE = [
