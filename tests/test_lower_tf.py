@@ -170,3 +170,27 @@ def test_xla_dynamic_update_slice(starts):
     u = -np.ones((2, 3), np.float32)
     s = np.array(starts, np.int32)
     _compare(lambda a, b, c: xla.dynamic_update_slice(a, b, c), [x, u, s], exact=True)
+
+
+@pytest.mark.parametrize("batch,classes", [(1, 3), (4, 5)])
+def test_softmax_cross_entropy_with_logits(batch, classes):
+    rng = np.random.default_rng(batch)
+    logits = rng.standard_normal((batch, classes)).astype(np.float32) * 3
+    labels = rng.dirichlet(np.ones(classes), batch).astype(np.float32)
+    labels[0, 0] = 0.0  # MulNoNan: a zero label weight ignores its log-probability
+
+    def fn(f, y):
+        return tf.raw_ops.SoftmaxCrossEntropyWithLogits(features=f, labels=y)
+
+    _compare(fn, [logits, labels])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_sparse_softmax_cross_entropy_with_logits(dtype):
+    logits = np.random.default_rng(5).standard_normal((4, 3)).astype(np.float32)
+    labels = np.array([0, 2, 1, 2], dtype)
+
+    def fn(f, y):
+        return tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=f, labels=y)
+
+    _compare(fn, [logits, labels])

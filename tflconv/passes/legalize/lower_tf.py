@@ -15,6 +15,7 @@ their dtype and broadcasting rules apply), as the official does:
     TruncateDiv(x, y) (float) -> SelectV2(Less(d, 0), Ceil(d), Floor(d)), d = Div(x, y)
     InvertPermutation(p)      -> tfl.scatter_nd(p[:, None], range(n), [n])
     DynamicStitch / ParallelDynamicStitch (constant indices) -> Gather(Concat(data), order)
+    SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
 
 Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
 the other ops being added in their own families.
@@ -261,6 +262,63 @@ class LowerDynamicStitch(RewritePattern):
         return None
 
 
+class LowerSoftmaxCrossEntropy(RewritePattern):
+    """tf.SoftmaxCrossEntropyWithLogits(f, labels) -> (Sum(MulNoNan(LogSoftmax(f), -labels),
+    -1), Softmax(f) - labels);  the Sparse form first makes one-hot labels, NaN rows for labels
+    outside [0, classes) (lower_tf.td)"""
+
+    root = ("tf.SoftmaxCrossEntropyWithLogits", "tf.SparseSoftmaxCrossEntropyWithLogits")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        features, labels = op.operands
+        ftype = features.type
+        if ftype.dtype != "f32" or ftype.rank != 2:
+            return rw.fail("softmax cross entropy is lowered for rank-2 f32 logits")
+        if op.name == "tf.SparseSoftmaxCrossEntropyWithLogits":
+            classes = ftype.shape[1]
+            if classes is None:
+                return rw.fail("the number of classes is not static")
+            labels = self._dense_labels(rw, labels, int(classes), ftype)
+        elif labels.type.shape != ftype.shape:
+            labels = _tf(rw, "BroadcastTo", [labels, i32(rw, list(ftype.shape))], ftype)
+        log_probs = _tf(rw, "LogSoftmax", [features], ftype)
+        negated = _tf(rw, "Neg", [labels], ftype)
+        product = _tf(rw, "MulNoNan", [log_probs, negated], ftype)
+        loss = _tf(rw, "Sum", [product, i32(rw, [-1])], op.results[0].type, keep_dims=False)
+        probs = _tf(rw, "Softmax", [features], ftype)
+        backprop = _tf(rw, "Sub", [probs, labels], op.results[1].type)
+        rw.replace(op, [loss, backprop])
+        return None
+
+    @staticmethod
+    def _dense_labels(rw: PatternRewriter, labels: Value, classes: int, ftype: TensorType):
+        one_hot = _tf(
+            rw, "OneHot",
+            [labels, i32(rw, classes), _scalar_f32(rw, 1.0), _scalar_f32(rw, 0.0)], ftype,
+            axis=-1,
+        )  # fmt: skip
+        low = const(rw, np.zeros((), dtype=numpy_dtype(labels.type.dtype)))
+        high = const(rw, np.asarray(classes, dtype=numpy_dtype(labels.type.dtype)))
+        bool_t = labels.type.with_dtype("i1")
+        inside = _tf(
+            rw, "LogicalAnd",
+            [_tf(rw, "LessEqual", [low, labels], bool_t), _tf(rw, "Less", [labels, high], bool_t)],
+            bool_t,
+        )  # fmt: skip
+        row_t = labels.type.with_dtype("f32")
+        zero_or_nan = _tf(
+            rw, "SelectV2", [inside, _scalar_f32(rw, 0.0), _scalar_f32(rw, np.nan)], row_t
+        )
+        column = _tf(
+            rw, "ExpandDims", [zero_or_nan, i32(rw, -1)], row_t.with_shape((*row_t.shape, 1))
+        )
+        return _tf(rw, "AddV2", [one_hot, column], ftype)
+
+
+def _scalar_f32(rw: PatternRewriter, value: float) -> Value:
+    return const(rw, np.asarray(value, dtype=np.float32))
+
+
 class LegalizeNonMaxSuppression(RewritePattern):
     """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
     tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
@@ -365,6 +423,7 @@ PATTERNS: list[RewritePattern] = [
     LowerFloatTruncateDiv(),
     LowerInvertPermutation(),
     LowerDynamicStitch(),
+    LowerSoftmaxCrossEntropy(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
     LegalizeXlaDynamicUpdateSlice(),
