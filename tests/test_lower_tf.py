@@ -194,3 +194,11 @@ def test_sparse_softmax_cross_entropy_with_logits(dtype):
         return tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=f, labels=y)
 
     _compare(fn, [logits, labels])
+
+
+def test_xla_sharding_is_removed():
+    from tensorflow.compiler.tf2xla.python import xla
+
+    x = np.random.default_rng(6).standard_normal((2, 3)).astype(np.float32)
+    tflite = _compare(lambda a: xla.sharding(a) * 2.0, [x])
+    assert op_histogram(tflite) == {"tfl.mul": 1}

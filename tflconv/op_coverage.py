@@ -357,6 +357,15 @@ PROBES: dict[str, Probe] = {
         f"UnsortedSegment{k}": P(T((4, 3)), C([0, 2, 0, 1]), C(3))
         for k in ("Max", "Min", "Prod", "Sum")
     },
+    "XlaConvV2": B_(lambda tf, x: _xla_conv(tf, x), F4),
+    "XlaGather": B_(lambda tf, x: _xla_gather(tf, x), T((4, 3))),
+    "XlaSharding": B_(lambda tf, x: _xla().sharding(x) * 2.0, F),
+    "Dequantize": B_(
+        lambda tf, x: tf.raw_ops.Dequantize(
+            input=tf.cast(x, tf.quint8), min_range=0.0, max_range=6.0, mode="MIN_COMBINED"
+        ),
+        T((2, 3), "uint8", 0, 255),
+    ),
     "XlaDynamicUpdateSlice": B_(
         lambda tf, x, u: _xla().dynamic_update_slice(x, u, tf.constant([1, 0])),
         T((4, 3)),
@@ -503,6 +512,34 @@ def _xla() -> Any:
     from tensorflow.compiler.tf2xla.python import xla  # the XLA op wrappers (not in raw_ops)
 
     return xla
+
+
+def _xla_conv(tf: Any, x: Any) -> Any:
+    from tensorflow.compiler.xla import xla_data_pb2
+
+    dn = xla_data_pb2.ConvolutionDimensionNumbers(
+        input_batch_dimension=0, input_feature_dimension=3, input_spatial_dimensions=[1, 2],
+        kernel_input_feature_dimension=2, kernel_output_feature_dimension=3,
+        kernel_spatial_dimensions=[0, 1], output_batch_dimension=0, output_feature_dimension=3,
+        output_spatial_dimensions=[1, 2],
+    )  # fmt: skip
+    w = tf.constant(np.full((2, 2, 2, 3), 0.25, np.float32))
+    return _xla().conv(
+        x, w, window_strides=[1, 1], padding=[[0, 0], [0, 0]], lhs_dilation=[1, 1],
+        rhs_dilation=[1, 1], dimension_numbers=dn, preferred_element_type=tf.float32,
+    )  # fmt: skip
+
+
+def _xla_gather(tf: Any, x: Any) -> Any:
+    from tensorflow.compiler.xla import xla_data_pb2
+
+    dn = xla_data_pb2.GatherDimensionNumbers(
+        offset_dims=[1], collapsed_slice_dims=[0], start_index_map=[0], index_vector_dim=1
+    )
+    return _xla().gather(
+        x, tf.constant([[2], [0]]), dimension_numbers=dn, slice_sizes=[1, 3],
+        indices_are_sorted=False,
+    )  # fmt: skip
 
 
 def _call(tf: Any, op: str, args: list[Any], attrs: dict[str, Any]) -> Any:

@@ -210,6 +210,8 @@ _add(
         "Einsum": "BATCH_MATMUL, FULLY_CONNECTED, TRANSPOSE, RESHAPE",
         "RFFT": "RFFT2D, EXPAND_DIMS, SQUEEZE",
         "Identity": "",
+        "XlaConvV2": ("CONV_2D", "ConvertTf2XlaOps: via HLO back to a TF conv, when it maps"),
+        "XlaGather": ("GATHER, GATHER_ND", "ConvertTf2XlaOps: via HLO back to a TF gather"),
     },
 )
 
@@ -224,6 +226,7 @@ _add(
         "PlaceholderWithDefault": "",
         "PreventGradient": "",
         "IdentityN": "",
+        "XlaSharding": "",
         "MatrixSetDiag": "MATRIX_SET_DIAG",
         "MatrixSetDiagV2": "MATRIX_SET_DIAG",
         "TensorScatterAdd": "GATHER_ND, ADD, SCATTER_ND, MUL, SUB",
@@ -261,6 +264,7 @@ _add(
         "SeluGrad": "GREATER, SELECT_V2, MUL, ADD",
         "Expm1": "EXP, SUB",
         "MatrixBandPart": "RANGE, LESS_EQUAL, LOGICAL_AND, SELECT_V2",
+        "Dequantize": ("CAST, ADD, MUL", "MIN_COMBINED mode, qint8/quint8 input"),
     },
 )
 _add(

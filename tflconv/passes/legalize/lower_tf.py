@@ -8,7 +8,7 @@ their dtype and broadcasting rules apply), as the official does:
     Xdivy(x, y)     -> SelectV2(Equal(x, 0), x, Div(x, y))      Xlogy: Mul(x, Log(y)),
                                                                 Xlog1py: Mul(x, Log1p(y))
     IsInf(x)        -> Equal(Abs(x), inf)                       IsNan(x) -> NotEqual(x, x)
-    Rint(x)         -> Round(x)  (both round half to even)
+    Rint(x)         -> Round(x)  (both round half to even)       XlaSharding(x) -> x
     L2Loss(x)       -> Sum(x * x, all axes) / 2
     Empty(shape)    -> BroadcastTo(0, shape)
     SparseMatMul    -> MatMul
@@ -117,6 +117,19 @@ class LowerIsInfIsNan(RewritePattern):
             op,
             _tf(rw, "Equal", [magnitude, inf], op.result.type, incompatible_shape_error=True),
         )
+        return None
+
+
+class RemoveXlaSharding(RewritePattern):
+    """tf.XlaSharding(x) -> x  (a placement hint; prepare_patterns.td RemoveXlaSharding)"""
+
+    root = "tf.XlaSharding"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        (x,) = op.operands
+        if x.type != op.result.type:
+            return rw.fail("XlaSharding changes the type")
+        rw.replace(op, x)
         return None
 
 
@@ -416,6 +429,7 @@ PATTERNS: list[RewritePattern] = [
     LowerNoNan(),
     LowerXop(),
     LowerIsInfIsNan(),
+    RemoveXlaSharding(),
     LowerRint(),
     LowerL2Loss(),
     LowerEmpty(),
