@@ -67,9 +67,21 @@ def _pad(rw: PatternRewriter, x: Value, pads: np.ndarray) -> Value:
     return create_tfl(rw, "pad", [x, i32(rw, pads)], [x.type.with_shape(out)]).result
 
 
+def _nchw_space_to_batch(op: Operation) -> Operation | None:
+    """The tf.SpaceToBatchND over (C, H, W) feeding an NCHW conv (TF's NCHW dilated conv)."""
+    s2b = op.operands[0].defining_op
+    if data_format(op) != "NCHW" or s2b is None or s2b.name != "tf.SpaceToBatchND":
+        return None
+    block = constant_value(s2b.operands[1])
+    return s2b if block is not None and block.shape == (3,) else None
+
+
 def _conv_common(op: Operation, rw: PatternRewriter) -> tuple[Value, dict, str | None]:
     """Input in NHWC (padded if EXPLICIT) and the shared conv attributes, or a reason."""
     x = op.operands[0]
+    if _nchw_space_to_batch(op) is not None:
+        # tfl.space_to_batch_nd cannot run a (C, H, W) block: the pair must fold into the conv.
+        return x, {}, "input is an NCHW space_to_batch over (C, H, W): left for the dilation fold"
     if x.type.rank != 4 or op.operands[1].type.rank != 4:
         return x, {}, "conv needs rank-4 input and filter"
     if not x.type.is_float:
@@ -132,11 +144,9 @@ class FuseSpaceToBatchConvNCHW(RewritePattern):
     root = ("tf.Conv2D", "tf.DepthwiseConv2dNative")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if data_format(op) != "NCHW":
-            return rw.fail("not NCHW (NHWC space_to_batch pairs fuse after legalization)")
-        s2b = op.operands[0].defining_op
-        if s2b is None or s2b.name != "tf.SpaceToBatchND":
-            return rw.fail("conv input is not a tf.SpaceToBatchND")
+        s2b = _nchw_space_to_batch(op)
+        if s2b is None:
+            return rw.fail("not an NCHW conv fed by a tf.SpaceToBatchND over (C, H, W)")
         b2s = _only_user(op.result)
         if b2s is None or b2s.name != "tf.BatchToSpaceND":
             return rw.fail("conv output does not only feed a tf.BatchToSpaceND")
@@ -144,8 +154,8 @@ class FuseSpaceToBatchConvNCHW(RewritePattern):
             return rw.fail("space_to_batch output has other users")
         if text(op.attributes.get("padding")) != "VALID":
             return rw.fail("inner conv is not VALID")
-        if any(v != 1 for v in ints(op.attributes.get("strides")) + ints(op.attributes.get(
-            "dilations"))):  # fmt: skip
+        steps = ints(op.attributes.get("strides")) + ints(op.attributes.get("dilations"))
+        if any(v != 1 for v in steps):
             return rw.fail("inner conv is strided or dilated")
         block, block2 = constant_value(s2b.operands[1]), constant_value(b2s.operands[1])
         pads, crops = constant_value(s2b.operands[2]), constant_value(b2s.operands[2])
@@ -373,9 +383,9 @@ class LegalizePool2D(RewritePattern):
 
 
 PATTERNS: list[RewritePattern] = [
-    FuseSpaceToBatchConvNCHW(),
     LegalizeConv2D(),
     LegalizeDepthwiseConv2D(),
+    FuseSpaceToBatchConvNCHW(),
     LegalizeConv2DBackpropInput(),
     LegalizeConv3D(),
     LegalizeConv3DBackpropInputV2(),
