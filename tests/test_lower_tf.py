@@ -202,3 +202,55 @@ def test_xla_sharding_is_removed():
     x = np.random.default_rng(6).standard_normal((2, 3)).astype(np.float32)
     tflite = _compare(lambda a: xla.sharding(a) * 2.0, [x])
     assert op_histogram(tflite) == {"tfl.mul": 1}
+
+
+def _xla_conv_fn(layout, strides, dilation, padding, groups, w):
+    from tensorflow.compiler.tf2xla.python import xla
+    from tensorflow.compiler.xla import xla_data_pb2
+
+    if layout == "NHWC":  # TF layout: HWIO kernel
+        dims = dict(input_batch_dimension=0, input_feature_dimension=3,
+                    input_spatial_dimensions=[1, 2], kernel_input_feature_dimension=2,
+                    kernel_output_feature_dimension=3, kernel_spatial_dimensions=[0, 1],
+                    output_batch_dimension=0, output_feature_dimension=3,
+                    output_spatial_dimensions=[1, 2])  # fmt: skip
+    else:  # PyTorch / JAX layout: NCHW input, OIHW kernel
+        dims = dict(input_batch_dimension=0, input_feature_dimension=1,
+                    input_spatial_dimensions=[2, 3], kernel_input_feature_dimension=1,
+                    kernel_output_feature_dimension=0, kernel_spatial_dimensions=[2, 3],
+                    output_batch_dimension=0, output_feature_dimension=1,
+                    output_spatial_dimensions=[2, 3])  # fmt: skip
+    dn = xla_data_pb2.ConvolutionDimensionNumbers(**dims)
+
+    def fn(x):
+        return xla.conv(
+            x, tf.constant(w), window_strides=list(strides), padding=padding,
+            lhs_dilation=[1, 1], rhs_dilation=list(dilation), dimension_numbers=dn,
+            feature_group_count=groups, preferred_element_type=tf.float32,
+        )  # fmt: skip
+
+    return fn
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+@pytest.mark.parametrize(
+    "strides,dilation,padding,groups",
+    [
+        ((1, 1), (1, 1), [[0, 0], [0, 0]], 1),
+        ((2, 3), (1, 1), [[1, 0], [2, 1]], 1),
+        ((1, 2), (2, 1), [[1, 1], [0, 2]], 1),
+        ((1, 1), (1, 1), [[1, 1], [1, 1]], 2),
+        ((2, 1), (1, 2), [[0, 1], [1, 1]], 4),
+    ],
+)
+def test_xla_conv(layout, strides, dilation, padding, groups):
+    """XlaConvV2 (what jax2tf and tf2xla emit) with per-axis strides, dilations and padding,
+    grouped and depthwise (4 groups over 4 channels), in NHWC/HWIO and NCHW/OIHW layouts."""
+    rng = np.random.default_rng(groups)
+    cin, cout, kh, kw = 4, 8, 2, 3
+    hwio = rng.standard_normal((kh, kw, cin // groups, cout)).astype(np.float32)
+    w = hwio if layout == "NHWC" else np.ascontiguousarray(hwio.transpose(3, 2, 0, 1))
+    shape = (2, 7, 9, cin) if layout == "NHWC" else (2, cin, 7, 9)
+    x = rng.standard_normal(shape).astype(np.float32)
+    tflite = _compare(_xla_conv_fn(layout, strides, dilation, padding, groups, w), [x])
+    assert "tfl.conv_2d" in op_histogram(tflite)

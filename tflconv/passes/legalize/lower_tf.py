@@ -16,6 +16,7 @@ their dtype and broadcasting rules apply), as the official does:
     InvertPermutation(p)      -> tfl.scatter_nd(p[:, None], range(n), [n])
     DynamicStitch / ParallelDynamicStitch (constant indices) -> Gather(Concat(data), order)
     SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
+    XlaConvV2 (2-D)           -> Transpose -> Conv2D{EXPLICIT, dilations} -> Transpose
 
 Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
 the other ops being added in their own families.
@@ -332,6 +333,123 @@ def _scalar_f32(rw: PatternRewriter, value: float) -> Value:
     return const(rw, np.asarray(value, dtype=np.float32))
 
 
+def _proto_ints(data: bytes) -> dict[int, list[int]]:
+    """The integer fields of a serialized protobuf message (varints and packed varints), by
+    field number: enough for XLA's ConvolutionDimensionNumbers attribute."""
+
+    def varint(i: int) -> tuple[int, int]:
+        value = shift = 0
+        while True:
+            byte = data[i]
+            value |= (byte & 0x7F) << shift
+            i, shift = i + 1, shift + 7
+            if not byte & 0x80:
+                return value, i
+
+    fields: dict[int, list[int]] = {}
+    i = 0
+    while i < len(data):
+        key, i = varint(i)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, i = varint(i)
+            fields.setdefault(number, []).append(value)
+        elif wire == 2:
+            length, i = varint(i)
+            end = i + length
+            while i < end:
+                value, i = varint(i)
+                fields.setdefault(number, []).append(value)
+        else:
+            raise ValueError(f"unexpected wire type {wire}")
+    return fields
+
+
+def _conv_dims(attr: Any) -> tuple[int, int, list[int], int, int, list[int], int, int, list[int]]:
+    """(in batch, in feature, in spatial, kernel in, kernel out, kernel spatial, out batch,
+    out feature, out spatial) of an XLA ConvolutionDimensionNumbers attribute."""
+    data = attr if isinstance(attr, bytes) else str(attr).encode("utf-8")
+    f = _proto_ints(data)
+
+    def one(n: int) -> int:
+        return f.get(n, [0])[0]
+
+    return (one(7), one(8), f.get(11, []), one(3), one(4), f.get(6, []), one(9), one(10),
+            f.get(12, []))  # fmt: skip
+
+
+class LowerXlaConvV2(RewritePattern):
+    """tf.XlaConvV2(lhs, rhs, strides, padding, lhs_dilation = 1, rhs_dilation, groups) with 2
+    spatial dims -> tf.Transpose(lhs) -> tf.Conv2D{NHWC, EXPLICIT padding, dilations} ->
+    tf.Transpose  (the form prepare_tf's ConvertTf2XlaOps reaches through HLO; grouped convs
+    keep the filter's Cin/groups input channels, as TF's grouped Conv2D does)"""
+
+    root = "tf.XlaConvV2"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        lhs, rhs, strides, padding, lhs_dil, rhs_dil, groups = op.operands
+        if lhs.type.dtype != "f32" or rhs.type.dtype != "f32" or op.result.type.dtype != "f32":
+            return rw.fail("XlaConvV2 is lowered for f32")
+        if int(op.attr("batch_group_count", 1)) != 1:
+            return rw.fail("batch_group_count > 1 has no builtin form")
+        consts = [constant_value(v) for v in (strides, padding, lhs_dil, rhs_dil, groups)]
+        if any(c is None for c in consts):
+            return rw.fail("strides, padding, dilations and feature groups must be constant")
+        strides_v, pads, lhs_d, rhs_d, _ = (np.asarray(c).astype(np.int64) for c in consts)
+        try:
+            ib, iff, isp, kin, kout, ksp, ob, of, osp = _conv_dims(op.attr("dimension_numbers"))
+        except (ValueError, IndexError):
+            return rw.fail("dimension_numbers cannot be read")
+        if len(isp) != 2 or len(ksp) != 2 or len(osp) != 2 or lhs.type.rank != 4:
+            return rw.fail("only 2-D convolutions (2 spatial dims) are lowered")
+        if (lhs_d != 1).any():
+            return rw.fail("lhs_dilation (a transposed convolution) is not lowered")
+        pads = pads.reshape(2, 2)
+        if (pads < 0).any():
+            return rw.fail("negative padding is not lowered")
+        w = constant_value(rhs)
+        if w is None:
+            return rw.fail("the filter is not constant")
+        filt = const(rw, np.ascontiguousarray(np.transpose(w, [*ksp, kin, kout])))
+        to_nhwc = [ib, *isp, iff]
+        x = lhs
+        if to_nhwc != [0, 1, 2, 3]:
+            shape = None if lhs.type.shape is None else tuple(lhs.type.shape[p] for p in to_nhwc)
+            x = _tf(rw, "Transpose", [lhs, i32(rw, to_nhwc)], lhs.type.with_shape(shape))
+        out_nhwc = self._nhwc_shape(x.type.shape, filt.type.shape, strides_v, pads, rhs_d)
+        explicit = [0, 0, *(int(p) for p in pads.reshape(-1)), 0, 0]
+        conv = _tf(
+            rw, "Conv2D", [x, filt], op.result.type.with_shape(out_nhwc),
+            strides=[1, *map(int, strides_v), 1], dilations=[1, *map(int, rhs_d), 1],
+            padding="EXPLICIT" if any(explicit) else "VALID",
+            explicit_paddings=explicit if any(explicit) else [], data_format="NHWC",
+        )  # fmt: skip
+        # Output dim d holds NHWC axis back[d].
+        back = [0] * 4
+        for axis, dim in zip(range(4), [ob, *osp, of]):
+            back[dim] = axis
+        result = conv
+        if back != [0, 1, 2, 3]:
+            shape = None if out_nhwc is None else tuple(out_nhwc[a] for a in back)
+            result = _tf(rw, "Transpose", [conv, i32(rw, back)], op.result.type.with_shape(shape))
+        rw.replace(op, result)
+        return None
+
+    @staticmethod
+    def _nhwc_shape(x, w, strides, pads, dil) -> tuple[int | None, ...] | None:
+        if x is None or w is None:
+            return None
+        dims: list[int | None] = [x[0]]
+        for i in range(2):
+            if x[1 + i] is None:
+                dims.append(None)
+                continue
+            extent = (int(w[i]) - 1) * int(dil[i]) + 1
+            size = int(x[1 + i]) + int(pads[i].sum()) - extent
+            dims.append(size // int(strides[i]) + 1 if size >= 0 else 0)
+        return (*dims, int(w[3]))
+
+
 class LegalizeNonMaxSuppression(RewritePattern):
     """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
     tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
@@ -438,6 +556,7 @@ PATTERNS: list[RewritePattern] = [
     LowerInvertPermutation(),
     LowerDynamicStitch(),
     LowerSoftmaxCrossEntropy(),
+    LowerXlaConvV2(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
     LegalizeXlaDynamicUpdateSlice(),
