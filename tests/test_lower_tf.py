@@ -254,3 +254,34 @@ def test_xla_conv(layout, strides, dilation, padding, groups):
     x = rng.standard_normal(shape).astype(np.float32)
     tflite = _compare(_xla_conv_fn(layout, strides, dilation, padding, groups, w), [x])
     assert "tfl.conv_2d" in op_histogram(tflite)
+
+
+@pytest.mark.parametrize(
+    "operand,indices,index_vector_dim",
+    [((5, 3), (2, 1), 1), ((5, 3), (4,), 1), ((4, 3, 2), (2, 3, 2), 2), ((6, 4), (3, 2, 1), 2)],
+)
+def test_xla_gather_in_gather_nd_form(operand, indices, index_vector_dim):
+    from tensorflow.compiler.tf2xla.python import xla
+    from tensorflow.compiler.xla import xla_data_pb2
+
+    rng = np.random.default_rng(len(indices))
+    x = rng.standard_normal(operand).astype(np.float32)
+    k = 1 if index_vector_dim == len(indices) else indices[-1]
+    batch = len(indices) - (0 if index_vector_dim == len(indices) else 1)
+    idx = np.stack(
+        [rng.integers(0, operand[i], indices[:batch]) for i in range(k)], axis=-1
+    ).astype(np.int32)
+    if index_vector_dim == len(indices):
+        idx = idx[..., 0]
+    dn = xla_data_pb2.GatherDimensionNumbers(
+        offset_dims=list(range(batch, batch + len(operand) - k)),
+        collapsed_slice_dims=list(range(k)),
+        start_index_map=list(range(k)),
+        index_vector_dim=index_vector_dim,
+    )
+    sizes = [1] * k + list(operand[k:])
+
+    def fn(a, i):
+        return xla.gather(a, i, dimension_numbers=dn, slice_sizes=sizes, indices_are_sorted=False)
+
+    assert "tfl.gather_nd" in op_histogram(_compare(fn, [x, idx], exact=True))

@@ -17,6 +17,7 @@ their dtype and broadcasting rules apply), as the official does:
     DynamicStitch / ParallelDynamicStitch (constant indices) -> Gather(Concat(data), order)
     SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
     XlaConvV2 (2-D)           -> Transpose -> Conv2D{EXPLICIT, dilations} -> Transpose
+    XlaGather (gather_nd form) -> GatherNd
 
 Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
 the other ops being added in their own families.
@@ -450,6 +451,48 @@ class LowerXlaConvV2(RewritePattern):
         return (*dims, int(w[3]))
 
 
+class LowerXlaGather(RewritePattern):
+    """tf.XlaGather(x, idx, sizes) in gather_nd form -> tf.GatherNd(x, idx): the first k dims
+    collapsed and indexed in order (start_index_map = collapsed = [0..k)), whole slices of the
+    rest, offset dims after the index batch dims (what jax2tf emits for `x[idx]`)"""
+
+    root = "tf.XlaGather"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, idx, sizes = op.operands
+        sizes_v = constant_value(sizes)
+        xs, ishape = x.type.shape, idx.type.shape
+        if sizes_v is None or xs is None or ishape is None or any(d is None for d in xs):
+            return rw.fail("slice sizes must be constant and the operand shape static")
+        attr = op.attr("dimension_numbers")
+        try:
+            f = _proto_ints(attr if isinstance(attr, bytes) else str(attr).encode("utf-8"))
+        except (ValueError, IndexError):
+            return rw.fail("dimension_numbers cannot be read")
+        offset, collapsed, start_map = f.get(1, []), f.get(2, []), f.get(3, [])
+        vector_dim = f.get(4, [0])[0]
+        if f.get(5) or f.get(6):
+            return rw.fail("batching dims are not lowered")
+        if vector_dim == len(ishape):  # an implicit trailing index dim of 1
+            ishape = (*ishape, 1)
+            idx = _tf(rw, "ExpandDims", [idx, i32(rw, -1)], idx.type.with_shape(ishape))
+        elif vector_dim != len(ishape) - 1:
+            return rw.fail("the index vector dim is not the last one")
+        k = ishape[-1]
+        if k is None:
+            return rw.fail("the index vector length is not static")
+        n, batch = len(xs), len(ishape) - 1
+        want_sizes = [1] * k + list(xs[k:])
+        if list(start_map) != list(range(k)) or list(collapsed) != list(range(k)):
+            return rw.fail("not a gather_nd form (start_index_map / collapsed dims)")
+        if [int(v) for v in np.asarray(sizes_v).reshape(-1)] != want_sizes:
+            return rw.fail("slices are not whole rows of the trailing dims")
+        if list(offset) != list(range(batch, batch + n - k)):
+            return rw.fail("offset dims do not follow the index batch dims")
+        rw.replace(op, _tf(rw, "GatherNd", [x, idx], op.result.type))
+        return None
+
+
 class LegalizeNonMaxSuppression(RewritePattern):
     """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
     tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
@@ -557,6 +600,7 @@ PATTERNS: list[RewritePattern] = [
     LowerDynamicStitch(),
     LowerSoftmaxCrossEntropy(),
     LowerXlaConvV2(),
+    LowerXlaGather(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
     LegalizeXlaDynamicUpdateSlice(),
