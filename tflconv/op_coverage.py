@@ -731,6 +731,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("ops", nargs="*", help="only these TF ops (print only)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    unknown = [op for op in args.ops if op not in OFFICIAL_LOWERED_OPS]
+    if unknown:
+        parser.error(f"not in the official table: {', '.join(unknown)}")
     statuses = coverage(args.ops or None)
     text = render(statuses)
     if args.write:
