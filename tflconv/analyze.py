@@ -458,6 +458,21 @@ def _cli_flags(v: dict[str, Any]) -> str:
     return flags + (" --allow-custom-ops" if v["allow_custom_ops"] else "")
 
 
+def _official_note(verdict: dict[str, Any]) -> list[str]:
+    """A Flex/custom fallback for ops the official converter lowers to builtins is not the
+    only way: say so, and that the standard runtime cannot run it."""
+    from tflconv.passes.official_lowered_ops import official_lowering
+
+    ops = [op for op in verdict["flex_ops"] + verdict["custom_ops"] if official_lowering(op)]
+    if not ops:
+        return []
+    return [
+        f"  note: the official converter lowers {', '.join(ops)} to TFLite builtins; tflconv "
+        "does not yet (docs/op_coverage.md), so this fallback needs the Flex delegate or "
+        "custom kernels, which the standard LiteRT runtime does not include"
+    ]
+
+
 def format_analysis(report: dict[str, Any]) -> str:
     """The report as readable text."""
     if report["kind"] == "tflite":
@@ -501,6 +516,7 @@ def format_analysis(report: dict[str, Any]) -> str:
     best = next((v for v in report["verdicts"][:4] if v["converts"]), None)
     if best is not None:
         lines.append(f"Suggested: tflconv convert {report['model']} {_cli_flags(best)}")
+        lines += _official_note(best)
     else:
         lines.append("Suggested: no flag set converts this model; see the reasons above")
     dyn = report["dynamic_shapes"]

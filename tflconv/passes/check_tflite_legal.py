@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import Pass, PassContext, register_pass
 
+from .official_lowered_ops import official_reason
 from .select_tf_ops import is_flex_allowed
 
 LEGAL_DIALECTS = frozenset({"tfl", "arith", "func"})
@@ -166,7 +167,7 @@ class UnsupportedOpsReport:
             )
         for u in self.ops:
             lines.append(f"  {u.op} x{u.count}: {u.detail}")
-            if u.reason == BUILTIN_CONSTRAINT:
+            if u.reason == BUILTIN_CONSTRAINT and u.pattern_failures:
                 lines.append("      legalize-tf has patterns for this op; they refused it (above)")
             for loc in u.locations:
                 lines.append(f"      at {loc}")
@@ -235,11 +236,15 @@ def explain(
     # Only legalization refusals explain a missing builtin (not canonicalize's folds).
     legalizers = {p.name for p in patterns}
     failures = list(dict.fromkeys((p, r) for p, r in failures if p in legalizers))
+    official = official_reason(op_type)
     if failures:
         reason = BUILTIN_CONSTRAINT
         detail = "; ".join(f"{p}: {r}" for p, r in failures[:3])
     elif has_patterns and any(s in BUILTIN_SETS for s in target_ops):
         reason, detail = NOT_CONVERTED, "legalize-tf has patterns for it but did not run on it"
+    elif official is not None:
+        # Never "no builtin" for an op the official converter lowers: a builtin form exists.
+        reason, detail = BUILTIN_CONSTRAINT, official
     else:
         reason, detail = NO_BUILTIN, "no TFLite builtin"
     if not flex:
@@ -254,7 +259,12 @@ def explain(
         f'kernel for custom op "{op_type}" in the interpreter'
     )
     fixes: list[str] = []
-    if reason == BUILTIN_CONSTRAINT:
+    if reason == BUILTIN_CONSTRAINT and official is not None and not failures:
+        fixes.append(
+            f"none in tflconv yet: the official converter lowers {op_type} to builtins "
+            "(docs/op_coverage.md); the fallbacks below need kernels the standard runtime lacks"
+        )
+    elif reason == BUILTIN_CONSTRAINT:
         fixes.append("change the model so a legalization pattern applies (see the reasons)")
     if flex and not select_on:
         wanted = [*(s for s in target_ops if s != SELECT_FLAG), SELECT_FLAG]

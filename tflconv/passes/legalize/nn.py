@@ -1,8 +1,16 @@
 """Legalization patterns: nn family (convolutions, pooling, matrix products, activations,
-normalization, padding, resizing). The patterns live in the `nn_*` modules by concept."""
+normalization, padding, resizing). The patterns live in the `nn_*` modules by concept; the
+official converter's TF->TF lowerings (lower_tf.py: DivNoNan, Xlogy, IsInf, L2Loss, NMS, ...)
+and the XLA ops (xla_ops.py: XlaConvV2, XlaGather, ...) are registered here too, after them."""
 
 from tflconv.core.rewrite import RewritePattern
 
-from . import nn_act, nn_conv, nn_matmul
+from . import lower_tf, nn_act, nn_conv, nn_matmul, xla_ops
 
-PATTERNS: list[RewritePattern] = [*nn_conv.PATTERNS, *nn_matmul.PATTERNS, *nn_act.PATTERNS]
+PATTERNS: list[RewritePattern] = [
+    *nn_conv.PATTERNS,
+    *nn_matmul.PATTERNS,
+    *nn_act.PATTERNS,
+    *lower_tf.PATTERNS,
+    *xla_ops.PATTERNS,
+]

@@ -14,7 +14,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 
-from .common import create_tfl, no_value
+from .common import constant_value, create_tfl, no_value
 from .nn_util import (
     NCHW_FROM_NHWC,
     NHWC_FROM_NCHW,
@@ -67,9 +67,21 @@ def _pad(rw: PatternRewriter, x: Value, pads: np.ndarray) -> Value:
     return create_tfl(rw, "pad", [x, i32(rw, pads)], [x.type.with_shape(out)]).result
 
 
+def _nchw_space_to_batch(op: Operation) -> Operation | None:
+    """The tf.SpaceToBatchND over (C, H, W) feeding an NCHW conv (TF's NCHW dilated conv)."""
+    s2b = op.operands[0].defining_op
+    if data_format(op) != "NCHW" or s2b is None or s2b.name != "tf.SpaceToBatchND":
+        return None
+    block = constant_value(s2b.operands[1])
+    return s2b if block is not None and block.shape == (3,) else None
+
+
 def _conv_common(op: Operation, rw: PatternRewriter) -> tuple[Value, dict, str | None]:
     """Input in NHWC (padded if EXPLICIT) and the shared conv attributes, or a reason."""
     x = op.operands[0]
+    if _nchw_space_to_batch(op) is not None:
+        # tfl.space_to_batch_nd cannot run a (C, H, W) block: the pair must fold into the conv.
+        return x, {}, "input is an NCHW space_to_batch over (C, H, W): left for the dilation fold"
     if x.type.rank != 4 or op.operands[1].type.rank != 4:
         return x, {}, "conv needs rank-4 input and filter"
     if not x.type.is_float:
@@ -113,6 +125,64 @@ def _finish(rw: PatternRewriter, op: Operation, result: Value) -> None:
 def _out_type(op: Operation):
     t = op.result.type
     return permuted_type(t, NHWC_FROM_NCHW) if data_format(op) == "NCHW" else t
+
+
+def _only_user(value: Value) -> Operation | None:
+    users = list(value.users)
+    return users[0] if len(users) == 1 else None
+
+
+class FuseSpaceToBatchConvNCHW(RewritePattern):
+    """tf.BatchToSpaceND(conv{NCHW,VALID}(tf.SpaceToBatchND(x, [1,bh,bw], p)), [1,bh,bw], c)
+    -> conv{NCHW}(x){dilations=[1,1,bh,bw], EXPLICIT p - c}  (TF's NCHW dilated conv)
+
+    TF writes an NCHW dilated conv with a 3-D block over (C, H, W), which tfl.space_to_batch_nd
+    cannot run (it takes exactly the two spatial dims); the official's dilated-conv rewrite
+    (prepare_tf's ConvertTFDilatedConvOp) likewise folds the pair into the conv's dilation.
+    NHWC pairs are fused after legalization (fusions/structure.py FuseDilatedConv)."""
+
+    root = ("tf.Conv2D", "tf.DepthwiseConv2dNative")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        s2b = _nchw_space_to_batch(op)
+        if s2b is None:
+            return rw.fail("not an NCHW conv fed by a tf.SpaceToBatchND over (C, H, W)")
+        b2s = _only_user(op.result)
+        if b2s is None or b2s.name != "tf.BatchToSpaceND":
+            return rw.fail("conv output does not only feed a tf.BatchToSpaceND")
+        if _only_user(s2b.result) is not op:
+            return rw.fail("space_to_batch output has other users")
+        if text(op.attributes.get("padding")) != "VALID":
+            return rw.fail("inner conv is not VALID")
+        steps = ints(op.attributes.get("strides")) + ints(op.attributes.get("dilations"))
+        if any(v != 1 for v in steps):
+            return rw.fail("inner conv is strided or dilated")
+        block, block2 = constant_value(s2b.operands[1]), constant_value(b2s.operands[1])
+        pads, crops = constant_value(s2b.operands[2]), constant_value(b2s.operands[2])
+        if any(a is None for a in (block, block2, pads, crops)):
+            return rw.fail("block shape, paddings or crops are not constant")
+        if block.shape != (3,) or not np.array_equal(block, block2) or block[0] != 1:
+            return rw.fail("blocks are not the same [1, bh, bw]")
+        pads = np.asarray(pads, dtype=np.int64).reshape(3, 2)
+        crops = np.asarray(crops, dtype=np.int64).reshape(3, 2)
+        if pads[0].any() or crops[0].any() or crops[1:, 0].any():
+            return rw.fail("channels are padded/cropped or a spatial start is cropped")
+        after = pads[1:, 1] - crops[1:, 1]
+        if (after < 0).any():
+            return rw.fail("crops exceed the paddings")
+        explicit = [0, 0, 0, 0, *(int(v) for pair in zip(pads[1:, 0], after) for v in pair)]
+        new = op.clone()
+        new.set_operand(0, s2b.operands[0])
+        new.results[0].type = b2s.result.type
+        new.attributes.update(
+            dilations=[1, 1, int(block[1]), int(block[2])],
+            padding="EXPLICIT" if any(explicit) else "VALID",
+            explicit_paddings=explicit if any(explicit) else [],
+        )
+        rw.insert(new, before=op)
+        rw.replace(b2s, new.result)
+        rw.erase(op)
+        rw.erase(s2b)
 
 
 class LegalizeConv2D(RewritePattern):
@@ -165,20 +235,34 @@ class LegalizeDepthwiseConv2D(RewritePattern):
         _finish(rw, op, conv.result)
 
 
+def _sizes_nhwc(rw: PatternRewriter, op: Operation, sizes: Value) -> Value:
+    """The output-shape operand as int32 in NHWC order (NCHW sizes are permuted: with numpy
+    when constant, with a tfl.gather otherwise)."""
+    sizes = pad_to_i32(rw, sizes)
+    if data_format(op) != "NCHW":
+        return sizes
+    arr = constant_value(sizes)
+    if arr is not None:
+        return i32(rw, arr[list(NHWC_FROM_NCHW)])
+    out = sizes.type.with_shape((4,))
+    return create_tfl(rw, "gather", [sizes, i32(rw, NHWC_FROM_NCHW)], [out], axis=0).result
+
+
 class LegalizeConv2DBackpropInput(RewritePattern):
     """tf.Conv2DBackpropInput(sizes, w[kh,kw,Co,Ci], x) -> tfl.transpose_conv(sizes,
-    w[Co,kh,kw,Ci], x, none)"""
+    w[Co,kh,kw,Ci], x, none)  (NCHW: transposes around it, as the official layout pass does)"""
 
     root = "tf.Conv2DBackpropInput"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         sizes, w, x = op.operands
-        if data_format(op) != "NHWC":
-            return rw.fail("transpose conv is legalized for NHWC only")
+        fmt = data_format(op)
+        if fmt not in ("NHWC", "NCHW"):
+            return rw.fail(f"data_format {fmt} is not supported")
         if w.type.rank != 4 or x.type.rank != 4 or not x.type.is_float:
             return rw.fail("transpose conv needs float rank-4 input and filter")
-        strides = ints(op.attributes.get("strides")) or [1, 1, 1, 1]
-        dilations = ints(op.attributes.get("dilations")) or [1, 1, 1, 1]
+        strides = _nhwc_list(op, "strides", [1, 1, 1, 1])
+        dilations = _nhwc_list(op, "dilations", [1, 1, 1, 1])
         if any(d != 1 for d in dilations):
             return rw.fail("tfl.transpose_conv has no dilation")
         if strides[0] != 1 or strides[3] != 1:
@@ -190,14 +274,14 @@ class LegalizeConv2DBackpropInput(RewritePattern):
         conv = create_tfl(
             rw,
             "transpose_conv",
-            [pad_to_i32(rw, sizes), filt, x, no_value(rw)],
-            [op.result.type],
+            [_sizes_nhwc(rw, op, sizes), filt, _to_nhwc(rw, op, x), no_value(rw)],
+            [_out_type(op)],
             padding=padding,
             stride_h=strides[1],
             stride_w=strides[2],
             fused_activation_function="NONE",
         )
-        rw.replace(op, conv.result)
+        _finish(rw, op, conv.result)
 
 
 def _conv3d_attrs(op: Operation) -> tuple[dict, str | None]:
@@ -301,6 +385,7 @@ class LegalizePool2D(RewritePattern):
 PATTERNS: list[RewritePattern] = [
     LegalizeConv2D(),
     LegalizeDepthwiseConv2D(),
+    FuseSpaceToBatchConvNCHW(),
     LegalizeConv2DBackpropInput(),
     LegalizeConv3D(),
     LegalizeConv3DBackpropInputV2(),

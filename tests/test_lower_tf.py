@@ -1,0 +1,287 @@
+"""The official converter's TF->TF lowerings (passes/legalize/lower_tf.py), converted with
+tflconv, run in LiteRT and compared with TensorFlow on the values where the ops differ from
+their naive forms: zeros, infinities, NaNs, ties, negative quotients, broadcasting, duplicate
+indices, unpadded NMS results."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+from tests.e2e_util import op_histogram, run_litert  # noqa: E402
+from tflconv.converter import convert  # noqa: E402
+
+
+def _compare(fn, inputs: list[np.ndarray], exact: bool = False) -> bytes:
+    signature = [tf.TensorSpec(x.shape, tf.as_dtype(x.dtype)) for x in inputs]
+    cf = tf.function(fn, input_signature=signature, autograph=False).get_concrete_function()
+    tflite = convert([cf])
+    want = cf(*[tf.constant(x) for x in inputs])
+    want = [np.asarray(w) for w in (want if isinstance(want, list | tuple) else [want])]
+    got = run_litert(tflite, inputs)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape and g.dtype == w.dtype, (g.shape, g.dtype, w.shape, w.dtype)
+        if exact:
+            np.testing.assert_array_equal(g, w)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6, equal_nan=True)
+    assert not [k for k in op_histogram(tflite) if k.startswith("tfl.custom")]
+    return tflite
+
+
+SPECIAL = np.array([0.0, -0.0, 1.5, -2.0, np.inf, -np.inf, np.nan, 3.0], np.float32)
+
+
+@pytest.mark.parametrize("shapes", [((2, 8), (2, 8)), ((2, 8), (8,)), ((3, 1, 8), (1, 4, 1))])
+@pytest.mark.parametrize("op", ["DivNoNan", "MulNoNan", "Xdivy", "Xlogy", "Xlog1py"])
+def test_no_nan_and_xop(op, shapes):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, shapes[0]).astype(np.float32)
+    y = rng.uniform(0.1, 3, shapes[1]).astype(np.float32)
+    x.reshape(-1)[::3] = 0.0  # x == 0 selects x (Xop)
+    y.reshape(-1)[::2] = 0.0  # y == 0 selects 0 (NoNan), -inf/inf otherwise for Xop
+    raw = getattr(tf.raw_ops, op)
+    _compare(lambda a, b: raw(x=a, y=b), [x, y])
+
+
+@pytest.mark.parametrize("op", ["IsInf", "IsNan"])
+@pytest.mark.parametrize("shape", [(8,), (2, 4), (2, 2, 2)])
+def test_isinf_isnan(op, shape):
+    raw = getattr(tf.raw_ops, op)
+    _compare(lambda a: raw(x=a), [SPECIAL.reshape(shape)], exact=True)
+
+
+def test_rint_rounds_half_to_even():
+    x = np.array([-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 3.49, -3.51, 7.0], np.float32)
+    _compare(lambda a: tf.raw_ops.Rint(x=a), [x], exact=True)
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3), (2, 3, 4)])
+def test_l2_loss(shape):
+    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    _compare(lambda a: tf.raw_ops.L2Loss(t=a), [x])
+
+
+def test_float_truncate_div_rounds_toward_zero():
+    x = np.array([[7.0, -7.0, 7.0, -7.0, 0.5, -0.5, 6.0]], np.float32)
+    y = np.array([[2.0, 2.0, -2.0, -2.0, 3.0, 3.0, 3.0]], np.float32)
+    _compare(lambda a, b: tf.raw_ops.TruncateDiv(x=a, y=b), [x, y], exact=True)
+
+
+def test_empty_is_zeros_of_the_dynamic_shape():
+    x = np.ones((3, 2), np.float32)
+
+    def fn(a):
+        return tf.raw_ops.Empty(shape=tf.shape(a), dtype=tf.float32, init=True) + a
+
+    _compare(fn, [x])
+
+
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True)])
+def test_sparse_matmul(ta, tb):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((3, 4) if ta else (4, 3)).astype(np.float32)
+    b = rng.standard_normal((5, 3) if tb else (3, 5)).astype(np.float32)
+    tflite = _compare(
+        lambda p, q: tf.raw_ops.SparseMatMul(a=p, b=q, transpose_a=ta, transpose_b=tb), [a, b]
+    )
+    assert "tfl.fully_connected" in op_histogram(tflite) or "tfl.batch_matmul" in op_histogram(
+        tflite
+    )
+
+
+@pytest.mark.parametrize("n", [1, 4, 7])
+def test_invert_permutation_of_an_input(n):
+    p = np.random.default_rng(n).permutation(n).astype(np.int32)
+    _compare(lambda a: tf.raw_ops.InvertPermutation(x=a), [p], exact=True)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_dynamic_stitch_with_constant_indices(parallel):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((2, 3)).astype(np.float32)
+    b = rng.standard_normal((1, 2, 3)).astype(np.float32)
+    op = tf.raw_ops.ParallelDynamicStitch if parallel else tf.raw_ops.DynamicStitch
+
+    def fn(x, y):
+        return op(indices=[tf.constant([3, 0]), tf.constant([[1, 2]])], data=[x, y])
+
+    _compare(fn, [a, b])
+
+
+def test_dynamic_stitch_duplicate_indices_take_the_last():
+    a = np.arange(6, dtype=np.float32).reshape(3, 2)
+    b = -np.arange(4, dtype=np.float32).reshape(2, 2)
+
+    def fn(x, y):
+        return tf.raw_ops.DynamicStitch(
+            indices=[tf.constant([0, 1, 2]), tf.constant([1, 0])], data=[x, y]
+        )
+
+    _compare(fn, [a, b], exact=True)
+
+
+BOXES = np.array(
+    [[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, -0.1, 1, 0.9], [0, 10, 1, 11], [0, 10.1, 1, 11.1],
+     [0, 100, 1, 101]],
+    np.float32,
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("pad", [True, False])
+@pytest.mark.parametrize("v5", [False, True])
+@pytest.mark.parametrize("max_out", [2, 4, 8])
+def test_non_max_suppression(v5, pad, max_out):
+    scores = np.array([0.9, 0.75, 0.6, 0.95, 0.5, 0.3], np.float32)
+
+    def fn(boxes, s):
+        if v5:
+            return tf.raw_ops.NonMaxSuppressionV5(
+                boxes=boxes, scores=s, max_output_size=max_out, iou_threshold=0.5,
+                score_threshold=0.4, soft_nms_sigma=0.0, pad_to_max_output_size=pad,
+            )  # fmt: skip
+        return tf.raw_ops.NonMaxSuppressionV4(
+            boxes=boxes, scores=s, max_output_size=max_out, iou_threshold=0.5,
+            score_threshold=0.4, pad_to_max_output_size=pad,
+        )  # fmt: skip
+
+    name = "tfl.non_max_suppression_v5" if v5 else "tfl.non_max_suppression_v4"
+    assert name in op_histogram(_compare(fn, [BOXES, scores], exact=True))
+
+
+@pytest.mark.parametrize("shape,k", [((2, 7), 3), ((3, 2, 5), 5)])
+def test_approx_top_k(shape, k):
+    x = np.random.default_rng(4).permutation(np.prod(shape)).reshape(shape).astype(np.float32)
+    _compare(lambda a: tf.raw_ops.ApproxTopK(input=a, k=k), [x], exact=True)
+
+
+@pytest.mark.parametrize("starts", [[0, 0], [2, 1], [3, 1], [4, 3]])  # [4, 3] clamps
+def test_xla_dynamic_update_slice(starts):
+    from tensorflow.compiler.tf2xla.python import xla
+
+    x = np.arange(20, dtype=np.float32).reshape(5, 4)
+    u = -np.ones((2, 3), np.float32)
+    s = np.array(starts, np.int32)
+    _compare(lambda a, b, c: xla.dynamic_update_slice(a, b, c), [x, u, s], exact=True)
+
+
+@pytest.mark.parametrize("batch,classes", [(1, 3), (4, 5)])
+def test_softmax_cross_entropy_with_logits(batch, classes):
+    rng = np.random.default_rng(batch)
+    logits = rng.standard_normal((batch, classes)).astype(np.float32) * 3
+    labels = rng.dirichlet(np.ones(classes), batch).astype(np.float32)
+    labels[0, 0] = 0.0  # MulNoNan: a zero label weight ignores its log-probability
+
+    def fn(f, y):
+        return tf.raw_ops.SoftmaxCrossEntropyWithLogits(features=f, labels=y)
+
+    _compare(fn, [logits, labels])
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.int64])
+def test_sparse_softmax_cross_entropy_with_logits(dtype):
+    logits = np.random.default_rng(5).standard_normal((4, 3)).astype(np.float32)
+    labels = np.array([0, 2, 1, 2], dtype)
+
+    def fn(f, y):
+        return tf.raw_ops.SparseSoftmaxCrossEntropyWithLogits(features=f, labels=y)
+
+    _compare(fn, [logits, labels])
+
+
+def test_xla_sharding_is_removed():
+    from tensorflow.compiler.tf2xla.python import xla
+
+    x = np.random.default_rng(6).standard_normal((2, 3)).astype(np.float32)
+    tflite = _compare(lambda a: xla.sharding(a) * 2.0, [x])
+    assert op_histogram(tflite) == {"tfl.mul": 1}
+
+
+def _xla_conv_fn(layout, strides, dilation, padding, groups, w):
+    from tensorflow.compiler.tf2xla.python import xla
+    from tensorflow.compiler.xla import xla_data_pb2
+
+    if layout == "NHWC":  # TF layout: HWIO kernel
+        dims = dict(input_batch_dimension=0, input_feature_dimension=3,
+                    input_spatial_dimensions=[1, 2], kernel_input_feature_dimension=2,
+                    kernel_output_feature_dimension=3, kernel_spatial_dimensions=[0, 1],
+                    output_batch_dimension=0, output_feature_dimension=3,
+                    output_spatial_dimensions=[1, 2])  # fmt: skip
+    else:  # PyTorch / JAX layout: NCHW input, OIHW kernel
+        dims = dict(input_batch_dimension=0, input_feature_dimension=1,
+                    input_spatial_dimensions=[2, 3], kernel_input_feature_dimension=1,
+                    kernel_output_feature_dimension=0, kernel_spatial_dimensions=[2, 3],
+                    output_batch_dimension=0, output_feature_dimension=1,
+                    output_spatial_dimensions=[2, 3])  # fmt: skip
+    dn = xla_data_pb2.ConvolutionDimensionNumbers(**dims)
+
+    def fn(x):
+        return xla.conv(
+            x, tf.constant(w), window_strides=list(strides), padding=padding,
+            lhs_dilation=[1, 1], rhs_dilation=list(dilation), dimension_numbers=dn,
+            feature_group_count=groups, preferred_element_type=tf.float32,
+        )  # fmt: skip
+
+    return fn
+
+
+@pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
+@pytest.mark.parametrize(
+    "strides,dilation,padding,groups",
+    [
+        ((1, 1), (1, 1), [[0, 0], [0, 0]], 1),
+        ((2, 3), (1, 1), [[1, 0], [2, 1]], 1),
+        ((1, 2), (2, 1), [[1, 1], [0, 2]], 1),
+        ((1, 1), (1, 1), [[1, 1], [1, 1]], 2),
+        ((2, 1), (1, 2), [[0, 1], [1, 1]], 4),
+    ],
+)
+def test_xla_conv(layout, strides, dilation, padding, groups):
+    """XlaConvV2 (what jax2tf and tf2xla emit) with per-axis strides, dilations and padding,
+    grouped and depthwise (4 groups over 4 channels), in NHWC/HWIO and NCHW/OIHW layouts."""
+    rng = np.random.default_rng(groups)
+    cin, cout, kh, kw = 4, 8, 2, 3
+    hwio = rng.standard_normal((kh, kw, cin // groups, cout)).astype(np.float32)
+    w = hwio if layout == "NHWC" else np.ascontiguousarray(hwio.transpose(3, 2, 0, 1))
+    shape = (2, 7, 9, cin) if layout == "NHWC" else (2, cin, 7, 9)
+    x = rng.standard_normal(shape).astype(np.float32)
+    tflite = _compare(_xla_conv_fn(layout, strides, dilation, padding, groups, w), [x])
+    assert "tfl.conv_2d" in op_histogram(tflite)
+
+
+@pytest.mark.parametrize(
+    "operand,indices,index_vector_dim",
+    [((5, 3), (2, 1), 1), ((5, 3), (4,), 1), ((4, 3, 2), (2, 3, 2), 2), ((6, 4), (3, 2, 1), 2)],
+)
+def test_xla_gather_in_gather_nd_form(operand, indices, index_vector_dim):
+    from tensorflow.compiler.tf2xla.python import xla
+    from tensorflow.compiler.xla import xla_data_pb2
+
+    rng = np.random.default_rng(len(indices))
+    x = rng.standard_normal(operand).astype(np.float32)
+    k = 1 if index_vector_dim == len(indices) else indices[-1]
+    batch = len(indices) - (0 if index_vector_dim == len(indices) else 1)
+    idx = np.stack(
+        [rng.integers(0, operand[i], indices[:batch]) for i in range(k)], axis=-1
+    ).astype(np.int32)
+    if index_vector_dim == len(indices):
+        idx = idx[..., 0]
+    dn = xla_data_pb2.GatherDimensionNumbers(
+        offset_dims=list(range(batch, batch + len(operand) - k)),
+        collapsed_slice_dims=list(range(k)),
+        start_index_map=list(range(k)),
+        index_vector_dim=index_vector_dim,
+    )
+    sizes = [1] * k + list(operand[k:])
+
+    def fn(a, i):
+        return xla.gather(a, i, dimension_numbers=dn, slice_sizes=sizes, indices_are_sorted=False)
+
+    assert "tfl.gather_nd" in op_histogram(_compare(fn, [x, idx], exact=True))

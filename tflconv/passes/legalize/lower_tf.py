@@ -1,0 +1,409 @@
+"""TF -> TF lowerings the official converter applies inside LegalizeTF
+(`TF::PopulateLoweringTFPatterns`: tensorflow `compiler/mlir/tensorflow/transforms/lower_tf.td`
+and `lower_tf.cc`), plus the NonMaxSuppression / ApproxTopK builtins of legalize_patterns.td (the Xla* ops are in xla_ops.py). Each pattern rewrites one op into TF ops the other families legalize (so
+their dtype and broadcasting rules apply), as the official does:
+
+    DivNoNan(x, y)  -> SelectV2(Equal(y, 0), 0, Div(x, y))      MulNoNan likewise with Mul
+    Xdivy(x, y)     -> SelectV2(Equal(x, 0), x, Div(x, y))      Xlogy: Mul(x, Log(y)),
+                                                                Xlog1py: Mul(x, Log1p(y))
+    IsInf(x)        -> Equal(Abs(x), inf)                       IsNan(x) -> NotEqual(x, x)
+    Rint(x)         -> Round(x)  (both round half to even)
+    L2Loss(x)       -> Sum(x * x, all axes) / 2
+    Empty(shape)    -> BroadcastTo(0, shape)
+    SparseMatMul    -> MatMul
+    TruncateDiv(x, y) (float) -> SelectV2(Less(d, 0), Ceil(d), Floor(d)), d = Div(x, y)
+    InvertPermutation(p)      -> tfl.scatter_nd(p[:, None], range(n), [n])
+    DynamicStitch / ParallelDynamicStitch (constant indices) -> Gather(Concat(data), order)
+    SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
+
+Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
+the other ops being added in their own families.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from tflconv.core.ir import Operation, Value
+from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.core.types import TensorType, numpy_dtype
+
+from .common import const, constant_value, create_tfl
+from .nn_util import i32
+
+_FLOATS = ("f16", "f32", "f64", "bf16")
+
+
+def tf_op(rw: PatternRewriter, name: str, operands: list[Value], out: TensorType, **attrs: Any):
+    """A tf op the other legalization families convert next."""
+    return rw.create("tf." + name, operands, [out], attrs or None).results[0]
+
+
+def _scalar(rw: PatternRewriter, value: float, like: Value) -> Value:
+    return const(rw, np.asarray(value, dtype=numpy_dtype(like.type.dtype)))
+
+
+def _float_only(op: Operation, rw: PatternRewriter) -> bool:
+    dtype = op.operands[0].type.dtype
+    if dtype not in _FLOATS:
+        rw.fail(f"{op.name} is lowered for floats (got {dtype})")
+        return False
+    return True
+
+
+class LowerNoNan(RewritePattern):
+    """tf.DivNoNan/MulNoNan(x, y) -> tf.SelectV2(tf.Equal(y, 0), 0, tf.Div/Mul(x, y))"""
+
+    root = ("tf.DivNoNan", "tf.MulNoNan")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if not _float_only(op, rw):
+            return None
+        x, y = op.operands
+        out = op.result.type
+        zero = _scalar(rw, 0, y)
+        is_zero = tf_op(
+            rw, "Equal", [y, zero], y.type.with_dtype("i1"), incompatible_shape_error=True
+        )
+        value = tf_op(rw, "Div" if op.name == "tf.DivNoNan" else "Mul", [x, y], out)
+        rw.replace(op, tf_op(rw, "SelectV2", [is_zero, zero, value], out))
+        return None
+
+
+class LowerXop(RewritePattern):
+    """tf.Xdivy/Xlogy/Xlog1py(x, y) -> tf.SelectV2(tf.Equal(x, 0), x, x / y | x * log(y) |
+    x * log1p(y))"""
+
+    root = ("tf.Xdivy", "tf.Xlogy", "tf.Xlog1py")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if not _float_only(op, rw):
+            return None
+        x, y = op.operands
+        out = op.result.type
+        if op.name == "tf.Xdivy":
+            value = tf_op(rw, "Div", [x, y], out)
+        else:
+            log = tf_op(rw, "Log" if op.name == "tf.Xlogy" else "Log1p", [y], y.type)
+            value = tf_op(rw, "Mul", [x, log], out)
+        is_zero = tf_op(
+            rw, "Equal", [x, _scalar(rw, 0, x)], x.type.with_dtype("i1"),
+            incompatible_shape_error=True,
+        )  # fmt: skip
+        rw.replace(op, tf_op(rw, "SelectV2", [is_zero, x, value], out))
+        return None
+
+
+class LowerIsInfIsNan(RewritePattern):
+    """tf.IsInf(x) -> tf.Equal(tf.Abs(x), inf);  tf.IsNan(x) -> tf.NotEqual(x, x)"""
+
+    root = ("tf.IsInf", "tf.IsNan")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if not _float_only(op, rw):
+            return None
+        (x,) = op.operands
+        if op.name == "tf.IsNan":
+            rw.replace(
+                op, tf_op(rw, "NotEqual", [x, x], op.result.type, incompatible_shape_error=True)
+            )
+            return None
+        magnitude = tf_op(rw, "Abs", [x], x.type)
+        inf = _scalar(rw, np.inf, x)
+        rw.replace(
+            op,
+            tf_op(rw, "Equal", [magnitude, inf], op.result.type, incompatible_shape_error=True),
+        )
+        return None
+
+
+class LowerRint(RewritePattern):
+    """tf.Rint(x) -> tf.Round(x)  (both round half to even)"""
+
+    root = "tf.Rint"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if not _float_only(op, rw):
+            return None
+        rw.replace(op, tf_op(rw, "Round", [op.operands[0]], op.result.type))
+        return None
+
+
+class LowerL2Loss(RewritePattern):
+    """tf.L2Loss(x) -> tf.Sum(x * x, all axes) / 2"""
+
+    root = "tf.L2Loss"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        (x,) = op.operands
+        if not _float_only(op, rw):
+            return None
+        if x.type.rank is None:
+            return rw.fail("L2Loss needs a ranked input")
+        square = tf_op(rw, "Mul", [x, x], x.type)
+        axes = i32(rw, list(range(x.type.rank)))
+        total = tf_op(rw, "Sum", [square, axes], op.result.type, keep_dims=False)
+        rw.replace(op, tf_op(rw, "RealDiv", [total, _scalar(rw, 2, x)], op.result.type))
+        return None
+
+
+class LowerEmpty(RewritePattern):
+    """tf.Empty(shape) -> tf.BroadcastTo(0, shape)  (zeros are a valid uninitialized tensor)"""
+
+    root = "tf.Empty"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        out = op.result.type
+        zero = const(rw, np.zeros((), dtype=numpy_dtype(out.dtype)))
+        rw.replace(op, tf_op(rw, "BroadcastTo", [zero, op.operands[0]], out))
+        return None
+
+
+class LowerSparseMatMul(RewritePattern):
+    """tf.SparseMatMul(a, b){transpose_a, transpose_b} -> tf.MatMul(a, b) (the sparsity flags
+    are hints)"""
+
+    root = "tf.SparseMatMul"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        a, b = op.operands
+        if a.type.dtype != "f32" or b.type.dtype != "f32":
+            return rw.fail("SparseMatMul is lowered for f32 operands")
+        attrs = {
+            "transpose_a": bool(op.attr("transpose_a", False)),
+            "transpose_b": bool(op.attr("transpose_b", False)),
+        }
+        rw.replace(op, tf_op(rw, "MatMul", [a, b], op.result.type, **attrs))
+        return None
+
+
+class LowerFloatTruncateDiv(RewritePattern):
+    """tf.TruncateDiv(x, y) on floats -> tf.SelectV2(tf.Less(d, 0), tf.Ceil(d), tf.Floor(d)),
+    d = tf.RealDiv(x, y)  (rounds the quotient toward zero)"""
+
+    root = "tf.TruncateDiv"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if not _float_only(op, rw):
+            return None
+        x, y = op.operands
+        out = op.result.type
+        d = tf_op(rw, "RealDiv", [x, y], out)
+        negative = tf_op(rw, "Less", [d, _scalar(rw, 0, x)], out.with_dtype("i1"))
+        ceil, floor = tf_op(rw, "Ceil", [d], out), tf_op(rw, "Floor", [d], out)
+        rw.replace(op, tf_op(rw, "SelectV2", [negative, ceil, floor], out))
+        return None
+
+
+class LowerInvertPermutation(RewritePattern):
+    """tf.InvertPermutation(p[n]) -> tfl.scatter_nd(reshape(p, [n, 1]), range(n), [n])"""
+
+    root = "tf.InvertPermutation"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        (p,) = op.operands
+        shape = p.type.shape
+        if shape is None or len(shape) != 1 or shape[0] is None:
+            return rw.fail("InvertPermutation needs a static 1-D input")
+        if p.type.dtype != "i32":
+            return rw.fail(f"InvertPermutation is lowered for int32 (got {p.type.dtype})")
+        n = int(shape[0])
+        indices = create_tfl(
+            rw, "reshape", [p, i32(rw, [n, 1])], [p.type.with_shape((n, 1))]
+        ).result
+        updates = i32(rw, np.arange(n))
+        scatter = create_tfl(rw, "scatter_nd", [indices, updates, i32(rw, [n])], [op.result.type])
+        rw.replace(op, scatter.result)
+        return None
+
+
+class LowerDynamicStitch(RewritePattern):
+    """tf.DynamicStitch(indices[k] (constant), data[k]) -> tf.GatherV2(tf.ConcatV2(reshape(data,
+    [-1, *item])), order, 0): output row i comes from the last data row whose index is i"""
+
+    root = ("tf.DynamicStitch", "tf.ParallelDynamicStitch")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        k = len(op.operands) // 2
+        index_values, data = op.operands[:k], op.operands[k:]
+        indices = [constant_value(v) for v in index_values]
+        if any(a is None for a in indices):
+            return rw.fail("indices are not constant")
+        out = op.result.type
+        if out.shape is None or any(d is None for d in out.shape[1:]):
+            return rw.fail("output item shape is not static")
+        item = tuple(int(d) for d in out.shape[1:])
+        flat = np.concatenate([np.asarray(a, dtype=np.int64).reshape(-1) for a in indices])
+        rows = int(flat.max()) + 1 if flat.size else 0
+        order = np.full(rows, -1, dtype=np.int64)
+        for position, index in enumerate(flat):
+            order[index] = position  # later rows win, as in TF
+        if (order < 0).any():
+            return rw.fail("some output rows get no data")
+        pieces = []
+        for array, value in zip(indices, data):
+            count = int(np.asarray(array).size)
+            piece_type = value.type.with_shape((count, *item))
+            pieces.append(tf_op(rw, "Reshape", [value, i32(rw, [count, *item])], piece_type))
+        joined_type = out.with_shape((int(flat.size), *item))
+        joined = (
+            pieces[0]
+            if len(pieces) == 1
+            else tf_op(rw, "ConcatV2", [*pieces, i32(rw, 0)], joined_type, N=len(pieces))
+        )
+        gathered = tf_op(
+            rw, "GatherV2", [joined, i32(rw, order), i32(rw, 0)], out.with_shape((rows, *item)),
+            batch_dims=0,
+        )  # fmt: skip
+        rw.replace(op, gathered)
+        return None
+
+
+class LowerSoftmaxCrossEntropy(RewritePattern):
+    """tf.SoftmaxCrossEntropyWithLogits(f, labels) -> (Sum(MulNoNan(LogSoftmax(f), -labels),
+    -1), Softmax(f) - labels);  the Sparse form first makes one-hot labels, NaN rows for labels
+    outside [0, classes) (lower_tf.td)"""
+
+    root = ("tf.SoftmaxCrossEntropyWithLogits", "tf.SparseSoftmaxCrossEntropyWithLogits")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        features, labels = op.operands
+        ftype = features.type
+        if ftype.dtype != "f32" or ftype.rank != 2:
+            return rw.fail("softmax cross entropy is lowered for rank-2 f32 logits")
+        if op.name == "tf.SparseSoftmaxCrossEntropyWithLogits":
+            classes = ftype.shape[1]
+            if classes is None:
+                return rw.fail("the number of classes is not static")
+            labels = self._dense_labels(rw, labels, int(classes), ftype)
+        elif labels.type.shape != ftype.shape:
+            labels = tf_op(rw, "BroadcastTo", [labels, i32(rw, list(ftype.shape))], ftype)
+        log_probs = tf_op(rw, "LogSoftmax", [features], ftype)
+        negated = tf_op(rw, "Neg", [labels], ftype)
+        product = tf_op(rw, "MulNoNan", [log_probs, negated], ftype)
+        loss = tf_op(rw, "Sum", [product, i32(rw, [-1])], op.results[0].type, keep_dims=False)
+        probs = tf_op(rw, "Softmax", [features], ftype)
+        backprop = tf_op(rw, "Sub", [probs, labels], op.results[1].type)
+        rw.replace(op, [loss, backprop])
+        return None
+
+    @staticmethod
+    def _dense_labels(rw: PatternRewriter, labels: Value, classes: int, ftype: TensorType):
+        one_hot = tf_op(
+            rw, "OneHot",
+            [labels, i32(rw, classes), _scalar_f32(rw, 1.0), _scalar_f32(rw, 0.0)], ftype,
+            axis=-1,
+        )  # fmt: skip
+        low = const(rw, np.zeros((), dtype=numpy_dtype(labels.type.dtype)))
+        high = const(rw, np.asarray(classes, dtype=numpy_dtype(labels.type.dtype)))
+        bool_t = labels.type.with_dtype("i1")
+        inside = tf_op(
+            rw, "LogicalAnd",
+            [tf_op(rw, "LessEqual", [low, labels], bool_t), tf_op(rw, "Less", [labels, high], bool_t)],
+            bool_t,
+        )  # fmt: skip
+        row_t = labels.type.with_dtype("f32")
+        zero_or_nan = tf_op(
+            rw, "SelectV2", [inside, _scalar_f32(rw, 0.0), _scalar_f32(rw, np.nan)], row_t
+        )
+        column = tf_op(
+            rw, "ExpandDims", [zero_or_nan, i32(rw, -1)], row_t.with_shape((*row_t.shape, 1))
+        )
+        return tf_op(rw, "AddV2", [one_hot, column], ftype)
+
+
+def _scalar_f32(rw: PatternRewriter, value: float) -> Value:
+    return const(rw, np.asarray(value, dtype=np.float32))
+
+
+class LegalizeNonMaxSuppression(RewritePattern):
+    """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
+    tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
+    pad_to_max_output_size the indices (and scores) are sliced to the valid count, which TF
+    returns and the official converter does not"""
+
+    root = ("tf.NonMaxSuppressionV4", "tf.NonMaxSuppressionV5")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        v5 = op.name == "tf.NonMaxSuppressionV5"
+        boxes, scores, max_out, iou, threshold = op.operands[:5]
+        if boxes.type.dtype != "f32" or scores.type.dtype != "f32":
+            return rw.fail("non-max suppression is lowered for f32 boxes and scores")
+        n = constant_value(max_out)
+        if n is None:
+            return rw.fail("max_output_size is not constant")
+        n = int(np.asarray(n).reshape(()))
+        operands = [boxes, scores, i32(rw, n), _f32(rw, iou), _f32(rw, threshold)]
+        if v5:
+            operands.append(_f32(rw, op.operands[5]))
+        idx_t = TensorType((n,), "i32")
+        types = [idx_t, TensorType((n,), "f32")] if v5 else [idx_t]
+        types.append(TensorType((), "i32"))
+        name = "non_max_suppression_v5" if v5 else "non_max_suppression_v4"
+        nms = create_tfl(rw, name, operands, types)
+        results = list(nms.results)
+        if not op.attr("pad_to_max_output_size", False):
+            valid = results[-1]
+            size = create_tfl(rw, "reshape", [valid, i32(rw, [1])], [TensorType((1,), "i32")])
+            for i, r in enumerate(results[:-1]):
+                out_t = r.type.with_shape((None,))
+                results[i] = create_tfl(rw, "slice", [r, i32(rw, [0]), size.result], [out_t]).result
+        for i, (r, old) in enumerate(zip(results, op.results)):
+            if old.type.dtype != r.type.dtype:
+                results[i] = create_tfl(rw, "cast", [r], [old.type]).result
+        rw.replace(op, results)
+        return None
+
+
+def _f32(rw: PatternRewriter, value: Value) -> Value:
+    if value.type.dtype == "f32":
+        return value
+    arr = constant_value(value)
+    if arr is not None:
+        return const(rw, np.asarray(arr, dtype=np.float32))
+    return create_tfl(rw, "cast", [value], [value.type.with_dtype("f32")]).result
+
+
+class LegalizeApproxTopK(RewritePattern):
+    """tf.ApproxTopK(x){k, is_max_k, reduction_dimension = last} -> tfl.topk_v2(x, k)
+    (exact top-k is a valid approximate top-k)"""
+
+    root = "tf.ApproxTopK"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        (x,) = op.operands
+        if not op.attr("is_max_k", True):
+            return rw.fail("min-k (is_max_k=false) has no builtin")
+        rank = x.type.rank
+        dim = int(op.attr("reduction_dimension", -1))
+        if rank is None or dim not in (-1, rank - 1):
+            return rw.fail("top-k runs along the last dimension only")
+        k = int(op.attr("k"))
+        values, indices = op.results
+        topk = create_tfl(
+            rw, "topk_v2", [x, i32(rw, k)], [values.type, indices.type.with_dtype("i32")]
+        )
+        idx = topk.results[1]
+        if indices.type.dtype != "i32":
+            idx = create_tfl(rw, "cast", [idx], [indices.type]).result
+        rw.replace(op, [topk.results[0], idx])
+        return None
+
+
+PATTERNS: list[RewritePattern] = [
+    LowerNoNan(),
+    LowerXop(),
+    LowerIsInfIsNan(),
+    LowerRint(),
+    LowerL2Loss(),
+    LowerEmpty(),
+    LowerSparseMatMul(),
+    LowerFloatTruncateDiv(),
+    LowerInvertPermutation(),
+    LowerDynamicStitch(),
+    LowerSoftmaxCrossEntropy(),
+    LegalizeNonMaxSuppression(),
+    LegalizeApproxTopK(),
+]
