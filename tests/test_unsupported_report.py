@@ -77,7 +77,7 @@ def test_a_refused_builtin_says_which_constraint_failed():
 
 @tf.function(input_signature=[tf.TensorSpec([3], tf.float32, name="x")], autograph=False)
 def _not_allowlisted(x):
-    return tf.math.lgamma(x)
+    return tf.math.digamma(x)
 
 
 def test_not_in_the_flex_allowlist_points_to_custom_ops():
@@ -90,7 +90,7 @@ def test_not_in_the_flex_allowlist_points_to_custom_ops():
     assert u.error_code == "ERROR_NEEDS_CUSTOM_OPS"
     assert u.fix_flags == ["allow_custom_ops", "custom_ops", "select_user_tf_ops"]
     assert "(target ops: TFLITE_BUILTINS, SELECT_TF_OPS)" in str(err)
-    assert "--select-user-tf-ops=Lgamma" in err.report.render()
+    assert "--select-user-tf-ops=Digamma" in err.report.render()
 
 
 def test_keras_layer_is_named():
@@ -112,7 +112,7 @@ def saved_model(tmp_path_factory):
     class M(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([3, 3], tf.float32, name="x")])
         def serve(self, x):
-            return {"c": tf.math.cumprod(x, axis=1), "l": tf.math.lgamma(x)}
+            return {"c": tf.math.cumprod(x, axis=1), "l": tf.math.digamma(x)}
 
     module = M()
     tf.saved_model.save(
@@ -134,8 +134,8 @@ def test_cli_exit_2_report_no_traceback_no_output(saved_model, tmp_path, capsys)
     assert code == 2
     lines = captured.err.splitlines()
     assert lines[0].startswith("tflconv: error: 2 op(s) cannot be converted")
-    assert "tf.Cumprod x1" in lines[0] and "tf.Lgamma x1" in lines[0]
-    assert any(line.startswith("  tf.Lgamma x1: no TFLite builtin") for line in lines)
+    assert "tf.Cumprod x1" in lines[0] and "tf.Digamma x1" in lines[0]
+    assert any(line.startswith("  tf.Digamma x1: no TFLite builtin") for line in lines)
     assert any("test_unsupported_report.py:" in line for line in lines)  # debug info lines
     assert "Traceback" not in captured.err and captured.out == ""
     assert not out.exists()
@@ -145,8 +145,8 @@ def test_cli_exit_2_report_no_traceback_no_output(saved_model, tmp_path, capsys)
     assert doc["output"] is None and doc["flags"]["target_ops"] == ["TFLITE_BUILTINS"]
     ops = {o["op"]: o for o in doc["unsupported"]["ops"]}
     assert ops["tf.Cumprod"]["error_code"] == "ERROR_NEEDS_FLEX_OPS"
-    assert ops["tf.Lgamma"]["fix_flags"][0] == "allow_custom_ops"
-    assert ops["tf.Lgamma"]["locations"][0]["node"] == "Lgamma"
+    assert ops["tf.Digamma"]["fix_flags"][0] == "allow_custom_ops"
+    assert ops["tf.Digamma"]["locations"][0]["node"] == "Digamma"
 
 
 def test_cli_report_json_on_success(saved_model, tmp_path, capsys):
@@ -170,7 +170,7 @@ def test_cli_report_json_on_success(saved_model, tmp_path, capsys):
     assert code == 0 and out.exists()
     doc = json.loads(report_path.read_text())
     assert doc["status"] == "converted" and doc["output"] == str(out)
-    assert doc["flex_ops"] == {"FlexCumprod": 1} and doc["custom_ops"] == {"Lgamma": 1}
+    assert doc["flex_ops"] == {"FlexCumprod": 1} and doc["custom_ops"] == {"Digamma": 1}
     assert doc["unsupported"] is None and doc["error"] is None
 
 
