@@ -18,7 +18,7 @@ from keras import layers  # noqa: E402
 
 from tests import models  # noqa: E402
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
-from tflconv.converter import ConverterError, convert  # noqa: E402
+from tflconv.converter import convert  # noqa: E402
 
 
 def _keras(model, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -115,11 +115,6 @@ def test_mha_self_attention_matches_keras():
         _compare(model, [x])
 
 
-@pytest.mark.xfail(
-    raises=ConverterError,
-    strict=False,
-    reason="the causal mask is tf.MatrixBandPart, whose lowering is being added (issue 10)",
-)
 def test_mha_causal_mask_matches_keras():
     model = _mha_self(heads=3, key_dim=2, seq=6, use_causal_mask=True)
     (x,) = models.random_inputs([(None, 6, 8)], seed=5, batch=2)
