@@ -10,12 +10,18 @@ from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
 
 from .legalize import control_flow, math, nn, recurrent, tensor
+from .legalize.hashtable import PATTERNS as HASHTABLE_PATTERNS
 
 
 def legalize_tf_patterns() -> PatternSet:
     """Every TF -> TFL pattern, family by family."""
     return PatternSet(
-        nn.PATTERNS + math.PATTERNS + tensor.PATTERNS + control_flow.PATTERNS + recurrent.PATTERNS
+        nn.PATTERNS
+        + math.PATTERNS
+        + tensor.PATTERNS
+        + control_flow.PATTERNS
+        + recurrent.PATTERNS
+        + HASHTABLE_PATTERNS
     )
 
 
