@@ -100,7 +100,7 @@ def import_table_op(
     _refuse_writes(state, source, where)
     table = state.by_handle.get(id(resource.handle))
     if table is None:
-        table = _read_table(state, resource, where)
+        table = _read_table(state, resource, _op_dtypes(op), where)
         state.by_handle[id(resource.handle)] = table
     key = ("hash_table", id(resource.handle))
     handle = scope.captured.get(key)  # one tf.HashTableV2 per table and function
@@ -195,9 +195,9 @@ def _refuse_writes(state: _Tables, source: GraphSource, where: str) -> None:
             )
 
 
-def _read_table(state: _Tables, resource: Any, where: str) -> Table:
+def _read_table(state: _Tables, resource: Any, hint: tuple[Any, Any] | None, where: str) -> Table:
     handle = resource.handle
-    key_dtype, value_dtype = _probe_dtypes(handle, where)
+    key_dtype, value_dtype = _probe_dtypes(handle, hint, where)
     try:
         keys, values = gen_lookup_ops.lookup_table_export_v2(handle, key_dtype, value_dtype)
         size = int(gen_lookup_ops.lookup_table_size_v2(handle))
@@ -226,19 +226,30 @@ def _read_table(state: _Tables, resource: Any, where: str) -> Table:
     )
 
 
-def _probe_dtypes(handle: Any, where: str) -> tuple[Any, Any]:
+def _op_dtypes(op: Any) -> tuple[Any, Any] | None:
+    """(key, value) dtypes named by the op reading the table (Find: Tin/Tout)."""
+    for key_attr, value_attr in (("Tin", "Tout"), ("Tkeys", "Tvalues")):
+        try:
+            return tf.as_dtype(op.get_attr(key_attr)), tf.as_dtype(op.get_attr(value_attr))
+        except (ValueError, TypeError):
+            continue
+    return None
+
+
+def _probe_dtypes(handle: Any, hint: tuple[Any, Any] | None, where: str) -> tuple[Any, Any]:
     """The table's key and value dtypes. A handle does not carry them, and exporting with
     wrong ones aborts the process (a CHECK in TF), so ask LookupTableFindV2 with no keys,
-    which validates both dtypes and returns an error status on a mismatch."""
-    for key_dtype in _KEY_DTYPES:
-        keys = tf.zeros([0], key_dtype) if key_dtype != tf.string else tf.constant([], tf.string)
-        for value_dtype in _VALUE_DTYPES:
-            default = tf.constant("" if value_dtype == tf.string else 0, value_dtype)
-            try:
-                gen_lookup_ops.lookup_table_find_v2(handle, keys, default)
-            except Exception:  # noqa: BLE001, S112 - a mismatch is an InvalidArgumentError
-                continue
-            return key_dtype, value_dtype
+    which validates both dtypes and returns an error status on a mismatch; the reading op's
+    own dtypes first."""
+    pairs = [(k, v) for k in _KEY_DTYPES for v in _VALUE_DTYPES]
+    for key_dtype, value_dtype in ([hint] if hint else []) + pairs:
+        keys = tf.zeros([0], key_dtype)
+        default = tf.zeros([], value_dtype)
+        try:
+            gen_lookup_ops.lookup_table_find_v2(handle, keys, default)
+        except Exception:  # noqa: BLE001, S112 - a mismatch is an InvalidArgumentError
+            continue
+        return key_dtype, value_dtype
     raise FrontendError(
         f"{where}: cannot tell the key and value types of the captured lookup table (a table "
         "of vectors, or of dtypes TF's lookup kernels do not register)"

@@ -631,21 +631,23 @@ def _lower_resize(lw: ListLowering, op: Operation) -> bool | None:
     rank = lt.rank
     count = constant_value(size)
     n = lt.shape[0]
-    begin = const(rw, np.zeros((rank,), np.int32))
     if count is not None and n is not None:  # both static: constant paddings and sizes
         k = int(np.asarray(count).reshape(()))
-        grown = lst
+        out_t = lt.with_shape((k, *lt.shape[1:]))
         if k > n:
             pads = np.zeros((rank, 2), np.int32)
             pads[0, 1] = k - n
-            grown_t = lt.with_shape((k, *lt.shape[1:]))
-            grown = create_tfl(rw, "pad", [lst, const(rw, pads)], [grown_t]).result
-        sizes = const(rw, np.array([k] + [-1] * (rank - 1), np.int32))
-        out = create_tfl(rw, "slice", [grown, begin, sizes], [lt.with_shape((k, *lt.shape[1:]))])
-        rw.replace(op, out.result)
+            rw.replace(op, create_tfl(rw, "pad", [lst, const(rw, pads)], [out_t]).result)
+        elif k < n:
+            begin = const(rw, np.zeros((rank,), np.int32))
+            sizes = const(rw, np.array([k] + [-1] * (rank - 1), np.int32))
+            rw.replace(op, create_tfl(rw, "slice", [lst, begin, sizes], [out_t]).result)
+        else:
+            rw.replace(op, lst)
         return None
     k32 = _as_i32(rw, size)
     grown = _pad_to_length(rw, lst, k32)
+    begin = const(rw, np.zeros((rank,), np.int32))
     rest = const(rw, np.full((rank - 1,), -1, np.int32))
     sizes = _concat(rw, [_to_vec1(rw, k32), rest], TensorType((rank,), I32))
     k_static = None if count is None else int(np.asarray(count).reshape(()))
