@@ -81,7 +81,6 @@ class LegalizeHashTable(RewritePattern):
         name = op.attr("shared_name")
         if not name:
             return rw.fail("the table has no shared_name, so subgraphs cannot share it")
-        _insert_call_once(op, rw)
         rw.replace_with_new(
             op,
             "tfl.hashtable",
@@ -95,31 +94,37 @@ class LegalizeHashTable(RewritePattern):
         )
 
 
-def _insert_call_once(op: Operation, rw: PatternRewriter) -> None:
-    """Start every entry function with CALL_ONCE of each session initializer (once)."""
-    fn = op.function
-    module = fn.module if fn is not None else None
-    if module is None:
-        return
-    inits = [f.name for f in module.functions if f.attributes.get(INITIALIZER_ATTR)]
-    for entry in module.functions:
-        if not entry.attributes.get("entry") or entry.name in inits:
-            continue
-        present = {
-            o.attributes["init_subgraph_index"].name
-            for o in entry.block.ops
-            if o.name == "tfl.call_once"
-        }
-        first = entry.block.first_op
-        for name in inits:
-            if name not in present and first is not None:
-                rw.create(
-                    "tfl.call_once",
-                    [],
-                    [],
-                    {"init_subgraph_index": SymbolRef(name)},
-                    before=first,
-                )
+class CallSessionInitializer(RewritePattern):
+    """tf.HashTableV2 in a module with a session initializer -> tfl.call_once(){init_subgraph_index = @init} first in every entry function"""
+
+    root = "tf.HashTableV2"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        # Runs whether or not the table legalizes: Flex tables need their contents too.
+        fn = op.function
+        module = fn.module if fn is not None else None
+        if module is None:
+            return rw.fail("the op is not in a module")
+        inits = [f.name for f in module.functions if f.attributes.get(INITIALIZER_ATTR)]
+        if not inits:
+            return rw.fail("the module has no session initializer to call")
+        missing = []
+        for entry in module.functions:
+            if not entry.attributes.get("entry") or entry.name in inits:
+                continue
+            present = {
+                o.attributes["init_subgraph_index"].name
+                for o in entry.block.ops
+                if o.name == "tfl.call_once"
+            }
+            first = entry.block.first_op
+            missing += [(first, name) for name in inits if name not in present]
+        if not missing:
+            return rw.fail("every entry function already calls the session initializer once")
+        for first, name in missing:
+            rw.create(
+                "tfl.call_once", [], [], {"init_subgraph_index": SymbolRef(name)}, before=first
+            )
 
 
 class LegalizeLookupTableFind(RewritePattern):
@@ -176,6 +181,7 @@ class LegalizeLookupTableSize(RewritePattern):
 
 
 PATTERNS: list[RewritePattern] = [
+    CallSessionInitializer(),  # first: it leaves the table to LegalizeHashTable
     LegalizeHashTable(),
     LegalizeLookupTableFind(),
     LegalizeLookupTableImport(),
