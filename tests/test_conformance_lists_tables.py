@@ -273,6 +273,33 @@ def test_static_hash_table_saved_model(kind, tmp_path):
         _assert_same([got["values"], got["size"]], [want["values"], want["size"]], kind)
 
 
+def test_text_file_initializer_saved_model(tmp_path):
+    """A vocabulary file (line -> line number): the contents travel in the model, the file
+    is not needed once the SavedModel is written."""
+    vocab = tmp_path / "vocab.txt"
+    vocab.write_text("apple\nbanana\ncherry\n")
+    init = tf.lookup.TextFileInitializer(
+        str(vocab),
+        tf.string,
+        tf.lookup.TextFileIndex.WHOLE_LINE,
+        tf.int64,
+        tf.lookup.TextFileIndex.LINE_NUMBER,
+    )
+    module = tf.Module()
+    module.table = tf.lookup.StaticHashTable(init, -1)
+    module.f = tf.function(
+        lambda x: module.table.lookup(x), input_signature=[tf.TensorSpec([None], tf.string)]
+    )
+    path = str(tmp_path / "saved")
+    tf.saved_model.save(module, path, signatures=module.f.get_concrete_function())
+    vocab.unlink()
+    tflite = convert(path)
+    keys = np.array([b"banana", b"kiwi", b"apple", b"cherry"])
+    got = run_litert(tflite, [keys], signature_key="serving_default")
+    want = tf.saved_model.load(path).signatures["serving_default"](tf.constant(keys))
+    _assert_same(got, list(want.values()), "vocabulary")
+
+
 def test_two_tables_and_a_lookup_inside_a_loop():
     """string -> id -> string through two tables, the first also read in a while body (the
     table handle crosses into the loop subgraph)."""
