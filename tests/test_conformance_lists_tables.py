@@ -9,7 +9,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 
-from tensorflow.python.ops import gen_list_ops, list_ops  # noqa: E402
+from tensorflow.python.ops import gen_list_ops, gen_lookup_ops, list_ops  # noqa: E402
 
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
 from tflconv.converter import ConverterError, convert  # noqa: E402
@@ -324,19 +324,95 @@ def test_two_tables_and_a_lookup_inside_a_loop():
         _assert_same(got, f(tf.constant(keys), n), f"n={n}")
 
 
-def test_table_of_unsupported_dtypes_is_refused():
-    """int32 -> float32: no TFLite kernel; refused with the reason, never a wrong model."""
+# Tables no TFLite kernel takes directly: int32 sides widened to int64, other pairs looked up
+# through an index table and gathered. (key, values, default, probe keys)
+BEYOND_KERNELS = {
+    "int32_to_string": ([3, 4, -9], ["x", "y", ""], "?", [4, 5, -9, 0]),
+    "string_to_int32": (["a", "b", "c"], [7, -8, 2**31 - 1], -1, ["b", "z", "c", ""]),
+    "int32_to_float32": ([1, 2, -7], [0.5, -1.5, 2.5], -1.0, [2, 3, -7, 1]),
+    "int64_to_int64": ([5, 9, 2**40], [1, 2, 3], 0, [5, 7, 2**40, 9]),
+    "int32_to_int32": ([3, 4], [30, 40], 0, [4, 5, 3, 3]),
+    "string_to_float32": (["a", "b"], [0.5, 1.5], 9.0, ["b", "c", "a", "a"]),
+    "string_to_string": (["a", "b"], ["x", "y"], "?", ["b", "c", "a", ""]),
+    "string_to_bool": (["a", "b"], [True, False], True, ["b", "c", "a", "b"]),
+}
+_TF_DTYPES = {"int32": tf.int32, "int64": tf.int64, "string": tf.string}
+
+
+@pytest.mark.parametrize("kind", sorted(BEYOND_KERNELS))
+def test_tables_beyond_the_kernels(kind):
+    """Key/value pairs the HASHTABLE kernels do not take (the official converter leaves them
+    to Flex) convert to builtins and match TF, at two key shapes."""
+    keys, values, default, probe = BEYOND_KERNELS[kind]
+    key_dtype = _TF_DTYPES[kind.split("_to_")[0]]
+    value_dtype = {"float32": tf.float32, "bool": tf.bool, **_TF_DTYPES}[kind.split("_to_")[1]]
+    init = tf.lookup.KeyValueTensorInitializer(
+        tf.constant(keys, key_dtype), tf.constant(values, value_dtype)
+    )
+    table = tf.lookup.StaticHashTable(init, default)
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None], key_dtype)])
+    def f(k):
+        return table.lookup(k), table.size()
+
+    tflite = convert(f)
+    hist = op_histogram(tflite)
+    assert hist["tfl.call_once"] == 1 and not any("custom" in k for k in hist), hist
+    probe = np.array(probe, dtype=object if key_dtype == tf.string else key_dtype.as_numpy_dtype)
+    if key_dtype == tf.string:
+        probe = np.array([p.encode() for p in probe], dtype=object)
+    for shape in [(2, 2), (4, 1)]:
+        k = probe.reshape(shape)
+        _assert_same(run_litert(tflite, [k]), f(tf.constant(k)), f"{kind} {shape}")
+
+
+def test_indexed_table_with_a_computed_default():
+    """A default that is not a constant: gathered value, then select against the default."""
     table = tf.lookup.StaticHashTable(
-        tf.lookup.KeyValueTensorInitializer(tf.constant([1, 2]), tf.constant([0.5, 1.5])), -1.0
+        tf.lookup.KeyValueTensorInitializer(tf.constant([1, 2, 5]), tf.constant([0.5, 1.5, 3.0])),
+        -1.0,
     )
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32)])
-    def f(keys):
-        return table.lookup(keys)
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int32), tf.TensorSpec([], tf.float32)])
+    def f(k, d):
+        return gen_lookup_ops.lookup_table_find_v2(table.resource_handle, k, d * 2.0)
 
-    with pytest.raises(ConverterError) as err:
+    tflite = convert(f)
+    for d in (0.25, -3.0):
+        k = np.array([5, 4, 1, 0], np.int32)
+        _assert_same(run_litert(tflite, [k, np.array(d, np.float32)]), f(k, d), f"d={d}")
+
+
+def test_keras_string_and_integer_lookup_layers():
+    """Keras StringLookup (string -> int64 kernel table) and IntegerLookup (int64 -> int64,
+    indexed) from from_keras_model's route."""
+    import keras
+
+    words = keras.Input(shape=(3,), dtype="string")
+    numbers = keras.Input(shape=(3,), dtype="int64")
+    ids = keras.layers.StringLookup(vocabulary=["a", "b", "c"])(words)
+    codes = keras.layers.IntegerLookup(vocabulary=[5, 9, 11])(numbers)
+    model = keras.Model([words, numbers], [ids, codes])
+    w = np.array([[b"a", b"z", b"c"], [b"b", b"b", b""]], dtype=object)
+    n = np.array([[5, 7, 11], [9, 9, 0]], np.int64)
+    tflite = convert(model)
+    want = model([tf.constant(w), tf.constant(n)])
+    _assert_same(run_litert(tflite, [w, n]), [np.asarray(x) for x in want], "lookup layers")
+
+
+def test_table_of_float64_values_is_refused():
+    """float64 values have no TFLite gather: refused with the reason at import."""
+    table = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(["a"]), tf.constant([0.5], tf.float64)),
+        0.0,
+    )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+    def f(k):
+        return table.lookup(k)
+
+    with pytest.raises(ConverterError, match="string -> f64 lookup table cannot be converted"):
         convert(f)
-    assert "string -> int64 or int64 -> string" in err.value.details
 
 
 def test_table_written_by_the_model_is_refused():
