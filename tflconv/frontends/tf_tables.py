@@ -14,6 +14,12 @@ We build the same structure from the live table, as variables are read at import
   `tf.HashTableV2` with the same `shared_name` and `tf.LookupTableImportV2` of the table's
   contents (exported from the table, sorted by key) as constants.
 
+Tables the kernels do not take (they map string -> int64 and int64 -> string only) are
+stored in a form they do: int32 keys or values widened to int64 (casts around the lookup), or,
+for other pairs, tables mapping each key to its position (string keys: string -> int64;
+integer keys: int64 -> decimal string of the position -> int64) and the value gathered from a
+constant, with the default appended as one more row for missing keys.
+
 `passes/legalize/hashtable.py` turns these into the HASHTABLE builtins and inserts CALL_ONCE.
 Tables written by the model itself (`LookupTableInsertV2`, ...) are refused: the TFLite
 kernels are static tables.
@@ -350,6 +356,7 @@ def _read_table(state: _Tables, resource: Any, hint: tuple[Any, Any] | None, whe
     key_dtype_name = cv.dtype_name(key_dtype.as_datatype_enum)
     value_dtype_name = cv.dtype_name(value_dtype.as_datatype_enum)
     name = _unique_name(state, "hash_table")
+    state.names.add(name + "_index")  # the second table of an integer-keyed index
     mode, stores = _stores(name, key_dtype_name, value_dtype_name, keys, values, where)
     return Table(key_dtype_name, value_dtype_name, keys, values, stores, mode, handle, where)
 
