@@ -26,9 +26,11 @@ import zlib
 
 import numpy as np
 
-from tflconv.core.ir import Operation, constant
+from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr
+
+from .common import const
 
 INITIALIZER_ATTR = "session_initializer"
 SUPPORTED = frozenset({("string", "i64"), ("i64", "string")})
@@ -175,7 +177,7 @@ class LegalizeLookupTableSize(RewritePattern):
         if op.result.type.shape == (1,):
             return rw.replace(op, size)
         # The kernel writes [1]; TF returns a scalar (the official converter leaves the [1]).
-        shape = rw.insert(constant(np.zeros((0,), np.int32))).result
+        shape = const(rw, np.zeros((0,), np.int32))
         scalar = rw.create("tfl.reshape", [size, shape], [TensorType((), "i64")]).result
         rw.replace(op, scalar)
 
