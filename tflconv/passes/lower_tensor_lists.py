@@ -17,7 +17,7 @@ the tensor of its stacked elements:
     TensorListPopBack(l)        -> (l[:-1], l[-1])
     TensorListLength(l)         -> shape(l)[0];  TensorListElementShape(l) -> shape(l)[1:]
     TensorListResize(l, k)      -> slice(pad(l, [[0, max(k - len, 0)], ...]), 0, [k, -1, ...])
-    TensorListConcatV2(l)       -> (reshape(l, [n * d0, *rest]), lengths = fill([n], d0))
+    TensorListConcatV2(l)       -> (reshape(l, [n * d0, *rest]), lengths = fill([n], d0)), d0 static
 
 Unlike the official pass, an element shape with unknown dims (Keras RNNs with a dynamic batch:
 element shape [-1, units]) does not fail: the list starts with size 1 in those dims and every
@@ -658,10 +658,11 @@ def _lower_resize(lw: ListLowering, op: Operation) -> bool | None:
 
 def _lower_concat(lw: ListLowering, op: Operation) -> bool | None:
     """TensorListConcatV2(l, element_shape, leading_dims) -> (reshape(l, [n * d0, *rest]),
-    lengths = fill([n], d0)). Every element of a lowered list has the same shape, so
+    lengths = [d0] * n). Every element of a lowered list has the same shape, so
     concatenating along the first element axis is a reshape; unlike the official pass
     (unpack + concat, a static n > 0 only, `lengths` an empty placeholder) n may be dynamic
-    and `lengths` holds the real values."""
+    and `lengths` holds the real values. The element length d0 must be static: elements of
+    different lengths (TF allows them) do not fit a lowered list."""
     rw = lw.rw
     lst = op.operands[0]
     lt = lst.type
@@ -672,7 +673,12 @@ def _lower_concat(lw: ListLowering, op: Operation) -> bool | None:
         lw.ctx.stats["tensor-list ops left (TensorListConcatV2 of scalars)"] += 1
         return False
     n, d0, rest = lt.shape[0], lt.shape[1], lt.shape[2:]
-    lead = None if n is None or d0 is None else n * d0
+    if d0 is None:
+        # TF concatenates elements of different lengths (the point of concat); a lowered list
+        # holds equal-shaped elements, so a dynamic first dim could be silently wrong.
+        lw.ctx.stats["tensor-list ops left (TensorListConcatV2, dynamic element length)"] += 1
+        return False
+    lead = None if n is None else n * d0
     declared = op.results[0].type.shape
     dims = [lead, *rest]
     if declared is not None and len(declared) == len(dims):
@@ -685,21 +691,15 @@ def _lower_concat(lw: ListLowering, op: Operation) -> bool | None:
         minus1 = const(rw, np.array([-1], np.int32))
         shape = _concat(rw, [minus1, tail], TensorType((lt.rank - 1,), I32))
     joined = create_tfl(rw, "reshape", [lst, shape], [out_t]).result
-    lengths_t = TensorType((n,), "i64")
-    if n is not None and d0 is not None:
+    if n is not None:
         lengths = const(rw, np.full((n,), d0, np.int64))
     else:
-        ls = _shape_of(rw, lst)
-        first = create_tfl(rw, "cast", [_at(rw, ls, 1)], [TensorType((), "i64")]).result
-        lengths = create_tfl(rw, "fill", [_slice1(rw, ls, 0, 1), first], [lengths_t]).result
+        d0_value = const(rw, np.array(d0, np.int64))
+        count = _slice1(rw, _shape_of(rw, lst), 0, 1)
+        lengths_t = TensorType((None,), "i64")
+        lengths = create_tfl(rw, "fill", [count, d0_value], [lengths_t]).result
     rw.replace(op, [joined, lengths])
     return None
-
-
-def _at(rw: PatternRewriter, vec: Value, i: int) -> Value:
-    """vec[i] of a 1-D i32 vector, as a scalar."""
-    index = const(rw, np.array(i, np.int32))
-    return create_tfl(rw, "gather", [vec, index], [TensorType((), I32)], axis=0).result
 
 
 LOWERINGS = {
