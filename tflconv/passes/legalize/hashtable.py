@@ -83,6 +83,13 @@ class LegalizeHashTable(RewritePattern):
         name = op.attr("shared_name")
         if not name:
             return rw.fail("the table has no shared_name, so subgraphs cannot share it")
+        if table_id(str(name)) not in _imported_tables(op):
+            # An empty TFLite table answers every lookup with the default; TF would refuse
+            # to read an uninitialized table.
+            return rw.fail(
+                f"nothing fills table {name!r} (no LookupTableImportV2 of it in the module, "
+                "e.g. a frozen graph without its table initializer)"
+            )
         rw.replace_with_new(
             op,
             "tfl.hashtable",
@@ -94,6 +101,26 @@ class LegalizeHashTable(RewritePattern):
             },
             result_types=[RESOURCE_1],
         )
+
+
+def _imported_tables(op: Operation) -> set[int]:
+    """table_ids of the tables some op of the module imports contents into."""
+    fn = op.function
+    module = fn.module if fn is not None else None
+    if module is None:
+        return set()
+    ids = set()
+    for user in module.walk():
+        if user.name not in ("tf.LookupTableImportV2", "tfl.hashtable_import"):
+            continue
+        table = user.operands[0].defining_op
+        if table is None:
+            continue
+        if table.name == "tf.HashTableV2" and table.attr("shared_name"):
+            ids.add(table_id(str(table.attr("shared_name"))))
+        elif table.name == "tfl.hashtable":
+            ids.add(int(table.attr("table_id")))
+    return ids
 
 
 class CallSessionInitializer(RewritePattern):
