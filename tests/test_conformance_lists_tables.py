@@ -447,3 +447,16 @@ def test_table_written_by_the_model_is_refused():
 
     with pytest.raises(ConverterError, match="writes a captured lookup table"):
         convert(f)
+
+
+def test_select_tf_ops_only_still_calls_the_initializer():
+    """With SELECT_TF_OPS alone (no legalization) the tables are Flex ops; the signature must
+    still run the initializer once, or the Flex table would be empty. (No Flex runtime
+    here: checked on the structure.)"""
+    from tflconv.converter import OpsSet, TFLiteConverter
+
+    m = TableModule("string_to_int64")
+    conv = TFLiteConverter.from_concrete_functions([m.lookup.get_concrete_function()])
+    conv.target_spec.supported_ops = [OpsSet.SELECT_TF_OPS]
+    hist = op_histogram(conv.convert())
+    assert hist == {"tfl.call_once": 1, "tfl.custom": 5}, hist

@@ -12,7 +12,9 @@ We build the same structure from the live table, as variables are read at import
   `shared_name` naming the table) in place of the captured handle;
 - one extra function with attribute `session_initializer` holds, per table, a
   `tf.HashTableV2` with the same `shared_name` and `tf.LookupTableImportV2` of the table's
-  contents (exported from the table, sorted by key) as constants.
+  contents (exported from the table, sorted by key) as constants;
+- every entry function starts with `tfl.call_once` of it (the official converter's
+  InsertCallOnceOpFromSessionInitializerPass; here so that every pipeline has it).
 
 Tables the kernels do not take (they map string -> int64 and int64 -> string only) are
 stored in a form they do: int32 keys or values widened to int64 (casts around the lookup), or,
@@ -37,7 +39,7 @@ from tensorflow.python.ops import gen_lookup_ops
 
 from tflconv.core.ir import Function, Operation, Value, constant, constant_value
 from tflconv.core.location import Location
-from tflconv.core.types import TensorType, TypeAttr, numpy_dtype
+from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
 
 from . import tf_convert as cv
 from .tensorflow import FrontendError
@@ -280,6 +282,19 @@ def add_initializer(importer: GraphImporter) -> None:
             )
     fn.set_outputs([])
     importer.module.add_function(fn)
+    # CALL_ONCE here rather than in a pass: every pipeline needs it (Select-TF-ops-only
+    # pipelines skip legalize-tf, and a Flex table still has to be filled).
+    for entry in importer.module.functions:
+        first = entry.block.first_op
+        if entry.attributes.get("entry") and first is not None:
+            call = Operation(
+                "tfl.call_once",
+                [],
+                [],
+                {"init_subgraph_index": SymbolRef(fn.name)},
+                location=Location.name(fn.name),
+            )
+            entry.block.insert_before(call, first)
 
 
 # --- helpers -----------------------------------------------------------------------------------
