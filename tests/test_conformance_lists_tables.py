@@ -72,8 +72,9 @@ def test_tensor_array_concat(dtype, element, fed):
     assert "tfl.while" in hist and "tfl.reshape" in hist
 
 
+@pytest.mark.parametrize("version", ["v2", "v1"])
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
-def test_concat_lengths_of_a_list_grown_to_a_dynamic_length(dtype):
+def test_concat_lengths_of_a_list_grown_to_a_dynamic_length(dtype, version):
     """TensorListConcatV2's both outputs on a list pushed back n times (n an input). (The
     list starts with one element: LiteRT's WHILE fails on a zero-element loop value.)"""
 
@@ -83,10 +84,9 @@ def test_concat_lengths_of_a_list_grown_to_a_dynamic_length(dtype):
         lst = list_ops.tensor_list_set_item(lst, 0, x)
         for i in tf.range(n):
             lst = list_ops.tensor_list_push_back(lst, x + tf.cast(i, dtype))
-        joined, lengths = gen_list_ops.tensor_list_concat_v2(
-            lst, [-1, 2], tf.zeros([0], tf.int64), dtype
-        )
-        return joined, lengths
+        if version == "v1":
+            return gen_list_ops.tensor_list_concat(lst, dtype, element_shape=[3, 2])
+        return gen_list_ops.tensor_list_concat_v2(lst, [-1, 2], tf.zeros([0], tf.int64), dtype)
 
     x = _data((3, 2), dtype)
     _check(f, [[x, np.array(4, np.int32)], [x, np.array(0, np.int32)]])

@@ -717,6 +717,7 @@ LOWERINGS = {
     "tf.TensorListElementShape": _lower_element_shape,
     "tf.TensorListResize": _lower_resize,
     "tf.TensorListConcatV2": _lower_concat,
+    "tf.TensorListConcat": _lower_concat,  # v1: element_shape as an attribute
 }
 CREATORS = frozenset({"tf.TensorListReserve", "tf.EmptyTensorList", "tf.TensorListFromTensor"})
 """Lowerings whose first operand is not a list."""
