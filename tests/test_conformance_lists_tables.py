@@ -387,6 +387,27 @@ def test_tables_beyond_the_kernels(kind):
         _assert_same(run_litert(tflite, [k]), f(tf.constant(k)), f"{kind} {shape}")
 
 
+def test_lookups_in_the_branches_of_a_cond():
+    """A kernel table and an indexed table read inside tf.cond branches (IF subgraphs)."""
+    words = TableModule("string_to_int64").table
+    scores = tf.lookup.StaticHashTable(
+        tf.lookup.KeyValueTensorInitializer(tf.constant(["fox", "the"]), tf.constant([0.5, 2.0])),
+        -1.0,
+    )
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string), tf.TensorSpec([], tf.bool)])
+    def f(k, p):
+        ids = tf.cond(p, lambda: words.lookup(k), lambda: -words.lookup(k))
+        s = tf.cond(p, lambda: scores.lookup(k), lambda: scores.lookup(k) * 3.0)
+        return ids, s
+
+    tflite = convert(f)
+    assert op_histogram(tflite)["tfl.if"] == 2
+    k = np.array([b"fox", b"x", b"the"])
+    for p in (True, False):
+        _assert_same(run_litert(tflite, [k, np.array(p)]), f(tf.constant(k), p), f"p={p}")
+
+
 def test_indexed_table_with_a_computed_default():
     """A default that is not a constant: gathered value, then select against the default."""
     table = tf.lookup.StaticHashTable(
