@@ -110,6 +110,34 @@ def test_concat_of_elements_with_a_dynamic_length_is_refused(rows):
     assert "TensorListConcatV2" in str(err.value)
 
 
+# --- TensorListSplit ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.name)
+@pytest.mark.parametrize("rest", [(), (3,), (2, 2)], ids=str)
+def test_tensor_array_split_into_equal_pieces(dtype, rest):
+    """TensorArray.split(x, [2, 2, 2]) read back element by element and stacked."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, *rest], dtype)])
+    def f(x):
+        ta = tf.TensorArray(dtype, size=3).split(x, [2, 2, 2])
+        return ta.read(1), ta.stack(), ta.concat()
+
+    hist = _check(f, [[_data((6, *rest), dtype)]])
+    assert "tfl.reshape" in hist
+
+
+def test_tensor_array_split_into_unequal_pieces_is_refused():
+    """Pieces of different lengths do not fit a lowered list: refused, not converted."""
+
+    @tf.function(input_signature=[tf.TensorSpec([6, 3], tf.float32)])
+    def f(x):
+        return tf.TensorArray(tf.float32, size=3, infer_shape=False).split(x, [1, 2, 3]).read(2)
+
+    with pytest.raises(ConverterError, match="TensorListSplit"):
+        convert(f)
+
+
 # --- TensorListResize ----------------------------------------------------------------------------
 
 

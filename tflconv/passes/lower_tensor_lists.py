@@ -18,6 +18,7 @@ the tensor of its stacked elements:
     TensorListLength(l)         -> shape(l)[0];  TensorListElementShape(l) -> shape(l)[1:]
     TensorListResize(l, k)      -> slice(pad(l, [[0, max(k - len, 0)], ...]), 0, [k, -1, ...])
     TensorListConcatV2(l)       -> (reshape(l, [n * d0, *rest]), lengths = fill([n], d0)), d0 static
+    TensorListSplit(t, lengths) -> reshape(t, [k, L, *rest]) for k equal constant lengths L
 
 Unlike the official pass, an element shape with unknown dims (Keras RNNs with a dynamic batch:
 element shape [-1, units]) does not fail: the list starts with size 1 in those dims and every
@@ -702,6 +703,34 @@ def _lower_concat(lw: ListLowering, op: Operation) -> bool | None:
     return None
 
 
+def _lower_split(lw: ListLowering, op: Operation) -> bool | None:
+    """TensorListSplit(t, element_shape, lengths) with k equal constant lengths L ->
+    reshape(t, [k, L, *rest]) (`TensorArray.split` into equal pieces; the reshape fails at
+    run time when t does not have k * L rows, where TF fails too). Other lengths would make
+    elements of different shapes, which a lowered list cannot hold."""
+    rw = lw.rw
+    tensor, lengths = op.operands[0], op.operands[2]
+    tt = tensor.type
+    sizes = constant_value(lengths)
+    if tt.rank is None or tt.rank < 1:
+        lw.ctx.stats["tensor-list ops left (TensorListSplit of unknown rank)"] += 1
+        return False
+    if sizes is None or np.size(sizes) == 0 or len(set(np.ravel(sizes).tolist())) != 1:
+        lw.ctx.stats["tensor-list ops left (TensorListSplit, unequal or dynamic lengths)"] += 1
+        return False
+    k, piece = int(np.size(sizes)), int(np.ravel(sizes)[0])
+    rest = tt.shape[1:]
+    if rest and any(d is None for d in rest):
+        tail = _slice1(rw, _shape_of(rw, tensor), 1, tt.rank - 1)
+        head = const(rw, np.array([k, piece], np.int32))
+        shape = _concat(rw, [head, tail], TensorType((tt.rank + 1,), I32))
+    else:
+        shape = const(rw, np.array([k, piece, *rest], np.int32))
+    out = TensorType((k, piece, *rest), tt.dtype)
+    rw.replace(op, create_tfl(rw, "reshape", [tensor, shape], [out]).result)
+    return None
+
+
 LOWERINGS = {
     "tf.TensorListReserve": _lower_reserve,
     "tf.EmptyTensorList": _lower_reserve,
@@ -718,8 +747,16 @@ LOWERINGS = {
     "tf.TensorListResize": _lower_resize,
     "tf.TensorListConcatV2": _lower_concat,
     "tf.TensorListConcat": _lower_concat,  # v1: element_shape as an attribute
+    "tf.TensorListSplit": _lower_split,
 }
-CREATORS = frozenset({"tf.TensorListReserve", "tf.EmptyTensorList", "tf.TensorListFromTensor"})
+CREATORS = frozenset(
+    {
+        "tf.TensorListReserve",
+        "tf.EmptyTensorList",
+        "tf.TensorListFromTensor",
+        "tf.TensorListSplit",
+    }
+)
 """Lowerings whose first operand is not a list."""
 
 
