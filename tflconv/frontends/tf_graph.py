@@ -27,6 +27,7 @@ from tflconv.core.location import Location, SourceLine
 from tflconv.core.types import TensorType
 
 from . import tf_convert as cv
+from . import tf_tables  # captured hash tables (tf_tables.py)
 from .tensorflow import FrontendError
 from .tf_library import regenerate_graph
 
@@ -173,6 +174,7 @@ class GraphImporter:
         for fn in self._new_bodies:
             self.module.add_function(fn)
         self._new_bodies = []
+        tf_tables.add_initializer(self)  # hash-table contents, imported once (tf_tables.py)
 
     def reserve_name(self, name: str) -> str:
         base, i = name, 1
@@ -218,6 +220,8 @@ class GraphImporter:
                 env[op.name] = [self._read_variable(scope, source, op, ins[0])]
             elif op_type == "ResourceGather" and isinstance(ins[0], Resource):
                 env[op.name] = [self._resource_gather(scope, source, op, ins)]
+            elif op_type in tf_tables.TABLE_OPS and isinstance(ins[0], Resource):
+                env[op.name] = tf_tables.import_table_op(self, scope, source, op, ins)
             elif op_type in CALL_OPS or graph._is_function(op_type):
                 env[op.name] = self._inline_call(scope, source, op, ins)
             elif op_type in WHILE_OPS:

@@ -16,6 +16,9 @@ the tensor of its stacked elements:
     TensorListScatterIntoExistingList(l, t, idx) -> select(scatter_nd(idx, 1) > 0, scatter_nd(idx, t), l)
     TensorListPopBack(l)        -> (l[:-1], l[-1])
     TensorListLength(l)         -> shape(l)[0];  TensorListElementShape(l) -> shape(l)[1:]
+    TensorListResize(l, k)      -> slice(pad(l, [[0, max(k - len, 0)], ...]), 0, [k, -1, ...])
+    TensorListConcatV2(l)       -> (reshape(l, [n * d0, *rest]), lengths = fill([n], d0)), d0 static
+    TensorListSplit(t, lengths) -> reshape(t, [k, L, *rest]) for k equal constant lengths L
 
 Unlike the official pass, an element shape with unknown dims (Keras RNNs with a dynamic batch:
 element shape [-1, units]) does not fail: the list starts with size 1 in those dims and every
@@ -326,6 +329,8 @@ def _infer_element_shape(result: Value, module: Module) -> list[int | None] | No
                 stack.append(body.args[use.index])
             elif user.name in PASSTHROUGH_OPS:
                 stack.append(user.results[use.index])
+            elif user.name == "tf.TensorListResize":
+                stack.append(user.result)
     return None
 
 
@@ -465,12 +470,18 @@ def _lower_set_item(lw: ListLowering, op: Operation) -> bool | None:
 
 def _grow_to(rw: PatternRewriter, lst: Value, index: Value) -> Value:
     """lst padded with zero elements up to length index + 1 (unchanged when long enough)."""
+    one = const(rw, np.array(1, np.int32))
+    act = {"fused_activation_function": "NONE"}
+    needed = create_tfl(rw, "add", [index, one], [TensorType((), I32)], **act).result
+    return _pad_to_length(rw, lst, needed)
+
+
+def _pad_to_length(rw: PatternRewriter, lst: Value, needed: Value) -> Value:
+    """lst padded with zero elements up to length `needed` (unchanged when long enough)."""
     i32 = TensorType((), I32)
     length = _length(rw, lst)
-    one = const(rw, np.array(1, np.int32))
     zero = const(rw, np.array(0, np.int32))
     act = {"fused_activation_function": "NONE"}
-    needed = create_tfl(rw, "add", [index, one], [i32], **act).result
     new_len = create_tfl(rw, "maximum", [needed, length], [i32]).result
     extra = create_tfl(rw, "sub", [new_len, length], [i32], **act).result
     rank = lst.type.rank
@@ -600,6 +611,126 @@ def _lower_pop_back(lw: ListLowering, op: Operation) -> bool | None:
     return None
 
 
+PAD_DTYPES = frozenset({"f32", "f16", "bf16", "i64", "i32", "i16", "i8", "ui8", "i1"})
+"""Element types tfl.pad takes (tflite/kernels/pad.cc): lists TensorListResize can grow."""
+
+
+def _lower_resize(lw: ListLowering, op: Operation) -> bool | None:
+    """TensorListResize(l, size) -> slice(pad(l, [[0, max(size - len(l), 0)], 0, ...]),
+    0, [size, -1, ...]): new elements are zeros, as TF reads unset elements. The official
+    pass builds tf.If(size > len){concat(l, reserve(size - len))} else {slice(l, 0, size)};
+    pad + slice is the same without a branch."""
+    rw = lw.rw
+    lst, size = op.operands
+    lt = lst.type
+    if lt.rank is None:
+        lw.ctx.stats["tensor-list ops left (unknown rank)"] += 1
+        return False
+    if lt.dtype not in PAD_DTYPES:
+        lw.ctx.stats[f"tensor-list ops left (TensorListResize of {lt.dtype} elements)"] += 1
+        return False
+    rank = lt.rank
+    count = constant_value(size)
+    n = lt.shape[0]
+    if count is not None and n is not None:  # both static: constant paddings and sizes
+        k = int(np.asarray(count).reshape(()))
+        out_t = lt.with_shape((k, *lt.shape[1:]))
+        if k > n:
+            pads = np.zeros((rank, 2), np.int32)
+            pads[0, 1] = k - n
+            rw.replace(op, create_tfl(rw, "pad", [lst, const(rw, pads)], [out_t]).result)
+        elif k < n:
+            begin = const(rw, np.zeros((rank,), np.int32))
+            sizes = const(rw, np.array([k] + [-1] * (rank - 1), np.int32))
+            rw.replace(op, create_tfl(rw, "slice", [lst, begin, sizes], [out_t]).result)
+        else:
+            rw.replace(op, lst)
+        return None
+    k32 = _as_i32(rw, size)
+    grown = _pad_to_length(rw, lst, k32)
+    begin = const(rw, np.zeros((rank,), np.int32))
+    rest = const(rw, np.full((rank - 1,), -1, np.int32))
+    sizes = _concat(rw, [_to_vec1(rw, k32), rest], TensorType((rank,), I32))
+    k_static = None if count is None else int(np.asarray(count).reshape(()))
+    out_t = lt.with_shape((k_static, *lt.shape[1:]))
+    rw.replace(op, create_tfl(rw, "slice", [grown, begin, sizes], [out_t]).result)
+    return None
+
+
+def _lower_concat(lw: ListLowering, op: Operation) -> bool | None:
+    """TensorListConcatV2(l, element_shape, leading_dims) -> (reshape(l, [n * d0, *rest]),
+    lengths = [d0] * n). Every element of a lowered list has the same shape, so
+    concatenating along the first element axis is a reshape; unlike the official pass
+    (unpack + concat, a static n > 0 only, `lengths` an empty placeholder) n may be dynamic
+    and `lengths` holds the real values. The element length d0 must be static: elements of
+    different lengths (TF allows them) do not fit a lowered list."""
+    rw = lw.rw
+    lst = op.operands[0]
+    lt = lst.type
+    if lt.rank is None:
+        lw.ctx.stats["tensor-list ops left (unknown rank)"] += 1
+        return False
+    if lt.rank < 2:  # TF refuses too: "Concat saw a scalar shape"
+        lw.ctx.stats["tensor-list ops left (TensorListConcatV2 of scalars)"] += 1
+        return False
+    n, d0, rest = lt.shape[0], lt.shape[1], lt.shape[2:]
+    if d0 is None:
+        # TF concatenates elements of different lengths (the point of concat); a lowered list
+        # holds equal-shaped elements, so a dynamic first dim could be silently wrong.
+        lw.ctx.stats["tensor-list ops left (TensorListConcatV2, dynamic element length)"] += 1
+        return False
+    lead = None if n is None else n * d0
+    declared = op.results[0].type.shape
+    dims = [lead, *rest]
+    if declared is not None and len(declared) == len(dims):
+        dims = [d if d is not None else e for d, e in zip(dims, declared)]
+    out_t = TensorType(tuple(dims), lt.dtype)
+    if all(d is not None for d in rest):
+        shape = const(rw, np.array([-1 if lead is None else lead, *rest], np.int32))
+    else:
+        tail = _slice1(rw, _shape_of(rw, lst), 2, lt.rank - 2)
+        minus1 = const(rw, np.array([-1], np.int32))
+        shape = _concat(rw, [minus1, tail], TensorType((lt.rank - 1,), I32))
+    joined = create_tfl(rw, "reshape", [lst, shape], [out_t]).result
+    if n is not None:
+        lengths = const(rw, np.full((n,), d0, np.int64))
+    else:
+        d0_value = const(rw, np.array(d0, np.int64))
+        count = _slice1(rw, _shape_of(rw, lst), 0, 1)
+        lengths_t = TensorType((None,), "i64")
+        lengths = create_tfl(rw, "fill", [count, d0_value], [lengths_t]).result
+    rw.replace(op, [joined, lengths])
+    return None
+
+
+def _lower_split(lw: ListLowering, op: Operation) -> bool | None:
+    """TensorListSplit(t, element_shape, lengths) with k equal constant lengths L ->
+    reshape(t, [k, L, *rest]) (`TensorArray.split` into equal pieces; the reshape fails at
+    run time when t does not have k * L rows, where TF fails too). Other lengths would make
+    elements of different shapes, which a lowered list cannot hold."""
+    rw = lw.rw
+    tensor, lengths = op.operands[0], op.operands[2]
+    tt = tensor.type
+    sizes = constant_value(lengths)
+    if tt.rank is None or tt.rank < 1:
+        lw.ctx.stats["tensor-list ops left (TensorListSplit of unknown rank)"] += 1
+        return False
+    if sizes is None or np.size(sizes) == 0 or len(set(np.ravel(sizes).tolist())) != 1:
+        lw.ctx.stats["tensor-list ops left (TensorListSplit, unequal or dynamic lengths)"] += 1
+        return False
+    k, piece = int(np.size(sizes)), int(np.ravel(sizes)[0])
+    rest = tt.shape[1:]
+    if rest and any(d is None for d in rest):
+        tail = _slice1(rw, _shape_of(rw, tensor), 1, tt.rank - 1)
+        head = const(rw, np.array([k, piece], np.int32))
+        shape = _concat(rw, [head, tail], TensorType((tt.rank + 1,), I32))
+    else:
+        shape = const(rw, np.array([k, piece, *rest], np.int32))
+    out = TensorType((k, piece, *rest), tt.dtype)
+    rw.replace(op, create_tfl(rw, "reshape", [tensor, shape], [out]).result)
+    return None
+
+
 LOWERINGS = {
     "tf.TensorListReserve": _lower_reserve,
     "tf.EmptyTensorList": _lower_reserve,
@@ -613,8 +744,19 @@ LOWERINGS = {
     "tf.TensorListPopBack": _lower_pop_back,
     "tf.TensorListLength": _lower_length,
     "tf.TensorListElementShape": _lower_element_shape,
+    "tf.TensorListResize": _lower_resize,
+    "tf.TensorListConcatV2": _lower_concat,
+    "tf.TensorListConcat": _lower_concat,  # v1: element_shape as an attribute
+    "tf.TensorListSplit": _lower_split,
 }
-CREATORS = frozenset({"tf.TensorListReserve", "tf.EmptyTensorList", "tf.TensorListFromTensor"})
+CREATORS = frozenset(
+    {
+        "tf.TensorListReserve",
+        "tf.EmptyTensorList",
+        "tf.TensorListFromTensor",
+        "tf.TensorListSplit",
+    }
+)
 """Lowerings whose first operand is not a list."""
 
 
