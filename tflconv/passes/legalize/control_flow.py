@@ -555,6 +555,10 @@ LOWERED_LIST_OPS = frozenset(
         "tf.TensorListPopBack",
         "tf.TensorListLength",
         "tf.TensorListElementShape",
+        "tf.TensorListResize",
+        "tf.TensorListConcat",
+        "tf.TensorListConcatV2",
+        "tf.TensorListSplit",
         "tf.TensorListScatterIntoExistingList",
     }
 )
@@ -565,10 +569,6 @@ OTHER_LIST_OPS = (
     "tf.TensorListPushBackBatch",
     "tf.TensorListScatter",
     "tf.TensorListScatterV2",
-    "tf.TensorListResize",
-    "tf.TensorListSplit",
-    "tf.TensorListConcat",
-    "tf.TensorListConcatV2",
     "tf.TensorListConcatLists",
 )
 
@@ -582,7 +582,9 @@ class ExplainTensorList(RewritePattern):
         if op.name in LOWERED_LIST_OPS:
             return rw.fail(
                 "lower-tensor-lists left this list op: the list comes from an op it cannot "
-                "lower, its element rank is unknown, or the element type is not supported"
+                "lower, its element rank is unknown, or the element type is not supported "
+                "(TensorListResize: string elements; TensorListConcat*: a dynamic element "
+                "length; TensorListSplit: unequal lengths)"
             )
         return rw.fail(f"{op.name} is not lowered by lower-tensor-lists (no TFLite builtin)")
 

@@ -179,6 +179,7 @@ def _check(value: Any, index: int, spec: InputSpec) -> np.ndarray:
         (want.kind == "f" and array.dtype.kind == "f")
         or (want.kind in "iu" and array.dtype.kind in "iu")
         or (want.kind == "b" and array.dtype.kind == "b")
+        or (want.kind == "O" and array.dtype.kind in "OSU")
     )
     if not kind_ok:
         raise DatasetError(f"{where}: dtype {array.dtype} does not fit the model input {want}")
