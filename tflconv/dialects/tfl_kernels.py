@@ -195,10 +195,8 @@ def kernel_dtype_reason(op_name: str, value: Value, operand: int = 0) -> str | N
     if value.type.is_quantized or kernel_accepts(op_name, value.type.dtype, operand):
         return None
     allowed = KERNELS[op_name].operand_types(operand) or frozenset()
-    return (
-        f"{op_name} does not run on {value.type.dtype} "
-        f"(LiteRT {KERNELS[op_name].builtin} takes {', '.join(sorted(allowed))})"
-    )
+    what = "" if operand == 0 else f" in operand {operand}"
+    return f"{op_name} does not run on {value.type.dtype}{what} (kernel types: {', '.join(sorted(allowed))})"
 
 
 def _describe(op: Operation, kind: str, index: int) -> str:
