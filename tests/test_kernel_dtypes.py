@@ -76,14 +76,19 @@ def _model(case: Case) -> tuple[bytes, list[np.ndarray]]:
     return write_flatbuffer(Module([fn])), inputs
 
 
-def run_case(case: Case) -> list[np.ndarray]:
+def run_case(case: Case, *more: Case) -> list[np.ndarray]:
+    """Run `case` in LiteRT; with `more` (cases of the same model with other input values),
+    invoke the one interpreter again for each and return all outputs, in order."""
     data, inputs = _model(case)
     interp = Interpreter(model_content=data, num_threads=1)
     interp.allocate_tensors()
-    for d, x in zip(interp.get_input_details(), inputs, strict=True):
-        interp.set_tensor(d["index"], x)
-    interp.invoke()
-    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+    outputs = []
+    for feed in [inputs] + [_model(c)[1] for c in more]:
+        for d, x in zip(interp.get_input_details(), feed, strict=True):
+            interp.set_tensor(d["index"], x)
+        interp.invoke()
+        outputs += [interp.get_tensor(d["index"]).copy() for d in interp.get_output_details()]
+    return outputs
 
 
 def check(case: Case) -> None:
@@ -261,7 +266,12 @@ def _gather_nd(index: str = "i32") -> Builder:
     return build
 
 
-def _compare_data(rng: np.random.Generator, t: str) -> tuple[np.ndarray, np.ndarray]:
+def _compare_data(
+    rng: np.random.Generator, t: str, differ: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    if differ is not None:  # every pair unequal, or every pair equal
+        a = data(rng, t, (6,), 0, 3)
+        return a, (a + int(differ)).astype(a.dtype)
     if t == "string":
         return (
             np.array([b"a", b"b", b"cc"], dtype=object),
@@ -271,9 +281,9 @@ def _compare_data(rng: np.random.Generator, t: str) -> tuple[np.ndarray, np.ndar
     return a, np.where(rng.random(6) < 0.5, a, data(rng, t, (6,), -3, 3))
 
 
-def _compare(op: str, ref: Callable) -> Builder:
+def _compare(op: str, ref: Callable, differ: bool | None = None) -> Builder:
     def build(rng: np.random.Generator, t: str) -> Case:
-        a, b = _compare_data(rng, t)
+        a, b = _compare_data(rng, t, differ)
         return Case(op, [(a, True), (b, True)], [np.asarray(ref(a, b), bool)])
 
     return build
@@ -562,14 +572,22 @@ REFUSED = [
 @pytest.mark.parametrize("op,dtype", REFUSED, ids=lambda v: str(v).removeprefix("tfl."))
 def test_refused_entry_fails_in_litert(op: str, dtype: str):
     assert not kernel_accepts(op, dtype, MAIN_OPERAND.get(op, 0))
-    case = BUILDERS[op](np.random.default_rng(5), dtype)
+    if op in COMPARE:  # all-true and all-false expected results: NOT_EQUAL on unquantized
+        # i16 writes no output at all, so what it returns is whatever the buffer held
+        cases = [
+            _compare(op, COMPARE[op], differ)(np.random.default_rng(5), dtype)
+            for differ in (True, False)
+        ]
+    else:
+        cases = [BUILDERS[op](np.random.default_rng(seed), dtype) for seed in (5, 6)]
     try:
-        got = run_case(case)
+        got = run_case(*cases)
     except (RuntimeError, ValueError):
         return  # refused at prepare or invoke
+    expected = [e for c in cases for e in c.expected]
     mismatch = any(
         g.shape != e.shape or not np.allclose(g.astype(np.float64), e.astype(np.float64))
-        for g, e in zip(got, case.expected, strict=True)
+        for g, e in zip(got, expected, strict=True)
     )
     assert mismatch, f"LiteRT runs {op} on {dtype} correctly: the table is too strict"
 
@@ -598,3 +616,160 @@ def test_cast_from_ui64_refused_in_litert():
     assert not kernel_accepts("tfl.cast", "ui64")
     with pytest.raises((RuntimeError, ValueError)):
         run_case(Case("tfl.cast", [(np.arange(3, dtype=np.uint64), True)], [np.arange(3.0)]))
+
+
+# --- conversions that depend on the table, against TensorFlow -------------------------------------
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _tf_convert(fn: Callable, specs: list[Any]) -> tuple[Any, bytes]:
+    from tflconv.converter import convert
+
+    concrete = tf.function(fn, input_signature=specs, autograph=False).get_concrete_function()
+    return concrete, convert(concrete)
+
+
+def _tf_compare(fn: Callable, specs: list[Any], inputs: list[np.ndarray], rtol=0.0):
+    """Convert with tflconv, run in LiteRT and in TF; assert equal outputs (within `rtol`),
+    return the op histogram."""
+    from e2e_util import op_histogram, run_litert
+
+    concrete, tflite = _tf_convert(fn, specs)
+    expected = concrete(*[tf.constant(x) for x in inputs])
+    expected = expected if isinstance(expected, list | tuple) else [expected]
+    got = run_litert(tflite, inputs)
+    for g, e in zip(got, expected, strict=True):
+        e = e.numpy()
+        assert g.dtype == e.dtype and g.shape == e.shape
+        if rtol:
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol)
+        else:
+            np.testing.assert_array_equal(g, e)
+    hist = op_histogram(tflite)
+    assert not [k for k in hist if not k.startswith("tfl.")], hist
+    return hist
+
+
+def _refusal(fn: Callable, specs: list[Any]) -> Any:
+    from tflconv.converter import ConverterError
+
+    with pytest.raises(ConverterError) as info:
+        _tf_convert(fn, specs)
+    return info.value
+
+
+SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 4), (3, 1))]
+
+
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_uint32_add_through_i32_casts(shapes):
+    """The official converter's LowerUInt32AddV2; wrap-around included."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 2**32, size=shapes[0], dtype=np.uint64).astype(np.uint32)
+    y = rng.integers(0, 2**32, size=shapes[1], dtype=np.uint64).astype(np.uint32)
+    x.flat[0], y.flat[0] = 2**32 - 1, 2  # overflows: wraps to 1
+    specs = [tf.TensorSpec(s, tf.uint32) for s in shapes]
+    hist = _tf_compare(lambda a, b: a + b, specs, [x, y])
+    assert hist == {"tfl.cast": 3, "tfl.add": 1}
+
+
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_squared_difference_i64(shapes):
+    rng = np.random.default_rng(8)
+    x = rng.integers(-(2**20), 2**20, size=shapes[0])
+    y = rng.integers(-(2**20), 2**20, size=shapes[1])
+    specs = [tf.TensorSpec(s, tf.int64) for s in shapes]
+    hist = _tf_compare(tf.math.squared_difference, specs, [x, y])
+    assert "tfl.squared_difference" not in hist and hist["tfl.mul"] == 1
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "i16", "i32"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)], ids=str)
+def test_abs_on_every_kernel_type(dtype: str, shape):
+    x = data(np.random.default_rng(9), dtype, shape, -100, 100)
+    hist = _tf_compare(tf.abs, [tf.TensorSpec(shape, NP[dtype])], [x])
+    assert hist == {"tfl.abs": 1}
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64", "i32"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)], ids=str)
+def test_sign_on_every_kernel_type(dtype: str, shape):
+    x = data(np.random.default_rng(10), dtype, shape, -3, 3)
+    x.flat[0] = 0
+    hist = _tf_compare(tf.sign, [tf.TensorSpec(shape, NP[dtype])], [x])
+    assert hist == {"tfl.sign": 1}
+
+
+BITCASTS = [
+    ("f32", "i32", (2, 3)),
+    ("i32", "f32", (4,)),
+    ("i32", "i8", (2, 3)),  # adds a last dim of 4
+    ("i8", "i32", (3, 4)),  # drops the last dim (4)
+    ("f16", "i16", (5,)),
+    ("i16", "ui8", (2, 2)),
+    ("ui8", "f16", (3, 2)),
+    ("i64", "f64", (3,)),
+    ("f64", "i32", (2,)),
+    ("ui16", "ui32", (3, 2)),
+    ("i64", "ui8", (2,)),
+]
+
+
+@pytest.mark.parametrize("src,dst,shape", BITCASTS, ids=str)
+def test_bitcast_widths_match_tf(src: str, dst: str, shape):
+    x = data(np.random.default_rng(11), src, shape, -100, 100)
+    hist = _tf_compare(
+        lambda v: tf.bitcast(v, tf.as_dtype(NP[dst])), [tf.TensorSpec(shape, NP[src])], [x]
+    )
+    assert hist == {"tfl.bitcast": 1}
+
+
+@pytest.mark.parametrize("src", ["f32", "i32", "f16", "i64"])
+@pytest.mark.parametrize("shape", [(7,), (2, 3)], ids=str)
+def test_cast_through_bfloat16(src: str, shape):
+    """f32 -> bf16 -> f32 rounds to nearest even, as in TF (the official emits two CASTs)."""
+    x = data(np.random.default_rng(12), src, shape, -300, 300)
+    if src == "f32":
+        x.flat[0] = 1.00390625  # a tie: rounds to even (1.0)
+
+    def fn(v):
+        return tf.cast(tf.cast(v, tf.bfloat16), v.dtype)
+
+    hist = _tf_compare(fn, [tf.TensorSpec(shape, NP[src])], [x])
+    assert hist == {"tfl.cast": 2}
+
+
+REFUSALS = [
+    # (fn of one or two inputs, input dtype, the op left, the text its reason must contain)
+    (tf.subtract, "ui32", "tf.Sub", "tfl.sub does not run on ui32"),
+    (tf.maximum, "ui16", "tf.Maximum", "tfl.maximum does not run on ui16"),
+    (tf.add, "i8", "tf.AddV2", "tfl.add does not run on i8"),
+    (tf.less, "ui8", "tf.Less", "tfl.less does not run on ui8"),
+    (tf.abs, "i64", "tf.Abs", "tfl.abs does not run on i64"),
+    (tf.sign, "i8", "tf.Sign", "tfl.sign does not run on i8"),
+    (tf.exp, "f64", "tf.Exp", "tfl.exp does not run on f64"),
+    (lambda v: tf.reduce_sum(v, 0), "i8", "tf.Sum", "tfl.sum does not run on i8"),
+    (lambda v: tf.cast(v, tf.float32), "ui64", "tf.Cast", "does not convert ui64 to f32"),
+]
+
+
+@pytest.mark.parametrize("fn,dtype,op,why", REFUSALS, ids=[r[3] for r in REFUSALS])
+def test_no_kernel_for_the_dtype_fails_at_conversion(fn, dtype: str, op: str, why: str):
+    arity = 2 if fn in (tf.subtract, tf.maximum, tf.add, tf.less) else 1
+    err = _refusal(fn, [tf.TensorSpec([3], NP[dtype])] * arity)
+    (u,) = err.report.ops
+    assert u.op == op and why in u.detail, u.detail
+
+
+def test_resize_bilinear_int32_fails_at_conversion_naming_the_kernel():
+    """The legalization emits tfl.resize_bilinear on i32; the gate refuses it by the table."""
+    err = _refusal(
+        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
+        [tf.TensorSpec([1, 2, 3, 1], tf.int32)],
+    )
+    (u,) = err.report.ops
+    assert u.op == "tfl.resize_bilinear" and u.reason == "kernel_dtype"
+    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in u.detail
+    assert u.locations and u.locations[0].node and "ResizeBilinear" in u.locations[0].node
+    assert u.error_code is None and "fail at invoke()" in u.fixes[0]
