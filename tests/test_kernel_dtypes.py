@@ -773,3 +773,24 @@ def test_resize_bilinear_int32_fails_at_conversion_naming_the_kernel():
     assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in u.detail
     assert u.locations and u.locations[0].node and "ResizeBilinear" in u.locations[0].node
     assert u.error_code is None and "fail at invoke()" in u.fixes[0]
+
+
+def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks():
+    """`analyze` reads the same table: no target that legalizes converts the model, and the
+    row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
+    from tflconv.analyze import analyze_model, format_analysis
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 2, 3, 1], tf.int32)], autograph=False)
+    def fn(v):
+        return tf.compat.v1.image.resize_bilinear(v, [4, 6])
+
+    report = analyze_model(fn.get_concrete_function())
+    row = next(r for r in report["op_types"] if r["op"] == "tfl.resize_bilinear")
+    assert row["unsupported"] == 1 and row["reason_kind"] == "kernel_dtype"
+    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in row["reason"]
+    assert report["ops"] == sum(r["count"] for r in report["op_types"] if r["op"].startswith("tf."))
+    for v in report["verdicts"]:
+        legalizes = "TFLITE_BUILTINS" in v["target_ops"]
+        assert v["converts"] is not legalizes, v
+        assert ("tfl.resize_bilinear" in v["blocking"]) is legalizes
+    assert "tfl.resize_bilinear: the LiteRT kernel does not take" in format_analysis(report)
