@@ -794,3 +794,14 @@ def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks():
         assert v["converts"] is not legalizes, v
         assert ("tfl.resize_bilinear" in v["blocking"]) is legalizes
     assert "tfl.resize_bilinear: the LiteRT kernel does not take" in format_analysis(report)
+
+
+def test_docs_hold_the_generated_table():
+    from pathlib import Path
+
+    from tflconv.dialects.tfl_kernels import markdown_table
+
+    doc = (Path(__file__).parent.parent / "docs" / "legalize_math_tensor.md").read_text()
+    begin = doc.index("-->", doc.index("<!-- kernel-table:begin")) + 3
+    end = doc.index("<!-- kernel-table:end -->")
+    assert doc[begin:end].strip() == markdown_table(), "regenerate the table in the docs"

@@ -44,6 +44,9 @@ class KernelTypes:
     """The last operand repeats (concatenation, pack, add_n)."""
     variadic_results: bool = False
     """The last result repeats (unpack)."""
+    signature: str = ""
+    """The source form (`"T,T->T"`) and its classes, for the docs."""
+    classes: tuple[tuple[str, str], ...] = ()
 
     def operand_types(self, index: int) -> frozenset[str] | None:
         return _nth(self.operands, index, self.variadic)
@@ -78,6 +81,8 @@ def _k(builtin: str, signature: str, **classes: str) -> KernelTypes:
         tuple(one(t) for t in out_tokens),
         in_tokens[-1].strip().endswith("*"),
         out_tokens[-1].strip().endswith("*"),
+        signature.replace(" ", ""),
+        tuple(classes.items()),
     )
 
 
@@ -226,3 +231,21 @@ def kernel_dtype_errors(op: Operation) -> list[str]:
             f"{', '.join(sorted(allowed))}"
         )
     return errors
+
+
+_ORDER = "f32 f16 f64 bf16 i1 i8 i16 i32 i64 ui8 ui16 ui32 ui64 complex64 complex128 string"
+
+
+def _sorted(types: str) -> str:
+    order = _ORDER.split()
+    return " ".join(sorted(types.split(), key=order.index))
+
+
+def markdown_table() -> str:
+    """The table as Markdown (docs/legalize_math_tensor.md holds this text; a test keeps the two
+    equal)."""
+    lines = ["| TFLite op | operands -> results | types |", "|---|---|---|"]
+    for entry in KERNELS.values():
+        classes = "; ".join(f"{k}: {_sorted(v)}" for k, v in entry.classes)
+        lines.append(f"| `{entry.builtin}` | `{entry.signature}` | {classes} |")
+    return "\n".join(lines)
