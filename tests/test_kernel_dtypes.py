@@ -104,10 +104,15 @@ def check(case: Case) -> None:
 
 # --- numpy data and references -------------------------------------------------------------------
 
-NP = {k: v for k, v in DTYPES.items() if v is not None and k not in ("i4", "string")}
+NP = {k: v for k, v in DTYPES.items() if v is not None and k != "i4"}
 
 
 def data(rng: np.random.Generator, t: str, shape: tuple[int, ...], lo=-5, hi=5) -> np.ndarray:
+    if t == "string":
+        words = [b"", b"a", b"bc", b"def", b"ghij"]
+        return np.array([words[i] for i in rng.integers(0, 5, size=shape).flat], object).reshape(
+            shape
+        )
     dt = NP[t]
     if dt == np.bool_:
         return rng.random(shape) < 0.5
@@ -121,7 +126,7 @@ def data(rng: np.random.Generator, t: str, shape: tuple[int, ...], lo=-5, hi=5) 
 
 
 def tol(t: str) -> float:
-    return {"f16": 5e-3, "f32": 2e-6, "f64": 1e-12}.get(t, 0.0)
+    return {"f16": 5e-3, "f32": 2e-6, "f64": 1e-12, "complex64": 2e-6}.get(t, 0.0)
 
 
 Builder = Callable[[np.random.Generator, str], Case]
@@ -332,6 +337,141 @@ def _erf(x: np.ndarray) -> np.ndarray:
     return np.vectorize(math.erf)(x)
 
 
+def _i32(*values: int) -> np.ndarray:
+    return np.array(values, np.int32)
+
+
+def _shaped(op: str, fn: Callable, shape=(2, 3, 4), consts=(), attrs=None, n_out=1) -> Builder:
+    """A data-movement op: one input of `shape`, constant operands, numpy reference `fn`."""
+
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, shape)
+        e = fn(x)
+        expected = list(e) if n_out > 1 else [np.asarray(e, dtype=x.dtype)]
+        return Case(op, [(x, True)] + [(c, False) for c in consts], expected, dict(attrs or {}))
+
+    return build
+
+
+def _fill(rng: np.random.Generator, t: str) -> Case:
+    v = data(rng, t, ())
+    e = np.full((2, 3), v.item(), dtype=v.dtype)
+    # (the Python interpreter cannot feed a 0-d string input: a constant value then)
+    return Case("tfl.fill", [(_i32(2, 3), False), (v, t != "string")], [e])
+
+
+def _pad(op: str) -> Builder:
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, (2, 3))
+        pads = np.array([[1, 0], [0, 2]], np.int32)
+        operands = [(x, True), (pads, False)]
+        fill = np.zeros((), x.dtype) if t != "string" else b""
+        if op == "tfl.padv2":
+            fill = data(rng, t, ())
+            operands.append((fill, True))
+        e = np.pad(x, pads, constant_values=fill) if t != "string" else None
+        if e is None:
+            e = np.full((3, 5), fill, object)
+            e[1:, :3] = x
+        return Case(op, operands, [e.astype(x.dtype)])
+
+    return build
+
+
+def _topk(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 6), -100, 100)
+    x = np.stack([rng.permutation(np.unique(r).repeat(1))[:6] if False else r for r in x])
+    order = np.argsort(-x.astype(np.float64), axis=1, kind="stable")[:, :3]
+    values = np.take_along_axis(x, order, 1)
+    return Case(
+        "tfl.topk_v2", [(x, True), (np.array(3, np.int32), False)], [values, order.astype(np.int32)]
+    )
+
+
+def _segment(op: str, ref: Callable, sorted_ids: bool = False) -> Builder:
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, (5, 2), -3, 3)
+        ids = np.array([0, 0, 1, 2, 2] if sorted_ids else [1, 0, 1, 2, 0], np.int32)
+        e = np.stack([ref(x[ids == k], axis=0) for k in range(3)]).astype(x.dtype)
+        operands = [(x, True), (ids, True)]
+        if not sorted_ids:
+            operands.append((np.array(3, np.int32), False))
+        return Case(op, operands, [e], {}, tol(t) * 4)
+
+    return build
+
+
+def _scatter_nd(rng: np.random.Generator, t: str) -> Case:
+    idx = np.array([[3], [0]], np.int32)
+    updates = data(rng, t, (2, 3))
+    e = np.zeros((5, 3), updates.dtype)
+    e[idx[:, 0]] = updates
+    return Case("tfl.scatter_nd", [(idx, False), (updates, True), (_i32(5, 3), False)], [e])
+
+
+def _one_hot(rng: np.random.Generator, t: str) -> Case:
+    idx = np.array([0, 2, 1, 5], np.int32)
+    on, off = data(rng, t, ()), data(rng, t, ())
+    e = np.where(np.arange(3)[None, :] == idx[:, None], on, off).astype(on.dtype)
+    operands = [(idx, True), (np.array(3, np.int32), False), (on, True), (off, True)]
+    return Case("tfl.one_hot", operands, [e], {"axis": -1})
+
+
+def _strided_slice(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (4, 5))
+    consts = [(_i32(0, 1), False), (_i32(4, 5), False), (_i32(2, 2), False)]
+    return Case("tfl.strided_slice", [(x, True), *consts], [x[0:4:2, 1:5:2]])
+
+
+def _split(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 6))
+    return Case(
+        "tfl.split",
+        [(np.array(1, np.int32), False), (x, True)],
+        list(np.split(x, 3, 1)),
+        {"num_splits": 3},
+    )
+
+
+TENSOR_BUILDERS: dict[str, Builder] = {
+    "tfl.reshape": _shaped("tfl.reshape", lambda x: x.reshape(6, 4), consts=[_i32(6, 4)]),
+    "tfl.transpose": _shaped(
+        "tfl.transpose", lambda x: x.transpose(2, 0, 1), consts=[_i32(2, 0, 1)]
+    ),
+    "tfl.tile": _shaped("tfl.tile", lambda x: np.tile(x, (1, 2, 1)), consts=[_i32(1, 2, 1)]),
+    "tfl.slice": _shaped(
+        "tfl.slice", lambda x: x[:, 1:3, 1:], consts=[_i32(0, 1, 1), _i32(2, 2, 3)]
+    ),
+    "tfl.broadcast_to": _shaped(
+        "tfl.broadcast_to", lambda x: np.broadcast_to(x, (2, 2, 3)), (2, 1, 3), [_i32(2, 2, 3)]
+    ),
+    "tfl.reverse_v2": _shaped("tfl.reverse_v2", lambda x: x[:, ::-1], consts=[_i32(1)]),
+    "tfl.expand_dims": _shaped("tfl.expand_dims", lambda x: x[:, None], consts=[_i32(1)]),
+    "tfl.squeeze": _shaped(
+        "tfl.squeeze", lambda x: x[:, 0], (2, 1, 3), attrs={"squeeze_dims": [1]}
+    ),
+    "tfl.space_to_depth": _shaped(
+        "tfl.space_to_depth",
+        lambda x: x.reshape(1, 2, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5).reshape(1, 2, 2, 4),
+        (1, 4, 4, 1),
+        attrs={"block_size": 2},
+    ),
+    "tfl.fill": _fill,
+    "tfl.pad": _pad("tfl.pad"),
+    "tfl.padv2": _pad("tfl.padv2"),
+    "tfl.strided_slice": _strided_slice,
+    "tfl.split": _split,
+    "tfl.topk_v2": _topk,
+    "tfl.one_hot": _one_hot,
+    "tfl.scatter_nd": _scatter_nd,
+    "tfl.segment_sum": _segment("tfl.segment_sum", np.sum, sorted_ids=True),
+    "tfl.unsorted_segment_sum": _segment("tfl.unsorted_segment_sum", np.sum),
+    "tfl.unsorted_segment_prod": _segment("tfl.unsorted_segment_prod", np.prod),
+    "tfl.unsorted_segment_max": _segment("tfl.unsorted_segment_max", np.max),
+    "tfl.unsorted_segment_min": _segment("tfl.unsorted_segment_min", np.min),
+}
+
+
 COMPARE = {
     "tfl.less": np.less,
     "tfl.less_equal": np.less_equal,
@@ -406,10 +546,18 @@ BUILDERS: dict[str, Builder] = {
     "tfl.unpack": _unpack,
     "tfl.select": _select("tfl.select"),
     "tfl.select_v2": _select("tfl.select_v2"),
+    **TENSOR_BUILDERS,
 }
 
 # The operand whose element type a builder varies (the data operand; select: operand 1).
-MAIN_OPERAND = {"tfl.select": 1, "tfl.select_v2": 1}
+MAIN_OPERAND = {
+    "tfl.select": 1,
+    "tfl.select_v2": 1,
+    "tfl.split": 1,
+    "tfl.fill": 1,
+    "tfl.scatter_nd": 1,
+    "tfl.one_hot": 2,
+}
 
 
 def _accepted() -> list[tuple[str, str]]:
@@ -558,6 +706,20 @@ REFUSED = [
     ("tfl.pack", "f16"),
     ("tfl.unpack", "i64"),
     ("tfl.add_n", "i64"),
+    ("tfl.transpose", "string"),
+    ("tfl.broadcast_to", "string"),
+    ("tfl.reverse_v2", "f64"),
+    ("tfl.pad", "ui32"),
+    ("tfl.split", "i1"),
+    ("tfl.space_to_depth", "f16"),
+    ("tfl.topk_v2", "f16"),
+    ("tfl.one_hot", "f16"),
+    ("tfl.scatter_nd", "i16"),
+    ("tfl.segment_sum", "i64"),
+    ("tfl.unsorted_segment_max", "i8"),
+    ("tfl.concatenation", "complex64"),
+    ("tfl.gather", "complex64"),
+    ("tfl.select_v2", "string"),
     # accepted by Prepare, but down a quantized-only path: wrong numbers without quantization
     ("tfl.mul", "i8"),
     ("tfl.div", "i8"),

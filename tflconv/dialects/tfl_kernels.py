@@ -95,6 +95,9 @@ ACTIVATION = "f32 f16"  # i8/ui8/i16 only quantized
 INDEX = "i16 i32 i64"
 MOVE = "f32 f16 i8 i16 i32 i64 ui8 i1"  # data movement (gather, unpack)
 ANY = "f32 f16 f64 i8 i16 i32 i64 ui8 ui16 ui32 ui64 i1"
+RESHAPE = ANY + " string complex64 complex128"  # reshape-like: any type, the kernel copies bytes
+SLICE = ANY + " string complex64"
+PAD = "f32 f16 i8 i16 i32 i64 ui8 i1"
 CASTABLE = "f32 f16 f64 bf16 i8 i16 i32 i64 ui8 ui16 ui32 i1 complex64"
 SIZED = "f32 f16 f64 bf16 i8 i16 i32 i64 ui8 ui16 ui32 ui64 i1 complex64 complex128"
 
@@ -102,7 +105,7 @@ KERNELS: dict[str, KernelTypes] = {
     # binary arithmetic (add.cc, sub.cc, mul.cc, div.cc, floor_div.cc, floor_mod.cc, pow.cc, ...)
     "tfl.add": _k("ADD", "T,T->T", T="f32 f16 i16 i32 i64"),
     "tfl.sub": _k("SUB", "T,T->T", T="f32 f16 i32 i64"),
-    "tfl.mul": _k("MUL", "T,T->T", T="f32 f16 i16 i32 i64 ui32"),
+    "tfl.mul": _k("MUL", "T,T->T", T="f32 f16 i16 i32 i64 ui32 complex64"),
     "tfl.div": _k("DIV", "T,T->T", T="f32 f16 i32"),
     "tfl.floor_div": _k("FLOOR_DIV", "T,T->T", T="f32 i8 i16 i32"),
     "tfl.floor_mod": _k("FLOOR_MOD", "T,T->T", T="f32 i8 i16 i32 i64"),
@@ -170,13 +173,37 @@ KERNELS: dict[str, KernelTypes] = {
     ),
     # gather (gather.cc: string params only 1-D), gather_nd.cc
     "tfl.gather": _k("GATHER", "T,I->T", T=MOVE + " string", I=INDEX),
-    "tfl.gather_nd": _k("GATHER_ND", "T,I->T", T=MOVE, I=INDEX),
+    "tfl.gather_nd": _k("GATHER_ND", "T,I->T", T=MOVE + " string", I=INDEX),
     # concat / pack / unpack / select
     "tfl.concatenation": _k("CONCATENATION", "T*->T", T=MOVE + " ui32"),
     "tfl.pack": _k("PACK", "T*->T", T="f32 i8 i16 i32 i64 ui8 ui32"),
     "tfl.unpack": _k("UNPACK", "T->T*", T="f32 f16 i8 i16 i32 ui8 i1"),
-    "tfl.select": _k("SELECT", "i1,T,T->T", T=ANY),
-    "tfl.select_v2": _k("SELECT_V2", "i1,T,T->T", T=ANY),
+    "tfl.select": _k("SELECT", "i1,T,T->T", T=ANY + " complex64"),
+    "tfl.select_v2": _k("SELECT_V2", "i1,T,T->T", T=ANY + " complex64"),
+    # data movement (reshape.cc, transpose.cc, tile.cc, slice.cc, strided_slice.cc, pad.cc, ...)
+    "tfl.reshape": _k("RESHAPE", "T,?->T", T=RESHAPE),
+    "tfl.expand_dims": _k("EXPAND_DIMS", "T,?->T", T=RESHAPE),
+    "tfl.squeeze": _k("SQUEEZE", "T->T", T=RESHAPE),
+    "tfl.broadcast_to": _k("BROADCAST_TO", "T,?->T", T=ANY + " complex64 complex128"),
+    "tfl.transpose": _k("TRANSPOSE", "T,?->T", T=ANY + " complex64"),
+    "tfl.tile": _k("TILE", "T,?->T", T=SLICE),
+    "tfl.slice": _k("SLICE", "T,?,?->T", T=SLICE),
+    "tfl.strided_slice": _k("STRIDED_SLICE", "T,?,?,?->T", T=SLICE),
+    "tfl.reverse_v2": _k("REVERSE_V2", "T,?->T", T=PAD),
+    "tfl.pad": _k("PAD", "T,?->T", T=PAD),
+    "tfl.padv2": _k("PADV2", "T,?,T->T", T=PAD),
+    "tfl.split": _k("SPLIT", "?,T->T*", T="f32 f16 i8 i16 i32 i64 ui8"),
+    "tfl.fill": _k("FILL", "?,T->T", T=ANY + " string complex64"),
+    "tfl.space_to_depth": _k("SPACE_TO_DEPTH", "T->T", T="f32 i8 i32 i64 ui8"),
+    "tfl.one_hot": _k("ONE_HOT", "?,?,T,T->T", T="f32 i8 i32 i64 ui8 i1"),
+    "tfl.scatter_nd": _k("SCATTER_ND", "?,T,?->T", T="f32 i8 i32 i64 ui8 i1"),
+    "tfl.topk_v2": _k("TOPK_V2", "T,?->T,i32", T="f32 i8 i16 i32 i64 ui8"),
+    # segment reductions (segment_sum.cc, unsorted_segment.cc)
+    "tfl.segment_sum": _k("SEGMENT_SUM", "T,?->T", T="f32 i32"),
+    "tfl.unsorted_segment_sum": _k("UNSORTED_SEGMENT_SUM", "T,?,?->T", T="f32 i32"),
+    "tfl.unsorted_segment_prod": _k("UNSORTED_SEGMENT_PROD", "T,?,?->T", T="f32 i32"),
+    "tfl.unsorted_segment_max": _k("UNSORTED_SEGMENT_MAX", "T,?,?->T", T="f32 i32"),
+    "tfl.unsorted_segment_min": _k("UNSORTED_SEGMENT_MIN", "T,?,?->T", T="f32 i32"),
 }
 """tfl op name -> the element types its LiteRT kernel runs on (unquantized tensors)."""
 
@@ -224,8 +251,8 @@ def kernel_dtype_errors(op: Operation) -> list[str]:
     checks = [("operand", i, v, entry.operand_types(i)) for i, v in enumerate(op.operands)]
     checks += [("result", i, v, entry.result_types(i)) for i, v in enumerate(op.results)]
     for kind, i, v, allowed in checks:
-        if allowed is None or v.type.is_quantized or v.type.dtype in allowed:
-            continue
+        if allowed is None or v.type.is_quantized or v.type.dtype in (*allowed, "none"):
+            continue  # ("none": an absent optional operand)
         errors.append(
             f"{_describe(op, kind, i)} is {v.type.dtype}; LiteRT {entry.builtin} takes "
             f"{', '.join(sorted(allowed))}"
