@@ -863,6 +863,21 @@ def test_sign_on_every_kernel_type(dtype: str, shape):
     assert hist == {"tfl.sign": 1}
 
 
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)], ids=str)
+def test_float16_elementwise_runs_on_f16_kernels(shape):
+    """TF float16 math legalizes to the f16 kernels the table lists (the official converter
+    refuses most of these)."""
+    rng = np.random.default_rng(13)
+    x, y = data(rng, "f16", shape, 0.5, 2), data(rng, "f16", shape, 0.5, 2)
+
+    def fn(a, b):
+        return (a + b, a * b, a - b, a / b, tf.exp(a), tf.abs(a - b), tf.maximum(a, b), a < b)
+
+    specs = [tf.TensorSpec(shape, tf.float16)] * 2
+    hist = _tf_compare(fn, specs, [x, y], rtol=2e-3)
+    assert {"tfl.add", "tfl.mul", "tfl.sub", "tfl.div", "tfl.exp", "tfl.abs"} <= set(hist)
+
+
 BITCASTS = [
     ("f32", "i32", (2, 3)),
     ("i32", "f32", (4,)),
