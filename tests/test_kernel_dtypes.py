@@ -982,3 +982,18 @@ def test_docs_hold_the_generated_table():
     begin = doc.index("-->", doc.index("<!-- kernel-table:begin")) + 3
     end = doc.index("<!-- kernel-table:end -->")
     assert doc[begin:end].strip() == markdown_table(), "regenerate the table in the docs"
+
+
+@pytest.mark.parametrize("other", ["i16", "ui16", "f16"])
+@pytest.mark.parametrize("to_bf16", [True, False])
+def test_bitcast_bfloat16(other: str, to_bf16: bool):
+    """bf16 has no numpy type: the model casts f32 <-> bf16 around the BITCAST (values exact in
+    bf16), and the bits are checked."""
+    f = _bf16_round(np.array([[1.5, -2.0, 0.0, 3.0e38, -1.0e-30, 2.5]], np.float32))
+    bits = (f.view(np.uint32) >> 16).astype(np.uint16)
+    if to_bf16:
+        x = bits.view(NP[other])
+        case = Case("tfl.bitcast", [(x, True)], [f], result_types=["bf16"])
+    else:
+        case = Case("tfl.bitcast", [(f, True)], [bits.view(NP[other])], operand_types={0: "bf16"})
+    check(case)
