@@ -2,7 +2,8 @@
 
 Elementwise binary ops (with the kernels' broadcasting limits), comparisons and logical ops,
 unary ops, casts, reductions, arg-max/min, cumulative sums, top-k and segment reductions.
-Follows the official legalize_patterns.td / legalize_tf.cc.
+Follows the official legalize_patterns.td / legalize_tf.cc. Element types are checked against
+the one kernel table (dialects/tfl_kernels.py): a type no kernel takes is refused here.
 """
 
 from __future__ import annotations
