@@ -428,6 +428,68 @@ def _split(rng: np.random.Generator, t: str) -> Case:
     )
 
 
+def _softmax(log: bool) -> Builder:
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, (2, 5), -3, 3)
+        w = x.astype(np.float64)
+        e = np.exp(w - w.max(1, keepdims=True))
+        e = e / e.sum(1, keepdims=True)
+        op = "tfl.log_softmax" if log else "tfl.softmax"
+        ref = np.log(e) if log else e
+        return Case(
+            op, [(x, True)], [ref.astype(x.dtype)], {} if log else {"beta": 1.0}, tol(t) * 10
+        )
+
+    return build
+
+
+def _mirror_pad(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 3))
+    pads = np.array([[1, 1], [2, 0]], np.int32)
+    e = np.pad(x, pads, mode="reflect")
+    return Case("tfl.mirror_pad", [(x, True), (pads, False)], [e], {"mode": "REFLECT"})
+
+
+def _where(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 3), 0, 2)
+    return Case("tfl.where", [(x, True)], [np.argwhere(x).astype(np.int64)])
+
+
+def _range(rng: np.random.Generator, t: str) -> Case:
+    start, limit, delta = (np.array(v, NP[t]) for v in (1, 9, 2))
+    e = np.arange(1, 9, 2).astype(NP[t])
+    return Case("tfl.range", [(start, False), (limit, False), (delta, False)], [e])
+
+
+def _batch_matmul(rng: np.random.Generator, t: str) -> Case:
+    a, b = data(rng, t, (2, 2, 3), -3, 3), data(rng, t, (2, 3, 4), -3, 3)
+    e = np.matmul(a.astype(np.float64), b).astype(a.dtype)
+    return Case("tfl.batch_matmul", [(a, True), (b, True)], [e], {}, 1e-5)
+
+
+def _reverse_sequence(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 4))
+    lengths = np.array([3, 1], np.int32)
+    e = x.copy()
+    for i, n in enumerate(lengths):
+        e[i, :n] = x[i, :n][::-1]
+    attrs = {"seq_dim": 1, "batch_dim": 0}
+    return Case("tfl.reverse_sequence", [(x, True), (lengths, False)], [e], attrs)
+
+
+def _bucketize(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (6,), -5, 5)
+    boundaries = [-2.0, 0.0, 3.0]
+    e = np.searchsorted(boundaries, x.astype(np.float64), side="right").astype(np.int32)
+    return Case("tfl.bucketize", [(x, True)], [e], {"boundaries": boundaries})
+
+
+def _depth_to_space(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (1, 1, 2, 4))
+    e = x.reshape(1, 1, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5).reshape(1, 2, 4, 1)
+    return Case("tfl.depth_to_space", [(x, True)], [e], {"block_size": 2})
+
+
 TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.reshape": _shaped("tfl.reshape", lambda x: x.reshape(6, 4), consts=[_i32(6, 4)]),
     "tfl.transpose": _shaped(
@@ -464,6 +526,15 @@ TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.unsorted_segment_prod": _segment("tfl.unsorted_segment_prod", np.prod),
     "tfl.unsorted_segment_max": _segment("tfl.unsorted_segment_max", np.max),
     "tfl.unsorted_segment_min": _segment("tfl.unsorted_segment_min", np.min),
+    "tfl.softmax": _softmax(False),
+    "tfl.log_softmax": _softmax(True),
+    "tfl.mirror_pad": _mirror_pad,
+    "tfl.where": _where,
+    "tfl.range": _range,
+    "tfl.batch_matmul": _batch_matmul,
+    "tfl.reverse_sequence": _reverse_sequence,
+    "tfl.bucketize": _bucketize,
+    "tfl.depth_to_space": _depth_to_space,
 }
 
 

@@ -198,6 +198,16 @@ KERNELS: dict[str, KernelTypes] = {
     "tfl.one_hot": _k("ONE_HOT", "?,?,T,T->T", T="f32 i8 i32 i64 ui8 i1"),
     "tfl.scatter_nd": _k("SCATTER_ND", "?,T,?->T", T="f32 i8 i32 i64 ui8 i1"),
     "tfl.topk_v2": _k("TOPK_V2", "T,?->T,i32", T="f32 i8 i16 i32 i64 ui8"),
+    "tfl.mirror_pad": _k("MIRROR_PAD", "T,?->T", T=ANY + " complex64"),
+    "tfl.depth_to_space": _k("DEPTH_TO_SPACE", "T->T", T="f32 f16 i8 i32 i64 ui8"),
+    "tfl.reverse_sequence": _k("REVERSE_SEQUENCE", "T,?->T", T="f32 i16 i32 i64 ui8"),
+    "tfl.where": _k("WHERE", "T->i64", T="f32 i8 i32 i64 ui8 ui32 i1"),
+    "tfl.range": _k("RANGE", "T,T,T->T", T="f32 i32 i64"),
+    "tfl.bucketize": _k("BUCKETIZE", "T->i32", T="f32 f64 i32 i64"),
+    # softmax (activations.cc: i8/ui8/i16 quantized only), batch_matmul.cc (i8/i16 quantized)
+    "tfl.softmax": _k("SOFTMAX", "T->T", T=ACTIVATION),
+    "tfl.log_softmax": _k("LOG_SOFTMAX", "T->T", T="f32"),
+    "tfl.batch_matmul": _k("BATCH_MATMUL", "T,T->T", T=ACTIVATION),
     # segment reductions (segment_sum.cc, unsorted_segment.cc)
     "tfl.segment_sum": _k("SEGMENT_SUM", "T,?->T", T="f32 i32"),
     "tfl.unsorted_segment_sum": _k("UNSORTED_SEGMENT_SUM", "T,?,?->T", T="f32 i32"),
