@@ -4,7 +4,7 @@ and `analyze` read.
     from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_errors
     kernel_accepts("tfl.add", "ui32")          # False: LiteRT's ADD refuses it at invoke()
     kernel_accepts("tfl.gather", "i64", 1)     # True: operand 1 (indices) may be i64
-    kernel_dtype_errors(op)                     # ["operand 0 (lhs) is ui32; ADD takes f16, ..."]
+    kernel_dtype_errors(op)    # ["operand 0 (lhs), ... are ui32; LiteRT ADD takes f16, ..."]
 
 Each entry is a signature over type classes: `"T,T->T"` says both operands and the result are
 of one class T; a class is a set of element types, a literal element type (`i1`), or `?` (not
@@ -251,23 +251,24 @@ def _describe(op: Operation, kind: str, index: int) -> str:
 
 
 def kernel_dtype_errors(op: Operation) -> list[str]:
-    """What in `op` its LiteRT kernel does not take: one line per offending operand or result
-    ("operand 0 (lhs) is ui32; LiteRT ADD takes f16, f32, i16, i32, i64"). Empty when the op is
-    not in the table or everything fits."""
+    """What in `op` its LiteRT kernel does not take, one line per offending element type and
+    allowed set ("operand 0 (lhs), operand 1 (rhs), result 0 (output) are ui32; LiteRT ADD takes
+    f16, f32, i16, i32, i64"). Empty when the op is not in the table or everything fits."""
     entry = KERNELS.get(op.name)
     if entry is None:
         return []
-    errors = []
     checks = [("operand", i, v, entry.operand_types(i)) for i, v in enumerate(op.operands)]
     checks += [("result", i, v, entry.result_types(i)) for i, v in enumerate(op.results)]
+    found: dict[tuple[str, frozenset[str]], list[str]] = {}
     for kind, i, v, allowed in checks:
         if allowed is None or v.type.is_quantized or v.type.dtype in (*allowed, "none"):
             continue  # ("none": an absent optional operand)
-        errors.append(
-            f"{_describe(op, kind, i)} is {v.type.dtype}; LiteRT {entry.builtin} takes "
-            f"{', '.join(sorted(allowed))}"
-        )
-    return errors
+        found.setdefault((v.type.dtype, allowed), []).append(_describe(op, kind, i))
+    return [
+        f"{', '.join(where)} {'is' if len(where) == 1 else 'are'} {dtype}; "
+        f"LiteRT {entry.builtin} takes {', '.join(sorted(allowed))}"
+        for (dtype, allowed), where in found.items()
+    ]
 
 
 _ORDER = "f32 f16 f64 bf16 i1 i8 i16 i32 i64 ui8 ui16 ui32 ui64 complex64 complex128 string"
