@@ -490,6 +490,48 @@ def _depth_to_space(rng: np.random.Generator, t: str) -> Case:
     return Case("tfl.depth_to_space", [(x, True)], [e], {"block_size": 2})
 
 
+def _conv(op: str) -> Builder:
+    """A 1x1 convolution (a matmul per pixel) with bias: exact references without TF."""
+
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, (1, 3, 3, 2), -2, 2)
+        attrs = {"padding": "VALID", "stride_h": 1, "stride_w": 1, **NONE}
+        attrs |= {"dilation_h_factor": 1, "dilation_w_factor": 1}
+        if op == "tfl.conv_2d":
+            w = data(rng, t, (4, 1, 1, 2), -2, 2)
+            b = data(rng, t, (4,), -2, 2)
+            e = np.einsum("nhwc,oc->nhwo", x.astype(np.float64), w[:, 0, 0]) + b
+        else:
+            w = data(rng, t, (1, 1, 1, 2), -2, 2)
+            b = data(rng, t, (2,), -2, 2)
+            e = x.astype(np.float64) * w[0, 0, 0] + b
+            attrs["depth_multiplier"] = 1
+        operands = [(x, True), (w, False), (b, False)]
+        return Case(op, operands, [e.astype(x.dtype)], attrs, tol(t) * 10)
+
+    return build
+
+
+def _fully_connected(rng: np.random.Generator, t: str) -> Case:
+    x, w, b = data(rng, t, (2, 3), -2, 2), data(rng, t, (4, 3), -2, 2), data(rng, t, (4,), -2, 2)
+    e = (x.astype(np.float64) @ w.T + b).astype(x.dtype)
+    attrs = {**NONE, "weights_format": "DEFAULT", "keep_num_dims": False}
+    return Case("tfl.fully_connected", [(x, True), (w, False), (b, False)], [e], attrs, tol(t) * 10)
+
+
+def _pool(op: str) -> Builder:
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, (1, 4, 4, 1), -5, 5)
+        blocks = x.astype(np.float64).reshape(1, 2, 2, 2, 2, 1).transpose(0, 1, 3, 2, 4, 5)
+        blocks = blocks.reshape(1, 2, 2, 4, 1)
+        e = blocks.max(3) if op == "tfl.max_pool_2d" else blocks.mean(3)
+        attrs = {"padding": "VALID", "stride_h": 2, "stride_w": 2, **NONE}
+        attrs |= {"filter_height": 2, "filter_width": 2}
+        return Case(op, [(x, True)], [e.astype(x.dtype)], attrs, tol(t) * 10)
+
+    return build
+
+
 TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.reshape": _shaped("tfl.reshape", lambda x: x.reshape(6, 4), consts=[_i32(6, 4)]),
     "tfl.transpose": _shaped(
@@ -535,6 +577,11 @@ TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.reverse_sequence": _reverse_sequence,
     "tfl.bucketize": _bucketize,
     "tfl.depth_to_space": _depth_to_space,
+    "tfl.conv_2d": _conv("tfl.conv_2d"),
+    "tfl.depthwise_conv_2d": _conv("tfl.depthwise_conv_2d"),
+    "tfl.fully_connected": _fully_connected,
+    "tfl.max_pool_2d": _pool("tfl.max_pool_2d"),
+    "tfl.average_pool_2d": _pool("tfl.average_pool_2d"),
 }
 
 

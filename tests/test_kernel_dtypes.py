@@ -200,6 +200,11 @@ REFUSED = [
     ("tfl.log_softmax", "f16"),
     ("tfl.batch_matmul", "i32"),
     ("tfl.batch_matmul", "i8"),
+    ("tfl.conv_2d", "f64"),
+    ("tfl.depthwise_conv_2d", "i32"),
+    ("tfl.fully_connected", "i32"),
+    ("tfl.max_pool_2d", "f16"),
+    ("tfl.average_pool_2d", "i8"),
     # accepted by Prepare, but down a quantized-only path: wrong numbers without quantization
     ("tfl.mul", "i8"),
     ("tfl.div", "i8"),

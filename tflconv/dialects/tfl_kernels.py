@@ -208,6 +208,13 @@ KERNELS: dict[str, KernelTypes] = {
     "tfl.softmax": _k("SOFTMAX", "T->T", T=ACTIVATION),
     "tfl.log_softmax": _k("LOG_SOFTMAX", "T->T", T="f32"),
     "tfl.batch_matmul": _k("BATCH_MATMUL", "T,T->T", T=ACTIVATION),
+    # conv.cc, depthwise_conv.cc, fully_connected.cc (i8/i16 need quantized filters and an
+    # integer bias), pooling.cc (MAX_POOL_2D copies values: plain integers work)
+    "tfl.conv_2d": _k("CONV_2D", "T,T,T->T", T=ACTIVATION),
+    "tfl.depthwise_conv_2d": _k("DEPTHWISE_CONV_2D", "T,T,T->T", T=ACTIVATION),
+    "tfl.fully_connected": _k("FULLY_CONNECTED", "T,T,T->T", T=ACTIVATION),
+    "tfl.max_pool_2d": _k("MAX_POOL_2D", "T->T", T="f32 i8 i16 ui8"),
+    "tfl.average_pool_2d": _k("AVERAGE_POOL_2D", "T->T", T=ACTIVATION),
     # segment reductions (segment_sum.cc, unsorted_segment.cc)
     "tfl.segment_sum": _k("SEGMENT_SUM", "T,?->T", T="f32 i32"),
     "tfl.unsorted_segment_sum": _k("UNSORTED_SEGMENT_SUM", "T,?,?->T", T="f32 i32"),
