@@ -123,7 +123,7 @@ class LegalizeIntSquaredDifference(RewritePattern):
         if kernel_accepts("tfl.squared_difference", dtype):
             return rw.fail(f"tfl.squared_difference runs on {dtype} itself")
         if not (kernel_accepts("tfl.sub", dtype) and kernel_accepts("tfl.mul", dtype)):
-            return rw.fail(f"neither tfl.sub nor tfl.mul runs on {dtype}")
+            return rw.fail(f"tfl.sub or tfl.mul does not run on {dtype}")
         if not _broadcastable("tf.Sub", [x, y]):
             return rw.fail("operand shapes do not broadcast (or are unranked)")
         diff = _binary_op(rw, "tf.Sub", [x, y], op.result.type)
