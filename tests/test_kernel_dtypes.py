@@ -479,3 +479,22 @@ def test_bitcast_bfloat16(other: str, to_bf16: bool):
     else:
         case = Case("tfl.bitcast", [(f, True)], [bits.view(NP[other])], operand_types={0: "bf16"})
     check(case)
+
+
+@pytest.mark.parametrize(
+    "fn,dtype,op",
+    [
+        (lambda v: tf.gather(v, [2, 0]), "ui32", "tfl.gather"),
+        (lambda v: tf.concat([v, v], 0), "f64", "tfl.concatenation"),
+        (lambda v: tf.transpose(tf.reshape(v, [3, 2])), "string", "tfl.transpose"),
+        (lambda v: tf.nn.relu(v), "f64", "tfl.relu"),
+    ],
+    ids=["gather-ui32", "concat-f64", "transpose-string", "relu-f64"],
+)
+def test_other_families_are_caught_by_the_gate(fn, dtype: str, op: str):
+    """Patterns of other families that do not ask the table yet: the gate still refuses what
+    LiteRT would refuse at invoke(), naming the tfl op and the type."""
+    err = _refusal(fn, [tf.TensorSpec([6], tf.string if dtype == "string" else NP[dtype])])
+    found = {u.op: u for u in err.report.ops}
+    assert op in found and found[op].reason == "kernel_dtype"
+    assert f"is {dtype}" in found[op].detail or f"are {dtype}" in found[op].detail
