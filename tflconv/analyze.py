@@ -75,6 +75,8 @@ def analyze_model(
     PassManager.from_pipeline("legalize-tf").run(module, ctx)
     left = [op for op in module.walk() if op.dialect not in ("tfl", "arith", "func")]
     rows = _op_types(before, left, ctx, select_user_ops)
+    tf_ops = sum(r["count"] for r in rows)
+    rows += _kernel_dtype_rows(module)
     name = source if isinstance(source, str) else type(source).__name__
     return {
         "schema": SCHEMA,
@@ -82,7 +84,7 @@ def analyze_model(
         "model": str(name),
         "model_type": getattr(imported, "model_type", None),
         "signatures": _signatures(module),
-        "ops": sum(r["count"] for r in rows),
+        "ops": tf_ops,
         "op_types": rows,
         "verdicts": _verdicts(rows, select_user_ops),
         "dynamic_shapes": _dynamic_shapes(module),
@@ -145,6 +147,37 @@ def _op_types(
     return rows
 
 
+def _kernel_dtype_rows(module: Module) -> list[dict[str, Any]]:
+    """One row per tfl op type legalization produced on an element type its LiteRT kernel does
+    not take (the kernel table): builtins that would fail at invoke(), so every target that
+    legalizes is blocked by them."""
+    from tflconv.dialects.tfl_kernels import kernel_dtype_errors
+    from tflconv.passes.check_tflite_legal import KERNEL_DTYPE, explain_kernel_dtypes
+
+    found: dict[str, list[tuple[Operation, list[str]]]] = {}
+    for op in module.walk():
+        if op.dialect == "tfl" and (errors := kernel_dtype_errors(op)):
+            found.setdefault(op.name, []).append((op, errors))
+    rows = []
+    for name in sorted(found):
+        why = explain_kernel_dtypes(name, found[name])
+        rows.append(
+            {
+                "op": name,
+                "count": why.count,
+                BUILTIN: 0,
+                SELECT: 0,
+                CUSTOM: 0,
+                UNSUPPORTED: why.count,
+                "flex_allowlisted": False,
+                "reason": why.detail,
+                "reason_kind": KERNEL_DTYPE,
+                "locations": [str(loc) for loc in why.locations],
+            }
+        )
+    return rows
+
+
 def _failures(ops: list[Operation], ctx: PassContext) -> list[tuple[str, str]]:
     for op in ops:
         found = ctx.tracer.failure_reasons(op)
@@ -163,6 +196,8 @@ def _verdicts(rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]) -> l
         flex, customs, blocking = [], [], []
         for row in rows:
             name = row["op"]
+            if row.get("reason_kind") == "kernel_dtype" and not builtins:
+                continue  # nothing is legalized: its TF op is counted in its own row
             left = row["count"] - row[BUILTIN] if builtins else row["count"]
             if not left:
                 continue

@@ -6,14 +6,18 @@ did not convert, and the flag that would allow it.
       tf.Cumprod x2: no TFLite builtin
           at model/Cumprod (model.py:12)
           allow: SELECT_TF_OPS (Cumprod is in the Select TF ops allowlist): ...
-      tf.Exp x1: LegalizeUnary: tfl.exp does not run on f64 (kernel types: f32)
+      tf.Exp x1: LegalizeUnary: tfl.exp does not run on f64 (kernel types: f16, f32)
           a TFLite builtin exists; the op does not meet its constraints (above)
           ...
+      tfl.resize_bilinear x1: the LiteRT kernel does not take the element type: operand 0
+          (input) is i32; LiteRT RESIZE_BILINEAR takes f32
 
 Why an op stays: "builtin constraint" when legalization patterns for it refused (their
 reasons, from `ctx.tracer`, are shown: an NCHW conv or a dtype a kernel lacks is usually fixed
 in the model, not by a flag), "no builtin" when none exists, "not in the Flex allowlist" when
-Select TF ops cannot take it. `UnsupportedOpsReport.to_json()` is the `--report-json` form
+Select TF ops cannot take it, "kernel dtype" for a tfl op whose LiteRT kernel does not take an
+operand's or result's element type (the kernel table, dialects/tfl_kernels.py: such a model would
+convert and then fail at invoke()). `UnsupportedOpsReport.to_json()` is the `--report-json` form
 (schema in docs/compatibility.md).
 """
 
@@ -25,6 +29,7 @@ from typing import Any, ClassVar
 
 from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.dialects.tfl_kernels import kernel_dtype_errors
 
 from .official_lowered_ops import official_reason
 from .select_tf_ops import is_flex_allowed
@@ -45,6 +50,9 @@ NO_BUILTIN = "no_builtin"
 NOT_IN_FLEX_ALLOWLIST = "not_in_flex_allowlist"
 NOT_CONVERTED = "not_converted"
 NOT_TF = "not_a_tf_op"
+KERNEL_DTYPE = "kernel_dtype"
+"""A tfl op whose LiteRT kernel does not take an operand's or result's element type (the kernel
+table, dialects/tfl_kernels.py): it would convert and then fail at invoke()."""
 
 # ConverterErrorData.ErrorCode names the official converter attaches to these errors.
 ERROR_NEEDS_FLEX_OPS = "ERROR_NEEDS_FLEX_OPS"
@@ -107,7 +115,8 @@ class UnsupportedOp:
     count: int
     locations: list[OpLocation]
     reason: str
-    """BUILTIN_CONSTRAINT, NO_BUILTIN, NOT_IN_FLEX_ALLOWLIST, NOT_CONVERTED or NOT_TF."""
+    """BUILTIN_CONSTRAINT, NO_BUILTIN, NOT_IN_FLEX_ALLOWLIST, NOT_CONVERTED, NOT_TF or
+    KERNEL_DTYPE."""
     detail: str
     """Human text for the reason (the patterns' refusals for BUILTIN_CONSTRAINT)."""
     flex_allowlisted: bool
@@ -119,7 +128,7 @@ class UnsupportedOp:
 
     @property
     def error_code(self) -> str | None:
-        if self.reason == NOT_TF:
+        if self.reason in (NOT_TF, KERNEL_DTYPE):
             return None
         return ERROR_NEEDS_FLEX_OPS if self.flex_allowlisted else ERROR_NEEDS_CUSTOM_OPS
 
@@ -296,6 +305,20 @@ def explain(
     )
 
 
+def explain_kernel_dtypes(op_name: str, found: list[tuple[Operation, list[str]]]) -> UnsupportedOp:
+    """Why tfl ops named `op_name` cannot run: their kernel does not take an element type."""
+    errors = list(dict.fromkeys(e for _, errs in found for e in errs))
+    detail = "the LiteRT kernel does not take the element type: " + "; ".join(errors[:3])
+    if len(errors) > 3:
+        detail += f"; and {len(errors) - 3} more"
+    fix = (
+        "change the model's element types to ones the kernel takes (e.g. a tf.cast before the "
+        "op); no flag helps: the op would convert and then fail at invoke()"
+    )
+    locations = [OpLocation.of(op) for op, _ in found[:MAX_LOCATIONS]]
+    return UnsupportedOp(op_name, len(found), locations, KERNEL_DTYPE, detail, False, [fix])
+
+
 def find_unsupported(
     module: Module,
     ctx: PassContext,
@@ -306,7 +329,14 @@ def find_unsupported(
     """The ops of `module` outside the tfl/arith/func dialects, grouped and explained."""
     illegal: dict[str, list[Operation]] = defaultdict(list)
     failures: dict[str, list[tuple[str, str]]] = {}
+    bad_dtypes: dict[str, list[tuple[Operation, list[str]]]] = defaultdict(list)
     for op in module.walk():
+        if op.dialect == "tfl":
+            errors = kernel_dtype_errors(op)
+            if errors:
+                bad_dtypes[op.name].append((op, errors))
+                illegal[op.name].append(op)
+            continue
         if op.dialect in LEGAL_DIALECTS:
             continue
         illegal[op.name].append(op)
@@ -314,7 +344,9 @@ def find_unsupported(
         if found and op.name not in failures:
             failures[op.name] = list(found)
     entries = [
-        explain(
+        explain_kernel_dtypes(name, bad_dtypes[name])
+        if name in bad_dtypes
+        else explain(
             name,
             found,
             failures.get(name, []),

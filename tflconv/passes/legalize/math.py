@@ -2,7 +2,8 @@
 
 Elementwise binary ops (with the kernels' broadcasting limits), comparisons and logical ops,
 unary ops, casts, reductions, arg-max/min, cumulative sums, top-k and segment reductions.
-Follows the official legalize_patterns.td / legalize_tf.cc.
+Follows the official legalize_patterns.td / legalize_tf.cc. Element types are checked against
+the one kernel table (dialects/tfl_kernels.py): a type no kernel takes is refused here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
-from tflconv.core.types import numpy_dtype
+from tflconv.core.types import TensorType, numpy_dtype
+from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_reason
 
 from .common import const, constant_value, create_tfl
 from .tensor_util import (
@@ -55,39 +57,10 @@ BINARY: dict[str, tuple[str, int | None, bool]] = {
     "tf.RightShift": ("right_shift", 4, False),
 }
 
-# Element types each kernel runs on (ops not listed accept what TF gives them).
-_FLOAT = frozenset({"f32"})
-KERNEL_DTYPES: dict[str, frozenset[str]] = {
-    "div": frozenset({"f32", "i32", "ui8", "i8", "i16"}),
-    "floor_div": frozenset({"f32", "i32", "i16", "i8"}),
-    "floor_mod": frozenset({"f32", "i32", "i64", "i16", "i8"}),
-    "pow": frozenset({"f32", "i32"}),
-    "squared_difference": frozenset({"f32", "i32", "i8", "i16"}),
-    "atan2": frozenset({"f32", "f64"}),
-    "exp": _FLOAT,
-    "log": _FLOAT,
-    "sqrt": _FLOAT,
-    "rsqrt": _FLOAT,
-    "square": _FLOAT,
-    "sin": _FLOAT,
-    "cos": _FLOAT,
-    "floor": _FLOAT,
-    "ceil": _FLOAT,
-    "round": _FLOAT,
-    "sign": frozenset({"f32", "f64", "i32"}),
-    "abs": frozenset({"f32", "i32", "i16", "i8", "ui8"}),
-    "neg": frozenset({"f32", "i32", "i64"}),
-    "zeros_like": frozenset({"f32", "i32", "i64"}),
-    "cumsum": frozenset({"f32", "i32", "i64"}),
-}
 
-
-def _dtype_reason(tfl_name: str, value: Value) -> str | None:
-    allowed = KERNEL_DTYPES.get(tfl_name)
-    dtype = value.type.dtype
-    if value.type.is_quantized or allowed is None or dtype in allowed:
-        return None
-    return f"tfl.{tfl_name} does not run on {dtype} (kernel types: {', '.join(sorted(allowed))})"
+def _dtype_reason(tfl_name: str, value: Value, operand: int = 0) -> str | None:
+    """Why the LiteRT kernel of tfl.<tfl_name> cannot take `value` (the one kernel table)."""
+    return kernel_dtype_reason("tfl." + tfl_name, value, operand)
 
 
 def needs_explicit_broadcast(values: list[Value], max_rank: int | None) -> bool:
@@ -114,6 +87,75 @@ def explicit_broadcast(rw: PatternRewriter, values: list[Value]) -> list[Value] 
         return None
     shape_value = broadcast_shape_value(rw, values, shape)
     return [broadcast_to(rw, v, shape, shape_value) for v in values]
+
+
+class LegalizeUint32Add(RewritePattern):
+    """tf.AddV2(x: ui32, y: ui32) -> tfl.cast(tfl.add(tfl.cast(x): i32, tfl.cast(y): i32)): ui32
+    (the official LowerUInt32AddV2: ADD has no ui32 kernel; wrapping addition is the same in
+    i32, bit for bit)"""
+
+    root = ("tf.AddV2", "tf.Add")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, y = op.operands
+        if any(v.type.dtype != "ui32" or v.type.is_quantized for v in (x, y, op.result)):
+            return rw.fail("operands are not unquantized ui32")
+        if not _broadcastable("tf.AddV2", [x, y]):
+            return rw.fail("operand shapes do not broadcast (or are unranked)")
+        i32 = [create_tfl(rw, "cast", [v], [v.type.with_dtype("i32")]).result for v in (x, y)]
+        total = _binary_op(rw, "tf.AddV2", i32, op.result.type.with_dtype("i32"))
+        rw.replace_with_new(op, "tfl.cast", [total])
+        return None
+
+
+class LegalizeIntSquaredDifference(RewritePattern):
+    """tf.SquaredDifference(x: int, y) -> tfl.mul(d, d), d = tfl.sub(x, y) where the
+    SQUARED_DIFFERENCE kernel lacks the type but SUB and MUL have it (i64; as the official
+    converter lowers it through TF's own (x - y) * (x - y))."""
+
+    root = "tf.SquaredDifference"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, y = op.operands
+        dtype = x.type.dtype
+        if not x.type.is_int or x.type.is_quantized:
+            return rw.fail("not an unquantized integer tensor")
+        if kernel_accepts("tfl.squared_difference", dtype):
+            return rw.fail(f"tfl.squared_difference runs on {dtype} itself")
+        if not (kernel_accepts("tfl.sub", dtype) and kernel_accepts("tfl.mul", dtype)):
+            return rw.fail(f"tfl.sub or tfl.mul does not run on {dtype}")
+        if not _broadcastable("tf.Sub", [x, y]):
+            return rw.fail("operand shapes do not broadcast (or are unranked)")
+        diff = _binary_op(rw, "tf.Sub", [x, y], op.result.type)
+        rw.replace_with_new(op, "tfl.mul", [diff, diff], dict(NONE_ACT))
+        return None
+
+
+def _broadcastable(tf_name: str, operands: list[Value]) -> bool:
+    """Whether the kernel of `tf_name` can take the operands, with explicit broadcasting if
+    needed (False when shapes are incompatible or unknown past the kernel's rank)."""
+    if not needs_explicit_broadcast(operands, BINARY[tf_name][1]):
+        return True
+    shape = operands[0].type.shape
+    for v in operands[1:]:
+        if shape is None or v.type.shape is None:
+            return False
+        shape = broadcast_shapes(shape, v.type.shape)
+    return shape is not None
+
+
+def _binary_op(
+    rw: PatternRewriter, tf_name: str, operands: list[Value], result_type: TensorType
+) -> Value:
+    """The tfl op of an elementwise binary tf op, broadcast explicitly past the kernel's rank
+    (check `_broadcastable` first)."""
+    tfl_name, max_rank, has_act = BINARY[tf_name]
+    if needs_explicit_broadcast(operands, max_rank):
+        broadcast = explicit_broadcast(rw, operands)
+        assert broadcast is not None, "checked by _broadcastable"
+        operands = broadcast
+    attrs = dict(NONE_ACT) if has_act else {}
+    return create_tfl(rw, tfl_name, operands, [result_type], **attrs).result
 
 
 class LegalizeBinary(RewritePattern):
@@ -259,7 +301,8 @@ class LegalizeOnesLike(RewritePattern):
 
 
 class LegalizeCast(RewritePattern):
-    """tf.Cast(x) -> tfl.cast(x); a cast to the same type -> x"""
+    """tf.Cast(x) -> tfl.cast(x) (bfloat16 too, as the official converter does); a cast to the
+    same type -> x"""
 
     root = "tf.Cast"
 
@@ -269,26 +312,61 @@ class LegalizeCast(RewritePattern):
         if src == dst and x.type.quant == op.result.type.quant:
             rw.replace(op, x)
             return None
-        bad = {"string", "resource", "variant", "bf16"}
-        if src in bad or dst in bad:
+        if not (kernel_accepts("tfl.cast", src) and kernel_accepts("tfl.cast", dst)):
             return rw.fail(f"tfl.cast does not convert {src} to {dst}")
         rw.replace_with_new(op, "tfl.cast", [x])
         return None
 
 
+def bitcast_shape(
+    shape: tuple[int | None, ...], src: str, dst: str
+) -> tuple[int | None, ...] | None:
+    """The result shape of TF's (and TFLite's) Bitcast from `src` to `dst` elements: the same
+    shape for one size, a new last dim of size ratio to a smaller type, the last dim (which must
+    be the ratio) dropped to a larger type. None when the input does not fit."""
+    src_size, dst_size = _itemsize(src), _itemsize(dst)
+    if src_size is None or dst_size is None:
+        return None
+    if src_size == dst_size:
+        return shape
+    if src_size > dst_size:
+        return (*shape, src_size // dst_size)
+    if not shape or shape[-1] != dst_size // src_size:
+        return None
+    return shape[:-1]
+
+
+def _itemsize(dtype: str) -> int | None:
+    if dtype == "bf16":
+        return 2
+    try:
+        return numpy_dtype(dtype).itemsize
+    except ValueError:
+        return None
+
+
 class LegalizeBitcast(RewritePattern):
-    """tf.Bitcast(x) -> tfl.bitcast(x) between element types of one size (same shape)"""
+    """tf.Bitcast(x) -> tfl.bitcast(x) between any element types with a size (f32 <-> i32,
+    i32 -> i8 adds a last dim of 4, i8 x 4 -> i32 drops it), as TF defines Bitcast"""
 
     root = "tf.Bitcast"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x = op.operands[0]
-        try:
-            same = numpy_dtype(x.type.dtype).itemsize == numpy_dtype(op.result.type.dtype).itemsize
-        except ValueError:
-            same = False
-        if not same or x.type.shape != op.result.type.shape:
-            return rw.fail("element sizes differ (the shape would change)")
+        src, dst = x.type.dtype, op.result.type.dtype
+        if x.type.is_quantized or op.result.type.is_quantized:
+            return rw.fail("quantized bitcast")
+        for dtype in (src, dst):
+            if not kernel_accepts("tfl.bitcast", dtype):
+                return rw.fail(f"tfl.bitcast does not take {dtype}")
+        if x.type.shape is None:
+            return rw.fail("unranked input")
+        shape = bitcast_shape(x.type.shape, src, dst)
+        if shape is None:
+            return rw.fail(f"the last dim of the input must be the size ratio of {dst} to {src}")
+        result_shape = op.result.type.shape
+        if result_shape is not None and len(result_shape) != len(shape):
+            return rw.fail(f"result rank {len(result_shape)} is not that of Bitcast ({len(shape)})")
         rw.replace_with_new(op, "tfl.bitcast", [x])
         return None
 
@@ -302,6 +380,9 @@ class LegalizeAddN(RewritePattern):
         if op.num_operands == 1:
             rw.replace(op, op.operands[0])
             return None
+        reason = _dtype_reason("add_n", op.operands[0])
+        if reason:
+            return rw.fail(reason)
         rw.replace_with_new(op, "tfl.add_n", list(op.operands))
         return None
 
@@ -327,8 +408,9 @@ class LegalizeReduction(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, axes = op.operands
-        if x.type.dtype in ("f64", "string", "complex64", "complex128"):
-            return rw.fail(f"tfl.{REDUCTIONS[op.name]} does not run on {x.type.dtype}")
+        reason = _dtype_reason(REDUCTIONS[op.name], x)
+        if reason:
+            return rw.fail(reason)
         axes_arr = constant_value(axes)
         if axes_arr is not None:
             if axes_arr.size == 0 and x.type == op.result.type:
@@ -356,6 +438,9 @@ class LegalizeArgMinMax(RewritePattern):
         if out not in ("i32", "i64"):
             return rw.fail(f"output type {out} is not i32/i64")
         name = "arg_max" if op.name == "tf.ArgMax" else "arg_min"
+        reason = _dtype_reason(name, x)
+        if reason:
+            return rw.fail(reason)
         rw.replace_with_new(
             op, "tfl." + name, [x, as_i32(rw, dim)], {"output_type": tflite_type_name(out)}
         )
@@ -437,6 +522,8 @@ class LegalizeBucketize(RewritePattern):
 
 PATTERNS: list[RewritePattern] = [
     LegalizeBinary(),
+    LegalizeUint32Add(),
+    LegalizeIntSquaredDifference(),
     LegalizeIntegerRoundingNoop(),
     LegalizeUnary(),
     LegalizeReciprocal(),

@@ -1,0 +1,500 @@
+"""The kernel dtype table (tflconv/dialects/tfl_kernels.py) against LiteRT itself.
+
+Every (op, element type) the table accepts is built as a one-op model through the writer and run
+in the LiteRT interpreter, with its result compared to numpy; a sample of refused ones shows that
+LiteRT really refuses them (or computes garbage down a quantized-only path), so the table is
+neither too strict nor too loose. Then the conversions that depend on it: casts where the official
+converter inserts them, clear refusals where it does not, Bitcast of every width, Cast to and from
+bfloat16, SquaredDifference on i64, Abs/Sign on every type their kernels take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("ai_edge_litert.interpreter")
+
+from kernel_cases import (  # noqa: E402
+    BUILDERS,
+    COMPARE,
+    MAIN_OPERAND,
+    NP,
+    Case,
+    argminmax_case,
+    bf16_round,
+    check,
+    compare_case,
+    data,
+    gather_case,
+    gather_nd_case,
+    run_case,
+)
+
+from tflconv.dialects.tfl_kernels import KERNELS, kernel_accepts  # noqa: E402
+
+
+def _accepted() -> list[tuple[str, str]]:
+    cases = []
+    for name, entry in KERNELS.items():
+        if name in ("tfl.cast", "tfl.bitcast"):
+            continue
+        types = entry.operand_types(MAIN_OPERAND.get(name, 0)) or frozenset()
+        cases += [(name, t) for t in sorted(types)]
+    return cases
+
+
+def test_every_table_entry_has_a_builder():
+    assert set(KERNELS) - {"tfl.cast", "tfl.bitcast"} == set(BUILDERS)
+
+
+@pytest.mark.parametrize("op,dtype", _accepted(), ids=lambda v: str(v).removeprefix("tfl."))
+def test_accepted_entry_runs_in_litert(op: str, dtype: str):
+    check(BUILDERS[op](np.random.default_rng(0), dtype))
+
+
+def _second_class(op: str, operand: int) -> list[tuple[str, str]]:
+    types = KERNELS[op].operand_types(operand) or frozenset()
+    return [(op, t) for t in sorted(types)]
+
+
+@pytest.mark.parametrize(
+    "op,index",
+    _second_class("tfl.gather", 1) + _second_class("tfl.gather_nd", 1),
+    ids=lambda v: str(v).removeprefix("tfl."),
+)
+def test_accepted_index_types(op: str, index: str):
+    build = gather_case(index) if op == "tfl.gather" else gather_nd_case(index)
+    check(build(np.random.default_rng(1), "f32"))
+
+
+@pytest.mark.parametrize("op", ["tfl.arg_max", "tfl.arg_min"])
+@pytest.mark.parametrize("dim", sorted(KERNELS["tfl.arg_max"].operand_types(1) or ()))
+@pytest.mark.parametrize("out", sorted(KERNELS["tfl.arg_max"].result_types(0) or ()))
+def test_accepted_arg_min_max_types(op: str, dim: str, out: str):
+    assert kernel_accepts(op, dim, 1)
+    check(argminmax_case(op, dim=dim, out=out)(np.random.default_rng(2), "f32"))
+
+
+# --- casts -----------------------------------------------------------------------------------------
+
+
+def _cast_case(src: str, dst: str) -> Case:
+    rng = np.random.default_rng(3)
+    feed = "f32" if src == "bf16" else src
+    x = data(rng, feed, (2, 3), 0, 100)
+    wide = bf16_round(x) if src == "bf16" else x
+    if dst == "bf16":
+        e = bf16_round(wide.astype(np.float32) if wide.dtype.kind != "c" else wide.real)
+        return Case(
+            "tfl.cast", [(x, True)], [e], {}, 0.0, ["bf16"], {0: src} if src != feed else {}
+        )
+    if wide.dtype.kind == "c" and NP[dst].kind != "c":
+        wide = wide.real
+    e = wide.astype(NP[dst])
+    return Case("tfl.cast", [(x, True)], [e], {}, 0.0, None, {0: src} if src != feed else {})
+
+
+_CAST = sorted(KERNELS["tfl.cast"].operand_types(0) or ())
+
+
+@pytest.mark.parametrize("src,dst", [(s, d) for s in _CAST for d in _CAST if s != d], ids=str)
+def test_cast_pairs(src: str, dst: str):
+    check(_cast_case(src, dst))
+
+
+_BITCAST = sorted(KERNELS["tfl.bitcast"].operand_types(0) or ())
+
+
+def _bitcast_expected(x: np.ndarray, dst: str) -> np.ndarray:
+    """TF's Bitcast: same size keeps the shape; to a smaller type adds a last dim; to a larger
+    type drops the last dim (which must be the size ratio)."""
+    src_size, dst_size = x.dtype.itemsize, NP[dst].itemsize
+    y = np.ascontiguousarray(x).view(NP[dst])
+    if src_size > dst_size:
+        return y.reshape(*x.shape, src_size // dst_size)
+    return y.reshape(x.shape[:-1]) if src_size < dst_size else y
+
+
+@pytest.mark.parametrize("src", [t for t in _BITCAST if t != "bf16"])
+@pytest.mark.parametrize("dst", [t for t in _BITCAST if t != "bf16"])
+def test_bitcast_pairs(src: str, dst: str):
+    rng = np.random.default_rng(4)
+    ratio = max(NP[dst].itemsize // NP[src].itemsize, 1)
+    x = data(rng, src, (2, 3 * ratio) if ratio > 1 else (2, 3), 0, 100)
+    if ratio > 1:
+        x = x.reshape(2, 3, ratio)
+    if src == "i1" or dst == "i1":
+        x = data(rng, src, x.shape, 0, 1)  # bytes that are valid booleans
+    check(Case("tfl.bitcast", [(x, True)], [_bitcast_expected(x, dst)]))
+
+
+# --- what the table refuses, LiteRT refuses (or computes garbage with) -----------------------------
+
+REFUSED = [
+    ("tfl.add", "ui32"),
+    ("tfl.add", "f64"),
+    ("tfl.add", "ui16"),
+    ("tfl.sub", "ui32"),
+    ("tfl.mul", "ui16"),
+    ("tfl.div", "i64"),
+    ("tfl.floor_div", "i64"),
+    ("tfl.floor_mod", "ui8"),
+    ("tfl.maximum", "ui32"),
+    ("tfl.pow", "i64"),
+    ("tfl.squared_difference", "i64"),
+    ("tfl.atan2", "i32"),
+    ("tfl.bitwise_xor", "i64"),
+    ("tfl.less", "ui32"),
+    ("tfl.equal", "f64"),
+    ("tfl.abs", "i64"),
+    ("tfl.abs", "f64"),
+    ("tfl.sign", "i64"),
+    ("tfl.sign", "f16"),
+    ("tfl.neg", "ui8"),
+    ("tfl.exp", "f64"),
+    ("tfl.exp", "i32"),
+    ("tfl.zeros_like", "f16"),
+    ("tfl.logistic", "f64"),
+    ("tfl.sum", "f64"),
+    ("tfl.reduce_prod", "f16"),
+    ("tfl.reduce_any", "i32"),
+    ("tfl.arg_max", "i64"),
+    ("tfl.cumsum", "i16"),
+    ("tfl.resize_bilinear", "i32"),
+    ("tfl.resize_bilinear", "f16"),
+    ("tfl.resize_nearest_neighbor", "i64"),
+    ("tfl.gather", "ui32"),
+    ("tfl.gather_nd", "f64"),
+    ("tfl.concatenation", "f64"),
+    ("tfl.pack", "f16"),
+    ("tfl.unpack", "i64"),
+    ("tfl.add_n", "i64"),
+    ("tfl.transpose", "string"),
+    ("tfl.broadcast_to", "string"),
+    ("tfl.reverse_v2", "f64"),
+    ("tfl.pad", "ui32"),
+    ("tfl.split", "i1"),
+    ("tfl.space_to_depth", "f16"),
+    ("tfl.topk_v2", "f16"),
+    ("tfl.one_hot", "f16"),
+    ("tfl.scatter_nd", "i16"),
+    ("tfl.segment_sum", "i64"),
+    ("tfl.unsorted_segment_max", "i8"),
+    ("tfl.concatenation", "complex64"),
+    ("tfl.gather", "complex64"),
+    ("tfl.select_v2", "string"),
+    ("tfl.mirror_pad", "string"),
+    ("tfl.depth_to_space", "i16"),
+    ("tfl.reverse_sequence", "i8"),
+    ("tfl.where", "f16"),
+    ("tfl.range", "i16"),
+    ("tfl.bucketize", "f16"),
+    ("tfl.softmax", "f64"),
+    ("tfl.log_softmax", "f16"),
+    ("tfl.batch_matmul", "i32"),
+    ("tfl.batch_matmul", "i8"),
+    ("tfl.conv_2d", "f64"),
+    ("tfl.depthwise_conv_2d", "i32"),
+    ("tfl.fully_connected", "i32"),
+    ("tfl.max_pool_2d", "f16"),
+    ("tfl.average_pool_2d", "i8"),
+    # accepted by Prepare, but down a quantized-only path: wrong numbers without quantization
+    ("tfl.mul", "i8"),
+    ("tfl.div", "i8"),
+    ("tfl.sum", "i8"),
+    ("tfl.mean", "i16"),
+    ("tfl.not_equal", "i16"),
+    ("tfl.relu", "i16"),
+    ("tfl.resize_bilinear", "i8"),
+]
+
+
+@pytest.mark.parametrize("op,dtype", REFUSED, ids=lambda v: str(v).removeprefix("tfl."))
+def test_refused_entry_fails_in_litert(op: str, dtype: str):
+    assert not kernel_accepts(op, dtype, MAIN_OPERAND.get(op, 0))
+    if op in COMPARE:  # all-true and all-false expected results: NOT_EQUAL on unquantized
+        # i16 writes no output at all, so what it returns is whatever the buffer held
+        cases = [
+            compare_case(op, COMPARE[op], differ)(np.random.default_rng(5), dtype)
+            for differ in (True, False)
+        ]
+    else:
+        cases = [BUILDERS[op](np.random.default_rng(seed), dtype) for seed in (5, 6)]
+    try:
+        got = run_case(*cases)
+    except (RuntimeError, ValueError):
+        return  # refused at prepare or invoke
+    expected = [e for c in cases for e in c.expected]
+    mismatch = any(
+        g.shape != e.shape or not np.allclose(g.astype(np.float64), e.astype(np.float64))
+        for g, e in zip(got, expected, strict=True)
+    )
+    assert mismatch, f"LiteRT runs {op} on {dtype} correctly: the table is too strict"
+
+
+@pytest.mark.parametrize(
+    "op,operand,dtype",
+    [
+        ("tfl.gather", 1, "i8"),
+        ("tfl.gather_nd", 1, "ui8"),
+        ("tfl.sum", 1, "i64"),
+        ("tfl.cumsum", 1, "i64"),
+        ("tfl.resize_nearest_neighbor", 1, "i64"),
+        ("tfl.arg_max", 1, "i16"),
+    ],
+)
+def test_refused_index_types_fail_in_litert(op: str, operand: int, dtype: str):
+    assert not kernel_accepts(op, dtype, operand)
+    case = BUILDERS[op](np.random.default_rng(6), "f32")
+    value, is_input = case.operands[operand]
+    case.operands[operand] = (value.astype(NP[dtype]), is_input)
+    with pytest.raises((RuntimeError, ValueError)):
+        run_case(case)
+
+
+def test_cast_from_ui64_refused_in_litert():
+    assert not kernel_accepts("tfl.cast", "ui64")
+    with pytest.raises((RuntimeError, ValueError)):
+        run_case(Case("tfl.cast", [(np.arange(3, dtype=np.uint64), True)], [np.arange(3.0)]))
+
+
+# --- conversions that depend on the table, against TensorFlow -------------------------------------
+
+tf = pytest.importorskip("tensorflow")
+
+
+def _tf_convert(fn: Callable, specs: list[Any]) -> tuple[Any, bytes]:
+    from tflconv.converter import convert
+
+    concrete = tf.function(fn, input_signature=specs, autograph=False).get_concrete_function()
+    return concrete, convert(concrete)
+
+
+def _tf_compare(fn: Callable, specs: list[Any], inputs: list[np.ndarray], rtol=0.0):
+    """Convert with tflconv, run in LiteRT and in TF; assert equal outputs (within `rtol`),
+    return the op histogram."""
+    from e2e_util import op_histogram, run_litert
+
+    concrete, tflite = _tf_convert(fn, specs)
+    expected = concrete(*[tf.constant(x) for x in inputs])
+    expected = expected if isinstance(expected, list | tuple) else [expected]
+    got = run_litert(tflite, inputs)
+    for g, e in zip(got, expected, strict=True):
+        e = e.numpy()
+        assert g.dtype == e.dtype and g.shape == e.shape
+        if rtol:
+            np.testing.assert_allclose(g, e, rtol=rtol, atol=rtol)
+        else:
+            np.testing.assert_array_equal(g, e)
+    hist = op_histogram(tflite)
+    assert not [k for k in hist if not k.startswith("tfl.")], hist
+    return hist
+
+
+def _refusal(fn: Callable, specs: list[Any]) -> Any:
+    from tflconv.converter import ConverterError
+
+    with pytest.raises(ConverterError) as info:
+        _tf_convert(fn, specs)
+    return info.value
+
+
+SHAPES = [((3,), (3,)), ((2, 3), (3,)), ((2, 1, 4), (3, 1))]
+
+
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_uint32_add_through_i32_casts(shapes):
+    """The official converter's LowerUInt32AddV2; wrap-around included."""
+    rng = np.random.default_rng(7)
+    x = rng.integers(0, 2**32, size=shapes[0], dtype=np.uint64).astype(np.uint32)
+    y = rng.integers(0, 2**32, size=shapes[1], dtype=np.uint64).astype(np.uint32)
+    x.flat[0], y.flat[0] = 2**32 - 1, 2  # overflows: wraps to 1
+    specs = [tf.TensorSpec(s, tf.uint32) for s in shapes]
+    hist = _tf_compare(lambda a, b: a + b, specs, [x, y])
+    assert hist == {"tfl.cast": 3, "tfl.add": 1}
+
+
+@pytest.mark.parametrize("shapes", SHAPES, ids=str)
+def test_squared_difference_i64(shapes):
+    rng = np.random.default_rng(8)
+    x = rng.integers(-(2**20), 2**20, size=shapes[0])
+    y = rng.integers(-(2**20), 2**20, size=shapes[1])
+    specs = [tf.TensorSpec(s, tf.int64) for s in shapes]
+    hist = _tf_compare(tf.math.squared_difference, specs, [x, y])
+    assert "tfl.squared_difference" not in hist and hist["tfl.mul"] == 1
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f16", "i16", "i32"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)], ids=str)
+def test_abs_on_every_kernel_type(dtype: str, shape):
+    x = data(np.random.default_rng(9), dtype, shape, -100, 100)
+    hist = _tf_compare(tf.abs, [tf.TensorSpec(shape, NP[dtype])], [x])
+    assert hist == {"tfl.abs": 1}
+
+
+@pytest.mark.parametrize("dtype", ["f32", "f64", "i32"])
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)], ids=str)
+def test_sign_on_every_kernel_type(dtype: str, shape):
+    x = data(np.random.default_rng(10), dtype, shape, -3, 3)
+    x.flat[0] = 0
+    hist = _tf_compare(tf.sign, [tf.TensorSpec(shape, NP[dtype])], [x])
+    assert hist == {"tfl.sign": 1}
+
+
+@pytest.mark.parametrize("shape", [(5,), (2, 3, 4)], ids=str)
+def test_float16_elementwise_runs_on_f16_kernels(shape):
+    """TF float16 math legalizes to the f16 kernels the table lists (the official converter
+    refuses most of these)."""
+    rng = np.random.default_rng(13)
+    x, y = data(rng, "f16", shape, 0.5, 2), data(rng, "f16", shape, 0.5, 2)
+
+    def fn(a, b):
+        return (a + b, a * b, a - b, a / b, tf.exp(a), tf.abs(a - b), tf.maximum(a, b), a < b)
+
+    specs = [tf.TensorSpec(shape, tf.float16)] * 2
+    hist = _tf_compare(fn, specs, [x, y], rtol=2e-3)
+    assert {"tfl.add", "tfl.mul", "tfl.sub", "tfl.div", "tfl.exp", "tfl.abs"} <= set(hist)
+
+
+BITCASTS = [
+    ("f32", "i32", (2, 3)),
+    ("i32", "f32", (4,)),
+    ("i32", "i8", (2, 3)),  # adds a last dim of 4
+    ("i8", "i32", (3, 4)),  # drops the last dim (4)
+    ("f16", "i16", (5,)),
+    ("i16", "ui8", (2, 2)),
+    ("ui8", "f16", (3, 2)),
+    ("i64", "f64", (3,)),
+    ("f64", "i32", (2,)),
+    ("ui16", "ui32", (3, 2)),
+    ("i64", "ui8", (2,)),
+]
+
+
+@pytest.mark.parametrize("src,dst,shape", BITCASTS, ids=str)
+def test_bitcast_widths_match_tf(src: str, dst: str, shape):
+    x = data(np.random.default_rng(11), src, shape, -100, 100)
+    hist = _tf_compare(
+        lambda v: tf.bitcast(v, tf.as_dtype(NP[dst])), [tf.TensorSpec(shape, NP[src])], [x]
+    )
+    assert hist == {"tfl.bitcast": 1}
+
+
+@pytest.mark.parametrize("src", ["f32", "i32", "f16", "i64"])
+@pytest.mark.parametrize("shape", [(7,), (2, 3)], ids=str)
+def test_cast_through_bfloat16(src: str, shape):
+    """f32 -> bf16 -> f32 rounds to nearest even, as in TF (the official emits two CASTs)."""
+    x = data(np.random.default_rng(12), src, shape, -300, 300)
+    if src == "f32":
+        x.flat[0] = 1.00390625  # a tie: rounds to even (1.0)
+
+    def fn(v):
+        return tf.cast(tf.cast(v, tf.bfloat16), v.dtype)
+
+    hist = _tf_compare(fn, [tf.TensorSpec(shape, NP[src])], [x])
+    assert hist == {"tfl.cast": 2}
+
+
+REFUSALS = [
+    # (fn of one or two inputs, input dtype, the op left, the text its reason must contain)
+    (tf.subtract, "ui32", "tf.Sub", "tfl.sub does not run on ui32"),
+    (tf.maximum, "ui16", "tf.Maximum", "tfl.maximum does not run on ui16"),
+    (tf.add, "i8", "tf.AddV2", "tfl.add does not run on i8"),
+    (tf.less, "ui8", "tf.Less", "tfl.less does not run on ui8"),
+    (tf.abs, "i64", "tf.Abs", "tfl.abs does not run on i64"),
+    (tf.sign, "i8", "tf.Sign", "tfl.sign does not run on i8"),
+    (tf.exp, "f64", "tf.Exp", "tfl.exp does not run on f64"),
+    (lambda v: tf.reduce_sum(v, 0), "i8", "tf.Sum", "tfl.sum does not run on i8"),
+    (lambda v: tf.cast(v, tf.float32), "ui64", "tf.Cast", "does not convert ui64 to f32"),
+]
+
+
+@pytest.mark.parametrize("fn,dtype,op,why", REFUSALS, ids=[r[3] for r in REFUSALS])
+def test_no_kernel_for_the_dtype_fails_at_conversion(fn, dtype: str, op: str, why: str):
+    arity = 2 if fn in (tf.subtract, tf.maximum, tf.add, tf.less) else 1
+    err = _refusal(fn, [tf.TensorSpec([3], NP[dtype])] * arity)
+    (u,) = err.report.ops
+    assert u.op == op and why in u.detail, u.detail
+
+
+def test_resize_bilinear_int32_fails_at_conversion_naming_the_kernel():
+    """The legalization emits tfl.resize_bilinear on i32; the gate refuses it by the table."""
+    err = _refusal(
+        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
+        [tf.TensorSpec([1, 2, 3, 1], tf.int32)],
+    )
+    (u,) = err.report.ops
+    assert u.op == "tfl.resize_bilinear" and u.reason == "kernel_dtype"
+    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in u.detail
+    assert u.locations and u.locations[0].node and "ResizeBilinear" in u.locations[0].node
+    assert u.error_code is None and "fail at invoke()" in u.fixes[0]
+
+
+def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks():
+    """`analyze` reads the same table: no target that legalizes converts the model, and the
+    row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
+    from tflconv.analyze import analyze_model, format_analysis
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 2, 3, 1], tf.int32)], autograph=False)
+    def fn(v):
+        return tf.compat.v1.image.resize_bilinear(v, [4, 6])
+
+    report = analyze_model(fn.get_concrete_function())
+    row = next(r for r in report["op_types"] if r["op"] == "tfl.resize_bilinear")
+    assert row["unsupported"] == 1 and row["reason_kind"] == "kernel_dtype"
+    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in row["reason"]
+    assert report["ops"] == sum(r["count"] for r in report["op_types"] if r["op"].startswith("tf."))
+    for v in report["verdicts"]:
+        legalizes = "TFLITE_BUILTINS" in v["target_ops"]
+        assert v["converts"] is not legalizes, v
+        assert ("tfl.resize_bilinear" in v["blocking"]) is legalizes
+    assert "tfl.resize_bilinear: the LiteRT kernel does not take" in format_analysis(report)
+
+
+def test_docs_hold_the_generated_table():
+    from pathlib import Path
+
+    from tflconv.dialects.tfl_kernels import markdown_table
+
+    doc = (Path(__file__).parent.parent / "docs" / "legalize_math_tensor.md").read_text()
+    begin = doc.index("-->", doc.index("<!-- kernel-table:begin")) + 3
+    end = doc.index("<!-- kernel-table:end -->")
+    assert doc[begin:end].strip() == markdown_table(), "regenerate the table in the docs"
+
+
+@pytest.mark.parametrize("other", ["i16", "ui16", "f16"])
+@pytest.mark.parametrize("to_bf16", [True, False])
+def test_bitcast_bfloat16(other: str, to_bf16: bool):
+    """bf16 has no numpy type: the model casts f32 <-> bf16 around the BITCAST (values exact in
+    bf16), and the bits are checked."""
+    f = bf16_round(np.array([[1.5, -2.0, 0.0, 3.0e38, -1.0e-30, 2.5]], np.float32))
+    bits = (f.view(np.uint32) >> 16).astype(np.uint16)
+    if to_bf16:
+        x = bits.view(NP[other])
+        case = Case("tfl.bitcast", [(x, True)], [f], result_types=["bf16"])
+    else:
+        case = Case("tfl.bitcast", [(f, True)], [bits.view(NP[other])], operand_types={0: "bf16"})
+    check(case)
+
+
+@pytest.mark.parametrize(
+    "fn,dtype,op",
+    [
+        (lambda v: tf.gather(v, [2, 0]), "ui32", "tfl.gather"),
+        (lambda v: tf.concat([v, v], 0), "f64", "tfl.concatenation"),
+        (lambda v: tf.transpose(tf.reshape(v, [3, 2])), "string", "tfl.transpose"),
+        (lambda v: tf.nn.relu(v), "f64", "tfl.relu"),
+    ],
+    ids=["gather-ui32", "concat-f64", "transpose-string", "relu-f64"],
+)
+def test_other_families_are_caught_by_the_gate(fn, dtype: str, op: str):
+    """Patterns of other families that do not ask the table yet: the gate still refuses what
+    LiteRT would refuse at invoke(), naming the tfl op and the type."""
+    err = _refusal(fn, [tf.TensorSpec([6], tf.string if dtype == "string" else NP[dtype])])
+    found = {u.op: u for u in err.report.ops}
+    assert op in found and found[op].reason == "kernel_dtype"
+    assert f"is {dtype}" in found[op].detail or f"are {dtype}" in found[op].detail
