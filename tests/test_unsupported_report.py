@@ -70,7 +70,7 @@ def test_a_refused_builtin_says_which_constraint_failed():
     puts the pattern's reason first and suggests fixing the model before any flag."""
     (u,) = _error(_constraint).report.ops
     assert u.op == "tf.Exp" and u.reason == BUILTIN_CONSTRAINT
-    assert u.detail == "LegalizeUnary: tfl.exp does not run on f64 (kernel types: f32)"
+    assert u.detail == "LegalizeUnary: tfl.exp does not run on f64 (kernel types: f16, f32)"
     assert u.fixes[0].startswith("change the model so a legalization pattern applies")
     assert any(f.startswith("SELECT_TF_OPS") for f in u.fixes[1:])
 
