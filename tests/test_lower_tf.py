@@ -321,3 +321,40 @@ def test_lgamma_half_computes_in_f32():
     assert got.dtype == np.float16
     # both round an f32 result to half once: at most one half ulp apart
     np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+_QUANTIZED = {"quint8": (tf.quint8, np.uint8), "qint8": (tf.qint8, np.int8)}
+
+
+@pytest.mark.parametrize("lo,hi", [(-1.5, 6.0), (0.0, 1.0), (-100.0, -3.0)])
+@pytest.mark.parametrize("qtype", list(_QUANTIZED))
+def test_dequantize_min_combined(qtype, lo, hi):
+    """Every storage value of qint8 / quint8 (fed as the same-size integer, cast by TF)."""
+    tf_type, storage = _QUANTIZED[qtype]
+    info = np.iinfo(storage)
+    x = np.arange(info.min, info.max + 1).astype(storage).reshape(16, 16)
+
+    def fn(a):
+        return tf.raw_ops.Dequantize(
+            input=tf.cast(a, tf_type), min_range=lo, max_range=hi, mode="MIN_COMBINED"
+        )
+
+    tflite = _compare(fn, [x])
+    assert "tfl.cast" in op_histogram(tflite)
+
+
+@pytest.mark.parametrize("qtype", list(_QUANTIZED))
+def test_dequantize_of_a_quantized_constant(qtype):
+    """A qint8 / quint8 constant (as a quantized weight is stored) with a run-time range."""
+    tf_type, storage = _QUANTIZED[qtype]
+    weights = np.array([[3, 100, 17], [0, 127, 64]], storage)
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+
+    def fn(a, lo, hi):
+        w = tf.raw_ops.Dequantize(
+            input=tf.constant(weights, dtype=tf_type), min_range=lo, max_range=hi,
+            mode="MIN_COMBINED",
+        )  # fmt: skip
+        return a * w
+
+    _compare(fn, [x, np.float32(-2.0), np.float32(3.0)])

@@ -15,6 +15,7 @@ their dtype and broadcasting rules apply), as the official does:
     InvertPermutation(p)      -> tfl.scatter_nd(p[:, None], range(n), [n])
     DynamicStitch / ParallelDynamicStitch (constant indices) -> Gather(Concat(data), order)
     SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
+    Dequantize(x: qint8|quint8){MIN_COMBINED} -> (Cast(x) + 128|0) * (max - min) / 255 + min
     Lgamma(x)       -> the Lanczos approximation (g = 7) with Euler's reflection for x < 0.5
 
 Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
@@ -394,6 +395,40 @@ class LowerLgamma(RewritePattern):
         return None
 
 
+class LowerDequantize(RewritePattern):
+    """tf.Dequantize(x: qint8 | quint8, min, max){MIN_COMBINED} -> (Cast(x) + half_range) *
+    ((max - min) / 255) + min, half_range = 128 for qint8, 0 for quint8 (lower_tf.td)"""
+
+    root = "tf.Dequantize"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, lo, hi = op.operands
+        # T is qint8 / quint8 (tensors typed by their i8 / ui8 storage); the wider quantized
+        # types have no tensor type
+        storage = x.type.dtype
+        if storage not in ("i8", "ui8"):
+            return rw.fail(f"Dequantize is lowered for qint8/quint8 (got {storage})")
+        if op.attr("mode", "MIN_COMBINED") != "MIN_COMBINED":
+            return rw.fail(f"Dequantize is lowered in MIN_COMBINED mode (got {op.attr('mode')})")
+        if int(op.attr("axis", -1)) != -1 or bool(op.attr("narrow_range", False)):
+            return rw.fail("Dequantize is lowered per tensor without narrow_range")
+        out = op.result.type
+        if out.dtype != "f32" or lo.type.dtype != "f32" or hi.type.dtype != "f32":
+            return rw.fail("Dequantize is lowered to f32 from f32 ranges")
+        if lo.type.rank not in (0, None) and lo.type.num_elements != 1:
+            return rw.fail("per-tensor Dequantize needs scalar min/max")
+        scalar = lo.type
+        shifted = tf_op(rw, "Cast", [x], out, Truncate=False)
+        if storage == "i8":
+            shifted = tf_op(rw, "AddV2", [shifted, _scalar_f32(rw, 128.0)], out)
+        step = tf_op(
+            rw, "Div", [tf_op(rw, "Sub", [hi, lo], scalar), _scalar_f32(rw, 255.0)], scalar
+        )
+        scaled = tf_op(rw, "Mul", [shifted, step], out)
+        rw.replace(op, tf_op(rw, "AddV2", [scaled, lo], out))
+        return None
+
+
 class LegalizeNonMaxSuppression(RewritePattern):
     """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
     tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
@@ -481,6 +516,7 @@ PATTERNS: list[RewritePattern] = [
     LowerDynamicStitch(),
     LowerSoftmaxCrossEntropy(),
     LowerLgamma(),
+    LowerDequantize(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
 ]
