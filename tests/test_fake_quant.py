@@ -141,3 +141,17 @@ def test_quantize_chain_keeps_fake_quant_pairs(mode):
     exact = mode in ("float", "dynamic_range")
     np.testing.assert_allclose(got, want, atol=1e-6 if exact else 2.5 * 10 / 255)
     assert op_histogram(tflite).get("tfl.quantize", 0) >= 3
+
+
+@pytest.mark.parametrize("signed", [True, False])
+@pytest.mark.parametrize("lo,hi", [(-3.1, 5.3), (-1.0, 1.0)])
+def test_quantize_and_dequantize_v4_half_up(lo, hi, signed):
+    x = _inputs(lo, hi)
+
+    def fn(a):
+        return tf.raw_ops.QuantizeAndDequantizeV4(
+            input=a, input_min=tf.constant(lo), input_max=tf.constant(hi), signed_input=signed,
+            range_given=True, round_mode="HALF_UP",
+        )  # fmt: skip
+
+    _check(fn, x)
