@@ -20,8 +20,8 @@ TFLite's QUANTIZE clamps to its storage type only ([0, 255] / [-128, 127]); a na
 to nearest; they differ only on exact halfway ties (TF: floor(v + 0.5) or half to even, TFLite:
 half away from zero), as the official lowering does.
 
-Not lowered (the op stays with the reason): non-constant ranges, num_bits > 8 (no QUANTIZE
-storage type matches a 9..16-bit TF range), QuantizeAndDequantizeV4 with range_given = false
+Not lowered (the op stays with the reason): non-constant ranges, num_bits > 8 (a 9..16-bit TF
+range would need int16 storage with a zero point, which LiteRT's DEQUANTIZE rejects), QuantizeAndDequantizeV4 with range_given = false
 (TF takes the range from the data at run time), a per-channel axis (the official ignores
 it).
 """
@@ -146,6 +146,7 @@ class LegalizeFakeQuant(RewritePattern):
             return None
         num_bits = int(op.attr("num_bits", 8))
         if not 2 <= num_bits <= 8:
+            # 9..16 bits would need i16 storage with a zero point, which DEQUANTIZE rejects
             return rw.fail(f"num_bits={num_bits}: QUANTIZE stores at most 8 bits in [0, 255]")
         narrow = bool(op.attr("narrow_range", False))
         bounds = _range(op, rw)
