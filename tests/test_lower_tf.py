@@ -285,3 +285,76 @@ def test_xla_gather_in_gather_nd_form(operand, indices, index_vector_dim):
         return xla.gather(a, i, dimension_numbers=dn, slice_sizes=sizes, indices_are_sorted=False)
 
     assert "tfl.gather_nd" in op_histogram(_compare(fn, [x, idx], exact=True))
+
+
+_LGAMMA_CASES = {
+    # zeros of lgamma at 1 and 2 bound the absolute error; elsewhere the relative error rules
+    "positive": np.array([1e-30, 1e-3, 0.1, 0.5, 1.0, 1.5, 2.0, 3.0, 4.5, 10.0, 30.0, 77.7]),
+    "negative": np.array([-1e-3, -0.5, -1.5, -2.5, -3.3, -7.75, -10.5, -33.1, -100.25]),
+    "near_poles": np.array([-1.0001, -0.9999, -2.001, -1.999, -4.9999, -5.0001, 1e-6, -1e-6]),
+    "large": np.array([1e3, 1e4, 1e10, 1e30, 1e38, -1e6 - 0.5, -1e7]),
+    # +inf at the poles (0, negative integers) and at +/-inf, NaN stays NaN
+    "special": np.array([0.0, -0.0, -1.0, -2.0, -10.0, np.inf, -np.inf, np.nan]),
+}
+
+
+@pytest.mark.parametrize("case", list(_LGAMMA_CASES))
+def test_lgamma_lanczos(case):
+    x = _LGAMMA_CASES[case].astype(np.float32)
+    cf = tf.function(tf.math.lgamma, input_signature=[tf.TensorSpec(x.shape, tf.float32)])
+    tflite = convert([cf.get_concrete_function()])
+    (got,) = run_litert(tflite, [x])
+    want = tf.math.lgamma(x).numpy()
+    # float32 Lanczos (g = 7) against TF's own kernel: a few ulp of the result, absolutely
+    # ~1e-6 around the zeros at 1 and 2
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5, equal_nan=True)
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+    hist = op_histogram(tflite)
+    assert {"tfl.sin", "tfl.floor", "tfl.log"} <= set(hist) and "tfl.custom" not in hist
+
+
+def test_lgamma_half_computes_in_f32():
+    x = np.array([0.3, 1.5, 4.0, 9.5, -0.5, -2.5, -3.0, 0.0, 60000.0], np.float16)
+    cf = tf.function(tf.math.lgamma, input_signature=[tf.TensorSpec(x.shape, tf.float16)])
+    (got,) = run_litert(convert([cf.get_concrete_function()]), [x])
+    want = tf.math.lgamma(x).numpy()
+    assert got.dtype == np.float16
+    # both round an f32 result to half once: at most one half ulp apart
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+
+
+_QUANTIZED = {"quint8": (tf.quint8, np.uint8), "qint8": (tf.qint8, np.int8)}
+
+
+@pytest.mark.parametrize("lo,hi", [(-1.5, 6.0), (0.0, 1.0), (-100.0, -3.0)])
+@pytest.mark.parametrize("qtype", list(_QUANTIZED))
+def test_dequantize_min_combined(qtype, lo, hi):
+    """Every storage value of qint8 / quint8 (fed as the same-size integer, cast by TF)."""
+    tf_type, storage = _QUANTIZED[qtype]
+    info = np.iinfo(storage)
+    x = np.arange(info.min, info.max + 1).astype(storage).reshape(16, 16)
+
+    def fn(a):
+        return tf.raw_ops.Dequantize(
+            input=tf.cast(a, tf_type), min_range=lo, max_range=hi, mode="MIN_COMBINED"
+        )
+
+    tflite = _compare(fn, [x])
+    assert "tfl.cast" in op_histogram(tflite)
+
+
+@pytest.mark.parametrize("qtype", list(_QUANTIZED))
+def test_dequantize_of_a_quantized_constant(qtype):
+    """A qint8 / quint8 constant (as a quantized weight is stored) with a run-time range."""
+    tf_type, storage = _QUANTIZED[qtype]
+    weights = np.array([[3, 100, 17], [0, 127, 64]], storage)
+    x = np.linspace(-1, 1, 6, dtype=np.float32).reshape(2, 3)
+
+    def fn(a, lo, hi):
+        w = tf.raw_ops.Dequantize(
+            input=tf.constant(weights, dtype=tf_type), min_range=lo, max_range=hi,
+            mode="MIN_COMBINED",
+        )  # fmt: skip
+        return a * w
+
+    _compare(fn, [x, np.float32(-2.0), np.float32(3.0)])

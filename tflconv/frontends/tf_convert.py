@@ -42,11 +42,15 @@ DTYPE_NAMES: dict[int, str] = {
     types_pb2.DT_COMPLEX128: "complex128",
 }
 _REF_OFFSET = 100  # DT_FLOAT_REF = DT_FLOAT + 100, ...
+# TF's 8-bit quantized types hold plain integers (their range travels in separate tensors, as
+# for tf.Dequantize): tensors of them are typed by their storage; `T` attributes keep the TF name.
+_QUANTIZED_STORAGE: dict[int, str] = {types_pb2.DT_QINT8: "i8", types_pb2.DT_QUINT8: "ui8"}
 
 
 def dtype_name(enum: int, where: str = "") -> str:
     """Our element-type name of a TF DataType enum value."""
-    name = DTYPE_NAMES.get(enum if enum < _REF_OFFSET else enum - _REF_OFFSET)
+    base = enum if enum < _REF_OFFSET else enum - _REF_OFFSET
+    name = DTYPE_NAMES.get(base) or _QUANTIZED_STORAGE.get(base)
     if name is None:
         tf_name = types_pb2.DataType.Name(enum) if enum in types_pb2.DataType.values() else enum
         raise FrontendError(f"{where}: TF dtype {tf_name} has no TFLite tensor type")
@@ -74,6 +78,14 @@ def _type_attr(enum: int) -> TypeAttr:
     return TypeAttr(name)
 
 
+def _ndarray(proto: Any) -> np.ndarray:
+    """A TensorProto's array; quantized types (numpy records of one field) as their storage."""
+    arr = tf.make_ndarray(proto)
+    if arr.dtype.names is not None and len(arr.dtype.names) == 1:
+        arr = arr.view(arr.dtype.fields[arr.dtype.names[0]][0])
+    return arr
+
+
 def _string(value: bytes) -> str | bytes:
     try:
         return value.decode("utf-8")
@@ -97,7 +109,7 @@ def convert_attr(av: attr_value_pb2.AttrValue) -> Any:
     if kind == "shape":
         return _shape_attr(av.shape)
     if kind == "tensor":
-        return tf.make_ndarray(av.tensor)
+        return _ndarray(av.tensor)
     if kind == "func":
         return SymbolRef(av.func.name)
     if kind == "placeholder":
@@ -117,7 +129,7 @@ def convert_attr(av: attr_value_pb2.AttrValue) -> Any:
         if lst.shape:
             return [_shape_attr(s) for s in lst.shape]
         if lst.tensor:
-            return [tf.make_ndarray(t) for t in lst.tensor]
+            return [_ndarray(t) for t in lst.tensor]
         if lst.func:
             return [SymbolRef(f.name) for f in lst.func]
         return []

@@ -9,7 +9,7 @@ from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
 
-from .legalize import control_flow, hashtable, math, nn, recurrent, spectral, tensor
+from .legalize import control_flow, fake_quant, hashtable, math, nn, recurrent, spectral, tensor
 from .legalize import random as random_ops
 
 
@@ -24,6 +24,7 @@ def legalize_tf_patterns() -> PatternSet:
         + spectral.PATTERNS
         + random_ops.PATTERNS
         + hashtable.PATTERNS
+        + fake_quant.PATTERNS
     )
 
 

@@ -15,6 +15,8 @@ their dtype and broadcasting rules apply), as the official does:
     InvertPermutation(p)      -> tfl.scatter_nd(p[:, None], range(n), [n])
     DynamicStitch / ParallelDynamicStitch (constant indices) -> Gather(Concat(data), order)
     SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
+    Dequantize(x: qint8|quint8){MIN_COMBINED} -> (Cast(x) + 128|0) * (max - min) / 255 + min
+    Lgamma(x)       -> the Lanczos approximation (g = 7) with Euler's reflection for x < 0.5
 
 Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
 the other ops being added in their own families.
@@ -318,6 +320,115 @@ def _scalar_f32(rw: PatternRewriter, value: float) -> Value:
     return const(rw, np.asarray(value, dtype=np.float32))
 
 
+# The Lanczos approximation of lower_tf.cc (g = 7, 8 terms), as the official builds it.
+_LANCZOS_GAMMA = 7.0
+_LANCZOS_BASE = 0.99999999999980993227684700473478
+_LANCZOS_COEFFICIENTS = (
+    676.520368121885098567009190444019, -1259.13921672240287047156078755283,
+    771.3234287776530788486528258894, -176.61502916214059906584551354,
+    12.507343278686904814458936853, -0.13857109526572011689554707,
+    9.984369578019570859563e-6, 1.50563273514931155834e-7,
+)  # fmt: skip
+
+
+class LowerLgamma(RewritePattern):
+    """tf.Lgamma(x) -> Lanczos log-gamma of TF ops (lower_tf.cc): reflection
+    log(pi) - lgamma(1 - x) - log|sin(pi frac|x|)| for x < 0.5, +inf at poles and +/-inf"""
+
+    root = "tf.Lgamma"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        (x,) = op.operands
+        dtype = x.type.dtype
+        if dtype not in ("f32", "f16", "bf16"):
+            return rw.fail(f"Lgamma is lowered for f32 (f16/bf16 through f32), got {dtype}")
+        out = op.result.type
+        ft = x.type.with_dtype("f32")
+        bt = x.type.with_dtype("i1")
+        if dtype != "f32":  # the approximation is not precise enough below 32 bits
+            x = tf_op(rw, "Cast", [x], ft, Truncate=False)
+
+        def c(value: float) -> Value:
+            return const(rw, np.asarray(value, dtype=np.float32))
+
+        def f(name: str, *operands: Value) -> Value:
+            return tf_op(rw, name, list(operands), ft)
+
+        one_half, one = c(0.5), c(1.0)
+        gamma_plus_half = c(_LANCZOS_GAMMA + 0.5)
+        need_to_reflect = tf_op(rw, "Less", [x, one_half], bt)
+        z = f("SelectV2", need_to_reflect, f("Neg", x), f("Sub", x, one))
+        series = c(_LANCZOS_BASE)
+        for i, coefficient in enumerate(_LANCZOS_COEFFICIENTS):
+            shifted = f("AddV2", f("AddV2", z, c(float(i))), one)
+            series = f("AddV2", series, f("Div", c(coefficient), shifted))
+        # log(t) = log(g + 0.5) + log1p(z / (g + 0.5)); the log term as (z + 1/2 - t/log t) log t
+        # so that it does not overflow for large t
+        t = f("AddV2", gamma_plus_half, z)
+        log_t = f(
+            "AddV2",
+            c(np.log(_LANCZOS_GAMMA + 0.5)),
+            f("Log1p", f("Div", z, gamma_plus_half)),
+        )
+        head = f("Mul", f("AddV2", z, f("Sub", one_half, f("Div", t, log_t))), log_t)
+        log_y = f("AddV2", c((np.log(2) + np.log(np.pi)) / 2), f("AddV2", head, f("Log", series)))
+        # log|sin(pi x)| through frac(|x|), folded into [0, 0.5]: exact 0 (so -inf) at integers
+        abs_x = f("Abs", x)
+        frac = f("Sub", abs_x, f("Floor", abs_x))
+        above_half = tf_op(rw, "Greater", [frac, one_half], bt)
+        reduced = f("SelectV2", above_half, f("Sub", one, frac), frac)
+        denom = f("Log", f("Sin", f("Mul", c(np.pi), reduced)))
+        # an infinite denominator wins (avoids -inf - inf = NaN)
+        finite = tf_op(rw, "IsFinite", [denom], bt)
+        reflection = f(
+            "SelectV2",
+            finite,
+            f("Sub", f("Sub", c(np.log(np.pi)), denom), log_y),
+            f("Neg", denom),
+        )
+        result = f("SelectV2", need_to_reflect, reflection, log_y)
+        is_inf = tf_op(rw, "IsInf", [x], bt)
+        result = f("SelectV2", is_inf, c(np.inf), result)
+        if dtype != "f32":
+            result = tf_op(rw, "Cast", [result], out, Truncate=False)
+        rw.replace(op, result)
+        return None
+
+
+class LowerDequantize(RewritePattern):
+    """tf.Dequantize(x: qint8 | quint8, min, max){MIN_COMBINED} -> (Cast(x) + half_range) *
+    ((max - min) / 255) + min, half_range = 128 for qint8, 0 for quint8 (lower_tf.td)"""
+
+    root = "tf.Dequantize"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, lo, hi = op.operands
+        # T is qint8 / quint8 (tensors typed by their i8 / ui8 storage); the wider quantized
+        # types have no tensor type
+        storage = x.type.dtype
+        if storage not in ("i8", "ui8"):
+            return rw.fail(f"Dequantize is lowered for qint8/quint8 (got {storage})")
+        if op.attr("mode", "MIN_COMBINED") != "MIN_COMBINED":
+            return rw.fail(f"Dequantize is lowered in MIN_COMBINED mode (got {op.attr('mode')})")
+        if int(op.attr("axis", -1)) != -1 or bool(op.attr("narrow_range", False)):
+            return rw.fail("Dequantize is lowered per tensor without narrow_range")
+        out = op.result.type
+        if out.dtype != "f32" or lo.type.dtype != "f32" or hi.type.dtype != "f32":
+            return rw.fail("Dequantize is lowered to f32 from f32 ranges")
+        if lo.type.rank not in (0, None) and lo.type.num_elements != 1:
+            return rw.fail("per-tensor Dequantize needs scalar min/max")
+        scalar = lo.type
+        shifted = tf_op(rw, "Cast", [x], out, Truncate=False)
+        if storage == "i8":
+            shifted = tf_op(rw, "AddV2", [shifted, _scalar_f32(rw, 128.0)], out)
+        step = tf_op(
+            rw, "Div", [tf_op(rw, "Sub", [hi, lo], scalar), _scalar_f32(rw, 255.0)], scalar
+        )
+        scaled = tf_op(rw, "Mul", [shifted, step], out)
+        rw.replace(op, tf_op(rw, "AddV2", [scaled, lo], out))
+        return None
+
+
 class LegalizeNonMaxSuppression(RewritePattern):
     """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
     tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
@@ -404,6 +515,8 @@ PATTERNS: list[RewritePattern] = [
     LowerInvertPermutation(),
     LowerDynamicStitch(),
     LowerSoftmaxCrossEntropy(),
+    LowerLgamma(),
+    LowerDequantize(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
 ]
