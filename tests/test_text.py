@@ -901,3 +901,18 @@ def test_string_splat_keeps_trailing_nul_bytes():
 
     value = parse_attr('dense<"\\00"> : tensor<2x!tf.string>')
     assert list(value) == [b"\x00", b"\x00"]
+
+
+def test_tf_quantized_type_attributes_round_trip():
+    """tf.Dequantize's T = quint8 (a dump of a model with TF quantized tensors) parses back."""
+    text = """module {
+  func.func @main(%x: tensor<4xui8>) -> (tensor<4xf32>) {
+    %a = "arith.constant"() {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
+    %y = "tf.Dequantize"(%x, %a, %a) {T = quint8, mode = "MIN_COMBINED"} : (tensor<4xui8>, tensor<f32>, tensor<f32>) -> tensor<4xf32>
+    "func.return"(%y) : (tensor<4xf32>) -> ()
+  }
+}
+"""
+    printed = print_module(parse_module(text))
+    assert "T = quint8" in printed
+    assert print_module(parse_module(printed)) == printed

@@ -20,6 +20,10 @@ from .location import UNKNOWN, Location, SourceLine
 from .printer import ELIDED_MARKER, ElidedArray, ElidedBytes, elided_array, print_type
 from .types import DTYPES, NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, TypeAttr
 
+# TF's quantized dtypes exist only as type attributes (their tensors carry the storage type).
+TF_QUANTIZED_DTYPES = frozenset({"qint8", "quint8", "qint16", "quint16", "qint32"})
+TYPE_ATTR_NAMES = frozenset(DTYPES) | TF_QUANTIZED_DTYPES
+
 # Fast path for `key = <simple scalar>` entries of an attribute dictionary.
 _ATTR_ENTRY = re.compile(
     r'([A-Za-z_][A-Za-z0-9_$.]*) = (?:"([^"\\\n]*)"|([-+]?[0-9]+)|([-+]?[0-9]+\.[0-9]*(?:[eE][-+]?[0-9]+)?)'
@@ -224,7 +228,7 @@ class AttributeParser(TokenStream):
                     else:
                         value = _CONSTANTS.get(ident, _MISSING)
                         if value is _MISSING:
-                            value = TypeAttr(ident) if ident in DTYPES else _MISSING
+                            value = TypeAttr(ident) if ident in TYPE_ATTR_NAMES else _MISSING
                     if value is not _MISSING:
                         if key in out:
                             self.error(f"duplicate attribute '{key}'")
@@ -277,7 +281,7 @@ class AttributeParser(TokenStream):
                 return self.dense_resource()
             if tok == "bytes_resource":
                 return self.bytes_resource()
-            if tok in DTYPES:
+            if tok in TYPE_ATTR_NAMES:
                 self.advance()
                 return TypeAttr(tok)
             self.error(f"unknown attribute value '{tok}'")
