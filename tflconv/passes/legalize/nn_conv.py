@@ -77,12 +77,12 @@ def _nchw_space_to_batch(op: Operation) -> Operation | None:
     return s2b if block is not None and block.shape == (3,) else None
 
 
-def _dtype_reason(tfl_name: str, x: Value) -> str | None:
+def _dtype_reason(tfl_name: str, x: Value, operand: int = 0) -> str | None:
     """Why `x` cannot be the input of `tfl_name`: integer convolutions need quantized filters
     (the quantizer's business), and the kernel table says which float types run (f64: none)."""
     if not x.type.is_float:
         return f"only float convolutions are legalized here (input is {x.type.dtype})"
-    return kernel_dtype_reason(tfl_name, x)
+    return kernel_dtype_reason(tfl_name, x, operand)
 
 
 def _conv_common(
@@ -272,7 +272,7 @@ class LegalizeConv2DBackpropInput(RewritePattern):
             return rw.fail(f"data_format {fmt} is not supported")
         if w.type.rank != 4 or x.type.rank != 4:
             return rw.fail("transpose conv needs rank-4 input and filter")
-        if why := _dtype_reason("tfl.transpose_conv", x):
+        if why := _dtype_reason("tfl.transpose_conv", x, 2):
             return rw.fail(why)
         strides = _nhwc_list(op, "strides", [1, 1, 1, 1])
         dilations = _nhwc_list(op, "dilations", [1, 1, 1, 1])
@@ -346,7 +346,7 @@ class LegalizeConv3DBackpropInputV2(RewritePattern):
         sizes, w, x = op.operands
         if x.type.rank != 5 or w.type.rank != 5:
             return rw.fail("conv 3-D transpose needs rank-5 input and filter")
-        if why := _dtype_reason("tfl.conv_3d_transpose", x):
+        if why := _dtype_reason("tfl.conv_3d_transpose", x, 2):
             return rw.fail(why)
         attrs, reason = _conv3d_attrs(op)
         if reason:
