@@ -552,6 +552,13 @@ LEGALIZE_REFUSALS = [
     ),
     ("tile-c128", lambda v: tf.tile(v, [2]), ([6], tf.complex128), "tf.Tile", "complex128"),
     (
+        "strided-slice-c128",
+        lambda v: v[1:5:2],
+        ([6], tf.complex128),
+        "tf.StridedSlice",
+        "tfl.strided_slice does not run on complex128",
+    ),
+    (
         "conv2d-f64",
         lambda v: tf.nn.conv2d(v, _conv_filter(tf.float64, [1, 1, 2, 3]), 1, "VALID"),
         ([1, 3, 3, 2], tf.float64),
