@@ -433,37 +433,62 @@ def test_no_kernel_for_the_dtype_fails_at_conversion(fn, dtype: str, op: str, wh
     assert u.op == op and why in u.detail, u.detail
 
 
-def _topk_f16(v):
-    return tf.math.top_k(v, 2).values
+def _resize_i32(v):
+    return tf.compat.v1.image.resize_bilinear(v, [4, 6])
 
 
-def test_gate_refuses_a_builtin_its_kernel_lacks_at_conversion():
-    """TopKV2 is legalized without asking the table (passes/legalize/math.py): the
-    tfl.topk_v2 on f16 it emits is refused by the final gate, naming kernel, operand, type."""
-    err = _refusal(_topk_f16, [tf.TensorSpec([6], tf.float16)])
+_RESIZE_I32 = [tf.TensorSpec([1, 2, 3, 1], tf.int32)]
+
+
+@pytest.fixture
+def resize_forgets_the_table(monkeypatch):
+    """A legalization pattern that does not ask the table (as LegalizeResize did before): the
+    final gate must still refuse the tfl op it emits."""
+    from tflconv.passes.legalize import nn_act
+
+    monkeypatch.setattr(nn_act, "kernel_dtype_reason", lambda *args: None)
+
+
+def test_gate_refuses_a_builtin_its_kernel_lacks(resize_forgets_the_table):
+    err = _refusal(_resize_i32, _RESIZE_I32)
     (u,) = err.report.ops
-    assert u.op == "tfl.topk_v2" and u.reason == "kernel_dtype"
-    assert "operand 0 (input), result 0 (values) are f16; LiteRT TOPK_V2 takes" in u.detail
-    assert u.locations and u.locations[0].node and "TopK" in u.locations[0].node
+    assert u.op == "tfl.resize_bilinear" and u.reason == "kernel_dtype"
+    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in u.detail
+    assert u.locations and u.locations[0].node and "ResizeBilinear" in u.locations[0].node
     assert u.error_code is None and "fail at invoke()" in u.fixes[0]
 
 
-def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks():
+def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_the_table):
     """`analyze` reads the same table: no target that legalizes converts the model, and the
     row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
     from tflconv.analyze import analyze_model, format_analysis
 
-    fn = tf.function(_topk_f16, input_signature=[tf.TensorSpec([6], tf.float16)])
+    fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
     report = analyze_model(fn.get_concrete_function())
-    row = next(r for r in report["op_types"] if r["op"] == "tfl.topk_v2")
+    row = next(r for r in report["op_types"] if r["op"] == "tfl.resize_bilinear")
     assert row["unsupported"] == 1 and row["reason_kind"] == "kernel_dtype"
-    assert "operand 0 (input), result 0 (values) are f16; LiteRT TOPK_V2 takes" in row["reason"]
+    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in row["reason"]
     assert report["ops"] == sum(r["count"] for r in report["op_types"] if r["op"].startswith("tf."))
     for v in report["verdicts"]:
         legalizes = "TFLITE_BUILTINS" in v["target_ops"]
         assert v["converts"] is not legalizes, v
-        assert ("tfl.topk_v2" in v["blocking"]) is legalizes
-    assert "tfl.topk_v2: the LiteRT kernel does not take" in format_analysis(report)
+        assert ("tfl.resize_bilinear" in v["blocking"]) is legalizes
+    assert "tfl.resize_bilinear: the LiteRT kernel does not take" in format_analysis(report)
+
+
+def test_analyze_reports_the_up_front_refusal():
+    """With the table asked at legalization, `analyze` shows the TF op with the pattern's
+    reason, and Select TF ops converts it."""
+    from tflconv.analyze import analyze_model
+
+    fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
+    report = analyze_model(fn.get_concrete_function())
+    (row,) = report["op_types"]
+    assert row["op"] == "tf.ResizeBilinear" and row["builtin"] == 0 and row["select"] == 1
+    assert "LegalizeResize: tfl.resize_bilinear does not run on i32" in row["reason"]
+    for v in report["verdicts"]:
+        fallback = "SELECT_TF_OPS" in v["target_ops"] or v["allow_custom_ops"]
+        assert v["converts"] is fallback, v
 
 
 def test_docs_hold_the_generated_table():
