@@ -429,6 +429,20 @@ def _split(rng: np.random.Generator, t: str) -> Case:
     )
 
 
+def _split_v(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 6))
+    operands = [(x, True), (_i32(2, 4), False), (np.array(1, np.int32), False)]
+    return Case("tfl.split_v", operands, [x[:, :2], x[:, 2:]], {"num_splits": 2})
+
+
+def _unique(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (8,), 0, 3)
+    first = np.sort(np.unique(x, return_index=True)[1])
+    values = x[first]
+    idx = np.array([int(np.flatnonzero(values == v)[0]) for v in x], np.int32)
+    return Case("tfl.unique", [(x, True)], [values, idx], {"idx_out_type": "INT32"})
+
+
 def _softmax(log: bool) -> Builder:
     def build(rng: np.random.Generator, t: str) -> Case:
         x = data(rng, t, (2, 5), -3, 3)
@@ -611,6 +625,8 @@ TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.padv2": _pad("tfl.padv2"),
     "tfl.strided_slice": _strided_slice,
     "tfl.split": _split,
+    "tfl.split_v": _split_v,
+    "tfl.unique": _unique,
     "tfl.topk_v2": _topk,
     "tfl.one_hot": _one_hot,
     "tfl.scatter_nd": _scatter_nd,

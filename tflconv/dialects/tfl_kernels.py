@@ -193,6 +193,8 @@ KERNELS: dict[str, KernelTypes] = {
     "tfl.pad": _k("PAD", "T,?->T", T=PAD),
     "tfl.padv2": _k("PADV2", "T,?,T->T", T=PAD),
     "tfl.split": _k("SPLIT", "?,T->T*", T="f32 f16 i8 i16 i32 i64 ui8"),
+    "tfl.split_v": _k("SPLIT_V", "T,?,?->T*", T="f32 i8 i16 i32 i64 ui8"),
+    "tfl.unique": _k("UNIQUE", "T->T,I", T="f32 i8 i16 i32 i64 ui8", I="i32 i64"),
     "tfl.fill": _k("FILL", "?,T->T", T=ANY + " string complex64"),
     "tfl.space_to_depth": _k("SPACE_TO_DEPTH", "T->T", T="f32 i8 i32 i64 ui8"),
     "tfl.one_hot": _k("ONE_HOT", "?,?,T,T->T", T="f32 i8 i32 i64 ui8 i1"),

@@ -193,6 +193,8 @@ class LegalizeSplitV(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, sizes, dim = op.operands
+        if why := kernel_dtype_reason("tfl.split_v", x):
+            return rw.fail(why)
         attrs = {"num_splits": len(op.results)}
         operands = [x, as_i32(rw, sizes), as_i32(rw, dim)]
         rw.replace_with_new(op, "tfl.split_v", operands, attrs)
@@ -627,6 +629,8 @@ class LegalizeUnique(RewritePattern):
         idx = op.results[1].type.dtype
         if idx not in ("i32", "i64"):
             return rw.fail(f"index type {idx}")
+        if why := kernel_dtype_reason("tfl.unique", op.operands[0]):
+            return rw.fail(why)
         attrs = {"idx_out_type": tflite_type_name(idx)}
         rw.replace_with_new(op, "tfl.unique", [op.operands[0]], attrs)
         return None
