@@ -531,6 +531,14 @@ def _conv_filter(dtype, shape):
 LEGALIZE_REFUSALS = [
     # (name, fn, input spec (shape, dtype), the TF op left, text of its reason)
     ("relu-f64", tf.nn.relu, ([6], tf.float64), "tf.Relu", "tfl.relu does not run on f64"),
+    ("relu-ui16", tf.nn.relu, ([6], tf.uint16), "tf.Relu", "tfl.maximum does not run on ui16"),
+    (
+        "bias-add-i8",
+        lambda v: tf.nn.bias_add(v, tf.constant([1, 2, 3], tf.int8)),
+        ([2, 3], tf.int8),
+        "tf.BiasAdd",
+        "tfl.add does not run on i8",
+    ),
     ("softmax-f64", tf.nn.softmax, ([6], tf.float64), "tf.Softmax", "tfl.softmax does not run"),
     (
         "resize-bilinear-i32",
@@ -675,10 +683,11 @@ def test_refused_resize_bilinear_i32_falls_back_to_select_tf_ops():
     assert b"FlexResizeBilinear" in tflite
 
 
-@pytest.mark.parametrize("dtype", ["i32", "i64"])
+@pytest.mark.parametrize("dtype", ["i32", "i64", "i8", "i16", "ui8"])
 @pytest.mark.parametrize("shape", [(7,), (2, 3, 4)], ids=str)
 def test_integer_relu_is_maximum_with_zero(dtype: str, shape):
-    """The official LegalizeReluI32/I64: RELU has no integer kernel, MAXIMUM(x, 0) does."""
+    """The official LegalizeReluI32/I64 (RELU has no integer kernel, MAXIMUM(x, 0) does), and
+    likewise for the other integer types MAXIMUM runs on."""
     x = data(np.random.default_rng(14), dtype, shape, -100, 100)
     x.flat[0] = 0
     hist = _tf_compare(tf.nn.relu, [tf.TensorSpec(shape, NP[dtype])], [x])

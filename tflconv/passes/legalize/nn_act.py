@@ -7,7 +7,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, one_to_one
 from tflconv.core.types import numpy_dtype
-from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_reason
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from . import elementwise_lowered
 from .common import const, constant_value, create_tfl
@@ -37,18 +37,18 @@ ACTIVATIONS = one_to_one(_ACTIVATIONS, check=lambda op: _float_only(op, _ACTIVAT
 
 
 class LegalizeReluInt(RewritePattern):
-    """tf.Relu(x: i32/i64) -> tfl.maximum(x, 0)  (the official LegalizeReluI32/I64: RELU has no
-    integer kernel, MAXIMUM does)"""
+    """tf.Relu(x: integer) -> tfl.maximum(x, 0)  (the official LegalizeReluI32/I64: RELU has no
+    integer kernel, MAXIMUM does; likewise for i8/i16/ui8, which MAXIMUM also runs on)"""
 
     root = "tf.Relu"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x = op.operands[0]
         dtype = x.type.dtype
-        if x.type.is_quantized or dtype not in ("i32", "i64"):
-            return rw.fail(f"integer relu is lowered for i32/i64 (got {dtype})")
-        if not kernel_accepts("tfl.maximum", dtype):
-            return rw.fail(f"tfl.maximum does not run on {dtype}")
+        if x.type.is_quantized or not x.type.is_int:
+            return rw.fail(f"integer relu is lowered for plain integers (got {dtype})")
+        if why := kernel_dtype_reason("tfl.maximum", x):
+            return rw.fail(why)
         zero = const(rw, np.zeros((), dtype=numpy_dtype(dtype)))
         rw.replace(op, create_tfl(rw, "maximum", [x, zero], [op.result.type]).result)
 
@@ -149,6 +149,8 @@ class LegalizeBiasAdd(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, b = op.operands
+        if why := kernel_dtype_reason("tfl.add", x):
+            return rw.fail(why)
         fmt = data_format(op)
         if fmt.startswith("NC") and fmt != "NC":
             if x.type.rank is None or b.type.shape is None or b.type.shape[0] is None:
@@ -168,6 +170,8 @@ class LegalizeFusedBatchNorm(RewritePattern):
         x, scale, offset, mean, var = op.operands[:5]
         if not x.type.is_float or x.type.rank is None:
             return rw.fail("batch norm needs a ranked float input")
+        if why := kernel_dtype_reason("tfl.mul", x) or kernel_dtype_reason("tfl.add", x):
+            return rw.fail(why)
         fmt = data_format(op)
         rank = x.type.rank
         if fmt in ("NHWC", "NDHWC") or rank < 3:
