@@ -102,7 +102,11 @@ CASTABLE = "f32 f16 f64 bf16 i8 i16 i32 i64 ui8 ui16 ui32 i1 complex64"
 SIZED = "f32 f16 f64 bf16 i8 i16 i32 i64 ui8 ui16 ui32 ui64 i1 complex64 complex128"
 
 KERNELS: dict[str, KernelTypes] = {
-    # binary arithmetic (add.cc, sub.cc, mul.cc, div.cc, floor_div.cc, floor_mod.cc, pow.cc, ...)
+    # binary arithmetic (add.cc, sub.cc, mul.cc, div.cc, floor_div.cc, floor_mod.cc, pow.cc, ...).
+    # complex64: LiteRT loads ADD, SUB, CONCATENATION, PAD, GATHER, PACK, REVERSE_V2 on it and
+    # fails at allocate_tensors()/invoke() (tested as refused); MUL and the data movement
+    # kernels that list it (RESHAPE, SQUEEZE, TRANSPOSE, STRIDED_SLICE, TILE, BROADCAST_TO,
+    # SELECT, FILL, ...) and REAL/IMAG/COMPLEX_ABS run on it (tested against numpy).
     "tfl.add": _k("ADD", "T,T->T", T="f32 f16 i16 i32 i64"),
     "tfl.sub": _k("SUB", "T,T->T", T="f32 f16 i32 i64"),
     "tfl.mul": _k("MUL", "T,T->T", T="f32 f16 i16 i32 i64 ui32 complex64"),
