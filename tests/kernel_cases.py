@@ -121,7 +121,8 @@ def data(rng: np.random.Generator, t: str, shape: tuple[int, ...], lo=-5, hi=5) 
 
 
 def tol(t: str) -> float:
-    return {"f16": 5e-3, "f32": 2e-6, "f64": 1e-12, "complex64": 2e-6}.get(t, 0.0)
+    tols = {"f16": 5e-3, "f32": 2e-6, "f64": 1e-12, "complex64": 2e-6, "complex128": 1e-12}
+    return tols.get(t, 0.0)
 
 
 Builder = Callable[[np.random.Generator, str], Case]
@@ -428,6 +429,20 @@ def _split(rng: np.random.Generator, t: str) -> Case:
     )
 
 
+def _split_v(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (2, 6))
+    operands = [(x, True), (_i32(2, 4), False), (np.array(1, np.int32), False)]
+    return Case("tfl.split_v", operands, [x[:, :2], x[:, 2:]], {"num_splits": 2})
+
+
+def _unique(rng: np.random.Generator, t: str) -> Case:
+    x = data(rng, t, (8,), 0, 3)
+    first = np.sort(np.unique(x, return_index=True)[1])
+    values = x[first]
+    idx = np.array([int(np.flatnonzero(values == v)[0]) for v in x], np.int32)
+    return Case("tfl.unique", [(x, True)], [values, idx], {"idx_out_type": "INT32"})
+
+
 def _softmax(log: bool) -> Builder:
     def build(rng: np.random.Generator, t: str) -> Case:
         x = data(rng, t, (2, 5), -3, 3)
@@ -532,6 +547,56 @@ def _pool(op: str) -> Builder:
     return build
 
 
+def _transpose_conv(rng: np.random.Generator, t: str) -> Case:
+    """A 1x1 stride-1 transpose convolution (a matmul per pixel) with bias."""
+    x, w = data(rng, t, (1, 3, 3, 2), -2, 2), data(rng, t, (4, 1, 1, 2), -2, 2)
+    b = data(rng, t, (4,), -2, 2)
+    e = np.einsum("nhwc,oc->nhwo", x.astype(np.float64), w[:, 0, 0]) + b
+    operands = [(_i32(1, 3, 3, 4), False), (w, False), (x, True), (b, False)]
+    attrs = {"padding": "VALID", "stride_h": 1, "stride_w": 1, **NONE}
+    return Case("tfl.transpose_conv", operands, [e.astype(x.dtype)], attrs, tol(t) * 10)
+
+
+def _conv_3d(transpose: bool) -> Builder:
+    """A 1x1x1 3-D convolution (or its transpose) with bias: exact references without TF."""
+
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x, b = data(rng, t, (1, 2, 2, 2, 3), -2, 2), data(rng, t, (4,), -2, 2)
+        attrs = {"padding": "VALID", "stride_d": 1, "stride_h": 1, "stride_w": 1, **NONE}
+        attrs |= {"dilation_d_factor": 1, "dilation_h_factor": 1, "dilation_w_factor": 1}
+        if transpose:  # filter [d, h, w, out, in]
+            w = data(rng, t, (1, 1, 1, 4, 3), -2, 2)
+            e = np.einsum("ndhwi,oi->ndhwo", x.astype(np.float64), w[0, 0, 0]) + b
+            operands = [(_i32(1, 2, 2, 2, 4), False), (w, False), (x, True), (b, False)]
+            op = "tfl.conv_3d_transpose"
+        else:  # filter [d, h, w, in, out]
+            w = data(rng, t, (1, 1, 1, 3, 4), -2, 2)
+            e = np.einsum("ndhwi,io->ndhwo", x.astype(np.float64), w[0, 0, 0]) + b
+            operands = [(x, True), (w, False), (b, False)]
+            op = "tfl.conv_3d"
+        return Case(op, operands, [e.astype(x.dtype)], attrs, tol(t) * 10)
+
+    return build
+
+
+def _sparse_to_dense(rng: np.random.Generator, t: str) -> Case:
+    idx = np.array([[3], [0]], np.int32)
+    values, default = data(rng, t, (2,)), data(rng, t, ())
+    e = np.full((5,), default, values.dtype)
+    e[idx[:, 0]] = values
+    operands = [(idx, False), (_i32(5), False), (values, True), (default, False)]
+    return Case("tfl.sparse_to_dense", operands, [e])
+
+
+def _complex_part(op: str, ref: Callable) -> Builder:
+    def build(rng: np.random.Generator, t: str) -> Case:
+        x = data(rng, t, (2, 3))
+        part = np.float32 if t == "complex64" else np.float64
+        return Case(op, [(x, True)], [np.asarray(ref(x)).astype(part)], {}, tol(t) * 4)
+
+    return build
+
+
 TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.reshape": _shaped("tfl.reshape", lambda x: x.reshape(6, 4), consts=[_i32(6, 4)]),
     "tfl.transpose": _shaped(
@@ -560,6 +625,8 @@ TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.padv2": _pad("tfl.padv2"),
     "tfl.strided_slice": _strided_slice,
     "tfl.split": _split,
+    "tfl.split_v": _split_v,
+    "tfl.unique": _unique,
     "tfl.topk_v2": _topk,
     "tfl.one_hot": _one_hot,
     "tfl.scatter_nd": _scatter_nd,
@@ -580,6 +647,13 @@ TENSOR_BUILDERS: dict[str, Builder] = {
     "tfl.conv_2d": _conv("tfl.conv_2d"),
     "tfl.depthwise_conv_2d": _conv("tfl.depthwise_conv_2d"),
     "tfl.fully_connected": _fully_connected,
+    "tfl.transpose_conv": _transpose_conv,
+    "tfl.conv_3d": _conv_3d(False),
+    "tfl.conv_3d_transpose": _conv_3d(True),
+    "tfl.sparse_to_dense": _sparse_to_dense,
+    "tfl.real": _complex_part("tfl.real", np.real),
+    "tfl.imag": _complex_part("tfl.imag", np.imag),
+    "tfl.complex_abs": _complex_part("tfl.complex_abs", np.abs),
     "tfl.max_pool_2d": _pool("tfl.max_pool_2d"),
     "tfl.average_pool_2d": _pool("tfl.average_pool_2d"),
 }
@@ -670,6 +744,9 @@ MAIN_OPERAND = {
     "tfl.fill": 1,
     "tfl.scatter_nd": 1,
     "tfl.one_hot": 2,
+    "tfl.sparse_to_dense": 2,
+    "tfl.transpose_conv": 2,
+    "tfl.conv_3d_transpose": 2,
 }
 
 

@@ -178,14 +178,30 @@ REFUSED = [
     ("tfl.reverse_v2", "f64"),
     ("tfl.pad", "ui32"),
     ("tfl.split", "i1"),
+    ("tfl.split_v", "f16"),
+    ("tfl.split_v", "i1"),
+    ("tfl.unique", "f16"),
+    ("tfl.unique", "i1"),
     ("tfl.space_to_depth", "f16"),
     ("tfl.topk_v2", "f16"),
     ("tfl.one_hot", "f16"),
     ("tfl.scatter_nd", "i16"),
     ("tfl.segment_sum", "i64"),
     ("tfl.unsorted_segment_max", "i8"),
+    # complex64: these models load, then fail at allocate_tensors() or invoke()
     ("tfl.concatenation", "complex64"),
     ("tfl.gather", "complex64"),
+    ("tfl.add", "complex64"),
+    ("tfl.sub", "complex64"),
+    ("tfl.pad", "complex64"),
+    ("tfl.pack", "complex64"),
+    ("tfl.reverse_v2", "complex64"),
+    ("tfl.transpose_conv", "f16"),
+    ("tfl.conv_3d", "f16"),
+    ("tfl.conv_3d_transpose", "f64"),
+    ("tfl.sparse_to_dense", "i16"),
+    ("tfl.sparse_to_dense", "f16"),
+    ("tfl.real", "f32"),
     ("tfl.select_v2", "string"),
     ("tfl.mirror_pad", "string"),
     ("tfl.depth_to_space", "i16"),
@@ -421,12 +437,24 @@ def test_no_kernel_for_the_dtype_fails_at_conversion(fn, dtype: str, op: str, wh
     assert u.op == op and why in u.detail, u.detail
 
 
-def test_resize_bilinear_int32_fails_at_conversion_naming_the_kernel():
-    """The legalization emits tfl.resize_bilinear on i32; the gate refuses it by the table."""
-    err = _refusal(
-        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
-        [tf.TensorSpec([1, 2, 3, 1], tf.int32)],
-    )
+def _resize_i32(v):
+    return tf.compat.v1.image.resize_bilinear(v, [4, 6])
+
+
+_RESIZE_I32 = [tf.TensorSpec([1, 2, 3, 1], tf.int32)]
+
+
+@pytest.fixture
+def resize_forgets_the_table(monkeypatch):
+    """A legalization pattern that does not ask the table (as LegalizeResize did before): the
+    final gate must still refuse the tfl op it emits."""
+    from tflconv.passes.legalize import nn_act
+
+    monkeypatch.setattr(nn_act, "kernel_dtype_reason", lambda *args: None)
+
+
+def test_gate_refuses_a_builtin_its_kernel_lacks(resize_forgets_the_table):
+    err = _refusal(_resize_i32, _RESIZE_I32)
     (u,) = err.report.ops
     assert u.op == "tfl.resize_bilinear" and u.reason == "kernel_dtype"
     assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in u.detail
@@ -434,15 +462,12 @@ def test_resize_bilinear_int32_fails_at_conversion_naming_the_kernel():
     assert u.error_code is None and "fail at invoke()" in u.fixes[0]
 
 
-def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks():
+def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_the_table):
     """`analyze` reads the same table: no target that legalizes converts the model, and the
     row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
     from tflconv.analyze import analyze_model, format_analysis
 
-    @tf.function(input_signature=[tf.TensorSpec([1, 2, 3, 1], tf.int32)], autograph=False)
-    def fn(v):
-        return tf.compat.v1.image.resize_bilinear(v, [4, 6])
-
+    fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
     report = analyze_model(fn.get_concrete_function())
     row = next(r for r in report["op_types"] if r["op"] == "tfl.resize_bilinear")
     assert row["unsupported"] == 1 and row["reason_kind"] == "kernel_dtype"
@@ -453,6 +478,21 @@ def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks():
         assert v["converts"] is not legalizes, v
         assert ("tfl.resize_bilinear" in v["blocking"]) is legalizes
     assert "tfl.resize_bilinear: the LiteRT kernel does not take" in format_analysis(report)
+
+
+def test_analyze_reports_the_up_front_refusal():
+    """With the table asked at legalization, `analyze` shows the TF op with the pattern's
+    reason, and Select TF ops converts it."""
+    from tflconv.analyze import analyze_model
+
+    fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
+    report = analyze_model(fn.get_concrete_function())
+    (row,) = report["op_types"]
+    assert row["op"] == "tf.ResizeBilinear" and row["builtin"] == 0 and row["select"] == 1
+    assert "LegalizeResize: tfl.resize_bilinear does not run on i32" in row["reason"]
+    for v in report["verdicts"]:
+        fallback = "SELECT_TF_OPS" in v["target_ops"] or v["allow_custom_ops"]
+        assert v["converts"] is fallback, v
 
 
 def test_docs_hold_the_generated_table():
@@ -481,20 +521,214 @@ def test_bitcast_bfloat16(other: str, to_bf16: bool):
     check(case)
 
 
+# --- legalization asks the table: refused up front, the TF op stays with the pattern's reason ---
+
+
+def _conv_filter(dtype, shape):
+    return tf.constant(np.ones(shape), dtype)
+
+
+LEGALIZE_REFUSALS = [
+    # (name, fn, input spec (shape, dtype), the TF op left, text of its reason)
+    ("relu-f64", tf.nn.relu, ([6], tf.float64), "tf.Relu", "tfl.relu does not run on f64"),
+    ("relu-ui16", tf.nn.relu, ([6], tf.uint16), "tf.Relu", "tfl.maximum does not run on ui16"),
+    (
+        "bias-add-i8",
+        lambda v: tf.nn.bias_add(v, tf.constant([1, 2, 3], tf.int8)),
+        ([2, 3], tf.int8),
+        "tf.BiasAdd",
+        "tfl.add does not run on i8",
+    ),
+    ("softmax-f64", tf.nn.softmax, ([6], tf.float64), "tf.Softmax", "tfl.softmax does not run"),
+    (
+        "resize-bilinear-i32",
+        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
+        ([1, 2, 3, 1], tf.int32),
+        "tf.ResizeBilinear",
+        "tfl.resize_bilinear does not run on i32",
+    ),
+    ("gather-ui32", lambda v: tf.gather(v, [2, 0]), ([6], tf.uint32), "tf.GatherV2", "ui32"),
+    ("gather-c64", lambda v: tf.gather(v, [2, 0]), ([6], tf.complex64), "tf.GatherV2", "complex64"),
+    ("concat-f64", lambda v: tf.concat([v, v], 0), ([6], tf.float64), "tf.ConcatV2", "f64"),
+    ("concat-c64", lambda v: tf.concat([v, v], 0), ([6], tf.complex64), "tf.ConcatV2", "complex64"),
+    ("pack-f16", lambda v: tf.stack([v, v]), ([6], tf.float16), "tf.Pack", "tfl.pack does not"),
+    ("pack-c64", lambda v: tf.stack([v, v]), ([6], tf.complex64), "tf.Pack", "complex64"),
+    ("pad-ui32", lambda v: tf.pad(v, [[1, 2]]), ([6], tf.uint32), "tf.Pad", "tfl.pad does not"),
+    ("pad-c64", lambda v: tf.pad(v, [[1, 2]]), ([6], tf.complex64), "tf.Pad", "complex64"),
+    ("reverse-f64", lambda v: tf.reverse(v, [0]), ([6], tf.float64), "tf.ReverseV2", "f64"),
+    ("reverse-c64", lambda v: tf.reverse(v, [0]), ([6], tf.complex64), "tf.ReverseV2", "complex64"),
+    (
+        "transpose-string",
+        lambda v: tf.transpose(tf.reshape(v, [3, 2])),
+        ([6], tf.string),
+        "tf.Transpose",
+        "tfl.transpose does not run on string",
+    ),
+    ("split-i1", lambda v: tf.split(v, 2)[1], ([6], tf.bool), "tf.Split", "in operand 1"),
+    ("split-v-f16", lambda v: tf.split(v, [2, 4])[1], ([6], tf.float16), "tf.SplitV", "f16"),
+    ("unique-f64", lambda v: tf.unique(v)[0], ([6], tf.float64), "tf.Unique", "tfl.unique"),
+    (
+        "one-hot-f16",
+        lambda v: tf.one_hot(v, 3, dtype=tf.float16),
+        ([6], tf.int32),
+        "tf.OneHot",
+        "tfl.one_hot does not run on f16 in operand 2",
+    ),
+    (
+        "scatter-nd-i16",
+        lambda v: tf.scatter_nd([[1], [0]], v[:2], [4]),
+        ([6], tf.int16),
+        "tf.ScatterNd",
+        "tfl.scatter_nd does not run on i16 in operand 1",
+    ),
+    ("where-f16", tf.where, ([6], tf.float16), "tf.Where", "tfl.where does not run on f16"),
+    (
+        "fill-c128",
+        lambda v: tf.fill([2, 3], tf.reshape(v, [])),
+        ([1], tf.complex128),
+        "tf.Fill",
+        "tfl.fill does not run on complex128 in operand 1",
+    ),
+    ("tile-c128", lambda v: tf.tile(v, [2]), ([6], tf.complex128), "tf.Tile", "complex128"),
+    (
+        "strided-slice-c128",
+        lambda v: v[1:5:2],
+        ([6], tf.complex128),
+        "tf.StridedSlice",
+        "tfl.strided_slice does not run on complex128",
+    ),
+    (
+        "conv2d-f64",
+        lambda v: tf.nn.conv2d(v, _conv_filter(tf.float64, [1, 1, 2, 3]), 1, "VALID"),
+        ([1, 3, 3, 2], tf.float64),
+        "tf.Conv2D",
+        "tfl.conv_2d does not run on f64",
+    ),
+    (
+        "depthwise-f64",
+        lambda v: tf.nn.depthwise_conv2d(
+            v, _conv_filter(tf.float64, [1, 1, 2, 1]), [1, 1, 1, 1], "VALID"
+        ),
+        ([1, 3, 3, 2], tf.float64),
+        "tf.DepthwiseConv2dNative",
+        "tfl.depthwise_conv_2d does not run on f64",
+    ),
+    (
+        "transpose-conv-f64",
+        lambda v: tf.nn.conv2d_transpose(
+            v, _conv_filter(tf.float64, [1, 1, 3, 2]), [1, 3, 3, 3], 1, "VALID"
+        ),
+        ([1, 3, 3, 2], tf.float64),
+        "tf.Conv2DBackpropInput",
+        "tfl.transpose_conv does not run on f64",
+    ),
+    (
+        "conv3d-f64",
+        lambda v: tf.nn.conv3d(v, _conv_filter(tf.float64, [1, 1, 1, 2, 3]), [1] * 5, "VALID"),
+        ([1, 2, 2, 2, 2], tf.float64),
+        "tf.Conv3D",
+        "tfl.conv_3d does not run on f64",
+    ),
+    (
+        "conv3d-transpose-f64",
+        lambda v: tf.nn.conv3d_transpose(
+            v, _conv_filter(tf.float64, [1, 1, 1, 3, 2]), [1, 2, 2, 2, 3], 1, "VALID"
+        ),
+        ([1, 2, 2, 2, 2], tf.float64),
+        "tf.Conv3DBackpropInputV2",
+        "tfl.conv_3d_transpose does not run on f64 in operand 2",
+    ),
+    (
+        "max-pool-f16",
+        lambda v: tf.nn.max_pool2d(v, 2, 2, "VALID"),
+        ([1, 4, 4, 1], tf.float16),
+        "tf.MaxPool",
+        "tfl.max_pool_2d does not run on f16",
+    ),
+    (
+        "avg-pool-f64",
+        lambda v: tf.nn.avg_pool2d(v, 2, 2, "VALID"),
+        ([1, 4, 4, 1], tf.float64),
+        "tf.AvgPool",
+        "tfl.average_pool_2d does not run on f64",
+    ),
+]
+
+
 @pytest.mark.parametrize(
-    "fn,dtype,op",
-    [
-        (lambda v: tf.gather(v, [2, 0]), "ui32", "tfl.gather"),
-        (lambda v: tf.concat([v, v], 0), "f64", "tfl.concatenation"),
-        (lambda v: tf.transpose(tf.reshape(v, [3, 2])), "string", "tfl.transpose"),
-        (lambda v: tf.nn.relu(v), "f64", "tfl.relu"),
-    ],
-    ids=["gather-ui32", "concat-f64", "transpose-string", "relu-f64"],
+    "fn,spec,op,why", [r[1:] for r in LEGALIZE_REFUSALS], ids=[r[0] for r in LEGALIZE_REFUSALS]
 )
-def test_other_families_are_caught_by_the_gate(fn, dtype: str, op: str):
-    """Patterns of other families that do not ask the table yet: the gate still refuses what
-    LiteRT would refuse at invoke(), naming the tfl op and the type."""
-    err = _refusal(fn, [tf.TensorSpec([6], tf.string if dtype == "string" else NP[dtype])])
+def test_legalization_refuses_what_the_kernel_lacks(fn, spec, op: str, why: str):
+    """The pattern asks the table before rewriting: the TF op stays (so SELECT_TF_OPS or a
+    custom op can take it) with the pattern's reason, and no tfl op reaches the final gate."""
+    err = _refusal(fn, [tf.TensorSpec(*spec)])
     found = {u.op: u for u in err.report.ops}
-    assert op in found and found[op].reason == "kernel_dtype"
-    assert f"is {dtype}" in found[op].detail or f"are {dtype}" in found[op].detail
+    assert op in found, found
+    assert why in found[op].detail, found[op].detail
+    assert not [u.op for u in err.report.ops if u.op.startswith("tfl.")]
+
+
+def test_refused_resize_bilinear_i32_falls_back_to_select_tf_ops():
+    """Left a TF op, the int32 ResizeBilinear becomes a Flex op when Select TF ops are on."""
+    from tflconv.converter import convert
+
+    fn = tf.function(
+        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
+        input_signature=[tf.TensorSpec([1, 2, 3, 1], tf.int32)],
+    )
+    tflite = convert(
+        fn.get_concrete_function(),
+        target_spec={"supported_ops": {"TFLITE_BUILTINS", "SELECT_TF_OPS"}},
+    )
+    assert b"FlexResizeBilinear" in tflite
+
+
+@pytest.mark.parametrize("dtype", ["i32", "i64", "i8", "i16", "ui8"])
+@pytest.mark.parametrize("shape", [(7,), (2, 3, 4)], ids=str)
+def test_integer_relu_is_maximum_with_zero(dtype: str, shape):
+    """The official LegalizeReluI32/I64 (RELU has no integer kernel, MAXIMUM(x, 0) does), and
+    likewise for the other integer types MAXIMUM runs on."""
+    x = data(np.random.default_rng(14), dtype, shape, -100, 100)
+    x.flat[0] = 0
+    hist = _tf_compare(tf.nn.relu, [tf.TensorSpec(shape, NP[dtype])], [x])
+    assert hist == {"tfl.maximum": 1}
+
+
+# --- TensorArrays of element types ZEROS_LIKE/ADD/SCATTER_ND lack --------------------------------
+
+LIST_TYPES = ["f16", "i8", "ui8", "i16", "i1", "f32"]
+
+
+@pytest.mark.parametrize("dtype", LIST_TYPES)
+def test_tensor_array_with_a_dynamic_element_dim_in_a_while_loop(dtype: str):
+    """Writes into a list whose element shape has an unknown dim broadcast the list first: by
+    ZEROS_LIKE + ADD where those kernels take the type, else by BROADCAST_TO."""
+    tf_dtype = tf.as_dtype(NP[dtype])
+
+    def fn(x):
+        ta = tf.TensorArray(tf_dtype, size=3, element_shape=[None, 3])
+        body = lambda i, t: (i + 1, t.write(i, tf.roll(x, i, 0)))  # noqa: E731
+        _, ta = tf.while_loop(lambda i, t: i < 3, body, (0, ta))
+        return ta.stack()
+
+    x = data(np.random.default_rng(15), dtype, (2, 3), -50, 50)
+    hist = _tf_compare(fn, [tf.TensorSpec([None, 3], tf_dtype)], [x])
+    assert "tfl.while" in hist
+    assert ("tfl.zeros_like" in hist) is kernel_accepts("tfl.zeros_like", dtype)
+
+
+@pytest.mark.parametrize("dtype", ["f16", "i16", "i8", "f32"])
+def test_tensor_array_scatter(dtype: str):
+    """TensorArray.scatter: SCATTER_ND in the element type, or (f16, i16) in f32/i32 between
+    CASTs."""
+    tf_dtype = tf.as_dtype(NP[dtype])
+
+    def fn(x):
+        rows = tf.transpose(x, [1, 0, 2])
+        scattered = tf.TensorArray(tf_dtype, size=4).scatter([3, 0, 2, 1], rows)
+        return scattered.stack(), scattered.gather([2, 0])
+
+    x = data(np.random.default_rng(16), dtype, (2, 4, 3), -50, 50)
+    hist = _tf_compare(fn, [tf.TensorSpec([None, 4, 3], tf_dtype)], [x])
+    assert hist["tfl.scatter_nd"] == 2
+    assert ("tfl.cast" in hist) is (not kernel_accepts("tfl.scatter_nd", dtype, 1))

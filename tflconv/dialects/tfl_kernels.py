@@ -102,7 +102,11 @@ CASTABLE = "f32 f16 f64 bf16 i8 i16 i32 i64 ui8 ui16 ui32 i1 complex64"
 SIZED = "f32 f16 f64 bf16 i8 i16 i32 i64 ui8 ui16 ui32 ui64 i1 complex64 complex128"
 
 KERNELS: dict[str, KernelTypes] = {
-    # binary arithmetic (add.cc, sub.cc, mul.cc, div.cc, floor_div.cc, floor_mod.cc, pow.cc, ...)
+    # binary arithmetic (add.cc, sub.cc, mul.cc, div.cc, floor_div.cc, floor_mod.cc, pow.cc, ...).
+    # complex64: LiteRT loads ADD, SUB, CONCATENATION, PAD, GATHER, PACK, REVERSE_V2 on it and
+    # fails at allocate_tensors()/invoke() (tested as refused); MUL and the data movement
+    # kernels that list it (RESHAPE, SQUEEZE, TRANSPOSE, STRIDED_SLICE, TILE, BROADCAST_TO,
+    # SELECT, FILL, ...) and REAL/IMAG/COMPLEX_ABS run on it (tested against numpy).
     "tfl.add": _k("ADD", "T,T->T", T="f32 f16 i16 i32 i64"),
     "tfl.sub": _k("SUB", "T,T->T", T="f32 f16 i32 i64"),
     "tfl.mul": _k("MUL", "T,T->T", T="f32 f16 i16 i32 i64 ui32 complex64"),
@@ -193,10 +197,13 @@ KERNELS: dict[str, KernelTypes] = {
     "tfl.pad": _k("PAD", "T,?->T", T=PAD),
     "tfl.padv2": _k("PADV2", "T,?,T->T", T=PAD),
     "tfl.split": _k("SPLIT", "?,T->T*", T="f32 f16 i8 i16 i32 i64 ui8"),
+    "tfl.split_v": _k("SPLIT_V", "T,?,?->T*", T="f32 i8 i16 i32 i64 ui8"),
+    "tfl.unique": _k("UNIQUE", "T->T,I", T="f32 i8 i16 i32 i64 ui8", I="i32 i64"),
     "tfl.fill": _k("FILL", "?,T->T", T=ANY + " string complex64"),
     "tfl.space_to_depth": _k("SPACE_TO_DEPTH", "T->T", T="f32 i8 i32 i64 ui8"),
     "tfl.one_hot": _k("ONE_HOT", "?,?,T,T->T", T="f32 i8 i32 i64 ui8 i1"),
     "tfl.scatter_nd": _k("SCATTER_ND", "?,T,?->T", T="f32 i8 i32 i64 ui8 i1"),
+    "tfl.sparse_to_dense": _k("SPARSE_TO_DENSE", "I,I,T,T->T", I="i32 i64", T="f32 i8 i32 i64 ui8"),
     "tfl.topk_v2": _k("TOPK_V2", "T,?->T,i32", T="f32 i8 i16 i32 i64 ui8"),
     "tfl.mirror_pad": _k("MIRROR_PAD", "T,?->T", T=ANY + " complex64"),
     "tfl.depth_to_space": _k("DEPTH_TO_SPACE", "T->T", T="f32 f16 i8 i32 i64 ui8"),
@@ -213,6 +220,9 @@ KERNELS: dict[str, KernelTypes] = {
     "tfl.conv_2d": _k("CONV_2D", "T,T,T->T", T=ACTIVATION),
     "tfl.depthwise_conv_2d": _k("DEPTHWISE_CONV_2D", "T,T,T->T", T=ACTIVATION),
     "tfl.fully_connected": _k("FULLY_CONNECTED", "T,T,T->T", T=ACTIVATION),
+    "tfl.transpose_conv": _k("TRANSPOSE_CONV", "?,T,T,?->T", T="f32"),
+    "tfl.conv_3d": _k("CONV_3D", "T,T,?->T", T="f32"),
+    "tfl.conv_3d_transpose": _k("CONV_3D_TRANSPOSE", "?,T,T,?->T", T="f32"),
     "tfl.max_pool_2d": _k("MAX_POOL_2D", "T->T", T="f32 i8 i16 ui8"),
     "tfl.average_pool_2d": _k("AVERAGE_POOL_2D", "T->T", T=ACTIVATION),
     # segment reductions (segment_sum.cc, unsorted_segment.cc)
@@ -221,6 +231,10 @@ KERNELS: dict[str, KernelTypes] = {
     "tfl.unsorted_segment_prod": _k("UNSORTED_SEGMENT_PROD", "T,?,?->T", T="f32 i32"),
     "tfl.unsorted_segment_max": _k("UNSORTED_SEGMENT_MAX", "T,?,?->T", T="f32 i32"),
     "tfl.unsorted_segment_min": _k("UNSORTED_SEGMENT_MIN", "T,?,?->T", T="f32 i32"),
+    # complex parts (complex_support.cc: complex64 -> f32, complex128 -> f64)
+    "tfl.real": _k("REAL", "C->F", C="complex64 complex128", F="f32 f64"),
+    "tfl.imag": _k("IMAG", "C->F", C="complex64 complex128", F="f32 f64"),
+    "tfl.complex_abs": _k("COMPLEX_ABS", "C->F", C="complex64 complex128", F="f32 f64"),
 }
 """tfl op name -> the element types its LiteRT kernel runs on (unquantized tensors)."""
 

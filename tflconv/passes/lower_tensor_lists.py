@@ -51,6 +51,7 @@ from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import PatternRewriter
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
 from tflconv.dialects import tf as _tf_dialect  # noqa: F401  (purity of tf ops)
+from tflconv.dialects.tfl_kernels import kernel_accepts
 
 from .legalize.common import const, constant_value, create_tfl
 from .legalize.control_flow import (
@@ -338,8 +339,10 @@ def _broadcast_list(rw: PatternRewriter, lst: Value, item_e: Value) -> Value:
     """lst broadcast so its element dims fit the expanded item `item_e` ([1, *item]); the
     list length stays (broadcasting keeps a 0 or n leading dim against the item's 1).
 
-    Numbers: `lst + zeros_like(item_e)` (adding zero keeps every value; 2 ops). Other element
-    types: `broadcast_to(lst, [len(lst), *max(shape(lst)[1:], shape(item))])`."""
+    Types the ZEROS_LIKE and ADD kernels take (f32, i32, i64): `lst + zeros_like(item_e)`
+    (adding zero keeps every value; 2 ops). Other element types (f16, i8, ui8, i16, i1, ...,
+    whose kernels refuse one of the two): `broadcast_to(lst, [len(lst), *max(shape(lst)[1:],
+    shape(item))])`."""
     lt, it = lst.type, item_e.type
     if lt.rank is None or it.rank is None or lt.rank != it.rank:
         return lst  # unknown ranks: nothing to prove, the kernel checks at run time
@@ -347,7 +350,7 @@ def _broadcast_list(rw: PatternRewriter, lst: Value, item_e: Value) -> Value:
     if all(d is not None for d in tail) and tail == it.shape[1:]:  # type: ignore[index]
         return lst
     out = lt.with_shape(_broadcast_shape(lt.shape, it.shape))
-    if lt.dtype in ("f32", "f16", "i32", "i64", "i16", "i8", "ui8"):
+    if kernel_accepts("tfl.zeros_like", lt.dtype) and kernel_accepts("tfl.add", lt.dtype):
         zeros = create_tfl(rw, "zeros_like", [item_e], [it]).result
         return create_tfl(rw, "add", [lst, zeros], [out], fused_activation_function="NONE").result
     rank = lt.rank
@@ -512,15 +515,30 @@ def _lower_push_back(lw: ListLowering, op: Operation) -> bool | None:
     return None
 
 
+# Element types SCATTER_ND lacks, scattered in a wider type that holds every value (CASTs around).
+_SCATTER_WIDER = {"f16": "f32", "i16": "i32", "ui16": "i32"}
+
+
+def _scatter_type(dtype: str) -> str | None:
+    if not kernel_accepts("tfl.select_v2", dtype, 1):
+        return None
+    if kernel_accepts("tfl.scatter_nd", dtype, 1):
+        return dtype
+    return _SCATTER_WIDER.get(dtype)
+
+
 def _lower_scatter(lw: ListLowering, op: Operation) -> bool | None:
     """TensorListScatterIntoExistingList(l, t, idx): l[idx[k]] = t[k] ->
-    select(scatter_nd(idx, ones) > 0, scatter_nd(idx, t), l)."""
+    select(scatter_nd(idx, ones) > 0, scatter_nd(idx, t), l) (f16/i16 rows scattered as
+    f32/i32: SCATTER_ND has no kernel for them)."""
     rw = lw.rw
     lst, tensor, indices = op.operands
     lt, tt = lst.type, tensor.type
     if lt.rank is None or tt.rank is None or lt.rank != tt.rank or indices.type.rank != 1:
         return False
-    if lt.dtype not in ("f32", "f16", "i32", "i64"):
+    wide = _scatter_type(lt.dtype)
+    if wide is None:
+        lw.ctx.stats[f"tensor-list ops left (scatter of {lt.dtype} elements)"] += 1
         return False
     rank = lt.rank
     # Grow unknown element dims first, from the first row of `tensor`.
@@ -534,7 +552,12 @@ def _lower_scatter(lw: ListLowering, op: Operation) -> bool | None:
         rw, "reshape", [_as_i32(rw, indices), idx_shape], [TensorType((k, 1), I32)]
     ).result
     target = _shape_of(rw, lst)
-    written = create_tfl(rw, "scatter_nd", [idx, tensor, target], [lst.type]).result
+    rows = tensor
+    if wide != lt.dtype:
+        rows = create_tfl(rw, "cast", [tensor], [tt.with_dtype(wide)]).result
+    written = create_tfl(rw, "scatter_nd", [idx, rows, target], [lst.type.with_dtype(wide)]).result
+    if wide != lt.dtype:
+        written = create_tfl(rw, "cast", [written], [lst.type]).result
     ones_t = tt.with_dtype(I32)
     one = const(rw, np.array(1, np.int32))
     ones = create_tfl(rw, "fill", [_shape_of(rw, tensor), one], [ones_t]).result

@@ -17,6 +17,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from .common import const, create_tfl
 from .nn_util import data_format
@@ -208,8 +209,10 @@ class LegalizeBiasAddGrad(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         dy = op.operands[0]
-        if dy.type.dtype not in ("f32", "f16", "i32", "i64") or dy.type.is_quantized:
-            return rw.fail(f"tfl.sum does not run on {dy.type.dtype} here (f32, f16, i32, i64)")
+        if dy.type.is_quantized:
+            return rw.fail("BiasAddGrad of quantized values is not lowered")
+        if why := kernel_dtype_reason("tfl.sum", dy):
+            return rw.fail(why)
         rank = dy.type.rank
         if rank is None or rank < 2:
             return rw.fail("BiasAddGrad needs a ranked input of rank >= 2")

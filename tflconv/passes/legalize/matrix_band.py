@@ -16,17 +16,13 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import DTYPES, TensorType
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from .common import const, create_tfl, int_list
 from .math import explicit_broadcast, needs_explicit_broadcast
 from .tensor_util import dim_size, iota, np_int
 
 INT32_MAX = int(np.iinfo(np.int32).max)
-
-# SELECT_V2 copies elements by width (8/16/32/64 bits): any type with a NumPy zero of that width.
-_SELECTABLE = frozenset(
-    k for k, dt in DTYPES.items() if dt is not None and dt.kind != "O" and dt.itemsize <= 8
-)
 
 Bound = int | Value | None
 """A band bound: None (unbounded), a constant, or a runtime 0-D value already made non-negative."""
@@ -98,8 +94,10 @@ class LegalizeMatrixBandPart(RewritePattern):
         if rank is None or rank < 2:
             return rw.fail("MatrixBandPart needs a ranked input of rank >= 2")
         dtype = x.type.dtype
-        if dtype not in _SELECTABLE or x.type.is_quantized:
-            return rw.fail(f"tfl.select_v2 does not copy {dtype} elements")
+        if x.type.is_quantized:
+            return rw.fail(f"tfl.select_v2 does not copy quantized {dtype} elements")
+        if why := kernel_dtype_reason("tfl.select_v2", x, 1):
+            return rw.fail(why)
         m, n = x.type.shape[-2:]  # type: ignore[index]
         lo = _bound(rw, lo_v, x, rank - 2, m)
         up = _bound(rw, up_v, x, rank - 1, n)

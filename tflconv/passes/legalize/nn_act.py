@@ -7,6 +7,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, one_to_one
 from tflconv.core.types import numpy_dtype
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from . import elementwise_lowered
 from .common import const, constant_value, create_tfl
@@ -14,23 +15,42 @@ from .nn_expr import erase_dead, match_gelu, product_root
 from .nn_util import data_format, pad_to_i32, reshape, text
 
 
-def _float_only(op: Operation) -> str | None:
-    if not op.operands[0].type.is_float:
-        return f"{op.name} is legalized for float inputs only (got {op.operands[0].type.dtype})"
-    return None
+def _float_only(op: Operation, tfl_name: str) -> str | None:
+    """Why `op` cannot become `tfl_name` (None when it can): the decompositions here are float
+    math, and the kernel table says which float types the kernel runs on (f64: none)."""
+    x = op.operands[0]
+    if not x.type.is_float:
+        return f"{op.name} is legalized for float inputs only (got {x.type.dtype})"
+    return kernel_dtype_reason(tfl_name, x)
 
 
-ACTIVATIONS = one_to_one(
-    {
-        "tf.Relu": "tfl.relu",
-        "tf.Relu6": "tfl.relu6",
-        "tf.Elu": "tfl.elu",
-        "tf.Sigmoid": "tfl.logistic",
-        "tf.LogSoftmax": "tfl.log_softmax",
-    },
-    check=_float_only,
-)
+_ACTIVATIONS = {
+    "tf.Relu": "tfl.relu",
+    "tf.Relu6": "tfl.relu6",
+    "tf.Elu": "tfl.elu",
+    "tf.Sigmoid": "tfl.logistic",
+    "tf.LogSoftmax": "tfl.log_softmax",
+}
+
+ACTIVATIONS = one_to_one(_ACTIVATIONS, check=lambda op: _float_only(op, _ACTIVATIONS[op.name]))
 """tf.Relu/Relu6/Elu/Sigmoid/LogSoftmax(x) -> tfl.relu/relu6/elu/logistic/log_softmax(x)"""
+
+
+class LegalizeReluInt(RewritePattern):
+    """tf.Relu(x: integer) -> tfl.maximum(x, 0)  (the official LegalizeReluI32/I64: RELU has no
+    integer kernel, MAXIMUM does; likewise for i8/i16/ui8, which MAXIMUM also runs on)"""
+
+    root = "tf.Relu"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        dtype = x.type.dtype
+        if x.type.is_quantized or not x.type.is_int:
+            return rw.fail(f"integer relu is lowered for plain integers (got {dtype})")
+        if why := kernel_dtype_reason("tfl.maximum", x):
+            return rw.fail(why)
+        zero = const(rw, np.zeros((), dtype=numpy_dtype(dtype)))
+        rw.replace(op, create_tfl(rw, "maximum", [x, zero], [op.result.type]).result)
 
 
 class LegalizeLeakyRelu(RewritePattern):
@@ -39,7 +59,7 @@ class LegalizeLeakyRelu(RewritePattern):
     root = "tf.LeakyRelu"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if reason := _float_only(op):
+        if reason := _float_only(op, "tfl.leaky_relu"):
             return rw.fail(reason)
         alpha = float(op.attributes.get("alpha", 0.2))
         rw.replace_with_new(op, "tfl.leaky_relu", [op.operands[0]], {"alpha": alpha})
@@ -51,7 +71,7 @@ class LegalizeSoftmax(RewritePattern):
     root = "tf.Softmax"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if reason := _float_only(op):
+        if reason := _float_only(op, "tfl.softmax"):
             return rw.fail(reason)
         rw.replace_with_new(op, "tfl.softmax", [op.operands[0]], {"beta": 1.0})
 
@@ -77,7 +97,7 @@ class LegalizeSelu(RewritePattern):
     root = "tf.Selu"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if reason := _float_only(op):
+        if reason := _float_only(op, "tfl.elu"):
             return rw.fail(reason)
         x = op.operands[0]
         e = create_tfl(rw, "elu", [x], [x.type]).result
@@ -92,7 +112,7 @@ class LegalizeSoftplus(RewritePattern):
     root = "tf.Softplus"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if reason := _float_only(op):
+        if reason := _float_only(op, "tfl.exp") or _float_only(op, "tfl.log"):
             return rw.fail(reason)
         x = op.operands[0]
         e = create_tfl(rw, "exp", [x], [x.type]).result
@@ -112,7 +132,7 @@ class LegalizeGeluExpression(RewritePattern):
         top = product_root(op.result)
         found = match_gelu(top) if top is not None else None
         if found is None:
-            if op.name == "tf.Tanh" and not _float_only(op):
+            if op.name == "tf.Tanh" and not _float_only(op, "tfl.tanh"):
                 rw.replace_with_new(op, "tfl.tanh", [op.operands[0]])
                 return None
             return rw.fail(f"{op.name} is not part of a GELU expression (TFLite has no erf)")
@@ -129,6 +149,8 @@ class LegalizeBiasAdd(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, b = op.operands
+        if why := kernel_dtype_reason("tfl.add", x):
+            return rw.fail(why)
         fmt = data_format(op)
         if fmt.startswith("NC") and fmt != "NC":
             if x.type.rank is None or b.type.shape is None or b.type.shape[0] is None:
@@ -148,6 +170,8 @@ class LegalizeFusedBatchNorm(RewritePattern):
         x, scale, offset, mean, var = op.operands[:5]
         if not x.type.is_float or x.type.rank is None:
             return rw.fail("batch norm needs a ranked float input")
+        if why := kernel_dtype_reason("tfl.mul", x) or kernel_dtype_reason("tfl.add", x):
+            return rw.fail(why)
         fmt = data_format(op)
         rank = x.type.rank
         if fmt in ("NHWC", "NDHWC") or rank < 3:
@@ -216,6 +240,8 @@ class LegalizePad(RewritePattern):
                 return rw.fail(f"mirror pad mode {mode!r} is not supported")
             attrs["mode"] = mode
         name = {"tf.Pad": "tfl.pad", "tf.PadV2": "tfl.padv2", "tf.MirrorPad": "tfl.mirror_pad"}
+        if why := kernel_dtype_reason(name[op.name], x):
+            return rw.fail(why)
         operands = [x, pad_to_i32(rw, paddings), *op.operands[2:]]
         rw.replace_with_new(op, name[op.name], operands, attrs)
 
@@ -235,6 +261,9 @@ class LegalizeResize(RewritePattern):
             if op.name == "tf.ResizeBilinear"
             else ("tfl.resize_nearest_neighbor")
         )
+        # (as the official converter: an int32 ResizeBilinear stays a TF op)
+        if why := kernel_dtype_reason(name, x):
+            return rw.fail(why)
         attrs = {
             "align_corners": bool(op.attributes.get("align_corners", False)),
             "half_pixel_centers": bool(op.attributes.get("half_pixel_centers", False)),
@@ -248,7 +277,7 @@ class LegalizeLRN(RewritePattern):
     root = "tf.LRN"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if reason := _float_only(op):
+        if reason := _float_only(op, "tfl.local_response_normalization"):
             return rw.fail(reason)
         attrs = {
             "radius": int(op.attributes.get("depth_radius", 5)),
@@ -261,6 +290,7 @@ class LegalizeLRN(RewritePattern):
 
 PATTERNS: list[RewritePattern] = [
     ACTIVATIONS,
+    LegalizeReluInt(),
     LegalizeLeakyRelu(),
     LegalizeSoftmax(),
     LegalizeSelu(),

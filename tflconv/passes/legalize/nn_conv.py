@@ -13,6 +13,7 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from .common import constant_value, create_tfl, no_value
 from .nn_util import (
@@ -76,7 +77,17 @@ def _nchw_space_to_batch(op: Operation) -> Operation | None:
     return s2b if block is not None and block.shape == (3,) else None
 
 
-def _conv_common(op: Operation, rw: PatternRewriter) -> tuple[Value, dict, str | None]:
+def _dtype_reason(tfl_name: str, x: Value, operand: int = 0) -> str | None:
+    """Why `x` cannot be the input of `tfl_name`: integer convolutions need quantized filters
+    (the quantizer's business), and the kernel table says which float types run (f64: none)."""
+    if not x.type.is_float:
+        return f"only float convolutions are legalized here (input is {x.type.dtype})"
+    return kernel_dtype_reason(tfl_name, x, operand)
+
+
+def _conv_common(
+    op: Operation, rw: PatternRewriter, tfl_name: str
+) -> tuple[Value, dict, str | None]:
     """Input in NHWC (padded if EXPLICIT) and the shared conv attributes, or a reason."""
     x = op.operands[0]
     if _nchw_space_to_batch(op) is not None:
@@ -84,8 +95,8 @@ def _conv_common(op: Operation, rw: PatternRewriter) -> tuple[Value, dict, str |
         return x, {}, "input is an NCHW space_to_batch over (C, H, W): left for the dilation fold"
     if x.type.rank != 4 or op.operands[1].type.rank != 4:
         return x, {}, "conv needs rank-4 input and filter"
-    if not x.type.is_float:
-        return x, {}, f"only float convolutions are legalized here (input is {x.type.dtype})"
+    if why := _dtype_reason(tfl_name, x):
+        return x, {}, why
     fmt = data_format(op)
     if fmt not in ("NHWC", "NCHW"):
         return x, {}, f"data_format {fmt} is not supported"
@@ -203,7 +214,7 @@ class LegalizeConv2D(RewritePattern):
             return rw.fail(
                 f"input channels {in_channels} are not a multiple of filter channels {wshape[2]}"
             )
-        x, attrs, reason = _conv_common(op, rw)
+        x, attrs, reason = _conv_common(op, rw, "tfl.conv_2d")
         if reason:
             return rw.fail(reason)
         filt = transpose(rw, w, (3, 0, 1, 2))
@@ -223,7 +234,7 @@ class LegalizeDepthwiseConv2D(RewritePattern):
         wshape = w.type.shape
         if wshape is None or len(wshape) != 4 or not w.type.is_static:
             return rw.fail("depthwise filter needs a static rank-4 shape")
-        x, attrs, reason = _conv_common(op, rw)
+        x, attrs, reason = _conv_common(op, rw, "tfl.depthwise_conv_2d")
         if reason:
             return rw.fail(reason)
         kh, kw, c, m = wshape
@@ -259,8 +270,10 @@ class LegalizeConv2DBackpropInput(RewritePattern):
         fmt = data_format(op)
         if fmt not in ("NHWC", "NCHW"):
             return rw.fail(f"data_format {fmt} is not supported")
-        if w.type.rank != 4 or x.type.rank != 4 or not x.type.is_float:
-            return rw.fail("transpose conv needs float rank-4 input and filter")
+        if w.type.rank != 4 or x.type.rank != 4:
+            return rw.fail("transpose conv needs rank-4 input and filter")
+        if why := _dtype_reason("tfl.transpose_conv", x, 2):
+            return rw.fail(why)
         strides = _nhwc_list(op, "strides", [1, 1, 1, 1])
         dilations = _nhwc_list(op, "dilations", [1, 1, 1, 1])
         if any(d != 1 for d in dilations):
@@ -313,8 +326,10 @@ class LegalizeConv3D(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, w = op.operands
-        if x.type.rank != 5 or w.type.rank != 5 or not x.type.is_float:
-            return rw.fail("conv 3-D needs float rank-5 input and filter")
+        if x.type.rank != 5 or w.type.rank != 5:
+            return rw.fail("conv 3-D needs rank-5 input and filter")
+        if why := _dtype_reason("tfl.conv_3d", x):
+            return rw.fail(why)
         attrs, reason = _conv3d_attrs(op)
         if reason:
             return rw.fail(reason)
@@ -329,8 +344,10 @@ class LegalizeConv3DBackpropInputV2(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         sizes, w, x = op.operands
-        if x.type.rank != 5 or w.type.rank != 5 or not x.type.is_float:
-            return rw.fail("conv 3-D transpose needs float rank-5 input and filter")
+        if x.type.rank != 5 or w.type.rank != 5:
+            return rw.fail("conv 3-D transpose needs rank-5 input and filter")
+        if why := _dtype_reason("tfl.conv_3d_transpose", x, 2):
+            return rw.fail(why)
         attrs, reason = _conv3d_attrs(op)
         if reason:
             return rw.fail(reason)
@@ -353,6 +370,9 @@ class LegalizePool2D(RewritePattern):
         x = op.operands[0]
         if x.type.rank != 4:
             return rw.fail("pooling needs a rank-4 input")
+        name = "max_pool_2d" if op.name == "tf.MaxPool" else "average_pool_2d"
+        if why := kernel_dtype_reason("tfl." + name, x):
+            return rw.fail(why)
         fmt = data_format(op)
         if fmt not in ("NHWC", "NCHW"):
             return rw.fail(f"data_format {fmt} is not supported")
@@ -366,7 +386,6 @@ class LegalizePool2D(RewritePattern):
         if padding not in ("SAME", "VALID"):
             return rw.fail(f"pool padding {padding!r} is not supported")
         x = _to_nhwc(rw, op, x)
-        name = "max_pool_2d" if op.name == "tf.MaxPool" else "average_pool_2d"
         pool = create_tfl(
             rw,
             name,

@@ -14,13 +14,16 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
+from tflconv.dialects.tfl_kernels import KERNELS
 
 from .common import const, create_tfl, int_list
 from .tensor_util import as_i32, dim_size, i32_const, iota, np_int
 
-# Element types of the CONCATENATION and GATHER kernels.
-_CONCAT_TYPES = frozenset({"f32", "f16", "ui8", "i8", "i16", "i32", "i64", "i1", "ui32"})
-_GATHER_TYPES = frozenset({"f32", "f16", "ui8", "i8", "i16", "i32", "i64", "i1", "string"})
+# Element types of the SLICE + CONCATENATION and GATHER kernels (from the kernel table).
+_CONCAT_TYPES = (KERNELS["tfl.concatenation"].operand_types(0) or frozenset()) & (
+    KERNELS["tfl.slice"].operand_types(0) or frozenset()
+)
+_GATHER_TYPES = KERNELS["tfl.gather"].operand_types(0) or frozenset()
 
 
 def _roll_by_slices(rw: PatternRewriter, x: Value, axis: int, shift: int) -> Value:

@@ -24,14 +24,21 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType, numpy_dtype
+from tflconv.dialects.tfl_kernels import KERNELS
 
 from .common import const, constant_value, create_tfl
 from .tensor_util import as_i32, i32_const, tfl_shape
 
-# Element types of the SPARSE_TO_DENSE and SCATTER_ND kernels; ADD (non-quantized) for the sum.
-_SPARSE_TO_DENSE_TYPES = frozenset({"f32", "i32", "i64", "i8", "ui8"})
-_SCATTER_ND_TYPES = frozenset({"f32", "ui8", "i1", "i8", "i32", "i64"})
-_ADD_TYPES = frozenset({"f32", "i32", "i64"})
+
+def _types(op_name: str, operand: int) -> frozenset[str]:
+    return KERNELS[op_name].operand_types(operand) or frozenset()
+
+
+# Element types of the SPARSE_TO_DENSE and SCATTER_ND kernels (the kernel table); for
+# TensorScatterAdd both SCATTER_ND and ADD run in one type.
+_SPARSE_TO_DENSE_TYPES = _types("tfl.sparse_to_dense", 2)
+_SCATTER_ND_TYPES = _types("tfl.scatter_nd", 1)
+_ADD_TYPES = _SCATTER_ND_TYPES & _types("tfl.add", 0)
 
 # Types a kernel lacks, carried through it in a wider type that holds every value exactly (a CAST
 # in, a CAST back: int narrowing wraps, which is also how the narrow integer sums of TF wrap).

@@ -14,6 +14,7 @@ import numpy as np
 
 from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from .common import constant_value, create_tfl
 from .tensor_util import as_i32, i32_const, reshape, returned_from_subgraph
@@ -175,6 +176,8 @@ class LegalizeStridedSlice(RewritePattern):
         shape = x.type.shape
         if shape is not None and len(shape) > MAX_RANK:
             return rw.fail(f"input rank {len(shape)} exceeds the kernel's {MAX_RANK}")
+        if why := kernel_dtype_reason("tfl.strided_slice", x):
+            return rw.fail(why)
         spec = None
         if shape is not None:
             try:

@@ -14,6 +14,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from ..fold_tf import RemoveIdentityLike
 from . import matrix_band, roll, scatter, strided_slice
@@ -100,6 +101,8 @@ class LegalizeTranspose(RewritePattern):
         rank = x.type.rank
         if rank is not None and rank > 6:
             return rw.fail(f"tfl.transpose handles up to 6-D, input is {rank}-D")
+        if why := kernel_dtype_reason("tfl.transpose", x):
+            return rw.fail(why)
         rw.replace_with_new(op, "tfl.transpose", [x, as_i32(rw, perm)])
         return None
 
@@ -128,6 +131,8 @@ class LegalizeConcat(RewritePattern):
         if len(values) == 1 and values[0].type == op.result.type:
             rw.replace(op, values[0])
             return None
+        if why := kernel_dtype_reason("tfl.concatenation", values[0]):
+            return rw.fail(why)
         attrs = {"axis": axis, "fused_activation_function": "NONE"}
         rw.replace_with_new(op, "tfl.concatenation", values, attrs)
         return None
@@ -139,6 +144,8 @@ class LegalizePack(RewritePattern):
     root = "tf.Pack"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if why := kernel_dtype_reason("tfl.pack", op.operands[0]):
+            return rw.fail(why)
         axis = int(op.attr("axis", 0))
         rank = op.result.type.rank
         if axis < 0 and rank is not None:
@@ -155,6 +162,8 @@ class LegalizeUnpack(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x = op.operands[0]
+        if why := kernel_dtype_reason("tfl.unpack", x):
+            return rw.fail(why)
         axis = int(op.attr("axis", 0))
         if axis < 0 and x.type.rank is not None:
             axis += x.type.rank
@@ -170,6 +179,8 @@ class LegalizeSplit(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         dim, x = op.operands
+        if why := kernel_dtype_reason("tfl.split", x, 1):
+            return rw.fail(why)
         attrs = {"num_splits": len(op.results)}
         rw.replace_with_new(op, "tfl.split", [as_i32(rw, dim), x], attrs)
         return None
@@ -182,6 +193,8 @@ class LegalizeSplitV(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, sizes, dim = op.operands
+        if why := kernel_dtype_reason("tfl.split_v", x):
+            return rw.fail(why)
         attrs = {"num_splits": len(op.results)}
         operands = [x, as_i32(rw, sizes), as_i32(rw, dim)]
         rw.replace_with_new(op, "tfl.split_v", operands, attrs)
@@ -200,6 +213,8 @@ class LegalizeSlice(RewritePattern):
         x, begin, size = op.operands
         if x.type.rank is not None and x.type.rank > 5:
             return rw.fail(f"tfl.slice handles up to 5-D, input is {x.type.rank}-D")
+        if why := kernel_dtype_reason("tfl.slice", x):
+            return rw.fail(why)
         operands = [x, as_i32(rw, begin), as_i32(rw, size)]
         rw.replace_with_new(op, "tfl.slice", operands)
         return None
@@ -231,6 +246,10 @@ class LegalizeGather(RewritePattern):
             if idx_rank is None:
                 return rw.fail("negative batch_dims with unranked indices")
             batch_dims += idx_rank
+        if why := kernel_dtype_reason("tfl.gather", params) or kernel_dtype_reason(
+            "tfl.gather", indices, 1
+        ):
+            return rw.fail(why)
         attrs = {"axis": axis, "batch_dims": batch_dims}
         rw.replace_with_new(op, "tfl.gather", [params, indices], attrs)
         return None
@@ -245,7 +264,12 @@ class LegalizeGatherNd(RewritePattern):
         policy = op.attr("bad_indices_policy", "")
         if policy not in ("", "DEFAULT", "IGNORE", b""):
             return rw.fail(f"bad_indices_policy {policy!r}")
-        rw.replace_with_new(op, "tfl.gather_nd", list(op.operands[:2]))
+        params, indices = op.operands[:2]
+        if why := kernel_dtype_reason("tfl.gather_nd", params) or kernel_dtype_reason(
+            "tfl.gather_nd", indices, 1
+        ):
+            return rw.fail(why)
+        rw.replace_with_new(op, "tfl.gather_nd", [params, indices])
         return None
 
 
@@ -256,6 +280,8 @@ class LegalizeScatterNd(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         indices, updates, shape = op.operands
+        if why := kernel_dtype_reason("tfl.scatter_nd", updates, 1):
+            return rw.fail(why)
         operands = [as_i32(rw, indices), updates, as_i32(rw, shape)]
         rw.replace_with_new(op, "tfl.scatter_nd", operands)
         return None
@@ -271,6 +297,8 @@ class LegalizeTile(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, multiples = op.operands
+        if why := kernel_dtype_reason("tfl.tile", x):
+            return rw.fail(why)
         rw.replace_with_new(op, "tfl.tile", [x, as_i32(rw, multiples)])
         return None
 
@@ -285,6 +313,8 @@ class LegalizeBroadcastTo(RewritePattern):
         if x.type == op.result.type and x.type.is_static:
             rw.replace(op, x)
             return None
+        if why := kernel_dtype_reason("tfl.broadcast_to", x):
+            return rw.fail(why)
         rw.replace_with_new(op, "tfl.broadcast_to", [x, as_i32(rw, shape)])
         return None
 
@@ -296,8 +326,8 @@ class LegalizeFill(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         dims, value = op.operands
-        if value.type.dtype not in ("f32", "i32", "i64", "i1", "string", "f16", "i8", "i16"):
-            return rw.fail(f"tfl.fill does not produce {value.type.dtype}")
+        if why := kernel_dtype_reason("tfl.fill", value, 1):
+            return rw.fail(why)
         rw.replace_with_new(op, "tfl.fill", [as_i32(rw, dims), value])
         return None
 
@@ -309,8 +339,8 @@ class LegalizeRange(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         dtype = op.result.type.dtype
-        if dtype not in ("i32", "i64", "f32"):
-            return rw.fail(f"tfl.range does not produce {dtype}")
+        if why := kernel_dtype_reason("tfl.range", op.operands[0]):
+            return rw.fail(why)
         if any(v.type.dtype != dtype for v in op.operands):
             return rw.fail("start, limit and delta must share the result type")
         rw.replace_with_new(op, "tfl.range", list(op.operands))
@@ -328,6 +358,8 @@ class LegalizeSelect(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         operands = list(op.operands)
+        if why := kernel_dtype_reason("tfl.select_v2", operands[1], 1):
+            return rw.fail(why)
         if op.name == "tf.Select":
             rw.replace_with_new(op, "tfl.select", operands)
             return None
@@ -354,6 +386,8 @@ class LegalizeWhere(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if op.num_operands != 1:
             return rw.fail("three-operand Where is Select")
+        if why := kernel_dtype_reason("tfl.where", op.operands[0]):
+            return rw.fail(why)
         rw.replace_with_new(op, "tfl.where", [op.operands[0]])
         return None
 
@@ -373,6 +407,8 @@ class LegalizeReverse(RewritePattern):
         if arr is not None and arr.size == 0:
             rw.replace(op, x)
             return None
+        if why := kernel_dtype_reason("tfl.reverse_v2", x):
+            return rw.fail(why)
         rank = x.type.rank
         if arr is None or rank is None:
             rw.replace_with_new(op, "tfl.reverse_v2", [x, as_i32(rw, axes)])
@@ -397,6 +433,8 @@ class LegalizeReverseSequence(RewritePattern):
     root = "tf.ReverseSequence"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if why := kernel_dtype_reason("tfl.reverse_sequence", op.operands[0]):
+            return rw.fail(why)
         attrs = {"seq_dim": int(op.attr("seq_dim", 0)), "batch_dim": int(op.attr("batch_dim", 0))}
         rw.replace_with_new(op, "tfl.reverse_sequence", list(op.operands), attrs)
         return None
@@ -409,6 +447,8 @@ class LegalizeOneHot(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         indices, depth, on, off = op.operands
+        if why := kernel_dtype_reason("tfl.one_hot", on, 2):
+            return rw.fail(why)
         attrs = {"axis": int(op.attr("axis", -1))}
         operands = [indices, as_i32(rw, depth), on, off]
         rw.replace_with_new(op, "tfl.one_hot", operands, attrs)
@@ -425,6 +465,8 @@ class LegalizeSpaceDepth(RewritePattern):
         if op.attr("data_format", "NHWC") not in ("NHWC", b"NHWC"):
             return rw.fail(f"data_format {op.attr('data_format')!r} is not NHWC")
         name = "tfl.space_to_depth" if op.name == "tf.SpaceToDepth" else "tfl.depth_to_space"
+        if why := kernel_dtype_reason(name, op.operands[0]):
+            return rw.fail(why)
         attrs = {"block_size": int(op.attr("block_size"))}
         rw.replace_with_new(op, name, [op.operands[0]], attrs)
         return None
@@ -587,6 +629,8 @@ class LegalizeUnique(RewritePattern):
         idx = op.results[1].type.dtype
         if idx not in ("i32", "i64"):
             return rw.fail(f"index type {idx}")
+        if why := kernel_dtype_reason("tfl.unique", op.operands[0]):
+            return rw.fail(why)
         attrs = {"idx_out_type": tflite_type_name(idx)}
         rw.replace_with_new(op, "tfl.unique", [op.operands[0]], attrs)
         return None
