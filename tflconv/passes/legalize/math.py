@@ -472,6 +472,8 @@ class LegalizeTopK(RewritePattern):
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x, k = op.operands
+        if why := kernel_dtype_reason("tfl.topk_v2", x):
+            return rw.fail(why)
         values_t, index_t = op.results[0].type, op.results[1].type
         if index_t.dtype not in ("i32", "i64", "i16"):
             return rw.fail(f"index type {index_t.dtype} is not supported")
@@ -504,6 +506,8 @@ class LegalizeSegmentSum(RewritePattern):
             "tf.UnsortedSegmentMin": "unsorted_segment_min",
             "tf.UnsortedSegmentProd": "unsorted_segment_prod",
         }[op.name]
+        if why := kernel_dtype_reason("tfl." + name, op.operands[0]):
+            return rw.fail(why)
         operands = [op.operands[0]] + [as_i32(rw, v) for v in op.operands[1:]]
         rw.replace_with_new(op, "tfl." + name, operands)
         return None
