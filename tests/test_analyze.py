@@ -46,7 +46,7 @@ def mixed_saved_model(tmp_path_factory):
             return {
                 "c": tf.math.cumprod(y, axis=1),
                 "e": tf.math.erf(y),
-                "l": tf.math.lgamma(y),
+                "l": tf.math.digamma(y),
                 "k": tf.boolean_mask(y, y[:, 0] > 1.5),
             }
 
@@ -66,17 +66,17 @@ def test_classifies_op_types_and_gives_a_verdict_per_target(mixed_saved_model):
     erf = _row(report, "tf.Erf")
     assert erf["select"] == 1 and erf["reason_kind"] == "builtin_constraint"
     assert "TFLite has no erf" in erf["reason"]
-    lgamma = _row(report, "tf.Lgamma")
-    assert (lgamma["select"], lgamma["custom"]) == (0, 1) and not lgamma["flex_allowlisted"]
+    digamma = _row(report, "tf.Digamma")
+    assert (digamma["select"], digamma["custom"]) == (0, 1) and not digamma["flex_allowlisted"]
 
     assert not _verdict(report, ["TFLITE_BUILTINS"])["converts"]
     select = _verdict(report, ["TFLITE_BUILTINS", "SELECT_TF_OPS"])
-    assert not select["converts"] and select["blocking"] == ["Lgamma"]
+    assert not select["converts"] and select["blocking"] == ["Digamma"]
     both = _verdict(report, ["TFLITE_BUILTINS", "SELECT_TF_OPS"], True)
     assert both["converts"] and both["flex_ops"] == ["Cumprod", "Erf"]
-    assert both["custom_ops"] == ["Lgamma"]
+    assert both["custom_ops"] == ["Digamma"]
     custom = _verdict(report, ["TFLITE_BUILTINS"], True)
-    assert custom["converts"] and custom["custom_ops"] == ["Cumprod", "Erf", "Lgamma"]
+    assert custom["converts"] and custom["custom_ops"] == ["Cumprod", "Digamma", "Erf"]
 
     text = format_analysis(report)
     assert (
@@ -154,17 +154,17 @@ def test_tflite_flex_model_runtime_needs(mixed_saved_model):
     conv.allow_custom_ops = True
     report = analyze_tflite(conv.convert())
     kinds = {o["op"]: o["kind"] for o in report["ops"]}
-    assert kinds["FlexCumprod"] == "flex" and kinds["Lgamma"] == "custom"
+    assert kinds["FlexCumprod"] == "flex" and kinds["Digamma"] == "custom"
     assert kinds["RELU"] == "builtin"
     assert report["runtime"]["flex_ops"] == ["FlexCumprod", "FlexErf"]
-    assert report["runtime"]["custom_ops"] == ["Lgamma"]
+    assert report["runtime"]["custom_ops"] == ["Digamma"]
     assert report["quantization"]["scheme"] == "float"
 
 
 def test_cli_text_json_and_errors(mixed_saved_model, int8_tflite, tmp_path, capsys):
     assert main(["analyze", str(mixed_saved_model), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert {r["op"] for r in doc["op_types"]} >= {"tf.Cumprod", "tf.Lgamma", "tf.Relu"}
+    assert {r["op"] for r in doc["op_types"]} >= {"tf.Cumprod", "tf.Digamma", "tf.Relu"}
 
     path = tmp_path / "m.tflite"
     path.write_bytes(int8_tflite)

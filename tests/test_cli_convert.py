@@ -234,7 +234,7 @@ def test_unconvertible_op_exits_2(capsys, tmp_path):
     class Unsupported(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([4], tf.float32)])
         def serve(self, x):
-            return tf.math.lgamma(x)
+            return tf.math.digamma(x)
 
     module = Unsupported()
     tf.saved_model.save(module, str(tmp_path / "sm"), signatures=module.serve)
@@ -242,7 +242,7 @@ def test_unconvertible_op_exits_2(capsys, tmp_path):
     code, _, stderr = run(capsys, str(tmp_path / "sm"), "-o", str(out))
     assert code == 2
     first = stderr.splitlines()[0]
-    assert first.startswith("tflconv: error: ") and "tf.Lgamma" in first
+    assert first.startswith("tflconv: error: ") and "tf.Digamma" in first
     assert not out.exists()
 
 

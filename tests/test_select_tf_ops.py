@@ -42,9 +42,9 @@ def test_allowlist_is_the_official_list():
     # GetFlexAllowlist() has 747 ops; tf.text and SentencePiece add 25.
     assert len(names) == 747 + 19 + 6
     assert {"Cumprod", "MatrixDeterminant", "Erf", "RFFT", "_FusedConv2D"} <= names
-    assert "Lgamma" not in names and "PartitionedCall" not in names
+    assert "Digamma" not in names and "PartitionedCall" not in names
     assert not is_flex_allowed("StatefulPartitionedCall", ("StatefulPartitionedCall",), True)
-    assert is_flex_allowed("Lgamma", ("Lgam*",)) and is_flex_allowed("Anything", allow_all=True)
+    assert is_flex_allowed("Digamma", ("Digam*",)) and is_flex_allowed("Anything", allow_all=True)
 
 
 # --- the NodeDef codec and the importer's `_node_def` ----------------------------------------------
@@ -207,7 +207,7 @@ def test_conversion_metadata_reflects_the_flags():
         conv.target_spec.supported_ops = ops
         conv.allow_custom_ops = allow_custom_ops
         if not allow_custom_ops:
-            conv.target_spec.experimental_select_user_tf_ops = {"Lgamma"}
+            conv.target_spec.experimental_select_user_tf_ops = {"Digamma"}
         meta = {m["name"]: m["value"] for m in inspect_model(conv.convert())["metadata"]}
         cm = meta["CONVERSION_METADATA"]
         return cm["enable_select_tf_ops"], cm["force_select_tf_ops"], cm["allow_custom_ops"]
@@ -226,7 +226,7 @@ def _flex_fn(x):
     return {
         "cumprod": tf.math.cumprod(y, axis=1, exclusive=True),
         "det": tf.linalg.det(y),
-        "lgamma": tf.math.lgamma(y),
+        "digamma": tf.math.digamma(y),
     }
 
 
@@ -253,10 +253,10 @@ def flex_runs(flex_python):  # noqa: F811
         conv.target_spec.experimental_select_user_tf_ops = set(user)
         return conv.convert()
 
-    # Lgamma is not allowlisted: the user declares their Flex runtime has its kernel.
-    cases["builtins+select"] = (flex_conv(BUILTINS_AND_SELECT, ["Lgamma"]), {"x": x}, expected_fn)
+    # Digamma is not allowlisted: the user declares their Flex runtime has its kernel.
+    cases["builtins+select"] = (flex_conv(BUILTINS_AND_SELECT, ["Digamma"]), {"x": x}, expected_fn)
     cases["select only"] = (
-        flex_conv({tf.lite.OpsSet.SELECT_TF_OPS}, ["Lgamma"]),
+        flex_conv({tf.lite.OpsSet.SELECT_TF_OPS}, ["Digamma"]),
         {"x": x},
         expected_fn,
     )
@@ -281,7 +281,7 @@ def test_flex_model_runs_and_matches_tensorflow(flex_runs, case):
         np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=1e-5, err_msg=name)
     assert all(code.startswith("Flex") for code in custom)
     if case == "builtins+select":
-        assert set(custom) == {"FlexCumprod", "FlexMatrixDeterminant", "FlexLgamma"}
+        assert set(custom) == {"FlexCumprod", "FlexMatrixDeterminant", "FlexDigamma"}
     elif case == "select only":  # no legalization: the builtin-able ops are Flex ops too
         assert {"FlexRelu", "FlexAddV2", "FlexCumprod"} <= set(custom)
     else:
