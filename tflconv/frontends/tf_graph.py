@@ -234,6 +234,8 @@ class GraphImporter:
                 env[op.name] = [tf_tables.LocalTable(op)]
             elif op_type == "LookupTableImportV2" and isinstance(ins[0], tf_tables.LocalTable):
                 env[op.name] = tf_tables.import_local(self, scope, source, op, ins)
+            elif op_type == "LookupTableImportV2" and isinstance(ins[0], Resource):
+                env[op.name] = tf_tables.import_captured(self, scope, source, op, ins)
             elif op_type in tf_tables.MUTATING_OPS and isinstance(ins[0], Resource):
                 tf_tables.refuse_write(source, op)
             elif op_type in tf_tables.TABLE_OPS and isinstance(ins[0], RESOURCES):

@@ -274,20 +274,7 @@ def import_local(
     the same contents and fails on other contents: so only constant contents convert."""
     where = f"{source.graph.name}/{op.name}"
     local: LocalTable = ins[0]
-    arrays = [constant_value(importer._value(scope, v, where)) for v in ins[1:3]]
-    if arrays[0] is None or arrays[1] is None:
-        raise FrontendError(
-            f"{where}: LookupTableImportV2 of computed keys or values into a table the "
-            "function creates: TFLite keeps the first import's contents for every later call, "
-            "TF fails on a call with other contents; only constant contents can be converted"
-        )
-    keys, values = (np.asarray(a) for a in arrays)
-    if keys.shape != values.shape:
-        raise FrontendError(
-            f"{where}: keys {list(keys.shape)} and values {list(values.shape)}: only tables "
-            "of scalar keys and values can become TFLite hash tables"
-        )
-    keys, values = keys.reshape(-1), values.reshape(-1)
+    keys, values = _constant_contents(importer, scope, ins, where)
     if local.table is not None:
         old_keys, old_values = local.contents
         if not (np.array_equal(old_keys, keys) and np.array_equal(old_values, values)):
@@ -306,6 +293,67 @@ def import_local(
         handle = _handle(scope, local, store)
         _import_store(scope.append, store, scope.unique, loc, handle)
     return []
+
+
+def import_captured(
+    importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, ins: list[Any]
+) -> list[Value]:
+    """LookupTableImportV2 of constants into a captured table (a `tf.lookup.StaticHashTable`
+    created inside a tf.function is lifted out of it, its initializer stays): the table holds
+    these contents, imported once by the session initializer."""
+    where = f"{source.graph.name}/{op.name}"
+    keys, values = _constant_contents(importer, scope, ins, where)
+    state = _state(importer)
+    resource = ins[0]
+    order = np.argsort(keys, kind="stable")
+    table = state.by_handle.get(id(resource.handle))
+    if table is None:
+        handle = resource.handle
+        key_dtype, value_dtype = tf.as_dtype(op.get_attr("Tin")), tf.as_dtype(op.get_attr("Tout"))
+        try:
+            size = int(gen_lookup_ops.lookup_table_size_v2(handle))
+        except Exception as e:  # noqa: BLE001 - TF raises many error types
+            raise FrontendError(f"{where}: cannot read the captured lookup table: {e}") from None
+        if size:
+            live = _read_table(state, resource, (key_dtype, value_dtype), where)
+            if not _same_contents(live, keys[order], values[order]):
+                raise FrontendError(
+                    f"{where}: imports other contents into a table already filled (TF fails: "
+                    "table already initialized with different data)"
+                )
+            table = live
+        else:
+            table = _table(state, "hash_table", key_dtype, value_dtype, keys, values, handle, where)
+        state.by_handle[id(handle)] = table
+    elif not _same_contents(table, keys[order], values[order]):
+        raise FrontendError(
+            f"{where}: imports other contents into a table already filled (TF fails: table "
+            "already initialized with different data)"
+        )
+    return []
+
+
+def _same_contents(table: Table, keys: np.ndarray, values: np.ndarray) -> bool:
+    return np.array_equal(table.keys, keys) and np.array_equal(table.values, values)
+
+
+def _constant_contents(
+    importer: GraphImporter, scope: _Scope, ins: list[Any], where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    arrays = [constant_value(importer._value(scope, v, where)) for v in ins[1:3]]
+    if arrays[0] is None or arrays[1] is None:
+        raise FrontendError(
+            f"{where}: LookupTableImportV2 of computed keys or values: TFLite keeps the first "
+            "import's contents for every later call, TF fails on a call with other contents; "
+            "only constant contents can be converted"
+        )
+    keys, values = (np.asarray(a) for a in arrays)
+    if keys.shape != values.shape:
+        raise FrontendError(
+            f"{where}: keys {list(keys.shape)} and values {list(values.shape)}: only tables "
+            "of scalar keys and values can become TFLite hash tables"
+        )
+    return keys.reshape(-1), values.reshape(-1)
 
 
 def add_initializer(importer: GraphImporter) -> None:
@@ -418,6 +466,8 @@ def _refuse_writes(state: _Tables, source: GraphSource, where: str) -> None:
     state.checked_graphs.add(id(graph))
     captured = {t.op.name for t in graph.inputs if t.dtype == tf.resource}
     for op in graph.get_operations():
+        if op.type == "LookupTableImportV2":
+            continue  # constant contents are a static table (import_captured)
         if op.type in MUTATING_OPS and op.inputs and op.inputs[0].op.name in captured:
             raise FrontendError(
                 f"{graph.name}/{op.name}: {op.type} writes a captured lookup table; TFLite's "
