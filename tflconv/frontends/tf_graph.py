@@ -272,7 +272,10 @@ class GraphImporter:
             known = self._writing_functions.get(name)
             if known is None:
                 self._writing_functions[name] = False  # recursion guard
-                callee = self._function_graph(source, self._callee(source, name, op.name))
+                try:
+                    callee = self._function_graph(source, self._callee(source, name, op.name))
+                except FrontendError:  # reported where the walk needs the function, if it does
+                    continue
                 body = GraphSource(callee, name)
                 known = any(self._writes(body, o) for o in callee.get_operations())
                 self._writing_functions[name] = known
