@@ -661,15 +661,14 @@ class GraphImporter:
 
 def _called_functions(source: GraphSource, op: Any) -> list[str]:
     """The library functions a call or control-flow op runs."""
-    attr = op.node_def.attr
     if op.type in CALL_OPS:
-        return [attr["f"].func.name]
+        return [op.get_attr("f").name]
     if op.type in WHILE_OPS:
-        return [attr["cond"].func.name, attr["body"].func.name]
+        return [op.get_attr("cond").name, op.get_attr("body").name]
     if op.type in IF_OPS:
-        return [attr["then_branch"].func.name, attr["else_branch"].func.name]
+        return [op.get_attr("then_branch").name, op.get_attr("else_branch").name]
     if op.type in CASE_OPS:
-        return [f.name for f in attr["branches"].list.func]
+        return [f.name for f in op.get_attr("branches")]
     if source.graph._is_function(op.type):
         return [op.type]
     return []
