@@ -295,3 +295,29 @@ def test_unsupported_writes_are_refused():
 
     with pytest.raises(ConverterError, match="writes a f16 variable"):
         convert([f16.get_concrete_function()])
+
+
+def test_keras_layer_with_a_running_state():
+    """A Keras layer that updates a non-trainable weight in `call`, through from_keras_model."""
+    keras = pytest.importorskip("keras")
+
+    class Running(keras.layers.Layer):
+        def build(self, shape):
+            self.total = self.add_weight(shape=(shape[-1],), initializer="ones", trainable=False)
+
+        def call(self, x):
+            self.total.assign_add(keras.ops.sum(x, axis=0))
+            return x * self.total
+
+    inp = keras.Input((3,), batch_size=2)
+    model = keras.Model(inp, Running()(inp))
+    tflite = TFLiteConverter.from_keras_model(model).convert()
+    assert op_histogram(tflite)["tfl.assign_variable"] == 2
+    interp = _interpreter(tflite)
+    details = interp.get_input_details()[0], interp.get_output_details()[0]
+    for step in range(STEPS):
+        x = _inputs("float32", (2, 3), step)
+        interp.set_tensor(details[0]["index"], x)
+        interp.invoke()
+        got = interp.get_tensor(details[1]["index"])
+        np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6, atol=1e-6)
