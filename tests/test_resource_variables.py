@@ -10,6 +10,7 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 
 from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+from flex_runtime import flex_python  # noqa: E402, F401
 
 from tests.e2e_util import op_histogram  # noqa: E402
 from tflconv.converter import ConverterError, TFLiteConverter, convert  # noqa: E402
@@ -356,3 +357,42 @@ def test_int8_state_update_matches_the_official_converter():
         x = _inputs("float32", (1, 8), step + 10)
         got, want = (_invoke(i, "serving_default", x=x) for i in interps)
         np.testing.assert_allclose(got[0], want[0], atol=1e-4, err_msg=str(step))
+
+
+_FLEX_INVOKES = """
+import sys, numpy as np, tensorflow as tf
+runner = tf.lite.Interpreter(model_path=sys.argv[1]).get_signature_runner("serving_default")
+xs = np.load(sys.argv[2])
+np.save(sys.argv[3], np.stack([runner(x=x)["output_0"] for x in xs]))
+"""
+
+
+def test_select_tf_ops_only_keeps_the_state(flex_python, tmp_path):  # noqa: F811
+    """SELECT_TF_OPS alone: the variable ops are Flex ops, CALL_ONCE still initializes them;
+    run in TF 2.18's Flex interpreter, several invokes on one interpreter match TF."""
+    import subprocess
+
+    from tflconv.converter import OpsSet
+
+    counter = tf.Variable(np.float32(1.5))
+
+    @tf.function(input_signature=[tf.TensorSpec([2], tf.float32)])
+    def bump(x):
+        counter.assign_add(tf.reduce_sum(x))
+        return x * counter.read_value()
+
+    converter = TFLiteConverter.from_concrete_functions([bump.get_concrete_function()])
+    converter.target_spec.supported_ops = [OpsSet.SELECT_TF_OPS]
+    tflite = converter.convert()
+    assert op_histogram(tflite)["tfl.call_once"] == 1
+    xs = np.stack([_inputs("float32", (2,), step) for step in range(STEPS)])
+    (tmp_path / "m.tflite").write_bytes(tflite)
+    np.save(tmp_path / "xs.npy", xs)
+    args = [str(tmp_path / n) for n in ("m.tflite", "xs.npy", "out.npy")]
+    proc = subprocess.run(
+        [str(flex_python), "-c", _FLEX_INVOKES, *args], capture_output=True, text=True, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    got = np.load(tmp_path / "out.npy")
+    want = np.stack([bump(tf.constant(x)).numpy() for x in xs])
+    np.testing.assert_allclose(got, want, rtol=1e-6)
