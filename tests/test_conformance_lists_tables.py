@@ -509,3 +509,93 @@ def test_select_tf_ops_only_still_calls_the_initializer():
     conv.target_spec.supported_ops = [OpsSet.SELECT_TF_OPS]
     hist = op_histogram(conv.convert())
     assert hist == {"tfl.call_once": 1, "tfl.custom": 5}, hist
+
+
+# --- tables the function creates and fills itself ----------------------------------------------
+
+# (key dtype, value dtype, keys, values, default, probe keys): kernel pairs and pairs stored
+# as position tables.
+LOCAL_TABLES = {
+    "int64_to_string": (
+        tf.int64, tf.string, [3, -7, 2**40], [b"c", b"minus", b"big"], b"?", [3, 4, 2**40, -7],
+    ),
+    "string_to_int64": (
+        tf.string, tf.int64, [b"a", b"bb", b""], [1, 22, -5], -1, [b"bb", b"x", b"", b"a"],
+    ),
+    "int64_to_float32": (
+        tf.int64, tf.float32, [0, 1, 2], [1.5, 2.5, 3.5], -1.0, [2, 0, 9, 1],
+    ),
+    "string_to_int32": (
+        tf.string, tf.int32, [b"x", b"y"], [10, 20], 0, [b"y", b"z", b"x", b"x"],
+    ),
+}  # fmt: skip
+
+
+def _local_table_fn(kind: str, via: str):
+    key_dtype, value_dtype, keys, values, default, _ = LOCAL_TABLES[kind]
+
+    @tf.function(input_signature=[tf.TensorSpec([None], key_dtype)])
+    def f(k):
+        if via == "static_hash_table":
+            init = tf.lookup.KeyValueTensorInitializer(
+                tf.constant(keys, key_dtype), tf.constant(values, value_dtype)
+            )
+            table = tf.lookup.StaticHashTable(init, default)
+            return {"size": table.size(), "values": table.lookup(k)}
+        h = tf.raw_ops.HashTableV2(key_dtype=key_dtype, value_dtype=value_dtype)
+        init = tf.raw_ops.LookupTableImportV2(
+            table_handle=h,
+            keys=tf.constant(keys, key_dtype),
+            values=tf.constant(values, value_dtype),
+        )
+        with tf.control_dependencies([init]):
+            found = tf.raw_ops.LookupTableFindV2(
+                table_handle=h, keys=k, default_value=tf.constant(default, value_dtype)
+            )
+            return {"size": tf.raw_ops.LookupTableSizeV2(table_handle=h), "values": found}
+
+    return f
+
+
+@pytest.mark.parametrize("via", ["raw_ops", "static_hash_table"])
+@pytest.mark.parametrize("kind", sorted(LOCAL_TABLES))
+def test_table_created_and_filled_inside_the_function(kind, via):
+    """HashTableV2 + LookupTableImportV2 of constants + Find/Size in one function: the
+    import stays in the main subgraph (HASHTABLE_IMPORT fills the table on the first invoke,
+    later imports are no-ops, as TF's re-import of the same contents), no CALL_ONCE. A
+    StaticHashTable built in the function is lifted out of it by TF (a captured table whose
+    import stays in the function): its constant contents go to the initializer. Several
+    invokes with different keys on one interpreter match TF."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    f = _local_table_fn(kind, via)
+    tflite = convert(f)
+    hist = op_histogram(tflite)
+    assert ("tfl.call_once" in hist) == (via == "static_hash_table"), hist
+    assert hist["tfl.hashtable_import"] >= 1, hist
+    interp = Interpreter(model_content=tflite, num_threads=1)
+    runner = interp.get_signature_runner("serving_default")
+    probe = np.array(LOCAL_TABLES[kind][5])
+    for n in (4, 1, 3, 4):
+        keys = probe[:n]
+        out = runner(k=keys)
+        want = f(tf.constant(keys))
+        _assert_same([out["size"], out["values"]], [want["size"], want["values"]], f"{n} keys")
+
+
+def test_table_filled_with_computed_contents_is_refused():
+    """TFLite keeps the first import for every later invoke; TF fails on other contents."""
+
+    @tf.function(input_signature=[tf.TensorSpec([3], tf.int64), tf.TensorSpec([None], tf.int64)])
+    def f(values, k):
+        h = tf.raw_ops.HashTableV2(key_dtype=tf.int64, value_dtype=tf.int64)
+        init = tf.raw_ops.LookupTableImportV2(
+            table_handle=h, keys=tf.constant([1, 2, 3], tf.int64), values=values
+        )
+        with tf.control_dependencies([init]):
+            return tf.raw_ops.LookupTableFindV2(
+                table_handle=h, keys=k, default_value=tf.constant(-1, tf.int64)
+            )
+
+    with pytest.raises(ConverterError, match="computed keys or values"):
+        convert(f)

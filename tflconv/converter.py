@@ -176,7 +176,6 @@ UNIMPLEMENTED_OPTIONS: dict[str, str] = {
 ACCEPTED_IGNORED = {
     "experimental_new_converter": True,
     "experimental_new_quantizer": True,
-    "experimental_enable_resource_variables": True,
     "experimental_new_dynamic_range_quantizer": True,
     "legalize_custom_tensor_list_ops": False,
     "canonicalizing_inf_as_min_max_float": True,
@@ -247,6 +246,8 @@ class TFLiteConverter:
         self.unfold_batchmatmul = False
         self.experimental_use_stablehlo_quantizer = False
         self.experimental_stablehlo_quantizer_config = None
+        # Variables the model assigns become TFLite resource variables (False: refused).
+        self.experimental_enable_resource_variables = True
         for name, default in ACCEPTED_IGNORED.items():
             setattr(self, name, default)
         self.ir_dump_dir: str | None = None
@@ -352,6 +353,8 @@ class TFLiteConverter:
         with quiet_tensorflow(self.quiet):
             imported = _load(self._source, self._load_options)
         phases["load"] = time.perf_counter() - t
+        if not self.experimental_enable_resource_variables:
+            _refuse_resource_variables(imported.module)
         model_type = model_type_name(self._model_type or getattr(imported, "model_type", None))
 
         t = time.perf_counter()
@@ -484,6 +487,7 @@ _KNOWN_ATTRIBUTES = {
     "unfold_batchmatmul",
     "experimental_use_stablehlo_quantizer",
     "experimental_stablehlo_quantizer_config",
+    "experimental_enable_resource_variables",
     *ACCEPTED_IGNORED,
     *DEBUG_ALIASES,
     "pipeline",
@@ -552,6 +556,25 @@ def _load(source: Any, options: dict[str, Any]) -> Any:
             phase="load",
             details=_traceback(err),
         ) from err
+
+
+def _refuse_resource_variables(module: Any) -> None:
+    """experimental_enable_resource_variables=False: a model that assigns variables cannot
+    convert (as the official converter's "mutable variables are not supported")."""
+    writes = sorted(
+        {
+            str(op.location)
+            for op in module.walk()
+            if op.name in ("tf.AssignVariableOp", "tfl.assign_variable")
+            and not (op.function and op.function.attributes.get("session_initializer"))
+        }
+    )
+    if writes:
+        raise ConverterError(
+            "the model assigns variables (" + ", ".join(writes[:3]) + "), which needs TFLite "
+            "resource variables: set experimental_enable_resource_variables=True",
+            phase="options",
+        )
 
 
 def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:

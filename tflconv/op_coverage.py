@@ -44,9 +44,8 @@ IN_PROGRESS = frozenset(
         "MatrixBandPart", "Roll", "IsFinite", "Expm1", "Softsign", "SigmoidGrad", "TanhGrad",
         "RsqrtGrad", "SqrtGrad", "SeluGrad", "SparseToDense", "TensorScatterAdd",
         "TensorScatterUpdate",
-        # tensor lists + hash tables
-        "TensorListConcatV2", "TensorListResize", "HashTableV2", "LookupTableFindV2",
-        "LookupTableImportV2", "LookupTableSizeV2",
+        # tensor lists
+        "TensorListConcatV2", "TensorListResize",
         # dtypes
         "Bitcast", "Cast", "SquaredDifference", "Abs", "Sign",
         # einsum

@@ -8,12 +8,19 @@ bodies become separate functions referenced by `SymbolRef`.
 Captured variables never become IR values: a captured resource handle is a `Resource` marker
 that flows through calls and control-flow operands; `ReadVariableOp` of a marker becomes an
 `arith.constant` of the variable's current value, and control-flow operands that carry only a
-marker are dropped from the op and from its body functions' signatures.
+marker are dropped from the op and from its body functions' signatures. A variable the model
+writes becomes a resource variable instead (`tf.VarHandleOp` / `tf.ReadVariableOp` /
+`tf.AssignVariableOp`, tf_variables.py); a table the function creates and fills is a
+`tf_tables.LocalTable` marker.
+
+The walk imports the ops the outputs depend on through data edges, plus the ops that write a
+resource (variable assignments, table imports, and calls or control flow whose bodies do),
+which a graph reaches through control dependencies only; a graph with such writes is imported
+in its creation order, which respects both kinds of edges (reads after the writes before them).
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +34,10 @@ from tflconv.core.location import Location, SourceLine
 from tflconv.core.types import TensorType
 
 from . import tf_convert as cv
-from . import tf_tables  # captured hash tables (tf_tables.py)
+from . import (
+    tf_tables,  # captured hash tables (tf_tables.py)
+    tf_variables,  # variables the model writes (tf_variables.py)
+)
 from .tensorflow import FrontendError
 from .tf_library import regenerate_graph
 
@@ -37,16 +47,8 @@ CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
 WHILE_OPS = frozenset({"While", "StatelessWhile"})
 IF_OPS = frozenset({"If", "StatelessIf"})
 CASE_OPS = frozenset({"Case", "StatelessCase"})
-# Op types (prefixes) that write a resource variable given as their first input.
-_VARIABLE_WRITES = (
-    "AssignVariableOp",
-    "AssignAddVariableOp",
-    "AssignSubVariableOp",
-    "ResourceApply",
-    "ResourceScatter",
-    "ResourceSparseApply",
-    "ResourceStridedSliceAssign",
-)
+# Op types (prefixes) that write a resource given as their first input.
+_WRITES = tf_variables.WRITE_PREFIXES + tuple(tf_tables.MUTATING_OPS)
 V1_CONTROL_FLOW = frozenset(
     {
         "Switch",
@@ -99,7 +101,9 @@ class LazyConstant:
         self.dtype = dtype
 
 
-Binding = Any  # Value | Resource | LazyConstant
+Binding = Any  # Value | Resource | LazyConstant | tf_tables.LocalTable
+RESOURCES = (Resource, tf_tables.LocalTable)
+"""Bindings that are resources, not IR values (dropped from control-flow operands)."""
 
 
 @dataclass
@@ -156,7 +160,8 @@ class GraphImporter:
         self._new_bodies: list[Function] = []
         self._specialized: dict[tuple, Any] = {}
         self._stateful_types: dict[str, bool] = {}
-        self._checked_writes: set[int] = set()
+        self._writing_ops: dict[int, list[Any]] = {}
+        self._writing_functions: dict[str, bool] = {}
 
     # --- entry points ----------------------------------------------------------------------
 
@@ -166,6 +171,7 @@ class GraphImporter:
         """Fill `fn` (already in the module) from `source.graph`; `bindings` align with the
         graph's inputs (signature args and captures), `outputs` are the graph tensors to return."""
         scope = _Scope(fn)
+        tf_variables.scan_entry(self, source, bindings)
         results = self._walk(scope, source, bindings, outputs)
         fn.set_outputs([self._value(scope, r, "output of @" + fn.name) for r in results])
 
@@ -174,6 +180,7 @@ class GraphImporter:
         for fn in self._new_bodies:
             self.module.add_function(fn)
         self._new_bodies = []
+        tf_variables.finish(self)  # constant reads of variables another signature writes
         tf_tables.add_initializer(self)  # hash-table contents, imported once (tf_tables.py)
 
     def reserve_name(self, name: str) -> str:
@@ -191,9 +198,8 @@ class GraphImporter:
     ) -> list[Binding]:
         graph = source.graph
         inputs = {t.op.name: i for i, t in enumerate(graph.inputs)}
-        self._warn_variable_writes(source, inputs, bindings)
         env: dict[str, list[Binding]] = {}
-        for op in _data_ops(outputs, set(inputs)):
+        for op in _data_ops(outputs, set(inputs), self._writes_in(source)):
             op_type = op.type
             index = inputs.get(op.name)
             if index is not None and index < len(bindings):
@@ -220,7 +226,19 @@ class GraphImporter:
                 env[op.name] = [self._read_variable(scope, source, op, ins[0])]
             elif op_type == "ResourceGather" and isinstance(ins[0], Resource):
                 env[op.name] = [self._resource_gather(scope, source, op, ins)]
-            elif op_type in tf_tables.TABLE_OPS and isinstance(ins[0], Resource):
+            elif (
+                op_type in tf_variables.ASSIGN_OPS and ins and isinstance(ins[0], Resource | Value)
+            ):
+                env[op.name] = self._assign(scope, source, op, ins)
+            elif op_type == "HashTableV2" and not op.inputs:
+                env[op.name] = [tf_tables.LocalTable(op)]
+            elif op_type == "LookupTableImportV2" and isinstance(ins[0], tf_tables.LocalTable):
+                env[op.name] = tf_tables.import_local(self, scope, source, op, ins)
+            elif op_type == "LookupTableImportV2" and isinstance(ins[0], Resource):
+                env[op.name] = tf_tables.import_captured(self, scope, source, op, ins)
+            elif op_type in tf_tables.MUTATING_OPS and isinstance(ins[0], Resource):
+                tf_tables.refuse_write(source, op)
+            elif op_type in tf_tables.TABLE_OPS and isinstance(ins[0], RESOURCES):
                 env[op.name] = tf_tables.import_table_op(self, scope, source, op, ins)
             elif op_type in CALL_OPS or graph._is_function(op_type):
                 env[op.name] = self._inline_call(scope, source, op, ins)
@@ -238,24 +256,32 @@ class GraphImporter:
                 env[op.name] = list(self._generic(scope, source, op, ins).results)
         return [env[t.op.name][t.value_index] for t in outputs]
 
-    def _warn_variable_writes(
-        self, source: GraphSource, inputs: dict[str, int], bindings: list[Binding]
-    ) -> None:
-        """Writes to captured variables are not data edges, so they are not imported and reads
-        see the value at import time: say so (once per graph) instead of staying silent."""
-        if id(source.graph) in self._checked_writes:
-            return
-        self._checked_writes.add(id(source.graph))
-        for op in source.graph.get_operations():
-            if not op.type.startswith(_VARIABLE_WRITES) or not op.inputs:
-                continue
-            index = inputs.get(op.inputs[0].op.name)
-            if index is not None and isinstance(bindings[index], Resource):
-                warnings.warn(
-                    f"{_where(source, op)} writes to a captured variable; the import reads "
-                    "variables as constants with their current value and drops the write",
-                    stacklevel=2,
-                )
+    def _writes_in(self, source: GraphSource) -> list[Any]:
+        """The graph's ops that write a resource, directly or in a body they call."""
+        graph = source.graph
+        ops = self._writing_ops.get(id(graph))
+        if ops is None:
+            ops = [op for op in graph.get_operations() if self._writes(source, op)]
+            self._writing_ops[id(graph)] = ops
+        return ops
+
+    def _writes(self, source: GraphSource, op: Any) -> bool:
+        if op.type.startswith(_WRITES):
+            return True
+        for name in _called_functions(source, op):
+            known = self._writing_functions.get(name)
+            if known is None:
+                self._writing_functions[name] = False  # recursion guard
+                try:
+                    callee = self._function_graph(source, self._callee(source, name, op.name))
+                except FrontendError:  # reported where the walk needs the function, if it does
+                    continue
+                body = GraphSource(callee, name)
+                known = any(self._writes(body, o) for o in callee.get_operations())
+                self._writing_functions[name] = known
+            if known:
+                return True
+        return False
 
     # --- values ------------------------------------------------------------------------------
 
@@ -275,8 +301,8 @@ class GraphImporter:
                 scope.captured[id(binding)] = value
             return value
         raise FrontendError(
-            f"{where}: uses the captured resource {binding.name!r} as a value; only reading "
-            "variables (ReadVariableOp, ResourceGather) is supported"
+            f"{where}: uses the resource {binding.name!r} as a value; only reading and "
+            "assigning variables and looking up tables are supported"
         )
 
     def _location(self, source: GraphSource, op: Any) -> Location:
@@ -328,6 +354,11 @@ class GraphImporter:
         return scope.append(new).result
 
     def _read_variable(self, scope: _Scope, source: GraphSource, op: Any, res: Resource) -> Value:
+        var = tf_variables.mutable(self, res)
+        if var is not None:  # written by the model: a real read at this point
+            where = _where(source, op)
+            t = self._type_of(source, op.outputs[0], where)
+            return tf_variables.read(self, scope, var, t, self._location(source, op), op.name)
         dtype_enum = op.get_attr("dtype").as_datatype_enum
         key = (id(res), dtype_enum)
         value = scope.captured.get(key)  # one constant per variable and function
@@ -341,7 +372,23 @@ class GraphImporter:
             )
             value = scope.append(new).result
             scope.captured[key] = value
+            tf_variables.note_constant_read(self, scope, new, res)
         return value
+
+    def _assign(
+        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+    ) -> list[Binding]:
+        """Assign(Add|Sub)VariableOp of a captured or in-function variable."""
+        where = _where(source, op)
+        resource = ins[0]
+        var = tf_variables.mutable(self, resource) if isinstance(resource, Resource) else None
+        if isinstance(resource, Resource) and var is None:
+            raise FrontendError(f"{where}: writes a captured variable the import did not expect")
+        handle = resource if isinstance(resource, Value) else None
+        value = self._value(scope, ins[1], where)
+        loc = self._location(source, op)
+        tf_variables.write(self, scope, source, op, handle, var, value, loc)
+        return []
 
     def _generic(
         self,
@@ -383,11 +430,18 @@ class GraphImporter:
         DecomposeResourceOps does."""
         node_def = op.node_def
         attrs = node_def.attr
-        array = ins[0].read(attrs["dtype"].type, _where(source, op))
         location = self._location(source, op)
-        params = constant(array, location, scope.unique(op.name + "/params"))
+        var = tf_variables.mutable(self, ins[0])
+        if var is not None:
+            t = TensorType(tuple(int(d) for d in var.initial.shape), var.dtype)
+            params_value = tf_variables.read(self, scope, var, t, location, op.name + "/params")
+        else:
+            array = ins[0].read(attrs["dtype"].type, _where(source, op))
+            params = constant(array, location, scope.unique(op.name + "/params"))
+            scope.append(params)
+            tf_variables.note_constant_read(self, scope, params, ins[0])
+            params_value = params.result
         axis = constant(np.array(0, np.int32), location, scope.unique(op.name + "/axis"))
-        scope.append(params)
         scope.append(axis)
         gather_def = cv.make_node_def(
             "GatherV2",
@@ -402,7 +456,7 @@ class GraphImporter:
             scope,
             source,
             op,
-            [params.result, ins[1], axis.result],
+            [params_value, ins[1], axis.result],
             node_def=gather_def,
             op_type="GatherV2",
             extra_attrs={"_stateful": False},
@@ -537,7 +591,7 @@ class GraphImporter:
     ) -> list[Binding]:
         where = _where(source, op)
         node_def = op.node_def
-        bound = [b if isinstance(b, Resource) else None for b in ins]
+        bound = [b if isinstance(b, RESOURCES) else None for b in ins]
         kept = [i for i, b in enumerate(bound) if b is None]
         # Loop-variable shapes valid in every iteration (TF's shape invariants).
         shapes: list[Any] = [None] * len(ins)
@@ -573,7 +627,7 @@ class GraphImporter:
         where = _where(source, op)
         node_def = op.node_def
         args = ins[1:]
-        bound = [b if isinstance(b, Resource) else None for b in args]
+        bound = [b if isinstance(b, RESOURCES) else None for b in args]
         kept = [i for i, b in enumerate(bound) if b is None]
         if op.type in IF_OPS:
             keys = ["then_branch", "else_branch"]
@@ -605,12 +659,32 @@ class GraphImporter:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _data_ops(outputs: list[Any], inputs: set[str] = frozenset()) -> list[Any]:
-    """The ops the outputs depend on through data edges, in topological order; the walk stops
-    at the ops named in `inputs` (the function's inputs)."""
+def _called_functions(source: GraphSource, op: Any) -> list[str]:
+    """The library functions a call or control-flow op runs."""
+    if op.type in CALL_OPS:
+        return [op.get_attr("f").name]
+    if op.type in WHILE_OPS:
+        return [op.get_attr("cond").name, op.get_attr("body").name]
+    if op.type in IF_OPS:
+        return [op.get_attr("then_branch").name, op.get_attr("else_branch").name]
+    if op.type in CASE_OPS:
+        return [f.name for f in op.get_attr("branches")]
+    if source.graph._is_function(op.type):
+        return [op.type]
+    return []
+
+
+def _data_ops(
+    outputs: list[Any], inputs: set[str] = frozenset(), effects: list[Any] = ()
+) -> list[Any]:
+    """The ops the outputs and the `effects` ops depend on through data edges, in topological
+    order; the walk stops at the ops named in `inputs` (the function's inputs). With effects,
+    in the graph's creation order (which also respects control edges: a read after the write
+    it depends on)."""
     order: list[Any] = []
     state: dict[str, bool] = {}  # False: on the stack, True: emitted
-    stack: list[tuple[Any, bool]] = [(t.op, False) for t in reversed(outputs)]
+    stack: list[tuple[Any, bool]] = [(op, False) for op in reversed(effects)]
+    stack += [(t.op, False) for t in reversed(outputs)]
     while stack:
         op, expanded = stack.pop()
         if expanded:
@@ -626,6 +700,9 @@ def _data_ops(outputs: list[Any], inputs: set[str] = frozenset()) -> list[Any]:
         for t in reversed(op.inputs):
             if t.op.name not in state:
                 stack.append((t.op, False))
+    if effects:
+        position = {op.name: i for i, op in enumerate(effects[0].graph.get_operations())}
+        order.sort(key=lambda op: position[op.name])
     return order
 
 

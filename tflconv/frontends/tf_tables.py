@@ -42,6 +42,7 @@ from tflconv.core.location import Location
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
 
 from . import tf_convert as cv
+from . import tf_variables
 from .tensorflow import FrontendError
 
 if TYPE_CHECKING:
@@ -129,11 +130,19 @@ def import_table_op(
     resource = ins[0]
     where = f"{source.graph.name}/{op.name}"
     state = _state(importer)
-    _refuse_writes(state, source, where)
-    table = state.by_handle.get(id(resource.handle))
-    if table is None:
-        table = _read_table(state, resource, _op_dtypes(op), where)
-        state.by_handle[id(resource.handle)] = table
+    if isinstance(resource, LocalTable):
+        if resource.table is None:
+            raise FrontendError(
+                f"{where}: {op.type} of a table the function has not filled yet (TF fails: "
+                "table not initialized)"
+            )
+        table = resource.table
+    else:
+        _refuse_writes(state, source, where)
+        table = state.by_handle.get(id(resource.handle))
+        if table is None:
+            table = _read_table(state, resource, _op_dtypes(op), where)
+            state.by_handle[id(resource.handle)] = table
     handles = [_handle(scope, resource, store) for store in table.stores]
     plain = table.mode == "direct" and (table.key_dtype, table.value_dtype) in KERNEL_PAIRS
     if plain or op.type == "LookupTableSizeV2":  # every first store holds all the keys
@@ -239,10 +248,120 @@ class _FindBuilder:
         return self.emit("SelectV2", [found, values, default], self.out_type, **attrs)
 
 
+class LocalTable:
+    """A table the function creates itself (`HashTableV2` in the graph, filled by
+    `LookupTableImportV2` of constants): not an IR value, like a captured `Resource`."""
+
+    __slots__ = ("handle", "name", "key_dtype", "value_dtype", "table", "contents")
+
+    def __init__(self, op: Any) -> None:
+        self.handle = self  # the identity `_handle` keys the per-function HashTableV2 on
+        shared = op.get_attr("shared_name")
+        shared = shared.decode() if isinstance(shared, bytes) else str(shared)
+        self.name = shared or op.name
+        self.key_dtype = tf.as_dtype(op.get_attr("key_dtype"))
+        self.value_dtype = tf.as_dtype(op.get_attr("value_dtype"))
+        self.table: Table | None = None
+        self.contents: tuple[np.ndarray, np.ndarray] | None = None
+
+
+def import_local(
+    importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, ins: list[Any]
+) -> list[Value]:
+    """LookupTableImportV2 into a table the function creates: the table's stores imported in
+    place (HASHTABLE_IMPORT in the same subgraph, as the official converter does). TFLite
+    fills a table on the first import and ignores later ones; TF accepts a later import of
+    the same contents and fails on other contents: so only constant contents convert."""
+    where = f"{source.graph.name}/{op.name}"
+    local: LocalTable = ins[0]
+    keys, values = _constant_contents(importer, scope, ins, where)
+    if local.table is not None:
+        old_keys, old_values = local.contents
+        if not (np.array_equal(old_keys, keys) and np.array_equal(old_values, values)):
+            raise FrontendError(
+                f"{where}: a second LookupTableImportV2 with other contents into the same "
+                "table (TF fails: table already initialized with different data)"
+            )
+        return []
+    state = _state(importer)
+    table = _table(
+        state, local.name, local.key_dtype, local.value_dtype, keys, values, local, where
+    )
+    local.table, local.contents = table, (keys, values)
+    loc = importer._location(source, op)
+    for store in table.stores:
+        handle = _handle(scope, local, store)
+        _import_store(scope.append, store, scope.unique, loc, handle)
+    return []
+
+
+def import_captured(
+    importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, ins: list[Any]
+) -> list[Value]:
+    """LookupTableImportV2 of constants into a captured table (a `tf.lookup.StaticHashTable`
+    created inside a tf.function is lifted out of it, its initializer stays): the table holds
+    these contents, imported once by the session initializer."""
+    where = f"{source.graph.name}/{op.name}"
+    keys, values = _constant_contents(importer, scope, ins, where)
+    state = _state(importer)
+    resource = ins[0]
+    order = np.argsort(keys, kind="stable")
+    table = state.by_handle.get(id(resource.handle))
+    if table is None:
+        handle = resource.handle
+        key_dtype, value_dtype = tf.as_dtype(op.get_attr("Tin")), tf.as_dtype(op.get_attr("Tout"))
+        try:
+            size = int(gen_lookup_ops.lookup_table_size_v2(handle))
+        except Exception as e:  # noqa: BLE001 - TF raises many error types
+            raise FrontendError(f"{where}: cannot read the captured lookup table: {e}") from None
+        if size:
+            live = _read_table(state, resource, (key_dtype, value_dtype), where)
+            if not _same_contents(live, keys[order], values[order]):
+                raise FrontendError(
+                    f"{where}: imports other contents into a table already filled (TF fails: "
+                    "table already initialized with different data)"
+                )
+            table = live
+        else:
+            table = _table(state, "hash_table", key_dtype, value_dtype, keys, values, handle, where)
+        state.by_handle[id(handle)] = table
+    elif not _same_contents(table, keys[order], values[order]):
+        raise FrontendError(
+            f"{where}: imports other contents into a table already filled (TF fails: table "
+            "already initialized with different data)"
+        )
+    return []
+
+
+def _same_contents(table: Table, keys: np.ndarray, values: np.ndarray) -> bool:
+    return np.array_equal(table.keys, keys) and np.array_equal(table.values, values)
+
+
+def _constant_contents(
+    importer: GraphImporter, scope: _Scope, ins: list[Any], where: str
+) -> tuple[np.ndarray, np.ndarray]:
+    arrays = [constant_value(importer._value(scope, v, where)) for v in ins[1:3]]
+    if arrays[0] is None or arrays[1] is None:
+        raise FrontendError(
+            f"{where}: LookupTableImportV2 of computed keys or values: TFLite keeps the first "
+            "import's contents for every later call, TF fails on a call with other contents; "
+            "only constant contents can be converted"
+        )
+    keys, values = (np.asarray(a) for a in arrays)
+    if keys.shape != values.shape:
+        raise FrontendError(
+            f"{where}: keys {list(keys.shape)} and values {list(values.shape)}: only tables "
+            "of scalar keys and values can become TFLite hash tables"
+        )
+    return keys.reshape(-1), values.reshape(-1)
+
+
 def add_initializer(importer: GraphImporter) -> None:
-    """Append the session-initializer function that imports every table's contents."""
+    """Append the session-initializer function: it imports every captured table's contents
+    and assigns every written variable its initial value (tf_variables.py)."""
     state = _STATE.pop(importer, None)
-    if state is None or not state.by_handle:
+    tables = state is not None and bool(state.by_handle)
+    if not tables and not tf_variables.pending(importer):
         return
     fn = Function(importer.reserve_name(INITIALIZER_NAME), [], [], {INITIALIZER_NAME: True})
     names: set[str] = set()
@@ -255,31 +374,10 @@ def add_initializer(importer: GraphImporter) -> None:
         names.add(name)
         return name
 
-    for table in state.by_handle.values():
+    for table in state.by_handle.values() if state is not None else ():
         for store in table.stores:
-            loc = Location.name(store.shared_name)
-            handle = fn.block.append(_hash_table_op(store, unique("hash_table"))).result
-            keys = fn.block.append(
-                constant(store.keys, loc, unique("keys"), _type(store.keys, store.key_dtype))
-            ).result
-            values = fn.block.append(
-                constant(
-                    store.values, loc, unique("values"), _type(store.values, store.value_dtype)
-                )
-            ).result
-            fn.block.append(
-                Operation(
-                    "tf.LookupTableImportV2",
-                    [handle, keys, values],
-                    [],
-                    {
-                        "Tin": TypeAttr(store.key_dtype),
-                        "Tout": TypeAttr(store.value_dtype),
-                        "_stateful": True,
-                    },
-                    location=loc,
-                )
-            )
+            _import_store(fn.block.append, store, unique, Location.name(store.shared_name), None)
+    tf_variables.fill_initializer(importer, fn, unique)
     fn.set_outputs([])
     importer.module.add_function(fn)
     # CALL_ONCE here rather than in a pass: every pipeline needs it (Select-TF-ops-only
@@ -295,6 +393,33 @@ def add_initializer(importer: GraphImporter) -> None:
                 location=Location.name(fn.name),
             )
             entry.block.insert_before(call, first)
+
+
+def _import_store(
+    append: Any, store: Store, unique: Any, loc: Location, handle: Value | None
+) -> None:
+    """HashTableV2 (unless `handle`) + constants + LookupTableImportV2 of one store."""
+    if handle is None:
+        handle = append(_hash_table_op(store, unique("hash_table"))).result
+    keys = append(
+        constant(store.keys, loc, unique("keys"), _type(store.keys, store.key_dtype))
+    ).result
+    values = append(
+        constant(store.values, loc, unique("values"), _type(store.values, store.value_dtype))
+    ).result
+    append(
+        Operation(
+            "tf.LookupTableImportV2",
+            [handle, keys, values],
+            [],
+            {
+                "Tin": TypeAttr(store.key_dtype),
+                "Tout": TypeAttr(store.value_dtype),
+                "_stateful": True,
+            },
+            location=loc,
+        )
+    )
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -341,12 +466,23 @@ def _refuse_writes(state: _Tables, source: GraphSource, where: str) -> None:
     state.checked_graphs.add(id(graph))
     captured = {t.op.name for t in graph.inputs if t.dtype == tf.resource}
     for op in graph.get_operations():
+        if op.type == "LookupTableImportV2":
+            continue  # constant contents are a static table (import_captured)
         if op.type in MUTATING_OPS and op.inputs and op.inputs[0].op.name in captured:
             raise FrontendError(
                 f"{graph.name}/{op.name}: {op.type} writes a captured lookup table; TFLite's "
                 "HASHTABLE kernels hold static tables only (initialize the table outside the "
                 "converted function, e.g. tf.lookup.StaticHashTable)"
             )
+
+
+def refuse_write(source: GraphSource, op: Any) -> None:
+    """A write (insert, remove, import, initialize) of a captured table: refused."""
+    raise FrontendError(
+        f"{source.graph.name}/{op.name}: {op.type} writes a captured lookup table; TFLite's "
+        "HASHTABLE kernels hold static tables only (initialize the table outside the "
+        "converted function, e.g. tf.lookup.StaticHashTable)"
+    )
 
 
 def _read_table(state: _Tables, resource: Any, hint: tuple[Any, Any] | None, where: str) -> Table:
@@ -366,11 +502,25 @@ def _read_table(state: _Tables, resource: Any, hint: tuple[Any, Any] | None, whe
             f"{list(values.shape)} for {size} entries; only tables of scalar keys and values "
             "(tf.lookup.StaticHashTable, MutableHashTable) can become TFLite hash tables"
         )
+    return _table(state, "hash_table", key_dtype, value_dtype, keys, values, handle, where)
+
+
+def _table(
+    state: _Tables,
+    name: str,
+    key_dtype: Any,
+    value_dtype: Any,
+    keys: np.ndarray,
+    values: np.ndarray,
+    handle: Any,
+    where: str,
+) -> Table:
+    """A table of these contents, stored in a form the kernels take."""
     order = np.argsort(keys, kind="stable")  # deterministic output: TF exports in hash order
     keys, values = keys[order], values[order]
     key_dtype_name = cv.dtype_name(key_dtype.as_datatype_enum)
     value_dtype_name = cv.dtype_name(value_dtype.as_datatype_enum)
-    name = _unique_name(state, "hash_table")
+    name = _unique_name(state, name)
     state.names.add(name + "_index")  # the second table of an integer-keyed index
     mode, stores = _stores(name, key_dtype_name, value_dtype_name, keys, values, where)
     return Table(key_dtype_name, value_dtype_name, keys, values, stores, mode, handle, where)

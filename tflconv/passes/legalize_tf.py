@@ -11,6 +11,7 @@ from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
 
 from .legalize import control_flow, fake_quant, hashtable, math, nn, recurrent, spectral, tensor
 from .legalize import random as random_ops
+from .legalize import variables as resource_variables
 
 
 def legalize_tf_patterns() -> PatternSet:
@@ -25,6 +26,7 @@ def legalize_tf_patterns() -> PatternSet:
         + random_ops.PATTERNS
         + hashtable.PATTERNS
         + fake_quant.PATTERNS
+        + resource_variables.PATTERNS
     )
 
 

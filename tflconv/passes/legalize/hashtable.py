@@ -26,7 +26,7 @@ import zlib
 
 import numpy as np
 
-from tflconv.core.ir import Operation
+from tflconv.core.ir import Operation, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr
 
@@ -83,6 +83,9 @@ class LegalizeHashTable(RewritePattern):
         name = op.attr("shared_name")
         if not name:
             return rw.fail("the table has no shared_name, so subgraphs cannot share it")
+        for use in op.result.uses:
+            if use.op.name == "tf.LookupTableImportV2" and _import_refusal(use.op):
+                return rw.fail(f"the table is filled by {_import_refusal(use.op)}")
         if table_id(str(name)) not in _imported_tables(op):
             # An empty TFLite table answers every lookup with the default; TF would refuse
             # to read an uninitialized table.
@@ -188,7 +191,28 @@ class LegalizeLookupTableImport(RewritePattern):
         ks, vs = keys.type.shape, values.type.shape
         if ks is None or vs is None or ks != vs:
             return rw.fail(f"keys {ks} and values {vs} must have one known shape (TFLite kernel)")
+        reason = _import_refusal(op)
+        if reason:
+            return rw.fail(reason)
         rw.replace_with_new(op, "tfl.hashtable_import", [handle, keys, values], result_types=[])
+
+
+def _import_refusal(op: Operation) -> str | None:
+    """Why an import into a table cannot be HASHTABLE_IMPORT (None: it can).
+
+    HASHTABLE_IMPORT fills a table on its first run and ignores later runs
+    (static_hashtable.cc); TF re-imports the same contents as a no-op and fails on other
+    contents. An import in a signature (run on every invoke, as the official converter leaves
+    it) is therefore exact only for constant contents; the session initializer runs once."""
+    fn = op.function
+    if fn is not None and fn.attributes.get(INITIALIZER_ATTR):
+        return None
+    if any(constant_value(v) is None for v in op.operands[1:]):
+        return (
+            "an import of computed keys or values on every invoke: HASHTABLE_IMPORT keeps the "
+            "first contents, TF fails on other contents"
+        )
+    return None
 
 
 class LegalizeLookupTableSize(RewritePattern):
