@@ -415,7 +415,7 @@ def test_stateful_ops_marked_and_resource_gather_decomposed():
     check_common(imported)
 
 
-def test_variable_writes_warn():
+def test_variable_writes_become_resource_variables():
     counter = tf.Variable(np.float32(1.0))
 
     @tf.function(input_signature=[tf.TensorSpec((2,), tf.float32, name="x")])
@@ -423,10 +423,12 @@ def test_variable_writes_warn():
         counter.assign_add(1.0)
         return x * counter.read_value()
 
-    with pytest.warns(UserWarning, match="writes to a captured variable"):
-        imported = load_model([bump])
+    imported = load_model([bump])
+    names = [op.name for op in entry(imported).ops]
+    assert names[0] == "tfl.call_once"
+    assert names.index("tf.AssignVariableOp") < names.index("tf.Mul")
     (mul,) = tf_ops(entry(imported), "tf.Mul")
-    assert constant_value(mul.operands[1]) == 1.0  # the value at import time
+    assert mul.operands[1].defining_op.name == "tf.ReadVariableOp"
 
 
 def test_tf_function_without_signature_is_rejected():

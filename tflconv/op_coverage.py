@@ -12,7 +12,6 @@ converted with `tflconv.convert` (the default pipeline, TFLITE_BUILTINS only):
 - "lowered": it converts, runs in LiteRT and matches TensorFlow (shape and dtype only for the
   random ops), so a legalization pattern for the op exists and is right on the probe;
 - "wrong": it converts but LiteRT disagrees with TensorFlow (a bug: never acceptable);
-- "in progress": not converted, and the op is one an engineer is adding now (IN_PROGRESS);
 - "missing": not converted; the reason is the converter's.
 
 TensorFlow and LiteRT are imported lazily (this module is a tool, like `analyze`).
@@ -35,24 +34,6 @@ from tflconv.passes.official_lowered_ops import OFFICIAL_LOWERED_OPS
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "op_coverage.md"
 
-IN_PROGRESS = frozenset(
-    {
-        # spectral + random
-        "RFFT", "RFFT2D", "ComplexAbs", "Real", "Imag",
-        "RandomUniform", "RandomStandardNormal", "Multinomial",
-        # masks, math, gradients, scatter
-        "MatrixBandPart", "Roll", "IsFinite", "Expm1", "Softsign", "SigmoidGrad", "TanhGrad",
-        "RsqrtGrad", "SqrtGrad", "SeluGrad", "SparseToDense", "TensorScatterAdd",
-        "TensorScatterUpdate",
-        # tensor lists
-        "TensorListConcatV2", "TensorListResize",
-        # dtypes
-        "Bitcast", "Cast", "SquaredDifference", "Abs", "Sign",
-        # einsum
-        "Einsum",
-    }
-)  # fmt: skip
-"""Ops other engineers are adding in this round (issue 10); only shown while not lowered."""
 
 
 # --- probe specs ---------------------------------------------------------------------------------
@@ -626,8 +607,8 @@ def probe(op: str, seed: int = 0) -> Status:
         if report is not None:
             entry = next((u for u in report.ops if u.op == f"tf.{op}"), None)
             left = entry or report.ops[0]
-            return Status(op, _not_lowered(op), f"`{left.op}` stays: {left.detail}", left.reason)
-        return Status(op, _not_lowered(op), " ".join(str(e).split())[:200])
+            return Status(op, "missing", f"`{left.op}` stays: {left.detail}", left.reason)
+        return Status(op, "missing", " ".join(str(e).split())[:200])
     rng = np.random.default_rng(seed)
     inputs = [_data(s, rng) for s in specs]
     try:
@@ -643,10 +624,6 @@ def probe(op: str, seed: int = 0) -> Status:
         if probes[op].exact and not np.allclose(g, w, rtol=1e-4, atol=1e-5, equal_nan=True):
             return Status(op, "wrong", f"max abs diff {np.max(np.abs(g - w.astype(g.dtype)))}")
     return Status(op, "lowered")
-
-
-def _not_lowered(op: str) -> str:
-    return "in progress" if op in IN_PROGRESS else "missing"
 
 
 def _run_litert(tflite: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
@@ -697,7 +674,6 @@ def render(statuses: list[Status]) -> str:
         "TensorFlow (random ops: shapes and dtypes only).",
         "",
         "- **lowered**: converts to builtins and matches TensorFlow on the probe;",
-        "- **in progress**: not converted yet, being added in this round (issue 10);",
         "- **missing**: not converted; the reason is the converter's;",
         "- **wrong**: converts but differs from TensorFlow (a bug);",
         "- **obsolete**: TensorFlow 2 can no longer create the op (no probe possible).",
@@ -720,7 +696,7 @@ def render(statuses: list[Status]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_ORDER = ("lowered", "in progress", "missing", "wrong", "obsolete")
+_ORDER = ("lowered", "missing", "wrong", "obsolete")
 
 
 def main(argv: list[str] | None = None) -> int:
