@@ -162,6 +162,8 @@ class GraphImporter:
         self._stateful_types: dict[str, bool] = {}
         self._writing_ops: dict[int, list[Any]] = {}
         self._writing_functions: dict[str, bool] = {}
+        self.resource_state: dict[str, Any] = {}
+        """Per-import state of tf_tables.py ("tables") and tf_variables.py ("variables")."""
 
     # --- entry points ----------------------------------------------------------------------
 

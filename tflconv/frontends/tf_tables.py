@@ -29,7 +29,6 @@ kernels are static tables.
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -112,14 +111,8 @@ class _Tables:
     checked_graphs: set[int] = field(default_factory=set)
 
 
-_STATE: weakref.WeakKeyDictionary[Any, _Tables] = weakref.WeakKeyDictionary()
-
-
 def _state(importer: GraphImporter) -> _Tables:
-    state = _STATE.get(importer)
-    if state is None:
-        state = _STATE[importer] = _Tables()
-    return state
+    return importer.resource_state.setdefault("tables", _Tables())
 
 
 def import_table_op(
@@ -359,7 +352,7 @@ def _constant_contents(
 def add_initializer(importer: GraphImporter) -> None:
     """Append the session-initializer function: it imports every captured table's contents
     and assigns every written variable its initial value (tf_variables.py)."""
-    state = _STATE.pop(importer, None)
+    state = importer.resource_state.pop("tables", None)
     tables = state is not None and bool(state.by_handle)
     if not tables and not tf_variables.pending(importer):
         return

@@ -21,7 +21,6 @@ got constants: `finish` turns those into reads. Other writes (optimizer `Resourc
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -74,14 +73,8 @@ class _Variables:
     scanned: set[tuple] = field(default_factory=set)
 
 
-_STATE: weakref.WeakKeyDictionary[Any, _Variables] = weakref.WeakKeyDictionary()
-
-
 def _state(importer: GraphImporter) -> _Variables:
-    state = _STATE.get(importer)
-    if state is None:
-        state = _STATE[importer] = _Variables()
-    return state
+    return importer.resource_state.setdefault("variables", _Variables())
 
 
 def key(resource: Resource) -> int:
@@ -313,13 +306,13 @@ def finish(importer: GraphImporter) -> None:
 
 
 def pending(importer: GraphImporter) -> bool:
-    state = _STATE.get(importer)
+    state = importer.resource_state.get("variables")
     return state is not None and bool(state.mutable)
 
 
 def fill_initializer(importer: GraphImporter, fn: Function, unique: Any) -> None:
     """Assign every written variable its value at import time."""
-    state = _STATE.pop(importer, None)
+    state = importer.resource_state.pop("variables", None)
     if state is None:
         return
     for var in state.mutable.values():
