@@ -191,17 +191,24 @@ class GraphImporter:
         inputs = {t.op.name: i for i, t in enumerate(graph.inputs)}
         self._warn_variable_writes(source, inputs, bindings)
         env: dict[str, list[Binding]] = {}
-        for op in _data_ops(outputs):
+        for op in _data_ops(outputs, set(inputs)):
             op_type = op.type
-            if op_type == "Placeholder":
-                index = inputs.get(op.name)
-                if index is None or index >= len(bindings):
+            index = inputs.get(op.name)
+            if index is not None and index < len(bindings):
+                # A function input, whatever op produces it: a PlaceholderWithDefault named in
+                # input_arrays (or a TF1 signature input) is an input, not its default value.
+                if len(op.outputs) != 1:
                     raise FrontendError(
-                        f"{_where(source, op)}: placeholder {op.name!r} is not an input of the "
-                        "function; list it in input_arrays (GraphDef) or feed it as an argument"
+                        f"{_where(source, op)}: an output of this {len(op.outputs)}-output op "
+                        "is named as an input; name a single-output node (e.g. a Placeholder)"
                     )
                 env[op.name] = [bindings[index]]
                 continue
+            if op_type == "Placeholder":
+                raise FrontendError(
+                    f"{_where(source, op)}: placeholder {op.name!r} is not an input of the "
+                    "function; list it in input_arrays (GraphDef) or feed it as an argument"
+                )
             ins = [env[t.op.name][t.value_index] for t in op.inputs]
             if op_type in FORWARDING_OPS:
                 env[op.name] = ins if op_type == "IdentityN" else ins[:1]
@@ -594,8 +601,9 @@ class GraphImporter:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _data_ops(outputs: list[Any]) -> list[Any]:
-    """The ops the outputs depend on through data edges, in topological order."""
+def _data_ops(outputs: list[Any], inputs: set[str] = frozenset()) -> list[Any]:
+    """The ops the outputs depend on through data edges, in topological order; the walk stops
+    at the ops named in `inputs` (the function's inputs)."""
     order: list[Any] = []
     state: dict[str, bool] = {}  # False: on the stack, True: emitted
     stack: list[tuple[Any, bool]] = [(t.op, False) for t in reversed(outputs)]
@@ -609,6 +617,8 @@ def _data_ops(outputs: list[Any]) -> list[Any]:
             continue
         state[op.name] = False
         stack.append((op, True))
+        if op.name in inputs:
+            continue
         for t in reversed(op.inputs):
             if t.op.name not in state:
                 stack.append((t.op, False))

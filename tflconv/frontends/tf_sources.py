@@ -26,6 +26,7 @@ from tflconv.core.ir import Function, Module
 
 from . import tf_convert as cv
 from .tensorflow import FrontendError, ImportedModel, InputShapes, _check_path
+from .tf_errors import trace_failure
 from .tf_graph import (
     V1_CONTROL_FLOW,
     GraphImporter,
@@ -36,6 +37,8 @@ from .tf_graph import (
 from .tf_library import regenerate_graph
 
 SERVING_DEFAULT = "serving_default"
+# GraphDef nodes that can be inputs (a PlaceholderWithDefault when named in input_arrays).
+INPUT_OPS = ("Placeholder", "PlaceholderWithDefault")
 
 
 @dataclass
@@ -431,7 +434,14 @@ def _load_keras_file(path: str, legacy: bool = False) -> Any:
 
 
 def _keras_input_signature(model: Any) -> list[Any]:
-    """The input signature the official converter uses for Keras 3 models."""
+    """The input signature to trace a Keras 3 model with: the model's own input structure.
+
+    Functional models take one positional argument with the structure they were built from
+    (`model._inputs_struct`: a tensor, a list/tuple, a dict, nested), like Keras' own
+    `model.export`; dict inputs are named by their keys, other inputs by their `keras.Input`
+    names. (The official converter passes `model.inputs`, a flat list, which fails on
+    dict-input models such as every keras-hub text backbone.) Sequential models take
+    `model.inputs`; subclassed models the shapes of their first call (batch dynamic)."""
     from keras.src.models import Functional, Sequential
 
     if isinstance(model, (Functional, Sequential)):
@@ -439,38 +449,61 @@ def _keras_input_signature(model: Any) -> list[Any]:
             inputs = model.inputs
         except (AttributeError, ValueError):
             inputs = None
+        struct = getattr(model, "_inputs_struct", None) if isinstance(model, Functional) else None
+        if struct is not None:
+            return [_input_specs(struct)]
         if inputs:
-            signature = tf.nest.map_structure(
-                lambda x: tf.TensorSpec(x.shape, dtype=x.dtype, name=x.name), inputs
-            )
-            if isinstance(signature, list) and len(signature) > 1:
-                signature = [signature]
-            return signature
-    spec = _save_spec(model)
-    if not spec:
+            signature = [_input_specs(x) for x in inputs]
+            return [signature] if len(signature) > 1 else signature
+    signature = _save_spec(model)
+    if not signature:
         raise FrontendError(
             f"Keras model {model.name!r} has never been called, so its input shapes are "
             "unknown: call it once on an input (or build it from keras.Input) before converting"
         )
-    return [spec]
+    return signature
 
 
-def _save_spec(model: Any) -> Any:
-    """Input specs of a subclassed model from the shapes it was built with (batch dynamic)."""
+def _input_specs(struct: Any, name: str | None = None) -> Any:
+    """`TensorSpec`s for a (nested) structure of Keras tensors; dict keys name their values."""
+    if isinstance(struct, Mapping):
+        return {str(k): _input_specs(v, str(k)) for k, v in struct.items()}
+    if isinstance(struct, (list, tuple)):
+        specs = [_input_specs(v) for v in struct]
+        return tuple(specs) if isinstance(struct, tuple) else specs
+    return tf.TensorSpec(
+        tuple(struct.shape), dtype=struct.dtype, name=name or getattr(struct, "name", None)
+    )
+
+
+def _save_spec(model: Any) -> list[Any] | None:
+    """Input specs of a subclassed model from the shapes it was built with (batch dynamic),
+    as Keras' `model.export` infers them (dtype: the model's `input_dtype`)."""
     shapes = getattr(model, "_build_shapes_dict", None)
-    if not shapes or "input_shape" not in shapes:
+    if not shapes:
         return None
     dtype = getattr(model, "input_dtype", None) or "float32"
 
-    def spec(shape: Any, name: str | None = None) -> Any:
-        return tf.TensorSpec((None,) + tuple(shape)[1:], dtype=dtype, name=name)
+    def is_shape(x: Any) -> bool:
+        return isinstance(x, (list, tuple)) and all(
+            d is None or isinstance(d, (int, np.integer)) for d in x
+        )
 
-    shape = shapes["input_shape"]
-    if isinstance(shape, dict):
-        return {k: spec(v, k) for k, v in shape.items()}
-    if isinstance(shape, list) and shape and isinstance(shape[0], (list, tuple)):
-        return [spec(s) for s in shape]
-    return spec(shape)
+    def specs(struct: Any, name: str | None = None) -> Any:
+        if isinstance(struct, Mapping):
+            return {str(k): specs(v, str(k)) for k, v in struct.items()}
+        if is_shape(struct):
+            return tf.TensorSpec((None,) + tuple(struct)[1:], dtype=dtype, name=name)
+        if isinstance(struct, (list, tuple)):
+            items = [specs(v) for v in struct]
+            return tuple(items) if isinstance(struct, tuple) else items
+        raise FrontendError(
+            f"Keras model {model.name!r} was built with an input of unknown structure "
+            f"{struct!r}; convert model.__call__ as a tf.function with an input_signature"
+        )
+
+    # One positional argument per build argument, in order, like Keras' `model.export`.
+    return [specs(v) for v in shapes.values()]
 
 
 def _keras_model(model: Any, input_shapes: InputShapes, path: str | None) -> ImportedModel:
@@ -483,7 +516,7 @@ def _keras_model(model: Any, input_shapes: InputShapes, path: str | None) -> Imp
         raise
     except Exception as e:  # noqa: BLE001
         where = f"Keras model {model.name!r}" + (f" from {path!r}" if path else "")
-        raise FrontendError(f"cannot trace {where}: {_first_line(e)}") from None
+        raise FrontendError(f"cannot trace {where}: {trace_failure(e)}") from e
     entry = Entry(SERVING_DEFAULT, cf, _arg_names(cf), _output_names(cf), sort_names=True)
     return _build([entry], "keras", input_shapes, (model, cf))
 
@@ -509,7 +542,11 @@ def _concrete_functions(funcs: list[Any], input_shapes: InputShapes) -> Imported
                     f"tf.function {name!r} has no input_signature; pass "
                     "f.get_concrete_function(tf.TensorSpec(shape, dtype), ...) instead"
                 )
-            cfs.append(f.get_concrete_function())
+            try:
+                cfs.append(f.get_concrete_function())
+            except Exception as e:  # noqa: BLE001 - tracing runs arbitrary user code
+                name = getattr(f, "__name__", f"#{i}")
+                raise FrontendError(f"cannot trace tf.function {name!r}: {trace_failure(e)}") from e
         else:
             raise FrontendError(
                 f"functions[{i}] is a {type(f).__name__}, not a tf.function or concrete function"
@@ -561,7 +598,7 @@ def _graph_def(
     if not graph_def.node:
         raise FrontendError(f"{path!r} is not a frozen GraphDef (it has no nodes)")
     _check_v1_control_flow(graph_def, path)
-    placeholders = [n.name for n in graph_def.node if n.op == "Placeholder"]
+    placeholders = [n.name for n in graph_def.node if n.op in INPUT_OPS]
     if not input_arrays or not output_arrays:
         raise FrontendError(
             f"frozen GraphDef {path!r} needs input_arrays=[...] and output_arrays=[...] "
@@ -569,12 +606,22 @@ def _graph_def(
         )
     in_names = [_node_name(a) for a in input_arrays]
     out_names = [_node_name(a) for a in output_arrays]
+    # Signature names: the tensor names without ":0", as the official converter names the
+    # tensors ("split", "split:1", ...), so several outputs of one op get distinct names.
+    in_keys = [_array_name(a) for a in input_arrays]
+    out_keys = [_array_name(a) for a in output_arrays]
+    for what, keys in (("input_arrays", in_keys), ("output_arrays", out_keys)):
+        twice = sorted({k for k in keys if keys.count(k) > 1})
+        if twice:
+            raise FrontendError(f"{what} names the tensor(s) {twice} more than once")
     nodes = {n.name: n for n in graph_def.node}
     for name in in_names + out_names:
         if name not in nodes:
             raise FrontendError(
                 f"frozen GraphDef {path!r} has no node {name!r} (its placeholders: {placeholders})"
             )
+    for name in in_names:
+        _placeholder_with_default_as_input(nodes[name])
     _apply_graph_def_shapes(graph_def, nodes, in_names, input_shapes)
 
     def import_graph() -> None:
@@ -591,8 +638,8 @@ def _graph_def(
     entry = Entry(
         SERVING_DEFAULT,
         pruned,
-        in_names,
-        out_names,
+        in_keys,
+        out_keys,
         sort_names=False,
         flat_call=True,
         shapes_fixed=True,
@@ -600,9 +647,25 @@ def _graph_def(
     return _build([entry], "graph_def", None, (wrapped, pruned))
 
 
+def _placeholder_with_default_as_input(node: Any) -> None:
+    """A PlaceholderWithDefault named in input_arrays is an input, like in the official
+    converter: a Placeholder of its dtype and shape (its default value is no longer read, and
+    input_shapes may refine the shape). Unnamed ones keep folding into their default."""
+    if node.op != "PlaceholderWithDefault":
+        return
+    node.op = "Placeholder"
+    del node.input[:]
+
+
 def _node_name(tensor: str) -> str:
     name = tensor.split(":")[0]
     return name[1:] if name.startswith("^") else name
+
+
+def _array_name(tensor: str) -> str:
+    """`x:0` -> `x`, `split:1` -> `split:1`: TF's tensor name with output 0 implicit."""
+    name = tensor[1:] if tensor.startswith("^") else tensor
+    return name[: -len(":0")] if name.endswith(":0") else name
 
 
 def _tensor_name(tensor: str) -> str:
@@ -644,7 +707,7 @@ def _apply_graph_def_shapes(
         overrides = dict(zip(in_names, shapes))
     for name, shape in overrides.items():
         node = nodes[name]
-        if node.op != "Placeholder":
+        if node.op not in INPUT_OPS:
             continue
         new = tf.TensorShape(shape)
         old = tf.TensorShape(node.attr["shape"].shape) if "shape" in node.attr else None
