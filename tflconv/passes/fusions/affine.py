@@ -204,6 +204,8 @@ def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> n
     dim holds the channels; None when `c` mixes channels with other positions."""
     if c.dtype.kind != "f":
         return None
+    if c.size == 1:  # a scalar is the same for every channel, whatever the layout
+        return np.full([channels], c.reshape(()), dtype=c.dtype)
     src, dst = layout.operands[0].type.shape, layout.result.type.shape
     if src is None or dst is None or src[-1] != channels:
         return None
@@ -270,10 +272,60 @@ class FuseBiasAddThroughLayout(RewritePattern):
         absorb(rw, layout, op)
 
 
+class FuseMulThroughLayout(RewritePattern):
+    """tfl.mul/div(layout(affine(x, w, b)), c) -> layout(affine(x, w*c', b*c'))  where layout is
+    a reshape or transpose that keeps each element's channel (c' = c mapped back to channels):
+    the attention scale after Keras EinsumDense's head split folds into the query weights"""
+
+    root = ("tfl.mul", "tfl.div")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        found = const_operand(op)
+        if found is None or (op.name == "tfl.div" and found[2] != 1):
+            return rw.fail(f"{op.name} needs one constant operand (on the right for div)")
+        r, c, _ = found
+        layout = r.defining_op
+        if layout is None or layout.name not in LAYOUT_OPS:
+            return rw.fail(f"{op.name} input is not a reshape/transpose")
+        producer = layout.operands[0].defining_op
+        if producer is None or producer.name not in AFFINE:
+            return rw.fail(f"{layout.name} input is not conv/depthwise/fully_connected")
+        if reason := users_reason(r, layout.name.removeprefix("tfl.")) or users_reason(
+            layout.operands[0], short(producer)
+        ):
+            return rw.fail(reason)
+        if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
+            return rw.fail("fused activations or non-float types do not fold through a layout op")
+        if not same_shape(op.result.type, r.type):
+            return rw.fail(f"{op.name} broadcasts the {layout.name} output to another shape")
+        w_index, _, axis = AFFINE[producer.name]
+        w = known_constant(producer.operands[w_index])
+        if w is None or w.dtype.kind != "f":
+            return rw.fail(f"{short(producer)} weights are not a float constant")
+        channels = w.shape[axis]
+        vec = channel_vector_through(layout, c, channels)
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
+        divide = op.name == "tfl.div"
+        if divide and not np.all(vec):
+            return rw.fail("division by zero does not fold")
+        bias = bias_array(producer, channels, w.dtype)
+        if bias is None:
+            return rw.fail(f"{short(producer)} bias is not a float constant")
+        new_w = new_const(rw, _scale_weights(w, vec, axis, divide), producer)
+        with rw.modify(producer):
+            producer.set_operand(w_index, new_w)
+        _, b_index, _ = AFFINE[producer.name]
+        if b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none":
+            set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
+        absorb(rw, layout, op)
+
+
 PATTERNS: list[RewritePattern] = [
     FuseBiasAdd(),
     FuseMulIntoAffine(),
     FuseInputScaleIntoFullyConnected(),
     FuseInputScaleIntoConv(),
     FuseBiasAddThroughLayout(),
+    FuseMulThroughLayout(),
 ]
