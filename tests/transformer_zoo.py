@@ -276,18 +276,31 @@ def _match(name: str, feed: dict[str, Any]) -> str:
     raise KeyError(f"no input for signature input {name!r} among {list(feed)}")
 
 
-def max_rel_error(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> float:
-    """max |got - expected| / max |expected| over outputs matched by name (or by order when
-    the names differ, e.g. output_0)."""
+def _pairs(
+    got: dict[str, np.ndarray], expected: dict[str, np.ndarray]
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """Outputs matched by name (or by sorted order when the names differ, e.g. output_0)."""
     if set(got) != set(expected):
         if len(got) != len(expected):
             raise AssertionError(f"outputs {sorted(got)} vs expected {sorted(expected)}")
         got = dict(zip(sorted(expected), [got[k] for k in sorted(got)]))
-    worst = 0.0
+    out = []
     for k, e in expected.items():
         g = got[k]
         if g.shape != e.shape:
             raise AssertionError(f"output {k}: shape {g.shape} vs {e.shape}")
+        out.append((k, g.astype(np.float64), e))
+    return out
+
+
+def max_rel_error(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> float:
+    """max |got - expected| / max |expected|, worst over the outputs."""
+    worst = 0.0
+    for _, g, e in _pairs(got, expected):
         scale = float(np.max(np.abs(e))) or 1.0
-        worst = max(worst, float(np.max(np.abs(g.astype(np.float64) - e))) / scale)
+        worst = max(worst, float(np.max(np.abs(g - e))) / scale)
     return worst
+
+
+def max_abs_error(got: dict[str, np.ndarray], expected: dict[str, np.ndarray]) -> float:
+    return max(float(np.max(np.abs(g - e))) for _, g, e in _pairs(got, expected))
