@@ -78,6 +78,20 @@ def test_common_backbones(name, route, tmp_path):
         assert "tfl.tanh" not in ops and "tfl.pow" not in ops
 
 
+def test_t5_static_shapes_fold_relative_position_buckets():
+    """With static sequence lengths, T5's relative position buckets (range, abs, log, min,
+    where over positions) are constants: nothing of them is left in the graph."""
+    model = zoo.build("t5")
+    specs = {t.name: tf.TensorSpec([2, 8], t.dtype, name=t.name) for t in model.inputs}
+    fn = tf.function(lambda inputs: model(inputs, training=False), input_signature=[specs])
+    tflite = TFLiteConverter.from_concrete_functions([fn.get_concrete_function()]).convert()
+    ops = op_histogram(tflite)
+    assert not {"tfl.log", "tfl.abs", "tfl.range", "tfl.shape"} & set(ops), ops
+    feed = zoo.inputs_for(model)
+    err = zoo.max_rel_error(zoo.run_signature(tflite, feed), zoo.keras_outputs(model, feed))
+    assert err <= REL
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("route", ["keras", "concrete", "saved_model"])
 @pytest.mark.parametrize("name", list(zoo.BACKBONES))
