@@ -4,7 +4,7 @@ Three greedy phases, in order, so the result does not depend on visiting order:
 1. expressions and structure: activations written as arithmetic (clamps -> relu*, hard-swish,
    tanh-GELU, L2 normalization), identity arithmetic (x+0, x*1), pad folding into SAME, dilated
    convolutions, reshape -> fully_connected -> reshape (also with run-time reshape targets,
-   read symbolically: shape_exprs.py), reshapes to the input's own shape;
+   read symbolically: shape_exprs.py), reshapes to the input's own shape, 1/sqrt -> rsqrt;
 2. affine folding: constant add/sub into conv/depthwise/transpose-conv/fully_connected biases,
    constant mul/div into their weights (batch-norm folding), per-feature scale/shift before a
    fully_connected, a bias add or a scale (the attention scale) behind a channel-splitting
@@ -24,7 +24,7 @@ from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
-from .fusions import activation, affine, shape_exprs, structure
+from .fusions import activation, affine, arith, shape_exprs, structure
 
 
 def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
@@ -32,7 +32,12 @@ def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
     return [
         (
             "expressions",
-            [*structure.PATTERNS, *shape_exprs.PATTERNS, *activation.PATTERNS_EXPRESSIONS],
+            [
+                *structure.PATTERNS,
+                *shape_exprs.PATTERNS,
+                *arith.PATTERNS,
+                *activation.PATTERNS_EXPRESSIONS,
+            ],
         ),
         ("affine", [*affine.PATTERNS, structure.RemoveIdentityArithmetic()]),
         ("activations", [*activation.PATTERNS_FUSE]),
