@@ -1,4 +1,5 @@
-"""Arithmetic TF writes out in more ops than TFLite needs (RMSNorm's `1 / sqrt(x)`)."""
+"""Arithmetic TF writes out with more or slower ops than TFLite needs (RMS norms' `1 / sqrt(x)`
+and `pow(x, 2)`)."""
 
 from __future__ import annotations
 
@@ -31,4 +32,23 @@ class ReciprocalSqrtToRsqrt(RewritePattern):
         rw.erase(sqrt)
 
 
-PATTERNS: list[RewritePattern] = [ReciprocalSqrtToRsqrt()]
+POWERS = {2.0: "tfl.square", 0.5: "tfl.sqrt", -0.5: "tfl.rsqrt"}
+
+
+class PowToElementwise(RewritePattern):
+    """tfl.pow(x, 2 | 0.5 | -0.5) -> tfl.square / tfl.sqrt / tfl.rsqrt(x)  (Llama's RMS norm
+    squares with pow; the dedicated kernels are exact for these exponents and faster)"""
+
+    root = "tfl.pow"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, e = op.operands
+        k = scalar(e)
+        if k is None or k not in POWERS:
+            return rw.fail("exponent is not a scalar 2, 0.5 or -0.5")
+        if not x.type.is_float or x.type != op.result.type:
+            return rw.fail("pow broadcasts x or is not float")
+        rw.replace(op, rw.create(POWERS[k], [x], [x.type]).result)
+
+
+PATTERNS: list[RewritePattern] = [ReciprocalSqrtToRsqrt(), PowToElementwise()]
