@@ -18,9 +18,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 pytest.importorskip("ai_edge_litert")
 
-from e2e_util import convert_and_compare, op_histogram  # noqa: E402
+from e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
 
-from tflconv.converter import ConverterError, convert  # noqa: E402
+from tflconv.converter import ConverterError, TFLiteConverter, convert  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4
 
@@ -126,8 +126,6 @@ def test_einsum_constant_weights(equation, shapes, dynamic):
 
 def test_einsum_dynamic_shapes_run_with_other_sizes():
     """One conversion with dynamic dims serves several concrete shapes."""
-    from e2e_util import run_litert
-
     eq = "abc,cde->abde"
     w = _x((8, 2, 4), 3)
     spec = tf.TensorSpec([None, None, 8], tf.float32)
@@ -152,3 +150,23 @@ def test_einsum_diagonal_is_refused_clearly():
     fn = tf.function(lambda a, b: tf.einsum("ii,i->i", a, b), input_signature=spec)
     with pytest.raises(ConverterError, match="Einsum"):
         convert(fn)
+
+
+def test_keras_attention_exported_saved_model(tmp_path):
+    """Keras MultiHeadAttention + EinsumDense with dynamic batch and sequence, exported with
+    `model.export()` and converted from the SavedModel, at two sequence lengths."""
+    keras = pytest.importorskip("keras")
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, 16))
+    x = keras.layers.MultiHeadAttention(num_heads=2, key_dim=8)(inputs, inputs)
+    x = keras.layers.EinsumDense("abc,cde->abde", output_shape=(None, 2, 4), bias_axes="de")(x)
+    model = keras.Model(inputs, x)
+    path = str(tmp_path / "sm")
+    model.export(path, verbose=False)
+    tflite = TFLiteConverter.from_saved_model(path).convert()
+    ops = op_histogram(tflite)
+    assert not [k for k in ops if not k.startswith("tfl.")]
+    for shape in [(2, 5, 16), (1, 9, 16)]:
+        x = _x(shape, 4)
+        (got,) = run_litert(tflite, [x])
+        np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL, rtol=RTOL)
