@@ -6,8 +6,11 @@ dynamic batch and sequence: Tensordot's reshape -> fully_connected -> reshape)."
 
 from __future__ import annotations
 
-from tflconv.core.ir import Operation, Value
+import numpy as np
+
+from tflconv.core.ir import Operation, Value, constant
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
+from tflconv.core.types import TensorType
 from tflconv.passes.legalize.nn_expr import known_constant
 
 from .util import users_reason
@@ -202,4 +205,95 @@ class RemoveIdentityReshape(RewritePattern):
         rw.replace(op, x)
 
 
-PATTERNS: list[RewritePattern] = [FuseDynamicDenseReshapes(), RemoveIdentityReshape()]
+class CompactShapeVector(RewritePattern):
+    """tfl.pack(strided_slice(shape(v), i), .., c, ..) -> tfl.concatenation(gather(shape(v),
+    [i, ..]), [c, ..])  when that takes fewer ops; as a reshape target one unknown entry
+    becomes -1 (a fully known rest gives a constant). The scalars' strided_slices must have
+    no other users."""
+
+    root = "tfl.pack"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        out = op.result
+        if op.attr("axis", 0) != 0 or out.type.dtype != "i32" or out.type.rank != 1:
+            return rw.fail("not an i32 vector packed along axis 0")
+        entries = symbolic_vector(out)
+        if entries is None:
+            return rw.fail("the packed scalars are not shape entries understood here")
+        exclusive = []
+        for x in op.operands:
+            d = x.defining_op
+            if known_constant(x) is not None:
+                continue
+            if d is None or d.name not in ("tfl.strided_slice", "tfl.gather") or x.num_uses != 1:
+                return rw.fail("a packed scalar is shared or not a slice of a shape")
+            exclusive.append(d)
+        as_target = all(u.name == "tfl.reshape" and u.operands[1] is out for u in out.users)
+        if as_target:
+            unknown = [i for i, e in enumerate(entries) if not isinstance(e, int)]
+            if unknown and -1 not in entries:
+                entries = list(entries)
+                entries[unknown[0]] = -1
+        runs = _runs(entries)
+        cost = sum(1 for src, _ in runs if src is not None) + (len(runs) > 1)
+        # A slice another op duplicates stays after CSE merges the two: it saves nothing.
+        saved = 1 + sum(1 for d in exclusive if not _duplicated(d))
+        if cost >= saved:
+            return rw.fail(f"the rebuilt vector takes {cost} ops, it would save {saved}")
+        values = []
+        for src, items in runs:
+            if src is None:
+                values.append(rw.insert(constant(np.asarray(items, np.int32), op.location)).result)
+                continue
+            rank = src.type.rank or 0
+            shape = rw.create(
+                "tfl.shape", [src], [TensorType((rank,), "i32")], {"out_type": "INT32"}
+            )
+            idx = rw.insert(constant(np.asarray(items, np.int32), op.location)).result
+            t = TensorType((len(items),), "i32")
+            g = rw.create("tfl.gather", [shape.result, idx], [t], {"axis": 0, "batch_dims": 0})
+            values.append(g.result)
+        new = values[0]
+        if len(values) > 1:
+            attrs = {"axis": 0, "fused_activation_function": "NONE"}
+            new = rw.create("tfl.concatenation", values, [out.type], attrs).result
+        rw.replace(op, new)
+        for dead in exclusive:
+            rw.erase(dead)
+
+
+def _duplicated(d: Operation) -> bool:
+    """Whether another scalar read of a shape computes the same entry as `d` (CSE would merge
+    them, so erasing `d` saves no op)."""
+    entry = symbolic_scalar(d.result)
+    if entry is None or isinstance(entry, int):
+        return False
+    for shape_op in entry[0].users:
+        if shape_op.name != "tfl.shape":
+            continue
+        for other in shape_op.result.users:
+            if other is d or other.name not in ("tfl.strided_slice", "tfl.gather"):
+                continue
+            e = symbolic_scalar(other.result) if other.result.type.rank == 0 else None
+            if e is not None and same_entry(e, entry):
+                return True
+    return False
+
+
+def _runs(entries: list[Entry]) -> list[tuple[Value | None, list[int]]]:
+    """Consecutive constants, and consecutive entries read from one value's shape."""
+    runs: list[tuple[Value | None, list[int]]] = []
+    for e in entries:
+        src, item = (None, e) if isinstance(e, int) else e
+        if runs and runs[-1][0] is src:
+            runs[-1][1].append(item)
+        else:
+            runs.append((src, [item]))
+    return runs
+
+
+PATTERNS: list[RewritePattern] = [
+    FuseDynamicDenseReshapes(),
+    RemoveIdentityReshape(),
+    CompactShapeVector(),
+]
