@@ -6,6 +6,7 @@
     python benchmarks/compare_official.py --models mobilenet_v2,lstm --runs 50 --json out.json
     python benchmarks/compare_official.py --transformers            # keras-hub BERT, GPT-2, ...
     python benchmarks/compare_official.py --transformers --models bert,vit,whisper
+    python benchmarks/compare_official.py --transformers --transformer-size medium
 
 Both converters start from the same in-memory Keras model, in one process, after a warm-up
 conversion of a tiny model by each (so neither pays TensorFlow's one-time start-up costs).
@@ -627,6 +628,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keras-hub backbones from SavedModels (--models picks among "
         "tests/transformer_zoo.py's names)",
     )
+    parser.add_argument(
+        "--transformer-size",
+        choices=["small", "medium"],
+        default="small",
+        help="small: the test configs (2 layers, hidden 32); medium: 4 layers, hidden 256, "
+        "sequence 128, ViT at 224x224",
+    )
     args = parser.parse_args(argv)
     if args.transformers:
         return _main_transformers(parser, args)
@@ -697,11 +705,12 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
     rows = []
     for name in table:
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
-        rows.append(transformer_family.bench(name, runs))
+        rows.append(transformer_family.bench(name, runs, args.transformer_size))
         gc.collect()
     print(
         f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}) on keras-hub backbones "
-        f"from SavedModels, {os.cpu_count()} CPUs, {runs} latency runs\n"
+        f"({args.transformer_size}) from SavedModels, {os.cpu_count()} CPUs, {runs} latency "
+        "runs\n"
     )
     print(markdown(rows))
     if args.json:

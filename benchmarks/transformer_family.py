@@ -21,6 +21,26 @@ import numpy as np  # noqa: E402
 DEFAULT = ["bert", "gpt2", "llama", "gemma", "vit", "t5"]
 """The most common families; any name of transformer_zoo.BACKBONES is accepted."""
 
+_TEXT = dict(num_layers=4, hidden_dim=256, intermediate_dim=1024)
+MEDIUM: dict[str, dict[str, Any]] = {
+    "bert": dict(num_heads=4, max_sequence_length=256, **_TEXT),
+    "gpt2": dict(num_heads=4, max_sequence_length=256, **_TEXT),
+    "llama": dict(num_query_heads=4, num_key_value_heads=2, **_TEXT),
+    "gemma": dict(num_query_heads=4, num_key_value_heads=1, head_dim=64, **_TEXT),
+    "t5": dict(num_heads=4, key_value_dim=64, **_TEXT),
+    "vit": dict(
+        image_shape=(224, 224, 3),
+        patch_size=16,
+        num_layers=4,
+        num_heads=4,
+        hidden_dim=256,
+        mlp_dim=1024,
+    ),  # fmt: skip
+}
+"""--transformer-size medium: 4 layers, hidden 256 (~3-5 M parameters), sequence 128,
+ViT on 224x224 images (196 patches), so latency means something."""
+MEDIUM_SEQ = 128
+
 
 def names() -> list[str]:
     import transformer_zoo
@@ -79,15 +99,17 @@ def latency(models: list[bytes], feed: dict[str, np.ndarray], runs: int) -> list
     return times
 
 
-def bench(name: str, runs: int) -> Any:
-    """One row of compare_official's table for backbone `name`."""
+def bench(name: str, runs: int, size: str = "small") -> Any:
+    """One row of compare_official's table for backbone `name` (small: the test configs;
+    medium: MEDIUM's, for the names it lists)."""
     import compare_official as co
     import transformer_zoo as zoo
 
+    medium = size == "medium" and name in MEDIUM
     with co._silenced():
-        model = zoo.build(name)
-    row = co.Row(name, params=int(model.count_params()))
-    feed = zoo.inputs_for(model)
+        model = zoo.build(name, **(MEDIUM[name] if medium else {}))
+    row = co.Row(name if not medium else f"{name} (medium)", params=int(model.count_params()))
+    feed = zoo.inputs_for(model, seq=MEDIUM_SEQ) if medium else zoo.inputs_for(model)
     expected = zoo.keras_outputs(model, feed)
     row.out_scale = max(float(np.max(np.abs(e))) for e in expected.values())
     with tempfile.TemporaryDirectory() as tmp:

@@ -18,16 +18,16 @@ SEQ = 8
 BATCH = 2
 
 
-def _text(cls: str, **config: Any) -> Callable[[], Any]:
-    def build() -> Any:
+def _text(cls: str, **config: Any) -> Callable[..., Any]:
+    def build(**overrides: Any) -> Any:
         import keras_hub
 
-        return getattr(keras_hub.models, cls)(**config)
+        return getattr(keras_hub.models, cls)(**{**config, **overrides})
 
     return build
 
 
-def _mit() -> Any:
+def _mit(**overrides: Any) -> Any:
     import keras_hub
 
     return keras_hub.models.MiTBackbone(
@@ -40,12 +40,13 @@ def _mit() -> Any:
         layerwise_strides=[4, 2],
         image_shape=(32, 32, 3),
         hidden_dims=[16, 32],
+        **overrides,
     )
 
 
 SMALL = dict(num_layers=2, hidden_dim=32, intermediate_dim=64)
 
-BACKBONES: dict[str, Callable[[], Any]] = {
+BACKBONES: dict[str, Callable[..., Any]] = {
     # BERT-like encoders
     "bert": _text(
         "BertBackbone", vocabulary_size=VOCAB, num_heads=2, max_sequence_length=32, **SMALL
@@ -181,11 +182,13 @@ BACKBONES: dict[str, Callable[[], Any]] = {
 """Most common first within each family."""
 
 
-def build(name: str, seed: int = 0) -> Any:
+def build(name: str, seed: int = 0, **overrides: Any) -> Any:
+    """Backbone `name` with seeded random weights; `overrides` replace config entries (the
+    benchmarks use bigger sizes)."""
     import keras
 
     keras.utils.set_random_seed(seed)
-    return BACKBONES[name]()
+    return BACKBONES[name](**overrides)
 
 
 def inputs_for(model: Any, seed: int = 0, batch: int = BATCH, seq: int = SEQ) -> dict[str, Any]:
