@@ -57,6 +57,9 @@ CASES = [
     ("...i,...i->...", [(2, 3, 4), (2, 3, 4)]),
     ("ij,jk", [(3, 4), (4, 5)]),
     ("...ij,jk", [(2, 3, 4), (4, 5)]),
+    # more batch letters than BATCH_MATMUL's rank 5 takes: the non-broadcasting ones merge
+    ("abcdij,abcdjk->abcdik", [(2, 1, 3, 2, 3, 4), (2, 1, 3, 2, 4, 2)]),
+    ("...cdij,...cdjk->...cdik", [(2, 1, 3, 2, 3, 4), (1, 3, 3, 2, 4, 2)]),
     # letters summed out of one operand
     ("ij,k->i", [(3, 4), (5,)]),
     ("bij,bjk->b", [(2, 3, 4), (2, 4, 5)]),
@@ -145,6 +148,13 @@ def test_einsum_one_input(equation, shape, dynamic):
     convert_and_compare(fn, [_x(shape, 0)], atol=ATOL, rtol=RTOL)
 
 
+def test_einsum_rank_above_six_is_refused_clearly():
+    spec = [tf.TensorSpec((2, 1, 2, 1, 2, 1, 3), tf.float32), tf.TensorSpec((3, 2), tf.float32)]
+    fn = tf.function(lambda a, b: tf.einsum("abcdefg,gh->abcdefh", a, b), input_signature=spec)
+    with pytest.raises(ConverterError, match="Einsum"):
+        convert(fn)
+
+
 def test_einsum_diagonal_is_refused_clearly():
     spec = [tf.TensorSpec((3, 3), tf.float32), tf.TensorSpec((3,), tf.float32)]
     fn = tf.function(lambda a, b: tf.einsum("ii,i->i", a, b), input_signature=spec)
@@ -170,3 +180,49 @@ def test_keras_attention_exported_saved_model(tmp_path):
         x = _x(shape, 4)
         (got,) = run_litert(tflite, [x])
         np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL, rtol=RTOL)
+
+
+def _random_cases(n: int, seed: int = 0) -> list[tuple[str, list[tuple[int, ...]], bool]]:
+    """Seeded random two-operand equations: batch, contracted, free and summed-out letters in
+    random orders, sometimes an ellipsis (with a broadcast 1), sometimes an implicit output."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(n):
+        letters = list("abcdefgh")
+        rng.shuffle(letters)
+        sizes = {c: int(rng.integers(1, 5)) for c in letters}
+        roles = rng.choice(["batch", "contract", "left", "right", "sum_l"], size=5)
+        la, lb, out = [], [], []
+        for c, role in zip(letters, roles):
+            if role in ("batch", "contract"):
+                la.append(c)
+                lb.append(c)
+            if role == "batch" or role in ("left", "right"):
+                out.append(c)
+            if role == "left" or role == "sum_l":
+                la.append(c)
+            if role == "right":
+                lb.append(c)
+        for part in (la, lb, out):
+            rng.shuffle(part)
+        sa = [sizes[c] for c in la]
+        sb = [sizes[c] for c in lb]
+        ell = rng.random() < 0.3
+        if ell:
+            e = [2, 3][: int(rng.integers(1, 3))]
+            sa, sb = e + sa, ([1] + e[1:] if len(e) > 1 else e) + sb
+            eq = f"...{''.join(la)},...{''.join(lb)}->...{''.join(out)}"
+        else:
+            eq = f"{''.join(la)},{''.join(lb)}->{''.join(out)}"
+        cases.append((eq, [tuple(sa), tuple(sb)], bool(rng.random() < 0.5)))
+    return cases
+
+
+@pytest.mark.parametrize("equation,shapes,dynamic", _random_cases(24))
+def test_einsum_random_equations(equation, shapes, dynamic):
+    """Random contractions against TF (seeded): every one converts to builtins and matches."""
+    specs = [tf.TensorSpec(_dyn(s) if dynamic else s, tf.float32) for s in shapes]
+    fn = tf.function(lambda a, b: tf.einsum(equation, a, b), input_signature=specs)
+    inputs = [_x(s, i) for i, s in enumerate(shapes)]
+    tflite = convert_and_compare(fn, inputs, atol=ATOL, rtol=RTOL)
+    assert "tf.Einsum" not in str(op_histogram(tflite))

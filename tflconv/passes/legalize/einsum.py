@@ -36,6 +36,8 @@ _ELLIPSIS_LETTERS = [chr(0x3B1 + i) for i in range(24)]
 
 MAX_BATCH_MATMUL_RANK = 5
 """LiteRT's BATCH_MATMUL kernel takes operands of rank <= 5."""
+MAX_RANK = 6
+"""TRANSPOSE, SUM (and XNNPACK) take tensors of rank <= 6."""
 
 
 def expand_equation(equation: str, ranks: list[int]) -> tuple[list[str], str] | str:
@@ -248,10 +250,12 @@ class Plan:
     adj_y: bool
     fc: bool
     cost: int
+    bgroups: list[str]
 
 
 def _plan(a: Value, la: str, b: Value, lb: str, lout: str, fc_ok: bool) -> Plan:
-    batch = "".join(c for c in lout if c in la and c in lb)
+    bgroups = batch_groups("".join(c for c in lout if c in la and c in lb), a, la, b, lb)
+    batch = "".join(bgroups)
     lfree = "".join(c for c in lout if c in la and c not in lb)
     rfree = "".join(c for c in lout if c in lb and c not in la)
     contract = "".join(c for c in la if c in lb and c not in lout)
@@ -268,7 +272,25 @@ def _plan(a: Value, la: str, b: Value, lb: str, lout: str, fc_ok: bool) -> Plan:
         cost += not _is_identity(_perm(la, order_x))
         cost += not _is_identity(_perm(lb, order_y)) and constant_value(b) is None
     cost += batch + lfree + rfree != lout
-    return Plan(a, la, b, lb, batch, lfree, contract, rfree, adj_x, adj_y, fc, cost)
+    return Plan(a, la, b, lb, batch, lfree, contract, rfree, adj_x, adj_y, fc, cost, bgroups)
+
+
+def batch_groups(batch: str, a: Value, la: str, b: Value, lb: str) -> list[str]:
+    """Batch letters as BATCH_MATMUL batch dims: one each, or, beyond the kernel's rank limit,
+    the ones that cannot broadcast (named letters, and ellipsis dims of one known size on
+    both sides) merged into the first dim."""
+    if len(batch) + 2 <= MAX_BATCH_MATMUL_RANK:
+        return list(batch)
+
+    def fixed(c: str) -> bool:
+        if c not in _ELLIPSIS_LETTERS:
+            return True  # TF requires named letters to match exactly
+        sa, sb = _static(a, la, c), _static(b, lb, c)
+        return sa is not None and sa == sb
+
+    merged = "".join(c for c in batch if fixed(c))
+    rest = [c for c in batch if not fixed(c)]
+    return ([merged] if merged else []) + rest
 
 
 def _adjoint(letters: str, batch: str, first: str, second: str) -> bool:
@@ -334,11 +356,11 @@ def _as_batch_matmul(rw: PatternRewriter, p: Plan, lout: str, dims: Dims) -> Val
             own.size[c] = v.type.shape[i]  # type: ignore[index]
             own.source[c] = (v, i)
         operands.append(
-            reshape_groups(rw, v, list(batch + first + second), [*batch, first, second], own)
+            reshape_groups(rw, v, list(batch + first + second), [*p.bgroups, first, second], own)
         )
     x, y = operands
     bsizes = []
-    for i in range(len(p.batch)):
+    for i in range(len(p.bgroups)):
         sx, sy = x.type.shape[i], y.type.shape[i]  # type: ignore[index]
         bsizes.append(sy if sx == 1 else sx if sy == 1 else sx if sx is not None else sy)
     out_t = p.a.type.with_shape((*bsizes, dims.prod(p.lfree), dims.prod(p.rfree)))
@@ -351,12 +373,14 @@ def _as_batch_matmul(rw: PatternRewriter, p: Plan, lout: str, dims: Dims) -> Val
         adj_y=p.adj_y,
         asymmetric_quantize_inputs=False,
     ).result
-    # Batch sizes of the result come from the product itself (they may have broadcast).
+    # Batch sizes of the result come from the product itself (they may have broadcast; merged
+    # groups never do, their letters keep the operands' sizes).
     out_dims = Dims(dict(dims.size), dict(dims.source))
-    for i, c in enumerate(p.batch):
-        out_dims.size[c] = bsizes[i]
-        out_dims.source[c] = (z, i)
-    groups = [*p.batch, p.lfree, p.rfree]
+    for i, g in enumerate(p.bgroups):
+        if len(g) == 1:
+            out_dims.size[g] = bsizes[i]
+            out_dims.source[g] = (z, i)
+    groups = [*p.bgroups, p.lfree, p.rfree]
     return _finish(rw, z, groups, p.batch + p.lfree + p.rfree, lout, out_dims)
 
 
@@ -384,6 +408,8 @@ class LegalizeEinsum(RewritePattern):
             return rw.fail("einsum needs ranked operands")
         if not all(v.type.is_float for v in values):
             return rw.fail("only float einsum is lowered (BATCH_MATMUL/FULLY_CONNECTED kernels)")
+        if max(v.type.rank for v in [*values, op.result]) > MAX_RANK:  # type: ignore[type-var]
+            return rw.fail(f"einsum of rank > {MAX_RANK} (TFLite's SUM/TRANSPOSE limit)")
         eq = str(op.attributes.get("equation", ""))
         if isinstance(op.attributes.get("equation"), bytes):
             eq = op.attributes["equation"].decode()
@@ -412,9 +438,10 @@ class LegalizeEinsum(RewritePattern):
                     sa, sb = _static(values[0], letters[0], c), _static(values[1], letters[1], c)
                     if sa is not None and sb is not None and sa != sb:
                         return rw.fail(f"contracted letter {c} has sizes {sa} and {sb}")
-            nbatch = sum(1 for c in lout if c in la and c in lb)
-            if nbatch + 2 > MAX_BATCH_MATMUL_RANK:
-                return rw.fail(f"{nbatch} batch dims exceed BATCH_MATMUL's rank limit")
+            batch = "".join(c for c in lout if c in la and c in lb)
+            groups = batch_groups(batch, values[0], letters[0], values[1], letters[1])
+            if len(groups) + 2 > MAX_BATCH_MATMUL_RANK:
+                return rw.fail(f"{len(groups)} batch dims exceed BATCH_MATMUL's rank limit")
         operands = [_sum_out(rw, v, t, k) for v, t, k in zip(values, letters, keeps)]
         if len(operands) == 1:
             ((v, term),) = operands
