@@ -188,7 +188,22 @@ def build(name: str, seed: int = 0, **overrides: Any) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)
-    return BACKBONES[name](**overrides)
+    model = BACKBONES[name](**overrides)
+    perturb_weights(model, seed)
+    return model
+
+
+def perturb_weights(model: Any, seed: int = 0) -> None:
+    """Make every weight distinct and every bias / norm offset non-zero: keras-hub's seeded
+    initializers give equal matrices to same-shaped layers (key and value projections), and
+    zero biases vanish in conversion, which would hide swapped or dropped weights."""
+    rng = np.random.default_rng(seed + 1)
+    for w in model.weights:
+        if not str(w.dtype).startswith("float"):
+            continue
+        value = np.asarray(w.numpy())
+        noise = rng.standard_normal(value.shape).astype(value.dtype)
+        w.assign(value * (1 + 0.1 * noise) + 0.02 * rng.standard_normal(value.shape))
 
 
 def inputs_for(model: Any, seed: int = 0, batch: int = BATCH, seq: int = SEQ) -> dict[str, Any]:

@@ -352,7 +352,7 @@ class FuseScaleIntoMatmulOperand(RewritePattern):
             if target is None:
                 continue
             if isinstance(target, Operation):
-                _scale_affine(rw, target, k)
+                scale_affine(rw, target, k)
             else:
                 arr = known_constant(target)
                 assert arr is not None
@@ -383,7 +383,7 @@ def _scalable(v: Value) -> Operation | Value | None:
     return producer
 
 
-def _scale_affine(rw: PatternRewriter, producer: Operation, k: float) -> None:
+def scale_affine(rw: PatternRewriter, producer: Operation, k: float) -> None:
     w_index, b_index, axis = AFFINE[producer.name]
     w = known_constant(producer.operands[w_index])
     assert w is not None
