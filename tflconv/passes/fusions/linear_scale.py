@@ -138,8 +138,8 @@ class FuseScaleThroughLinear(RewritePattern):
         if not v.type.is_float or not same_shape(op.result.type, v.type):
             return rw.fail(f"{op.name} changes the type of its input")
         d = v.defining_op
-        if d is None or d.name in AFFINE or d.name in LAYOUT:
-            return rw.fail("input is an affine/layout op (the direct rules handle those)")
+        if d is None or d.name in AFFINE:
+            return rw.fail("input is an affine op (FuseMulIntoAffine handles it)")
         cone = _Cone()
         if not cone.linear(v) or cone.producer is None:
             return rw.fail("input is not linear in a single affine op's output")
