@@ -4,6 +4,9 @@
     python benchmarks/compare_official.py --quick               # 3 small models, fewer runs
     python benchmarks/compare_official.py --zoo --quantized     # 9 more architectures, int8 too
     python benchmarks/compare_official.py --models mobilenet_v2,lstm --runs 50 --json out.json
+    python benchmarks/compare_official.py --transformers            # keras-hub BERT, GPT-2, ...
+    python benchmarks/compare_official.py --transformers --models bert,vit,whisper
+    python benchmarks/compare_official.py --transformers --transformer-size medium
 
 Both converters start from the same in-memory Keras model, in one process, after a warm-up
 conversion of a tiny model by each (so neither pays TensorFlow's one-time start-up costs).
@@ -26,6 +29,11 @@ int8 model's error against the float Keras model on the same 8 held-out inputs (
 and RMSE, ours should be <= official), the file size (within 2 % of official) and the conversion time
 including calibration and quantization (ours / official).
 A model that fails in either converter gets a status with the reason; the script goes on.
+
+With --transformers, the rows are keras-hub backbones from small configs (benchmarks/
+transformer_family.py): both converters start from the same `model.export()` SavedModel (the
+official `from_keras_model` cannot take their dict inputs), with dynamic batch and sequence;
+inputs are batch 2, sequence 8 (images 32x32), max abs diff is against Keras.
 """
 
 from __future__ import annotations
@@ -614,7 +622,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quantized", action="store_true", help="also compare int8 post-training quantization"
     )
+    parser.add_argument(
+        "--transformers",
+        action="store_true",
+        help="keras-hub backbones from SavedModels (--models picks among "
+        "tests/transformer_zoo.py's names)",
+    )
+    parser.add_argument(
+        "--transformer-size",
+        choices=["small", "medium"],
+        default="small",
+        help="small: the test configs (2 layers, hidden 32); medium: 4 layers, hidden 256, "
+        "sequence 128, ViT at 224x224",
+    )
     args = parser.parse_args(argv)
+    if args.transformers:
+        return _main_transformers(parser, args)
 
     table = ZOO_MODELS if args.zoo else QUICK_MODELS if args.quick else MODELS
     if args.models:
@@ -654,6 +677,42 @@ def main(argv: list[str] | None = None) -> int:
             f"{QUANT_EVAL_INPUTS} held-out inputs)\n"
         )
         print(markdown_quantized(rows))
+    if args.json:
+        Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
+    return 0
+
+
+def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    import transformer_family
+
+    table = transformer_family.DEFAULT
+    if args.models:
+        known = transformer_family.names()
+        table = args.models.split(",")
+        if unknown := [m for m in table if m not in known]:
+            parser.error(f"unknown backbone(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    runs = args.runs or (8 if args.quick else 40)
+    with _silenced():
+        import tensorflow as tf
+
+        tiny = _tiny()
+    for fn in (convert_ours, convert_official):  # warm-up, as in main()
+        try:
+            with _silenced():
+                fn(tiny)
+        except Exception as e:
+            print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
+    rows = []
+    for name in table:
+        print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
+        rows.append(transformer_family.bench(name, runs, args.transformer_size))
+        gc.collect()
+    print(
+        f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}) on keras-hub backbones "
+        f"({args.transformer_size}) from SavedModels, {os.cpu_count()} CPUs, {runs} latency "
+        "runs\n"
+    )
+    print(markdown(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0

@@ -3,10 +3,13 @@
 Three greedy phases, in order, so the result does not depend on visiting order:
 1. expressions and structure: activations written as arithmetic (clamps -> relu*, hard-swish,
    tanh-GELU, L2 normalization), identity arithmetic (x+0, x*1), pad folding into SAME, dilated
-   convolutions, reshape -> fully_connected -> reshape;
+   convolutions, reshape -> fully_connected -> reshape (also with run-time reshape targets,
+   read symbolically: shape_exprs.py), reshapes to the input's own shape, 1/sqrt -> rsqrt;
 2. affine folding: constant add/sub into conv/depthwise/transpose-conv/fully_connected biases,
    constant mul/div into their weights (batch-norm folding), per-feature scale/shift before a
-   fully_connected, a bias add behind a channel-splitting reshape;
+   fully_connected, a bias add or a scale (the attention scale) behind a channel-splitting
+   reshape, a scalar scale back through a subgraph linear in one affine output (rotary
+   embeddings, batch_matmul: linear_scale.py);
 3. activation fusion: relu/relu6/relu_n1_to_1 into the producer's fused_activation_function.
 
 Every rule refuses when an intermediate value has other users, with the reason recorded.
@@ -22,14 +25,25 @@ from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
-from .fusions import activation, affine, structure
+from .fusions import activation, affine, arith, linear_scale, shape_exprs, structure
 
 
 def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
     """The phases of the pass: (name, patterns)."""
     return [
-        ("expressions", [*structure.PATTERNS, *activation.PATTERNS_EXPRESSIONS]),
-        ("affine", [*affine.PATTERNS, structure.RemoveIdentityArithmetic()]),
+        (
+            "expressions",
+            [
+                *structure.PATTERNS,
+                *shape_exprs.PATTERNS,
+                *arith.PATTERNS,
+                *activation.PATTERNS_EXPRESSIONS,
+            ],
+        ),
+        (
+            "affine",
+            [*affine.PATTERNS, *linear_scale.PATTERNS, structure.RemoveIdentityArithmetic()],
+        ),
         ("activations", [*activation.PATTERNS_FUSE]),
     ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tflconv.core.ir import Operation
+from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
 from tflconv.passes.legalize.nn_expr import known_constant
 
@@ -204,6 +204,8 @@ def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> n
     dim holds the channels; None when `c` mixes channels with other positions."""
     if c.dtype.kind != "f":
         return None
+    if c.size == 1:  # a scalar is the same for every channel, whatever the layout
+        return np.full([channels], c.reshape(()), dtype=c.dtype)
     src, dst = layout.operands[0].type.shape, layout.result.type.shape
     if src is None or dst is None or src[-1] != channels:
         return None
@@ -270,10 +272,135 @@ class FuseBiasAddThroughLayout(RewritePattern):
         absorb(rw, layout, op)
 
 
+class FuseMulThroughLayout(RewritePattern):
+    """tfl.mul/div(layout(affine(x, w, b)), c) -> layout(affine(x, w*c', b*c'))  where layout is
+    a reshape or transpose that keeps each element's channel (c' = c mapped back to channels):
+    the attention scale after Keras EinsumDense's head split folds into the query weights"""
+
+    root = ("tfl.mul", "tfl.div")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        found = const_operand(op)
+        if found is None or (op.name == "tfl.div" and found[2] != 1):
+            return rw.fail(f"{op.name} needs one constant operand (on the right for div)")
+        r, c, _ = found
+        layout = r.defining_op
+        if layout is None or layout.name not in LAYOUT_OPS:
+            return rw.fail(f"{op.name} input is not a reshape/transpose")
+        producer = layout.operands[0].defining_op
+        if producer is None or producer.name not in AFFINE:
+            return rw.fail(f"{layout.name} input is not conv/depthwise/fully_connected")
+        if reason := users_reason(r, layout.name.removeprefix("tfl.")) or users_reason(
+            layout.operands[0], short(producer)
+        ):
+            return rw.fail(reason)
+        if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
+            return rw.fail("fused activations or non-float types do not fold through a layout op")
+        if not same_shape(op.result.type, r.type):
+            return rw.fail(f"{op.name} broadcasts the {layout.name} output to another shape")
+        w_index, _, axis = AFFINE[producer.name]
+        w = known_constant(producer.operands[w_index])
+        if w is None or w.dtype.kind != "f":
+            return rw.fail(f"{short(producer)} weights are not a float constant")
+        channels = w.shape[axis]
+        vec = channel_vector_through(layout, c, channels)
+        if vec is None:
+            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
+        divide = op.name == "tfl.div"
+        if divide and not np.all(vec):
+            return rw.fail("division by zero does not fold")
+        bias = bias_array(producer, channels, w.dtype)
+        if bias is None:
+            return rw.fail(f"{short(producer)} bias is not a float constant")
+        new_w = new_const(rw, _scale_weights(w, vec, axis, divide), producer)
+        with rw.modify(producer):
+            producer.set_operand(w_index, new_w)
+        _, b_index, _ = AFFINE[producer.name]
+        if b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none":
+            set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
+        absorb(rw, layout, op)
+
+
+class FuseScaleIntoMatmulOperand(RewritePattern):
+    """tfl.mul(tfl.batch_matmul(x, y), c) -> tfl.batch_matmul(x', y)  (c a scalar constant; x'
+    is x with c folded into the constant, or into the weights and bias of the affine op behind
+    reshapes/transposes: the attention scale on the scores folds into the query projection)"""
+
+    root = ("tfl.mul", "tfl.div")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        found = const_operand(op)
+        if found is None or (op.name == "tfl.div" and found[2] != 1):
+            return rw.fail(f"{op.name} needs one constant operand (on the right for div)")
+        z, c, _ = found
+        mm = z.defining_op
+        if mm is None or mm.name != "tfl.batch_matmul":
+            return rw.fail(f"{op.name} input is not a batch_matmul")
+        if c.size != 1 or c.dtype.kind != "f" or act(op) != "NONE":
+            return rw.fail("only a scalar float scale without activation folds into an operand")
+        if reason := users_reason(z, "batch_matmul"):
+            return rw.fail(reason)
+        if not same_shape(op.result.type, z.type) or not z.type.is_float:
+            return rw.fail(f"{op.name} changes the batch_matmul's type")
+        k = float(c.reshape(()))
+        if op.name == "tfl.div":
+            if k == 0.0:
+                return rw.fail("division by zero does not fold")
+            k = 1.0 / k
+        for index in (0, 1):
+            target = _scalable(mm.operands[index])
+            if target is None:
+                continue
+            if isinstance(target, Operation):
+                scale_affine(rw, target, k)
+            else:
+                arr = known_constant(target)
+                assert arr is not None
+                with rw.modify(mm):
+                    mm.set_operand(index, new_const(rw, (arr * k).astype(arr.dtype), mm, target))
+            absorb(rw, mm, op)
+            return None
+        return rw.fail("neither batch_matmul operand is a constant or a single-use affine output")
+
+
+def _scalable(v: Value) -> Operation | Value | None:
+    """What a scale of `v` can fold into: `v` itself when a float constant, else the affine
+    op (float constant weights, no activation) behind single-use reshapes/transposes."""
+    arr = known_constant(v)
+    if arr is not None:
+        return v if arr.dtype.kind == "f" and v.type.quant is None else None
+    while v.defining_op is not None and v.defining_op.name in LAYOUT_OPS and v.num_uses == 1:
+        v = v.defining_op.operands[0]
+    producer = v.defining_op
+    if producer is None or producer.name not in AFFINE or v.num_uses != 1:
+        return None
+    if act(producer) != "NONE" or not v.type.is_float:
+        return None
+    w_index, _, axis = AFFINE[producer.name]
+    w = known_constant(producer.operands[w_index])
+    if w is None or w.dtype.kind != "f" or bias_array(producer, w.shape[axis], w.dtype) is None:
+        return None
+    return producer
+
+
+def scale_affine(rw: PatternRewriter, producer: Operation, k: float) -> None:
+    w_index, b_index, axis = AFFINE[producer.name]
+    w = known_constant(producer.operands[w_index])
+    assert w is not None
+    with rw.modify(producer):
+        producer.set_operand(w_index, new_const(rw, (w * k).astype(w.dtype), producer))
+    if b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none":
+        bias = bias_array(producer, w.shape[axis], w.dtype)
+        assert bias is not None
+        set_bias(rw, producer, (bias * k).astype(bias.dtype))
+
+
 PATTERNS: list[RewritePattern] = [
     FuseBiasAdd(),
     FuseMulIntoAffine(),
     FuseInputScaleIntoFullyConnected(),
     FuseInputScaleIntoConv(),
     FuseBiasAddThroughLayout(),
+    FuseMulThroughLayout(),
+    FuseScaleIntoMatmulOperand(),
 ]
