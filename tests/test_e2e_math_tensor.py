@@ -570,3 +570,22 @@ def test_negative_axes_with_dynamic_batch():
         )
 
     convert(f, [spec([None, 3, 4, 5])], [rand(2, 3, 4, 5)])
+
+
+def test_abs_sign_on_int64_compare_and_select():
+    """ABS / SIGN have no int64 kernel: compare-and-select instead (DeBERTa's relative
+    positions); int8, where LESS has no plain kernel either, is refused at conversion."""
+
+    def f(x):
+        return tf.abs(x), tf.sign(x)
+
+    x = RNG.integers(-(2**40), 2**40, size=(3, 5)).astype(np.int64)
+    x[0, :3] = [0, -(2**62), 2**62]
+    hist = convert(f, [spec([None, 5], tf.int64)], [x])
+    assert "tfl.abs" not in hist and "tfl.sign" not in hist
+
+    from tflconv.converter import ConverterError
+
+    concrete = tf.function(f, input_signature=[spec([None, 5], tf.int8)]).get_concrete_function()
+    with pytest.raises(ConverterError, match="tf.Abs x1, tf.Sign x1"):
+        convert_and_compare(concrete, [x.astype(np.int8)])

@@ -535,3 +535,16 @@ def test_fusion_refusals_say_why():
     }
     assert "conv output has 2 users" in reasons["tfl.mul"]
     assert "conv output has 2 users" in reasons["tfl.relu"]
+
+
+def test_erf_gelu_times_a_gate_becomes_gelu():
+    """GeGLU with exact GELU: gelu(x) * gate, the GELU product inside a bigger one."""
+
+    def f(x, gate):
+        return tf.nn.gelu(x, approximate=False) * gate
+
+    specs = [tf.TensorSpec([None, 8], tf.float32)] * 2
+    concrete = tf.function(f, input_signature=specs).get_concrete_function()
+    x, gate = np.random.default_rng(0).normal(size=(2, 3, 8)).astype(np.float32)
+    hist = op_histogram(convert_and_compare(concrete, [x, gate]))
+    assert hist.get("tfl.gelu") == 1 and hist.get("tfl.mul") == 1, hist

@@ -12,6 +12,7 @@ from tflconv.passes.legalize.nn_expr import (
     known_constant,
     match_gelu,
     plain,
+    products_above,
     scalar,
 )
 
@@ -172,7 +173,7 @@ class MatchGeluTanh(RewritePattern):
         # The GELU product may itself be a factor of a bigger one (GeGLU: gelu(x) * gate):
         # try each product on the way up, innermost first.
         found = None
-        for top in _products_above(op.result):
+        for top in products_above(op.result):
             found = match_gelu(top)
             if found is not None:
                 break
@@ -181,26 +182,6 @@ class MatchGeluTanh(RewritePattern):
         x, approximate, ops = found
         rw.replace(top, rw.create("tfl.gelu", [x], [x.type], {"approximate": approximate}).result)
         erase_dead(rw, [op, *ops])
-
-
-def _products_above(v: Value) -> list[Operation]:
-    """The single-use mul / div ops met climbing from `v` (through at most one add, the
-    `1 + tanh(..)` step, before the first product), innermost first: the candidates of
-    nn_expr.product_root, which returns only the outermost."""
-    out: list[Operation] = []
-    added = False
-    while v.num_uses == 1:
-        user = v.users[0]
-        if plain(user, ("tfl.mul",)) or (plain(user, ("tfl.div",)) and user.operands[0] is v):
-            out.append(user)
-        elif plain(user, ("tfl.add",)) and not out and not added:
-            added = True
-        else:
-            break
-        if len(user.results) != 1:
-            break
-        v = user.result
-    return out
 
 
 class MatchL2Normalization(RewritePattern):

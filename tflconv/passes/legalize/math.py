@@ -236,6 +236,39 @@ class LegalizeUnary(RewritePattern):
         return None
 
 
+class LegalizeAbsSignByCompare(RewritePattern):
+    """tf.Abs(x) -> tfl.select_v2(x < 0, -x, x); tf.Sign(x) -> cast(x > 0) - cast(x < 0), for
+    element types ABS / SIGN have no kernel for (int64 relative positions in DeBERTa)"""
+
+    root = ("tf.Abs", "tf.Sign")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if x.type != op.result.type:
+            return rw.fail("result type differs from the input type")
+        if x.type.shape is None or len(x.type.shape) > 4:
+            return rw.fail("comparisons against a scalar broadcast up to rank 4")
+        needed = ("neg", "less", "select_v2") if op.name == "tf.Abs" else ("less", "sub")
+        for name in needed:
+            operand = 1 if name == "select_v2" else 0
+            if reason := _dtype_reason(name, x, operand):
+                return rw.fail(reason)
+        if op.name == "tf.Sign" and not kernel_accepts("tfl.cast", "i1"):
+            return rw.fail("CAST does not take booleans")
+        zero = _scalar(rw, 0, x.type.dtype)
+        bool_t = x.type.with_dtype("i1")
+        negative = create_tfl(rw, "less", [x, zero], [bool_t]).result
+        if op.name == "tf.Abs":
+            minus = create_tfl(rw, "neg", [x], [x.type]).result
+            rw.replace(op, create_tfl(rw, "select_v2", [negative, minus, x], [x.type]).result)
+            return None
+        positive = create_tfl(rw, "greater", [x, zero], [bool_t]).result
+        pos = create_tfl(rw, "cast", [positive], [x.type]).result
+        neg = create_tfl(rw, "cast", [negative], [x.type]).result
+        rw.replace(op, create_tfl(rw, "sub", [pos, neg], [x.type], **NONE_ACT).result)
+        return None
+
+
 class LegalizeIntegerRoundingNoop(RewritePattern):
     """tf.Round(x: int) -> x (rounding an integer does nothing)."""
 
@@ -530,6 +563,7 @@ PATTERNS: list[RewritePattern] = [
     LegalizeIntSquaredDifference(),
     LegalizeIntegerRoundingNoop(),
     LegalizeUnary(),
+    LegalizeAbsSignByCompare(),
     LegalizeReciprocal(),
     LegalizeLog1p(),
     LegalizeOnesLike(),

@@ -11,7 +11,7 @@ from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from . import elementwise_lowered
 from .common import const, constant_value, create_tfl
-from .nn_expr import erase_dead, match_gelu, product_root
+from .nn_expr import erase_dead, match_gelu, products_above
 from .nn_util import data_format, pad_to_i32, reshape, text
 
 
@@ -129,8 +129,13 @@ class LegalizeGeluExpression(RewritePattern):
     root = ("tf.Erfc", "tf.Erf", "tf.Tanh")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        top = product_root(op.result)
-        found = match_gelu(top) if top is not None else None
+        # The GELU product may be a factor of a bigger one (GeGLU: gelu(x) * gate): try each
+        # product on the way up, innermost first.
+        found = None
+        for top in products_above(op.result):
+            found = match_gelu(top)
+            if found is not None:
+                break
         if found is None:
             if op.name == "tf.Tanh" and not _float_only(op, "tfl.tanh"):
                 rw.replace_with_new(op, "tfl.tanh", [op.operands[0]])

@@ -148,22 +148,22 @@ def poly_is(p: dict[int, float] | None, want: dict[int, float]) -> bool:
     return all(close(p.get(k, 0.0), want.get(k, 0.0)) for k in keys)
 
 
-def product_root(v: Value) -> Operation | None:
-    """Climb from `v` through single-use mul / div-by-constant / add ops to the outermost
-    product (the op a GELU-like match replaces)."""
-    top: Operation | None = None
+def products_above(v: Value) -> list[Operation]:
+    """The single-use mul / div-by-something ops met climbing from `v` (through add ops, the
+    `1 + erf(..)` / `1 + tanh(..)` step, before the first product), innermost first: the ops a
+    GELU-like match may replace (GeGLU multiplies the GELU by a gate, so the GELU product is
+    not always the outermost)."""
+    out: list[Operation] = []
     while v.num_uses == 1:
         user = v.users[0]
         if plain(user, MUL) or (plain(user, DIV) and user.operands[0] is v):
-            top = user
-        elif plain(user, ADD) and top is None:
-            pass  # the `1 + erf(..)` / `1 + tanh(..)` step
-        else:
+            out.append(user)
+        elif not (plain(user, ADD) and not out):
             break
         if len(user.results) != 1:
             break
         v = user.result
-    return top
+    return out
 
 
 SQRT1_2 = math.sqrt(0.5)
