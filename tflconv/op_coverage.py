@@ -35,7 +35,6 @@ from tflconv.passes.official_lowered_ops import OFFICIAL_LOWERED_OPS
 DOC = Path(__file__).resolve().parent.parent / "docs" / "op_coverage.md"
 
 
-
 # --- probe specs ---------------------------------------------------------------------------------
 
 

@@ -171,7 +171,9 @@ class LegalizeBinary(RewritePattern):
         if reason:
             return rw.fail(reason)
         if op.name == "tf.TruncateDiv" and not x.type.is_int:
-            return rw.fail("float TruncateDiv is lowered by LowerFloatTruncateDiv, not mapped to DIV")
+            return rw.fail(
+                "float TruncateDiv is lowered by LowerFloatTruncateDiv, not mapped to DIV"
+            )
         if (
             op.name in ("tf.Equal", "tf.NotEqual")
             and not op.attr("incompatible_shape_error", True)
