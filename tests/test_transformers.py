@@ -96,8 +96,6 @@ def test_t5_static_shapes_fold_relative_position_buckets():
 @pytest.mark.parametrize("route", ["keras", "concrete", "saved_model"])
 @pytest.mark.parametrize("name", list(zoo.BACKBONES))
 def test_backbone_matrix(name, route, tmp_path):
-    if name == "deberta_v3":
-        pytest.xfail("tf.Abs / tf.Sign on int64 relative positions are not legalized yet")
     _check(name, route, tmp_path)
 
 
@@ -105,8 +103,6 @@ def test_backbone_matrix(name, route, tmp_path):
 @pytest.mark.parametrize("name", list(zoo.BACKBONES))
 def test_op_count_not_above_official(name, tmp_path):
     """From the same SavedModel: our op count <= the official converter's (when it converts)."""
-    if name == "deberta_v3":
-        pytest.xfail("tf.Abs / tf.Sign on int64 relative positions are not legalized yet")
     model = zoo.build(name)
     path = zoo.export_saved_model(model, str(tmp_path / "saved_model"))
     ours = TFLiteConverter.from_saved_model(path).convert()
