@@ -421,7 +421,7 @@ REFUSALS = [
     (tf.maximum, "ui16", "tf.Maximum", "tfl.maximum does not run on ui16"),
     (tf.add, "i8", "tf.AddV2", "tfl.add does not run on i8"),
     (tf.less, "ui8", "tf.Less", "tfl.less does not run on ui8"),
-    (tf.abs, "i64", "tf.Abs", "tfl.abs does not run on i64"),
+    (tf.abs, "i8", "tf.Abs", "tfl.abs does not run on i8"),
     (tf.sign, "i8", "tf.Sign", "tfl.sign does not run on i8"),
     (tf.exp, "f64", "tf.Exp", "tfl.exp does not run on f64"),
     (lambda v: tf.reduce_sum(v, 0), "i8", "tf.Sum", "tfl.sum does not run on i8"),
