@@ -235,6 +235,33 @@ def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> n
     return core.reshape(-1)
 
 
+def _affine_through_layout(
+    op: Operation, right_only: str
+) -> tuple[Operation, Operation, np.ndarray] | str:
+    """`op(layout(affine(...)), c)` with plain single uses: (layout, affine, c), or why not.
+    `right_only` is the op name whose constant must be the right operand (sub, div)."""
+    found = const_operand(op)
+    if found is None or (op.name == right_only and found[2] != 1):
+        side = right_only.removeprefix("tfl.")
+        return f"{op.name} needs one constant operand (on the right for {side})"
+    r, c, _ = found
+    layout = r.defining_op
+    if layout is None or layout.name not in LAYOUT_OPS:
+        return f"{op.name} input is not a reshape/transpose"
+    producer = layout.operands[0].defining_op
+    if producer is None or producer.name not in AFFINE:
+        return f"{layout.name} input is not conv/depthwise/fully_connected"
+    if reason := users_reason(r, layout.name.removeprefix("tfl.")) or users_reason(
+        layout.operands[0], short(producer)
+    ):
+        return reason
+    if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
+        return "fused activations or non-float types do not fold through a layout op"
+    if not same_shape(op.result.type, r.type):
+        return f"{op.name} broadcasts the {layout.name} output to another shape"
+    return layout, producer, c
+
+
 class FuseBiasAddThroughLayout(RewritePattern):
     """tfl.add/sub(layout(affine(x, w, b)), c) -> layout(affine(x, w, b ± c'))  where layout is
     a reshape or transpose that keeps each element's channel (c' = c mapped back to channels)"""
@@ -242,24 +269,10 @@ class FuseBiasAddThroughLayout(RewritePattern):
     root = ("tfl.add", "tfl.sub")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        found = const_operand(op)
-        if found is None or (op.name == "tfl.sub" and found[2] != 1):
-            return rw.fail(f"{op.name} needs one constant operand (on the right for sub)")
-        r, c, _ = found
-        layout = r.defining_op
-        if layout is None or layout.name not in LAYOUT_OPS:
-            return rw.fail(f"{op.name} input is not a reshape/transpose")
-        producer = layout.operands[0].defining_op
-        if producer is None or producer.name not in AFFINE:
-            return rw.fail(f"{layout.name} input is not conv/depthwise/fully_connected")
-        if reason := users_reason(r, layout.name.removeprefix("tfl.")) or users_reason(
-            layout.operands[0], short(producer)
-        ):
-            return rw.fail(reason)
-        if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
-            return rw.fail("fused activations or non-float types do not fold through a layout op")
-        if not same_shape(op.result.type, r.type):
-            return rw.fail(f"{op.name} broadcasts the {layout.name} output to another shape")
+        found = _affine_through_layout(op, "tfl.sub")
+        if isinstance(found, str):
+            return rw.fail(found)
+        layout, producer, c = found
         channels = channels_of(producer)
         vec = channel_vector_through(layout, c, channels) if channels else None
         if vec is None:
@@ -280,24 +293,10 @@ class FuseMulThroughLayout(RewritePattern):
     root = ("tfl.mul", "tfl.div")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        found = const_operand(op)
-        if found is None or (op.name == "tfl.div" and found[2] != 1):
-            return rw.fail(f"{op.name} needs one constant operand (on the right for div)")
-        r, c, _ = found
-        layout = r.defining_op
-        if layout is None or layout.name not in LAYOUT_OPS:
-            return rw.fail(f"{op.name} input is not a reshape/transpose")
-        producer = layout.operands[0].defining_op
-        if producer is None or producer.name not in AFFINE:
-            return rw.fail(f"{layout.name} input is not conv/depthwise/fully_connected")
-        if reason := users_reason(r, layout.name.removeprefix("tfl.")) or users_reason(
-            layout.operands[0], short(producer)
-        ):
-            return rw.fail(reason)
-        if act(producer) != "NONE" or act(op) != "NONE" or not r.type.is_float:
-            return rw.fail("fused activations or non-float types do not fold through a layout op")
-        if not same_shape(op.result.type, r.type):
-            return rw.fail(f"{op.name} broadcasts the {layout.name} output to another shape")
+        found = _affine_through_layout(op, "tfl.div")
+        if isinstance(found, str):
+            return rw.fail(found)
+        layout, producer, c = found
         w_index, _, axis = AFFINE[producer.name]
         w = known_constant(producer.operands[w_index])
         if w is None or w.dtype.kind != "f":
