@@ -406,10 +406,14 @@ def measure_latency(models: list[bytes], inputs: list[np.ndarray], runs: int) ->
     timed), alternating between models for ROUNDS rounds so machine-load drift hits all
     alike; invocations are never interleaved one by one, which would make the models evict
     each other's weights from the CPU caches and distort the numbers."""
+    return time_invokes([interpreter(m, inputs) for m in models], runs)
+
+
+def time_invokes(interps: list[Any], runs: int) -> list[list[float]]:
+    """Invoke times (ms) of interpreters with their inputs set, in alternating blocks."""
     rounds = 4 if runs >= 8 else 1
     per_block = max(1, runs // rounds)
-    interps = [interpreter(m, inputs) for m in models]
-    times: list[list[float]] = [[] for _ in models]
+    times: list[list[float]] = [[] for _ in interps]
     for _ in range(rounds):
         for interp, acc in zip(interps, times):
             for i in range(3 + per_block):

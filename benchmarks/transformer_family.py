@@ -10,7 +10,6 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -84,19 +83,10 @@ def _bound_interpreter(tflite: bytes, feed: dict[str, np.ndarray]) -> Any:
 
 
 def latency(models: list[bytes], feed: dict[str, np.ndarray], runs: int) -> list[list[float]]:
-    """Invoke times (ms), models in alternating blocks as in compare_official.measure_latency."""
-    rounds = 4 if runs >= 8 else 1
-    per_block = max(1, runs // rounds)
-    interps = [_bound_interpreter(m, feed) for m in models]
-    times: list[list[float]] = [[] for _ in models]
-    for _ in range(rounds):
-        for interp, acc in zip(interps, times):
-            for i in range(3 + per_block):
-                start = time.perf_counter()
-                interp.invoke()
-                if i >= 3:
-                    acc.append((time.perf_counter() - start) * 1000)
-    return times
+    """Invoke times (ms), models in alternating blocks (compare_official.time_invokes)."""
+    import compare_official as co
+
+    return co.time_invokes([_bound_interpreter(m, feed) for m in models], runs)
 
 
 def bench(name: str, runs: int, size: str = "small") -> Any:
