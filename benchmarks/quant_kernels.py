@@ -30,6 +30,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -182,7 +183,8 @@ def main() -> int:
     args = p.parse_args()
     if args.no_numba:
         K.USE_NUMBA = False
-    print(f"numpy {np.__version__}, numba: {K.numba.__version__ if K.USE_NUMBA else 'off'}")
+    numba = version("numba") if K.USE_NUMBA else "off"  # kernels.py imports numba on first use
+    print(f"numpy {np.__version__}, numba: {numba}")
     sizes = [MB, 4 * MB] if args.quick else [MB, 4 * MB, 16 * MB, 64 * MB]
     rows = run(sizes, args.rounds)
     print()

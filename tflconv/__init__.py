@@ -6,25 +6,52 @@
     converter = tflconv.TFLiteConverter.from_keras_model(model)  # drop-in for tf.lite's
     tflite = converter.convert()
 
-Importing tflconv does not import TensorFlow; the frontend loads it when a model is converted.
+A lazy facade (PEP 562): every public name is imported on first access, so `import tflconv`
+loads neither TensorFlow, numba, networkx, the passes nor the generated FlatBuffer schema
+(tests/test_import_cost.py checks `sys.modules`). The frontend loads TensorFlow when a model is
+converted; `TFLiteConverter` / `convert` bring in the passes and the writer when first touched.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .converter import (
-    DEFAULT_PIPELINE,
-    ConversionResult,
-    ConverterError,
-    OpsSet,
-    Optimize,
-    TargetSpec,
-    TFLiteConverter,
-    convert,
-)
+if TYPE_CHECKING:  # for type checkers and IDEs only; at run time `__getattr__` resolves these
+    from tflconv.converter import (
+        DEFAULT_PIPELINE,
+        ConversionResult,
+        ConverterError,
+        OpsSet,
+        Optimize,
+        TargetSpec,
+        TFLiteConverter,
+        convert,
+    )
+    from tflconv.core.parser import parse_module
+    from tflconv.core.printer import print_module
+    from tflconv.frontends.tensorflow import load_model
+    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.schema.writer import write_flatbuffer
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it (imported on first access, then cached in globals()).
+_LAZY = {
+    "DEFAULT_PIPELINE": "tflconv.converter",
+    "ConversionResult": "tflconv.converter",
+    "ConverterError": "tflconv.converter",
+    "OpsSet": "tflconv.converter",
+    "Optimize": "tflconv.converter",
+    "TargetSpec": "tflconv.converter",
+    "TFLiteConverter": "tflconv.converter",
+    "convert": "tflconv.converter",
+    "load_model": "tflconv.frontends.tensorflow",
+    "print_module": "tflconv.core.printer",
+    "parse_module": "tflconv.core.parser",
+    "read_flatbuffer": "tflconv.schema.reader",
+    "write_flatbuffer": "tflconv.schema.writer",
+}
 
 __all__ = [
     "DEFAULT_PIPELINE",
@@ -43,20 +70,15 @@ __all__ = [
     "write_flatbuffer",
 ]
 
-# Helpers re-exported lazily so `import tflconv` stays cheap (and free of TensorFlow).
-_LAZY = {
-    "load_model": ("tflconv.frontends.tensorflow", "load_model"),
-    "print_module": ("tflconv.core.printer", "print_module"),
-    "parse_module": ("tflconv.core.parser", "parse_module"),
-    "read_flatbuffer": ("tflconv.schema.reader", "read_flatbuffer"),
-    "write_flatbuffer": ("tflconv.schema.writer", "write_flatbuffer"),
-}
-
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tflconv' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
 
-        module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'tflconv' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

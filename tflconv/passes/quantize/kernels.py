@@ -26,7 +26,10 @@ rounds half away from zero, which differs only for values exactly halfway betwee
 
 from __future__ import annotations
 
+import importlib.util
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -316,7 +319,9 @@ def quantize_weights_symmetric(
     w = np.asarray(w, dtype=np.float32, order="C")
     a, c, b = _acb(w.shape, axis if w.ndim else None)
     if USE_NUMBA and w.size and dtype in ("i8", "i16"):
-        return _weights_numba(w, a, c, b, dtype)
+        compiled = _weights_numba(w, a, c, b, dtype)
+        if compiled is not None:  # None: numba failed to import, the NumPy path below runs
+            return compiled
     if a == 1 and b >= _ROWS_MIN and w.size and axis is not None and w.ndim:
         return _fused_rows(w.reshape(c, b), dtype, w.shape)
     lo, hi = channel_minmax(w, axis)
@@ -336,24 +341,32 @@ def _zero_nonfinite(q: np.ndarray, scales: np.ndarray, a: int, c: int, b: int) -
 
 def _weights_numba(
     w: np.ndarray, a: int, c: int, b: int, dtype: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """`quantize_weights_symmetric` with the compiled kernels; same float32 arithmetic."""
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """`quantize_weights_symmetric` with the compiled kernels; same float32 arithmetic.
+    None when numba cannot be imported."""
+    rows_nb, col_absmax_nb, scale_cols_nb = (
+        _jit(_rows_nb),
+        _jit(_col_absmax_nb),
+        _jit(_scale_cols_nb),
+    )
+    if rows_nb is None or col_absmax_nb is None or scale_cols_nb is None:
+        return None
     out = np.empty(w.shape, NUMPY_INT[dtype])
     qmax = np.float32(INT_RANGES[dtype][1])
     bits = w.view(np.uint32)
     if a == 1 and b >= _ROWS_MIN:  # each channel one contiguous row: one pass, row in L1
         scales = np.empty(c, np.float32)
         floor = np.float32(NEAR_ZERO / 2)
-        _rows_nb(bits.reshape(c, b), out.reshape(c, b), scales, qmax, floor)
+        rows_nb(bits.reshape(c, b), out.reshape(c, b), scales, qmax, floor)
         return out, scales
     # Channel runs interleaved (depthwise, channel last): column-wise absmax, then one
     # quantization pass; scales as `symmetric_params` (float64 floor, as the NumPy path).
-    col = _col_absmax_nb(bits.reshape(a, c * b)).reshape(c, b).max(axis=1)
+    col = col_absmax_nb(bits.reshape(a, c * b)).reshape(c, b).max(axis=1)
     absmax = col.view(np.float32).astype(np.float64)
     scales, _ = symmetric_params(absmax, absmax, dtype)
     inv = (1.0 / scales.astype(np.float64)).astype(np.float32)
     with np.errstate(invalid="ignore"):
-        _scale_cols_nb(w.reshape(a, c * b), np.repeat(inv, b), out.reshape(a, c * b))
+        scale_cols_nb(w.reshape(a, c * b), np.repeat(inv, b), out.reshape(a, c * b))
     _zero_nonfinite(out, scales, a, c, b)
     return out, scales
 
@@ -539,56 +552,70 @@ _HALF_NORMAL_MIN = np.uint32(113 << 23)
 # order = integer order for non-negative floats) and vectorises without fast-math; NaN patterns
 # sort above inf, so a non-finite channel is detected from the same reduction.
 
-try:
-    import numba
-except ImportError:  # the NumPy paths above are complete; numba only makes them faster
-    numba = None
+# numba (with llvmlite) takes ~0.15 s to import, so it is imported when the first int8 / int16
+# weight tensor is quantized, not with this module: `import tflconv` and every pass stay free of it.
+USE_NUMBA = importlib.util.find_spec("numba") is not None
+"""Use the compiled kernels (tests switch this off to check the NumPy paths). Cleared on first
+use if numba is installed but fails to import: the NumPy paths above are complete."""
 
-USE_NUMBA = numba is not None
-"""Use the compiled kernels (tests switch this off to check the NumPy paths)."""
+_JITTED: dict[str, Any] = {}
+
+
+def _jit(fn: Callable[..., Any]) -> Callable[..., Any] | None:
+    """`fn` compiled by numba (built once; numba's on-disk cache keeps the machine code across
+    processes), or None when numba cannot be imported."""
+    global USE_NUMBA
+    compiled = _JITTED.get(fn.__name__)
+    if compiled is None:
+        try:
+            import numba  # heavy: see USE_NUMBA
+        except ImportError:
+            USE_NUMBA = False
+            return None
+        compiled = _JITTED[fn.__name__] = numba.njit(cache=True, nogil=True)(fn)
+    return compiled
+
 
 _ABS_MASK = 0x7FFFFFFF
 _INF_BITS = 0x7F800000
 
-if numba is not None:
 
-    @numba.njit(cache=True, nogil=True)
-    def _rows_nb(bits, out, scales, qmax, floor):  # pragma: no cover - compiled
-        c, b = bits.shape
-        one = np.float32(1.0)
-        for r in range(c):
-            m = np.uint32(0)
+def _rows_nb(bits, out, scales, qmax, floor):  # pragma: no cover - compiled
+    c, b = bits.shape
+    one = np.float32(1.0)
+    for r in range(c):
+        m = np.uint32(0)
+        for j in range(b):
+            v = bits[r, j] & np.uint32(_ABS_MASK)
+            m = v if v > m else m
+        if m >= np.uint32(_INF_BITS):  # inf or NaN channel: zeros, as the NumPy path
+            scales[r] = np.float32(np.inf) if m == np.uint32(_INF_BITS) else np.float32(np.nan)
             for j in range(b):
-                v = bits[r, j] & np.uint32(_ABS_MASK)
-                m = v if v > m else m
-            if m >= np.uint32(_INF_BITS):  # inf or NaN channel: zeros, as the NumPy path
-                scales[r] = np.float32(np.inf) if m == np.uint32(_INF_BITS) else np.float32(np.nan)
-                for j in range(b):
-                    out[r, j] = 0
-                continue
-            tmp = np.empty(1, np.uint32)
-            tmp[0] = m
-            absmax = max(tmp.view(np.float32)[0], floor)
-            s = absmax / qmax
-            scales[r] = s
-            inv = one / s
-            x = bits[r].view(np.float32)
-            for j in range(b):
-                out[r, j] = np.int32(np.rint(x[j] * inv))
+                out[r, j] = 0
+            continue
+        tmp = np.empty(1, np.uint32)
+        tmp[0] = m
+        absmax = max(tmp.view(np.float32)[0], floor)
+        s = absmax / qmax
+        scales[r] = s
+        inv = one / s
+        x = bits[r].view(np.float32)
+        for j in range(b):
+            out[r, j] = np.int32(np.rint(x[j] * inv))
 
-    @numba.njit(cache=True, nogil=True)
-    def _col_absmax_nb(bits):  # pragma: no cover - compiled
-        a, n = bits.shape
-        acc = np.zeros(n, np.uint32)
-        for r in range(a):
-            for j in range(n):
-                v = bits[r, j] & np.uint32(_ABS_MASK)
-                acc[j] = v if v > acc[j] else acc[j]
-        return acc
 
-    @numba.njit(cache=True, nogil=True)
-    def _scale_cols_nb(x, inv, out):  # pragma: no cover - compiled
-        a, n = x.shape
-        for r in range(a):
-            for j in range(n):
-                out[r, j] = np.int32(np.rint(x[r, j] * inv[j]))
+def _col_absmax_nb(bits):  # pragma: no cover - compiled
+    a, n = bits.shape
+    acc = np.zeros(n, np.uint32)
+    for r in range(a):
+        for j in range(n):
+            v = bits[r, j] & np.uint32(_ABS_MASK)
+            acc[j] = v if v > acc[j] else acc[j]
+    return acc
+
+
+def _scale_cols_nb(x, inv, out):  # pragma: no cover - compiled
+    a, n = x.shape
+    for r in range(a):
+        for j in range(n):
+            out[r, j] = np.int32(np.rint(x[r, j] * inv[j]))
