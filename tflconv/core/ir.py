@@ -622,8 +622,16 @@ class Module:
         `operand` (the operand index at the user). Function arguments are nodes named
         `fn/arg<i>` with name "arg"; calls to other functions (symbol attributes) add
         edges `fn -> callee` between `@fn` nodes so call cycles show up too.
+        Needs the optional `networkx` (`pip install tflconv[graph]`).
         """
-        import networkx as nx
+        # Imported here, not at module level: networkx is an optional extra used only by this
+        # method, and `core` stays stdlib + numpy (`import tflconv` must not load it).
+        try:
+            import networkx as nx
+        except ImportError as e:
+            raise ImportError(
+                "Module.to_networkx() needs networkx: pip install 'tflconv[graph]'"
+            ) from e
 
         graph = nx.MultiDiGraph()
         node_of: dict[int, str] = {}
