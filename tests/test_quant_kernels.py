@@ -86,7 +86,7 @@ def test_per_tensor_weights(w):
     assert np.all(np.abs(K.dequantize(q, scales, 0) - w) <= scales[0] / 2 * (1 + 1e-5) + 1e-30)
 
 
-@pytest.mark.skipif(K.numba is None, reason="numba not installed")
+@pytest.mark.skipif(not K.USE_NUMBA, reason="numba not installed")
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")
 @SETTINGS
 @given(
