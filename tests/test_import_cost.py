@@ -42,25 +42,40 @@ def _loaded_after(code: str) -> list[str]:
         "import tflconv",
         "from tflconv.core.parser import parse_module",
         f"import tflconv; print(tflconv.print_module(tflconv.parse_module({IR!r})))",
-        pytest.param(
-            "import tflconv; tflconv.OpsSet.SELECT_TF_OPS; tflconv.Optimize.DEFAULT",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="the enums live in converter.py, which imports the passes; "
-                "api/options.py (DESIGN.md section 2) will hold them alone",
-            ),
-        ),
+        "import tflconv; tflconv.OpsSet.SELECT_TF_OPS; tflconv.TFLiteConverter",
+        # The tfl dialect reads the schema's enums from tflite.fbs: no generated module.
+        "import tflconv.passes",
+        "from tflconv.dialects import tfl; tfl.enum_names('Padding')",
     ],
 )
 def test_light_imports_load_no_heavy_module(code):
     assert _loaded_after(code) == []
 
 
-def test_the_passes_do_not_load_numba_tensorflow_or_networkx():
-    # The tfl dialect declares its ops from the schema's enums, so the passes load the
-    # generated schema; numba waits for the first int8/int16 weight tensor.
-    loaded = _loaded_after("import tflconv.passes")
-    assert [m for m in loaded if not m.startswith("tflconv.schema")] == []
+def test_the_writer_loads_the_generated_schema():
+    # The check above is not vacuous: the FlatBuffer writer does need the generated module.
+    assert "tflconv.schema.generated.tflite_schema" in _loaded_after(
+        "import tflconv; tflconv.write_flatbuffer"
+    )
+
+
+def test_fbs_enums_equal_the_generated_classes():
+    # `schema_enums` numbers the .fbs enums and unions as flatc does; the tfl dialect declares
+    # its ops (builtin codes, option enums, union members) from it instead of the generated code.
+    from tflconv.dialects.tfl_ops import schema_enums
+    from tflconv.schema.generated import tflite_schema as fb
+
+    generated = {
+        name: [(k, v) for k, v in vars(cls).items() if not k.startswith("_") and type(v) is int]
+        for name, cls in vars(fb).items()
+        if isinstance(cls, type)
+        and cls.__module__ == fb.__name__
+        and vars(cls).get("__init__") is None  # enum / union classes have no constructor
+        and any(type(v) is int for k, v in vars(cls).items() if not k.startswith("_"))
+    }
+    parsed = {name: list(members.items()) for name, members in schema_enums().items()}
+    assert len(parsed) >= 20 and "BuiltinOperator" in parsed
+    assert parsed == generated
 
 
 def test_numba_is_imported_by_the_first_weight_quantization():

@@ -30,7 +30,6 @@ from tflconv.core.opdef import (
     declare_op,
 )
 from tflconv.core.types import NO_VALUE_TYPE, SymbolRef, TypeAttr
-from tflconv.schema.generated import tflite_schema as fb
 
 from .tfl_ops import (
     COMMUTATIVE_OPS,
@@ -42,6 +41,7 @@ from .tfl_ops import (
     enum_members,
     options_table_for,
     parse_options_tables,
+    schema_enums,
 )
 
 CUSTOM = "tfl.custom"
@@ -50,16 +50,14 @@ NO_VALUE = "tfl.no_value"
 OPTIONS: dict[str, OptionsTable] = parse_options_tables()
 """Options table name -> its fields (only tables of the BuiltinOptions/BuiltinOptions2 unions)."""
 
+_OPERATORS = schema_enums()["BuiltinOperator"]  # as fb.BuiltinOperator, read from the .fbs
+
 BUILTIN_CODES: dict[str, int] = {
-    k: v
-    for k, v in vars(fb.BuiltinOperator).items()
-    if not k.startswith("_") and k not in ("CUSTOM", "PLACEHOLDER_FOR_GREATER_OP_CODES")
+    k: v for k, v in _OPERATORS.items() if k not in ("CUSTOM", "PLACEHOLDER_FOR_GREATER_OP_CODES")
 }
 """BuiltinOperator name -> code, for every op declared here (CUSTOM and the placeholder excluded)."""
 
-BUILTIN_NAMES: dict[int, str] = {
-    v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")
-}
+BUILTIN_NAMES: dict[int, str] = {v: k for k, v in _OPERATORS.items()}
 
 
 def tfl_op_name(builtin: str | int) -> str:
@@ -91,7 +89,7 @@ def enum_names(field: str, op_name: str | None = None) -> tuple[str, ...]:
     `field` is an enum type ("Padding") or a field name ("padding", "fused_activation_function");
     pass `op_name` when the field name alone is ambiguous across options tables.
     """
-    if hasattr(fb, field) and field[:1].isupper():
+    if field in schema_enums():
         return tuple(enum_members(field))
     tables = [options_table(op_name)] if op_name else list(OPTIONS.values())
     types = {f.type for t in tables if t for f in t.fields if f.name == field and "enum" in f.kind}
@@ -279,7 +277,7 @@ declare_op(
         attributes={"custom_code": "", "custom_options": b""},
         verify=_verify_custom,
         summary="A custom (or Flex: custom_code 'Flex' + TF op) op; custom_options are opaque bytes.",
-        builtin_code=int(fb.BuiltinOperator.CUSTOM),
+        builtin_code=_OPERATORS["CUSTOM"],
     )
 )
 

@@ -2,18 +2,21 @@
 
 `dialects/tfl.py` turns these into op declarations. Everything per-op lives in the small tables
 below; the options tables and their fields come from `schema/tflite.fbs` itself (parsed here,
-because only the .fbs keeps the snake_case field names and the enum type of each field).
+because only the .fbs keeps the snake_case field names and the enum type of each field), and
+so do the enums and unions: declaring the ops does not import the 20k-line generated schema
+module (~0.15 s), which only the reader and writer need.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from tflconv.core.ir import REQUIRED
-from tflconv.schema.generated import tflite_schema as fb
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -216,6 +219,8 @@ class OptionsTable:
     @property
     def object_class(self) -> type:
         """The generated object-API class (`fb.Conv2DOptionsT`)."""
+        # Imported here: only the reader and writer need the generated module (see the docstring).
+        fb = importlib.import_module("tflconv.schema.generated.tflite_schema")
         return getattr(fb, self.name + "T")
 
     def field(self, name: str) -> OptionField | None:
@@ -226,9 +231,35 @@ class OptionsTable:
 
 
 def enum_members(enum_type: str) -> dict[str, int]:
-    """Member name -> value of a generated enum class (`fb.Padding` -> {"SAME": 0, ...})."""
-    cls = getattr(fb, enum_type)
-    return {k: v for k, v in vars(cls).items() if not k.startswith("_") and type(v) is int}
+    """Member name -> value of a schema enum or union ("Padding" -> {"SAME": 0, "VALID": 1}),
+    as in the generated class `fb.Padding`."""
+    return dict(schema_enums()[enum_type])
+
+
+_ENUM_RE = re.compile(r"\b(enum|union)\s+(\w+)\s*(?::\s*\w+\s*)?\{([^}]*)\}")
+
+
+@functools.cache
+def schema_enums(text: str | None = None) -> dict[str, dict[str, int]]:
+    """Every enum and union of tflite.fbs: name -> {member: value} in declaration order, numbered
+    as flatc does (an implicit value is the previous one + 1; a union starts with NONE = 0).
+    Deprecated members stay, as in the generated code. test_schema compares with the classes."""
+    text = _strip_comments(FBS_PATH.read_text() if text is None else text)
+    enums: dict[str, dict[str, int]] = {}
+    for kind, name, body in _ENUM_RE.findall(text):
+        members = {"NONE": 0} if kind == "union" else {}
+        value = len(members)
+        for part in body.split(","):
+            part = re.sub(r"\([^)]*\)", "", part).strip()  # attributes: `(deprecated)`
+            if not part:
+                continue
+            key, eq, explicit = part.partition("=")
+            if eq:
+                value = int(explicit.strip(), 0)
+            members[key.strip()] = value
+            value += 1
+        enums[name] = members
+    return enums
 
 
 def camel(name: str) -> str:
@@ -283,15 +314,19 @@ def _parse_field(table: str, text: str, enums: set[str]) -> OptionField | None:
     return OptionField(name, camel(name), "int", base, int(default or 0))
 
 
-def _union_members(union_cls: type) -> dict[str, int]:
-    return {k: v for k, v in vars(union_cls).items() if not k.startswith("_") and k != "NONE"}
+def _union_members(members: dict[str, int]) -> dict[str, int]:
+    return {k: v for k, v in members.items() if k != "NONE"}
 
 
 def parse_options_tables(text: str | None = None) -> dict[str, OptionsTable]:
     """Every table of the BuiltinOptions / BuiltinOptions2 unions, from tflite.fbs."""
     text = _strip_comments(FBS_PATH.read_text() if text is None else text)
     enums = set(re.findall(r"\benum\s+(\w+)", text))
-    unions = {1: _union_members(fb.BuiltinOptions), 2: _union_members(fb.BuiltinOptions2)}
+    enums = schema_enums()
+    unions = {
+        1: _union_members(enums["BuiltinOptions"]),
+        2: _union_members(enums["BuiltinOptions2"]),
+    }
     tables: dict[str, OptionsTable] = {}
     for m in _TABLE_RE.finditer(text):
         name, body = m.group(1), m.group(2)
