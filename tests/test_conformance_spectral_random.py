@@ -425,7 +425,7 @@ def test_irfft_refused_with_reason(fn, specs, reason):
 
 
 def test_rfft_is_not_reported_as_missing_a_builtin():
-    from tflconv.analyze import analyze_model
+    from tflconv.tools.analyze import analyze_model
 
     fn = concrete(lambda a: tf.abs(tf.signal.stft(a, 64, 32, 64)), [spec([1, 512])])
     report = analyze_model(fn)

@@ -122,7 +122,7 @@ def test_chosen_ops_stay_custom_even_with_a_builtin():
 
 
 def test_custom_ops_set_allow_custom_ops_in_conversion_metadata():
-    from tflconv.inspect import inspect_model
+    from tflconv.tools.inspect import inspect_model
 
     conv = TFLiteConverter.from_keras_model(_keras_model())
     conv.custom_ops = ["Tanh"]

@@ -465,7 +465,7 @@ def test_gate_refuses_a_builtin_its_kernel_lacks(resize_forgets_the_table):
 def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_the_table):
     """`analyze` reads the same table: no target that legalizes converts the model, and the
     row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
-    from tflconv.analyze import analyze_model, format_analysis
+    from tflconv.tools.analyze import analyze_model, format_analysis
 
     fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
     report = analyze_model(fn.get_concrete_function())
@@ -483,7 +483,7 @@ def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_th
 def test_analyze_reports_the_up_front_refusal():
     """With the table asked at legalization, `analyze` shows the TF op with the pattern's
     reason, and Select TF ops converts it."""
-    from tflconv.analyze import analyze_model
+    from tflconv.tools.analyze import analyze_model
 
     fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
     report = analyze_model(fn.get_concrete_function())

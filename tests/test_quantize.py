@@ -370,7 +370,7 @@ def test_int8_model_with_unused_while_loop_results():
     allocates: calibration and the debugger skip them instead of failing."""
     import keras
 
-    from tflconv.quant_debug import QuantizationDebugger
+    from tflconv.tools.quant_debug import QuantizationDebugger
 
     keras.utils.set_random_seed(0)
     i = keras.Input((6, 4), batch_size=1)

@@ -199,7 +199,7 @@ def test_flags_become_pass_options():
 
 
 def test_conversion_metadata_reflects_the_flags():
-    from tflconv.inspect import inspect_model
+    from tflconv.tools.inspect import inspect_model
 
     def options(ops, allow_custom_ops=False):
         fn = _flex_fn.get_concrete_function()

@@ -87,7 +87,7 @@ def add_debug_quant_parser(subparsers: Any) -> argparse.ArgumentParser:
 def run_debug_quant(args: argparse.Namespace) -> int:
     from tflconv.core.passes import PassFailure
     from tflconv.passes.quantize.common import QuantizeError, parse_names
-    from tflconv.quant_debug import QuantizationDebugger
+    from tflconv.tools.quant_debug import QuantizationDebugger
 
     keep = [n for text in args.keep_float for n in parse_names(text)]
     try:

@@ -56,8 +56,8 @@ def add_inspect_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from tflconv.inspect import InspectError, format_report, inspect_model
     from tflconv.schema.reader import read_associated_files
+    from tflconv.tools.inspect import InspectError, format_report, inspect_model
 
     try:
         data = Path(args.model).read_bytes()

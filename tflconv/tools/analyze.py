@@ -1,6 +1,6 @@
 """`tflconv analyze MODEL`: will it convert, and with which flags? (and what a .tflite needs)
 
-    from tflconv.analyze import analyze_model, analyze_tflite, format_analysis
+    from tflconv.tools.analyze import analyze_model, analyze_tflite, format_analysis
     report = analyze_model("saved_model/")        # a TF/Keras model: JSON-able dict
     print(format_analysis(report))
 
@@ -338,7 +338,7 @@ def _constant_bytes(module: Module) -> tuple[int, list[dict[str, Any]]]:
 def analyze_tflite(data: bytes) -> dict[str, Any]:
     """Analyze a .tflite file: ops (versions, builtin/Flex/custom), runtime needs,
     quantization, metadata, signatures, size. Raises AnalyzeError for unreadable files."""
-    from tflconv.inspect import InspectError, _model, inspect_model
+    from tflconv.tools.inspect import InspectError, _model, inspect_model
 
     try:
         info = inspect_model(data, top=3)

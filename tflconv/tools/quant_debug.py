@@ -1,7 +1,7 @@
 """Quantization debugger: which layers lose accuracy when a model is quantized, and which to keep
 in float.
 
-    from tflconv.quant_debug import QuantizationDebugger
+    from tflconv.tools.quant_debug import QuantizationDebugger
     dbg = QuantizationDebugger("model.keras", representative_dataset=calib)
     report = dbg.run()                      # int8 model vs float model on the debug samples
     print(report.table(top=15))

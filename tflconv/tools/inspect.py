@@ -1,6 +1,6 @@
 """What a .tflite file holds, from any converter: `tflconv inspect MODEL.tflite`.
 
-    from tflconv.inspect import inspect_model, format_report
+    from tflconv.tools.inspect import inspect_model, format_report
     report = inspect_model(open("model.tflite", "rb").read())   # plain JSON-able dict
     print(format_report(report))
 
@@ -195,7 +195,7 @@ def decode_conversion_metadata(data: bytes) -> dict[str, Any] | None:
 
 
 def _decode_entry(name: str, data: bytes) -> Any:
-    from tflconv.metadata import TFLITE_METADATA, MetadataError, metadata_to_dict
+    from tflconv.tools.metadata import TFLITE_METADATA, MetadataError, metadata_to_dict
 
     if name == "min_runtime_version":
         return data.rstrip(b"\0").decode("ascii", errors="replace")
@@ -215,8 +215,8 @@ def _decode_entry(name: str, data: bytes) -> Any:
 
 def inspect_model(data: bytes, *, top: int = 10) -> dict[str, Any]:
     """A JSON-able description of a .tflite file (see the module docstring)."""
-    from tflconv.metadata import TFLITE_METADATA
     from tflconv.schema.reader import read_associated_files
+    from tflconv.tools.metadata import TFLITE_METADATA
 
     data = bytes(data)
     model = _model(data)

@@ -1,6 +1,6 @@
 """TFLite model metadata (the tflite-support standard): what the inputs and outputs mean.
 
-    from tflconv.metadata import ModelInfo, TensorInfo, ImageContent, AssociatedFile, add_metadata
+    from tflconv.tools.metadata import ModelInfo, TensorInfo, ImageContent, AssociatedFile, add_metadata
 
     info = ModelInfo(
         name="flower classifier", version="1", author="me", license="Apache-2.0",
@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from tflconv.metadata_fb import (
+from tflconv.schema.generated import tflite_schema as fb
+from tflconv.tools.metadata.flatbuffer import (
     from_flatbuffer,
     metadata_table,
     metadata_to_dict,
@@ -43,7 +44,7 @@ from tflconv.metadata_fb import (
     parse_table,
     to_flatbuffer,
 )
-from tflconv.metadata_types import (
+from tflconv.tools.metadata.types import (
     ASSOCIATED_FILE_TYPES,
     BOUNDING_BOX_TYPES,
     COLOR_SPACES,
@@ -62,7 +63,6 @@ from tflconv.metadata_types import (
     ScoreCalibration,
     TensorInfo,
 )
-from tflconv.schema.generated import tflite_schema as fb
 
 __all__ = [
     "ASSOCIATED_FILE_TYPES",
