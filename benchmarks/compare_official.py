@@ -365,7 +365,7 @@ def _reason(err: Exception) -> str:
 
 def count_ops(tflite: bytes) -> int:
     """Operators over all subgraphs (read with the generated schema bindings)."""
-    from tflconv.schema.generated import tflite_schema as fb
+    from tflconv.tflite.generated import tflite_schema as fb
 
     model = fb.Model.GetRootAs(tflite, 0)
     return sum(model.Subgraphs(i).OperatorsLength() for i in range(model.SubgraphsLength()))

@@ -58,7 +58,7 @@ def convert_and_compare(
 
 def op_histogram(tflite: bytes) -> dict[str, int]:
     """Builtin/custom op counts of a .tflite file, by our tfl op names."""
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
 
     module = read_flatbuffer(tflite)
     return {k: v for k, v in module.op_histogram().items() if k.startswith("tfl.")}

@@ -127,7 +127,7 @@ def test_spectral_model_reads_back_and_verifies():
     """complex64 tensors and RFFT2D's two operands survive the writer, the reader and the
     verifier (what `tflconv inspect` / `tflconv opt model.tflite` do)."""
     from tflconv.core.verifier import verify
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
 
     fn = concrete(lambda x: tf.abs(tf.signal.rfft(x, [16])), [spec([2, 16])])
     module = read_flatbuffer(convert(fn))

@@ -24,7 +24,7 @@ from tflconv.converter import TFLiteConverter  # noqa: E402
 from tflconv.core.ir import Operation  # noqa: E402
 from tflconv.core.types import TensorType, TypeAttr  # noqa: E402
 from tflconv.passes.flex_encoding import custom_attr_map  # noqa: E402
-from tflconv.schema.generated import tflite_schema as fb  # noqa: E402
+from tflconv.tflite.generated import tflite_schema as fb  # noqa: E402
 
 
 @tf.function(input_signature=[tf.TensorSpec([3, 3], tf.float32, name="x")], autograph=False)

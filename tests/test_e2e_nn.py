@@ -26,7 +26,7 @@ from tflconv.converter import convert  # noqa: E402
 from tflconv.core.parser import parse_module  # noqa: E402
 from tflconv.core.passes import PassContext  # noqa: E402
 from tflconv.passes.fuse import Fuse  # noqa: E402
-from tflconv.schema.reader import read_flatbuffer  # noqa: E402
+from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4
 layers = keras.layers

@@ -17,11 +17,11 @@ import pytest
 
 from tflconv.core.ir import Function, Module, Operation, constant
 from tflconv.core.types import TensorType
-from tflconv.schema import generate
-from tflconv.schema.generated import metadata_schema as mfb
-from tflconv.schema.generated import tflite_schema as fb
-from tflconv.schema.reader import read_flatbuffer
-from tflconv.schema.writer import write_flatbuffer
+from tflconv.tflite import generate
+from tflconv.tflite.generated import metadata_schema as mfb
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.reader import read_flatbuffer
+from tflconv.tflite.writer import write_flatbuffer
 from tflconv.tools.metadata import (
     TFLITE_METADATA,
     AssociatedFile,

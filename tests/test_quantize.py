@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tflconv  # noqa: E402
-from tflconv.schema.reader import read_flatbuffer  # noqa: E402
+from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
 
 INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
 SHAPE = (1, 8, 8, 8)

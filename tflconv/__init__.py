@@ -48,8 +48,8 @@ _LAZY = {
     "load_model": ("tflconv.frontends.tensorflow", "load_model"),
     "print_module": ("tflconv.core.printer", "print_module"),
     "parse_module": ("tflconv.core.parser", "parse_module"),
-    "read_flatbuffer": ("tflconv.schema.reader", "read_flatbuffer"),
-    "write_flatbuffer": ("tflconv.schema.writer", "write_flatbuffer"),
+    "read_flatbuffer": ("tflconv.tflite.reader", "read_flatbuffer"),
+    "write_flatbuffer": ("tflconv.tflite.writer", "write_flatbuffer"),
 }
 
 

@@ -660,7 +660,7 @@ def _attach_metadata(module: Any, info: Any) -> None:
 
 
 def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
-    from tflconv.schema.writer import write_flatbuffer
+    from tflconv.tflite.writer import write_flatbuffer
 
     try:
         return write_flatbuffer(module, conversion_metadata=metadata)

@@ -56,7 +56,7 @@ def add_inspect_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from tflconv.schema.reader import read_associated_files
+    from tflconv.tflite.reader import read_associated_files
     from tflconv.tools.inspect import InspectError, format_report, inspect_model
 
     try:
@@ -108,7 +108,7 @@ def extract_files(files: dict[str, bytes], directory: str) -> list[Path]:
 
 
 def _read_module(data: bytes, name: str) -> Any:
-    from tflconv.schema.reader import ReadError, read_flatbuffer
+    from tflconv.tflite.reader import ReadError, read_flatbuffer
 
     try:
         return read_flatbuffer(data)

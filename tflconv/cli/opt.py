@@ -158,7 +158,7 @@ def _read_tflite(path: str) -> Module | None:
         head = f.read(8)
     if head[4:8] != b"TFL3":
         return None
-    from tflconv.schema.reader import ReadError, read_flatbuffer
+    from tflconv.tflite.reader import ReadError, read_flatbuffer
 
     try:
         return read_flatbuffer(Path(path).read_bytes())
@@ -169,7 +169,7 @@ def _read_tflite(path: str) -> Module | None:
 def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
     from tflconv.core.passes import write_atomic
-    from tflconv.schema.writer import WriteError, write_flatbuffer
+    from tflconv.tflite.writer import WriteError, write_flatbuffer
 
     if n_chunks > 1:
         raise CLIError("-o *.tflite takes one module; drop --split-input-file")

@@ -30,7 +30,7 @@ from tflconv.core.opdef import (
     declare_op,
 )
 from tflconv.core.types import NO_VALUE_TYPE, SymbolRef, TypeAttr
-from tflconv.schema.generated import tflite_schema as fb
+from tflconv.tflite.generated import tflite_schema as fb
 
 from .tfl_ops import (
     COMMUTATIVE_OPS,

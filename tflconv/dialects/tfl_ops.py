@@ -1,7 +1,7 @@
 """Facts about TFLite builtins that the schema does not spell out, plus the schema's option tables.
 
 `dialects/tfl.py` turns these into op declarations. Everything per-op lives in the small tables
-below; the options tables and their fields come from `schema/tflite.fbs` itself (parsed here,
+below; the options tables and their fields come from `tflite/tflite.fbs` itself (parsed here,
 because only the .fbs keeps the snake_case field names and the enum type of each field).
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tflconv.core.ir import REQUIRED
-from tflconv.schema.generated import tflite_schema as fb
+from tflconv.tflite.generated import tflite_schema as fb
 
 
 def _words(text: str) -> tuple[str, ...]:
@@ -21,7 +21,7 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-FBS_PATH = Path(__file__).resolve().parent.parent / "schema" / "tflite.fbs"
+FBS_PATH = Path(__file__).resolve().parent.parent / "tflite" / "tflite.fbs"
 
 # BuiltinOperator -> options table, where the name is not simply CamelCase(op) + "Options".
 # Checked against tensorflow/lite/core/api/flatbuffer_conversions.cc (`builtin_options_as_X`

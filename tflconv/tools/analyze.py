@@ -288,7 +288,7 @@ def _size(module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str
     """Write the legalized model with the least permissive flags that convert it; split the
     file into weights (constant buffers) and the rest."""
     from tflconv.compat import CompatFlags, apply_flags
-    from tflconv.schema.writer import write_flatbuffer
+    from tflconv.tflite.writer import write_flatbuffer
 
     verdicts = _verdicts(rows, select_user_ops)
     chosen = next((v for v in verdicts[:4] if v["converts"]), None)
@@ -412,7 +412,7 @@ _TYPE_NAMES: dict[int, str] = {}
 
 def _type_name(code: int) -> str:
     if not _TYPE_NAMES:
-        from tflconv.schema.generated import tflite_schema as fb
+        from tflconv.tflite.generated import tflite_schema as fb
 
         _TYPE_NAMES.update(
             {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}

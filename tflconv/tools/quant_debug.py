@@ -291,7 +291,7 @@ def compare_models(
     `passes.quantize.dataset` accepts) and compare same-named tensors."""
     from tflconv.passes.quantize.calibrate import input_specs, tensor_allocated
     from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
 
     specs = input_specs(read_flatbuffer(float_tflite).functions[0])
     samples, _ = open_dataset(dataset, specs)
@@ -436,7 +436,7 @@ class QuantizationDebugger:
         from tflconv.core.passes import PassContext, PassManager
         from tflconv.core.pipeline import format_pipeline
         from tflconv.passes.quantize.quantize_pass import Quantize
-        from tflconv.schema.writer import write_flatbuffer
+        from tflconv.tflite.writer import write_flatbuffer
 
         module = self._calibrated.clone()
         q = Quantize(

@@ -9,7 +9,7 @@ from typing import Any
 import flatbuffers
 import numpy as np
 
-from tflconv.schema.generated import metadata_schema as mfb
+from tflconv.tflite.generated import metadata_schema as mfb
 from tflconv.tools.metadata.types import (
     ASSOCIATED_FILE_TYPES,
     BASE_PARSER_VERSION,

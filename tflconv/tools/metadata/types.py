@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tflconv.schema.generated import metadata_schema as mfb
+from tflconv.tflite.generated import metadata_schema as mfb
 
 TFLITE_METADATA = "TFLITE_METADATA"
 """The model metadata entry whose buffer holds the metadata FlatBuffer."""
