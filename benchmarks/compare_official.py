@@ -448,7 +448,7 @@ class _silenced:
     """Drop stdout/stderr chatter (Keras 'Saved artifact' listings, TF C++ logs)."""
 
     def __enter__(self) -> None:
-        from tflconv.converter import quiet_tensorflow
+        from tflconv.api.converter import quiet_tensorflow
 
         self._cm = quiet_tensorflow(enabled=True)
         self._cm.__enter__()

@@ -17,8 +17,8 @@ keras = pytest.importorskip("keras")
 
 import models  # noqa: E402
 
+from tflconv.api.converter import TFLiteConverter  # noqa: E402
 from tflconv.cli import main  # noqa: E402
-from tflconv.converter import TFLiteConverter  # noqa: E402
 from tflconv.tools.analyze import analyze_model, analyze_tflite, format_analysis  # noqa: E402
 
 

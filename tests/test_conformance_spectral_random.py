@@ -23,7 +23,7 @@ tf = pytest.importorskip("tensorflow")
 
 from e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
 
-from tflconv.converter import ConverterError, convert  # noqa: E402
+from tflconv.api.converter import ConverterError, convert  # noqa: E402
 
 RNG = np.random.default_rng(7)
 

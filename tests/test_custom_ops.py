@@ -20,7 +20,7 @@ keras = pytest.importorskip("keras")
 
 from flatbuffers import flexbuffers  # noqa: E402
 
-from tflconv.converter import TFLiteConverter  # noqa: E402
+from tflconv.api.converter import TFLiteConverter  # noqa: E402
 from tflconv.core.ir import Operation  # noqa: E402
 from tflconv.core.types import TensorType, TypeAttr  # noqa: E402
 from tflconv.passes.flex_encoding import custom_attr_map  # noqa: E402

@@ -22,7 +22,7 @@ import models  # noqa: E402
 from e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
 
 from tflconv import passes  # noqa: E402, F401  (registers the passes)
-from tflconv.converter import convert  # noqa: E402
+from tflconv.api.converter import convert  # noqa: E402
 from tflconv.core.parser import parse_module  # noqa: E402
 from tflconv.core.passes import PassContext  # noqa: E402
 from tflconv.passes.fuse import Fuse  # noqa: E402

@@ -284,7 +284,7 @@ tf = pytest.importorskip("tensorflow")
 
 
 def _tf_convert(fn: Callable, specs: list[Any]) -> tuple[Any, bytes]:
-    from tflconv.converter import convert
+    from tflconv.api.converter import convert
 
     concrete = tf.function(fn, input_signature=specs, autograph=False).get_concrete_function()
     return concrete, convert(concrete)
@@ -312,7 +312,7 @@ def _tf_compare(fn: Callable, specs: list[Any], inputs: list[np.ndarray], rtol=0
 
 
 def _refusal(fn: Callable, specs: list[Any]) -> Any:
-    from tflconv.converter import ConverterError
+    from tflconv.api.converter import ConverterError
 
     with pytest.raises(ConverterError) as info:
         _tf_convert(fn, specs)
@@ -670,7 +670,7 @@ def test_legalization_refuses_what_the_kernel_lacks(fn, spec, op: str, why: str)
 
 def test_refused_resize_bilinear_i32_falls_back_to_select_tf_ops():
     """Left a TF op, the int32 ResizeBilinear becomes a Flex op when Select TF ops are on."""
-    from tflconv.converter import convert
+    from tflconv.api.converter import convert
 
     fn = tf.function(
         lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),

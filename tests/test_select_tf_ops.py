@@ -16,8 +16,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tflconv.compat import CompatFlags, apply_flags  # noqa: E402
-from tflconv.converter import DEFAULT_PIPELINE, TFLiteConverter  # noqa: E402
+from tflconv.api.compat import CompatFlags, apply_flags  # noqa: E402
+from tflconv.api.converter import DEFAULT_PIPELINE, TFLiteConverter  # noqa: E402
 from tflconv.passes import flex_encoding as fe  # noqa: E402
 from tflconv.passes.select_tf_ops import flex_allowlist, is_flex_allowed  # noqa: E402
 

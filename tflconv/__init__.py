@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .converter import (
+from .api.converter import (
     DEFAULT_PIPELINE,
     ConversionResult,
     ConverterError,

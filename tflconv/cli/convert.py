@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tflconv.converter import (
+from tflconv.api.converter import (
     DEFAULT_PIPELINE,
     ConversionResult,
     ConverterError,
@@ -114,7 +114,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="embed TFLite model metadata from a JSON spec (docs/metadata.md)",
     )
 
-    from tflconv.compat import add_compat_arguments
+    from tflconv.api.compat import add_compat_arguments
 
     add_compat_arguments(p)
     from tflconv.passes.quantize.recipes import add_quantize_arguments
@@ -187,7 +187,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     _report_json(args, output=str(output), module=result.module)
     print(_summary(source, output, result))
-    from tflconv.compat import runtime_needs
+    from tflconv.api.compat import runtime_needs
 
     for line in runtime_needs(result.module):
         print(line)
@@ -297,7 +297,7 @@ def _convert(
 
 
 def _configure_compat(conv: TFLiteConverter, args: argparse.Namespace) -> None:
-    from tflconv.compat import configure, flags_from_args
+    from tflconv.api.compat import configure, flags_from_args
 
     try:
         configure(conv, flags_from_args(args))
@@ -309,12 +309,12 @@ def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
     """--report-json: the conversion's outcome for tools (docs/compatibility.md)."""
     if not getattr(args, "report_json", None):
         return
-    from tflconv.compat import conversion_report, flags_from_args, write_json
+    from tflconv.api.compat import conversion_report, flags_from_args, write_json
 
     try:
         flags = flags_from_args(args)
     except ValueError:
-        from tflconv.compat import CompatFlags
+        from tflconv.api.compat import CompatFlags
 
         flags = CompatFlags()
     model = args.model or args.saved_model_dir or args.keras_model_file or args.graph_def_file

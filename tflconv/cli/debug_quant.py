@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tflconv.converter import ConverterError, quiet_tensorflow, write_atomic
+from tflconv.api.converter import ConverterError, quiet_tensorflow, write_atomic
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tflconv.compat import SELECT_TF_OPS, TFLITE_BUILTINS
+from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS
 from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import PassContext, PassManager
 from tflconv.core.printer import print_type
@@ -61,7 +61,7 @@ def analyze_model(
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
     it cannot be loaded."""
     from tflconv import passes  # noqa: F401  (registers the passes)
-    from tflconv.converter import ConverterError, _load, quiet_tensorflow
+    from tflconv.api.converter import ConverterError, _load, quiet_tensorflow
 
     try:
         with quiet_tensorflow(quiet):
@@ -287,7 +287,7 @@ def _dynamic_shapes(module: Module) -> dict[str, Any]:
 def _size(module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]) -> dict:
     """Write the legalized model with the least permissive flags that convert it; split the
     file into weights (constant buffers) and the rest."""
-    from tflconv.compat import CompatFlags, apply_flags
+    from tflconv.api.compat import CompatFlags, apply_flags
     from tflconv.tflite.writer import write_flatbuffer
 
     verdicts = _verdicts(rows, select_user_ops)

@@ -588,7 +588,7 @@ def probe(op: str, seed: int = 0) -> Status:
     """Convert the probe of `op` with tflconv, run it in LiteRT, compare with TF."""
     import tensorflow as tf
 
-    from tflconv.converter import ConverterError, convert
+    from tflconv.api.converter import ConverterError, convert
 
     probes = _probes(tf)
     if op not in probes:
@@ -652,7 +652,7 @@ def _probes(tf: Any) -> dict[str, Probe]:
 
 def coverage(ops: list[str] | None = None) -> list[Status]:
     """Probe every op of the official table (or `ops`)."""
-    from tflconv.converter import quiet_tensorflow
+    from tflconv.api.converter import quiet_tensorflow
 
     with quiet_tensorflow(True):
         return [probe(op) for op in (ops or list(OFFICIAL_LOWERED_OPS))]

@@ -399,7 +399,7 @@ class QuantizationDebugger:
         max_samples: int | None = None,
         **converter_options: Any,
     ) -> None:
-        from tflconv.converter import TFLiteConverter
+        from tflconv.api.converter import TFLiteConverter
 
         if mode not in ("int8", "int16x8"):
             raise ValueError(f"mode must be int8 or int16x8, not {mode!r}")
