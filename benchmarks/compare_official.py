@@ -365,7 +365,7 @@ def _reason(err: Exception) -> str:
 
 def count_ops(tflite: bytes) -> int:
     """Operators over all subgraphs (read with the generated schema bindings)."""
-    from tflconv.schema.generated import tflite_schema as fb
+    from tflconv.tflite.generated import tflite_schema as fb
 
     model = fb.Model.GetRootAs(tflite, 0)
     return sum(model.Subgraphs(i).OperatorsLength() for i in range(model.SubgraphsLength()))
@@ -448,7 +448,7 @@ class _silenced:
     """Drop stdout/stderr chatter (Keras 'Saved artifact' listings, TF C++ logs)."""
 
     def __enter__(self) -> None:
-        from tflconv.cli_convert import quiet_tensorflow
+        from tflconv.api.converter import quiet_tensorflow
 
         self._cm = quiet_tensorflow(enabled=True)
         self._cm.__enter__()

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from tflconv.converter import DEFAULT_PIPELINE
+from tflconv.api.converter import DEFAULT_PIPELINE
 
 
 def run_litert(
@@ -44,7 +44,7 @@ def convert_and_compare(
     """Convert `model`, run it in LiteRT and in TF on `inputs`, assert the outputs match.
 
     Returns the .tflite bytes for further checks (op histogram, ...)."""
-    from tflconv.converter import convert
+    from tflconv.api.converter import convert
     from tflconv.frontends.tensorflow import load_model
 
     tflite = convert(model, pipeline=pipeline, **load_options)
@@ -58,7 +58,7 @@ def convert_and_compare(
 
 def op_histogram(tflite: bytes) -> dict[str, int]:
     """Builtin/custom op counts of a .tflite file, by our tfl op names."""
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
 
     module = read_flatbuffer(tflite)
     return {k: v for k, v in module.op_histogram().items() if k.startswith("tfl.")}

@@ -16,7 +16,7 @@ import numpy as np
 
 from tflconv.core.ir import Function, Module, Operation, Value, constant
 from tflconv.core.types import DTYPES, TensorType, dtype_from_numpy
-from tflconv.schema.writer import write_flatbuffer
+from tflconv.tflite.writer import write_flatbuffer
 
 NONE = {"fused_activation_function": "NONE"}
 

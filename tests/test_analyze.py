@@ -17,9 +17,9 @@ keras = pytest.importorskip("keras")
 
 import models  # noqa: E402
 
-from tflconv.analyze import analyze_model, analyze_tflite, format_analysis  # noqa: E402
+from tflconv.api.converter import TFLiteConverter  # noqa: E402
 from tflconv.cli import main  # noqa: E402
-from tflconv.converter import TFLiteConverter  # noqa: E402
+from tflconv.tools.analyze import analyze_model, analyze_tflite, format_analysis  # noqa: E402
 
 
 def _row(report, op):

@@ -85,8 +85,8 @@ def signature_outputs(tflite: bytes, key: str, **inputs: np.ndarray) -> dict[str
 
 def conversion_metadata(tflite: bytes):
     """(metadata names, ConversionMetadataT or None) of a .tflite."""
-    from tflconv.schema.generated import conversion_metadata as cm
-    from tflconv.schema.generated import tflite_schema as fb
+    from tflconv.tflite.generated import conversion_metadata as cm
+    from tflconv.tflite.generated import tflite_schema as fb
 
     model = fb.ModelT.InitFromPackedBuf(tflite, 0)
     entries = {m.name.decode(): m.buffer for m in model.metadata or []}

@@ -194,8 +194,8 @@ def test_bias_correction_reduces_int8_error_in_litert():
 def test_cli_int8_with_and_without_bias_correction(tmp_path, capsys):
     """`tflconv convert --quantize=int8 --representative-data` quantizes with bias correction;
     `--no-bias-correction` keeps the recipe's biases: same int8 weights, different biases."""
-    from tflconv.cli_convert import main
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.cli.convert import main
+    from tflconv.tflite.reader import read_flatbuffer
 
     model = _mobile_block()
     model.save(tmp_path / "m.keras")

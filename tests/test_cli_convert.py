@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from tflconv.cli_convert import main  # noqa: E402
+from tflconv.cli.convert import main  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -12,7 +12,7 @@ tf = pytest.importorskip("tensorflow")
 from tensorflow.python.ops import gen_list_ops, gen_lookup_ops, list_ops  # noqa: E402
 
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
-from tflconv.converter import ConverterError, convert  # noqa: E402
+from tflconv.api.converter import ConverterError, convert  # noqa: E402
 
 RNG = np.random.default_rng(7)
 
@@ -502,7 +502,8 @@ def test_select_tf_ops_only_still_calls_the_initializer():
     """With SELECT_TF_OPS alone (no legalization) the tables are Flex ops; the signature must
     still run the initializer once, or the Flex table would be empty. (No Flex runtime
     here: checked on the structure.)"""
-    from tflconv.converter import OpsSet, TFLiteConverter
+    from tflconv.api.converter import TFLiteConverter
+    from tflconv.api.options import OpsSet
 
     m = TableModule("string_to_int64")
     conv = TFLiteConverter.from_concrete_functions([m.lookup.get_concrete_function()])

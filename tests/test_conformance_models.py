@@ -18,7 +18,7 @@ from keras import layers  # noqa: E402
 
 from tests import models  # noqa: E402
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
-from tflconv.converter import convert  # noqa: E402
+from tflconv.api.converter import convert  # noqa: E402
 
 
 def _keras(model, inputs: list[np.ndarray]) -> list[np.ndarray]:

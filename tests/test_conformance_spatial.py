@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
-from tflconv.converter import convert  # noqa: E402
+from tflconv.api.converter import convert  # noqa: E402
 
 KERNELS = [(1, 3), (3, 1), (2, 5)]
 STRIDES = [(1, 2), (2, 1), (2, 3)]

@@ -23,7 +23,7 @@ tf = pytest.importorskip("tensorflow")
 
 from e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
 
-from tflconv.converter import ConverterError, convert  # noqa: E402
+from tflconv.api.converter import ConverterError, convert  # noqa: E402
 
 RNG = np.random.default_rng(7)
 
@@ -127,7 +127,7 @@ def test_spectral_model_reads_back_and_verifies():
     """complex64 tensors and RFFT2D's two operands survive the writer, the reader and the
     verifier (what `tflconv inspect` / `tflconv opt model.tflite` do)."""
     from tflconv.core.verifier import verify
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
 
     fn = concrete(lambda x: tf.abs(tf.signal.rfft(x, [16])), [spec([2, 16])])
     module = read_flatbuffer(convert(fn))
@@ -425,7 +425,7 @@ def test_irfft_refused_with_reason(fn, specs, reason):
 
 
 def test_rfft_is_not_reported_as_missing_a_builtin():
-    from tflconv.analyze import analyze_model
+    from tflconv.tools.analyze import analyze_model
 
     fn = concrete(lambda a: tf.abs(tf.signal.stft(a, 64, 32, 64)), [spec([1, 512])])
     report = analyze_model(fn)

@@ -20,11 +20,11 @@ keras = pytest.importorskip("keras")
 
 from flatbuffers import flexbuffers  # noqa: E402
 
-from tflconv.converter import TFLiteConverter  # noqa: E402
+from tflconv.api.converter import TFLiteConverter  # noqa: E402
 from tflconv.core.ir import Operation  # noqa: E402
 from tflconv.core.types import TensorType, TypeAttr  # noqa: E402
 from tflconv.passes.flex_encoding import custom_attr_map  # noqa: E402
-from tflconv.schema.generated import tflite_schema as fb  # noqa: E402
+from tflconv.tflite.generated import tflite_schema as fb  # noqa: E402
 
 
 @tf.function(input_signature=[tf.TensorSpec([3, 3], tf.float32, name="x")], autograph=False)
@@ -122,7 +122,7 @@ def test_chosen_ops_stay_custom_even_with_a_builtin():
 
 
 def test_custom_ops_set_allow_custom_ops_in_conversion_metadata():
-    from tflconv.inspect import inspect_model
+    from tflconv.tools.inspect import inspect_model
 
     conv = TFLiteConverter.from_keras_model(_keras_model())
     conv.custom_ops = ["Tanh"]

@@ -584,7 +584,7 @@ def test_abs_sign_on_int64_compare_and_select():
     hist = convert(f, [spec([None, 5], tf.int64)], [x])
     assert "tfl.abs" not in hist and "tfl.sign" not in hist
 
-    from tflconv.converter import ConverterError
+    from tflconv.api.converter import ConverterError
 
     concrete = tf.function(f, input_signature=[spec([None, 5], tf.int8)]).get_concrete_function()
     with pytest.raises(ConverterError, match="tf.Abs x1, tf.Sign x1"):

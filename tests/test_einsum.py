@@ -20,7 +20,7 @@ pytest.importorskip("ai_edge_litert")
 
 from e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
 
-from tflconv.converter import ConverterError, TFLiteConverter, convert  # noqa: E402
+from tflconv.api.converter import ConverterError, TFLiteConverter, convert  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4
 

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
-from tflconv.converter import convert  # noqa: E402
+from tflconv.api.converter import convert  # noqa: E402
 
 # (min, max): symmetric, zero off the grid, all positive, all negative, tiny
 RANGES = [(-3.1, 5.3), (-1.0, 1.0), (0.5, 6.0), (-10.0, -2.0), (-1e-3, 2e-3)]

@@ -15,7 +15,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 pytest.importorskip("ai_edge_litert")
 
-from tflconv.converter import convert  # noqa: E402
+from tflconv.api.converter import convert  # noqa: E402
 from tflconv.frontends.tensorflow import FrontendError, load_model  # noqa: E402
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import pytest
 import tflconv
 from tflconv.core.parser import parse_module
 
-HEAVY = ("tensorflow", "numba", "networkx", "tflconv.schema.generated")
+HEAVY = ("tensorflow", "numba", "networkx", "tflconv.tflite.generated")
 
 IR = """func.func @f(%x: tensor<2xf32>) -> (tensor<2xf32>) {
   %y = "tfl.abs"(%x) : (tensor<2xf32>) -> tensor<2xf32>
@@ -54,7 +54,7 @@ def test_light_imports_load_no_heavy_module(code):
 
 def test_the_writer_loads_the_generated_schema():
     # The check above is not vacuous: the FlatBuffer writer does need the generated module.
-    assert "tflconv.schema.generated.tflite_schema" in _loaded_after(
+    assert "tflconv.tflite.generated.tflite_schema" in _loaded_after(
         "import tflconv; tflconv.write_flatbuffer"
     )
 
@@ -63,7 +63,7 @@ def test_fbs_enums_equal_the_generated_classes():
     # `schema_enums` numbers the .fbs enums and unions as flatc does; the tfl dialect declares
     # its ops (builtin codes, option enums, union members) from it instead of the generated code.
     from tflconv.dialects.tfl_ops import schema_enums
-    from tflconv.schema.generated import tflite_schema as fb
+    from tflconv.tflite.generated import tflite_schema as fb
 
     generated = {
         name: [(k, v) for k, v in vars(cls).items() if not k.startswith("_") and type(v) is int]
@@ -118,11 +118,11 @@ def test_a_broken_numba_falls_back_to_the_numpy_kernels():
 
 
 def test_the_facade_resolves_every_public_name():
-    from tflconv import converter
+    from tflconv.api import converter, options
 
     assert tflconv.TFLiteConverter is converter.TFLiteConverter
     assert tflconv.convert is converter.convert
-    assert tflconv.OpsSet is converter.OpsSet and tflconv.Optimize is converter.Optimize
+    assert tflconv.OpsSet is options.OpsSet and tflconv.Optimize is options.Optimize
     assert tflconv.parse_module is parse_module
     assert set(tflconv.__all__) <= set(dir(tflconv))
     for name in tflconv.__all__:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from tflconv.cli import main
-from tflconv.inspect import format_report, inspect_model
-from tflconv.metadata import AssociatedFile, ImageContent, ModelInfo, TensorInfo, add_metadata
-from tflconv.schema.generated import tflite_schema as fb
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tools.inspect import format_report, inspect_model
+from tflconv.tools.metadata import AssociatedFile, ImageContent, ModelInfo, TensorInfo, add_metadata
 
 tf = pytest.importorskip("tensorflow")
 

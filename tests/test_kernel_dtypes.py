@@ -284,7 +284,7 @@ tf = pytest.importorskip("tensorflow")
 
 
 def _tf_convert(fn: Callable, specs: list[Any]) -> tuple[Any, bytes]:
-    from tflconv.converter import convert
+    from tflconv.api.converter import convert
 
     concrete = tf.function(fn, input_signature=specs, autograph=False).get_concrete_function()
     return concrete, convert(concrete)
@@ -312,7 +312,7 @@ def _tf_compare(fn: Callable, specs: list[Any], inputs: list[np.ndarray], rtol=0
 
 
 def _refusal(fn: Callable, specs: list[Any]) -> Any:
-    from tflconv.converter import ConverterError
+    from tflconv.api.converter import ConverterError
 
     with pytest.raises(ConverterError) as info:
         _tf_convert(fn, specs)
@@ -465,7 +465,7 @@ def test_gate_refuses_a_builtin_its_kernel_lacks(resize_forgets_the_table):
 def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_the_table):
     """`analyze` reads the same table: no target that legalizes converts the model, and the
     row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
-    from tflconv.analyze import analyze_model, format_analysis
+    from tflconv.tools.analyze import analyze_model, format_analysis
 
     fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
     report = analyze_model(fn.get_concrete_function())
@@ -483,7 +483,7 @@ def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_th
 def test_analyze_reports_the_up_front_refusal():
     """With the table asked at legalization, `analyze` shows the TF op with the pattern's
     reason, and Select TF ops converts it."""
-    from tflconv.analyze import analyze_model
+    from tflconv.tools.analyze import analyze_model
 
     fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
     report = analyze_model(fn.get_concrete_function())
@@ -670,7 +670,7 @@ def test_legalization_refuses_what_the_kernel_lacks(fn, spec, op: str, why: str)
 
 def test_refused_resize_bilinear_i32_falls_back_to_select_tf_ops():
     """Left a TF op, the int32 ResizeBilinear becomes a Flex op when Select TF ops are on."""
-    from tflconv.converter import convert
+    from tflconv.api.converter import convert
 
     fn = tf.function(
         lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),

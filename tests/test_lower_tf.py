@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import tensorflow as tf  # noqa: E402
 
 from tests.e2e_util import op_histogram, run_litert  # noqa: E402
-from tflconv.converter import convert  # noqa: E402
+from tflconv.api.converter import convert  # noqa: E402
 
 
 def _compare(fn, inputs: list[np.ndarray], exact: bool = False) -> bytes:

@@ -17,7 +17,12 @@ import pytest
 
 from tflconv.core.ir import Function, Module, Operation, constant
 from tflconv.core.types import TensorType
-from tflconv.metadata import (
+from tflconv.tflite import generate
+from tflconv.tflite.generated import metadata_schema as mfb
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.reader import read_flatbuffer
+from tflconv.tflite.writer import write_flatbuffer
+from tflconv.tools.metadata import (
     TFLITE_METADATA,
     AssociatedFile,
     AudioContent,
@@ -40,11 +45,6 @@ from tflconv.metadata import (
     remove_metadata,
     to_flatbuffer,
 )
-from tflconv.schema import generate
-from tflconv.schema.generated import metadata_schema as mfb
-from tflconv.schema.generated import tflite_schema as fb
-from tflconv.schema.reader import read_flatbuffer
-from tflconv.schema.writer import write_flatbuffer
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 
@@ -443,7 +443,7 @@ def test_official_model_with_metadata(keras_files):
 
 def test_conversion_metadata_and_min_runtime_version(keras_files):
     from tflconv import __version__, convert
-    from tflconv.inspect import decode_conversion_metadata
+    from tflconv.tools.inspect import decode_conversion_metadata
 
     tf = pytest.importorskip("tensorflow")
     ours = convert(str(keras_files / "m.keras"), quiet=True)

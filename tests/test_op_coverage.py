@@ -18,16 +18,16 @@ from tflconv.passes.official_lowered_ops import OFFICIAL_LOWERED_OPS, official_l
 
 @pytest.fixture(scope="module")
 def statuses():
-    from tflconv import op_coverage
+    from tflconv.tools import op_coverage
 
     return op_coverage.coverage()
 
 
 def test_docs_table_is_up_to_date(statuses):
-    from tflconv import op_coverage
+    from tflconv.tools import op_coverage
 
     assert op_coverage.DOC.read_text() == op_coverage.render(statuses), (
-        "docs/op_coverage.md is out of date: run python -m tflconv.op_coverage --write"
+        "docs/op_coverage.md is out of date: run python -m tflconv.tools.op_coverage --write"
     )
 
 
@@ -114,8 +114,8 @@ def test_op_without_official_lowering_still_has_no_builtin():
 def test_analyze_notes_the_official_lowering_instead_of_only_suggesting_flex(monkeypatch):
     import tensorflow as tf
 
-    from tflconv.analyze import analyze_model, format_analysis
     from tflconv.passes.legalize import lower_tf, nn
+    from tflconv.tools.analyze import analyze_model, format_analysis
 
     # As if tflconv had no DivNoNan lowering (an op the official lowers, in the Flex allowlist).
     kept = [p for p in nn.PATTERNS if not isinstance(p, lower_tf.LowerNoNan)]

@@ -15,7 +15,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tflconv import cli  # noqa: E402
-from tflconv.quant_debug import ROUNDING_ONLY, QuantizationDebugger, compare_models  # noqa: E402
+from tflconv.tools.quant_debug import ROUNDING_ONLY, QuantizationDebugger, compare_models  # noqa: E402
 
 SHAPE = (1, 6, 6, 3)
 

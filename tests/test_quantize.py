@@ -12,7 +12,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import tflconv  # noqa: E402
-from tflconv.schema.reader import read_flatbuffer  # noqa: E402
+from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
 
 INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
 SHAPE = (1, 8, 8, 8)
@@ -370,7 +370,7 @@ def test_int8_model_with_unused_while_loop_results():
     allocates: calibration and the debugger skip them instead of failing."""
     import keras
 
-    from tflconv.quant_debug import QuantizationDebugger
+    from tflconv.tools.quant_debug import QuantizationDebugger
 
     keras.utils.set_random_seed(0)
     i = keras.Input((6, 4), batch_size=1)

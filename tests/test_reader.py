@@ -13,9 +13,9 @@ from tflconv.core.parser import parse_module
 from tflconv.core.printer import print_module
 from tflconv.core.types import SymbolRef, TensorType
 from tflconv.core.verifier import verify
-from tflconv.schema.generated import tflite_schema as fb
-from tflconv.schema.reader import ReadError, decode_strings, read_flatbuffer, unpack_int4
-from tflconv.schema.writer import encode_strings, pack_int4, write_flatbuffer
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.reader import ReadError, decode_strings, read_flatbuffer, unpack_int4
+from tflconv.tflite.writer import encode_strings, pack_int4, write_flatbuffer
 
 tf = pytest.importorskip("tensorflow")
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter

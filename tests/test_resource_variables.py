@@ -13,7 +13,7 @@ from ai_edge_litert.interpreter import Interpreter  # noqa: E402
 from flex_runtime import flex_python  # noqa: E402, F401
 
 from tests.e2e_util import op_histogram  # noqa: E402
-from tflconv.converter import ConverterError, TFLiteConverter, convert  # noqa: E402
+from tflconv.api.converter import ConverterError, TFLiteConverter, convert  # noqa: E402
 
 STEPS = 4
 
@@ -327,7 +327,7 @@ def test_keras_layer_with_a_running_state():
 def test_int8_state_update_matches_the_official_converter():
     """Full-integer quantization keeps the variables float (QUANTIZE / DEQUANTIZE around the
     quantized ops); over several invokes the outputs equal the official converter's."""
-    from tflconv.converter import Optimize
+    from tflconv.api.options import Optimize
 
     class Cell(tf.Module):
         def __init__(self):
@@ -372,7 +372,7 @@ def test_select_tf_ops_only_keeps_the_state(flex_python, tmp_path):  # noqa: F81
     run in TF 2.18's Flex interpreter, several invokes on one interpreter match TF."""
     import subprocess
 
-    from tflconv.converter import OpsSet
+    from tflconv.api.options import OpsSet
 
     counter = tf.Variable(np.float32(1.5))
 

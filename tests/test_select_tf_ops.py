@@ -16,8 +16,8 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from tflconv.compat import CompatFlags, apply_flags  # noqa: E402
-from tflconv.converter import DEFAULT_PIPELINE, TFLiteConverter  # noqa: E402
+from tflconv.api.compat import CompatFlags, apply_flags  # noqa: E402
+from tflconv.api.converter import DEFAULT_PIPELINE, TFLiteConverter  # noqa: E402
 from tflconv.passes import flex_encoding as fe  # noqa: E402
 from tflconv.passes.select_tf_ops import flex_allowlist, is_flex_allowed  # noqa: E402
 
@@ -29,7 +29,7 @@ from flex_runtime import flex_python, run_flex_models  # noqa: E402, F401
 from tensorflow.core.framework import node_def_pb2  # noqa: E402
 
 from tflconv.frontends.tensorflow import load_model  # noqa: E402
-from tflconv.schema.generated import tflite_schema as fb  # noqa: E402
+from tflconv.tflite.generated import tflite_schema as fb  # noqa: E402
 
 BUILTINS_AND_SELECT = {tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS}
 
@@ -199,7 +199,7 @@ def test_flags_become_pass_options():
 
 
 def test_conversion_metadata_reflects_the_flags():
-    from tflconv.inspect import inspect_model
+    from tflconv.tools.inspect import inspect_model
 
     def options(ops, allow_custom_ops=False):
         fn = _flex_fn.get_concrete_function()

@@ -24,7 +24,7 @@ pytest.importorskip("ai_edge_litert")
 import transformer_zoo as zoo  # noqa: E402
 from e2e_util import op_histogram  # noqa: E402
 
-from tflconv.converter import TFLiteConverter  # noqa: E402
+from tflconv.api.converter import TFLiteConverter  # noqa: E402
 
 REL = 1e-4
 SIZES = [(2, 8), (1, 5)]

@@ -14,7 +14,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from tflconv.converter import ConverterError, TFLiteConverter  # noqa: E402
+from tflconv.api.converter import ConverterError, TFLiteConverter  # noqa: E402
 from tflconv.passes.check_tflite_legal import (  # noqa: E402
     BUILTIN_CONSTRAINT,
     NO_BUILTIN,

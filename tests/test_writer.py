@@ -14,10 +14,10 @@ from tflconv.core.location import Location, SourceLine
 from tflconv.core.opdef import COMMUTATIVE, OPDEFS, PURE
 from tflconv.core.types import NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType
 from tflconv.dialects import tfl
-from tflconv.schema import versions
-from tflconv.schema.generated import conversion_metadata as cm
-from tflconv.schema.generated import tflite_schema as fb
-from tflconv.schema.writer import WriteError, write_flatbuffer
+from tflconv.tflite import versions
+from tflconv.tflite.generated import conversion_metadata as cm
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.writer import WriteError, write_flatbuffer
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 RNG = np.random.default_rng(0)

@@ -18,39 +18,37 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # for type checkers and IDEs only; at run time `__getattr__` resolves these
-    from tflconv.converter import (
+    from tflconv.api.converter import (
         DEFAULT_PIPELINE,
         ConversionResult,
         ConverterError,
-        OpsSet,
-        Optimize,
-        TargetSpec,
         TFLiteConverter,
         convert,
     )
+    from tflconv.api.options import OpsSet, Optimize, TargetSpec
     from tflconv.core.parser import parse_module
     from tflconv.core.printer import print_module
     from tflconv.frontends.tensorflow import load_model
-    from tflconv.schema.reader import read_flatbuffer
-    from tflconv.schema.writer import write_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
+    from tflconv.tflite.writer import write_flatbuffer
 
 __version__ = "0.1.0"
 
 # Public name -> the module that defines it (imported on first access, then cached in globals()).
 _LAZY = {
-    "DEFAULT_PIPELINE": "tflconv.converter",
-    "ConversionResult": "tflconv.converter",
-    "ConverterError": "tflconv.converter",
-    "OpsSet": "tflconv.converter",
-    "Optimize": "tflconv.converter",
-    "TargetSpec": "tflconv.converter",
-    "TFLiteConverter": "tflconv.converter",
-    "convert": "tflconv.converter",
+    "DEFAULT_PIPELINE": "tflconv.api.converter",
+    "ConversionResult": "tflconv.api.converter",
+    "ConverterError": "tflconv.api.converter",
+    "OpsSet": "tflconv.api.options",
+    "Optimize": "tflconv.api.options",
+    "TargetSpec": "tflconv.api.options",
+    "TFLiteConverter": "tflconv.api.converter",
+    "convert": "tflconv.api.converter",
     "load_model": "tflconv.frontends.tensorflow",
     "print_module": "tflconv.core.printer",
     "parse_module": "tflconv.core.parser",
-    "read_flatbuffer": "tflconv.schema.reader",
-    "write_flatbuffer": "tflconv.schema.writer",
+    "read_flatbuffer": "tflconv.tflite.reader",
+    "write_flatbuffer": "tflconv.tflite.writer",
 }
 
 __all__ = [

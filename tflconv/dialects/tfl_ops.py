@@ -1,7 +1,7 @@
 """Facts about TFLite builtins that the schema does not spell out, plus the schema's option tables.
 
 `dialects/tfl.py` turns these into op declarations. Everything per-op lives in the small tables
-below; the options tables and their fields come from `schema/tflite.fbs` itself (parsed here,
+below; the options tables and their fields come from `tflite/tflite.fbs` itself (parsed here,
 because only the .fbs keeps the snake_case field names and the enum type of each field), and
 so do the enums and unions: declaring the ops does not import the 20k-line generated schema
 module (~0.15 s), which only the reader and writer need.
@@ -24,7 +24,7 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-FBS_PATH = Path(__file__).resolve().parent.parent / "schema" / "tflite.fbs"
+FBS_PATH = Path(__file__).resolve().parent.parent / "tflite" / "tflite.fbs"
 
 # BuiltinOperator -> options table, where the name is not simply CamelCase(op) + "Options".
 # Checked against tensorflow/lite/core/api/flatbuffer_conversions.cc (`builtin_options_as_X`
@@ -220,7 +220,7 @@ class OptionsTable:
     def object_class(self) -> type:
         """The generated object-API class (`fb.Conv2DOptionsT`)."""
         # Imported here: only the reader and writer need the generated module (see the docstring).
-        fb = importlib.import_module("tflconv.schema.generated.tflite_schema")
+        fb = importlib.import_module("tflconv.tflite.generated.tflite_schema")
         return getattr(fb, self.name + "T")
 
     def field(self, name: str) -> OptionField | None:

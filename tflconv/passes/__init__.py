@@ -24,7 +24,7 @@ DEFAULT_PIPELINE = (
     "check-tflite-legal"
 )
 """What `tflconv convert` runs on a float model; compatibility flags add select-tf-ops and
-custom-ops after legalize-tf (tflconv/compat.py), quantization runs after it."""
+custom-ops after legalize-tf (tflconv/api/compat.py), quantization runs after it."""
 
 register_pipeline("cleanup", CLEANUP_PIPELINE, "Constant folding, CSE and dead-code removal.")
 register_pipeline("default", DEFAULT_PIPELINE, "The float TF -> TFLite conversion pipeline.")

@@ -15,7 +15,7 @@ composite-function fusions (`tf._implements` LSTMs, ...), the optimizer's patter
 several ops (GELU, HARD_SWISH, ...) and StableHLO/XLA-only ops are not TF ops with a lowering.
 
 `check-tflite-legal` and `analyze` read this table so they never say "no TFLite builtin" for an
-op the official converter lowers; `tflconv.op_coverage` probes each entry with our converter
+op the official converter lowers; `tflconv.tools.op_coverage` probes each entry with our converter
 and writes docs/op_coverage.md.
 """
 

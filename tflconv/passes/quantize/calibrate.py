@@ -53,8 +53,8 @@ class CalibrationSummary:
 
 def tensor_indices(fn: Function) -> dict[Value, int]:
     """Value -> tensor index in the subgraph the writer makes of `fn` (same walk order as
-    `schema.writer._Writer._subgraph`: arguments, then per op its constant or results)."""
-    from tflconv.schema.writer import INTERMEDIATES
+    `tflite.writer._Writer._subgraph`: arguments, then per op its constant or results)."""
+    from tflconv.tflite.writer import INTERMEDIATES
 
     index: dict[Value, int] = {}
     n = 0
@@ -87,7 +87,7 @@ def calibrate_module(
     """Ranges of the float tensors of the module's main function over the dataset."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    from tflconv.schema.writer import write_flatbuffer
+    from tflconv.tflite.writer import write_flatbuffer
 
     fn = module.functions[0]
     specs = input_specs(fn)

@@ -199,7 +199,8 @@ def add_quantize_arguments(parser: Any) -> None:
 
 def configure_quantization(conv: Any, args: Any) -> None:
     """Set a TFLiteConverter's quantization attributes from `add_quantize_arguments` flags."""
-    from tflconv.converter import ConverterError, OpsSet, Optimize
+    from tflconv.api.converter import ConverterError
+    from tflconv.api.options import OpsSet, Optimize
 
     recipe = getattr(args, "quantize", None)
     data = getattr(args, "representative_data", None)

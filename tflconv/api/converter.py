@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 
@@ -41,34 +42,7 @@ class ConverterError(Exception):
 
 
 # ---------------------------------------------------------------------------------------------
-# Enums and target spec (tf.lite names and values; tf.lite's own members are accepted too)
-
-
-class OpsSet(enum.Enum):
-    """Op sets a model may use, as `tf.lite.OpsSet`."""
-
-    TFLITE_BUILTINS = "TFLITE_BUILTINS"
-    SELECT_TF_OPS = "SELECT_TF_OPS"
-    TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
-    EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 = (
-        "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
-    )
-    EXPERIMENTAL_STABLEHLO_OPS = "EXPERIMENTAL_STABLEHLO_OPS"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-class Optimize(enum.Enum):
-    """Optimization goals, as `tf.lite.Optimize`."""
-
-    DEFAULT = "DEFAULT"
-    OPTIMIZE_FOR_SIZE = "OPTIMIZE_FOR_SIZE"
-    OPTIMIZE_FOR_LATENCY = "OPTIMIZE_FOR_LATENCY"
-    EXPERIMENTAL_SPARSITY = "EXPERIMENTAL_SPARSITY"
-
-    def __str__(self) -> str:
-        return self.value
+# Reading the options (tf.lite's own enum members are accepted too)
 
 
 def _as_enum(kind: type[enum.Enum], value: Any, option: str) -> Any:
@@ -96,29 +70,6 @@ def _dtype_name(value: Any) -> str:
         return np.dtype(value).name
     except TypeError:
         return str(value)
-
-
-class TargetSpec:
-    """What the target runtime supports, as `tf.lite.TargetSpec`."""
-
-    def __init__(
-        self,
-        supported_ops: Iterable[Any] | None = None,
-        supported_types: Iterable[Any] | None = None,
-        experimental_select_user_tf_ops: Iterable[str] | None = None,
-        experimental_supported_backends: list[str] | None = None,
-    ) -> None:
-        self.supported_ops = set(supported_ops) if supported_ops else {OpsSet.TFLITE_BUILTINS}
-        self.supported_types = set(supported_types) if supported_types else set()
-        self.experimental_select_user_tf_ops = set(experimental_select_user_tf_ops or ())
-        self.experimental_supported_backends = experimental_supported_backends
-
-    def __repr__(self) -> str:
-        return (
-            f"TargetSpec(supported_ops={self.supported_ops}, supported_types="
-            f"{self.supported_types}, experimental_select_user_tf_ops="
-            f"{self.experimental_select_user_tf_ops})"
-        )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,7 +226,7 @@ class TFLiteConverter:
         """int8 / 16x8: correct each conv / fully-connected bias for the mean shift of int8
         weight rounding (False: the official recipe alone; docs/quantization.md)."""
         self.metadata: Any = None
-        """TFLite model metadata to embed: a `tflconv.metadata.ModelInfo`, its JSON spec dict,
+        """TFLite model metadata to embed: a `tflconv.tools.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
 
     # -- constructors (tf.lite names) ---------------------------------------------------------
@@ -426,7 +377,7 @@ class TFLiteConverter:
 
     def compat_flags(self) -> Any:
         """The `compat.CompatFlags` of the target spec, allow_custom_ops and custom_ops."""
-        from tflconv.compat import CompatFlags, parse_target_ops
+        from tflconv.api.compat import CompatFlags, parse_target_ops
 
         ts = self.target_spec
         if isinstance(ts, dict):
@@ -449,7 +400,7 @@ class TFLiteConverter:
             raise ConverterError(str(err), phase="options") from err
 
     def _pipeline_options(self) -> dict[str, Any]:
-        from tflconv.compat import apply_flags
+        from tflconv.api.compat import apply_flags
 
         dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
         pipeline = apply_flags(self.pipeline or DEFAULT_PIPELINE, self.compat_flags())
@@ -651,7 +602,7 @@ def _conversion_metadata(
 
 
 def _attach_metadata(module: Any, info: Any) -> None:
-    from tflconv.metadata import MetadataError, attach_to_module
+    from tflconv.tools.metadata import MetadataError, attach_to_module
 
     try:
         attach_to_module(module, info)
@@ -660,7 +611,7 @@ def _attach_metadata(module: Any, info: Any) -> None:
 
 
 def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
-    from tflconv.schema.writer import write_flatbuffer
+    from tflconv.tflite.writer import write_flatbuffer
 
     try:
         return write_flatbuffer(module, conversion_metadata=metadata)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .converter import (
+from tflconv.api.converter import (
     DEFAULT_PIPELINE,
     ConversionResult,
     ConverterError,
@@ -23,6 +23,8 @@ from .converter import (
     quiet_tensorflow,
     write_atomic,
 )
+
+from .common import add_instrument_arguments, instruments_from_args
 
 EXIT_OK, EXIT_VERIFY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -112,16 +114,15 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="embed TFLite model metadata from a JSON spec (docs/metadata.md)",
     )
 
-    from .compat import add_compat_arguments
+    from tflconv.api.compat import add_compat_arguments
 
     add_compat_arguments(p)
-    from .passes.quantize.recipes import add_quantize_arguments
+    from tflconv.passes.quantize.recipes import add_quantize_arguments
 
     add_quantize_arguments(p)
 
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
-    from .cli import add_instrument_arguments
 
     add_instrument_arguments(pm)
     # Conversion defaults differ from `opt`: verifying after every pass costs time on big
@@ -186,7 +187,7 @@ def run_convert(args: argparse.Namespace) -> int:
 
     _report_json(args, output=str(output), module=result.module)
     print(_summary(source, output, result))
-    from .compat import runtime_needs
+    from tflconv.api.compat import runtime_needs
 
     for line in runtime_needs(result.module):
         print(line)
@@ -270,7 +271,6 @@ def _convert(
     kind: str | None,
     load_options: dict[str, Any],
 ) -> ConversionResult:
-    from .cli import instruments_from_args
 
     api_version = 1 if kind == "TF_GRAPH_DEF" else 2
     conv = TFLiteConverter(
@@ -282,7 +282,7 @@ def _convert(
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
     if args.metadata:  # parsed now: a bad spec fails before the model is loaded
-        from .metadata import MetadataError, ModelInfo
+        from tflconv.tools.metadata import MetadataError, ModelInfo
 
         try:
             conv.metadata = ModelInfo.from_json(args.metadata)
@@ -290,14 +290,14 @@ def _convert(
             raise ConverterError(f"--metadata: {e}", phase="options") from e
     conv.quiet = not args.verbose
     _configure_compat(conv, args)
-    from .passes.quantize.recipes import configure_quantization
+    from tflconv.passes.quantize.recipes import configure_quantization
 
     configure_quantization(conv, args)
     return conv.convert_with_report()
 
 
 def _configure_compat(conv: TFLiteConverter, args: argparse.Namespace) -> None:
-    from .compat import configure, flags_from_args
+    from tflconv.api.compat import configure, flags_from_args
 
     try:
         configure(conv, flags_from_args(args))
@@ -309,12 +309,12 @@ def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
     """--report-json: the conversion's outcome for tools (docs/compatibility.md)."""
     if not getattr(args, "report_json", None):
         return
-    from .compat import conversion_report, flags_from_args, write_json
+    from tflconv.api.compat import conversion_report, flags_from_args, write_json
 
     try:
         flags = flags_from_args(args)
     except ValueError:
-        from .compat import CompatFlags
+        from tflconv.api.compat import CompatFlags
 
         flags = CompatFlags()
     model = args.model or args.saved_model_dir or args.keras_model_file or args.graph_def_file

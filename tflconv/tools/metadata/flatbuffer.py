@@ -9,7 +9,8 @@ from typing import Any
 import flatbuffers
 import numpy as np
 
-from tflconv.metadata_types import (
+from tflconv.tflite.generated import metadata_schema as mfb
+from tflconv.tools.metadata.types import (
     ASSOCIATED_FILE_TYPES,
     BASE_PARSER_VERSION,
     BOUNDING_BOX_TYPES,
@@ -32,7 +33,6 @@ from tflconv.metadata_types import (
     _enum_name,
     _names,
 )
-from tflconv.schema.generated import metadata_schema as mfb
 
 # --- ModelInfo -> FlatBuffer ------------------------------------------------------------------
 

@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .common import EXIT_FAILURE, EXIT_OK, CLIError, common_flags
+
 EPILOG = """\
 examples:
   tflconv inspect model.tflite
@@ -21,11 +23,10 @@ examples:
 
 
 def add_inspect_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from tflconv.cli import _common
 
     p = subparsers.add_parser(
         "inspect",
-        parents=[_common()],
+        parents=[common_flags()],
         help="describe a .tflite file: I/O, ops, weights, metadata, associated files",
         description="Describe a .tflite file from any converter: signatures, inputs and "
         "outputs (shape, shape_signature, dtype, quantization), an operator histogram with "
@@ -55,9 +56,8 @@ def add_inspect_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from tflconv.cli import EXIT_FAILURE, EXIT_OK, CLIError
-    from tflconv.inspect import InspectError, format_report, inspect_model
-    from tflconv.schema.reader import read_associated_files
+    from tflconv.tflite.reader import read_associated_files
+    from tflconv.tools.inspect import InspectError, format_report, inspect_model
 
     try:
         data = Path(args.model).read_bytes()
@@ -90,7 +90,6 @@ def run_inspect(args: argparse.Namespace) -> int:
 def extract_files(files: dict[str, bytes], directory: str) -> list[Path]:
     """Write each file as DIR/<base name>; names that are not plain file names are refused
     (a ZIP entry named `../x` must not escape DIR)."""
-    from tflconv.cli import EXIT_FAILURE, CLIError
 
     out_dir = Path(directory)
     written = []
@@ -109,8 +108,7 @@ def extract_files(files: dict[str, bytes], directory: str) -> list[Path]:
 
 
 def _read_module(data: bytes, name: str) -> Any:
-    from tflconv.cli import CLIError
-    from tflconv.schema.reader import ReadError, read_flatbuffer
+    from tflconv.tflite.reader import ReadError, read_flatbuffer
 
     try:
         return read_flatbuffer(data)
@@ -119,7 +117,6 @@ def _read_module(data: bytes, name: str) -> Any:
 
 
 def _write_graph(module: Any, path: str, max_nodes: int, failure: int) -> None:
-    from tflconv.cli import CLIError
     from tflconv.core.graphviz import render_svg, to_dot
     from tflconv.core.passes import write_atomic
 

@@ -36,9 +36,9 @@ from tflconv.core.opdef import OPDEFS
 from tflconv.core.types import NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, numpy_dtype
 from tflconv.dialects import tfl
 from tflconv.dialects.tfl_ops import OptionsTable, enum_members
-from tflconv.schema.generated import conversion_metadata as cm
-from tflconv.schema.generated import tflite_schema as fb
-from tflconv.schema.writer import (
+from tflconv.tflite.generated import conversion_metadata as cm
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.writer import (
     CONVERSION_METADATA,
     FILE_IDENTIFIER,
     INTERMEDIATES,

@@ -1,4 +1,4 @@
-"""The JSON spec form of `tflconv.metadata.ModelInfo` (`tflconv metadata add --from-json`,
+"""The JSON spec form of `tflconv.tools.metadata.ModelInfo` (`tflconv metadata add --from-json`,
 `tflconv convert --metadata`, `tflconv metadata show`).
 
     {
@@ -24,7 +24,7 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from tflconv.metadata_types import (
+from tflconv.tools.metadata.types import (
     _CONTENT_KINDS,
     AssociatedFile,
     BoundingBoxContent,

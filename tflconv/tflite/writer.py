@@ -36,9 +36,9 @@ from tflconv.core.opdef import OPDEFS
 from tflconv.core.types import NO_VALUE_TYPE, SymbolRef, TensorType, TypeAttr, numpy_dtype
 from tflconv.dialects import tfl
 from tflconv.dialects.tfl_ops import OptionField, OptionsTable, enum_members
-from tflconv.schema import versions
-from tflconv.schema.generated import conversion_metadata as cm
-from tflconv.schema.generated import tflite_schema as fb
+from tflconv.tflite import versions
+from tflconv.tflite.generated import conversion_metadata as cm
+from tflconv.tflite.generated import tflite_schema as fb
 
 SCHEMA_VERSION = 3
 FILE_IDENTIFIER = b"TFL3"

@@ -1,6 +1,6 @@
 """What a .tflite file holds, from any converter: `tflconv inspect MODEL.tflite`.
 
-    from tflconv.inspect import inspect_model, format_report
+    from tflconv.tools.inspect import inspect_model, format_report
     report = inspect_model(open("model.tflite", "rb").read())   # plain JSON-able dict
     print(format_report(report))
 
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from tflconv.schema.generated import conversion_metadata as cm
-from tflconv.schema.generated import tflite_schema as fb
+from tflconv.tflite.generated import conversion_metadata as cm
+from tflconv.tflite.generated import tflite_schema as fb
 
 _TYPE_NAMES = {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
@@ -45,7 +45,7 @@ def _ints(values: Any) -> list[int]:
 
 
 def _model(data: bytes) -> fb.ModelT:
-    from tflconv.schema.writer import FILE_IDENTIFIER
+    from tflconv.tflite.writer import FILE_IDENTIFIER
 
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise InspectError(
@@ -195,7 +195,7 @@ def decode_conversion_metadata(data: bytes) -> dict[str, Any] | None:
 
 
 def _decode_entry(name: str, data: bytes) -> Any:
-    from tflconv.metadata import TFLITE_METADATA, MetadataError, metadata_to_dict
+    from tflconv.tools.metadata import TFLITE_METADATA, MetadataError, metadata_to_dict
 
     if name == "min_runtime_version":
         return data.rstrip(b"\0").decode("ascii", errors="replace")
@@ -215,8 +215,8 @@ def _decode_entry(name: str, data: bytes) -> Any:
 
 def inspect_model(data: bytes, *, top: int = 10) -> dict[str, Any]:
     """A JSON-able description of a .tflite file (see the module docstring)."""
-    from tflconv.metadata import TFLITE_METADATA
-    from tflconv.schema.reader import read_associated_files
+    from tflconv.tflite.reader import read_associated_files
+    from tflconv.tools.metadata import TFLITE_METADATA
 
     data = bytes(data)
     model = _model(data)

@@ -66,7 +66,7 @@ def _names(text: str | None) -> list[str]:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
-    from .analyze import AnalyzeError, analyze_model, analyze_tflite, format_analysis
+    from tflconv.tools.analyze import AnalyzeError, analyze_model, analyze_tflite, format_analysis
 
     path = args.model
     try:

@@ -1,6 +1,6 @@
 """`tflconv analyze MODEL`: will it convert, and with which flags? (and what a .tflite needs)
 
-    from tflconv.analyze import analyze_model, analyze_tflite, format_analysis
+    from tflconv.tools.analyze import analyze_model, analyze_tflite, format_analysis
     report = analyze_model("saved_model/")        # a TF/Keras model: JSON-able dict
     print(format_analysis(report))
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tflconv.compat import SELECT_TF_OPS, TFLITE_BUILTINS
+from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS
 from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import PassContext, PassManager
 from tflconv.core.printer import print_type
@@ -61,7 +61,7 @@ def analyze_model(
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
     it cannot be loaded."""
     from tflconv import passes  # noqa: F401  (registers the passes)
-    from tflconv.converter import ConverterError, _load, quiet_tensorflow
+    from tflconv.api.converter import ConverterError, _load, quiet_tensorflow
 
     try:
         with quiet_tensorflow(quiet):
@@ -287,8 +287,8 @@ def _dynamic_shapes(module: Module) -> dict[str, Any]:
 def _size(module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]) -> dict:
     """Write the legalized model with the least permissive flags that convert it; split the
     file into weights (constant buffers) and the rest."""
-    from tflconv.compat import CompatFlags, apply_flags
-    from tflconv.schema.writer import write_flatbuffer
+    from tflconv.api.compat import CompatFlags, apply_flags
+    from tflconv.tflite.writer import write_flatbuffer
 
     verdicts = _verdicts(rows, select_user_ops)
     chosen = next((v for v in verdicts[:4] if v["converts"]), None)
@@ -338,7 +338,7 @@ def _constant_bytes(module: Module) -> tuple[int, list[dict[str, Any]]]:
 def analyze_tflite(data: bytes) -> dict[str, Any]:
     """Analyze a .tflite file: ops (versions, builtin/Flex/custom), runtime needs,
     quantization, metadata, signatures, size. Raises AnalyzeError for unreadable files."""
-    from tflconv.inspect import InspectError, _model, inspect_model
+    from tflconv.tools.inspect import InspectError, _model, inspect_model
 
     try:
         info = inspect_model(data, top=3)
@@ -412,7 +412,7 @@ _TYPE_NAMES: dict[int, str] = {}
 
 def _type_name(code: int) -> str:
     if not _TYPE_NAMES:
-        from tflconv.schema.generated import tflite_schema as fb
+        from tflconv.tflite.generated import tflite_schema as fb
 
         _TYPE_NAMES.update(
             {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}

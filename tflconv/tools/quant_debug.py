@@ -1,7 +1,7 @@
 """Quantization debugger: which layers lose accuracy when a model is quantized, and which to keep
 in float.
 
-    from tflconv.quant_debug import QuantizationDebugger
+    from tflconv.tools.quant_debug import QuantizationDebugger
     dbg = QuantizationDebugger("model.keras", representative_dataset=calib)
     report = dbg.run()                      # int8 model vs float model on the debug samples
     print(report.table(top=15))
@@ -291,7 +291,7 @@ def compare_models(
     `passes.quantize.dataset` accepts) and compare same-named tensors."""
     from tflconv.passes.quantize.calibrate import input_specs, tensor_allocated
     from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
-    from tflconv.schema.reader import read_flatbuffer
+    from tflconv.tflite.reader import read_flatbuffer
 
     specs = input_specs(read_flatbuffer(float_tflite).functions[0])
     samples, _ = open_dataset(dataset, specs)
@@ -399,7 +399,7 @@ class QuantizationDebugger:
         max_samples: int | None = None,
         **converter_options: Any,
     ) -> None:
-        from tflconv.converter import TFLiteConverter
+        from tflconv.api.converter import TFLiteConverter
 
         if mode not in ("int8", "int16x8"):
             raise ValueError(f"mode must be int8 or int16x8, not {mode!r}")
@@ -436,7 +436,7 @@ class QuantizationDebugger:
         from tflconv.core.passes import PassContext, PassManager
         from tflconv.core.pipeline import format_pipeline
         from tflconv.passes.quantize.quantize_pass import Quantize
-        from tflconv.schema.writer import write_flatbuffer
+        from tflconv.tflite.writer import write_flatbuffer
 
         module = self._calibrated.clone()
         q = Quantize(

@@ -1,6 +1,6 @@
 """TFLite model metadata (the tflite-support standard): what the inputs and outputs mean.
 
-    from tflconv.metadata import ModelInfo, TensorInfo, ImageContent, AssociatedFile, add_metadata
+    from tflconv.tools.metadata import ModelInfo, TensorInfo, ImageContent, AssociatedFile, add_metadata
 
     info = ModelInfo(
         name="flower classifier", version="1", author="me", license="Apache-2.0",
@@ -14,7 +14,7 @@
     associated_files(tflite)                        # -> {"labels.txt": b"daisy\\n..."}
 
 Storage, as tflite-support's MetadataPopulator does it: a `ModelMetadata` FlatBuffer
-(tflconv/schema/metadata_schema.fbs, file identifier "M001", `min_parser_version` computed from
+(tflconv/tflite/metadata_schema.fbs, file identifier "M001", `min_parser_version` computed from
 the fields used) is the data of a buffer named by the metadata entry "TFLITE_METADATA" (an
 existing entry is replaced); the associated files are stored in a ZIP archive appended after the
 FlatBuffer, each under the base name its `AssociatedFile.name` gives.
@@ -35,7 +35,8 @@ from typing import Any
 
 import numpy as np
 
-from tflconv.metadata_fb import (
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tools.metadata.flatbuffer import (
     from_flatbuffer,
     metadata_table,
     metadata_to_dict,
@@ -43,7 +44,7 @@ from tflconv.metadata_fb import (
     parse_table,
     to_flatbuffer,
 )
-from tflconv.metadata_types import (
+from tflconv.tools.metadata.types import (
     ASSOCIATED_FILE_TYPES,
     BOUNDING_BOX_TYPES,
     COLOR_SPACES,
@@ -62,7 +63,6 @@ from tflconv.metadata_types import (
     ScoreCalibration,
     TensorInfo,
 )
-from tflconv.schema.generated import tflite_schema as fb
 
 __all__ = [
     "ASSOCIATED_FILE_TYPES",
@@ -174,7 +174,7 @@ def as_model_info(spec: ModelInfo | Mapping[str, Any] | str | os.PathLike) -> Mo
 
 
 def _model_t(tflite: bytes) -> fb.ModelT:
-    from tflconv.schema.writer import FILE_IDENTIFIER as TFL3
+    from tflconv.tflite.writer import FILE_IDENTIFIER as TFL3
 
     if len(tflite) < 8 or tflite[4:8] != TFL3:
         raise MetadataError(f"not a .tflite model (file identifier {bytes(tflite[4:8])!r})")
@@ -212,8 +212,8 @@ def add_metadata(
     """`tflite` with `info` as its TFLITE_METADATA (replacing any) and exactly the files the
     metadata names appended as a ZIP. Only the metadata changes: works on models from any
     converter. `files` (name -> bytes) supplies file contents by name."""
-    from tflconv.schema.reader import read_associated_files
-    from tflconv.schema.writer import WriteError, append_associated_files, pack_model
+    from tflconv.tflite.reader import read_associated_files
+    from tflconv.tflite.writer import WriteError, append_associated_files, pack_model
 
     info = as_model_info(info)
     model = _model_t(tflite)
@@ -242,7 +242,7 @@ def add_metadata(
 def remove_metadata(tflite: bytes) -> bytes:
     """`tflite` without TFLITE_METADATA and without appended associated files (the entry's
     buffer is left empty so other buffer indices stay valid)."""
-    from tflconv.schema.writer import WriteError, pack_model
+    from tflconv.tflite.writer import WriteError, pack_model
 
     model = _model_t(tflite)
     keep = []
@@ -304,7 +304,7 @@ def metadata_entries(tflite: bytes) -> dict[str, bytes]:
 
 def associated_files(tflite: bytes) -> dict[str, bytes]:
     """The files packed after the model (name -> contents); {} when there are none."""
-    from tflconv.schema.reader import read_associated_files
+    from tflconv.tflite.reader import read_associated_files
 
     return read_associated_files(tflite)
 

@@ -1,4 +1,4 @@
-"""The dataclasses of TFLite model metadata (`tflconv.metadata` re-exports them).
+"""The dataclasses of TFLite model metadata (`tflconv.tools.metadata` re-exports them).
 
 `ModelInfo` describes a model: name, description, version, author, license, one `TensorInfo` per
 input and output of the main subgraph, and model-level `AssociatedFile`s. Enum-valued fields hold
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tflconv.schema.generated import metadata_schema as mfb
+from tflconv.tflite.generated import metadata_schema as mfb
 
 TFLITE_METADATA = "TFLITE_METADATA"
 """The model metadata entry whose buffer holds the metadata FlatBuffer."""
@@ -171,7 +171,7 @@ class ModelInfo:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON spec form (`tflconv metadata add --from-json`), empty fields left out."""
-        from tflconv.metadata_spec import info_to_dict
+        from tflconv.tools.metadata.spec import info_to_dict
 
         return info_to_dict(self)
 
@@ -180,7 +180,7 @@ class ModelInfo:
         cls, spec: Mapping[str, Any], base_dir: str | os.PathLike | None = None
     ) -> ModelInfo:
         """Parse the JSON spec form; relative file paths are resolved against `base_dir`."""
-        from tflconv.metadata_spec import info_from_dict
+        from tflconv.tools.metadata.spec import info_from_dict
 
         return info_from_dict(spec, base_dir)
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .converter import ConverterError, quiet_tensorflow, write_atomic
+from tflconv.api.converter import ConverterError, quiet_tensorflow, write_atomic
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -85,9 +85,9 @@ def add_debug_quant_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_debug_quant(args: argparse.Namespace) -> int:
-    from .core.passes import PassFailure
-    from .passes.quantize.common import QuantizeError, parse_names
-    from .quant_debug import QuantizationDebugger
+    from tflconv.core.passes import PassFailure
+    from tflconv.passes.quantize.common import QuantizeError, parse_names
+    from tflconv.tools.quant_debug import QuantizationDebugger
 
     keep = [n for text in args.keep_float for n in parse_names(text)]
     try:

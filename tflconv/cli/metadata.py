@@ -22,9 +22,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from .common import EXIT_FAILURE, EXIT_OK, CLIError, common_flags
+from .inspect import extract_files
+
 
 def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
-    from tflconv.cli import _common
 
     p = subparsers.add_parser(
         "metadata",
@@ -35,7 +37,7 @@ def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     add = sub.add_parser(
         "add",
-        parents=[_common()],
+        parents=[common_flags()],
         help="attach metadata (replacing any) and pack associated files",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -75,7 +77,9 @@ def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
     out.add_argument("--score-threshold", type=float, metavar="X")
     add.set_defaults(run=run_add)
 
-    show = sub.add_parser("show", parents=[_common()], help="print the metadata as a JSON spec")
+    show = sub.add_parser(
+        "show", parents=[common_flags()], help="print the metadata as a JSON spec"
+    )
     show.add_argument("model", metavar="MODEL")
     show.add_argument(
         "--extract-files", metavar="DIR", help="also write the associated files into DIR"
@@ -83,7 +87,7 @@ def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
     show.set_defaults(run=run_show)
 
     remove = sub.add_parser(
-        "remove", parents=[_common()], help="drop TFLITE_METADATA and the associated files"
+        "remove", parents=[common_flags()], help="drop TFLITE_METADATA and the associated files"
     )
     remove.add_argument("model", metavar="MODEL")
     remove.add_argument("-o", "--output", required=True)
@@ -92,7 +96,6 @@ def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _read(path: str) -> bytes:
-    from tflconv.cli import CLIError
 
     try:
         return Path(path).read_bytes()
@@ -101,8 +104,7 @@ def _read(path: str) -> bytes:
 
 
 def _write(path: str, data: bytes) -> None:
-    from tflconv.cli import EXIT_FAILURE, CLIError
-    from tflconv.converter import write_atomic
+    from tflconv.api.converter import write_atomic
 
     try:
         write_atomic(path, data)
@@ -111,7 +113,6 @@ def _write(path: str, data: bytes) -> None:
 
 
 def _floats(text: str, flag: str) -> float | list[float]:
-    from tflconv.cli import CLIError
 
     try:
         values = [float(v) for v in text.split(",") if v.strip()]
@@ -123,7 +124,6 @@ def _floats(text: str, flag: str) -> float | list[float]:
 
 
 def _pair(text: str | None, flag: str) -> tuple[Any, Any] | None:
-    from tflconv.cli import CLIError
 
     if text is None:
         return None
@@ -134,8 +134,7 @@ def _pair(text: str | None, flag: str) -> tuple[Any, Any] | None:
 
 
 def _content(args: argparse.Namespace) -> Any:
-    from tflconv.cli import CLIError
-    from tflconv.metadata import AudioContent, FeatureContent, ImageContent
+    from tflconv.tools.metadata import AudioContent, FeatureContent, ImageContent
 
     given = [x for x in (args.input_image, args.input_audio, args.input_feature or None) if x]
     if len(given) > 1:
@@ -157,7 +156,7 @@ def _content(args: argparse.Namespace) -> Any:
 
 def build_info(args: argparse.Namespace, inputs: list[str], outputs: list[str]) -> Any:
     """The ModelInfo of the flags (over --from-json's spec), one entry per model input/output."""
-    from tflconv.metadata import ASSOCIATED_FILE_TYPES, AssociatedFile, ModelInfo, TensorInfo
+    from tflconv.tools.metadata import ASSOCIATED_FILE_TYPES, AssociatedFile, ModelInfo, TensorInfo
 
     info = ModelInfo.from_json(args.from_json) if args.from_json else ModelInfo()
     for flag in ("name", "description", "version", "author", "license"):
@@ -207,16 +206,13 @@ def build_info(args: argparse.Namespace, inputs: list[str], outputs: list[str]) 
             changes["score_threshold"] = args.score_threshold
         outs[0] = replace(first, **changes)
     elif args.labels:
-        from tflconv.cli import CLIError
-
         raise CLIError("--labels: the model has no outputs")
     info.inputs, info.outputs = ins, outs
     return info
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from tflconv.cli import EXIT_OK, CLIError
-    from tflconv.metadata import MetadataError, _model_t, add_metadata, model_io_names
+    from tflconv.tools.metadata import MetadataError, _model_t, add_metadata, model_io_names
 
     data = _read(args.model)
     try:
@@ -235,8 +231,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from tflconv.cli import EXIT_OK, CLIError
-    from tflconv.metadata import MetadataError, associated_files, read_model_metadata
+    from tflconv.tools.metadata import MetadataError, associated_files, read_model_metadata
 
     data = _read(args.model)
     try:
@@ -250,15 +245,12 @@ def run_show(args: argparse.Namespace) -> int:
         spec = {**spec, "min_parser_version": info.min_parser_version}
     sys.stdout.write(json.dumps(spec, indent=2) + "\n")
     if args.extract_files:
-        from tflconv.cli_inspect import extract_files
-
         extract_files(associated_files(data), args.extract_files)
     return EXIT_OK
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from tflconv.cli import EXIT_OK, CLIError
-    from tflconv.metadata import MetadataError, remove_metadata
+    from tflconv.tools.metadata import MetadataError, remove_metadata
 
     data = _read(args.model)
     try:

@@ -1,0 +1,143 @@
+"""What the `tflconv` subcommands share: `CLIError`, the exit codes, the `--debug` flag and the
+pass-manager debugging flags (`add_instrument_arguments` / `instruments_from_args`), reading and
+writing IR text.
+
+Exit codes: 0 success, 1 a failure while processing (a pass failed: a reproducer was written),
+2 bad input or usage (unreadable file, IR syntax error, unknown pass or option).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+DEFAULT_REPRODUCER = "tflconv_reproducer.mlir"
+
+
+class CLIError(Exception):
+    """An error reported as one message (no traceback unless --debug) with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def common_flags() -> argparse.ArgumentParser:
+    """The flags every subcommand takes (`parents=[common_flags()]`)."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    return common
+
+
+def comma_list(text: str) -> list[str]:
+    return [t for t in (s.strip() for s in text.split(",")) if t]
+
+
+def read_input(path: str) -> tuple[str, str]:
+    """(text, name for messages); `-` reads stdin."""
+    if path == "-":
+        return sys.stdin.read(), "<stdin>"
+    try:
+        return Path(path).read_text(encoding="utf-8"), path
+    except OSError as e:
+        raise CLIError(f"cannot read {path}: {e.strerror or e}") from None
+
+
+def write_output(path: str | None, text: str) -> None:
+    if path is None or path == "-":
+        sys.stdout.write(text)
+        return
+    from tflconv.core.passes import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as e:
+        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
+
+
+def add_instrument_arguments(p: argparse.ArgumentParser) -> None:
+    """The pass-manager debugging flags (`opt` and `convert` share them): build the
+    instruments with `instruments_from_args`; `--verify-each` and `--reproducer` are
+    `PassManager` options."""
+    p.add_argument(
+        "--dump-dir", help="write the IR (.mlir) and graph (.dot, .svg) after every pass here"
+    )
+    p.add_argument(
+        "--dot-max-nodes", type=int, default=1000, help="cut dumped graphs to this many ops"
+    )
+    p.add_argument("--time-passes", action="store_true", help="print a table of pass times")
+    p.add_argument(
+        "--verify-each",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="verify the IR after every pass (default: on)",
+    )
+    p.add_argument("--print-ir-before", action="append", type=comma_list, default=[], metavar="P,Q")
+    p.add_argument("--print-ir-after", action="append", type=comma_list, default=[], metavar="P,Q")
+    p.add_argument("--print-ir-after-all", action="store_true")
+    p.add_argument(
+        "--print-ir-after-change", action="store_true", help="only after passes that changed the IR"
+    )
+    p.add_argument(
+        "--pass-statistics", action="store_true", help="op-count changes and counters per pass"
+    )
+    p.add_argument(
+        "--trace-patterns",
+        metavar="NAME",
+        help="trace pattern attempts (only patterns whose name contains NAME); "
+        "write --trace-patterns alone to trace all",
+    )
+    p.add_argument(
+        "--reproducer", default=DEFAULT_REPRODUCER, metavar="PATH", help="crash reproducer path"
+    )
+
+
+def instruments_from_args(args: argparse.Namespace, print_options: dict[str, Any]) -> list:
+    """The instruments the flags of `add_instrument_arguments` ask for."""
+    from tflconv.core import instrument as ins
+
+    out: list = []
+    if args.time_passes:
+        out.append(ins.TimePasses())
+    before = {name for group in args.print_ir_before for name in group}
+    after = {name for group in args.print_ir_after for name in group}
+    _check_pass_names(before, "--print-ir-before")
+    _check_pass_names(after, "--print-ir-after")
+    if before or after or args.print_ir_after_all or args.print_ir_after_change:
+        out.append(
+            ins.PrintIR(
+                before, after, args.print_ir_after_all, args.print_ir_after_change, print_options
+            )
+        )
+    if args.dump_dir is not None:
+        out.append(ins.DumpDir(args.dump_dir, print_options, max_nodes=args.dot_max_nodes))
+    if args.pass_statistics:
+        out.append(ins.PassStatistics())
+    if args.trace_patterns is not None:
+        out.append(ins.TracePatterns(args.trace_patterns or None))
+    return out
+
+
+def _check_pass_names(names: set[str], flag: str) -> None:
+    import difflib
+
+    from tflconv.core.passes import all_passes
+
+    known = all_passes()
+    for name in sorted(names - set(known)):
+        close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.6)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        raise CLIError(f"{flag}: unknown pass {name!r}{hint}")
+
+
+def report_error(message: str, args: argparse.Namespace, exc: BaseException | None = None) -> None:
+    if args.debug and exc is not None:
+        traceback.print_exception(exc, file=sys.stderr)
+    sys.stderr.write(f"tflconv: error: {message}\n")

@@ -1,0 +1,183 @@
+"""`tflconv opt`: parse IR text (or read a .tflite file), run a pass pipeline on it, print the
+result (or write a .tflite file)."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CLIError,
+    add_instrument_arguments,
+    common_flags,
+    instruments_from_args,
+    read_input,
+    report_error,
+    write_output,
+)
+
+if TYPE_CHECKING:
+    from tflconv.core.ir import Module
+
+
+def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "opt",
+        parents=[common_flags()],
+        help="run a pass pipeline on IR text",
+        description="Parse IR text, run a pass pipeline on it, print the result. Without -p, "
+        "a crash reproducer's own pipeline is replayed (else the IR is just verified and "
+        "printed).",
+    )
+    p.add_argument("input", nargs="?", default="-", help="IR text file ('-': stdin)")
+    p.add_argument("-p", "--pipeline", help='pass pipeline, e.g. "canonicalize,cse,dce"')
+    p.add_argument("-o", "--output", help="output file (default: stdout); written only on success")
+    p.add_argument(
+        "--split-input-file", action="store_true", help="process '// -----' chunks separately"
+    )
+    p.add_argument(
+        "--list-passes", action="store_true", help="list passes, options and named pipelines"
+    )
+    add_instrument_arguments(p)
+    p.add_argument(
+        "--print-large-constants", action="store_true", help="print large constants whole"
+    )
+    p.set_defaults(run=_run_opt)
+
+
+def _list_passes() -> str:
+    from tflconv.core.passes import all_passes
+    from tflconv.core.pipeline import PIPELINES, format_value, pass_options, pass_summary
+
+    lines = ["Passes:"]
+    for name, cls in all_passes().items():
+        origin = "" if cls.__module__.startswith("tflconv.") else f"  [plugin: {cls.__module__}]"
+        lines.append(f"  {name:<28} {pass_summary(cls)}{origin}")
+        for info in pass_options(cls):
+            required = info.default is dataclasses.MISSING
+            default = "(required)" if required else format_value(info.default)
+            lines.append(f"      {info.key}: {info.type_name} = {default}")
+            for doc_line in info.doc.splitlines():
+                lines.append(f"          {doc_line}")
+    lines.append("Named pipelines:")
+    for name, named in sorted(PIPELINES.items()):
+        lines.append(f"  {name:<28} {named.summary}")
+        lines.append(f"      = {named.text}")
+    if not PIPELINES:
+        lines.append("  (none)")
+    return "\n".join(lines) + "\n"
+
+
+def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
+    if not split:
+        return [(text, 1)]
+    from tflconv.core.parser import split_input_file
+
+    return split_input_file(text)
+
+
+def _run_opt(args: argparse.Namespace) -> int:
+    import tflconv.passes  # noqa: F401  (registers the built-in passes)
+
+    if args.list_passes:
+        sys.stdout.write(_list_passes())
+        return EXIT_OK
+
+    from tflconv.core.parser import ParseError, parse_module
+    from tflconv.core.passes import PassContext, PassFailure, PassManager, reproducer_pipeline
+    from tflconv.core.pipeline import PipelineError, parse_pipeline
+    from tflconv.core.printer import print_module
+    from tflconv.core.verifier import VerifyError, verify
+
+    tflite = _read_tflite(args.input)
+    text, filename = ("", args.input) if tflite is not None else read_input(args.input)
+    pipeline = args.pipeline
+    if pipeline is None:
+        pipeline = reproducer_pipeline(text) or ""
+    try:
+        passes = parse_pipeline(pipeline)
+    except PipelineError as e:
+        raise CLIError(f"bad pipeline: {e}") from None
+
+    print_options = {"elide_large": not args.print_large_constants}
+    instruments_from_args(args, print_options)  # bad flags fail before any work
+    chunks = [("", 1)] if tflite is not None else _chunks(text, args.split_input_file)
+    outputs: list[str] = []
+    code = EXIT_OK
+    for number, (chunk, start_line) in enumerate(chunks):
+        try:
+            module = (
+                tflite
+                if tflite is not None
+                else parse_module(chunk, filename, first_line=start_line)
+            )
+            verify(module)
+        except (ParseError, VerifyError) as e:
+            sys.stderr.write(f"{e}\n")  # already `file:line:col: error: ...` with a caret
+            code = max(code, EXIT_USAGE)
+            continue
+        chunk_args = args
+        if args.dump_dir is not None and len(chunks) > 1:
+            chunk_args = argparse.Namespace(**vars(args))
+            chunk_args.dump_dir = str(Path(args.dump_dir) / f"chunk{number}")
+        pm = PassManager(
+            passes,
+            instruments_from_args(chunk_args, print_options),
+            verify_each=args.verify_each,
+            reproducer=args.reproducer,
+        )
+        try:
+            pm.run(module, PassContext())
+        except PassFailure as e:
+            report = getattr(e.__cause__, "report", None)  # check-tflite-legal's report
+            message = str(e) if report is None else f"{e.pass_.name}: {report.render()}"
+            report_error(message, args, e)
+            code = max(code, EXIT_FAILURE)
+            continue
+        if args.output and args.output.endswith(".tflite"):
+            _write_tflite(args.output, module, len(chunks))
+            return code
+        outputs.append(print_module(module, **print_options))
+    if code != EXIT_OK:
+        return code
+    write_output(args.output, "// -----\n".join(outputs))
+    return EXIT_OK
+
+
+def _read_tflite(path: str) -> Module | None:
+    """The module of a .tflite file (recognised by its identifier), else None."""
+    if path == "-" or not Path(path).is_file():
+        return None
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head[4:8] != b"TFL3":
+        return None
+    from tflconv.tflite.reader import ReadError, read_flatbuffer
+
+    try:
+        return read_flatbuffer(Path(path).read_bytes())
+    except ReadError as e:
+        raise CLIError(f"cannot read {path}: {e}") from None
+
+
+def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
+    """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
+    from tflconv.core.passes import write_atomic
+    from tflconv.tflite.writer import WriteError, write_flatbuffer
+
+    if n_chunks > 1:
+        raise CLIError("-o *.tflite takes one module; drop --split-input-file")
+    try:
+        data = write_flatbuffer(module)
+    except WriteError as e:
+        raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
+    try:
+        write_atomic(path, data)
+    except OSError as e:
+        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
