@@ -7,10 +7,7 @@ from tflconv.core.location import Location
 from tflconv.core.opdef import PURE, OpDef, declare_op
 from tflconv.core.rewrite import (
     ConversionTarget,
-    DagRule,
     MatchTracer,
-    Pat,
-    PatternRewriter,
     PatternSet,
     RewriteError,
     RewritePattern,
@@ -19,6 +16,7 @@ from tflconv.core.rewrite import (
     apply_walk,
     fused_location,
     one_to_one,
+    unknown_pattern_names,
 )
 from tflconv.core.types import TensorType
 
@@ -98,46 +96,48 @@ def test_greedy_names_patterns_that_do_not_converge():
         apply_greedy(m, [PingPong()], max_iterations=3)
 
 
-def fuse_add_relu(rw: PatternRewriter, m) -> None:
-    new = rw.create("rw.fused_add", [m.x, m.y], [T], location=fused_location(m.ops))
-    rw.replace(m.root, new)
+class FuseAddRelu(RewritePattern):
+    """rw.relu(rw.add(x, y)) -> rw.fused_add(x, y)"""
+
+    root = "rw.relu"
+
+    def match_and_rewrite(self, op, rw):
+        add = op.operands[0].defining_op
+        if add is None or add.name != "rw.add":
+            return rw.fail("operand is not produced by rw.add")
+        if add.result.num_uses > 1:
+            return rw.fail(f"intermediate rw.add result has {add.result.num_uses} users")
+        new = rw.create("rw.fused_add", list(add.operands), [T], location=fused_location([add, op]))
+        rw.replace(op, new)
 
 
-FUSE = DagRule("fuse-add-relu", Pat("rw.relu", Pat("rw.add", "x", "y")), fuse_add_relu)
-
-
-def test_dag_rule_fuses_and_fuses_locations():
+def test_fused_location_names_every_replaced_op():
     m, _ = build([("rw.add", [0, 1]), ("rw.relu", [2])], [3])
-    assert apply_greedy(m, [FUSE])
+    assert apply_greedy(m, [FuseAddRelu()])
     assert names(m) == ["rw.fused_add"]
     assert m.functions[0].outputs[0].defining_op.location.names == ("n0", "n1")
 
 
-def test_dag_rule_refuses_intermediate_with_other_users():
-    m, ops = build([("rw.add", [0, 1]), ("rw.relu", [2]), ("rw.neg", [2])], [3, 4])
-    tracer = MatchTracer()
-    assert not apply_greedy(m, [FUSE], tracer=tracer)
-    assert tracer.failure_reasons(ops[1]) == [
-        ("fuse-add-relu", "intermediate rw.add result has 2 users")
-    ]
+def test_one_to_one_tables_have_their_own_names():
+    named = one_to_one({"rw.add": "rw.fused_add"}, name="RwAddOneToOne")
+    assert named.name == "RwAddOneToOne"
+    # Unnamed tables are still told apart (by their source ops), never a shared "OneToOne".
+    a, b = one_to_one({"rw.add": "ok.add"}), one_to_one({"rw.neg": "ok.neg"})
+    assert a.name != b.name
+    m, _ = build([("rw.add", [0, 1]), ("rw.neg", [2])], [3])
+    filtered = PatternSet([named, b]).filtered(disable=["RwAddOneToOne"])
+    assert apply_walk(m, filtered)
+    assert names(m) == ["rw.add", "ok.neg"]
 
 
-def test_dag_rule_attribute_constraints_and_repeated_captures():
-    m, ops = build([("rw.add", [0, 0]), ("rw.relu", [2])], [3])
-
-    def square(rw, m):
-        rw.replace(m.root, rw.create("rw.fused_add", [m.x, m.x], [T]))
-
-    same = DagRule("same", Pat("rw.relu", Pat("rw.add", "x", "x")), square)
-    assert apply_walk(m, [same])
-    m, ops = build([("rw.add", [0, 1]), ("rw.relu", [2])], [3])
-    tracer = MatchTracer()
-    assert not apply_walk(m, [same], tracer)
-    assert "bound to two different values" in tracer.failure_reasons(ops[1])[0][1]
-    ops[1].attributes["mode"] = "fast"
-    picky = DagRule("picky", Pat("rw.relu", None, mode="slow"), fuse_add_relu)
-    assert not apply_walk(m, [picky], tracer)
-    assert "needs 'slow'" in tracer.failure_reasons(ops[1])[-1][1]
+def test_unknown_pattern_names_suggest_the_closest():
+    known = ["LegalizeConv2D", "LegalizeConv3D", "LegalizeRelu"]
+    assert unknown_pattern_names(["LegalizeRelu"], known) is None
+    assert unknown_pattern_names([], known) is None
+    msg = unknown_pattern_names(["LegalizeConv2d", "Nothing"], known)
+    assert msg is not None
+    assert "'LegalizeConv2d' (did you mean 'LegalizeConv2D'" in msg
+    assert "'Nothing'" in msg and "'Nothing' (" not in msg
 
 
 def test_partial_conversion_returns_leftovers():
@@ -170,10 +170,11 @@ def test_dynamic_legality():
 
 
 def test_pattern_set_filtering_for_bisecting():
-    patterns = PatternSet([NegNegToNothing(), FUSE])
-    assert [p.name for p in patterns.filtered(disable=["fuse-add-relu"])] == ["NegNegToNothing"]
-    assert [p.name for p in patterns.filtered(enable=["fuse-add-relu"])] == ["fuse-add-relu"]
-    assert patterns.for_op("rw.relu") == [FUSE]
+    fuse = FuseAddRelu()
+    patterns = PatternSet([NegNegToNothing(), fuse])
+    assert [p.name for p in patterns.filtered(disable=["FuseAddRelu"])] == ["NegNegToNothing"]
+    assert [p.name for p in patterns.filtered(enable=["FuseAddRelu"])] == ["FuseAddRelu"]
+    assert patterns.for_op("rw.relu") == [fuse]
 
 
 def test_modify_in_place_counts_as_change():
@@ -206,4 +207,4 @@ def test_pattern_that_fails_silently_is_not_a_change():
 
 def test_empty_pattern_sets_match_nothing():
     assert PatternSet().for_op("rw.neg") == []
-    assert PatternSet([FUSE]).filtered(enable=[]).for_op("rw.relu") == []
+    assert PatternSet([FuseAddRelu()]).filtered(enable=[]).for_op("rw.relu") == []

@@ -3,11 +3,10 @@
 A pattern succeeds iff it changed the IR through the rewriter; `rw.fail(reason)` records why it
 did not, so "why didn't this legalize?" has an answer (see `MatchTracer`).
 
-Three tiers, lightest first:
-1. `one_to_one({"tf.Relu": "tfl.relu"})`: table-driven renames.
-2. `DagRule(name, Pat("tfl.relu", Pat("tfl.add", "x", "y")), rewrite)`: small DAG rules that
-   refuse to match when an intermediate value has other users.
-3. `RewritePattern` subclasses for anything with logic.
+Two tiers, lightest first:
+1. `one_to_one({"tf.Relu": "tfl.relu"}, name="LegalizeReluOneToOne")`: table-driven renames,
+   each table with its own name (so `disable-patterns` can target it).
+2. `RewritePattern` subclasses for anything with logic.
 
 Drivers: `apply_walk` (one pre-order sweep), `apply_greedy` (worklist to a fixpoint, bounded),
 `apply_conversion` (rewrite illegal ops until legal; partial or full).
@@ -15,6 +14,7 @@ Drivers: `apply_walk` (one pre-order sweep), `apply_greedy` (worklist to a fixpo
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -290,6 +290,23 @@ class PatternSet:
         return len(self.patterns)
 
 
+def unknown_pattern_names(names: Iterable[str], known: Iterable[str]) -> str | None:
+    """Why `names` (a pass's enable/disable-patterns option) cannot be used, None if every name
+    is in `known`: the unknown ones, each with the closest known names (a typo there would
+    otherwise silently disable nothing)."""
+    known = sorted(set(known))
+    problems = []
+    for name in dict.fromkeys(names):
+        if name in known:
+            continue
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else ""
+        problems.append(f"{name!r}{hint}")
+    if not problems:
+        return None
+    return f"unknown pattern {'; '.join(problems)}"
+
+
 def _try_patterns(
     op: Operation, patterns: PatternSet, rw: PatternRewriter, tracer: MatchTracer | None
 ) -> str | None:
@@ -550,15 +567,18 @@ class OneToOne(RewritePattern):
         table: dict[str, str],
         attrs: dict[str, dict[str, str] | Callable[[Operation], dict[str, Any]]] | None = None,
         check: Callable[[Operation], str | None] | None = None,
+        name: str | None = None,
     ) -> None:
         self.table = dict(table)
         self.attrs = attrs or {}
         self.check = check
         self.root = tuple(self.table)
+        # Without a name, the table's source ops name it: still distinct per table.
+        self._name = name or "OneToOne[" + ",".join(self.table) + "]"
 
     @property
     def name(self) -> str:
-        return "OneToOne"
+        return self._name
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if self.check is not None:
@@ -581,128 +601,14 @@ def one_to_one(
     table: dict[str, str],
     attrs: dict[str, dict[str, str] | Callable[[Operation], dict[str, Any]]] | None = None,
     check: Callable[[Operation], str | None] | None = None,
+    *,
+    name: str | None = None,
 ) -> OneToOne:
     """A pattern renaming ops by `table`; `attrs[old_name]` maps attribute names (or is a
-    function of the op returning the new attributes); `check` may refuse with a reason."""
-    return OneToOne(table, attrs, check)
-
-
-# --- tier 2: small DAG rules ---------------------------------------------------------------
-
-
-class Pat:
-    """A node of a DAG pattern: an op name (or names), operand sub-patterns, attribute
-    constraints. Operands are `Pat`s, capture names (str) or None (anything).
-
-    `Pat("tfl.relu", Pat("tfl.add", "x", "y", fused_activation_function="NONE", bind="add"))`
-    """
-
-    def __init__(
-        self,
-        name: str | tuple[str, ...],
-        *operands: Pat | str | None,
-        bind: str | None = None,
-        **attrs: Any,
-    ):
-        self.names = (name,) if isinstance(name, str) else tuple(name)
-        self.operands = operands
-        self.bind = bind
-        self.attrs = attrs
-
-
-class Match(dict):
-    """Captured values and ops by name; `m.root` is the matched root op."""
-
-    root: Operation
-    ops: list[Operation]
-
-    def __getattr__(self, key: str) -> Any:
-        try:
-            return self[key]
-        except KeyError:
-            raise AttributeError(key) from None
-
-
-def match_dag(pattern: Pat, op: Operation) -> tuple[Match | None, str]:
-    """Match `pattern` rooted at `op`; returns (match, "") or (None, reason)."""
-    m = Match()
-    m.root = op
-    m.ops = []
-    reason = _match_node(pattern, op, m, is_root=True)
-    return (m, "") if reason is None else (None, reason)
-
-
-def _match_node(pat: Pat, op: Operation, m: Match, is_root: bool) -> str | None:
-    if op.name not in pat.names:
-        return f"expected {'/'.join(pat.names)}, found {op.name}"
-    if not is_root:
-        for r in op.results:
-            if r.num_uses > 1:
-                return f"intermediate {op.name} result has {r.num_uses} users"
-    for key, want in pat.attrs.items():
-        have = op.attr(key)
-        if callable(want) and not want(have):
-            return f"{op.name} attribute {key}={have!r} does not fit"
-        if not callable(want) and have != want:
-            return f"{op.name} has {key}={have!r}, needs {want!r}"
-    if len(pat.operands) > op.num_operands:
-        return f"{op.name} has {op.num_operands} operands, pattern needs {len(pat.operands)}"
-    for sub, value in zip(pat.operands, op.operands):
-        if sub is None:
-            continue
-        if isinstance(sub, str):
-            if sub in m and m[sub] is not value:
-                return f"operand {sub} bound to two different values"
-            m[sub] = value
-            continue
-        producer = value.defining_op
-        if producer is None:
-            return f"operand of {op.name} is a block argument, pattern needs {'/'.join(sub.names)}"
-        reason = _match_node(sub, producer, m, is_root=False)
-        if reason is not None:
-            return reason
-    if pat.bind:
-        m[pat.bind] = op
-    m.ops.append(op)
-    return None
-
-
-class DagRule(RewritePattern):
-    """A named DAG rule: `pattern` (a `Pat`), `rewrite(rw, match)` building the replacement
-    through the rewriter, and an optional `check(match)` returning a refusal reason."""
-
-    def __init__(
-        self,
-        name: str,
-        pattern: Pat,
-        rewrite: Callable[[PatternRewriter, Match], None],
-        check: Callable[[Match], str | None] | None = None,
-    ) -> None:
-        self._name = name
-        self.pattern = pattern
-        self.rewrite = rewrite
-        self.check = check
-        self.root = pattern.names
-        frame = inspect.stack()[1]
-        self._source = f"{frame.filename}:{frame.lineno}"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def source(self) -> str:
-        return self._source
-
-    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        m, reason = match_dag(self.pattern, op)
-        if m is None:
-            return rw.fail(reason)
-        if self.check is not None:
-            reason = self.check(m)
-            if reason:
-                return rw.fail(reason)
-        self.rewrite(rw, m)
+    function of the op returning the new attributes); `check` may refuse with a reason. `name`
+    (by family: "LegalizeActivationsOneToOne") is what traces, reports and `disable-patterns`
+    use."""
+    return OneToOne(table, attrs, check, name)
 
 
 def fused_location(ops: Iterable[Operation]) -> Location:

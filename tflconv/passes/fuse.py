@@ -22,7 +22,8 @@ from typing import ClassVar
 
 from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
+from tflconv.core.pipeline import PipelineError
+from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy, unknown_pattern_names
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
 from .fusions import activation, affine, arith, linear_scale, shape_exprs, structure
@@ -58,6 +59,13 @@ class Fuse(Pass):
     summary: ClassVar[str] = "fuse bias/batch-norm/activations into TFLite ops"
     disable_patterns: tuple[str, ...] = ()
     """Rules to leave out (by class name), for bisecting a bad fusion."""
+
+    def __post_init__(self) -> None:
+        if self.disable_patterns:
+            known = [p.name for _, patterns in fuse_phases() for p in patterns]
+            problem = unknown_pattern_names(self.disable_patterns, known)
+            if problem:
+                raise PipelineError(f"disable-patterns: {problem}")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         changed = False

@@ -7,9 +7,15 @@ from typing import ClassVar
 
 from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.rewrite import ConversionTarget, PatternSet, apply_conversion
+from tflconv.core.pipeline import PipelineError
+from tflconv.core.rewrite import (
+    ConversionTarget,
+    PatternSet,
+    apply_conversion,
+    unknown_pattern_names,
+)
 
-from .legalize import control_flow, fake_quant, hashtable, math, nn, recurrent, spectral, tensor
+from .legalize import control_flow, fake_quant, hashtable, math, nn, spectral, tensor
 from .legalize import random as random_ops
 from .legalize import variables as resource_variables
 
@@ -21,7 +27,6 @@ def legalize_tf_patterns() -> PatternSet:
         + math.PATTERNS
         + tensor.PATTERNS
         + control_flow.PATTERNS
-        + recurrent.PATTERNS
         + spectral.PATTERNS
         + random_ops.PATTERNS
         + hashtable.PATTERNS
@@ -44,6 +49,17 @@ class LegalizeTf(Pass):
     """Only these patterns (by name; empty: all), for bisecting a bad rewrite."""
     disable_patterns: tuple[str, ...] = ()
     """Patterns to leave out, for bisecting a bad rewrite."""
+
+    def __post_init__(self) -> None:
+        if self.enable_patterns or self.disable_patterns:
+            known = [p.name for p in legalize_tf_patterns()]
+            for option, names in (
+                ("enable-patterns", self.enable_patterns),
+                ("disable-patterns", self.disable_patterns),
+            ):
+                problem = unknown_pattern_names(names, known)
+                if problem:
+                    raise PipelineError(f"{option}: {problem}")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         patterns = legalize_tf_patterns().filtered(

@@ -32,7 +32,11 @@ _ACTIVATIONS = {
     "tf.LogSoftmax": "tfl.log_softmax",
 }
 
-ACTIVATIONS = one_to_one(_ACTIVATIONS, check=lambda op: _float_only(op, _ACTIVATIONS[op.name]))
+ACTIVATIONS = one_to_one(
+    _ACTIVATIONS,
+    check=lambda op: _float_only(op, _ACTIVATIONS[op.name]),
+    name="LegalizeActivationsOneToOne",
+)
 """tf.Relu/Relu6/Elu/Sigmoid/LogSoftmax(x) -> tfl.relu/relu6/elu/logistic/log_softmax(x)"""
 
 

@@ -152,18 +152,6 @@ def sliced_dims(shape: tuple[int | None, ...], spec: DenseSlice) -> list[int | N
     return dims
 
 
-def apply_to_list(values: list, spec: DenseSlice) -> list | None:
-    """Slice a Python list (a 1-D shape vector whose entries may be None) like `evaluate`."""
-    if len(spec.begin) != 1 or spec.has_new_axes:
-        return None
-    s = _dim_slice(spec, 0)
-    if isinstance(s, int):
-        if not -len(values) <= s < len(values):
-            return None
-        return [values[s]]
-    return values[s]
-
-
 class LegalizeStridedSlice(RewritePattern):
     """tf.StridedSlice(x, b, e, s){masks} -> tfl.strided_slice(x, dense b, e, s: i32){masks without
     ellipsis/new axes} [-> tfl.reshape to insert the new axes]"""

@@ -15,11 +15,6 @@ from .common import const, create_tfl
 Shape = tuple[int | None, ...]
 
 
-def shape_of(value: Value) -> Shape | None:
-    """The (possibly partially dynamic) shape, None when the rank is unknown."""
-    return value.type.shape
-
-
 def num_dynamic(shape: Shape | None) -> int:
     """How many dims are unknown (a large number for unknown rank)."""
     if shape is None:
@@ -38,13 +33,6 @@ def returned_from_subgraph(value: Value) -> bool:
             if fn.module is None or fn.module.functions[0] is not fn:  # the first one is main
                 return True
     return False
-
-
-def normalize_axis(axis: int, rank: int) -> int | None:
-    """`axis` in [0, rank), or None when out of range."""
-    if axis < 0:
-        axis += rank
-    return axis if 0 <= axis < rank else None
 
 
 def broadcast_shapes(a: Shape, b: Shape) -> Shape | None:
