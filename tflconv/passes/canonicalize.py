@@ -23,8 +23,9 @@ from tflconv.core.passes import (
     register_canonicalization,
     register_pass,
 )
+from tflconv.core.pipeline import PipelineError
 from tflconv.core.printer import is_elided
-from tflconv.core.rewrite import PatternRewriter, PatternSet, apply_greedy
+from tflconv.core.rewrite import PatternRewriter, PatternSet, apply_greedy, unknown_pattern_names
 from tflconv.core.types import DTYPES, TensorType
 
 from .fold_kernels import OPERAND_BITS_LIMIT, array_bits, fold_allowed
@@ -102,6 +103,13 @@ class Canonicalize(Pass):
     """Fold ops whose declared folder computes their results from constant operands."""
     disable_patterns: tuple[str, ...] = ()
     """Pattern names not to apply (bisecting a bad rewrite)."""
+
+    def __post_init__(self) -> None:
+        if self.disable_patterns:
+            known = [p.name for ps in CANONICALIZATION_PATTERNS.values() for p in ps]
+            problem = unknown_pattern_names(self.disable_patterns, known)
+            if problem:
+                raise PipelineError(f"disable-patterns: {problem}")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         unique = {id(p): p for ps in CANONICALIZATION_PATTERNS.values() for p in ps}
