@@ -258,3 +258,12 @@ def test_tensorflow_frontend_takes_each_tf_kind(tmp_path):
         np.testing.assert_allclose(got, x * 2.0)
         np.testing.assert_allclose(result.imported.run_tf(None, [x])[0], x * 2.0)
     assert tflconv.TFLiteConverter.from_keras_model(model)._frontend == "tensorflow"
+
+    # Lists: the TF frontend takes them when one element is a TF function, and names a stray
+    # element itself; a list of plain Python functions is nobody's.
+    with pytest.raises(tflconv.ConverterError, match=r"functions\[1\] is a function, not a tf"):
+        tflconv.convert([double, lambda x: x])
+    with pytest.raises(tflconv.ConverterError, match="no frontend accepts a builtins.list"):
+        tflconv.convert([lambda x: x])
+    with pytest.raises(tflconv.ConverterError, match="the list of functions to import is empty"):
+        tflconv.convert([])

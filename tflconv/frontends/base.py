@@ -149,10 +149,15 @@ def register_frontend(frontend: Any) -> Any:
     if not isinstance(obj, Frontend):
         raise TypeError(f"{frontend!r} is not a Frontend (needs name, kinds, accepts, load)")
     existing = FRONTENDS.get(obj.name)
-    if existing is not None and type(existing) is not type(obj):
+    if existing is not None and _qualname(type(existing)) != _qualname(type(obj)):
         raise ValueError(f"frontend name {obj.name!r} is taken by {type(existing).__qualname__}")
     FRONTENDS[obj.name] = obj
     return frontend
+
+
+def _qualname(cls: type) -> str:
+    """Identity across re-imports (a plugin module imported again re-registers its class)."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def unregister_frontend(name: str) -> None:

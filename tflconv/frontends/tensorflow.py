@@ -98,8 +98,9 @@ class TensorFlowFrontend:
     def accepts(self, source: Any, **options: Any) -> bool:
         if isinstance(source, (str, os.PathLike)):
             return True
-        if isinstance(source, (list, tuple)):  # empty: refused by `load` with its own message
-            return all(_is_tf_object(f) for f in source)
+        if isinstance(source, (list, tuple)):
+            # Empty, or one non-function among tf.functions: `load` names what is wrong.
+            return not source or any(_is_tf_object(f) for f in source)
         return _is_tf_object(source)
 
     def load(self, source: Any, **options: Any) -> ImportedModel:
