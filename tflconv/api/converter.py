@@ -22,6 +22,7 @@ from typing import Any, TextIO
 
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
+from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 
 
@@ -179,9 +180,13 @@ class TFLiteConverter:
         model_type: str | None = None,
         api_version: int = 2,
         load_options: dict[str, Any] | None = None,
+        frontend: str | None = None,
     ) -> None:
         self._source = source
         self._model_type = model_type
+        # The frontend to import with (a `frontends.base` registry name); None: the one that
+        # accepts the source. The tf.lite constructors pin "tensorflow".
+        self._frontend = frontend
         self._api_version = api_version
         self._load_options = dict(load_options or {})
         self._trackable_obj: Any = None
@@ -244,12 +249,17 @@ class TFLiteConverter:
             options["signature_keys"] = list(signature_keys)
         if tags is not None:
             options["tags"] = set(tags)
-        return cls(os.fspath(saved_model_dir), model_type="TF_SAVED_MODEL", load_options=options)
+        return cls(
+            os.fspath(saved_model_dir),
+            model_type="TF_SAVED_MODEL",
+            load_options=options,
+            frontend="tensorflow",
+        )
 
     @classmethod
     def from_keras_model(cls, model: Any) -> TFLiteConverter:
         """An in-memory Keras model (Keras 3 or tf.keras)."""
-        return cls(model, model_type="KERAS_MODEL")
+        return cls(model, model_type="KERAS_MODEL", frontend="tensorflow")
 
     @classmethod
     def from_concrete_functions(
@@ -257,14 +267,16 @@ class TFLiteConverter:
     ) -> TFLiteConverter:
         """tf.function concrete functions (each becomes a signature). `trackable_obj` is kept
         alive with the converter so captured variables are not garbage collected."""
-        conv = cls(list(funcs), model_type="TF_CONCRETE_FUNCTIONS")
+        conv = cls(list(funcs), model_type="TF_CONCRETE_FUNCTIONS", frontend="tensorflow")
         conv._trackable_obj = trackable_obj
         return conv
 
     @classmethod
     def from_keras_model_file(cls, model_file: str | os.PathLike) -> TFLiteConverter:
         """A `.keras` / `.h5` file (the tf.compat.v1 entry point)."""
-        return cls(os.fspath(model_file), model_type="KERAS_MODEL", api_version=1)
+        return cls(
+            os.fspath(model_file), model_type="KERAS_MODEL", api_version=1, frontend="tensorflow"
+        )
 
     @classmethod
     def from_frozen_graph(
@@ -286,6 +298,7 @@ class TFLiteConverter:
             model_type="TF_GRAPH_DEF",
             api_version=1,
             load_options=options,
+            frontend="tensorflow",
         )
 
     # -- conversion ---------------------------------------------------------------------------
@@ -302,7 +315,7 @@ class TFLiteConverter:
 
         t = time.perf_counter()
         with quiet_tensorflow(self.quiet):
-            imported = _load(self._source, self._load_options)
+            imported = _load(self._source, self._load_options, self._frontend)
         phases["load"] = time.perf_counter() - t
         if not self.experimental_enable_resource_variables:
             _refuse_resource_variables(imported.module)
@@ -457,7 +470,14 @@ _KNOWN_ATTRIBUTES = {
     "bias_correction",
 }
 
-_INTERNAL_ATTRIBUTES = {"_source", "_model_type", "_api_version", "_load_options", "_trackable_obj"}
+_INTERNAL_ATTRIBUTES = {
+    "_source",
+    "_model_type",
+    "_api_version",
+    "_load_options",
+    "_trackable_obj",
+    "_frontend",
+}
 
 LOAD_OPTIONS = ("signature_keys", "tags", "input_shapes", "input_arrays", "output_arrays")
 
@@ -487,13 +507,12 @@ def _describe(conv: TFLiteConverter, option: str) -> str:
 # Stages (each turns the exceptions of its component into ConverterError)
 
 
-def _load(source: Any, options: dict[str, Any]) -> Any:
-    from tflconv.frontends.tensorflow import FrontendError, load_model
-
+def _load(source: Any, options: dict[str, Any], frontend: str | None = None) -> ImportedModel:
+    """Import `source` with the named frontend, or the registered one that accepts it."""
     if isinstance(source, str | os.PathLike) and not os.path.exists(source):
         raise ConverterError(f"no such file or directory: {os.fspath(source)}", phase="load")
     try:
-        return load_model(source, **options)
+        return load_source(source, frontend, **options)
     except FrontendError as err:
         raise ConverterError(
             str(err) or type(err).__name__, phase="load", details=str(err)
@@ -721,17 +740,20 @@ def convert(
     output_path: str | os.PathLike | None = None,
     *,
     pipeline: str = DEFAULT_PIPELINE,
+    frontend: str | None = None,
     **options: Any,
 ) -> bytes:
-    """Convert a TF/Keras model (anything `frontends.tensorflow.load_model` takes: a SavedModel
-    directory, a .keras/.h5 file, a frozen .pb, a Keras model, concrete functions) to .tflite
-    bytes, and write them atomically to `output_path` if given.
+    """Convert a model to .tflite bytes, and write them atomically to `output_path` if given.
+
+    The model is anything a registered frontend accepts (`frontends.base.frontend_for`; the
+    TensorFlow one takes a SavedModel directory, a .keras/.h5 file, a frozen .pb, a Keras model,
+    concrete functions); `frontend` names one to skip the choice.
 
     `options` are load options (signature_keys, tags, input_shapes, input_arrays,
     output_arrays) and converter attributes (optimizations, dump_dir, time_passes, ...;
     `target_spec` may be a dict)."""
     load_options = {k: options.pop(k) for k in LOAD_OPTIONS if k in options}
-    conv = TFLiteConverter(model, load_options=load_options)
+    conv = TFLiteConverter(model, load_options=load_options, frontend=frontend)
     conv.pipeline = pipeline
     for name, value in options.items():
         if name not in _KNOWN_ATTRIBUTES:

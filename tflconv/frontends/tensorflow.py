@@ -3,7 +3,10 @@
 
     model = load_model("path/to/saved_model")
     print(model.module.functions[0].attributes["input_names"])
-    outputs = model.run_tf("serving_default", {"x": x})   # run the original in TF
+    outputs = model.run_source("serving_default", {"x": x})   # run the original in TF
+
+`TensorFlowFrontend` (registered as "tensorflow") is this frontend behind the `frontends.base`
+seam; `load_model` is its `load`.
 
 TensorFlow and Keras are imported lazily (importing this module is cheap). The graph walk
 lives in `tf_graph.py`, attribute/dtype/location conversions in `tf_convert.py`, the source
@@ -13,79 +16,26 @@ kinds in `tf_sources.py`.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
+from collections.abc import Sequence
+from typing import Any, ClassVar
 
 from tflconv.core.ir import Module
+
+from .base import FrontendError, ImportedModel, register_frontend
+
+__all__ = [
+    "FRONTEND",
+    "FrontendError",
+    "ImportedModel",
+    "TensorFlowFrontend",
+    "import_concrete_functions",
+    "load_model",
+]
 
 MODEL_TYPES = ("saved_model", "keras", "concrete_functions", "graph_def")
 
 Shape = Sequence[int | None]
 InputShapes = dict[str, Shape] | Sequence[Shape] | None
-
-
-class FrontendError(ValueError):
-    """The model cannot be imported: one line naming what, where, and how to fix it."""
-
-
-@dataclass
-class ImportedModel:
-    """An imported model: the IR plus a way to run the original in TensorFlow."""
-
-    module: Module
-    model_type: str
-    _runners: dict[str, Callable[[list[np.ndarray]], list[np.ndarray]]] = field(
-        default_factory=dict, repr=False
-    )
-    _source: Any = field(default=None, repr=False)  # keeps TF objects (variables) alive
-
-    @property
-    def signature_keys(self) -> list[str]:
-        return [
-            f.attributes["signature_key"]
-            for f in self.module.functions
-            if f.attributes.get("entry")
-        ]
-
-    def function(self, signature_key: str | None = None) -> Any:
-        """The entry function of a signature (the first one by default)."""
-        for fn in self.module.functions:
-            if fn.attributes.get("entry") and signature_key in (
-                None,
-                fn.attributes["signature_key"],
-            ):
-                return fn
-        raise FrontendError(
-            f"no signature {signature_key!r}; the model has {', '.join(self.signature_keys)}"
-        )
-
-    def run_tf(
-        self, signature_key: str | None, inputs: dict[str, Any] | Sequence[Any]
-    ) -> list[np.ndarray]:
-        """Run the original TF model: `inputs` by input name, or a list in `input_names` order.
-        Returns the outputs in `output_names` order."""
-        fn = self.function(signature_key)
-        names = fn.attributes["input_names"]
-        if isinstance(inputs, dict):
-            missing = [n for n in names if n not in inputs]
-            unknown = [n for n in inputs if n not in names]
-            if missing or unknown:
-                raise FrontendError(
-                    f"run_tf({fn.attributes['signature_key']!r}): inputs must be {names}, "
-                    f"got {sorted(inputs)}"
-                )
-            arrays = [inputs[n] for n in names]
-        else:
-            arrays = list(inputs)
-            if len(arrays) != len(names):
-                raise FrontendError(
-                    f"run_tf({fn.attributes['signature_key']!r}): expected {len(names)} inputs "
-                    f"{names}, got {len(arrays)}"
-                )
-        return self._runners[fn.attributes["signature_key"]](arrays)
 
 
 def load_model(
@@ -119,6 +69,45 @@ def load_model(
 def import_concrete_functions(funcs: Sequence[Any], input_shapes: InputShapes = None) -> Module:
     """Lower-level: a module from concrete functions / tf.functions with input signatures."""
     return load_model(list(funcs), input_shapes=input_shapes).module
+
+
+# Module name prefixes of the classes of TF / Keras objects (checked without importing TF).
+_TF_MODULES = ("tensorflow.", "keras.", "tf_keras.")
+
+
+def _is_tf_object(obj: Any) -> bool:
+    """A Keras model, tf.function, concrete function, tf.Module, ... (by its classes' modules)."""
+    return any(
+        (getattr(c, "__module__", "") or "").startswith(_TF_MODULES) for c in type(obj).__mro__
+    )
+
+
+class TensorFlowFrontend:
+    """SavedModel directories, .keras / .h5 files, frozen GraphDefs, Keras models, tf.functions
+    and concrete functions (alone or in a list)."""
+
+    name: ClassVar[str] = "tensorflow"
+    kinds: ClassVar[str] = (
+        "a SavedModel directory, a .keras/.h5/.pb path, a keras.Model (Keras 3 or tf-keras), "
+        "a tf.function / concrete function or a list of them"
+    )
+    # The fallback for paths: any existing file that no other frontend claims is read as a
+    # GraphDef (its error names what is wrong with the file), so it is asked last.
+    priority: ClassVar[int] = -1
+
+    def accepts(self, source: Any, **options: Any) -> bool:
+        if isinstance(source, (str, os.PathLike)):
+            return True
+        if isinstance(source, (list, tuple)):
+            # Empty, or one non-function among tf.functions: `load` names what is wrong.
+            return not source or any(_is_tf_object(f) for f in source)
+        return _is_tf_object(source)
+
+    def load(self, source: Any, **options: Any) -> ImportedModel:
+        return load_model(source, **options)
+
+
+FRONTEND = register_frontend(TensorFlowFrontend())
 
 
 def _check_path(path: str | os.PathLike) -> str:
