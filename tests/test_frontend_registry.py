@@ -201,6 +201,13 @@ def test_entry_point_frontend_converts_its_file(plugin_site, tmp_path, capsys):
     np.testing.assert_allclose(got, np.maximum(x * y, 0), rtol=1e-6)
     assert tflconv.convert(model) == out.read_bytes()
 
+    # --verify needs the source run: this frontend has no reference, so it says so and skips.
+    capsys.readouterr()
+    assert main(["convert", str(model), "-o", str(out), "--verify"]) == 0
+    printed = capsys.readouterr().out
+    assert "the example-toyir frontend cannot run the source model: SKIP" in printed
+    assert "verify: nothing compared" in printed
+
     with pytest.raises(tflconv.ConverterError, match="example-toyir: no load options"):
         tflconv.convert(model, signature_keys=["x"])
 

@@ -432,6 +432,7 @@ def compare_with_tf(
     source = "inputs from file" if given is not None else f"random inputs, seed {seed}"
     lines = [f"verify: LiteRT vs TensorFlow ({source}; atol {atol:g}, rtol {rtol:g})"]
     ok = True
+    compared = 0
     for key in signatures:
         runner = interp.get_signature_runner(key)
         fn = entries.get(key)
@@ -456,6 +457,7 @@ def compare_with_tf(
             frontend = result.imported.frontend
             lines.append(f"  [{key}] the {frontend} frontend cannot run the source model: SKIP")
             continue
+        compared += 1
         expected = result.imported.run_source(key, inputs)
         if isinstance(expected, dict):
             expected = [expected[n] for n in (out_names or sorted(expected))]
@@ -482,7 +484,10 @@ def compare_with_tf(
                 f"  [{key}] {name} {tuple(g.shape)} {g.dtype}: max abs err {max_abs:.3g}, "
                 f"max rel err {max_rel:.3g}  {'ok' if passed else 'FAIL'}"
             )
-    lines.append("verify: " + ("passed" if ok else "FAILED"))
+    if ok and not compared:
+        lines.append("verify: nothing compared (no signature could run its source model)")
+    else:
+        lines.append("verify: " + ("passed" if ok else "FAILED"))
     return ok, lines
 
 
