@@ -17,7 +17,7 @@ from tflconv.passes.legalize.nn_expr import (
     scalar,
 )
 
-from .util import absorb, act, new_const, short, users_reason
+from .util import LAYOUT_OPS, absorb, act, new_const, short, users_reason
 
 
 class FuseActivation(RewritePattern):
@@ -29,11 +29,7 @@ class FuseActivation(RewritePattern):
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x = op.operands[0]
         layouts: list[Operation] = []
-        while (
-            x.defining_op is not None
-            and x.defining_op.name in ("tfl.reshape", "tfl.transpose")
-            and x.num_uses == 1
-        ):
+        while x.defining_op is not None and x.defining_op.name in LAYOUT_OPS and x.num_uses == 1:
             layouts.append(x.defining_op)
             x = x.defining_op.operands[0]
         producer = x.defining_op

@@ -11,6 +11,7 @@ from tflconv.dialects.tfl_traits import AFFINE
 from tflconv.passes.legalize.nn_expr import known_constant
 
 from .util import (
+    LAYOUT_OPS,
     absorb,
     act,
     bias_array,
@@ -195,9 +196,6 @@ class FuseInputScaleIntoConv(RewritePattern):
             op.set_operand(0, inner)
             op.location = fused_location([op, pre])
         rw.erase(pre)
-
-
-LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
 
 
 def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> np.ndarray | None:

@@ -11,6 +11,9 @@ from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_traits import AFFINE
 from tflconv.passes.legalize.nn_expr import known_constant
 
+LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
+"""Ops that only move elements: an elementwise activation or scale moves across them."""
+
 SHORT = {
     "tfl.conv_2d": "conv",
     "tfl.depthwise_conv_2d": "depthwise conv",
