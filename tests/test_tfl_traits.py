@@ -157,3 +157,37 @@ def test_activation_is_fused_exactly_into_fused_activation_ops(
     else:
         assert hist.get(activation_op) == 1, hist
         assert _fused(tflite, producer) in ([], ["NONE"])
+
+
+_VERIFIED = {
+    # op: (input shape, weights shape, result shape); the weights' AFFINE axis has 3 channels
+    "tfl.conv_2d": ((1, 4, 4, 2), (3, 1, 1, 2), (1, 4, 4, 3)),
+    "tfl.depthwise_conv_2d": ((1, 4, 4, 3), (1, 1, 1, 3), (1, 4, 4, 3)),
+    "tfl.fully_connected": ((1, 2), (3, 2), (1, 3)),
+}
+
+
+@pytest.mark.parametrize("bias_size", [3, 5])
+@pytest.mark.parametrize("op", sorted(_VERIFIED))
+def test_affine_axis_agrees_with_the_op_verifier(op: str, bias_size: int) -> None:
+    """The tfl verifiers count output channels on the same weights axis as AFFINE."""
+    from tflconv.core.parser import parse_module
+    from tflconv.core.verifier import verify_op
+
+    x, w, y = (f"tensor<{'x'.join(map(str, s))}xf32>" for s in _VERIFIED[op])
+    assert _VERIFIED[op][1][AFFINE[op].axis] == 3
+    b = f"tensor<{bias_size}xf32>"
+    module = parse_module(
+        f"""module {{
+  func.func @f(%x: {x}, %w: {w}, %b: {b}) -> ({y}) {{
+    %y = "{op}"(%x, %w, %b) : ({x}, {w}, {b}) -> {y}
+    "func.return"(%y) : ({y}) -> ()
+  }}
+}}"""
+    )
+    (affine,) = [o for o in module.walk() if o.name == op]
+    messages = [d.message for d in verify_op(affine)]
+    if bias_size == 3:
+        assert not messages
+    else:
+        assert any("output channels" in m for m in messages), messages
