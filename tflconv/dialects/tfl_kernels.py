@@ -16,7 +16,8 @@ why i8/ui8 are missing from most arithmetic entries below.
 Facts come from the kernels' Prepare/Eval type switches (LiteRT tflite/kernels/*.cc) and every
 accepted entry is run in the LiteRT interpreter `ai-edge-litert` 2.x by tests/test_kernel_dtypes.py
 (with numerics against numpy), as is a sample of refused ones (LiteRT must really refuse them).
-Ops not in the table are not checked.
+Ops not in the table are not checked. The other kernel facts (affine weight layouts, fused
+activations, same-scale / fixed-output / int8 / 16x8 kernels) are in `tfl_traits.py`.
 """
 
 from __future__ import annotations

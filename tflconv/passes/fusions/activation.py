@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.dialects.tfl_traits import ACTIVATION_FUNCTIONS, FUSED_ACTIVATION_OPS
 from tflconv.passes.legalize.nn_expr import (
     Expr,
     close,
@@ -16,56 +17,26 @@ from tflconv.passes.legalize.nn_expr import (
     scalar,
 )
 
-from .util import absorb, act, new_const, users_reason
-
-FUSED_ACTIVATIONS = {
-    "tfl.relu": "RELU",
-    "tfl.relu6": "RELU6",
-    "tfl.relu_n1_to_1": "RELU_N1_TO_1",
-}
-"""Activation op -> ActivationFunctionType (relu_0_to_1 has no fused form)."""
-
-ACCEPTS_FUSED_ACTIVATION = {
-    "tfl.conv_2d": "conv",
-    "tfl.depthwise_conv_2d": "depthwise conv",
-    "tfl.fully_connected": "fully_connected",
-    "tfl.conv_3d": "conv 3-D",
-    "tfl.transpose_conv": "transpose conv",
-    "tfl.conv_3d_transpose": "conv 3-D transpose",
-    "tfl.add": "add",
-    "tfl.sub": "sub",
-    "tfl.mul": "mul",
-    "tfl.div": "div",
-    "tfl.average_pool_2d": "average pool",
-    "tfl.max_pool_2d": "max pool",
-}
-"""Producers whose kernels apply a fused activation (float), with the name used in reasons.
-
-tfl.concatenation has the attribute too, but the LiteRT 2.3 kernel silently ignores it
-(verified: relu(concat(a, b)) fused that way returns negative values), so it is not here."""
+from .util import LAYOUT_OPS, absorb, act, new_const, short, users_reason
 
 
 class FuseActivation(RewritePattern):
     """tfl.relu/relu6/relu_n1_to_1(p(..){act=NONE}) -> p(..){act=RELU/RELU6/RELU_N1_TO_1}
     (also across single-use reshapes/transposes between them: the activation is elementwise)"""
 
-    root = tuple(FUSED_ACTIVATIONS)
+    root = tuple(ACTIVATION_FUNCTIONS)
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         x = op.operands[0]
         layouts: list[Operation] = []
-        while (
-            x.defining_op is not None
-            and x.defining_op.name in ("tfl.reshape", "tfl.transpose")
-            and x.num_uses == 1
-        ):
+        while x.defining_op is not None and x.defining_op.name in LAYOUT_OPS and x.num_uses == 1:
             layouts.append(x.defining_op)
             x = x.defining_op.operands[0]
         producer = x.defining_op
-        if producer is None or producer.name not in ACCEPTS_FUSED_ACTIVATION:
+        if producer is None or producer.name not in FUSED_ACTIVATION_OPS:
             what = "an argument" if producer is None else producer.name
             return rw.fail(f"input is {what}, which takes no fused activation")
-        what = ACCEPTS_FUSED_ACTIVATION[producer.name]
+        what = short(producer)
         if reason := users_reason(x, what):
             return rw.fail(reason)
         if act(producer) != "NONE":
@@ -73,10 +44,10 @@ class FuseActivation(RewritePattern):
         if not x.type.is_float or x.type.dtype != op.result.type.dtype:
             return rw.fail("fused activations are applied to float ops of the same type only")
         if not layouts:
-            absorb(rw, producer, op, FUSED_ACTIVATIONS[op.name])
+            absorb(rw, producer, op, ACTIVATION_FUNCTIONS[op.name])
             return None
         with rw.modify(producer):
-            producer.attributes["fused_activation_function"] = FUSED_ACTIVATIONS[op.name]
+            producer.attributes["fused_activation_function"] = ACTIVATION_FUNCTIONS[op.name]
         absorb(rw, layouts[0], op)
 
 

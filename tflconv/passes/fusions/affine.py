@@ -7,10 +7,11 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
+from tflconv.dialects.tfl_traits import AFFINE
 from tflconv.passes.legalize.nn_expr import known_constant
 
 from .util import (
-    AFFINE,
+    LAYOUT_OPS,
     absorb,
     act,
     bias_array,
@@ -86,7 +87,8 @@ class FuseMulIntoAffine(RewritePattern):
         if found is None:
             return None
         producer, c = found
-        w_index, b_index, axis = AFFINE[producer.name]
+        affine = AFFINE[producer.name]
+        w_index, b_index, axis = affine.weight, affine.bias, affine.axis
         w = known_constant(producer.operands[w_index])
         if w is None or w.dtype.kind != "f":
             return rw.fail(f"{short(producer)} weights are not a float constant")
@@ -196,9 +198,6 @@ class FuseInputScaleIntoConv(RewritePattern):
         rw.erase(pre)
 
 
-LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
-
-
 def channel_vector_through(layout: Operation, c: np.ndarray, channels: int) -> np.ndarray | None:
     """`c` (added after `layout`) as one value per channel of the layout op's input, whose last
     dim holds the channels; None when `c` mixes channels with other positions."""
@@ -297,7 +296,8 @@ class FuseMulThroughLayout(RewritePattern):
         if isinstance(found, str):
             return rw.fail(found)
         layout, producer, c = found
-        w_index, _, axis = AFFINE[producer.name]
+        affine = AFFINE[producer.name]
+        w_index, axis = affine.weight, affine.axis
         w = known_constant(producer.operands[w_index])
         if w is None or w.dtype.kind != "f":
             return rw.fail(f"{short(producer)} weights are not a float constant")
@@ -314,7 +314,7 @@ class FuseMulThroughLayout(RewritePattern):
         new_w = new_const(rw, _scale_weights(w, vec, axis, divide), producer)
         with rw.modify(producer):
             producer.set_operand(w_index, new_w)
-        _, b_index, _ = AFFINE[producer.name]
+        b_index = AFFINE[producer.name].bias
         if b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none":
             set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
         absorb(rw, layout, op)
@@ -375,7 +375,8 @@ def _scalable(v: Value) -> Operation | Value | None:
         return None
     if act(producer) != "NONE" or not v.type.is_float:
         return None
-    w_index, _, axis = AFFINE[producer.name]
+    affine = AFFINE[producer.name]
+    w_index, axis = affine.weight, affine.axis
     w = known_constant(producer.operands[w_index])
     if w is None or w.dtype.kind != "f" or bias_array(producer, w.shape[axis], w.dtype) is None:
         return None
@@ -383,7 +384,8 @@ def _scalable(v: Value) -> Operation | Value | None:
 
 
 def scale_affine(rw: PatternRewriter, producer: Operation, k: float) -> None:
-    w_index, b_index, axis = AFFINE[producer.name]
+    affine = AFFINE[producer.name]
+    w_index, b_index, axis = affine.weight, affine.bias, affine.axis
     w = known_constant(producer.operands[w_index])
     assert w is not None
     with rw.modify(producer):

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.dialects.tfl_traits import AFFINE
 from tflconv.passes.legalize.nn_expr import known_constant
 
 from .affine import scale_affine
-from .util import AFFINE, absorb, act, bias_array, const_operand, same_shape
+from .util import absorb, act, bias_array, const_operand, same_shape
 
 LAYOUT = {
     "tfl.reshape",
@@ -90,7 +91,8 @@ class _Cone:
 
 
 def _float_weights(op: Operation) -> bool:
-    w_index, _, axis = AFFINE[op.name]
+    affine = AFFINE[op.name]
+    w_index, axis = affine.weight, affine.axis
     w = known_constant(op.operands[w_index])
     return (
         w is not None and w.dtype.kind == "f" and bias_array(op, w.shape[axis], w.dtype) is not None

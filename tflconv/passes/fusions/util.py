@@ -8,18 +8,11 @@ import numpy as np
 from tflconv.core.ir import Operation, Value, constant
 from tflconv.core.rewrite import PatternRewriter, fused_location
 from tflconv.core.types import TensorType
+from tflconv.dialects.tfl_traits import AFFINE
 from tflconv.passes.legalize.nn_expr import known_constant
 
-AFFINE: dict[str, tuple[int, int, int]] = {
-    # op: (weights operand, bias operand, output-channel axis of the weights)
-    "tfl.conv_2d": (1, 2, 0),  # OHWI
-    "tfl.depthwise_conv_2d": (1, 2, 3),  # [1,H,W,C*M]
-    "tfl.transpose_conv": (1, 3, 0),  # [Cout,H,W,Cin]
-    "tfl.fully_connected": (1, 2, 0),  # [out,in]
-    "tfl.conv_3d": (1, 2, 4),  # DHWIO
-    "tfl.conv_3d_transpose": (1, 3, 3),  # [D,H,W,Cout,Cin]
-}
-"""Ops computing `weights (x) input + bias` with one output channel per weights slice."""
+LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
+"""Ops that only move elements: an elementwise activation or scale moves across them."""
 
 SHORT = {
     "tfl.conv_2d": "conv",
@@ -28,7 +21,14 @@ SHORT = {
     "tfl.fully_connected": "fully_connected",
     "tfl.conv_3d": "conv 3-D",
     "tfl.conv_3d_transpose": "conv 3-D transpose",
+    "tfl.add": "add",
+    "tfl.sub": "sub",
+    "tfl.mul": "mul",
+    "tfl.div": "div",
+    "tfl.average_pool_2d": "average pool",
+    "tfl.max_pool_2d": "max pool",
 }
+"""The op names fusion reasons use ("conv output has 2 users")."""
 
 
 def short(op: Operation) -> str:
@@ -70,7 +70,8 @@ def channel_vector(c: np.ndarray, channels: int) -> np.ndarray | None:
 
 
 def channels_of(op: Operation) -> int | None:
-    w_index, _, axis = AFFINE[op.name]
+    affine = AFFINE[op.name]
+    w_index, axis = affine.weight, affine.axis
     shape = op.operands[w_index].type.shape
     if shape is None or len(shape) <= axis:
         return None
@@ -79,7 +80,7 @@ def channels_of(op: Operation) -> int | None:
 
 def bias_array(op: Operation, channels: int, dtype: np.dtype) -> np.ndarray | None:
     """The op's bias as an array (zeros when absent); None when it is not a constant."""
-    _, b_index, _ = AFFINE[op.name]
+    b_index = AFFINE[op.name].bias
     if b_index >= op.num_operands or op.operands[b_index].type.dtype == "none":
         return np.zeros([channels], dtype=dtype)
     arr = known_constant(op.operands[b_index])
@@ -101,7 +102,7 @@ def new_const(
 
 def set_bias(rw: PatternRewriter, op: Operation, bias: np.ndarray) -> None:
     """Give an affine op a constant bias (the operand is appended when it was left off)."""
-    _, b_index, _ = AFFINE[op.name]
+    b_index = AFFINE[op.name].bias
     value = new_const(rw, bias, op)
     with rw.modify(op):
         if b_index < op.num_operands:

@@ -14,6 +14,7 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType, numpy_dtype
 from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_reason
+from tflconv.dialects.tfl_traits import FUSED_ACTIVATION_OPS
 
 from .common import const, constant_value, create_tfl
 from .tensor_util import (
@@ -27,34 +28,35 @@ from .tensor_util import (
 
 NONE_ACT = {"fused_activation_function": "NONE"}
 
-# tf op -> (tfl op, highest rank the kernel broadcasts, takes a fused activation).
+# tf op -> (tfl op, highest rank the kernel broadcasts); whether the kernel takes a fused
+# activation is `tfl_traits.FUSED_ACTIVATION_OPS`.
 # Limits measured against the official converter (it inserts BROADCAST_TO past them);
 # None: the kernel broadcasts at any rank; 0: the kernel needs equal shapes.
-BINARY: dict[str, tuple[str, int | None, bool]] = {
-    "tf.Add": ("add", 6, True),
-    "tf.AddV2": ("add", 6, True),
-    "tf.Sub": ("sub", 6, True),
-    "tf.Mul": ("mul", 6, True),
-    "tf.RealDiv": ("div", 6, True),
-    "tf.Div": ("div", 6, True),
-    "tf.TruncateDiv": ("div", 6, True),  # integers only (checked below): DIV truncates them
-    "tf.FloorDiv": ("floor_div", 4, False),
-    "tf.FloorMod": ("floor_mod", 4, False),
-    "tf.Maximum": ("maximum", 5, False),
-    "tf.Minimum": ("minimum", 5, False),
-    "tf.Pow": ("pow", 4, False),
-    "tf.SquaredDifference": ("squared_difference", 4, False),
-    "tf.Less": ("less", 4, False),
-    "tf.LessEqual": ("less_equal", 4, False),
-    "tf.Greater": ("greater", 4, False),
-    "tf.GreaterEqual": ("greater_equal", 4, False),
-    "tf.Equal": ("equal", 4, False),
-    "tf.NotEqual": ("not_equal", 4, False),
-    "tf.LogicalAnd": ("logical_and", None, False),
-    "tf.LogicalOr": ("logical_or", None, False),
-    "tf.Atan2": ("atan2", 0, False),
-    "tf.BitwiseXor": ("bitwise_xor", 4, False),
-    "tf.RightShift": ("right_shift", 4, False),
+BINARY: dict[str, tuple[str, int | None]] = {
+    "tf.Add": ("add", 6),
+    "tf.AddV2": ("add", 6),
+    "tf.Sub": ("sub", 6),
+    "tf.Mul": ("mul", 6),
+    "tf.RealDiv": ("div", 6),
+    "tf.Div": ("div", 6),
+    "tf.TruncateDiv": ("div", 6),  # integers only (checked below): DIV truncates them
+    "tf.FloorDiv": ("floor_div", 4),
+    "tf.FloorMod": ("floor_mod", 4),
+    "tf.Maximum": ("maximum", 5),
+    "tf.Minimum": ("minimum", 5),
+    "tf.Pow": ("pow", 4),
+    "tf.SquaredDifference": ("squared_difference", 4),
+    "tf.Less": ("less", 4),
+    "tf.LessEqual": ("less_equal", 4),
+    "tf.Greater": ("greater", 4),
+    "tf.GreaterEqual": ("greater_equal", 4),
+    "tf.Equal": ("equal", 4),
+    "tf.NotEqual": ("not_equal", 4),
+    "tf.LogicalAnd": ("logical_and", None),
+    "tf.LogicalOr": ("logical_or", None),
+    "tf.Atan2": ("atan2", 0),
+    "tf.BitwiseXor": ("bitwise_xor", 4),
+    "tf.RightShift": ("right_shift", 4),
 }
 
 
@@ -149,12 +151,12 @@ def _binary_op(
 ) -> Value:
     """The tfl op of an elementwise binary tf op, broadcast explicitly past the kernel's rank
     (check `_broadcastable` first)."""
-    tfl_name, max_rank, has_act = BINARY[tf_name]
+    tfl_name, max_rank = BINARY[tf_name]
     if needs_explicit_broadcast(operands, max_rank):
         broadcast = explicit_broadcast(rw, operands)
         assert broadcast is not None, "checked by _broadcastable"
         operands = broadcast
-    attrs = dict(NONE_ACT) if has_act else {}
+    attrs = dict(NONE_ACT) if "tfl." + tfl_name in FUSED_ACTIVATION_OPS else {}
     return create_tfl(rw, tfl_name, operands, [result_type], **attrs).result
 
 
@@ -165,7 +167,7 @@ class LegalizeBinary(RewritePattern):
     root = tuple(BINARY)
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        tfl_name, max_rank, has_act = BINARY[op.name]
+        tfl_name, max_rank = BINARY[op.name]
         x, y = op.operands
         reason = _dtype_reason(tfl_name, x)
         if reason:
@@ -182,7 +184,7 @@ class LegalizeBinary(RewritePattern):
             and broadcast_shapes(x.type.shape, y.type.shape) is None
         ):
             return rw.fail("incompatible shapes with incompatible_shape_error=false")
-        attrs = dict(NONE_ACT) if has_act else {}
+        attrs = dict(NONE_ACT) if "tfl." + tfl_name in FUSED_ACTIVATION_OPS else {}
         if not needs_explicit_broadcast([x, y], max_rank):
             rw.replace_with_new(op, "tfl." + tfl_name, [x, y], attrs)
             return None

@@ -22,10 +22,12 @@ import math
 import numpy as np
 
 from tflconv.core.ir import Operation
+from tflconv.dialects.tfl_traits import AFFINE
 
 INPUT_MEAN_ATTR = "_calibration_input_mean"
 
-CORRECTED = frozenset({"tfl.conv_2d", "tfl.depthwise_conv_2d", "tfl.fully_connected"})
+CORRECTED = frozenset(op for op, affine in AFFINE.items() if affine.patch is not None)
+"""The affine ops whose input patch layout `PatchMean` and `output_shift` know."""
 
 
 def _window(size: int, k: int, stride: int, dilation: int, same: bool) -> tuple[int, int, int]:
@@ -50,7 +52,7 @@ class PatchMean:
         self.op_name = op.name
         a = op.attributes
         self.kernel = (
-            (weight_shape[1], weight_shape[2]) if op.name != "tfl.fully_connected" else None
+            (weight_shape[1], weight_shape[2]) if AFFINE[op.name].patch == "window" else None
         )
         self.stride = (int(a.get("stride_h", 1)), int(a.get("stride_w", 1)))
         self.dilation = (int(a.get("dilation_h_factor", 1)), int(a.get("dilation_w_factor", 1)))

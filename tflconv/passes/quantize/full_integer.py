@@ -27,6 +27,14 @@ import numpy as np
 
 from tflconv.core.ir import RETURN, Function, Operation, Value
 from tflconv.core.types import QuantParams, TensorType
+from tflconv.dialects.tfl_traits import (
+    BIAS_TYPE_OPTION,
+    FIXED_OUTPUT,
+    INT8_AFFINE,
+    INT8_OPS,
+    INT16_OPS,
+    SAME_SCALE,
+)
 
 from . import kernels
 from .bias_correction import INPUT_MEAN_ATTR, corrected_bias
@@ -44,15 +52,7 @@ from .common import (
     strip_calibration,
     value_name,
 )
-from .ops import (
-    AFFINE,
-    BIAS_TYPE_ATTR,
-    FIXED_OUTPUT,
-    INT8_OPS,
-    INT16_OPS,
-    SAME_SCALE,
-    prefer_result_scale,
-)
+from .ops import prefer_result_scale
 
 SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
 
@@ -145,7 +145,7 @@ class _FunctionQuantizer:
         missing = [v for v in missing if not (fixed and v in op.results)]
         if missing:
             return f"no calibration range for {missing[0].name_hint or 'a tensor'}"
-        aff = AFFINE.get(op.name)
+        aff = INT8_AFFINE.get(op.name)
         if aff is not None:
             if const_array(op.operands[aff.weight]) is None:
                 return "weights are not constant"
@@ -292,7 +292,7 @@ class _FunctionQuantizer:
             self._add_missing_bias(op, original, const_cache)
             for r in t.outs:
                 r.type = qtype(r.type, self.dtype, quantized[r])
-            if self.dtype == "i16" and op.name in BIAS_TYPE_ATTR:
+            if self.dtype == "i16" and op.name in BIAS_TYPE_OPTION:
                 op.attributes["quantized_bias_type"] = "INT64"
         # Integer values read by float ops or returned: dequantize once per value.
         for v, _qp in quantized.items():
@@ -352,7 +352,7 @@ class _FunctionQuantizer:
         arr: np.ndarray,
         cache: dict[tuple, Value],
     ) -> Value:
-        aff = AFFINE.get(op.name)
+        aff = INT8_AFFINE.get(op.name)
         anchor = v.defining_op
         assert anchor is not None
         loc = anchor.location
@@ -390,7 +390,7 @@ class _FunctionQuantizer:
     ) -> Value:
         """The integer bias of an affine op (its weights are already quantized): `v` = `arr`,
         or, for a bias-less op (v None), a new one when bias correction needs it."""
-        aff = AFFINE[op.name]
+        aff = INT8_AFFINE[op.name]
         s_in = self.required(op, original[aff.input]).scale
         w_quant = op.operands[aff.weight].type.quant
         if w_quant is None or not w_quant.scale:
@@ -424,7 +424,7 @@ class _FunctionQuantizer:
     ) -> None:
         """A bias-less affine op gets a bias when correcting its weight-rounding shift is worth
         a tensor: some channel moves by at least `ADDED_BIAS_MIN_SHIFT` output steps."""
-        aff = AFFINE.get(op.name)
+        aff = INT8_AFFINE.get(op.name)
         if aff is None or aff.bias is None or aff.bias >= op.num_operands:
             return
         if op.operands[aff.bias].type.dtype != "none" or INPUT_MEAN_ATTR not in op.attributes:
@@ -444,7 +444,7 @@ class _FunctionQuantizer:
         mean = op.attributes.get(INPUT_MEAN_ATTR)
         if not self.cfg.bias_correction or mean is None:
             return None
-        aff = AFFINE[op.name]
+        aff = INT8_AFFINE[op.name]
         weights = const_array(original[aff.weight])
         wq = op.operands[aff.weight]
         q, quant = const_array(wq), wq.type.quant

@@ -8,10 +8,11 @@ import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value
 from tflconv.core.types import QuantParams, TensorType
+from tflconv.dialects.tfl_traits import DYNAMIC_RANGE
 
 from . import kernels
 from .common import CONSTANT, NameMatcher, const_array, derived_location, new_constant, value_name
-from .ops import DYNAMIC_RANGE, MIN_WEIGHT_ELEMENTS
+from .ops import MIN_WEIGHT_ELEMENTS
 
 REDUCED_PRECISION = "reduced_precision_support"
 FP16_ACC_FP32 = b"fp16accfp32"
