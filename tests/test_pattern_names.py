@@ -90,6 +90,7 @@ def test_disable_patterns_targets_one_table(capsys, tmp_path):
         ("legalize-tf{enable-patterns=[LegalizeConv2d]}", "LegalizeConv2D"),
         ("fuse{disable-patterns=[FuseActivations]}", "FuseActivation"),
         ("canonicalize{disable-patterns=[FoldTfConstantX]}", "FoldTfConstant"),
+        ("simplify-tfl{disable-patterns=[FoldTflConstan]}", "FoldTflConstant"),
     ],
 )
 def test_cli_rejects_unknown_pattern_names(capsys, tmp_path, pipeline, suggestion):

@@ -17,7 +17,14 @@ import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value, constant, constant_value
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.rewrite import PatternRewriter, PatternSet, RewritePattern, apply_greedy
+from tflconv.core.pipeline import PipelineError
+from tflconv.core.rewrite import (
+    PatternRewriter,
+    PatternSet,
+    RewritePattern,
+    apply_greedy,
+    unknown_pattern_names,
+)
 
 from . import fold_kernels as K
 from .fold_kernels import NotFoldable, ints, scalar_int
@@ -419,6 +426,12 @@ class SimplifyTfl(Pass):
     """Fold tfl ops whose operands are all constants."""
     disable_patterns: tuple[str, ...] = ()
     """Pattern names not to apply (bisecting a bad rewrite)."""
+
+    def __post_init__(self) -> None:
+        if self.disable_patterns:
+            problem = unknown_pattern_names(self.disable_patterns, [p.name for p in PATTERNS])
+            if problem:
+                raise PipelineError(f"disable-patterns: {problem}")
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         disabled = set(self.disable_patterns)
