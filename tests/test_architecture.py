@@ -1,0 +1,214 @@
+"""The import rules of DESIGN.md section 2, enforced.
+
+`lint-imports` checks the contracts in pyproject.toml ([tool.importlinter]): the layers
+cli > tools > api > (frontends | passes | tflite) > dialects > core, nothing imports cli, core
+imports no third-party package but numpy, TensorFlow only in frontends. A function-local import of
+a tflconv module is allowed only when it is listed below with its reason: new ones must not be
+added to dodge an import cycle (restructure instead).
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "tflconv"
+
+# Reasons a function-local import of a tflconv module may stay.
+SCHEMA = "tflite.reader/writer/generated load the 20k-line generated schema: only on use"
+TF = "the TensorFlow frontend imports TensorFlow: only when a TensorFlow model is loaded"
+CLI = "a CLI subcommand loads only what it runs, so `tflconv --help` stays fast"
+TOOL = "a tool defers the converter (TensorFlow, numba) until it runs"
+# Known debt of issue 11: a cycle or a layering problem dodged by a local import. Remove the
+# entry when the import moves to module level; never add one.
+DEBT = "debt: cycle dodged by a local import (issue 11), to restructure"
+
+ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
+    ("tflconv.api.compat", "tflconv"): DEBT,
+    ("tflconv.api.compat", "tflconv.core.pipeline"): DEBT,
+    ("tflconv.api.compat", "tflconv.passes.check_tflite_legal"): DEBT,
+    ("tflconv.api.compat", "tflconv.passes.custom_ops"): DEBT,
+    ("tflconv.api.compat", "tflconv.passes.legalize_tf"): DEBT,
+    ("tflconv.api.compat", "tflconv.passes.lower_tensor_lists"): DEBT,
+    ("tflconv.api.compat", "tflconv.passes.select_tf_ops"): DEBT,
+    ("tflconv.api.compat", "tflconv.core.passes"): DEBT,
+    ("tflconv.api.converter", "tflconv.api.compat"): DEBT,
+    ("tflconv.api.converter", "tflconv.passes.quantize.common"): DEBT,
+    ("tflconv.api.converter", "tflconv.passes.quantize.recipes"): DEBT,
+    ("tflconv.api.converter", "tflconv.frontends.tensorflow"): TF,
+    ("tflconv.api.converter", "tflconv"): DEBT,
+    ("tflconv.api.converter", "tflconv.core"): DEBT,
+    ("tflconv.api.converter", "tflconv.core.passes"): DEBT,
+    ("tflconv.api.converter", "tflconv.passes.check_tflite_legal"): DEBT,
+    ("tflconv.api.converter", "tflconv.tools.metadata"): DEBT,
+    ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.cli.analyze", "tflconv.tools.analyze"): CLI,
+    ("tflconv.cli.common", "tflconv.core.passes"): CLI,
+    ("tflconv.cli.common", "tflconv.core"): CLI,
+    ("tflconv.cli.convert", "tflconv.api.compat"): CLI,
+    ("tflconv.cli.convert", "tflconv.passes.quantize.recipes"): CLI,
+    ("tflconv.cli.convert", "tflconv.tools.metadata"): CLI,
+    ("tflconv.cli.debug_quant", "tflconv.core.passes"): CLI,
+    ("tflconv.cli.debug_quant", "tflconv.passes.quantize.common"): CLI,
+    ("tflconv.cli.debug_quant", "tflconv.tools.quant_debug"): CLI,
+    ("tflconv.cli.inspect", "tflconv.tflite.reader"): CLI,
+    ("tflconv.cli.inspect", "tflconv.tools.inspect"): CLI,
+    ("tflconv.cli.inspect", "tflconv.core.printer"): CLI,
+    ("tflconv.cli.inspect", "tflconv.core.graphviz"): CLI,
+    ("tflconv.cli.inspect", "tflconv.core.passes"): CLI,
+    ("tflconv.cli.metadata", "tflconv.api.converter"): CLI,
+    ("tflconv.cli.metadata", "tflconv.tools.metadata"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.passes"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.pipeline"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.parser"): CLI,
+    ("tflconv.cli.opt", "tflconv.passes"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.printer"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.verifier"): CLI,
+    ("tflconv.cli.opt", "tflconv.tflite.reader"): CLI,
+    ("tflconv.cli.opt", "tflconv.tflite.writer"): CLI,
+    ("tflconv.core.diagnostics", ".printer"): DEBT,
+    ("tflconv.core.instrument", ".printer"): DEBT,
+    ("tflconv.core.instrument", ".graphviz"): DEBT,
+    ("tflconv.core.ir", ".opdef"): DEBT,
+    ("tflconv.core.passes", ".pipeline"): DEBT,
+    ("tflconv.core.passes", ".verifier"): DEBT,
+    ("tflconv.core.passes", ".printer"): DEBT,
+    ("tflconv.core.rewrite", ".location"): DEBT,
+    ("tflconv.frontends.tensorflow", "."): TF,
+    ("tflconv.frontends.tf_convert", "tflconv"): DEBT,
+    ("tflconv.frontends.tf_variables", ".tf_graph"): DEBT,
+    ("tflconv.passes.check_tflite_legal", ".legalize_tf"): DEBT,
+    ("tflconv.passes.legalize.control_flow", "tflconv.core.types"): DEBT,
+    ("tflconv.passes.quantize.calibrate", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.dce"): DEBT,
+    ("tflconv.passes.quantize.recipes", "tflconv.api.converter"): DEBT,
+    ("tflconv.passes.quantize.recipes", "tflconv.api.options"): DEBT,
+    ("tflconv.tools.analyze", "tflconv"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.api.converter"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.passes.check_tflite_legal"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.passes.select_tf_ops"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.dialects.tfl_kernels"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.api.compat"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.tools.analyze", "tflconv.tools.inspect"): TOOL,
+    ("tflconv.tools.analyze", "tflconv.tflite.generated"): SCHEMA,
+    ("tflconv.tools.analyze", "tflconv.passes.official_lowered_ops"): TOOL,
+    ("tflconv.tools.inspect", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.tools.inspect", "tflconv.tools.metadata"): TOOL,
+    ("tflconv.tools.inspect", "tflconv.tflite.reader"): SCHEMA,
+    ("tflconv.tools.metadata.__init__", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.tools.metadata.__init__", "tflconv.tflite.reader"): SCHEMA,
+    ("tflconv.tools.metadata.types", "tflconv.tools.metadata.spec"): TOOL,
+    ("tflconv.tools.op_coverage", "tflconv.api.converter"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.passes.quantize.calibrate"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.passes.quantize.dataset"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.tflite.reader"): SCHEMA,
+    ("tflconv.tools.quant_debug", "tflconv.api.converter"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.core.passes"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.core.pipeline"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.passes.quantize.quantize_pass"): TOOL,
+    ("tflconv.tools.quant_debug", "tflconv.tflite.writer"): SCHEMA,
+}
+
+
+def _lint_imports() -> str:
+    exe = shutil.which("lint-imports") or str(Path(sys.executable).parent / "lint-imports")
+    if not Path(exe).exists():
+        pytest.skip("import-linter is not installed (pip install -e .[dev])")
+    return exe
+
+
+def _run(config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    cmd = [_lint_imports(), "--no-cache"]
+    if config is not None:
+        cmd += ["--config", str(config)]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_import_contracts_kept() -> None:
+    result = _run()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "BROKEN" not in result.stdout
+
+
+def test_linter_detects_a_broken_contract(tmp_path: Path) -> None:
+    # The linter must see real imports: core.ir imports numpy, so forbidding it has to fail.
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        textwrap.dedent(
+            """
+            [tool.importlinter]
+            root_package = "tflconv"
+            include_external_packages = true
+
+            [[tool.importlinter.contracts]]
+            name = "core without numpy (must break)"
+            type = "forbidden"
+            source_modules = ["tflconv.core.ir"]
+            forbidden_modules = ["numpy"]
+            """
+        )
+    )
+    result = _run(config)
+    assert result.returncode != 0
+    assert "BROKEN" in result.stdout
+
+
+def _module_name(path: Path) -> str:
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _local_imports(path: Path) -> list[tuple[str, int]]:
+    """(imported tflconv module or relative name, line) for each import inside a function."""
+    found: list[tuple[str, int]] = []
+
+    def visit(node: ast.AST, in_function: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                visit(child, True)
+                continue
+            if in_function and isinstance(child, ast.Import):
+                found.extend(
+                    (a.name, child.lineno) for a in child.names if a.name.split(".")[0] == "tflconv"
+                )
+            elif in_function and isinstance(child, ast.ImportFrom):
+                name = "." * child.level + (child.module or "")
+                if child.level or name.split(".")[0] == "tflconv":
+                    found.append((name, child.lineno))
+            visit(child, in_function)
+
+    visit(ast.parse(path.read_text(), str(path)), False)
+    return found
+
+
+def _all_local_imports() -> dict[tuple[str, str], list[str]]:
+    result: dict[tuple[str, str], list[str]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "generated" in path.parts:
+            continue
+        for name, line in _local_imports(path):
+            key = (_module_name(path), name)
+            result.setdefault(key, []).append(f"{path.relative_to(ROOT)}:{line}")
+    return result
+
+
+def test_function_local_imports_are_allowlisted() -> None:
+    found = _all_local_imports()
+    new = {k: v for k, v in found.items() if k not in ALLOWED_LOCAL_IMPORTS}
+    assert not new, (
+        "function-local imports of tflconv modules not in ALLOWED_LOCAL_IMPORTS "
+        "(import at module level; if that makes a cycle, restructure): "
+        + "; ".join(f"{m} -> {t} at {', '.join(where)}" for (m, t), where in new.items())
+    )
+
+
+def test_local_import_allowlist_has_no_stale_entries() -> None:
+    stale = sorted(set(ALLOWED_LOCAL_IMPORTS) - set(_all_local_imports()))
+    assert not stale, f"remove these entries from ALLOWED_LOCAL_IMPORTS: {stale}"
