@@ -226,7 +226,7 @@ class TFLiteConverter:
         """int8 / 16x8: correct each conv / fully-connected bias for the mean shift of int8
         weight rounding (False: the official recipe alone; docs/quantization.md)."""
         self.metadata: Any = None
-        """TFLite model metadata to embed: a `tflconv.tools.metadata.ModelInfo`, its JSON spec dict,
+        """TFLite model metadata to embed: a `tflconv.tflite.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
 
     # -- constructors (tf.lite names) ---------------------------------------------------------
@@ -602,7 +602,7 @@ def _conversion_metadata(
 
 
 def _attach_metadata(module: Any, info: Any) -> None:
-    from tflconv.tools.metadata import MetadataError, attach_to_module
+    from tflconv.tflite.metadata import MetadataError, attach_to_module
 
     try:
         attach_to_module(module, info)

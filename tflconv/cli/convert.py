@@ -282,7 +282,7 @@ def _convert(
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
     if args.metadata:  # parsed now: a bad spec fails before the model is loaded
-        from tflconv.tools.metadata import MetadataError, ModelInfo
+        from tflconv.tflite.metadata import MetadataError, ModelInfo
 
         try:
             conv.metadata = ModelInfo.from_json(args.metadata)
