@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
+from tflconv.api.quantization import plan_for_converter
 from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
+from tflconv.passes.quantize.common import QuantizeError
 
 
 class ConverterError(Exception):
@@ -390,10 +392,7 @@ class TFLiteConverter:
         )
 
     def _quantization(self) -> Any:
-        """The post-training quantization recipe (`passes.quantize.recipes`), None for float."""
-        from tflconv.passes.quantize.common import QuantizeError
-        from tflconv.passes.quantize.recipes import plan_for_converter
-
+        """The post-training quantization recipe (`api.quantization`), None for float."""
         try:
             return plan_for_converter(self)
         except QuantizeError as err:
