@@ -45,6 +45,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.api.converter", "tflconv.core"): DEBT,
     ("tflconv.api.converter", "tflconv.core.passes"): DEBT,
     ("tflconv.api.converter", "tflconv.passes.check_tflite_legal"): DEBT,
+    ("tflconv.api.converter", "tflconv.tflite.runtime"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.metadata"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
     ("tflconv.cli.analyze", "tflconv.tools.analyze"): CLI,
@@ -84,7 +85,6 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.frontends.tf_variables", ".tf_graph"): DEBT,
     ("tflconv.passes.check_tflite_legal", ".legalize_tf"): DEBT,
     ("tflconv.passes.legalize.control_flow", "tflconv.core.types"): DEBT,
-    ("tflconv.passes.quantize.calibrate", "tflconv.tflite.writer"): SCHEMA,
     ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.dce"): DEBT,
     ("tflconv.tools.analyze", "tflconv"): TOOL,
     ("tflconv.tools.analyze", "tflconv.api.converter"): TOOL,
@@ -97,14 +97,6 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.tools.analyze", "tflconv.tflite.generated"): SCHEMA,
     ("tflconv.tools.analyze", "tflconv.passes.official_lowered_ops"): TOOL,
     ("tflconv.tools.op_coverage", "tflconv.api.converter"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.passes.quantize.calibrate"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.passes.quantize.dataset"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.tflite.reader"): SCHEMA,
-    ("tflconv.tools.quant_debug", "tflconv.api.converter"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.core.passes"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.core.pipeline"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.passes.quantize.quantize_pass"): TOOL,
-    ("tflconv.tools.quant_debug", "tflconv.tflite.writer"): SCHEMA,
 }
 
 

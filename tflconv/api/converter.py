@@ -534,6 +534,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     from tflconv.core import instrument
     from tflconv.core.passes import PassContext, PassFailure, PassManager
     from tflconv.passes.check_tflite_legal import UnsupportedOpsError
+    from tflconv.tflite.runtime import litert_runner
 
     stream = options["stream"]
     instruments: list[Any] = []
@@ -560,7 +561,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     except Exception as err:  # a bad pipeline string: unknown pass, bad option
         raise ConverterError(f"bad pipeline: {err}", phase="pipeline", details=str(err)) from err
     try:
-        pm.run(module, PassContext(data=options.get("data") or {}))
+        pm.run(module, PassContext(data=options.get("data") or {}, runner=litert_runner))
     except PassFailure as err:
         cause = err.__cause__
         if isinstance(cause, UnsupportedOpsError):
