@@ -86,17 +86,6 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.passes.check_tflite_legal", ".legalize_tf"): DEBT,
     ("tflconv.passes.legalize.control_flow", "tflconv.core.types"): DEBT,
     ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.dce"): DEBT,
-    ("tflconv.tools.analyze", "tflconv"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.api.converter"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.passes.check_tflite_legal"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.passes.select_tf_ops"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.dialects.tfl_kernels"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.api.compat"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.tflite.writer"): SCHEMA,
-    ("tflconv.tools.analyze", "tflconv.tools.inspect"): TOOL,
-    ("tflconv.tools.analyze", "tflconv.tflite.generated"): SCHEMA,
-    ("tflconv.tools.analyze", "tflconv.passes.official_lowered_ops"): TOOL,
-    ("tflconv.tools.op_coverage", "tflconv.api.converter"): TOOL,
 }
 
 
