@@ -31,14 +31,6 @@ TOOL = "a tool defers the converter (TensorFlow, numba) until it runs"
 DEBT = "debt: cycle dodged by a local import (issue 11), to restructure"
 
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
-    ("tflconv.api.compat", "tflconv"): DEBT,
-    ("tflconv.api.compat", "tflconv.core.pipeline"): DEBT,
-    ("tflconv.api.compat", "tflconv.passes.check_tflite_legal"): DEBT,
-    ("tflconv.api.compat", "tflconv.passes.custom_ops"): DEBT,
-    ("tflconv.api.compat", "tflconv.passes.legalize_tf"): DEBT,
-    ("tflconv.api.compat", "tflconv.passes.lower_tensor_lists"): DEBT,
-    ("tflconv.api.compat", "tflconv.passes.select_tf_ops"): DEBT,
-    ("tflconv.api.compat", "tflconv.core.passes"): DEBT,
     ("tflconv.api.converter", "tflconv.api.compat"): DEBT,
     ("tflconv.api.converter", "tflconv.frontends.tensorflow"): TF,
     ("tflconv.api.converter", "tflconv"): DEBT,
