@@ -25,18 +25,19 @@ PACKAGE = ROOT / "tflconv"
 SCHEMA = "tflite.reader/writer/generated load the 20k-line generated schema: only on use"
 TF = "the TensorFlow frontend imports TensorFlow: only when a TensorFlow model is loaded"
 CLI = "a CLI subcommand loads only what it runs, so `tflconv --help` stays fast"
-TOOL = "a tool defers the converter (TensorFlow, numba) until it runs"
-# Known debt of issue 11: a cycle or a layering problem dodged by a local import. Remove the
-# entry when the import moves to module level; never add one.
-DEBT = "debt: cycle dodged by a local import (issue 11), to restructure"
+# Known debt of issue 11: a local import that closes an import cycle (see KNOWN_CYCLES). Remove
+# the entry when the cycle is gone; never add one.
+DEBT = "debt: dodges an import cycle (issue 11), to restructure"
+# No cycle behind it: the module imports on use (its owner may move it to module level).
+ON_USE = "no cycle: imported on use"
 
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
-    ("tflconv.api.converter", "tflconv.api.compat"): DEBT,
+    ("tflconv.api.converter", "tflconv.api.compat"): ON_USE,
     ("tflconv.api.converter", "tflconv.frontends.tensorflow"): TF,
-    ("tflconv.api.converter", "tflconv"): DEBT,
-    ("tflconv.api.converter", "tflconv.core"): DEBT,
-    ("tflconv.api.converter", "tflconv.core.passes"): DEBT,
-    ("tflconv.api.converter", "tflconv.passes.check_tflite_legal"): DEBT,
+    ("tflconv.api.converter", "tflconv"): ON_USE,
+    ("tflconv.api.converter", "tflconv.core"): ON_USE,
+    ("tflconv.api.converter", "tflconv.core.passes"): ON_USE,
+    ("tflconv.api.converter", "tflconv.passes.check_tflite_legal"): ON_USE,
     ("tflconv.api.converter", "tflconv.tflite.runtime"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.metadata"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
@@ -64,19 +65,17 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.cli.opt", "tflconv.core.verifier"): CLI,
     ("tflconv.cli.opt", "tflconv.tflite.reader"): CLI,
     ("tflconv.cli.opt", "tflconv.tflite.writer"): CLI,
-    ("tflconv.core.diagnostics", ".printer"): DEBT,
-    ("tflconv.core.instrument", ".printer"): DEBT,
-    ("tflconv.core.instrument", ".graphviz"): DEBT,
+    ("tflconv.core.diagnostics", ".printer"): ON_USE,
+    ("tflconv.core.instrument", ".printer"): ON_USE,
+    ("tflconv.core.instrument", ".graphviz"): ON_USE,
     ("tflconv.core.ir", ".opdef"): DEBT,
     ("tflconv.core.passes", ".pipeline"): DEBT,
-    ("tflconv.core.passes", ".verifier"): DEBT,
-    ("tflconv.core.passes", ".printer"): DEBT,
-    ("tflconv.core.rewrite", ".location"): DEBT,
+    ("tflconv.core.rewrite", ".location"): ON_USE,
     ("tflconv.frontends.tensorflow", "."): TF,
     ("tflconv.frontends.tf_variables", ".tf_graph"): DEBT,
-    ("tflconv.passes.check_tflite_legal", ".legalize_tf"): DEBT,
-    ("tflconv.passes.legalize.control_flow", "tflconv.core.types"): DEBT,
-    ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.dce"): DEBT,
+    ("tflconv.passes.check_tflite_legal", ".legalize_tf"): ON_USE,
+    ("tflconv.passes.legalize.control_flow", "tflconv.core.types"): ON_USE,
+    ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.dce"): ON_USE,
 }
 
 

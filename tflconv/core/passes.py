@@ -40,7 +40,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from .ir import Module, Value
+from .printer import print_module
 from .rewrite import MatchTracer, RewriteListener, RewritePattern
+from .verifier import verify
 
 if TYPE_CHECKING:
     from .instrument import PassInstrument
@@ -284,8 +286,6 @@ class PassManager:
             result = p.run(module, pctx)
             seconds = time.perf_counter() - start
             if self.verify_each:
-                from .verifier import verify
-
                 verify(module)
         except PassFailure:
             raise
@@ -310,8 +310,8 @@ class PassManager:
         return changed
 
     def _write_reproducer(self, index: int, initial: Module, ctx: PassContext) -> Path:
+        # pipeline.py resolves pass names through this module's registry: imported on use.
         from .pipeline import format_pipeline
-        from .printer import print_module
 
         assert self.reproducer is not None
         # Rebuild the failing pass's input: the earlier passes again, on the run's input.
