@@ -22,7 +22,7 @@ from tflconv.tflite.generated import metadata_schema as mfb
 from tflconv.tflite.generated import tflite_schema as fb
 from tflconv.tflite.reader import read_flatbuffer
 from tflconv.tflite.writer import write_flatbuffer
-from tflconv.tools.metadata import (
+from tflconv.tflite.metadata import (
     TFLITE_METADATA,
     AssociatedFile,
     AudioContent,

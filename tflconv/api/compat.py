@@ -24,6 +24,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from tflconv import passes as _  # noqa: F401  (registers the passes)
+from tflconv.core.passes import write_atomic
+from tflconv.core.pipeline import format_pipeline, parse_pipeline
+from tflconv.passes.check_tflite_legal import CheckTfliteLegal
+from tflconv.passes.custom_ops import CustomOps
+from tflconv.passes.legalize_tf import LegalizeTf
+from tflconv.passes.lower_tensor_lists import LowerTensorLists
+from tflconv.passes.select_tf_ops import SelectTfOps
+
 TFLITE_BUILTINS = "TFLITE_BUILTINS"
 SELECT_TF_OPS = "SELECT_TF_OPS"
 TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
@@ -76,14 +85,6 @@ class CompatFlags:
 def apply_flags(pipeline: str, flags: CompatFlags) -> str:
     """The pipeline string with the flags' passes inserted and the gate's options set.
     Passes the pipeline already has (select-tf-ops, custom-ops) are not added twice."""
-    from tflconv import passes as _  # noqa: F401  (registers the passes)
-    from tflconv.core.pipeline import format_pipeline, parse_pipeline
-    from tflconv.passes.check_tflite_legal import CheckTfliteLegal
-    from tflconv.passes.custom_ops import CustomOps
-    from tflconv.passes.legalize_tf import LegalizeTf
-    from tflconv.passes.lower_tensor_lists import LowerTensorLists
-    from tflconv.passes.select_tf_ops import SelectTfOps
-
     passes = parse_pipeline(pipeline)
     legalize = [i for i, p in enumerate(passes) if isinstance(p, LegalizeTf)]
     gates = [i for i, p in enumerate(passes) if isinstance(p, CheckTfliteLegal)]
@@ -229,8 +230,6 @@ def conversion_report(
 
 
 def write_json(path: str, doc: dict[str, Any]) -> None:
-    from tflconv.core.passes import write_atomic
-
     write_atomic(path, json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 

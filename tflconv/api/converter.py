@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
+from tflconv.api.quantization import plan_for_converter
 from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
+from tflconv.passes.quantize.common import QuantizeError
 
 
 class ConverterError(Exception):
@@ -231,7 +233,7 @@ class TFLiteConverter:
         """int8 / 16x8: correct each conv / fully-connected bias for the mean shift of int8
         weight rounding (False: the official recipe alone; docs/quantization.md)."""
         self.metadata: Any = None
-        """TFLite model metadata to embed: a `tflconv.tools.metadata.ModelInfo`, its JSON spec dict,
+        """TFLite model metadata to embed: a `tflconv.tflite.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
 
     # -- constructors (tf.lite names) ---------------------------------------------------------
@@ -403,10 +405,7 @@ class TFLiteConverter:
         )
 
     def _quantization(self) -> Any:
-        """The post-training quantization recipe (`passes.quantize.recipes`), None for float."""
-        from tflconv.passes.quantize.common import QuantizeError
-        from tflconv.passes.quantize.recipes import plan_for_converter
-
+        """The post-training quantization recipe (`api.quantization`), None for float."""
         try:
             return plan_for_converter(self)
         except QuantizeError as err:
@@ -554,6 +553,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     from tflconv.core import instrument
     from tflconv.core.passes import PassContext, PassFailure, PassManager
     from tflconv.passes.check_tflite_legal import UnsupportedOpsError
+    from tflconv.tflite.runtime import litert_runner
 
     stream = options["stream"]
     instruments: list[Any] = []
@@ -580,7 +580,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     except Exception as err:  # a bad pipeline string: unknown pass, bad option
         raise ConverterError(f"bad pipeline: {err}", phase="pipeline", details=str(err)) from err
     try:
-        pm.run(module, PassContext(data=options.get("data") or {}))
+        pm.run(module, PassContext(data=options.get("data") or {}, runner=litert_runner))
     except PassFailure as err:
         cause = err.__cause__
         if isinstance(cause, UnsupportedOpsError):
@@ -621,7 +621,7 @@ def _conversion_metadata(
 
 
 def _attach_metadata(module: Any, info: Any) -> None:
-    from tflconv.tools.metadata import MetadataError, attach_to_module
+    from tflconv.tflite.metadata import MetadataError, attach_to_module
 
     try:
         attach_to_module(module, info)

@@ -117,7 +117,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     from tflconv.api.compat import add_compat_arguments
 
     add_compat_arguments(p)
-    from tflconv.passes.quantize.recipes import add_quantize_arguments
+    from tflconv.cli.quantize_flags import add_quantize_arguments
 
     add_quantize_arguments(p)
 
@@ -282,7 +282,7 @@ def _convert(
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
     if args.metadata:  # parsed now: a bad spec fails before the model is loaded
-        from tflconv.tools.metadata import MetadataError, ModelInfo
+        from tflconv.tflite.metadata import MetadataError, ModelInfo
 
         try:
             conv.metadata = ModelInfo.from_json(args.metadata)
@@ -290,7 +290,7 @@ def _convert(
             raise ConverterError(f"--metadata: {e}", phase="options") from e
     conv.quiet = not args.verbose
     _configure_compat(conv, args)
-    from tflconv.passes.quantize.recipes import configure_quantization
+    from tflconv.cli.quantize_flags import configure_quantization
 
     configure_quantization(conv, args)
     return conv.convert_with_report()

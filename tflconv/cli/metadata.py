@@ -134,7 +134,7 @@ def _pair(text: str | None, flag: str) -> tuple[Any, Any] | None:
 
 
 def _content(args: argparse.Namespace) -> Any:
-    from tflconv.tools.metadata import AudioContent, FeatureContent, ImageContent
+    from tflconv.tflite.metadata import AudioContent, FeatureContent, ImageContent
 
     given = [x for x in (args.input_image, args.input_audio, args.input_feature or None) if x]
     if len(given) > 1:
@@ -156,7 +156,7 @@ def _content(args: argparse.Namespace) -> Any:
 
 def build_info(args: argparse.Namespace, inputs: list[str], outputs: list[str]) -> Any:
     """The ModelInfo of the flags (over --from-json's spec), one entry per model input/output."""
-    from tflconv.tools.metadata import ASSOCIATED_FILE_TYPES, AssociatedFile, ModelInfo, TensorInfo
+    from tflconv.tflite.metadata import ASSOCIATED_FILE_TYPES, AssociatedFile, ModelInfo, TensorInfo
 
     info = ModelInfo.from_json(args.from_json) if args.from_json else ModelInfo()
     for flag in ("name", "description", "version", "author", "license"):
@@ -212,7 +212,7 @@ def build_info(args: argparse.Namespace, inputs: list[str], outputs: list[str]) 
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from tflconv.tools.metadata import MetadataError, _model_t, add_metadata, model_io_names
+    from tflconv.tflite.metadata import MetadataError, _model_t, add_metadata, model_io_names
 
     data = _read(args.model)
     try:
@@ -231,7 +231,7 @@ def run_add(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    from tflconv.tools.metadata import MetadataError, associated_files, read_model_metadata
+    from tflconv.tflite.metadata import MetadataError, associated_files, read_model_metadata
 
     data = _read(args.model)
     try:
@@ -250,7 +250,7 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from tflconv.tools.metadata import MetadataError, remove_metadata
+    from tflconv.tflite.metadata import MetadataError, remove_metadata
 
     data = _read(args.model)
     try:

@@ -14,7 +14,9 @@ and the `PassManager` that runs them with instruments and crash reproducers.
 
 Option fields may be bool, int, float, str, tuples of those, or `X | None`; in pipeline strings
 they are spelled in kebab-case (`fuse-activations{max-fusions=3}`, see `core/pipeline.py`).
-Inputs that are not strings (a calibration dataset, a callable) travel in `PassContext.data`.
+Inputs that are not strings (a calibration dataset, a callable) travel in `PassContext.data`;
+a runtime to execute the IR with (calibration) in `PassContext.runner`, supplied by the api so
+that passes never import the file format or an interpreter.
 
 Passes from other packages register through the `tflconv.passes` entry-point group: each entry
 point names a module (imported, so its `@register_pass` classes register) or a Pass class.
@@ -29,14 +31,18 @@ import os
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from .ir import Module
+import numpy as np
+
+from .ir import Module, Value
+from .printer import print_module
 from .rewrite import MatchTracer, RewriteListener, RewritePattern
+from .verifier import verify
 
 if TYPE_CHECKING:
     from .instrument import PassInstrument
@@ -44,15 +50,35 @@ if TYPE_CHECKING:
 log = logging.getLogger("tflconv")
 
 
+class ModelRun(Protocol):
+    """A module made runnable by a `ModelRunner` (the api's: LiteRT's interpreter)."""
+
+    def run(self, inputs: Sequence[np.ndarray]) -> bool:
+        """Run one sample (one array per argument of the main function, resized as needed);
+        True when buffers were (re)allocated, so which values are readable may have changed."""
+        ...
+
+    def tensor(self, value: Value) -> np.ndarray | None:
+        """A view of a watched value's buffer after `run`, None when the runtime did not
+        allocate it (an unused while-loop result). Drop the view before the next `run`."""
+        ...
+
+
+ModelRunner = Callable[[Module, Collection[Value]], ModelRun]
+"""Turns a module into a runnable model whose given values stay readable after each run."""
+
+
 @dataclass
 class PassContext:
     """What a pass may use besides the module: the tracer recording pattern attempts, a
-    listener told about IR changes, statistics counters, and non-string inputs."""
+    listener told about IR changes, statistics counters, non-string inputs, and a runner to
+    execute the IR with (set by the api; None when nothing supplied one)."""
 
     tracer: MatchTracer = field(default_factory=MatchTracer)
     listener: RewriteListener | None = None
     stats: Counter = field(default_factory=Counter)
     data: dict[str, Any] = field(default_factory=dict)
+    runner: ModelRunner | None = None
 
 
 @dataclass(frozen=True)
@@ -250,8 +276,8 @@ class PassManager:
     def _run_one(
         self, index: int, p: Pass, module: Module, ctx: PassContext, initial: Module | None
     ) -> bool:
-        # Each pass gets its own counters; tracer, listener and data are shared.
-        pctx = PassContext(ctx.tracer, ctx.listener, Counter(), ctx.data)
+        # Each pass gets its own counters; tracer, listener, data and runner are shared.
+        pctx = PassContext(ctx.tracer, ctx.listener, Counter(), ctx.data, ctx.runner)
         for inst in self.instruments:
             inst.before_pass(p, index, module, pctx)
         start = time.perf_counter()
@@ -260,8 +286,6 @@ class PassManager:
             result = p.run(module, pctx)
             seconds = time.perf_counter() - start
             if self.verify_each:
-                from .verifier import verify
-
                 verify(module)
         except PassFailure:
             raise
@@ -286,15 +310,15 @@ class PassManager:
         return changed
 
     def _write_reproducer(self, index: int, initial: Module, ctx: PassContext) -> Path:
+        # pipeline.py resolves pass names through this module's registry: imported on use.
         from .pipeline import format_pipeline
-        from .printer import print_module
 
         assert self.reproducer is not None
         # Rebuild the failing pass's input: the earlier passes again, on the run's input.
         rebuilt, start = initial.clone(), index
         try:
             for p in self.passes[:index]:
-                p.run(rebuilt, PassContext(data=ctx.data))
+                p.run(rebuilt, PassContext(data=ctx.data, runner=ctx.runner))
         except Exception:  # noqa: BLE001 - the re-run diverged: keep the whole prefix instead
             rebuilt, start = initial, 0
         pipeline = format_pipeline(self.passes[start : index + 1])

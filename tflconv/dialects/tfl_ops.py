@@ -10,7 +10,6 @@ module (~0.15 s), which only the reader and writer need.
 from __future__ import annotations
 
 import functools
-import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -215,13 +214,6 @@ class OptionsTable:
     union: int  # 1: builtin_options, 2: builtin_options_2
     union_type: int  # the member's value in BuiltinOptions / BuiltinOptions2
     fields: tuple[OptionField, ...]
-
-    @property
-    def object_class(self) -> type:
-        """The generated object-API class (`fb.Conv2DOptionsT`)."""
-        # Imported here: only the reader and writer need the generated module (see the docstring).
-        fb = importlib.import_module("tflconv.tflite.generated.tflite_schema")
-        return getattr(fb, self.name + "T")
 
     def field(self, name: str) -> OptionField | None:
         for f in self.fields:

@@ -217,8 +217,8 @@ class SourceLocator:
     def __init__(self) -> None:
         import keras
 
-        import tflconv
-
+        # The root package is loaded before any of its modules: no import of the facade.
+        tflconv = sys.modules[__name__.partition(".")[0]]
         # The interpreter's bin/ holds console scripts such as `tflconv` itself.
         scripts = os.path.dirname(os.path.abspath(sys.executable))
         roots = [

@@ -543,7 +543,7 @@ class _Writer:
                 )
         if not table.fields:
             return None  # an empty options table carries nothing; write NONE
-        obj = table.object_class()
+        obj = getattr(fb, table.name + "T")()  # the generated object-API class
         for f in table.fields:
             if f.name not in op.attributes:
                 if f.default is REQUIRED:

@@ -22,10 +22,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS
+from tflconv import passes  # noqa: F401  (registers the passes)
+from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS, CompatFlags, apply_flags
+from tflconv.api.converter import ConverterError, _load, quiet_tensorflow
 from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import PassContext, PassManager
 from tflconv.core.printer import print_type
+from tflconv.dialects.tfl_kernels import kernel_dtype_errors
+from tflconv.passes.check_tflite_legal import KERNEL_DTYPE, explain, explain_kernel_dtypes
+from tflconv.passes.official_lowered_ops import official_lowering
+from tflconv.passes.select_tf_ops import is_flex_allowed
+from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.writer import write_flatbuffer
+from tflconv.tools.inspect import InspectError, _model, inspect_model
 
 SCHEMA = "tflconv.analysis/1"
 PREPARE = "canonicalize,lower-tensor-lists"
@@ -60,9 +69,6 @@ def analyze_model(
 ) -> dict[str, Any]:
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
     it cannot be loaded."""
-    from tflconv import passes  # noqa: F401  (registers the passes)
-    from tflconv.api.converter import ConverterError, _load, quiet_tensorflow
-
     try:
         with quiet_tensorflow(quiet):
             imported = _load(source, load_options or {})
@@ -98,9 +104,6 @@ def _op_types(
     ctx: PassContext,
     select_user_ops: tuple[str, ...],
 ) -> list[dict[str, Any]]:
-    from tflconv.passes.check_tflite_legal import explain
-    from tflconv.passes.select_tf_ops import is_flex_allowed
-
     total = Counter(before.values())
     for op in left:  # leftovers legalization created (rare) count too
         if op not in before:
@@ -151,9 +154,6 @@ def _kernel_dtype_rows(module: Module) -> list[dict[str, Any]]:
     """One row per tfl op type legalization produced on an element type its LiteRT kernel does
     not take (the kernel table): builtins that would fail at invoke(), so every target that
     legalizes is blocked by them."""
-    from tflconv.dialects.tfl_kernels import kernel_dtype_errors
-    from tflconv.passes.check_tflite_legal import KERNEL_DTYPE, explain_kernel_dtypes
-
     found: dict[str, list[tuple[Operation, list[str]]]] = {}
     for op in module.walk():
         if op.dialect == "tfl" and (errors := kernel_dtype_errors(op)):
@@ -187,8 +187,6 @@ def _failures(ops: list[Operation], ctx: PassContext) -> list[tuple[str, str]]:
 
 
 def _verdicts(rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]) -> list[dict]:
-    from tflconv.passes.select_tf_ops import is_flex_allowed
-
     out = []
     for target_ops, custom in TARGETS:
         builtins = TFLITE_BUILTINS in target_ops
@@ -287,9 +285,6 @@ def _dynamic_shapes(module: Module) -> dict[str, Any]:
 def _size(module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]) -> dict:
     """Write the legalized model with the least permissive flags that convert it; split the
     file into weights (constant buffers) and the rest."""
-    from tflconv.api.compat import CompatFlags, apply_flags
-    from tflconv.tflite.writer import write_flatbuffer
-
     verdicts = _verdicts(rows, select_user_ops)
     chosen = next((v for v in verdicts[:4] if v["converts"]), None)
     if chosen is None:
@@ -338,8 +333,6 @@ def _constant_bytes(module: Module) -> tuple[int, list[dict[str, Any]]]:
 def analyze_tflite(data: bytes) -> dict[str, Any]:
     """Analyze a .tflite file: ops (versions, builtin/Flex/custom), runtime needs,
     quantization, metadata, signatures, size. Raises AnalyzeError for unreadable files."""
-    from tflconv.tools.inspect import InspectError, _model, inspect_model
-
     try:
         info = inspect_model(data, top=3)
         model = _model(bytes(data))
@@ -412,8 +405,6 @@ _TYPE_NAMES: dict[int, str] = {}
 
 def _type_name(code: int) -> str:
     if not _TYPE_NAMES:
-        from tflconv.tflite.generated import tflite_schema as fb
-
         _TYPE_NAMES.update(
             {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
         )
@@ -496,8 +487,6 @@ def _cli_flags(v: dict[str, Any]) -> str:
 def _official_note(verdict: dict[str, Any]) -> list[str]:
     """A Flex/custom fallback for ops the official converter lowers to builtins is not the
     only way: say so, and that the standard runtime cannot run it."""
-    from tflconv.passes.official_lowered_ops import official_lowering
-
     ops = [op for op in verdict["flex_ops"] + verdict["custom_ops"] if official_lowering(op)]
     if not ops:
         return []

@@ -21,6 +21,9 @@ import numpy as np
 
 from tflconv.tflite.generated import conversion_metadata as cm
 from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.metadata import TFLITE_METADATA, MetadataError, metadata_to_dict
+from tflconv.tflite.reader import read_associated_files
+from tflconv.tflite.writer import FILE_IDENTIFIER
 
 _TYPE_NAMES = {v: k.lower() for k, v in vars(fb.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
@@ -45,8 +48,6 @@ def _ints(values: Any) -> list[int]:
 
 
 def _model(data: bytes) -> fb.ModelT:
-    from tflconv.tflite.writer import FILE_IDENTIFIER
-
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise InspectError(
             f"not a .tflite model: expected the file identifier {FILE_IDENTIFIER!r} at bytes "
@@ -195,8 +196,6 @@ def decode_conversion_metadata(data: bytes) -> dict[str, Any] | None:
 
 
 def _decode_entry(name: str, data: bytes) -> Any:
-    from tflconv.tools.metadata import TFLITE_METADATA, MetadataError, metadata_to_dict
-
     if name == "min_runtime_version":
         return data.rstrip(b"\0").decode("ascii", errors="replace")
     if name == "CONVERSION_METADATA":
@@ -215,9 +214,6 @@ def _decode_entry(name: str, data: bytes) -> Any:
 
 def inspect_model(data: bytes, *, top: int = 10) -> dict[str, Any]:
     """A JSON-able description of a .tflite file (see the module docstring)."""
-    from tflconv.tflite.reader import read_associated_files
-    from tflconv.tools.metadata import TFLITE_METADATA
-
     data = bytes(data)
     model = _model(data)
     files = read_associated_files(data)

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from tflconv.api.converter import ConverterError, convert, quiet_tensorflow
 from tflconv.passes.official_lowered_ops import OFFICIAL_LOWERED_OPS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "op_coverage.md"
@@ -588,8 +589,6 @@ def probe(op: str, seed: int = 0) -> Status:
     """Convert the probe of `op` with tflconv, run it in LiteRT, compare with TF."""
     import tensorflow as tf
 
-    from tflconv.api.converter import ConverterError, convert
-
     probes = _probes(tf)
     if op not in probes:
         return Status(op, "missing", "no probe written for it")
@@ -652,8 +651,6 @@ def _probes(tf: Any) -> dict[str, Probe]:
 
 def coverage(ops: list[str] | None = None) -> list[Status]:
     """Probe every op of the official table (or `ops`)."""
-    from tflconv.api.converter import quiet_tensorflow
-
     with quiet_tensorflow(True):
         return [probe(op) for op in (ops or list(OFFICIAL_LOWERED_OPS))]
 

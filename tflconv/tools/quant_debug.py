@@ -30,6 +30,16 @@ from typing import Any
 
 import numpy as np
 
+from tflconv.api.converter import TFLiteConverter
+from tflconv.core.passes import PassContext, PassManager
+from tflconv.core.pipeline import format_pipeline
+from tflconv.passes.quantize.calibrate import input_specs
+from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
+from tflconv.passes.quantize.quantize_pass import Quantize
+from tflconv.tflite.reader import read_flatbuffer
+from tflconv.tflite.runtime import litert_runner, tensor_allocated
+from tflconv.tflite.writer import write_flatbuffer
+
 ROUNDING_ONLY = 1 / math.sqrt(12)
 """RMSE / scale of uniform rounding error alone."""
 
@@ -289,10 +299,6 @@ def compare_models(
 ) -> DebugReport:
     """Run the float and the quantized .tflite on each sample of `dataset` (any source
     `passes.quantize.dataset` accepts) and compare same-named tensors."""
-    from tflconv.passes.quantize.calibrate import input_specs, tensor_allocated
-    from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
-    from tflconv.tflite.reader import read_flatbuffer
-
     specs = input_specs(read_flatbuffer(float_tflite).functions[0])
     samples, _ = open_dataset(dataset, specs)
     fi, qi = _interpreter(float_tflite), _interpreter(quant_tflite)
@@ -399,8 +405,6 @@ class QuantizationDebugger:
         max_samples: int | None = None,
         **converter_options: Any,
     ) -> None:
-        from tflconv.api.converter import TFLiteConverter
-
         if mode not in ("int8", "int16x8"):
             raise ValueError(f"mode must be int8 or int16x8, not {mode!r}")
         self.mode = mode
@@ -423,21 +427,15 @@ class QuantizationDebugger:
         self._calibrated = self._calibrate(dataset)
 
     def _calibrate(self, dataset: Any) -> Any:
-        from tflconv.core.passes import PassContext, PassManager
-
         module = self.float_module.clone()
         PassManager.from_pipeline("calibrate").run(
-            module, PassContext(data={"representative_dataset": _source(dataset)})
+            module,
+            PassContext(data={"representative_dataset": _source(dataset)}, runner=litert_runner),
         )
         return module
 
     def quantize(self, keep_float: Iterable[str] = ()) -> bytes:
         """The quantized .tflite (selective when `keep_float` names layers / tensors)."""
-        from tflconv.core.passes import PassContext, PassManager
-        from tflconv.core.pipeline import format_pipeline
-        from tflconv.passes.quantize.quantize_pass import Quantize
-        from tflconv.tflite.writer import write_flatbuffer
-
         module = self._calibrated.clone()
         q = Quantize(
             mode=self.mode,

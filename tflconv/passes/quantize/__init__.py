@@ -8,7 +8,6 @@ io_types.py      int8 / uint8 / int16 model inputs and outputs
 ops.py           which ops have integer kernels and their constraints
 kernels.py       the numeric kernels (scales, weight/bias quantization, fp16, min/max)
 dataset.py       representative datasets (generators, lists, .npz, .npy folders)
-recipes.py       tf.lite-style options -> pipeline text (used by the converter and CLI)
 """
 
 from . import calibrate, quantize_pass  # noqa: F401  (registers the passes)

@@ -10,7 +10,7 @@ import flatbuffers
 import numpy as np
 
 from tflconv.tflite.generated import metadata_schema as mfb
-from tflconv.tools.metadata.types import (
+from tflconv.tflite.metadata.types import (
     ASSOCIATED_FILE_TYPES,
     BASE_PARSER_VERSION,
     BOUNDING_BOX_TYPES,

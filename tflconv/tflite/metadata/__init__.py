@@ -1,6 +1,6 @@
 """TFLite model metadata (the tflite-support standard): what the inputs and outputs mean.
 
-    from tflconv.tools.metadata import ModelInfo, TensorInfo, ImageContent, AssociatedFile, add_metadata
+    from tflconv.tflite.metadata import ModelInfo, TensorInfo, ImageContent, AssociatedFile, add_metadata
 
     info = ModelInfo(
         name="flower classifier", version="1", author="me", license="Apache-2.0",
@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from tflconv.tflite.generated import tflite_schema as fb
-from tflconv.tools.metadata.flatbuffer import (
+from tflconv.tflite.metadata.flatbuffer import (
     from_flatbuffer,
     metadata_table,
     metadata_to_dict,
@@ -44,7 +44,7 @@ from tflconv.tools.metadata.flatbuffer import (
     parse_table,
     to_flatbuffer,
 )
-from tflconv.tools.metadata.types import (
+from tflconv.tflite.metadata.types import (
     ASSOCIATED_FILE_TYPES,
     BOUNDING_BOX_TYPES,
     COLOR_SPACES,
@@ -63,6 +63,9 @@ from tflconv.tools.metadata.types import (
     ScoreCalibration,
     TensorInfo,
 )
+from tflconv.tflite.reader import read_associated_files
+from tflconv.tflite.writer import FILE_IDENTIFIER as TFL3
+from tflconv.tflite.writer import WriteError, append_associated_files, pack_model
 
 __all__ = [
     "ASSOCIATED_FILE_TYPES",
@@ -174,8 +177,6 @@ def as_model_info(spec: ModelInfo | Mapping[str, Any] | str | os.PathLike) -> Mo
 
 
 def _model_t(tflite: bytes) -> fb.ModelT:
-    from tflconv.tflite.writer import FILE_IDENTIFIER as TFL3
-
     if len(tflite) < 8 or tflite[4:8] != TFL3:
         raise MetadataError(f"not a .tflite model (file identifier {bytes(tflite[4:8])!r})")
     try:
@@ -212,9 +213,6 @@ def add_metadata(
     """`tflite` with `info` as its TFLITE_METADATA (replacing any) and exactly the files the
     metadata names appended as a ZIP. Only the metadata changes: works on models from any
     converter. `files` (name -> bytes) supplies file contents by name."""
-    from tflconv.tflite.reader import read_associated_files
-    from tflconv.tflite.writer import WriteError, append_associated_files, pack_model
-
     info = as_model_info(info)
     model = _model_t(tflite)
     info = _complete(info, *model_io_names(model))
@@ -242,8 +240,6 @@ def add_metadata(
 def remove_metadata(tflite: bytes) -> bytes:
     """`tflite` without TFLITE_METADATA and without appended associated files (the entry's
     buffer is left empty so other buffer indices stay valid)."""
-    from tflconv.tflite.writer import WriteError, pack_model
-
     model = _model_t(tflite)
     keep = []
     for m in model.metadata or ():
@@ -304,8 +300,6 @@ def metadata_entries(tflite: bytes) -> dict[str, bytes]:
 
 def associated_files(tflite: bytes) -> dict[str, bytes]:
     """The files packed after the model (name -> contents); {} when there are none."""
-    from tflconv.tflite.reader import read_associated_files
-
     return read_associated_files(tflite)
 
 

@@ -1,4 +1,6 @@
-"""tf.lite-style options -> the quantization passes to append to the conversion pipeline.
+"""tf.lite-style converter options -> the quantization passes to append to the conversion
+pipeline (the passes themselves live in `tflconv.passes.quantize`; the CLI flags that set these
+options are in `tflconv.cli.quantize_flags`).
 
 The mode follows `lite.py`'s `QuantizationMode` (see the reference §5.1):
 
@@ -15,15 +17,15 @@ inference_input_type / inference_output_type other than float32 need a full-inte
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tflconv.core.pipeline import format_pipeline
+import numpy as np
 
-from .common import QuantizeError, parse_names
-from .quantize_pass import MODE_NAMES, Quantize
+from tflconv.core.pipeline import format_pipeline
+from tflconv.passes.quantize.common import QuantizeError, parse_names
+from tflconv.passes.quantize.quantize_pass import MODE_NAMES, Quantize
 
 OPTIMIZE_ON = frozenset({"DEFAULT", "OPTIMIZE_FOR_SIZE", "OPTIMIZE_FOR_LATENCY"})
 INT8_ONLY = "TFLITE_BUILTINS_INT8"
@@ -53,8 +55,6 @@ def _name(value: Any) -> str:
     if isinstance(name, str):
         return name
     try:
-        import numpy as np
-
         return np.dtype(value).name
     except TypeError:
         return str(value)
@@ -146,100 +146,3 @@ def plan_for_converter(conv: Any) -> QuantizationPlan | None:
         getattr(conv, "keep_float", ()) or (),
         bias_correction=getattr(conv, "bias_correction", True),
     )
-
-
-# --- command line (`tflconv convert`) -----------------------------------------------------------
-
-RECIPES = ("dynamic", "float16", "int8", "int16x8")
-
-
-def add_quantize_arguments(parser: Any) -> None:
-    """`tflconv convert` flags for post-training quantization."""
-    g = parser.add_argument_group("post-training quantization (docs/quantization.md)")
-    g.add_argument(
-        "--quantize",
-        choices=RECIPES,
-        help="recipe: dynamic (int8 weights), float16 (fp16 weights), int8 (full integer with "
-        "float fallback; integer only with --target-ops TFLITE_BUILTINS_INT8), int16x8",
-    )
-    g.add_argument(
-        "--representative-data",
-        "--representative_data",
-        dest="representative_data",
-        metavar="NPZ|DIR",
-        help="calibration samples for int8/int16x8: an .npz with one array per input (first "
-        "axis: samples) or a directory of .npy files",
-    )
-    g.add_argument(
-        "--keep-float",
-        "--keep_float",
-        dest="keep_float",
-        action="append",
-        default=[],
-        metavar="NAMES",
-        help="comma-separated layer / TF node / tensor names or regexes to keep in float "
-        "(repeatable; `tflconv debug-quant` suggests them)",
-    )
-    g.add_argument(
-        "--no-bias-correction",
-        dest="bias_correction",
-        action="store_false",
-        help="int8/int16x8: keep the float biases as they are (the official converter's "
-        "numbers) instead of correcting them for the mean shift of int8 weight rounding",
-    )
-    for which in ("input", "output"):
-        g.add_argument(
-            f"--inference-{which}-type",
-            f"--inference_{which}_type",
-            dest=f"inference_{which}_type",
-            choices=("float32", "int8", "uint8", "int16"),
-            help=f"model {which} type of an int8/int16x8 model (default float32)",
-        )
-
-
-def configure_quantization(conv: Any, args: Any) -> None:
-    """Set a TFLiteConverter's quantization attributes from `add_quantize_arguments` flags."""
-    from tflconv.api.converter import ConverterError
-    from tflconv.api.options import OpsSet, Optimize
-
-    recipe = getattr(args, "quantize", None)
-    data = getattr(args, "representative_data", None)
-    keep = [n for text in getattr(args, "keep_float", None) or () for n in parse_names(text)]
-    io_in = getattr(args, "inference_input_type", None)
-    io_out = getattr(args, "inference_output_type", None)
-    if recipe is None:
-        given = [f for f, v in (("--representative-data", data), ("--keep-float", keep)) if v]
-        given += [
-            f
-            for f, v in (("--inference-input-type", io_in), ("--inference-output-type", io_out))
-            if v
-        ]
-        if given:
-            raise ConverterError(f"{', '.join(given)} need --quantize", phase="options")
-        return
-    if recipe in ("int8", "int16x8") and not data:
-        raise ConverterError(
-            f"--quantize={recipe} needs --representative-data (calibration samples)",
-            phase="options",
-        )
-    if recipe in ("dynamic", "float16") and data:
-        raise ConverterError(
-            f"--representative-data is for int8/int16x8, not --quantize={recipe}",
-            phase="options",
-        )
-    if data and not os.path.exists(data):
-        raise ConverterError(f"--representative-data {data}: no such file", phase="options")
-    conv.optimizations = [Optimize.DEFAULT]
-    if recipe == "float16":
-        conv.target_spec.supported_types = {"float16"}
-    if data:
-        conv.representative_dataset = data
-    if recipe == "int16x8":
-        ops = set(conv.target_spec.supported_ops) | {
-            OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8
-        }
-        conv.target_spec.supported_ops = ops
-    conv.keep_float = keep
-    conv.bias_correction = getattr(args, "bias_correction", True)
-    conv.inference_input_type = io_in
-    conv.inference_output_type = io_out
