@@ -33,7 +33,6 @@ ON_USE = "no cycle: imported on use"
 
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.api.converter", "tflconv.api.compat"): ON_USE,
-    ("tflconv.api.converter", "tflconv.frontends.tensorflow"): TF,
     ("tflconv.api.converter", "tflconv"): ON_USE,
     ("tflconv.api.converter", "tflconv.core"): ON_USE,
     ("tflconv.api.converter", "tflconv.core.passes"): ON_USE,

@@ -11,8 +11,14 @@ import pytest
 
 from tflconv.cli import main
 from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.metadata import (
+    AssociatedFile,
+    ImageContent,
+    ModelInfo,
+    TensorInfo,
+    add_metadata,
+)
 from tflconv.tools.inspect import format_report, inspect_model
-from tflconv.tflite.metadata import AssociatedFile, ImageContent, ModelInfo, TensorInfo, add_metadata
 
 tf = pytest.importorskip("tensorflow")
 

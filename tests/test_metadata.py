@@ -20,8 +20,6 @@ from tflconv.core.types import TensorType
 from tflconv.tflite import generate
 from tflconv.tflite.generated import metadata_schema as mfb
 from tflconv.tflite.generated import tflite_schema as fb
-from tflconv.tflite.reader import read_flatbuffer
-from tflconv.tflite.writer import write_flatbuffer
 from tflconv.tflite.metadata import (
     TFLITE_METADATA,
     AssociatedFile,
@@ -45,6 +43,8 @@ from tflconv.tflite.metadata import (
     remove_metadata,
     to_flatbuffer,
 )
+from tflconv.tflite.reader import read_flatbuffer
+from tflconv.tflite.writer import write_flatbuffer
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
 

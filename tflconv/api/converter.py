@@ -317,7 +317,7 @@ class TFLiteConverter:
 
         t = time.perf_counter()
         with quiet_tensorflow(self.quiet):
-            imported = _load(self._source, self._load_options, self._frontend)
+            imported = import_source(self._source, self._load_options, self._frontend)
         phases["load"] = time.perf_counter() - t
         if not self.experimental_enable_resource_variables:
             _refuse_resource_variables(imported.module)
@@ -506,7 +506,9 @@ def _describe(conv: TFLiteConverter, option: str) -> str:
 # Stages (each turns the exceptions of its component into ConverterError)
 
 
-def _load(source: Any, options: dict[str, Any], frontend: str | None = None) -> ImportedModel:
+def import_source(
+    source: Any, options: dict[str, Any], frontend: str | None = None
+) -> ImportedModel:
     """Import `source` with the named frontend, or the registered one that accepts it."""
     if isinstance(source, str | os.PathLike) and not os.path.exists(source):
         raise ConverterError(f"no such file or directory: {os.fspath(source)}", phase="load")

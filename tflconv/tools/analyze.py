@@ -24,7 +24,7 @@ from typing import Any
 
 from tflconv import passes  # noqa: F401  (registers the passes)
 from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS, CompatFlags, apply_flags
-from tflconv.api.converter import ConverterError, _load, quiet_tensorflow
+from tflconv.api.converter import ConverterError, import_source, quiet_tensorflow
 from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import PassContext, PassManager
 from tflconv.core.printer import print_type
@@ -71,7 +71,7 @@ def analyze_model(
     it cannot be loaded."""
     try:
         with quiet_tensorflow(quiet):
-            imported = _load(source, load_options or {})
+            imported = import_source(source, load_options or {})
     except ConverterError as e:
         raise AnalyzeError(str(e)) from e
     module = imported.module

@@ -23,6 +23,7 @@ from typing import Any, ClassVar
 
 from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.passes import ModelRunner, Pass, PassContext, register_pass
+from tflconv.dialects.tfl_traits import AFFINE
 
 from .bias_correction import CORRECTED, INPUT_MEAN_ATTR, PatchMean
 from .common import CONSTANT, QuantizeError, const_array, with_range
@@ -119,7 +120,7 @@ def _patch_means(fn: Function, tracked: set[Value]) -> dict[Operation, PatchMean
         shape = op.operands[0].type.shape
         if weights is None or shape is None:
             continue
-        if op.name != "tfl.fully_connected" and (weights.ndim != 4 or len(shape) != 4):
+        if AFFINE[op.name].patch == "window" and (weights.ndim != 4 or len(shape) != 4):
             continue
         out[op] = PatchMean(op, weights.shape)
     return out
