@@ -36,7 +36,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.api.converter", "tflconv"): ON_USE,
     ("tflconv.api.converter", "tflconv.core"): ON_USE,
     ("tflconv.api.converter", "tflconv.core.passes"): ON_USE,
-    ("tflconv.api.converter", "tflconv.passes.check_tflite_legal"): ON_USE,
+    ("tflconv.api.converter", "tflconv.passes.compat.check_tflite_legal"): ON_USE,
     ("tflconv.api.converter", "tflconv.tflite.runtime"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.metadata"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
@@ -72,9 +72,9 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.core.rewrite", ".location"): ON_USE,
     ("tflconv.frontends.tensorflow", "."): TF,
     ("tflconv.frontends.tf_variables", ".tf_graph"): DEBT,
-    ("tflconv.passes.check_tflite_legal", ".legalize_tf"): ON_USE,
-    ("tflconv.passes.legalize.control_flow", "tflconv.core.types"): ON_USE,
-    ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.dce"): ON_USE,
+    ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
+    ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
+    ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.cleanup.dce"): ON_USE,
 }
 
 

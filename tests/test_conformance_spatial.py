@@ -419,7 +419,7 @@ def test_bias_correction_patch_mean_per_axis(kernel, strides, dilations, padding
     np.testing.assert_allclose(mean.result(), want, rtol=1e-5, atol=1e-6)
 
 
-# --- fusions with non-square parameters (fusions/structure.py) ----------------------------------
+# --- fusions with non-square parameters (fuse/structure.py) ----------------------------------
 
 
 @pytest.mark.parametrize(
@@ -429,7 +429,7 @@ def test_bias_correction_patch_mean_per_axis(kernel, strides, dilations, padding
 def test_same_padding_written_as_pad_folds_into_the_conv(kernel, strides):
     """pad(SAME's per-axis amounts) -> conv{VALID} becomes conv{SAME}; any other padding
     stays a pad."""
-    from tflconv.passes.legalize.nn_util import same_pads
+    from tflconv.passes.legalize_tf.nn_util import same_pads
 
     hw = (7, 12)
     pads = [same_pads(n, k, s) for n, k, s in zip(hw, kernel, strides)]
@@ -453,7 +453,7 @@ def test_same_padding_written_as_pad_folds_into_the_conv(kernel, strides):
 
 @pytest.mark.parametrize("kernel,strides", [((2, 5), (2, 3)), ((3, 1), (1, 2))])
 def test_minus_inf_padding_folds_into_max_pool(kernel, strides):
-    from tflconv.passes.legalize.nn_util import same_pads
+    from tflconv.passes.legalize_tf.nn_util import same_pads
 
     hw = (7, 12)
     pads = [same_pads(n, k, s) for n, k, s in zip(hw, kernel, strides)]

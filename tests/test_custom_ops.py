@@ -23,7 +23,7 @@ from flatbuffers import flexbuffers  # noqa: E402
 from tflconv.api.converter import TFLiteConverter  # noqa: E402
 from tflconv.core.ir import Operation  # noqa: E402
 from tflconv.core.types import TensorType, TypeAttr  # noqa: E402
-from tflconv.passes.flex_encoding import custom_attr_map  # noqa: E402
+from tflconv.passes.compat.flex_encoding import custom_attr_map  # noqa: E402
 from tflconv.tflite.generated import tflite_schema as fb  # noqa: E402
 
 

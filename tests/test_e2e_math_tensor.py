@@ -484,7 +484,7 @@ def test_keras_argmax_sign_bit_idiom():
 def test_space_to_batch_before_conv_waits_for_dilated_conv_fusion():
     from tflconv.core.parser import parse_module
     from tflconv.core.rewrite import ConversionTarget, MatchTracer, apply_conversion
-    from tflconv.passes.legalize import tensor
+    from tflconv.passes.legalize_tf import tensor
 
     module = parse_module(
         """

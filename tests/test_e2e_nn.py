@@ -25,7 +25,7 @@ from tflconv import passes  # noqa: E402, F401  (registers the passes)
 from tflconv.api.converter import convert  # noqa: E402
 from tflconv.core.parser import parse_module  # noqa: E402
 from tflconv.core.passes import PassContext  # noqa: E402
-from tflconv.passes.fuse import Fuse  # noqa: E402
+from tflconv.passes.fuse.pass_ import Fuse  # noqa: E402
 from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
 
 ATOL, RTOL = 1e-5, 1e-4

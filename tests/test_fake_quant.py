@@ -1,5 +1,5 @@
 """TF's fake-quantization ops lowered to tfl.quantize / tfl.dequantize pairs
-(passes/legalize/fake_quant.py), converted with tflconv, run in LiteRT and compared with TF's
+(passes/legalize_tf/fake_quant.py), converted with tflconv, run in LiteRT and compared with TF's
 kernels over ranges that need nudging (zero outside or off the grid), narrow ranges, 2..8 bits,
 per-channel ranges and inputs beyond the range (clamping)."""
 

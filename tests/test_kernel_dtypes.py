@@ -448,7 +448,7 @@ _RESIZE_I32 = [tf.TensorSpec([1, 2, 3, 1], tf.int32)]
 def resize_forgets_the_table(monkeypatch):
     """A legalization pattern that does not ask the table (as LegalizeResize did before): the
     final gate must still refuse the tfl op it emits."""
-    from tflconv.passes.legalize import nn_act
+    from tflconv.passes.legalize_tf import nn_act
 
     monkeypatch.setattr(nn_act, "kernel_dtype_reason", lambda *args: None)
 

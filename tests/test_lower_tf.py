@@ -1,4 +1,4 @@
-"""The official converter's TF->TF lowerings (passes/legalize/lower_tf.py), converted with
+"""The official converter's TF->TF lowerings (passes/legalize_tf/lower_tf.py), converted with
 tflconv, run in LiteRT and compared with TensorFlow on the values where the ops differ from
 their naive forms: zeros, infinities, NaNs, ties, negative quotients, broadcasting, duplicate
 indices, unpadded NMS results."""

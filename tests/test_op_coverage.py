@@ -7,13 +7,13 @@ import pytest
 
 from tflconv.core.parser import parse_module
 from tflconv.core.passes import PassContext
-from tflconv.passes.check_tflite_legal import (
+from tflconv.passes.compat.check_tflite_legal import (
     BUILTIN_CONSTRAINT,
     NO_BUILTIN,
     NOT_IN_FLEX_ALLOWLIST,
     find_unsupported,
 )
-from tflconv.passes.official_lowered_ops import OFFICIAL_LOWERED_OPS, official_lowering
+from tflconv.passes.compat.official_lowered_ops import OFFICIAL_LOWERED_OPS, official_lowering
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,7 @@ def test_every_official_op_left_is_never_no_builtin():
 
 
 def _without_patterns() -> list[str]:
-    from tflconv.passes.legalize_tf import legalize_tf_patterns
+    from tflconv.passes.legalize_tf.pass_ import legalize_tf_patterns
 
     patterns = legalize_tf_patterns()
     return [op for op in OFFICIAL_LOWERED_OPS if not patterns.for_op(f"tf.{op}")]
@@ -93,8 +93,8 @@ def test_official_op_without_a_pattern_is_a_builtin_constraint(op):
 
 
 def test_render_does_not_claim_patterns_for_official_ops(monkeypatch):
-    from tflconv.passes.check_tflite_legal import UnsupportedOpsReport
-    from tflconv.passes.legalize import spectral
+    from tflconv.passes.compat.check_tflite_legal import UnsupportedOpsReport
+    from tflconv.passes.legalize_tf import spectral
 
     # As if tflconv had no RFFT lowering: no pattern refused it, yet a builtin lowering exists.
     monkeypatch.setattr(spectral, "PATTERNS", [])
@@ -114,7 +114,7 @@ def test_op_without_official_lowering_still_has_no_builtin():
 def test_analyze_notes_the_official_lowering_instead_of_only_suggesting_flex(monkeypatch):
     import tensorflow as tf
 
-    from tflconv.passes.legalize import lower_tf, nn
+    from tflconv.passes.legalize_tf import lower_tf, nn
     from tflconv.tools.analyze import analyze_model, format_analysis
 
     # As if tflconv had no DivNoNan lowering (an op the official lowers, in the Flex allowlist).

@@ -33,7 +33,7 @@ from tflconv.core.passes import (
 from tflconv.core.pipeline import PipelineError, parse_pipeline
 from tflconv.core.printer import print_module
 from tflconv.core.types import TensorType
-from tflconv.passes.canonicalize import fold_allowed
+from tflconv.passes.cleanup.canonicalize import fold_allowed
 
 T = TensorType((4,), "f32")
 PLUGIN_DIR = Path(__file__).parent / "plugin_pkg"

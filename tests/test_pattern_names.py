@@ -13,8 +13,8 @@ from tflconv import cli
 from tflconv.core.passes import PassManager
 from tflconv.core.pipeline import PipelineError, parse_pipeline
 from tflconv.core.rewrite import OneToOne
-from tflconv.passes.fuse import Fuse, fuse_phases
-from tflconv.passes.legalize_tf import LegalizeTf, legalize_tf_patterns
+from tflconv.passes.fuse.pass_ import Fuse, fuse_phases
+from tflconv.passes.legalize_tf.pass_ import LegalizeTf, legalize_tf_patterns
 
 # f64 relu: the activation table refuses it (no f64 kernel); f32 sigmoid: the table renames it.
 SRC = """\

@@ -18,8 +18,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tflconv.api.compat import CompatFlags, apply_flags  # noqa: E402
 from tflconv.api.converter import DEFAULT_PIPELINE, TFLiteConverter  # noqa: E402
-from tflconv.passes import flex_encoding as fe  # noqa: E402
-from tflconv.passes.select_tf_ops import flex_allowlist, is_flex_allowed  # noqa: E402
+from tflconv.passes.compat import flex_encoding as fe  # noqa: E402
+from tflconv.passes.compat.select_tf_ops import flex_allowlist, is_flex_allowed  # noqa: E402
 
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")

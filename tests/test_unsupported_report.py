@@ -15,7 +15,7 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from tflconv.api.converter import ConverterError, TFLiteConverter  # noqa: E402
-from tflconv.passes.check_tflite_legal import (  # noqa: E402
+from tflconv.passes.compat.check_tflite_legal import (  # noqa: E402
     BUILTIN_CONSTRAINT,
     NO_BUILTIN,
     NOT_IN_FLEX_ALLOWLIST,

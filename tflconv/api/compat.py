@@ -27,11 +27,11 @@ from typing import Any
 from tflconv import passes as _  # noqa: F401  (registers the passes)
 from tflconv.core.passes import write_atomic
 from tflconv.core.pipeline import format_pipeline, parse_pipeline
-from tflconv.passes.check_tflite_legal import CheckTfliteLegal
-from tflconv.passes.custom_ops import CustomOps
-from tflconv.passes.legalize_tf import LegalizeTf
+from tflconv.passes.compat.check_tflite_legal import CheckTfliteLegal
+from tflconv.passes.compat.custom_ops import CustomOps
+from tflconv.passes.compat.select_tf_ops import SelectTfOps
+from tflconv.passes.legalize_tf.pass_ import LegalizeTf
 from tflconv.passes.lower_tensor_lists import LowerTensorLists
-from tflconv.passes.select_tf_ops import SelectTfOps
 
 TFLITE_BUILTINS = "TFLITE_BUILTINS"
 SELECT_TF_OPS = "SELECT_TF_OPS"

@@ -554,7 +554,7 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     from tflconv import passes  # noqa: F401  (registers every pass)
     from tflconv.core import instrument
     from tflconv.core.passes import PassContext, PassFailure, PassManager
-    from tflconv.passes.check_tflite_legal import UnsupportedOpsError
+    from tflconv.passes.compat.check_tflite_legal import UnsupportedOpsError
     from tflconv.tflite.runtime import litert_runner
 
     stream = options["stream"]

@@ -22,7 +22,7 @@ for other pairs, tables mapping each key to its position (string keys: string ->
 integer keys: int64 -> decimal string of the position -> int64) and the value gathered from a
 constant, with the default appended as one more row for missing keys.
 
-`passes/legalize/hashtable.py` turns these into the HASHTABLE builtins and inserts CALL_ONCE.
+`passes/legalize_tf/hashtable.py` turns these into the HASHTABLE builtins and inserts CALL_ONCE.
 Tables written by the model itself (`LookupTableInsertV2`, ...) are refused: the TFLite
 kernels are static tables.
 """

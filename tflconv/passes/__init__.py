@@ -3,20 +3,11 @@ and the named pipelines below."""
 
 from tflconv.core.pipeline import register_pipeline
 
-from . import (  # noqa: F401
-    canonicalize,
-    check_tflite_legal,
-    cse,
-    custom_ops,
-    dce,
-    fold_tf,
-    fuse,
-    legalize_tf,
-    lower_tensor_lists,
-    quantize,
-    select_tf_ops,
-    simplify_tfl,
-)
+from . import lower_tensor_lists, quantize, simplify_tfl  # noqa: F401
+from .cleanup import canonicalize, cse, dce, fold_tf  # noqa: F401
+from .compat import check_tflite_legal, custom_ops, select_tf_ops  # noqa: F401
+from .fuse import pass_ as fuse_pass  # noqa: F401
+from .legalize_tf import pass_ as legalize_tf_pass  # noqa: F401
 
 CLEANUP_PIPELINE = "canonicalize,cse,dce"
 DEFAULT_PIPELINE = (

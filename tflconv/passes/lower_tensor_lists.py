@@ -33,7 +33,7 @@ fixpoint: `[5,1,4]` in, `[5,?,4]` out gives `[5,?,4]`). The original functions a
 nothing references them anymore.
 
 The pass also prepares functional control flow for legalization (see
-`passes/legalize/control_flow.py`): `tf.Case` becomes a chain of `tf.If`, functions shared by
+`passes/legalize_tf/control_flow.py`): `tf.Case` becomes a chain of `tf.If`, functions shared by
 several control-flow ops are cloned before their signatures change, and constant loop operands
 that the body passes through unchanged (frozen Keras weights) are sunk into cond/body and
 dropped from the loop, so the legalizer sees constant weights inside the body.
@@ -53,8 +53,8 @@ from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
 from tflconv.dialects import tf as _tf_dialect  # noqa: F401  (purity of tf ops)
 from tflconv.dialects.tfl_kernels import kernel_accepts
 
-from .legalize.common import const, constant_value, create_tfl
-from .legalize.control_flow import (
+from .legalize_tf.common import const, constant_value, create_tfl
+from .legalize_tf.control_flow import (
     CALL_OPS,
     IF_OPS,
     WHILE_OPS,

@@ -26,11 +26,11 @@ from tflconv.core.rewrite import (
     unknown_pattern_names,
 )
 
-from . import fold_kernels as K
-from .fold_kernels import NotFoldable, ints, scalar_int
-from .fold_tf import FOLDERS, FoldConstant, Folder, replace_with_constants, result_dtype
-from .legalize.strided_slice import SliceSpecError, dense_slice_of
-from .legalize.tensor_util import shape_with_wildcard
+from .cleanup import fold_kernels as K
+from .cleanup.fold_kernels import NotFoldable, ints, scalar_int
+from .cleanup.fold_tf import FOLDERS, FoldConstant, Folder, replace_with_constants, result_dtype
+from .legalize_tf.strided_slice import SliceSpecError, dense_slice_of
+from .legalize_tf.tensor_util import shape_with_wildcard
 
 RESHAPE_LIKE = ("tfl.reshape", "tfl.squeeze", "tfl.expand_dims")
 

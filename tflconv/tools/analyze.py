@@ -29,9 +29,9 @@ from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import PassContext, PassManager
 from tflconv.core.printer import print_type
 from tflconv.dialects.tfl_kernels import kernel_dtype_errors
-from tflconv.passes.check_tflite_legal import KERNEL_DTYPE, explain, explain_kernel_dtypes
-from tflconv.passes.official_lowered_ops import official_lowering
-from tflconv.passes.select_tf_ops import is_flex_allowed
+from tflconv.passes.compat.check_tflite_legal import KERNEL_DTYPE, explain, explain_kernel_dtypes
+from tflconv.passes.compat.official_lowered_ops import official_lowering
+from tflconv.passes.compat.select_tf_ops import is_flex_allowed
 from tflconv.tflite.generated import tflite_schema as fb
 from tflconv.tflite.writer import write_flatbuffer
 from tflconv.tools.inspect import InspectError, _model, inspect_model

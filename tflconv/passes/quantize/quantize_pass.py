@@ -179,7 +179,7 @@ def _check_unused(matcher: NameMatcher, module: Module) -> None:
 
 
 def _erase_dead(module: Module, ctx: PassContext) -> int:
-    from tflconv.passes.dce import erase_dead_ops
+    from tflconv.passes.cleanup.dce import erase_dead_ops
 
     return erase_dead_ops(module, PatternRewriter(ctx.listener))
 

@@ -223,7 +223,7 @@ def explain(
     user_select_ops: tuple[str, ...] = (),
 ) -> UnsupportedOp:
     """Why `ops` (all named `op_name`) stay, and which flag would allow them."""
-    from .legalize_tf import legalize_tf_patterns
+    from ..legalize_tf.pass_ import legalize_tf_patterns
 
     locations = [OpLocation.of(op) for op in ops[:MAX_LOCATIONS]]
     if not op_name.startswith("tf."):

@@ -11,7 +11,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value, constant
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
 from tflconv.core.types import TensorType
-from tflconv.passes.legalize.nn_expr import known_constant
+from tflconv.passes.legalize_tf.nn_expr import known_constant
 
 from .util import users_reason
 

@@ -16,7 +16,7 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
-from ..fold_tf import RemoveIdentityLike
+from ..cleanup.fold_tf import RemoveIdentityLike
 from . import matrix_band, roll, scatter, strided_slice
 from .common import const, constant_value, create_tfl, int_list
 from .math import explicit_broadcast, needs_explicit_broadcast

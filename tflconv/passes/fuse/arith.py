@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
-from tflconv.passes.legalize.nn_expr import scalar
+from tflconv.passes.legalize_tf.nn_expr import scalar
 
 from .util import absorb, act, users_reason
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_traits import ACTIVATION_FUNCTIONS, FUSED_ACTIVATION_OPS
-from tflconv.passes.legalize.nn_expr import (
+from tflconv.passes.legalize_tf.nn_expr import (
     Expr,
     close,
     erase_dead,

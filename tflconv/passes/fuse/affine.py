@@ -8,7 +8,7 @@ import numpy as np
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
 from tflconv.dialects.tfl_traits import AFFINE
-from tflconv.passes.legalize.nn_expr import known_constant
+from tflconv.passes.legalize_tf.nn_expr import known_constant
 
 from .util import (
     LAYOUT_OPS,

@@ -150,7 +150,7 @@ class FuseSpaceToBatchConvNCHW(RewritePattern):
     TF writes an NCHW dilated conv with a 3-D block over (C, H, W), which tfl.space_to_batch_nd
     cannot run (it takes exactly the two spatial dims); the official's dilated-conv rewrite
     (prepare_tf's ConvertTFDilatedConvOp) likewise folds the pair into the conv's dilation.
-    NHWC pairs are fused after legalization (fusions/structure.py FuseDilatedConv)."""
+    NHWC pairs are fused after legalization (fuse/structure.py FuseDilatedConv)."""
 
     root = ("tf.Conv2D", "tf.DepthwiseConv2dNative")
 

@@ -9,7 +9,7 @@ from tflconv.core.ir import Operation, Value, constant
 from tflconv.core.rewrite import PatternRewriter, fused_location
 from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_traits import AFFINE
-from tflconv.passes.legalize.nn_expr import known_constant
+from tflconv.passes.legalize_tf.nn_expr import known_constant
 
 LAYOUT_OPS = ("tfl.reshape", "tfl.transpose")
 """Ops that only move elements: an elementwise activation or scale moves across them."""

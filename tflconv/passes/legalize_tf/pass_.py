@@ -15,9 +15,9 @@ from tflconv.core.rewrite import (
     unknown_pattern_names,
 )
 
-from .legalize import control_flow, fake_quant, hashtable, math, nn, spectral, tensor
-from .legalize import random as random_ops
-from .legalize import variables as resource_variables
+from . import control_flow, fake_quant, hashtable, math, nn, spectral, tensor
+from . import random as random_ops
+from . import variables as resource_variables
 
 
 def legalize_tf_patterns() -> PatternSet:

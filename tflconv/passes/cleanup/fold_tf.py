@@ -24,6 +24,8 @@ from tflconv.core.printer import is_elided
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import DTYPES, TensorType
 
+from ..legalize_tf.strided_slice import SliceSpecError, dense_slice_of, evaluate
+from ..legalize_tf.tensor_util import returned_from_subgraph, shape_with_wildcard
 from . import fold_kernels as K
 from .fold_kernels import (
     OPERAND_BITS_LIMIT,
@@ -33,8 +35,6 @@ from .fold_kernels import (
     ints,
     scalar_int,
 )
-from .legalize.strided_slice import SliceSpecError, dense_slice_of, evaluate
-from .legalize.tensor_util import returned_from_subgraph, shape_with_wildcard
 
 Folder = Callable[[Operation, list[np.ndarray]], list[np.ndarray]]
 """Computes an op's results from its constant operands (raises NotFoldable when it cannot)."""

@@ -7,8 +7,8 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
-from tflconv.passes.legalize.nn_expr import known_constant
-from tflconv.passes.legalize.nn_util import same_pads
+from tflconv.passes.legalize_tf.nn_expr import known_constant
+from tflconv.passes.legalize_tf.nn_util import same_pads
 
 from .util import act, const_operand, new_const, users_reason
 

@@ -359,7 +359,7 @@ def where(x: np.ndarray) -> np.ndarray:
     return np.argwhere(x).astype(np.int64)
 
 
-# --- band part, roll, sparse-to-dense, tensor scatters (legalize/matrix_band, roll, scatter) ---
+# --- band part, roll, sparse-to-dense, tensor scatters (legalize_tf/matrix_band, roll, scatter) ---
 
 
 def band_part(x: np.ndarray, lo: int, up: int) -> np.ndarray:

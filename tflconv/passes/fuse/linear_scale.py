@@ -8,7 +8,7 @@ from __future__ import annotations
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_traits import AFFINE
-from tflconv.passes.legalize.nn_expr import known_constant
+from tflconv.passes.legalize_tf.nn_expr import known_constant
 
 from .affine import scale_affine
 from .util import absorb, act, bias_array, const_operand, same_shape

@@ -1,0 +1,1 @@
+"""Cleanup passes: canonicalization with constant folding, CSE and dead-code removal."""
