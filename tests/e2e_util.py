@@ -45,7 +45,7 @@ def convert_and_compare(
 
     Returns the .tflite bytes for further checks (op histogram, ...)."""
     from tflconv.api.converter import convert
-    from tflconv.frontends.tensorflow import load_model
+    from tflconv.frontends.tensorflow.frontend import load_model
 
     tflite = convert(model, pipeline=pipeline, **load_options)
     expected = load_model(model, **load_options).run_tf(None, inputs)

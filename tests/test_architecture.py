@@ -70,8 +70,8 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.core.ir", ".opdef"): DEBT,
     ("tflconv.core.passes", ".pipeline"): DEBT,
     ("tflconv.core.rewrite", ".location"): ON_USE,
-    ("tflconv.frontends.tensorflow", "."): TF,
-    ("tflconv.frontends.tf_variables", ".tf_graph"): DEBT,
+    ("tflconv.frontends.tensorflow.frontend", "."): TF,
+    ("tflconv.frontends.tensorflow.variables", ".graph"): DEBT,
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
     ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.cleanup.dce"): ON_USE,
@@ -129,16 +129,16 @@ KNOWN_CYCLES: list[set[str]] = [
     {"tflconv.core.ir", "tflconv.core.opdef"},
     # Pass.__str__ / PassManager.from_pipeline use pipeline.py, which resolves pass names.
     {"tflconv.core.passes", "tflconv.core.pipeline"},
-    # The TensorFlow frontend's modules (to become the frontends/tensorflow/ package).
+    # The modules of the TensorFlow frontend package (frontends/tensorflow/).
     {
-        "tflconv.frontends.tensorflow",
-        "tflconv.frontends.tf_convert",
-        "tflconv.frontends.tf_errors",
-        "tflconv.frontends.tf_graph",
-        "tflconv.frontends.tf_keras_models",
-        "tflconv.frontends.tf_sources",
-        "tflconv.frontends.tf_tables",
-        "tflconv.frontends.tf_variables",
+        "tflconv.frontends.tensorflow.frontend",
+        "tflconv.frontends.tensorflow.attrs",
+        "tflconv.frontends.tensorflow.errors",
+        "tflconv.frontends.tensorflow.graph",
+        "tflconv.frontends.tensorflow.keras_models",
+        "tflconv.frontends.tensorflow.sources",
+        "tflconv.frontends.tensorflow.tables",
+        "tflconv.frontends.tensorflow.variables",
     },
 ]
 

@@ -22,7 +22,7 @@ tf = pytest.importorskip("tensorflow")
 from e2e_util import op_histogram, run_litert  # noqa: E402
 
 from tflconv.api.converter import ConverterError, convert  # noqa: E402
-from tflconv.frontends.tensorflow import load_model  # noqa: E402
+from tflconv.frontends.tensorflow.frontend import load_model  # noqa: E402
 
 RNG = np.random.default_rng(7)
 S = tf.TensorSpec

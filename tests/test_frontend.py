@@ -21,7 +21,7 @@ from tflconv.core.ir import Module, constant_value  # noqa: E402
 from tflconv.core.opdef import is_pure  # noqa: E402
 from tflconv.core.types import SymbolRef, TensorType  # noqa: E402
 from tflconv.dialects import tf as tf_dialect  # noqa: E402, F401  (declares the dialect)
-from tflconv.frontends.tensorflow import (  # noqa: E402
+from tflconv.frontends.tensorflow.frontend import (  # noqa: E402
     FrontendError,
     ImportedModel,
     import_concrete_functions,

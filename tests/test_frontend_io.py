@@ -16,7 +16,7 @@ keras = pytest.importorskip("keras")
 pytest.importorskip("ai_edge_litert")
 
 from tflconv.api.converter import convert  # noqa: E402
-from tflconv.frontends.tensorflow import FrontendError, load_model  # noqa: E402
+from tflconv.frontends.tensorflow.frontend import FrontendError, load_model  # noqa: E402
 
 # --- helpers -----------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ from flatbuffers import flexbuffers  # noqa: E402
 from flex_runtime import flex_python, run_flex_models  # noqa: E402, F401
 from tensorflow.core.framework import node_def_pb2  # noqa: E402
 
-from tflconv.frontends.tensorflow import load_model  # noqa: E402
+from tflconv.frontends.tensorflow.frontend import load_model  # noqa: E402
 from tflconv.tflite.generated import tflite_schema as fb  # noqa: E402
 
 BUILTINS_AND_SELECT = {tf.lite.OpsSet.TFLITE_BUILTINS, tf.lite.OpsSet.SELECT_TF_OPS}

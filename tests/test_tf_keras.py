@@ -22,7 +22,7 @@ pytest.importorskip("ai_edge_litert")
 
 import tflconv  # noqa: E402
 from tflconv.api.converter import convert  # noqa: E402
-from tflconv.frontends.tensorflow import FrontendError, load_model  # noqa: E402
+from tflconv.frontends.tensorflow.frontend import FrontendError, load_model  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time `__getattr__` 
     from tflconv.api.options import OpsSet, Optimize, TargetSpec
     from tflconv.core.parser import parse_module
     from tflconv.core.printer import print_module
-    from tflconv.frontends.tensorflow import load_model
+    from tflconv.frontends.tensorflow.frontend import load_model
     from tflconv.tflite.reader import read_flatbuffer
     from tflconv.tflite.writer import write_flatbuffer
 
@@ -44,7 +44,7 @@ _LAZY = {
     "TargetSpec": "tflconv.api.options",
     "TFLiteConverter": "tflconv.api.converter",
     "convert": "tflconv.api.converter",
-    "load_model": "tflconv.frontends.tensorflow",
+    "load_model": "tflconv.frontends.tensorflow.frontend",
     "print_module": "tflconv.core.printer",
     "parse_module": "tflconv.core.parser",
     "read_flatbuffer": "tflconv.tflite.reader",

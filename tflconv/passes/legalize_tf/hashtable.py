@@ -10,7 +10,7 @@
 
 plus `InsertCallOnceOpFromSessionInitializerPass`: every entry function starts with
 `tfl.call_once{init_subgraph_index = @init}` for each function marked `session_initializer`
-(the frontend's table initializer, see frontends/tf_tables.py), so the interpreter fills
+(the frontend's table initializer, see frontends/tensorflow/tables.py), so the interpreter fills
 the tables once before the first lookup.
 
 Tables live in the interpreter's resource map under `table_id`, shared by all subgraphs:

@@ -6,7 +6,7 @@ does with `experimental_enable_resource_variables=True`:
     tf.ReadVariableOp(h)                      -> tfl.read_variable(h)
     tf.AssignVariableOp(h, value)             -> tfl.assign_variable(h, value)
 
-The frontend (frontends/tf_variables.py) writes these ops for the captured variables a model
+The frontend (frontends/tensorflow/variables.py) writes these ops for the captured variables a model
 assigns, decomposes AssignAdd/AssignSub into read + add/sub + assign, and assigns the initial
 values in the session initializer that `tfl.call_once` runs once per interpreter.
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from tflconv.core.location import SourceLine
 
-from . import tf_convert as cv
+from . import attrs as cv
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _WRAPPER_LINES = ("Exception encountered when calling", "in user code:")

@@ -8,7 +8,7 @@ function of the model assigns (`AssignVariableOp`, `AssignAddVariableOp`,
 - every function using it gets one `tf.VarHandleOp {shared_name}` and reads it with
   `tf.ReadVariableOp` at each read's place; AssignAdd/AssignSub are decomposed into read,
   `AddV2` / `Sub` and `tf.AssignVariableOp` (TF's DecomposeResourceOps does the same);
-- the session-initializer function (shared with hash tables, see tf_tables.py) assigns the
+- the session-initializer function (shared with hash tables, see tables.py) assigns the
   variable's value at import time, called once by `tfl.call_once` at the start of every entry.
 
 Which variables are written is found before a signature is walked (`scan_entry`), through
@@ -31,11 +31,11 @@ from tflconv.core.ir import Function, Operation, Value, constant
 from tflconv.core.location import Location
 from tflconv.core.types import TensorType, TypeAttr
 
-from . import tf_convert as cv
-from .tensorflow import FrontendError
+from . import attrs as cv
+from .frontend import FrontendError
 
 if TYPE_CHECKING:
-    from .tf_graph import GraphImporter, GraphSource, Resource, _Scope
+    from .graph import GraphImporter, GraphSource, Resource, _Scope
 
 ASSIGN_OPS = frozenset({"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"})
 WRITE_PREFIXES = (
@@ -86,7 +86,7 @@ def key(resource: Resource) -> int:
 
 def scan_entry(importer: GraphImporter, source: GraphSource, bindings: list[Any]) -> None:
     """Mark every captured variable the graph (with its callees and bodies) writes."""
-    from .tf_graph import Resource  # noqa: PLC0415 - tf_graph imports this module
+    from .graph import Resource  # noqa: PLC0415 - graph imports this module
 
     bound = {t.op.name: b for t, b in zip(source.graph.inputs, bindings) if isinstance(b, Resource)}
     if bound:
@@ -94,7 +94,7 @@ def scan_entry(importer: GraphImporter, source: GraphSource, bindings: list[Any]
 
 
 def _scan(importer: GraphImporter, source: GraphSource, bound: dict[str, Any]) -> None:
-    from .tf_graph import CALL_OPS, CASE_OPS, IF_OPS, WHILE_OPS, GraphSource  # noqa: PLC0415
+    from .graph import CALL_OPS, CASE_OPS, IF_OPS, WHILE_OPS, GraphSource  # noqa: PLC0415
 
     state = _state(importer)
     graph = source.graph

@@ -10,8 +10,8 @@ that flows through calls and control-flow operands; `ReadVariableOp` of a marker
 `arith.constant` of the variable's current value, and control-flow operands that carry only a
 marker are dropped from the op and from its body functions' signatures. A variable the model
 writes becomes a resource variable instead (`tf.VarHandleOp` / `tf.ReadVariableOp` /
-`tf.AssignVariableOp`, tf_variables.py); a table the function creates and fills is a
-`tf_tables.LocalTable` marker.
+`tf.AssignVariableOp`, variables.py); a table the function creates and fills is a
+`tables.LocalTable` marker.
 
 The walk imports the ops the outputs depend on through data edges, plus the ops that write a
 resource (variable assignments, table imports, and calls or control flow whose bodies do),
@@ -33,13 +33,13 @@ from tflconv.core.ir import Function, Module, Operation, Value, constant
 from tflconv.core.location import Location, SourceLine
 from tflconv.core.types import TensorType
 
-from . import tf_convert as cv
+from . import attrs as cv
 from . import (
-    tf_tables,  # captured hash tables (tf_tables.py)
-    tf_variables,  # variables the model writes (tf_variables.py)
+    tables,  # captured hash tables (tables.py)
+    variables,  # variables the model writes (variables.py)
 )
-from .tensorflow import FrontendError
-from .tf_library import regenerate_graph
+from .frontend import FrontendError
+from .library import regenerate_graph
 
 # Ops that only forward their inputs: dropped on import (data edges only).
 FORWARDING_OPS = frozenset({"Identity", "IdentityN", "StopGradient", "Snapshot", "NoOp"})
@@ -48,7 +48,7 @@ WHILE_OPS = frozenset({"While", "StatelessWhile"})
 IF_OPS = frozenset({"If", "StatelessIf"})
 CASE_OPS = frozenset({"Case", "StatelessCase"})
 # Op types (prefixes) that write a resource given as their first input.
-_WRITES = tf_variables.WRITE_PREFIXES + tuple(tf_tables.MUTATING_OPS)
+_WRITES = variables.WRITE_PREFIXES + tuple(tables.MUTATING_OPS)
 V1_CONTROL_FLOW = frozenset(
     {
         "Switch",
@@ -101,8 +101,8 @@ class LazyConstant:
         self.dtype = dtype
 
 
-Binding = Any  # Value | Resource | LazyConstant | tf_tables.LocalTable
-RESOURCES = (Resource, tf_tables.LocalTable)
+Binding = Any  # Value | Resource | LazyConstant | tables.LocalTable
+RESOURCES = (Resource, tables.LocalTable)
 """Bindings that are resources, not IR values (dropped from control-flow operands)."""
 
 
@@ -163,7 +163,7 @@ class GraphImporter:
         self._writing_ops: dict[int, list[Any]] = {}
         self._writing_functions: dict[str, bool] = {}
         self.resource_state: dict[str, Any] = {}
-        """Per-import state of tf_tables.py ("tables") and tf_variables.py ("variables")."""
+        """Per-import state of tables.py ("tables") and variables.py ("variables")."""
 
     # --- entry points ----------------------------------------------------------------------
 
@@ -173,7 +173,7 @@ class GraphImporter:
         """Fill `fn` (already in the module) from `source.graph`; `bindings` align with the
         graph's inputs (signature args and captures), `outputs` are the graph tensors to return."""
         scope = _Scope(fn)
-        tf_variables.scan_entry(self, source, bindings)
+        variables.scan_entry(self, source, bindings)
         results = self._walk(scope, source, bindings, outputs)
         fn.set_outputs([self._value(scope, r, "output of @" + fn.name) for r in results])
 
@@ -182,8 +182,8 @@ class GraphImporter:
         for fn in self._new_bodies:
             self.module.add_function(fn)
         self._new_bodies = []
-        tf_variables.finish(self)  # constant reads of variables another signature writes
-        tf_tables.add_initializer(self)  # hash-table contents, imported once (tf_tables.py)
+        variables.finish(self)  # constant reads of variables another signature writes
+        tables.add_initializer(self)  # hash-table contents, imported once (tables.py)
 
     def reserve_name(self, name: str) -> str:
         base, i = name, 1
@@ -228,20 +228,18 @@ class GraphImporter:
                 env[op.name] = [self._read_variable(scope, source, op, ins[0])]
             elif op_type == "ResourceGather" and isinstance(ins[0], Resource):
                 env[op.name] = [self._resource_gather(scope, source, op, ins)]
-            elif (
-                op_type in tf_variables.ASSIGN_OPS and ins and isinstance(ins[0], Resource | Value)
-            ):
+            elif op_type in variables.ASSIGN_OPS and ins and isinstance(ins[0], Resource | Value):
                 env[op.name] = self._assign(scope, source, op, ins)
             elif op_type == "HashTableV2" and not op.inputs:
-                env[op.name] = [tf_tables.LocalTable(op)]
-            elif op_type == "LookupTableImportV2" and isinstance(ins[0], tf_tables.LocalTable):
-                env[op.name] = tf_tables.import_local(self, scope, source, op, ins)
+                env[op.name] = [tables.LocalTable(op)]
+            elif op_type == "LookupTableImportV2" and isinstance(ins[0], tables.LocalTable):
+                env[op.name] = tables.import_local(self, scope, source, op, ins)
             elif op_type == "LookupTableImportV2" and isinstance(ins[0], Resource):
-                env[op.name] = tf_tables.import_captured(self, scope, source, op, ins)
-            elif op_type in tf_tables.MUTATING_OPS and isinstance(ins[0], Resource):
-                tf_tables.refuse_write(source, op)
-            elif op_type in tf_tables.TABLE_OPS and isinstance(ins[0], RESOURCES):
-                env[op.name] = tf_tables.import_table_op(self, scope, source, op, ins)
+                env[op.name] = tables.import_captured(self, scope, source, op, ins)
+            elif op_type in tables.MUTATING_OPS and isinstance(ins[0], Resource):
+                tables.refuse_write(source, op)
+            elif op_type in tables.TABLE_OPS and isinstance(ins[0], RESOURCES):
+                env[op.name] = tables.import_table_op(self, scope, source, op, ins)
             elif op_type in CALL_OPS or graph._is_function(op_type):
                 env[op.name] = self._inline_call(scope, source, op, ins)
             elif op_type in WHILE_OPS:
@@ -356,11 +354,11 @@ class GraphImporter:
         return scope.append(new).result
 
     def _read_variable(self, scope: _Scope, source: GraphSource, op: Any, res: Resource) -> Value:
-        var = tf_variables.mutable(self, res)
+        var = variables.mutable(self, res)
         if var is not None:  # written by the model: a real read at this point
             where = _where(source, op)
             t = self._type_of(source, op.outputs[0], where)
-            return tf_variables.read(self, scope, var, t, self._location(source, op), op.name)
+            return variables.read(self, scope, var, t, self._location(source, op), op.name)
         dtype_enum = op.get_attr("dtype").as_datatype_enum
         key = (id(res), dtype_enum)
         value = scope.captured.get(key)  # one constant per variable and function
@@ -374,7 +372,7 @@ class GraphImporter:
             )
             value = scope.append(new).result
             scope.captured[key] = value
-            tf_variables.note_constant_read(self, scope, new, res)
+            variables.note_constant_read(self, scope, new, res)
         return value
 
     def _assign(
@@ -383,13 +381,13 @@ class GraphImporter:
         """Assign(Add|Sub)VariableOp of a captured or in-function variable."""
         where = _where(source, op)
         resource = ins[0]
-        var = tf_variables.mutable(self, resource) if isinstance(resource, Resource) else None
+        var = variables.mutable(self, resource) if isinstance(resource, Resource) else None
         if isinstance(resource, Resource) and var is None:
             raise FrontendError(f"{where}: writes a captured variable the import did not expect")
         handle = resource if isinstance(resource, Value) else None
         value = self._value(scope, ins[1], where)
         loc = self._location(source, op)
-        tf_variables.write(self, scope, source, op, handle, var, value, loc)
+        variables.write(self, scope, source, op, handle, var, value, loc)
         return []
 
     def _generic(
@@ -433,15 +431,15 @@ class GraphImporter:
         node_def = op.node_def
         attrs = node_def.attr
         location = self._location(source, op)
-        var = tf_variables.mutable(self, ins[0])
+        var = variables.mutable(self, ins[0])
         if var is not None:
             t = TensorType(tuple(int(d) for d in var.initial.shape), var.dtype)
-            params_value = tf_variables.read(self, scope, var, t, location, op.name + "/params")
+            params_value = variables.read(self, scope, var, t, location, op.name + "/params")
         else:
             array = ins[0].read(attrs["dtype"].type, _where(source, op))
             params = constant(array, location, scope.unique(op.name + "/params"))
             scope.append(params)
-            tf_variables.note_constant_read(self, scope, params, ins[0])
+            variables.note_constant_read(self, scope, params, ins[0])
             params_value = params.result
         axis = constant(np.array(0, np.int32), location, scope.unique(op.name + "/axis"))
         scope.append(axis)

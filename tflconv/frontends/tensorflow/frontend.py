@@ -9,8 +9,8 @@
 seam; `load_model` is its `load`.
 
 TensorFlow and Keras are imported lazily (importing this module is cheap). The graph walk
-lives in `tf_graph.py`, attribute/dtype/location conversions in `tf_convert.py`, the source
-kinds in `tf_sources.py`.
+lives in `graph.py`, attribute/dtype/location conversions in `attrs.py`, the source
+kinds in `sources.py`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from tflconv.core.ir import Module
 
-from .base import FrontendError, ImportedModel, register_frontend
+from ..base import FrontendError, ImportedModel, register_frontend
 
 __all__ = [
     "FRONTEND",
@@ -54,9 +54,9 @@ def load_model(
     (with `input_arrays` / `output_arrays`). `input_shapes` fixes dynamic input dims, by input
     name (dict) or in input order (list). Raises `FrontendError` when the model cannot be read.
     """
-    from . import tf_sources
+    from . import sources
 
-    return tf_sources.load(
+    return sources.load(
         source,
         signature_keys=signature_keys,
         tags=tags,

@@ -40,12 +40,12 @@ from tflconv.core.ir import Function, Operation, Value, constant, constant_value
 from tflconv.core.location import Location
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
 
-from . import tf_convert as cv
-from . import tf_variables
-from .tensorflow import FrontendError
+from . import attrs as cv
+from . import variables
+from .frontend import FrontendError
 
 if TYPE_CHECKING:
-    from .tf_graph import GraphImporter, GraphSource, _Scope
+    from .graph import GraphImporter, GraphSource, _Scope
 
 TABLE_OPS = frozenset({"LookupTableFindV2", "LookupTableSizeV2", "LookupTableExportV2"})
 """Ops reading a captured table handle, imported against a `tf.HashTableV2` value (the
@@ -351,10 +351,10 @@ def _constant_contents(
 
 def add_initializer(importer: GraphImporter) -> None:
     """Append the session-initializer function: it imports every captured table's contents
-    and assigns every written variable its initial value (tf_variables.py)."""
+    and assigns every written variable its initial value (variables.py)."""
     state = importer.resource_state.pop("tables", None)
     tables = state is not None and bool(state.by_handle)
-    if not tables and not tf_variables.pending(importer):
+    if not tables and not variables.pending(importer):
         return
     fn = Function(importer.reserve_name(INITIALIZER_NAME), [], [], {INITIALIZER_NAME: True})
     names: set[str] = set()
@@ -370,7 +370,7 @@ def add_initializer(importer: GraphImporter) -> None:
     for table in state.by_handle.values() if state is not None else ():
         for store in table.stores:
             _import_store(fn.block.append, store, unique, Location.name(store.shared_name), None)
-    tf_variables.fill_initializer(importer, fn, unique)
+    variables.fill_initializer(importer, fn, unique)
     fn.set_outputs([])
     importer.module.add_function(fn)
     # CALL_ONCE here rather than in a pass: every pipeline needs it (Select-TF-ops-only

@@ -1,10 +1,10 @@
 """Model sources -> entry concrete functions -> IR.
 
 Every source kind ends up as a list of `Entry` (signature key + `ConcreteFunction` + SignatureDef
-names), imported by `tf_graph.GraphImporter`:
+names), imported by `graph.GraphImporter`:
 
 - SavedModel: `tf.saved_model.load(...).signatures[key]`.
-- Keras model / .keras / .h5 (Keras 3 or tf-keras): traced in `tf_keras_models`, one
+- Keras model / .keras / .h5 (Keras 3 or tf-keras): traced in `keras_models`, one
   `serving_default`.
 - tf.functions / concrete functions: as given.
 - Frozen GraphDef: imported into a wrapped function and pruned to the inputs/outputs.
@@ -23,18 +23,18 @@ import tensorflow as tf
 
 from tflconv.core.ir import Function, Module
 
-from . import tf_convert as cv
-from .tensorflow import FrontendError, ImportedModel, InputShapes, _check_path
-from .tf_errors import trace_failure
-from .tf_graph import (
+from . import attrs as cv
+from .errors import trace_failure
+from .frontend import FrontendError, ImportedModel, InputShapes, _check_path
+from .graph import (
     V1_CONTROL_FLOW,
     GraphImporter,
     GraphSource,
     LazyConstant,
     Resource,
 )
-from .tf_keras_models import is_keras_model, load_keras_file, trace_keras_model
-from .tf_library import regenerate_graph
+from .keras_models import is_keras_model, load_keras_file, trace_keras_model
+from .library import regenerate_graph
 
 SERVING_DEFAULT = "serving_default"
 # GraphDef nodes that can be inputs (a PlaceholderWithDefault when named in input_arrays).
