@@ -18,30 +18,22 @@ from the converter.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tflconv import passes as _  # noqa: F401  (registers the passes)
+from tflconv.api.options import (  # noqa: F401  (op-set names re-exported)
+    BUILTIN_SETS,
+    INT16X8,
+    OPS_SETS,
+    SELECT_TF_OPS,
+    TFLITE_BUILTINS,
+    TFLITE_BUILTINS_INT8,
+)
+from tflconv.api.pipeline import ConversionConfig, user_pipeline
 from tflconv.core.passes import write_atomic
-from tflconv.core.pipeline import format_pipeline, parse_pipeline
-from tflconv.passes.check_tflite_legal import CheckTfliteLegal
-from tflconv.passes.custom_ops import CustomOps
-from tflconv.passes.legalize_tf import LegalizeTf
-from tflconv.passes.lower_tensor_lists import LowerTensorLists
-from tflconv.passes.select_tf_ops import SelectTfOps
-
-TFLITE_BUILTINS = "TFLITE_BUILTINS"
-SELECT_TF_OPS = "SELECT_TF_OPS"
-TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
-INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
-
-OPS_SETS = (TFLITE_BUILTINS, SELECT_TF_OPS, TFLITE_BUILTINS_INT8, INT16X8)
-"""The target op sets tflconv implements (tf.lite.OpsSet names), in canonical order."""
-
-BUILTIN_SETS = frozenset({TFLITE_BUILTINS, TFLITE_BUILTINS_INT8, INT16X8})
+from tflconv.core.pipeline import format_pipeline
 
 
 def parse_target_ops(value: str | Iterable[object]) -> tuple[str, ...]:
@@ -83,36 +75,10 @@ class CompatFlags:
 
 
 def apply_flags(pipeline: str, flags: CompatFlags) -> str:
-    """The pipeline string with the flags' passes inserted and the gate's options set.
-    Passes the pipeline already has (select-tf-ops, custom-ops) are not added twice."""
-    passes = parse_pipeline(pipeline)
-    legalize = [i for i, p in enumerate(passes) if isinstance(p, LegalizeTf)]
-    gates = [i for i, p in enumerate(passes) if isinstance(p, CheckTfliteLegal)]
-    at = legalize[-1] + 1 if legalize else gates[0] if gates else len(passes)
-    if not flags.builtins:
-        # No builtins: no legalization; the new passes go where it was.
-        at -= sum(1 for p in passes[:at] if isinstance(p, LegalizeTf | LowerTensorLists))
-        passes = [p for p in passes if not isinstance(p, LegalizeTf | LowerTensorLists)]
-    extra = []
-    if flags.select and not any(isinstance(p, SelectTfOps) for p in passes):
-        extra.append(SelectTfOps(user_ops=flags.select_user_ops))
-    if flags.allow_custom_ops and not any(isinstance(p, CustomOps) and not p.ops for p in passes):
-        extra.append(CustomOps())
-    passes[at:at] = extra
-    if flags.custom_ops:
-        passes.insert(0, CustomOps(ops=flags.custom_ops))
-    passes = [
-        dataclasses.replace(
-            p,
-            target_ops=flags.target_ops,
-            allow_custom_ops=flags.allow_custom_ops,
-            select_user_ops=flags.select_user_ops,
-        )
-        if isinstance(p, CheckTfliteLegal)
-        else p
-        for p in passes
-    ]
-    return format_pipeline(passes)
+    """The pipeline string with the flags' passes added and the gate's options set, by the
+    rule of `api.pipeline.user_pipeline` (passes the pipeline already names are kept where
+    they are)."""
+    return format_pipeline(user_pipeline(pipeline, ConversionConfig.from_flags(flags)))
 
 
 # --- command line ----------------------------------------------------------------------------
