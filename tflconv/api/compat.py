@@ -1,18 +1,14 @@
-"""Compatibility flags -> the conversion pipeline: target op sets, Select TF ops, custom ops.
+"""Compatibility flags: target op sets, Select TF ops, custom ops.
 
 The flags users set (Python `target_spec.supported_ops`, `allow_custom_ops`,
 `experimental_select_user_tf_ops`, `custom_ops`; CLI `--target-ops`, `--allow-custom-ops`,
-`--select-user-tf-ops`, `--custom-ops`) become pass options:
-
-    custom-ops{ops=[...]}            first, when ops are chosen to stay custom
-    ..., legalize-tf,                dropped when no builtin op set is targeted (SELECT_TF_OPS
-                                     alone: every op a Flex op, as the official converter does)
-    select-tf-ops{user-ops=[...]},   with SELECT_TF_OPS
-    custom-ops,                      with allow_custom_ops
-    ..., check-tflite-legal{target-ops=[...] allow-custom-ops select-user-ops=[...]}
+`--select-user-tf-ops`, `--custom-ops`) become a `CompatFlags`; `api.pipeline` turns them (in a
+`ConversionConfig`) into the passes `custom-ops{ops=[...]}`, `select-tf-ops{user-ops=[...]}`,
+`custom-ops` and the options of `check-tflite-legal`. `apply_flags` adds them to a pipeline
+string by the rule of `api.pipeline.user_pipeline`.
 
 `TFLITE_BUILTINS_INT8` and the 16x8 set count as builtin op sets here; quantization reads them
-from the converter.
+from the converter. The op-set names live in `api.options` (re-exported here).
 """
 
 from __future__ import annotations
