@@ -25,7 +25,7 @@ from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
 from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
-from tflconv.core.pipeline import PipelineError, format_pipeline
+from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 from tflconv.passes.quantize.common import QuantizeError
@@ -421,13 +421,9 @@ class TFLiteConverter:
 
     def conversion_pipeline(self) -> str:
         """The pipeline `convert()` runs, as a string `pipeline` / `--pass-pipeline` accepts:
-        the one built from the options, or `pipeline` with the flags' passes added."""
-        try:
-            return format_pipeline(pipeline_for(self.pipeline, self.conversion_config()))
-        except (PipelineError, ValueError, TypeError) as err:  # unknown pass, bad option
-            raise ConverterError(
-                f"bad pipeline: {err}", phase="pipeline", details=str(err)
-            ) from err
+        the one built from the options, or `pipeline` with the flags' passes added. Raises
+        `PipelineError` for a bad pipeline string."""
+        return format_pipeline(pipeline_for(self.pipeline, self.conversion_config()))
 
     def _pipeline_options(self) -> dict[str, Any]:
         dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
