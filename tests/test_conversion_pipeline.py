@@ -233,3 +233,9 @@ def test_cli_print_pipeline(tmp_path, capsys, sinh_fn):
     printed = capsys.readouterr().out.strip()
     assert printed == format_pipeline(conversion_pipeline(ConversionConfig((S,))))
     assert not out.exists()  # printing does not convert
+
+    # A user pipeline gets the flags' passes by the rule; a bad one is the user's error.
+    assert main([*argv, "--pass-pipeline", "legalize-tf,test-expand-sinh", "--print-pipeline"]) == 0
+    assert capsys.readouterr().out.strip() == "select-tf-ops,test-expand-sinh"
+    assert main([*argv, "--pass-pipeline", "legalize-tf,no-such-pass", "--print-pipeline"]) != 0
+    assert "--pass-pipeline: unknown pass 'no-such-pass'" in capsys.readouterr().err

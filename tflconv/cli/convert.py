@@ -312,6 +312,10 @@ def _converter(
     from tflconv.cli.quantize_flags import configure_quantization
 
     configure_quantization(conv, args)
+    try:  # a bad --pass-pipeline is the user's error, reported before the model is loaded
+        conv.conversion_pipeline()
+    except ValueError as e:
+        raise ConverterError(f"--pass-pipeline: {e}", phase="pipeline") from e
     return conv
 
 
