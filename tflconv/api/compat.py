@@ -1,47 +1,35 @@
-"""Compatibility flags -> the conversion pipeline: target op sets, Select TF ops, custom ops.
+"""Compatibility flags: target op sets, Select TF ops, custom ops.
 
 The flags users set (Python `target_spec.supported_ops`, `allow_custom_ops`,
 `experimental_select_user_tf_ops`, `custom_ops`; CLI `--target-ops`, `--allow-custom-ops`,
-`--select-user-tf-ops`, `--custom-ops`) become pass options:
-
-    custom-ops{ops=[...]}            first, when ops are chosen to stay custom
-    ..., legalize-tf,                dropped when no builtin op set is targeted (SELECT_TF_OPS
-                                     alone: every op a Flex op, as the official converter does)
-    select-tf-ops{user-ops=[...]},   with SELECT_TF_OPS
-    custom-ops,                      with allow_custom_ops
-    ..., check-tflite-legal{target-ops=[...] allow-custom-ops select-user-ops=[...]}
+`--select-user-tf-ops`, `--custom-ops`) become a `CompatFlags`; `api.pipeline` turns them (in a
+`ConversionConfig`) into the passes `custom-ops{ops=[...]}`, `select-tf-ops{user-ops=[...]}`,
+`custom-ops` and the options of `check-tflite-legal`. `apply_flags` adds them to a pipeline
+string by the rule of `api.pipeline.user_pipeline`.
 
 `TFLITE_BUILTINS_INT8` and the 16x8 set count as builtin op sets here; quantization reads them
-from the converter.
+from the converter. The op-set names live in `api.options` (re-exported here).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from tflconv import passes as _  # noqa: F401  (registers the passes)
+from tflconv.api.options import (  # noqa: F401  (op-set names re-exported)
+    BUILTIN_SETS,
+    INT16X8,
+    OPS_SETS,
+    SELECT_TF_OPS,
+    TFLITE_BUILTINS,
+    TFLITE_BUILTINS_INT8,
+)
+from tflconv.api.pipeline import ConversionConfig, user_pipeline
 from tflconv.core.passes import write_atomic
-from tflconv.core.pipeline import format_pipeline, parse_pipeline
-from tflconv.passes.compat.check_tflite_legal import CheckTfliteLegal
-from tflconv.passes.compat.custom_ops import CustomOps
-from tflconv.passes.compat.select_tf_ops import SelectTfOps
-from tflconv.passes.legalize_tf.pass_ import LegalizeTf
-from tflconv.passes.lower_tensor_lists import LowerTensorLists
-
-TFLITE_BUILTINS = "TFLITE_BUILTINS"
-SELECT_TF_OPS = "SELECT_TF_OPS"
-TFLITE_BUILTINS_INT8 = "TFLITE_BUILTINS_INT8"
-INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
-
-OPS_SETS = (TFLITE_BUILTINS, SELECT_TF_OPS, TFLITE_BUILTINS_INT8, INT16X8)
-"""The target op sets tflconv implements (tf.lite.OpsSet names), in canonical order."""
-
-BUILTIN_SETS = frozenset({TFLITE_BUILTINS, TFLITE_BUILTINS_INT8, INT16X8})
+from tflconv.core.pipeline import format_pipeline
 
 
 def parse_target_ops(value: str | Iterable[object]) -> tuple[str, ...]:
@@ -83,36 +71,10 @@ class CompatFlags:
 
 
 def apply_flags(pipeline: str, flags: CompatFlags) -> str:
-    """The pipeline string with the flags' passes inserted and the gate's options set.
-    Passes the pipeline already has (select-tf-ops, custom-ops) are not added twice."""
-    passes = parse_pipeline(pipeline)
-    legalize = [i for i, p in enumerate(passes) if isinstance(p, LegalizeTf)]
-    gates = [i for i, p in enumerate(passes) if isinstance(p, CheckTfliteLegal)]
-    at = legalize[-1] + 1 if legalize else gates[0] if gates else len(passes)
-    if not flags.builtins:
-        # No builtins: no legalization; the new passes go where it was.
-        at -= sum(1 for p in passes[:at] if isinstance(p, LegalizeTf | LowerTensorLists))
-        passes = [p for p in passes if not isinstance(p, LegalizeTf | LowerTensorLists)]
-    extra = []
-    if flags.select and not any(isinstance(p, SelectTfOps) for p in passes):
-        extra.append(SelectTfOps(user_ops=flags.select_user_ops))
-    if flags.allow_custom_ops and not any(isinstance(p, CustomOps) and not p.ops for p in passes):
-        extra.append(CustomOps())
-    passes[at:at] = extra
-    if flags.custom_ops:
-        passes.insert(0, CustomOps(ops=flags.custom_ops))
-    passes = [
-        dataclasses.replace(
-            p,
-            target_ops=flags.target_ops,
-            allow_custom_ops=flags.allow_custom_ops,
-            select_user_ops=flags.select_user_ops,
-        )
-        if isinstance(p, CheckTfliteLegal)
-        else p
-        for p in passes
-    ]
-    return format_pipeline(passes)
+    """The pipeline string with the flags' passes added and the gate's options set, by the
+    rule of `api.pipeline.user_pipeline` (passes the pipeline already names are kept where
+    they are)."""
+    return format_pipeline(user_pipeline(pipeline, ConversionConfig.from_flags(flags)))
 
 
 # --- command line ----------------------------------------------------------------------------

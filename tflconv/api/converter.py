@@ -20,9 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from tflconv.api.compat import CompatFlags, parse_target_ops
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
+from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
 from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
+from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 from tflconv.passes.quantize.common import QuantizeError
@@ -392,8 +395,6 @@ class TFLiteConverter:
 
     def compat_flags(self) -> Any:
         """The `compat.CompatFlags` of the target spec, allow_custom_ops and custom_ops."""
-        from tflconv.api.compat import CompatFlags, parse_target_ops
-
         ts = self.target_spec
         if isinstance(ts, dict):
             ts = TargetSpec(**ts)
@@ -411,14 +412,24 @@ class TFLiteConverter:
         except QuantizeError as err:
             raise ConverterError(str(err), phase="options") from err
 
-    def _pipeline_options(self) -> dict[str, Any]:
-        from tflconv.api.compat import apply_flags
+    def conversion_config(self) -> ConversionConfig:
+        """The `api.pipeline.ConversionConfig` of the options (what shapes the pipeline)."""
+        quantization = self._quantization()
+        return ConversionConfig.from_flags(
+            self.compat_flags(), quantization.config if quantization else None
+        )
 
+    def conversion_pipeline(self) -> str:
+        """The pipeline `convert()` runs, as a string `pipeline` / `--pass-pipeline` accepts:
+        the one built from the options, or `pipeline` with the flags' passes added. Raises
+        `PipelineError` for a bad pipeline string."""
+        return format_pipeline(pipeline_for(self.pipeline, self.conversion_config()))
+
+    def _pipeline_options(self) -> dict[str, Any]:
         dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
-        pipeline = apply_flags(self.pipeline or DEFAULT_PIPELINE, self.compat_flags())
         quantization = self._quantization()  # float pipeline, then calibrate/quantize (§5.3)
         return {
-            "pipeline": pipeline + (f",{quantization.pipeline}" if quantization else ""),
+            "pipeline": self.conversion_pipeline(),
             "data": quantization.data if quantization else {},
             "dump_dir": os.fspath(dump_dir) if dump_dir is not None else None,
             "time_passes": bool(self.time_passes or self.enable_timing),

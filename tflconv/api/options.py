@@ -25,6 +25,18 @@ class OpsSet(enum.Enum):
         return self.value
 
 
+TFLITE_BUILTINS = OpsSet.TFLITE_BUILTINS.value
+SELECT_TF_OPS = OpsSet.SELECT_TF_OPS.value
+TFLITE_BUILTINS_INT8 = OpsSet.TFLITE_BUILTINS_INT8.value
+INT16X8 = OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8.value
+
+OPS_SETS = (TFLITE_BUILTINS, SELECT_TF_OPS, TFLITE_BUILTINS_INT8, INT16X8)
+"""The target op sets tflconv implements (tf.lite.OpsSet names), in canonical order."""
+
+BUILTIN_SETS = frozenset({TFLITE_BUILTINS, TFLITE_BUILTINS_INT8, INT16X8})
+"""Op sets that mean TFLite builtin kernels (legalize-tf runs)."""
+
+
 class Optimize(enum.Enum):
     """Optimization goals, as `tf.lite.Optimize`."""
 

@@ -1,6 +1,6 @@
-"""tf.lite-style converter options -> the quantization passes to append to the conversion
-pipeline (the passes themselves live in `tflconv.passes.quantize`; the CLI flags that set these
-options are in `tflconv.cli.quantize_flags`).
+"""tf.lite-style converter options -> the quantization recipe (`api.pipeline.QuantizationConfig`),
+whose passes `api.pipeline.conversion_pipeline` runs after the float pipeline (the passes live in
+`tflconv.passes.quantize`; the CLI flags that set these options are in `tflconv.cli.quantize_flags`).
 
 The mode follows `lite.py`'s `QuantizationMode` (see the reference §5.1):
 
@@ -17,29 +17,39 @@ inference_input_type / inference_output_type other than float32 need a full-inte
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from tflconv.api.options import INT16X8, TFLITE_BUILTINS, TFLITE_BUILTINS_INT8
+from tflconv.api.pipeline import QuantizationConfig, quantization_passes
 from tflconv.core.pipeline import format_pipeline
 from tflconv.passes.quantize.common import QuantizeError, parse_names
-from tflconv.passes.quantize.quantize_pass import MODE_NAMES, Quantize
+from tflconv.passes.quantize.quantize_pass import MODE_NAMES
 
 OPTIMIZE_ON = frozenset({"DEFAULT", "OPTIMIZE_FOR_SIZE", "OPTIMIZE_FOR_LATENCY"})
-INT8_ONLY = "TFLITE_BUILTINS_INT8"
-INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
-BUILTINS = "TFLITE_BUILTINS"
+INT8_ONLY = TFLITE_BUILTINS_INT8
+BUILTINS = TFLITE_BUILTINS
 
 
 @dataclass
 class QuantizationPlan:
-    """What to append to the float pipeline, and what to put in the PassContext."""
+    """The recipe, and what to put in the PassContext."""
 
-    mode: str
-    pipeline: str
+    config: QuantizationConfig
     data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mode(self) -> str:
+        return self.config.mode
+
+    @property
+    def pipeline(self) -> str:
+        """The recipe's passes as a pipeline string (what follows the float pipeline)."""
+        return format_pipeline(quantization_passes(self.config))
 
     @property
     def optimization_modes(self) -> list[str]:
@@ -112,20 +122,17 @@ def plan_quantization(
             f"inference_input_type/inference_output_type must be float32 for {mode} "
             "quantization (integer model inputs need a representative_dataset)"
         )
-    options: dict[str, Any] = {"mode": mode, "keep_float": keep, "per_channel": per_channel}
-    if mode in ("int8", "int16x8"):
-        options["input_type"] = in_type
-        options["output_type"] = out_type
-        options["integer_only"] = int8_only if mode == "int8" else BUILTINS not in ops
-        options["bias_correction"] = bias_correction
-    quantize = Quantize(**options)
-    if mode in ("int8", "int16x8"):
-        return QuantizationPlan(
-            mode,
-            f"calibrate,{format_pipeline([quantize])}",
-            {"representative_dataset": representative_dataset},
+    config = QuantizationConfig(mode, keep_float=keep, per_channel=per_channel)
+    if config.calibrated:
+        config = dataclasses.replace(
+            config,
+            input_type=in_type,
+            output_type=out_type,
+            integer_only=int8_only if mode == "int8" else BUILTINS not in ops,
+            bias_correction=bias_correction,
         )
-    return QuantizationPlan(mode, format_pipeline([quantize]))
+        return QuantizationPlan(config, {"representative_dataset": representative_dataset})
+    return QuantizationPlan(config)
 
 
 def plan_for_converter(conv: Any) -> QuantizationPlan | None:

@@ -123,6 +123,12 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
+    pm.add_argument(
+        "--print-pipeline",
+        action="store_true",
+        help="print the pipeline the flags produce (a --pass-pipeline value) and exit without "
+        "converting",
+    )
 
     add_instrument_arguments(pm)
     # Conversion defaults differ from `opt`: verifying after every pass costs time on big
@@ -158,6 +164,9 @@ def run_convert(args: argparse.Namespace) -> int:
         check_output_path(output, source)
         if args.verify_inputs and not os.path.isfile(args.verify_inputs):
             raise ConverterError(f"no such file: {args.verify_inputs}", phase="options")
+        if args.print_pipeline:
+            print(_converter(args, source, kind, load_options).conversion_pipeline())
+            return EXIT_OK
         result = _convert(args, source, kind, load_options)
         verification = None
         if args.verify:
@@ -271,6 +280,16 @@ def _convert(
     kind: str | None,
     load_options: dict[str, Any],
 ) -> ConversionResult:
+    return _converter(args, source, kind, load_options).convert_with_report()
+
+
+def _converter(
+    args: argparse.Namespace,
+    source: str,
+    kind: str | None,
+    load_options: dict[str, Any],
+) -> TFLiteConverter:
+    """The converter the flags configure."""
 
     api_version = 1 if kind == "TF_GRAPH_DEF" else 2
     conv = TFLiteConverter(
@@ -293,7 +312,11 @@ def _convert(
     from tflconv.cli.quantize_flags import configure_quantization
 
     configure_quantization(conv, args)
-    return conv.convert_with_report()
+    try:  # a bad --pass-pipeline is the user's error, reported before the model is loaded
+        conv.conversion_pipeline()
+    except ValueError as e:
+        raise ConverterError(f"--pass-pipeline: {e}", phase="pipeline") from e
+    return conv
 
 
 def _configure_compat(conv: TFLiteConverter, args: argparse.Namespace) -> None:
