@@ -32,7 +32,6 @@ DEBT = "debt: dodges an import cycle (issue 11), to restructure"
 ON_USE = "no cycle: imported on use"
 
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
-    ("tflconv.api.converter", "tflconv.api.compat"): ON_USE,
     ("tflconv.api.converter", "tflconv"): ON_USE,
     ("tflconv.api.converter", "tflconv.core"): ON_USE,
     ("tflconv.api.converter", "tflconv.core.passes"): ON_USE,

@@ -14,8 +14,8 @@ DEFAULT_PIPELINE = (
     "canonicalize,lower-tensor-lists,legalize-tf,canonicalize,fuse,simplify-tfl,cse,dce,"
     "check-tflite-legal"
 )
-"""What `tflconv convert` runs on a float model; compatibility flags add select-tf-ops and
-custom-ops after legalize-tf (tflconv/api/compat.py), quantization runs after it."""
+"""What `tflconv convert` runs on a float model with default flags; `tflconv/api/pipeline.py`
+builds the pipeline for any `ConversionConfig` (this text gives the same passes)."""
 
 register_pipeline("cleanup", CLEANUP_PIPELINE, "Constant folding, CSE and dead-code removal.")
 register_pipeline("default", DEFAULT_PIPELINE, "The float TF -> TFLite conversion pipeline.")
