@@ -64,12 +64,24 @@ from .legalize_tf.control_flow import (
     remove_unreferenced,
     sink_constant_operands,
 )
+from .tensor_list_shapes import (
+    I32,
+    PASSTHROUGH_OPS,
+    as_i32,
+    broadcast_list,
+    concat,
+    elem_type,
+    element_shape,
+    expand0,
+    infer_element_shape,
+    list_length,
+    shape_of,
+    slice1,
+    to_vec1,
+)
 
-PASSTHROUGH_OPS = frozenset({"tf.Identity", "tf.Snapshot", "tf.StopGradient"})
 MAX_WIDENINGS = 4
 """Rounds of widening loop-carried list types; each round makes at least one dim dynamic."""
-
-I32 = "i32"
 
 
 def is_list(value: Value) -> bool:
@@ -253,142 +265,18 @@ class ListLowering:
         self.rw.replace(op, new)
 
 
-# --- shape helpers -------------------------------------------------------------------------------
-
-
-def _elem_type(op: Operation) -> str:
-    dt = op.attr("element_dtype")
-    return dt.dtype if isinstance(dt, TypeAttr) else str(dt)
-
-
-def _shape_of(rw: PatternRewriter, v: Value) -> Value:
-    rank = v.type.rank
-    return create_tfl(rw, "shape", [v], [TensorType((rank,), I32)], out_type="INT32").result
-
-
-def _as_i32(rw: PatternRewriter, v: Value) -> Value:
-    if v.type.dtype == I32:
-        return v
-    t = v.type.with_dtype(I32)
-    return create_tfl(rw, "cast", [v], [t]).result
-
-
-def _to_vec1(rw: PatternRewriter, scalar: Value) -> Value:
-    """A scalar i32 value as a 1-element vector."""
-    shape = const(rw, np.array([1], np.int32))
-    return create_tfl(rw, "reshape", [_as_i32(rw, scalar), shape], [TensorType((1,), I32)]).result
-
-
-def _concat(rw: PatternRewriter, values: list[Value], out: TensorType, axis: int = 0) -> Value:
-    return create_tfl(
-        rw, "concatenation", values, [out], axis=axis, fused_activation_function="NONE"
-    ).result
-
-
-def _expand0(rw: PatternRewriter, item: Value, leading: int | None = 1) -> Value:
-    """item[None]."""
-    shape = None if item.type.shape is None else (leading, *item.type.shape)
-    axis = const(rw, np.array(0, np.int32))
-    return create_tfl(rw, "expand_dims", [item, axis], [item.type.with_shape(shape)]).result
-
-
-def _element_shape(op: Operation, shape_operand: Value) -> list[int | None] | None:
-    """Element dims from a constant element_shape operand (-1 -> None); None if unknown rank."""
-    arr = constant_value(shape_operand)
-    if arr is None:
-        return None
-    arr = np.asarray(arr)
-    if arr.ndim == 0:  # scalar -1: unknown rank
-        return None
-    return [None if int(d) < 0 else int(d) for d in arr.reshape(-1)]
-
-
-def _infer_element_shape(result: Value, module: Module) -> list[int | None] | None:
-    """Element dims from the items written into a list of unknown element rank (first
-    SetItem/PushBack found, following the list into loop bodies), like the official pass."""
-    seen: set[int] = set()
-    stack = [result]
-    while stack:
-        v = stack.pop()
-        if id(v) in seen:
-            continue
-        seen.add(id(v))
-        for use in v.uses:
-            user = use.op
-            if user.name in ("tf.TensorListSetItem", "tf.TensorListPushBack"):
-                item = user.operands[2 if user.name == "tf.TensorListSetItem" else 1]
-                if item.type.shape is not None:
-                    return list(item.type.shape)
-                stack.append(user.result)
-            elif user.name == "tf.TensorListScatterIntoExistingList":
-                rows = user.operands[1].type.shape
-                if rows is not None:
-                    return list(rows[1:])
-                stack.append(user.result)
-            elif user.name in WHILE_OPS:
-                body = module.function(user.attributes["body"].name)
-                stack.append(body.args[use.index])
-            elif user.name in PASSTHROUGH_OPS:
-                stack.append(user.results[use.index])
-            elif user.name == "tf.TensorListResize":
-                stack.append(user.result)
-    return None
-
-
-def _broadcast_list(rw: PatternRewriter, lst: Value, item_e: Value) -> Value:
-    """lst broadcast so its element dims fit the expanded item `item_e` ([1, *item]); the
-    list length stays (broadcasting keeps a 0 or n leading dim against the item's 1).
-
-    Types the ZEROS_LIKE and ADD kernels take (f32, i32, i64): `lst + zeros_like(item_e)`
-    (adding zero keeps every value; 2 ops). Other element types (f16, i8, ui8, i16, i1, ...,
-    whose kernels refuse one of the two): `broadcast_to(lst, [len(lst), *max(shape(lst)[1:],
-    shape(item))])`."""
-    lt, it = lst.type, item_e.type
-    if lt.rank is None or it.rank is None or lt.rank != it.rank:
-        return lst  # unknown ranks: nothing to prove, the kernel checks at run time
-    tail = lt.shape[1:]  # type: ignore[index]
-    if all(d is not None for d in tail) and tail == it.shape[1:]:  # type: ignore[index]
-        return lst
-    out = lt.with_shape(_broadcast_shape(lt.shape, it.shape))
-    if kernel_accepts("tfl.zeros_like", lt.dtype) and kernel_accepts("tfl.add", lt.dtype):
-        zeros = create_tfl(rw, "zeros_like", [item_e], [it]).result
-        return create_tfl(rw, "add", [lst, zeros], [out], fused_activation_function="NONE").result
-    rank = lt.rank
-    ls, its = _shape_of(rw, lst), _shape_of(rw, item_e)
-    elem = create_tfl(
-        rw,
-        "maximum",
-        [_slice1(rw, ls, 1, rank - 1), _slice1(rw, its, 1, rank - 1)],
-        [TensorType((rank - 1,), I32)],
-    ).result
-    target = _concat(rw, [_slice1(rw, ls, 0, 1), elem], TensorType((rank,), I32))
-    return create_tfl(rw, "broadcast_to", [lst, target], [out]).result
-
-
-def _broadcast_shape(lshape, ishape) -> tuple[int | None, ...]:
-    out: list[int | None] = [lshape[0]]
-    for a, b in zip(lshape[1:], ishape[1:]):
-        if a == b:
-            out.append(a)
-        elif a == 1 and b is not None:
-            out.append(b)
-        else:
-            out.append(None)
-    return tuple(out)
-
-
 # --- the lowerings -----------------------------------------------------------------------------
 
 
 def _lower_reserve(lw: ListLowering, op: Operation) -> bool | None:
     rw = lw.rw
-    elem = _element_shape(op, op.operands[0])
+    elem = element_shape(op, op.operands[0])
     if elem is None:
-        elem = _infer_element_shape(op.result, lw.module)
+        elem = infer_element_shape(op.result, lw.module)
     if elem is None:
         lw.ctx.stats["tensor-list ops left (unknown element rank)"] += 1
         return False
-    dtype = _elem_type(op)
+    dtype = elem_type(op)
     start = [1 if d is None else d for d in elem]  # unknown dims grow on the first write
     if op.name == "tf.EmptyTensorList":
         n: int | None = 0
@@ -396,12 +284,12 @@ def _lower_reserve(lw: ListLowering, op: Operation) -> bool | None:
     else:
         count = constant_value(op.operands[1])
         n = None if count is None else int(np.asarray(count).reshape(()))
-        leading = None if n is not None else _to_vec1(rw, op.operands[1])
+        leading = None if n is not None else to_vec1(rw, op.operands[1])
     if leading is None:
         shape = const(rw, np.array([n, *start], np.int32))
     else:
         dims = const(rw, np.array(start, np.int32))
-        shape = _concat(rw, [leading, dims], TensorType((len(start) + 1,), I32))
+        shape = concat(rw, [leading, dims], TensorType((len(start) + 1,), I32))
     zero = const(rw, np.zeros((), numpy_dtype(dtype)))
     out = TensorType((n, *start), dtype)
     filled = create_tfl(rw, "fill", [shape, zero], [out]).result
@@ -423,7 +311,7 @@ def _lower_get_item(lw: ListLowering, op: Operation) -> None:
     out = op.result.type
     if out.shape is None and lst.type.shape is not None:
         out = out.with_shape(lst.type.shape[1:])
-    g = create_tfl(rw, "gather", [lst, _as_i32(rw, index)], [out], axis=0, batch_dims=0)
+    g = create_tfl(rw, "gather", [lst, as_i32(rw, index)], [out], axis=0, batch_dims=0)
     rw.replace(op, g.result)
 
 
@@ -433,7 +321,7 @@ def _lower_gather(lw: ListLowering, op: Operation) -> None:
     out = op.result.type
     if out.shape is None and lst.type.shape is not None and indices.type.shape is not None:
         out = out.with_shape((*indices.type.shape, *lst.type.shape[1:]))
-    g = create_tfl(rw, "gather", [lst, _as_i32(rw, indices)], [out], axis=0, batch_dims=0)
+    g = create_tfl(rw, "gather", [lst, as_i32(rw, indices)], [out], axis=0, batch_dims=0)
     rw.replace(op, g.result)
 
 
@@ -445,14 +333,14 @@ def _lower_set_item(lw: ListLowering, op: Operation) -> bool | None:
         if lst.type.rank is None:
             lw.ctx.stats["tensor-list ops left (unknown rank)"] += 1
             return False
-        lst = _grow_to(rw, lst, _as_i32(rw, index))
-    item_e = _expand0(rw, item)
+        lst = _grow_to(rw, lst, as_i32(rw, index))
+    item_e = expand0(rw, item)
     if not resize and lst.type.shape is not None and lst.type.shape[:1] == (1,):
         # A one-element list (Keras RNNs without return_sequences write the last output
         # at index 0): the write replaces the whole list, as the official converter does.
         rw.replace(op, item_e)
         return None
-    lst = _broadcast_list(rw, lst, item_e)
+    lst = broadcast_list(rw, lst, item_e)
     rank = lst.type.rank
     if rank is None:
         lw.ctx.stats["tensor-list ops left (unknown rank)"] += 1
@@ -461,7 +349,7 @@ def _lower_set_item(lw: ListLowering, op: Operation) -> bool | None:
     start = create_tfl(
         rw,
         "pack",
-        [_as_i32(rw, index)] + [zero] * (rank - 1),
+        [as_i32(rw, index)] + [zero] * (rank - 1),
         [TensorType((rank,), I32)],
         values_count=rank,
         axis=0,
@@ -482,7 +370,7 @@ def _grow_to(rw: PatternRewriter, lst: Value, index: Value) -> Value:
 def _pad_to_length(rw: PatternRewriter, lst: Value, needed: Value) -> Value:
     """lst padded with zero elements up to length `needed` (unchanged when long enough)."""
     i32 = TensorType((), I32)
-    length = _length(rw, lst)
+    length = list_length(rw, lst)
     zero = const(rw, np.array(0, np.int32))
     act = {"fused_activation_function": "NONE"}
     new_len = create_tfl(rw, "maximum", [needed, length], [i32]).result
@@ -507,11 +395,11 @@ def _lower_push_back(lw: ListLowering, op: Operation) -> bool | None:
     lst, item = op.operands
     if lst.type.rank is None or item.type.rank is None:
         return False
-    item_e = _expand0(rw, item)
-    lst = _broadcast_list(rw, lst, item_e)
+    item_e = expand0(rw, item)
+    lst = broadcast_list(rw, lst, item_e)
     n = lst.type.shape[0]
     out_t = lst.type.with_shape((None if n is None else n + 1, *lst.type.shape[1:]))
-    rw.replace(op, _concat(rw, [lst, item_e], out_t))
+    rw.replace(op, concat(rw, [lst, item_e], out_t))
     return None
 
 
@@ -545,13 +433,13 @@ def _lower_scatter(lw: ListLowering, op: Operation) -> bool | None:
     begin = const(rw, np.zeros((rank,), np.int32))
     size = const(rw, np.array([1] + [-1] * (rank - 1), np.int32))
     first = create_tfl(rw, "slice", [tensor, begin, size], [tt.with_shape((1, *tt.shape[1:]))])
-    lst = _broadcast_list(rw, lst, first.result)
+    lst = broadcast_list(rw, lst, first.result)
     k = indices.type.shape[0]
     idx_shape = const(rw, np.array([-1, 1], np.int32))
     idx = create_tfl(
-        rw, "reshape", [_as_i32(rw, indices), idx_shape], [TensorType((k, 1), I32)]
+        rw, "reshape", [as_i32(rw, indices), idx_shape], [TensorType((k, 1), I32)]
     ).result
-    target = _shape_of(rw, lst)
+    target = shape_of(rw, lst)
     rows = tensor
     if wide != lt.dtype:
         rows = create_tfl(rw, "cast", [tensor], [tt.with_dtype(wide)]).result
@@ -560,7 +448,7 @@ def _lower_scatter(lw: ListLowering, op: Operation) -> bool | None:
         written = create_tfl(rw, "cast", [written], [lst.type]).result
     ones_t = tt.with_dtype(I32)
     one = const(rw, np.array(1, np.int32))
-    ones = create_tfl(rw, "fill", [_shape_of(rw, tensor), one], [ones_t]).result
+    ones = create_tfl(rw, "fill", [shape_of(rw, tensor), one], [ones_t]).result
     count = create_tfl(rw, "scatter_nd", [idx, ones, target], [lst.type.with_dtype(I32)]).result
     zero = const(rw, np.array(0, np.int32))
     mask = create_tfl(rw, "greater", [count, zero], [lst.type.with_dtype("i1")]).result
@@ -569,25 +457,10 @@ def _lower_scatter(lw: ListLowering, op: Operation) -> bool | None:
     return None
 
 
-def _slice1(rw: PatternRewriter, vec: Value, begin: int, size: int) -> Value:
-    b = const(rw, np.array([begin], np.int32))
-    s = const(rw, np.array([size], np.int32))
-    return create_tfl(rw, "slice", [vec, b, s], [TensorType((size,), vec.type.dtype)]).result
-
-
-def _length(rw: PatternRewriter, lst: Value) -> Value:
-    n = lst.type.shape[0] if lst.type.shape else None
-    if n is not None:
-        return const(rw, np.array(n, np.int32))
-    shape = _shape_of(rw, lst)
-    zero = const(rw, np.array(0, np.int32))
-    return create_tfl(rw, "gather", [shape, zero], [TensorType((), I32)], axis=0).result
-
-
 def _lower_length(lw: ListLowering, op: Operation) -> bool | None:
     if op.operands[0].type.rank is None:
         return False
-    lw.rw.replace(op, _length(lw.rw, op.operands[0]))
+    lw.rw.replace(op, list_length(lw.rw, op.operands[0]))
     return None
 
 
@@ -601,7 +474,7 @@ def _lower_element_shape(lw: ListLowering, op: Operation) -> bool | None:
     if all(d is not None for d in tail):
         rw.replace(op, const(rw, np.array(tail, numpy_dtype(want))))
         return None
-    elem = _slice1(rw, _shape_of(rw, lst), 1, len(tail))
+    elem = slice1(rw, shape_of(rw, lst), 1, len(tail))
     if want != I32:
         elem = create_tfl(rw, "cast", [elem], [elem.type.with_dtype(want)]).result
     rw.replace(op, elem)
@@ -617,7 +490,7 @@ def _lower_pop_back(lw: ListLowering, op: Operation) -> bool | None:
     last = create_tfl(
         rw,
         "sub",
-        [_length(rw, lst), const(rw, np.array(1, np.int32))],
+        [list_length(rw, lst), const(rw, np.array(1, np.int32))],
         [TensorType((), I32)],
         fused_activation_function="NONE",
     ).result
@@ -626,7 +499,7 @@ def _lower_pop_back(lw: ListLowering, op: Operation) -> bool | None:
     ).result
     begin = const(rw, np.zeros((lt.rank,), np.int32))
     rest = const(rw, np.full((lt.rank - 1,), -1, np.int32))
-    size = _concat(rw, [_to_vec1(rw, last), rest], TensorType((lt.rank,), I32))
+    size = concat(rw, [to_vec1(rw, last), rest], TensorType((lt.rank,), I32))
     n = lt.shape[0]
     shorter = lt.with_shape((None if n is None else n - 1, *lt.shape[1:]))
     popped = create_tfl(rw, "slice", [lst, begin, size], [shorter]).result
@@ -669,11 +542,11 @@ def _lower_resize(lw: ListLowering, op: Operation) -> bool | None:
         else:
             rw.replace(op, lst)
         return None
-    k32 = _as_i32(rw, size)
+    k32 = as_i32(rw, size)
     grown = _pad_to_length(rw, lst, k32)
     begin = const(rw, np.zeros((rank,), np.int32))
     rest = const(rw, np.full((rank - 1,), -1, np.int32))
-    sizes = _concat(rw, [_to_vec1(rw, k32), rest], TensorType((rank,), I32))
+    sizes = concat(rw, [to_vec1(rw, k32), rest], TensorType((rank,), I32))
     k_static = None if count is None else int(np.asarray(count).reshape(()))
     out_t = lt.with_shape((k_static, *lt.shape[1:]))
     rw.replace(op, create_tfl(rw, "slice", [grown, begin, sizes], [out_t]).result)
@@ -711,15 +584,15 @@ def _lower_concat(lw: ListLowering, op: Operation) -> bool | None:
     if all(d is not None for d in rest):
         shape = const(rw, np.array([-1 if lead is None else lead, *rest], np.int32))
     else:
-        tail = _slice1(rw, _shape_of(rw, lst), 2, lt.rank - 2)
+        tail = slice1(rw, shape_of(rw, lst), 2, lt.rank - 2)
         minus1 = const(rw, np.array([-1], np.int32))
-        shape = _concat(rw, [minus1, tail], TensorType((lt.rank - 1,), I32))
+        shape = concat(rw, [minus1, tail], TensorType((lt.rank - 1,), I32))
     joined = create_tfl(rw, "reshape", [lst, shape], [out_t]).result
     if n is not None:
         lengths = const(rw, np.full((n,), d0, np.int64))
     else:
         d0_value = const(rw, np.array(d0, np.int64))
-        count = _slice1(rw, _shape_of(rw, lst), 0, 1)
+        count = slice1(rw, shape_of(rw, lst), 0, 1)
         lengths_t = TensorType((None,), "i64")
         lengths = create_tfl(rw, "fill", [count, d0_value], [lengths_t]).result
     rw.replace(op, [joined, lengths])
@@ -744,9 +617,9 @@ def _lower_split(lw: ListLowering, op: Operation) -> bool | None:
     k, piece = int(np.size(sizes)), int(np.ravel(sizes)[0])
     rest = tt.shape[1:]
     if rest and any(d is None for d in rest):
-        tail = _slice1(rw, _shape_of(rw, tensor), 1, tt.rank - 1)
+        tail = slice1(rw, shape_of(rw, tensor), 1, tt.rank - 1)
         head = const(rw, np.array([k, piece], np.int32))
-        shape = _concat(rw, [head, tail], TensorType((tt.rank + 1,), I32))
+        shape = concat(rw, [head, tail], TensorType((tt.rank + 1,), I32))
     else:
         shape = const(rw, np.array([k, piece, *rest], np.int32))
     out = TensorType((k, piece, *rest), tt.dtype)
