@@ -3,6 +3,9 @@ and biases (bias-add fusion, batch-norm folding, constant scaling)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 
 from tflconv.core.ir import Operation, Value
@@ -77,6 +80,38 @@ def _scale_weights(w: np.ndarray, vec: np.ndarray, axis: int, divide: bool) -> n
     return (w / v if divide else w * v).astype(w.dtype)
 
 
+def _scale_into_affine(
+    rw: PatternRewriter,
+    op: Operation,
+    producer: Operation,
+    c: np.ndarray,
+    channel_vec: Callable[[int], np.ndarray | None],
+) -> str | None:
+    """Fold `op` (a mul or div by the constant `channel_vec(channels)` gives per output
+    channel) into `producer`'s weights and bias; returns why not, changing nothing then."""
+    affine = AFFINE[producer.name]
+    w = known_constant(producer.operands[affine.weight])
+    if w is None or w.dtype.kind != "f":
+        return f"{short(producer)} weights are not a float constant"
+    channels = w.shape[affine.axis]
+    vec = channel_vec(channels)
+    if vec is None:
+        return f"constant of shape {list(c.shape)} is not one value per channel"
+    divide = op.name == "tfl.div"
+    if divide and not np.all(vec):
+        return "division by zero does not fold"
+    bias = bias_array(producer, channels, w.dtype)
+    if bias is None:
+        return f"{short(producer)} bias is not a float constant"
+    new_w = new_const(rw, _scale_weights(w, vec, affine.axis, divide), producer)
+    with rw.modify(producer):
+        producer.set_operand(affine.weight, new_w)
+    b = affine.bias
+    if b < producer.num_operands and producer.operands[b].type.dtype != "none":
+        set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
+    return None
+
+
 class FuseMulIntoAffine(RewritePattern):
     """tfl.mul/div(affine(x, w, b), c) -> affine(x, w*c, b*c)  (c one value per channel)"""
 
@@ -87,29 +122,8 @@ class FuseMulIntoAffine(RewritePattern):
         if found is None:
             return None
         producer, c = found
-        affine = AFFINE[producer.name]
-        w_index, b_index, axis = affine.weight, affine.bias, affine.axis
-        w = known_constant(producer.operands[w_index])
-        if w is None or w.dtype.kind != "f":
-            return rw.fail(f"{short(producer)} weights are not a float constant")
-        channels = w.shape[axis]
-        vec = channel_vector(c, channels)
-        if vec is None:
-            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
-        divide = op.name == "tfl.div"
-        if divide and not np.all(vec):
-            return rw.fail("division by zero does not fold")
-        bias = bias_array(producer, channels, w.dtype)
-        if bias is None:
-            return rw.fail(f"{short(producer)} bias is not a float constant")
-        new_w = new_const(rw, _scale_weights(w, vec, axis, divide), producer)
-        with rw.modify(producer):
-            producer.set_operand(w_index, new_w)
-        has_bias = (
-            b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none"
-        )
-        if has_bias:
-            set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
+        if reason := _scale_into_affine(rw, op, producer, c, partial(channel_vector, c)):
+            return rw.fail(reason)
         absorb(rw, producer, op, act(op))
 
 
@@ -296,27 +310,9 @@ class FuseMulThroughLayout(RewritePattern):
         if isinstance(found, str):
             return rw.fail(found)
         layout, producer, c = found
-        affine = AFFINE[producer.name]
-        w_index, axis = affine.weight, affine.axis
-        w = known_constant(producer.operands[w_index])
-        if w is None or w.dtype.kind != "f":
-            return rw.fail(f"{short(producer)} weights are not a float constant")
-        channels = w.shape[axis]
-        vec = channel_vector_through(layout, c, channels)
-        if vec is None:
-            return rw.fail(f"constant of shape {list(c.shape)} is not one value per channel")
-        divide = op.name == "tfl.div"
-        if divide and not np.all(vec):
-            return rw.fail("division by zero does not fold")
-        bias = bias_array(producer, channels, w.dtype)
-        if bias is None:
-            return rw.fail(f"{short(producer)} bias is not a float constant")
-        new_w = new_const(rw, _scale_weights(w, vec, axis, divide), producer)
-        with rw.modify(producer):
-            producer.set_operand(w_index, new_w)
-        b_index = AFFINE[producer.name].bias
-        if b_index < producer.num_operands and producer.operands[b_index].type.dtype != "none":
-            set_bias(rw, producer, (bias / vec if divide else bias * vec).astype(bias.dtype))
+        channel_vec = partial(channel_vector_through, layout, c)
+        if reason := _scale_into_affine(rw, op, producer, c, channel_vec):
+            return rw.fail(reason)
         absorb(rw, layout, op)
 
 
