@@ -242,7 +242,8 @@ class LegalizeUnary(RewritePattern):
 
 class LegalizeAbsSignByCompare(RewritePattern):
     """tf.Abs(x) -> tfl.select_v2(x < 0, -x, x); tf.Sign(x) -> cast(x > 0) - cast(x < 0), for
-    element types ABS / SIGN have no kernel for (int64 relative positions in DeBERTa)"""
+    integer types ABS / SIGN have no kernel for (int64 relative positions in DeBERTa); floats
+    are refused: the compare form loses NaN (sign) and the sign of -0.0 (abs)"""
 
     root = ("tf.Abs", "tf.Sign")
 
@@ -250,6 +251,8 @@ class LegalizeAbsSignByCompare(RewritePattern):
         x = op.operands[0]
         if x.type != op.result.type:
             return rw.fail("result type differs from the input type")
+        if not x.type.is_int:
+            return rw.fail("the compare-and-select form is exact for integers only")
         if x.type.shape is None or len(x.type.shape) > 4:
             return rw.fail("comparisons against a scalar broadcast up to rank 4")
         needed = ("neg", "less", "select_v2") if op.name == "tf.Abs" else ("less", "sub")
