@@ -5,15 +5,20 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from tflconv.core.ir import Block, BlockArgument, Function, Operation, Value, constant
+from tflconv.core.ir import Block, BlockArgument, Function, Module, Operation, Value, constant
 from tflconv.core.location import Location
+from tflconv.core.passes import PassContext
+from tflconv.core.rewrite import PatternRewriter
 from tflconv.core.types import QuantParams, TensorType
+from tflconv.passes.cleanup.dce import erase_dead_ops
 
 CONSTANT = "arith.constant"
+SUMMARY_KEY = "quantization"
+"""ctx.data key of the `QuantizeSummary` the quantization passes fill in."""
 
 
 class QuantizeError(Exception):
@@ -29,6 +34,51 @@ class QP:
 
     def quant(self) -> QuantParams:
         return QuantParams((float(self.scale),), (int(self.zero_point),))
+
+
+@dataclass
+class QuantizeSummary:
+    """What the quantization passes did: the recipe, how many ops were quantized, and the ops
+    left in float (or whose weights stayed float) with the reason."""
+
+    mode: str
+    quantized: int = 0
+    float_ops: dict[Operation, str] = field(default_factory=dict)
+
+    def float_op_lines(self) -> list[str]:
+        return [f"{op.name} at {op.location}: {why}" for op, why in self.float_ops.items()]
+
+    def describe(self) -> str:
+        return f"{self.mode}: {self.quantized} op(s) quantized, {len(self.float_ops)} float"
+
+
+def summary(ctx: PassContext, mode: str) -> QuantizeSummary:
+    """The context's summary (a new one when the recipe changes)."""
+    current = ctx.data.get(SUMMARY_KEY)
+    if not isinstance(current, QuantizeSummary) or current.mode != mode:
+        current = QuantizeSummary(mode)
+        ctx.data[SUMMARY_KEY] = current
+    return current
+
+
+def check_unused(matcher: NameMatcher, module: Module) -> None:
+    """A keep-float pattern that names no op at all is a typo: say so instead of ignoring it."""
+    unused = matcher.unused()
+    if unused:
+        probe = NameMatcher(unused)
+        for op in module.walk():
+            probe.matches(op)
+        unused = probe.unused()
+    if unused:
+        raise QuantizeError(
+            f"keep-float: {', '.join(repr(p) for p in unused)} matched no op (patterns match TF "
+            "node names, Keras layer names, tensor names or op types in full)"
+        )
+
+
+def erase_dead(module: Module, ctx: PassContext) -> int:
+    """Erase what quantization left unused (the float constants it replaced)."""
+    return erase_dead_ops(module, PatternRewriter(ctx.listener))
 
 
 # --- calibration ranges carried on types -------------------------------------------------------

@@ -1,17 +1,34 @@
-"""Weight-only recipes: dynamic range (int8 weights, hybrid kernels) and float16 weights."""
+"""Weight-only recipes, each its own pass:
+
+    quantize-dynamic-range                int8 weights, float activations (hybrid kernels)
+    quantize-dynamic-range{per-channel=false min-elements=16 keep-float=[dense_1]}
+    quantize-float16                      float16 weights + dequantize
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value
+from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.types import QuantParams, TensorType
 from tflconv.dialects.tfl_traits import DYNAMIC_RANGE
 
 from . import kernels
-from .common import CONSTANT, NameMatcher, const_array, derived_location, new_constant, value_name
+from .common import (
+    CONSTANT,
+    NameMatcher,
+    check_unused,
+    const_array,
+    derived_location,
+    erase_dead,
+    new_constant,
+    summary,
+    value_name,
+)
 from .ops import MIN_WEIGHT_ELEMENTS
 
 REDUCED_PRECISION = "reduced_precision_support"
@@ -104,3 +121,47 @@ def float16(module: Module, keep_float: NameMatcher) -> WeightsReport:
         metadata[REDUCED_PRECISION] = FP16_ACC_FP32
         module.attributes["metadata"] = metadata
     return report
+
+
+@register_pass
+@dataclass(frozen=True)
+class QuantizeDynamicRange(Pass):
+    """Dynamic-range quantization: int8 weights for the ops with hybrid kernels (per channel on
+    their quantized dimension), float activations quantized on the fly by the kernels."""
+
+    name: ClassVar[str] = "quantize-dynamic-range"
+    keep_float: tuple[str, ...] = ()
+    """Ops to keep in float: names or regexes on TF node names / tensor names / op types."""
+    per_channel: bool = True
+    """Per-channel weights for conv / depthwise / fully-connected (off: per tensor)."""
+    min_elements: int = MIN_WEIGHT_ELEMENTS
+    """Weights with fewer elements stay float (the official `minimum_elements_for_weights`)."""
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        matcher = NameMatcher(self.keep_float)
+        report = dynamic_range(module, matcher, self.per_channel, self.min_elements)
+        check_unused(matcher, module)
+        done = summary(ctx, "dynamic")
+        done.quantized += len(report.quantized)
+        done.float_ops.update(report.skipped)
+        ctx.stats["ops quantized"] += len(report.quantized)
+        ctx.stats["ops left float"] += len(report.skipped)
+        return bool(report.quantized) | (erase_dead(module, ctx) > 0)
+
+
+@register_pass
+@dataclass(frozen=True)
+class QuantizeFloat16(Pass):
+    """float16 weights: every float32 constant an op reads becomes float16 + `tfl.dequantize`."""
+
+    name: ClassVar[str] = "quantize-float16"
+    keep_float: tuple[str, ...] = ()
+    """Ops whose constants stay float32 (names or regexes, as in quantize-dynamic-range)."""
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        matcher = NameMatcher(self.keep_float)
+        report = float16(module, matcher)
+        check_unused(matcher, module)
+        summary(ctx, "float16").quantized += report.converted
+        ctx.stats["ops quantized"] += report.converted
+        return bool(report.converted) | (erase_dead(module, ctx) > 0)
