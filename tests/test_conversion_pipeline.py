@@ -19,6 +19,7 @@ from tflconv.api.pipeline import (  # noqa: E402
     QuantizationConfig,
     conversion_pipeline,
     format_pipeline,
+    quantization_passes,
     user_pipeline,
 )
 from tflconv.core.ir import constant  # noqa: E402
@@ -76,7 +77,7 @@ def test_the_config_shapes_the_pipeline():
         "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,"
         "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,dce,"
         "check-tflite-legal{target-ops=[TFLITE_BUILTINS,SELECT_TF_OPS] allow-custom-ops=true "
-        "select-user-ops=[MyOp]},calibrate,quantize"
+        "select-user-ops=[MyOp]},calibrate,prepare-quantize,bias-correction,quantize"
     )
     only_select = format_pipeline(conversion_pipeline(ConversionConfig(target_ops=(S,))))
     assert "legalize-tf" not in only_select and only_select.startswith("canonicalize,select-")
@@ -124,10 +125,24 @@ def test_flags_add_only_the_passes_a_user_pipeline_lacks(pipeline, expected):
 def test_quantization_passes_are_appended_unless_named():
     config = ConversionConfig(quantization=QuantizationConfig("dynamic"))
     assert format_pipeline(user_pipeline("legalize-tf", config)) == (
-        "legalize-tf,quantize{mode=dynamic}"
+        "legalize-tf,quantize-dynamic-range"
     )
-    named = "legalize-tf,quantize{mode=float16},dce"
+    named = "legalize-tf,quantize-float16,dce"
     assert format_pipeline(user_pipeline(named, config)) == named
+
+
+def test_each_recipe_is_a_chain_of_passes():
+    def chain(**options):
+        return format_pipeline(quantization_passes(QuantizationConfig(**options)))
+
+    assert chain(mode="float16", keep_float=("head",)) == "quantize-float16{keep-float=[head]}"
+    assert chain(mode="int16x8", bias_correction=False, integer_only=True) == (
+        "calibrate,prepare-quantize{activation=int16},quantize{integer-only=true}"
+    )
+    assert chain(mode="int8", per_channel=False, input_type="i8", output_type="ui8") == (
+        "calibrate,prepare-quantize,bias-correction{per-channel=false},"
+        "quantize{per-channel=false},modify-io-types{input-type=i8 output-type=ui8}"
+    )
 
 
 def test_without_builtins_legalization_is_dropped_and_its_place_kept():
@@ -216,7 +231,7 @@ def test_converter_prints_its_pipeline(sinh_fn):
     conv.pipeline = "canonicalize,check-tflite-legal"
     assert conv.conversion_pipeline() == (
         "canonicalize,select-tf-ops,check-tflite-legal{target-ops=[SELECT_TF_OPS]},"
-        "quantize{mode=dynamic}"
+        "quantize-dynamic-range"
     )
 
 

@@ -664,7 +664,7 @@ def test_tflite_support_reads_our_metadata(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "pipeline", ["quantize{mode=float16}", "quantize{mode=dynamic min-elements=1}"]
+    "pipeline", ["quantize-float16", "quantize-dynamic-range{min-elements=1}"]
 )
 def test_survives_quantization(tmp_path, pipeline):
     import tflconv.passes  # noqa: F401  (registers the passes)

@@ -416,3 +416,30 @@ def test_same_scale_chain_takes_the_range_of_its_last_concat():
     official = convert(model, dataset, ours=False)
     held_out = _data(8, seed=1, shape=(1, 8, 8, 3))
     assert rmse(model, ours, held_out) <= rmse(model, official, held_out)
+
+
+# --- the chain as a user pipeline ---------------------------------------------------------------
+
+
+def test_user_pipeline_runs_the_chain_like_the_built_one(cnn, data):
+    """`converter.pipeline = "default,calibrate,prepare-quantize,quantize"` with a representative
+    dataset quantizes like the recipe the options build (here without bias correction), and
+    also without `optimizations` set: the dataset reaches `calibrate` either way."""
+    built = convert(cnn, data, bias_correction=False)
+    conv = tflconv.TFLiteConverter.from_keras_model(cnn)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(data)
+    conv.pipeline = "default,calibrate,prepare-quantize,quantize"
+    assert conv.convert() == built
+    bare = tflconv.TFLiteConverter.from_keras_model(cnn)
+    bare.representative_dataset = lambda: iter(data)
+    bare.pipeline = "default,calibrate,prepare-quantize,bias-correction,quantize"
+    int8 = bare.convert()
+    corrected = convert(cnn, data)  # the built recipe, bias correction on (the default)
+    assert_same_quantization(int8, corrected)
+    assert max_error(cnn, int8, data) == max_error(cnn, corrected, data)
+    skipped = tflconv.TFLiteConverter.from_keras_model(cnn)
+    skipped.representative_dataset = lambda: iter(data)
+    skipped.pipeline = "default,calibrate,quantize"
+    with pytest.raises(tflconv.ConverterError, match="run `prepare-quantize` before"):
+        skipped.convert()

@@ -428,9 +428,12 @@ class TFLiteConverter:
     def _pipeline_options(self) -> dict[str, Any]:
         dump_dir = self.dump_dir if self.dump_dir is not None else self.ir_dump_dir
         quantization = self._quantization()  # float pipeline, then calibrate/quantize (§5.3)
+        data = dict(quantization.data) if quantization else {}
+        if self.representative_dataset is not None:  # for a user pipeline's `calibrate` too
+            data.setdefault("representative_dataset", self.representative_dataset)
         return {
             "pipeline": self.conversion_pipeline(),
-            "data": quantization.data if quantization else {},
+            "data": data,
             "dump_dir": os.fspath(dump_dir) if dump_dir is not None else None,
             "time_passes": bool(self.time_passes or self.enable_timing),
             "print_ir_after_all": bool(self.print_ir_after_all),

@@ -15,7 +15,8 @@ A user pipeline (`converter.pipeline = "..."`, `--pass-pipeline`) replaces the b
   `check-tflite-legal`, else at the end. `custom-ops{ops=[...]}` (`custom_ops`) goes first;
 - with no builtin op set targeted, `lower-tensor-lists` and `legalize-tf` are dropped;
 - every `check-tflite-legal` gets the op-set options of the config;
-- the quantization passes are appended unless the pipeline names `calibrate` or `quantize`.
+- the recipe's quantization passes are appended unless the pipeline names one of them (then
+  the user's chain is taken as is: `default,calibrate,prepare-quantize,quantize`).
 
 Passes are looked up by name in the registry, so this module does not depend on where their
 modules live.
@@ -97,6 +98,20 @@ class ConversionConfig:
         )
 
 
+QUANTIZATION_PASSES = frozenset(
+    {
+        "calibrate",
+        "prepare-quantize",
+        "bias-correction",
+        "quantize",
+        "modify-io-types",
+        "quantize-dynamic-range",
+        "quantize-float16",
+    }
+)
+"""A user pipeline naming one of these brings its own quantization chain."""
+
+
 def _make(name: str, **options: Any) -> Pass:
     cls = get_pass(name)
     if cls is None:
@@ -114,11 +129,32 @@ def _gate(config: ConversionConfig) -> Pass:
 
 
 def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
-    """`calibrate` (full-integer recipes) and `quantize`, run on the legal float model."""
+    """The recipe's chain, run on the legal float model:
+
+    dynamic   quantize-dynamic-range
+    float16   quantize-float16
+    int8      calibrate, prepare-quantize, bias-correction, quantize[, modify-io-types]
+    int16x8   the same with prepare-quantize{activation=int16}
+    """
     if q is None:
         return []
-    quantize = _make("quantize", **dataclasses.asdict(q))
-    return [_make("calibrate"), quantize] if q.calibrated else [quantize]
+    if q.mode == "dynamic":
+        return [_make("quantize-dynamic-range", keep_float=q.keep_float, per_channel=q.per_channel)]
+    if q.mode == "float16":
+        return [_make("quantize-float16", keep_float=q.keep_float)]
+    if q.mode not in ("int8", "int16x8"):
+        raise PipelineError(f"unknown quantization mode {q.mode!r}")
+    activation = "int16" if q.mode == "int16x8" else "int8"
+    passes = [
+        _make("calibrate"),
+        _make("prepare-quantize", activation=activation, keep_float=q.keep_float),
+    ]
+    if q.bias_correction:
+        passes.append(_make("bias-correction", per_channel=q.per_channel))
+    passes.append(_make("quantize", per_channel=q.per_channel, integer_only=q.integer_only))
+    if (q.input_type, q.output_type) != ("f32", "f32"):
+        passes.append(_make("modify-io-types", input_type=q.input_type, output_type=q.output_type))
+    return passes
 
 
 def conversion_pipeline(config: ConversionConfig | None = None) -> list[Pass]:
@@ -206,7 +242,7 @@ def user_pipeline(pipeline: str | Sequence[Pass], config: ConversionConfig) -> l
         else p
         for p in passes
     ]
-    if not any(p.name in ("calibrate", "quantize") for p in passes):
+    if not any(p.name in QUANTIZATION_PASSES for p in passes):
         passes += quantization_passes(config.quantization)
     return passes
 

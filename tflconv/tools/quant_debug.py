@@ -31,11 +31,11 @@ from typing import Any
 import numpy as np
 
 from tflconv.api.converter import TFLiteConverter
+from tflconv.api.pipeline import QuantizationConfig, quantization_passes
 from tflconv.core.passes import PassContext, PassManager
 from tflconv.core.pipeline import format_pipeline
-from tflconv.passes.quantize.calibrate import input_specs
+from tflconv.passes.quantize.calibrate import CALIBRATION_KEY, for_clone, input_specs
 from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
-from tflconv.passes.quantize.quantize_pass import Quantize
 from tflconv.tflite.reader import read_flatbuffer
 from tflconv.tflite.runtime import litert_runner, tensor_allocated
 from tflconv.tflite.writer import write_flatbuffer
@@ -428,22 +428,25 @@ class QuantizationDebugger:
 
     def _calibrate(self, dataset: Any) -> Any:
         module = self.float_module.clone()
-        PassManager.from_pipeline("calibrate").run(
-            module,
-            PassContext(data={"representative_dataset": _source(dataset)}, runner=litert_runner),
-        )
+        ctx = PassContext(data={"representative_dataset": _source(dataset)}, runner=litert_runner)
+        PassManager.from_pipeline("calibrate").run(module, ctx)
+        self._calibration = ctx.data[CALIBRATION_KEY]
         return module
 
     def quantize(self, keep_float: Iterable[str] = ()) -> bytes:
         """The quantized .tflite (selective when `keep_float` names layers / tensors)."""
         module = self._calibrated.clone()
-        q = Quantize(
-            mode=self.mode,
+        recipe = QuantizationConfig(
+            self.mode,
             keep_float=tuple(keep_float),
             per_channel=self.per_channel,
             bias_correction=self.bias_correction,
         )
-        PassManager.from_pipeline(format_pipeline([q])).run(module, PassContext())
+        passes = [p for p in quantization_passes(recipe) if p.name != "calibrate"]
+        statistics = for_clone(self._calibration, self._calibrated, module)
+        PassManager.from_pipeline(format_pipeline(passes)).run(
+            module, PassContext(data={CALIBRATION_KEY: statistics})
+        )
         return write_flatbuffer(module, conversion_metadata=None)
 
     def run(

@@ -1,13 +1,25 @@
-"""Post-training quantization: the `calibrate` and `quantize` passes and their kernels.
+"""Post-training quantization as a chain of passes (docs/quantization.md):
 
-calibrate.py     float model -> LiteRT over the representative dataset -> ranges on the IR
-quantize_pass.py the `quantize` pass (dynamic, float16, int8, int16x8; keep-float; IO types)
-full_integer.py  int8 / 16x8 parameters, same-scale propagation, the rewrite
-weights.py       dynamic-range and float16 weights
-io_types.py      int8 / uint8 / int16 model inputs and outputs
-ops.py           which ops have integer kernels and their constraints
-kernels.py       the numeric kernels (scales, weight/bias quantization, fp16, min/max)
-dataset.py       representative datasets (generators, lists, .npz, .npy folders)
+    int8 / 16x8   calibrate -> prepare-quantize -> bias-correction -> quantize -> modify-io-types
+    dynamic range quantize-dynamic-range
+    float16       quantize-float16
+
+calibrate.py       float model -> LiteRT over the representative dataset -> ranges on the types
+prepare.py         which ops run in integer; activation parameters, quantize/dequantize ops
+bias_correction.py the weight-rounding shift removed from the float biases
+quantize_pass.py   the constants: int8 weights, int32/int64 biases; integer-only check
+io_types.py        int8 / uint8 / int16 model inputs and outputs
+weights.py         the weight-only recipes (dynamic range, float16)
+ops.py             quantization choices that are not kernel facts
+kernels.py         the numeric kernels (scales, weight/bias quantization, fp16, min/max)
+dataset.py         representative datasets (generators, lists, .npz, .npy folders)
 """
 
-from . import calibrate, quantize_pass  # noqa: F401  (registers the passes)
+from . import (  # noqa: F401  (registers the passes)
+    bias_correction,
+    calibrate,
+    io_types,
+    prepare,
+    quantize_pass,
+    weights,
+)

@@ -6,11 +6,12 @@ The runtime is `ctx.runner` (a `core.passes.ModelRunner`; the api supplies
 `tflite.runtime.litert_runner`: the module written to a .tflite and run in LiteRT's builtin
 kernels with every tensor preserved), and each float tensor of the main subgraph is reduced to
 a plain running min/max over all samples (`kernels.RunningMinMax`; NaNs skipped with a warning,
-as the official calibration logger). The ranges land on the IR as `!quant.calibrated<f32<min:max>>` types, so
-`quantize` can run on calibrated IR text alone (fixture tests do exactly that).
+as the official calibration logger). The ranges land on the IR as `!quant.calibrated<f32<min:max>>`
+types, so `prepare-quantize` can run on calibrated IR text alone (fixture tests do exactly that).
 
 Inputs: `ctx.data["representative_dataset"]` (see dataset.py for the accepted sources).
-Outputs: calibrated types, and `ctx.data["calibration"]` (a `CalibrationSummary`).
+Outputs: calibrated types, and `ctx.data["calibration"]`, a `CalibrationSummary` that also holds
+the mean input patch of each conv / depthwise / fully-connected op (for `bias-correction`).
 """
 
 from __future__ import annotations
@@ -21,19 +22,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
+
 from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.passes import ModelRunner, Pass, PassContext, register_pass
 from tflconv.dialects.tfl_traits import AFFINE
 
-from .bias_correction import CORRECTED, INPUT_MEAN_ATTR, PatchMean
-from .common import CONSTANT, QuantizeError, const_array, with_range
+from .bias_correction import CORRECTED, PatchMean
+from .common import CALIBRATION_KEY, CONSTANT, QuantizeError, const_array, with_range
 from .dataset import InputSpec, normalize_sample, open_dataset, progress
 from .kernels import RunningMinMax
 
 log = logging.getLogger("tflconv.quantize")
 
 DATASET_KEY = "representative_dataset"
-SUMMARY_KEY = "calibration"
+SUMMARY_KEY = CALIBRATION_KEY
 
 
 @dataclass
@@ -42,6 +45,8 @@ class CalibrationSummary:
     seconds: float = 0.0
     tensors: int = 0
     nan_tensors: list[str] = field(default_factory=list)
+    input_means: dict[Operation, np.ndarray] = field(default_factory=dict)
+    """The mean input patch each affine op saw (`bias_correction.PatchMean`)."""
 
     @property
     def samples_per_second(self) -> float:
@@ -99,7 +104,7 @@ def calibrate_module(
     for op, mean in patch_means.items():
         result = mean.result()
         if result is not None:
-            op.attributes[INPUT_MEAN_ATTR] = result
+            summary.input_means[op] = result
     summary.tensors = len(ranges)
     if summary.nan_tensors:
         log.warning(
@@ -136,7 +141,7 @@ def annotate(ranges: dict[Value, tuple[float, float]]) -> None:
 @dataclass(frozen=True)
 class Calibrate(Pass):
     """Run the float model (ctx.runner: LiteRT) over ctx.data["representative_dataset"] and put each
-    float tensor's min/max on its type (the input of `quantize{mode=int8|int16x8}`)."""
+    float tensor's min/max on its type (the input of `prepare-quantize`)."""
 
     name: ClassVar[str] = "calibrate"
     progress: bool = True
@@ -160,3 +165,13 @@ class Calibrate(Pass):
         ctx.stats["calibration samples"] += summary.samples
         ctx.stats["calibrated tensors"] += summary.tensors
         return bool(ranges)
+
+
+def for_clone(summary: CalibrationSummary, original: Module, clone: Module) -> CalibrationSummary:
+    """`summary` with its per-op statistics moved to the ops of `clone` (a `Module.clone()` of
+    the calibrated module: the same ops in the same order)."""
+    ops = dict(zip(original.walk(), clone.walk()))
+    means = {ops[op]: m for op, m in summary.input_means.items() if op in ops}
+    return CalibrationSummary(
+        summary.samples, summary.seconds, summary.tensors, list(summary.nan_tensors), means
+    )

@@ -19,6 +19,10 @@ from tflconv.passes.cleanup.dce import erase_dead_ops
 CONSTANT = "arith.constant"
 SUMMARY_KEY = "quantization"
 """ctx.data key of the `QuantizeSummary` the quantization passes fill in."""
+CALIBRATION_KEY = "calibration"
+"""ctx.data key of calibrate's `CalibrationSummary` (statistics bias-correction reads)."""
+RANGES_KEY = "calibration_ranges"
+"""ctx.data key of the calibration ranges prepare-quantize consumed ({Value: (min, max)})."""
 
 
 class QuantizeError(Exception):

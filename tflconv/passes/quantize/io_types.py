@@ -1,5 +1,6 @@
-"""Model input/output types of a quantized function (`inference_input_type` /
-`inference_output_type`), as `ModifyIONodesPass` in the official quantizer:
+"""`modify-io-types`: the input/output types of a quantized model's entry functions
+(`inference_input_type` / `inference_output_type`), as `ModifyIONodesPass` in the official
+quantizer; the last pass of the full-integer chain:
 
 - float32 (default): `tfl.quantize` after each input, `tfl.dequantize` before each output;
 - the activation type (int8, or int16 for 16x8): those ops are removed and the inputs/outputs
@@ -10,11 +11,24 @@
 
 from __future__ import annotations
 
-from tflconv.core.ir import Function, Operation, Value
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tflconv.core.ir import Function, Module, Operation, Value
+from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.types import QuantParams, TensorType
 
 from . import kernels
-from .common import QP, QuantizeError, derived_location, insert_after_def, qtype, value_name
+from .common import (
+    QP,
+    RANGES_KEY,
+    QuantizeError,
+    derived_location,
+    erase_dead,
+    insert_after_def,
+    qtype,
+    value_name,
+)
 
 TYPE_ALIASES = {
     "f32": "f32",
@@ -161,3 +175,48 @@ def _params(r: tuple[float, float], activation: str) -> QP:
     else:
         s, z = kernels.affine_params(r[0], r[1], "i8")
     return QP(float(s), int(z))
+
+
+def activation_type(fn: Function) -> str | None:
+    """i8 or i16: the type prepare-quantize gave the function's activations (None: float)."""
+    for op in fn.walk():
+        if op.name == "tfl.quantize":
+            return op.result.type.dtype if op.result.type.dtype in ("i8", "i16") else None
+    return None
+
+
+@register_pass
+@dataclass(frozen=True)
+class ModifyIOTypes(Pass):
+    """Give a quantized model integer inputs / outputs: int8 or uint8 (int8 models), int16
+    (16x8 models); float32 keeps the quantize / dequantize ops at the boundaries."""
+
+    name: ClassVar[str] = "modify-io-types"
+    input_type: str = "f32"
+    """f32, i8 / ui8 (int8 models), i16 (16x8 models)."""
+    output_type: str = "f32"
+    """Same choices as input-type."""
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        if self.input_type == self.output_type == "f32":
+            return False
+        ranges = ctx.data.get(RANGES_KEY) or {}
+        changed = False
+        for fn in module.functions:
+            if not (fn is module.functions[0] or fn.attributes.get("entry")):
+                continue
+            dtype = activation_type(fn)
+            if dtype is None:
+                raise QuantizeError(
+                    f"modify-io-types: {fn.name} is not quantized (run prepare-quantize and "
+                    "quantize first)"
+                )
+            set_input_type(
+                fn, normalize_io_type(self.input_type, dtype, "input-type"), dtype, ranges
+            )
+            set_output_type(
+                fn, normalize_io_type(self.output_type, dtype, "output-type"), dtype, ranges
+            )
+            changed = True
+        erase_dead(module, ctx)
+        return changed

@@ -1,9 +1,13 @@
-"""Full-integer quantization of one function (int8 or 16x8) from calibrated ranges.
+"""`prepare-quantize`: choose what runs in integer and give every activation its parameters
+(int8 or 16x8), from the calibration ranges on the types. Constants stay float: the
+`quantize` pass quantizes them once the parameters of the activations around them are known.
+
+    calibrate -> prepare-quantize -> bias-correction -> quantize -> modify-io-types
 
 The steps mirror the official MLIR quantizer (`prepare_quantize.cc`, `quantization_driver.cc`):
 
-1. choose the ops to quantize: ops with integer kernels (`ops.py`) whose float tensors all have
-   calibration ranges and that the user did not keep in float;
+1. choose the ops to quantize: ops with integer kernels (`dialects/tfl_traits.py`) whose float
+   tensors all have calibration ranges and that the user did not keep in float;
 2. drop redundant ranges (`RemoveRedundantStatsOps`): the result of a single-operand
    same-scale op (pooling, reshape, ...) follows its operand (forward); the operands of any
    same-scale op whose result keeps its range follow that result, transitively (backward: a
@@ -11,76 +15,57 @@ The steps mirror the official MLIR quantizer (`prepare_quantize.cc`, `quantizati
    (softmax, logistic, tanh, ...) take the required parameters;
 3. the remaining ranges give parameters (asymmetric int8 with the legacy float scale, symmetric
    int16), propagated through same-scale ops until nothing changes;
-4. rewrite: quantized result types; constants become per-channel int8 weights, int32/int64
-   biases (scale = input scale x weight scale; bias-corrected, see bias_correction.py) or
-   per-tensor constants; `tfl.quantize` where a float value enters an integer op, a
-   requantizing `tfl.quantize` where a producer's parameters differ from what a same-scale
-   consumer needs, `tfl.dequantize` where an integer value reaches a float op or the
-   function's results.
+4. write them: quantized result types (`!quant.uniform<i8:f32, scale:zp>`), `tfl.quantize`
+   where a float value enters a chosen op, a requantizing `tfl.quantize` where a producer's
+   parameters differ from what a same-scale consumer needs, `tfl.dequantize` where an integer
+   value reaches a float op or the function's results.
+
+The calibration ranges it consumed go to `ctx.data["calibration_ranges"]` (modify-io-types
+reads them); the ops left float and why to the `QuantizeSummary` in ctx.data["quantization"].
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar, Literal
 
 import numpy as np
 
-from tflconv.core.ir import RETURN, Function, Operation, Value
-from tflconv.core.types import QuantParams, TensorType
-from tflconv.dialects.tfl_traits import (
-    BIAS_TYPE_OPTION,
-    FIXED_OUTPUT,
-    INT8_AFFINE,
-    INT8_OPS,
-    INT16_OPS,
-    SAME_SCALE,
-)
+from tflconv.core.ir import Function, Module, Operation, Value
+from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.core.types import TensorType
+from tflconv.dialects.tfl_traits import FIXED_OUTPUT, INT8_AFFINE, INT8_OPS, INT16_OPS, SAME_SCALE
 
 from . import kernels
-from .bias_correction import INPUT_MEAN_ATTR, corrected_bias
 from .common import (
     QP,
+    RANGES_KEY,
     NameMatcher,
+    QuantizeError,
     calibrated_range,
+    check_unused,
     const_array,
     derived_location,
     function_values,
     insert_after_def,
     is_float,
-    new_constant,
     qtype,
     strip_calibration,
+    summary,
     value_name,
 )
 from .ops import prefer_result_scale
 
 SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
 
-ADDED_BIAS_MIN_SHIFT = 0.25
-"""Bias correction adds a bias to a bias-less op only if some channel's shift reaches this many
-output quantization steps: a shift of 0.25 steps already adds 75 % of the rounding noise's
-variance (1/12 step^2) to that channel, smaller ones matter little, and a per-channel int32
-bias costs 16 bytes a channel with its parameters. Measured trade-off: at 0.5 steps ConvNeXt-T
-int8 is 0.6 % bigger than the official file instead of 1.7 %, but Xception loses its whole
-gain (RMSE 3.14e-3 vs 2.84e-3 here, 3.13e-3 official)."""
-
 
 @dataclass
-class FullIntegerConfig:
-    activation: str = "i8"  # "i8" or "i16" (16x8)
-    per_channel: bool = True
-    keep_float: NameMatcher = field(default_factory=lambda: NameMatcher(()))
-    bias_correction: bool = True
-
-
-@dataclass
-class FullIntegerReport:
+class PrepareReport:
     quantized: list[Operation] = field(default_factory=list)
     float_ops: dict[Operation, str] = field(default_factory=dict)
     """Ops left in float, with the reason."""
-    inserted: int = 0
     ranges: dict[Value, tuple[float, float]] = field(default_factory=dict)
-    """The calibration ranges the quantizer started from (the types no longer carry them)."""
+    """The calibration ranges the parameters came from (the types no longer carry them)."""
 
 
 def _float_acts(values: list[Value] | tuple[Value, ...]) -> list[Value]:
@@ -115,12 +100,12 @@ class _OpTensors:
 
 
 class _FunctionQuantizer:
-    def __init__(self, fn: Function, cfg: FullIntegerConfig) -> None:
+    def __init__(self, fn: Function, dtype: str, keep_float: NameMatcher) -> None:
         self.fn = fn
-        self.cfg = cfg
-        self.dtype = cfg.activation
+        self.dtype = dtype
+        self.keep_float = keep_float
         self.kernels_ok = INT16_OPS if self.dtype == "i16" else INT8_OPS
-        self.report = FullIntegerReport()
+        self.report = PrepareReport()
         self.ranges: dict[Value, tuple[float, float]] = {}
         self.params: dict[Value, QP] = {}
         self.inserted: set[Operation] = set()
@@ -128,7 +113,7 @@ class _FunctionQuantizer:
 
     # --- 1. which ops ---------------------------------------------------------------------------
     def _why_float(self, op: Operation) -> str | None:
-        if self.cfg.keep_float.matches(op):
+        if self.keep_float.matches(op):
             return "kept float (keep-float)"
         if op.name not in self.kernels_ok or op.name in SKIPPED:
             kind = "int16" if self.dtype == "i16" else "int8"
@@ -265,37 +250,29 @@ class _FunctionQuantizer:
                 return qp
         return self.params[v]
 
-    # --- 4. rewrite -------------------------------------------------------------------------------
+    # --- 4. activations --------------------------------------------------------------------------
     def rewrite(self, qops: list[Operation]) -> None:
+        """Quantized result types, `tfl.quantize` where a float value (or an integer value with
+        other parameters) enters a chosen op, `tfl.dequantize` where an integer value reaches a
+        float op or the function's results. Constants stay float (the `quantize` pass)."""
         qset = set(qops)
-        block = self.fn.block
         quantized: dict[Value, QP] = {}
         converted: dict[tuple[Value, QP], Value] = {}
-        const_cache: dict[tuple, Value] = {}
         # Results first, so consumers see which values are integer.
         for op in qops:
             for r in self.info[op].outs:
                 quantized[r] = self.params[r]
         for op in qops:
-            original = op.operands
             t = self.info[op]
-            for i, v in enumerate(original):
-                if v not in t.ins and v not in t.consts:
-                    continue
-                arr = const_array(v)
-                if arr is not None:
-                    new = self._constant(op, original, i, v, arr, const_cache)
-                else:
+            for i, v in enumerate(op.operands):
+                if v in t.ins:
                     new = self._activation(op, v, quantized, converted)
-                if new is not v:
-                    op.set_operand(i, new)
-            self._add_missing_bias(op, original, const_cache)
+                    if new is not v:
+                        op.set_operand(i, new)
             for r in t.outs:
                 r.type = qtype(r.type, self.dtype, quantized[r])
-            if self.dtype == "i16" and op.name in BIAS_TYPE_OPTION:
-                op.attributes["quantized_bias_type"] = "INT64"
         # Integer values read by float ops or returned: dequantize once per value.
-        for v, _qp in quantized.items():
+        for v in quantized:
             float_uses = [u for u in v.uses if u.op not in qset and u.op not in self.inserted]
             if not float_uses:
                 continue
@@ -306,11 +283,9 @@ class _FunctionQuantizer:
                 location=derived_location(v, "/dequantize"),
                 result_names=[value_name(v, "/dequantize")],
             )
-            insert_after_def(block, v, deq)
-            self.report.inserted += 1
+            insert_after_def(self.fn.block, v, deq)
             for use in float_uses:
                 use.op.set_operand(use.index, deq.result)
-        # Float users of a converted float value keep reading the float value itself.
         self.report.quantized = qops
 
     def _activation(
@@ -339,122 +314,11 @@ class _FunctionQuantizer:
         )
         insert_after_def(self.fn.block, v, q)
         self.inserted.add(q)
-        self.report.inserted += 1
         converted[key] = q.result
         return q.result
 
-    def _constant(
-        self,
-        op: Operation,
-        original: tuple[Value, ...],
-        index: int,
-        v: Value,
-        arr: np.ndarray,
-        cache: dict[tuple, Value],
-    ) -> Value:
-        aff = INT8_AFFINE.get(op.name)
-        anchor = v.defining_op
-        assert anchor is not None
-        loc = anchor.location
-        if aff is not None and index == aff.weight:
-            axis = aff.axis if self.cfg.per_channel else None
-            key: tuple = ("w", v, axis)
-            if key not in cache:
-                q, scales = kernels.quantize_weights_symmetric(np.asarray(arr), axis, "i8")
-                quant = QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis)
-                cache[key] = new_constant(
-                    anchor, q, TensorType(v.type.shape, "i8", quant), v.name_hint, loc
-                )
-            return cache[key]
-        if aff is not None and index == aff.bias:
-            return self._bias(op, original, v, arr, cache)
-        # Any other float constant: the op's shared scale, or its own per-tensor range.
-        if op.name in SAME_SCALE and self._group_params(op) is not None:
-            qp = self._group_params(op)
-        else:
-            lo, hi, _ = kernels.minmax(np.asarray(arr, np.float32))
-            qp = self._from_range(lo, hi)
-        key = ("c", v, qp)
-        if key not in cache:
-            q = kernels.quantize_affine(np.asarray(arr), qp.scale, qp.zero_point, self.dtype)
-            cache[key] = new_constant(anchor, q, qtype(v.type, self.dtype, qp), v.name_hint, loc)
-        return cache[key]
-
-    def _bias(
-        self,
-        op: Operation,
-        original: tuple[Value, ...],
-        v: Value | None,
-        arr: np.ndarray | None,
-        cache: dict[tuple, Value],
-    ) -> Value:
-        """The integer bias of an affine op (its weights are already quantized): `v` = `arr`,
-        or, for a bias-less op (v None), a new one when bias correction needs it."""
-        aff = INT8_AFFINE[op.name]
-        s_in = self.required(op, original[aff.input]).scale
-        w_quant = op.operands[aff.weight].type.quant
-        if w_quant is None or not w_quant.scale:
-            raise AssertionError(f"{op.name}: weights must be quantized before the bias")
-        w_scales = np.asarray(w_quant.scale, np.float64)
-        bias_dtype = "i64" if self.dtype == "i16" else "i32"
-        key: tuple = ("b", v, s_in, tuple(w_scales))
-        fixed = self._corrected_bias(op, original, arr)
-        if fixed is not None:
-            arr, key = fixed, (*key, op)
-        assert arr is not None
-        if key not in cache:
-            q, scales = kernels.quantize_bias(np.asarray(arr), s_in, w_scales, bias_dtype)
-            quant = QuantParams(
-                tuple(float(s) for s in scales),
-                (0,) * len(scales),
-                0 if w_quant.axis is not None else None,
-            )
-            t = TensorType(tuple(np.shape(arr)), bias_dtype, quant)
-            if v is not None:
-                anchor = v.defining_op
-                assert anchor is not None
-                cache[key] = new_constant(anchor, q, t, v.name_hint, anchor.location)
-            else:
-                name = value_name(op.results[0], "/bias")
-                cache[key] = new_constant(op, q, t, name, op.location)
-        return cache[key]
-
-    def _add_missing_bias(
-        self, op: Operation, original: tuple[Value, ...], cache: dict[tuple, Value]
-    ) -> None:
-        """A bias-less affine op gets a bias when correcting its weight-rounding shift is worth
-        a tensor: some channel moves by at least `ADDED_BIAS_MIN_SHIFT` output steps."""
-        aff = INT8_AFFINE.get(op.name)
-        if aff is None or aff.bias is None or aff.bias >= op.num_operands:
-            return
-        if op.operands[aff.bias].type.dtype != "none" or INPUT_MEAN_ATTR not in op.attributes:
-            return
-        fixed = self._corrected_bias(op, original, None)
-        out = self.info[op].outs
-        if fixed is None or not out or not fixed.size:
-            return
-        if float(np.abs(fixed).max()) < ADDED_BIAS_MIN_SHIFT * self.params[out[0]].scale:
-            return
-        op.set_operand(aff.bias, self._bias(op, original, None, None, cache))
-
-    def _corrected_bias(
-        self, op: Operation, original: tuple[Value, ...], bias: np.ndarray | None
-    ) -> np.ndarray | None:
-        """The bias with the weight-rounding shift removed (bias_correction.py), or None."""
-        mean = op.attributes.get(INPUT_MEAN_ATTR)
-        if not self.cfg.bias_correction or mean is None:
-            return None
-        aff = INT8_AFFINE[op.name]
-        weights = const_array(original[aff.weight])
-        wq = op.operands[aff.weight]
-        q, quant = const_array(wq), wq.type.quant
-        if weights is None or q is None or quant is None:
-            return None
-        deq = kernels.dequantize(q, np.asarray(quant.scale), 0, quant.axis)
-        return corrected_bias(op.name, bias, weights, deq, np.asarray(mean))
-
     # --- driver ----------------------------------------------------------------------------------
-    def run(self) -> FullIntegerReport:
+    def run(self) -> PrepareReport:
         values = function_values(self.fn)
         for v in values:
             r = calibrated_range(v)
@@ -476,17 +340,40 @@ class _FunctionQuantizer:
             self.params = {}
             self.assign_params(qops)
         self.rewrite(qops)
-        for op in self.fn.walk():
-            op.attributes.pop(INPUT_MEAN_ATTR, None)
         return self.report
 
 
-def quantize_function(fn: Function, cfg: FullIntegerConfig) -> FullIntegerReport:
-    """Quantize `fn` in place (its float tensors must carry calibration ranges)."""
-    return _FunctionQuantizer(fn, cfg).run()
+@register_pass
+@dataclass(frozen=True)
+class PrepareQuantize(Pass):
+    """Choose the ops that run in integer and write the activations' parameters
+    (`!quant.uniform` types, tfl.quantize / tfl.dequantize at the float boundaries) from the
+    calibration ranges; constants are left to `quantize`."""
 
+    name: ClassVar[str] = "prepare-quantize"
+    activation: Literal["int8", "int16"] = "int8"
+    """int8 (int8 activations) or int16 (16x8: int16 activations, int8 weights)."""
+    keep_float: tuple[str, ...] = ()
+    """Ops to keep in float: names or regexes on TF node names / tensor names / op types."""
 
-def returns_of(fn: Function) -> Operation:
-    ret = fn.block.terminator
-    assert ret is not None and ret.name == RETURN
-    return ret
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        dtype = "i16" if self.activation == "int16" else "i8"
+        calibrated = [
+            fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
+        ]
+        if not calibrated:
+            raise QuantizeError(
+                "prepare-quantize needs calibration ranges on the float tensors: run `calibrate` "
+                "first (with a representative dataset) or give calibrated IR"
+            )
+        matcher = NameMatcher(self.keep_float)
+        done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
+        ranges: dict[Value, tuple[float, float]] = {}
+        for fn in calibrated:
+            report = _FunctionQuantizer(fn, dtype, matcher).run()
+            done.float_ops.update(report.float_ops)
+            ranges.update(report.ranges)
+        check_unused(matcher, module)
+        ctx.data[RANGES_KEY] = ranges
+        ctx.stats["ops left float"] += len(done.float_ops)
+        return True

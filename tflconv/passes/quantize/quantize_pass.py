@@ -1,33 +1,48 @@
-"""`quantize`: post-training quantization of a tfl-dialect module, one pass for every recipe.
+"""`quantize`: the constants of the ops `prepare-quantize` chose, once the parameters of the
+activations around them are on the types.
 
-    quantize{mode=dynamic}                    int8 weights, float activations (hybrid kernels)
-    quantize{mode=float16}                    float16 weights + dequantize
-    quantize{mode=int8}                       int8 everywhere it runs, float fallback elsewhere
-    quantize{mode=int8 integer-only=true input-type=int8 output-type=int8}
-    quantize{mode=int16x8}                    int16 activations, int8 weights, int64 biases
-    quantize{mode=int8 keep-float=[dense_1,conv.*]}   selective: those ops stay float
+    calibrate -> prepare-quantize -> bias-correction -> quantize -> modify-io-types
 
-int8 and int16x8 read calibration ranges from the types (run `calibrate` first, or give IR text
-with `!quant.calibrated<...>` types). The summary goes to `ctx.data["quantization"]`.
+- affine weights (conv, depthwise, fully-connected, ...): symmetric int8, per channel on the
+  op's quantized dimension (`per-channel=false`: per tensor);
+- their biases: int32 (int64 in 16x8 models), scale = input scale x weight scale;
+- any other float constant: the shared parameters of a same-scale op, else its own range.
+
+A chosen op is a tfl op with a quantized activation (an operand or result that is not a
+constant). `integer-only=true` then fails, naming each op, if any op still computes in float.
+The recipe's summary is in `ctx.data["quantization"]`.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from dataclasses import dataclass
+from typing import ClassVar
 
-from tflconv.core.ir import Module, Operation
+import numpy as np
+
+from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.rewrite import PatternRewriter
+from tflconv.core.types import QuantParams, TensorType
+from tflconv.dialects.tfl_traits import BIAS_TYPE_OPTION, INT8_AFFINE, SAME_SCALE
 
-from .common import NameMatcher, QuantizeError, calibrated_range, function_values
-from .full_integer import FullIntegerConfig, quantize_function
-from .io_types import normalize_io_type, set_input_type, set_output_type
-from .ops import MIN_WEIGHT_ELEMENTS
-from .weights import dynamic_range, float16
+from . import kernels
+from .common import (
+    QP,
+    QuantizeError,
+    calibrated_range,
+    const_array,
+    erase_dead,
+    function_values,
+    is_float,
+    new_constant,
+    qtype,
+    summary,
+)
+from .ops import prefer_result_scale
 
-SUMMARY_KEY = "quantization"
+SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
+ACTIVATION_TYPES = ("i8", "i16")
 
 MODE_NAMES = {
     "dynamic": "PTQ_DYNAMIC_RANGE",
@@ -36,17 +51,6 @@ MODE_NAMES = {
     "int16x8": "PTQ_INT16",
 }
 """Recipe -> CONVERSION_METADATA ModelOptimizationMode."""
-
-
-@dataclass
-class QuantizeSummary:
-    mode: str
-    quantized: int = 0
-    float_ops: dict[Operation, str] = field(default_factory=dict)
-    """Ops left in float (or weights left float) and why."""
-
-    def float_op_lines(self) -> list[str]:
-        return [f"{op.name} at {op.location}: {why}" for op, why in self.float_ops.items()]
 
 
 class IntegerOnlyError(QuantizeError):
@@ -72,90 +76,169 @@ def _where(op: Operation) -> str:
     return next((r.name_hint for r in op.results if r.name_hint), "?")
 
 
+def _quantized(v: Value) -> bool:
+    q = v.type.quant
+    return v.type.dtype in ACTIVATION_TYPES and q is not None and bool(q.scale)
+
+
+def _activation_params(v: Value) -> QP | None:
+    """The per-tensor parameters of a quantized activation (not a constant)."""
+    if const_array(v) is not None or not _quantized(v):
+        return None
+    q = v.type.quant
+    assert q is not None
+    return QP(q.scale[0], q.zero_point[0]) if len(q.scale) == 1 else None
+
+
+class _ConstantQuantizer:
+    def __init__(self, fn: Function, per_channel: bool) -> None:
+        self.fn = fn
+        self.per_channel = per_channel
+        self.cache: dict[tuple, Value] = {}
+        self.chosen: list[Operation] = []
+        self.dtype = "i8"
+
+    def _group_params(self, op: Operation) -> QP | None:
+        """The parameters a same-scale op shares (its result's first when it prefers them)."""
+        n_float = sum(1 for v in op.operands if _activation_params(v) or is_float(v))
+        ins = [p for p in map(_activation_params, op.operands) if p is not None]
+        outs = [p for p in map(_activation_params, op.results) if p is not None]
+        order = outs + ins if prefer_result_scale(n_float) else ins + outs
+        return order[0] if order else None
+
+    def run(self) -> list[Operation]:
+        for op in self.fn.ops:
+            if op.dialect != "tfl" or op.name in SKIPPED:
+                continue
+            acts = [v for v in (*op.operands, *op.results) if _activation_params(v)]
+            if not acts:
+                continue
+            self.dtype = acts[0].type.dtype
+            self.chosen.append(op)
+            for i, v in enumerate(op.operands):
+                arr = const_array(v)
+                if arr is not None and is_float(v):
+                    new = self._constant(op, i, v, arr)
+                    if new is not v:
+                        op.set_operand(i, new)
+            if self.dtype == "i16" and op.name in BIAS_TYPE_OPTION:
+                op.attributes["quantized_bias_type"] = "INT64"
+        return self.chosen
+
+    def _constant(self, op: Operation, index: int, v: Value, arr: np.ndarray) -> Value:
+        aff = INT8_AFFINE.get(op.name)
+        anchor = v.defining_op
+        assert anchor is not None
+        loc = anchor.location
+        if aff is not None and index == aff.weight:
+            axis = aff.axis if self.per_channel else None
+            key: tuple = ("w", v, axis)
+            if key not in self.cache:
+                q, scales = kernels.quantize_weights_symmetric(np.asarray(arr), axis, "i8")
+                quant = QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis)
+                self.cache[key] = new_constant(
+                    anchor, q, TensorType(v.type.shape, "i8", quant), v.name_hint, loc
+                )
+            return self.cache[key]
+        if aff is not None and index == aff.bias:
+            return self._bias(op, v, arr)
+        # Any other float constant: the op's shared scale, or its own per-tensor range.
+        qp = self._group_params(op) if op.name in SAME_SCALE else None
+        if qp is None:
+            lo, hi, _ = kernels.minmax(np.asarray(arr, np.float32))
+            qp = _params(lo, hi, self.dtype)
+        key = ("c", v, qp)
+        if key not in self.cache:
+            q = kernels.quantize_affine(np.asarray(arr), qp.scale, qp.zero_point, self.dtype)
+            self.cache[key] = new_constant(
+                anchor, q, qtype(v.type, self.dtype, qp), v.name_hint, loc
+            )
+        return self.cache[key]
+
+    def _bias(self, op: Operation, v: Value, arr: np.ndarray) -> Value:
+        """The integer bias of an affine op (its weights are quantized: they come first)."""
+        aff = INT8_AFFINE[op.name]
+        s_in = _activation_params(op.operands[aff.input])
+        w_quant = op.operands[aff.weight].type.quant
+        if s_in is None or w_quant is None or not w_quant.scale:
+            raise QuantizeError(
+                f"{op.name} at {op.location}: its input and weights must be quantized before "
+                "its bias"
+            )
+        w_scales = np.asarray(w_quant.scale, np.float64)
+        bias_dtype = "i64" if self.dtype == "i16" else "i32"
+        key: tuple = ("b", v, s_in.scale, tuple(w_scales))
+        if key not in self.cache:
+            q, scales = kernels.quantize_bias(np.asarray(arr), s_in.scale, w_scales, bias_dtype)
+            quant = QuantParams(
+                tuple(float(s) for s in scales),
+                (0,) * len(scales),
+                0 if w_quant.axis is not None else None,
+            )
+            t = TensorType(tuple(np.shape(arr)), bias_dtype, quant)
+            anchor = v.defining_op
+            assert anchor is not None
+            self.cache[key] = new_constant(anchor, q, t, v.name_hint, anchor.location)
+        return self.cache[key]
+
+
+def _params(lo: float, hi: float, dtype: str) -> QP:
+    if dtype == "i16":
+        s, z = kernels.symmetric_params(lo, hi, "i16")
+    else:
+        s, z = kernels.affine_params(lo, hi, "i8")
+    return QP(float(s), int(z))
+
+
 @register_pass
 @dataclass(frozen=True)
 class Quantize(Pass):
-    """Post-training quantization: dynamic range, float16, full integer (int8, 16x8) with float
-    fallback or integer only, selective (keep-float), model input/output types."""
+    """Quantize the constants of the ops prepare-quantize chose: int8 weights (per channel),
+    int32 / int64 biases, other constants at their op's parameters."""
 
     name: ClassVar[str] = "quantize"
-    mode: Literal["dynamic", "float16", "int8", "int16x8"] = "int8"
-    """The recipe."""
-    keep_float: tuple[str, ...] = ()
-    """Ops to keep in float: names or regexes on TF node names / tensor names / op types."""
-    input_type: str = "f32"
-    """Model input type: f32, i8 / ui8 (int8 models), i16 (16x8 models)."""
-    output_type: str = "f32"
-    """Model output type (same choices as input-type)."""
     per_channel: bool = True
     """Per-channel weights for conv / depthwise / fully-connected (off: per tensor)."""
     integer_only: bool = False
     """Fail (naming each op) if any op would stay float (TFLITE_BUILTINS_INT8)."""
-    min_elements: int = MIN_WEIGHT_ELEMENTS
-    """dynamic: weights with fewer elements stay float."""
-    bias_correction: bool = True
-    """int8 / int16x8: remove the mean output shift of int8 weight rounding from each calibrated
-    conv / depthwise / fully-connected bias (false: the official recipe alone)."""
 
     def run(self, module: Module, ctx: PassContext) -> bool:
-        matcher = NameMatcher(self.keep_float)
-        summary = QuantizeSummary(self.mode)
-        if self.mode == "dynamic":
-            report = dynamic_range(module, matcher, self.per_channel, self.min_elements)
-            summary.quantized = len(report.quantized)
-            summary.float_ops.update(report.skipped)
-        elif self.mode == "float16":
-            report = float16(module, matcher)
-            summary.quantized = report.converted
-        else:
-            self._full_integer(module, matcher, summary)
-        _check_unused(matcher, module)
-        n = _erase_dead(module, ctx)
-        ctx.stats["ops quantized"] += summary.quantized
-        ctx.stats["ops left float"] += len(summary.float_ops)
-        ctx.data[SUMMARY_KEY] = summary
-        return summary.quantized > 0 or n > 0
-
-    def _full_integer(self, module: Module, matcher: NameMatcher, summary: QuantizeSummary) -> None:
-        dtype = "i16" if self.mode == "int16x8" else "i8"
-        in_type = normalize_io_type(self.input_type, dtype, "input-type")
-        out_type = normalize_io_type(self.output_type, dtype, "output-type")
-        calibrated = [
-            fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
-        ]
-        if not calibrated:
+        chosen: list[Operation] = []
+        dtype = "i8"
+        for fn in module.functions:
+            q = _ConstantQuantizer(fn, self.per_channel)
+            found = q.run()
+            if found:
+                chosen += found
+                dtype = q.dtype
+        if not chosen and any(calibrated_range(v) for v in _all_values(module)):
             raise QuantizeError(
-                f"quantize{{mode={self.mode}}} needs calibration ranges on the float tensors: "
-                "run `calibrate` first (with a representative dataset) or give calibrated IR"
+                "quantize found calibrated but unprepared tensors: run `prepare-quantize` before "
+                "`quantize` (calibrate,prepare-quantize,bias-correction,quantize)"
             )
-        cfg = FullIntegerConfig(
-            activation=dtype,
-            per_channel=self.per_channel,
-            keep_float=matcher,
-            bias_correction=self.bias_correction,
-        )
-        for fn in calibrated:
-            report = quantize_function(fn, cfg)
-            summary.quantized += len(report.quantized)
-            summary.float_ops.update(report.float_ops)
-            if fn is module.functions[0] or fn.attributes.get("entry"):
-                set_input_type(fn, in_type, dtype, report.ranges)
-                set_output_type(fn, out_type, dtype, report.ranges)
+        done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
+        done.quantized += len(chosen)
+        ctx.stats["ops quantized"] += len(chosen)
         if self.integer_only:
-            leftover = _float_ops(module)
+            leftover = float_ops(module)
             if leftover:
                 raise IntegerOnlyError(
-                    {op: summary.float_ops.get(op, "float") for op in leftover},
+                    {op: done.float_ops.get(op, "float") for op in leftover},
                     "int16" if dtype == "i16" else "int8",
                 )
+        return bool(chosen) | (erase_dead(module, ctx) > 0)
 
 
-def _float_ops(module: Module) -> list[Operation]:
+def _all_values(module: Module) -> list[Value]:
+    return [v for fn in module.functions for v in function_values(fn)]
+
+
+def float_ops(module: Module) -> list[Operation]:
     """tfl ops computing in float (quantize/dequantize only convert at the float boundaries)."""
     out = []
     for fn in module.functions:
         for op in fn.walk():
-            if op.dialect != "tfl" or op.name in ("tfl.no_value", "tfl.quantize", "tfl.dequantize"):
+            if op.dialect != "tfl" or op.name in ("tfl.no_value", *SKIPPED):
                 continue
             values = (*op.operands, *op.results)
             if any(v.type.dtype in ("f32", "f16") for v in values):
@@ -163,31 +246,6 @@ def _float_ops(module: Module) -> list[Operation]:
     return out
 
 
-def _check_unused(matcher: NameMatcher, module: Module) -> None:
-    """A keep-float pattern that names no op at all is a typo: say so instead of ignoring it."""
-    unused = matcher.unused()
-    if unused:
-        probe = NameMatcher(unused)
-        for op in module.walk():
-            probe.matches(op)
-        unused = probe.unused()
-    if unused:
-        raise QuantizeError(
-            f"keep-float: {', '.join(repr(p) for p in unused)} matched no op (patterns match TF "
-            "node names, Keras layer names, tensor names or op types in full)"
-        )
-
-
-def _erase_dead(module: Module, ctx: PassContext) -> int:
-    from tflconv.passes.cleanup.dce import erase_dead_ops
-
-    return erase_dead_ops(module, PatternRewriter(ctx.listener))
-
-
 def optimization_mode(mode: str) -> str:
     """The CONVERSION_METADATA mode name of a recipe."""
     return MODE_NAMES[mode]
-
-
-def describe(summary: Any) -> str:
-    return f"{summary.mode}: {summary.quantized} op(s) quantized, {len(summary.float_ops)} float"

@@ -1,8 +1,8 @@
 """Weight-only recipes, each its own pass:
 
-    quantize-dynamic-range                int8 weights, float activations (hybrid kernels)
-    quantize-dynamic-range{per-channel=false min-elements=16 keep-float=[dense_1]}
-    quantize-float16                      float16 weights + dequantize
+quantize-dynamic-range                int8 weights, float activations (hybrid kernels)
+quantize-dynamic-range{per-channel=false min-elements=16 keep-float=[dense_1]}
+quantize-float16                      float16 weights + dequantize
 """
 
 from __future__ import annotations
