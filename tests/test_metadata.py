@@ -663,9 +663,7 @@ def test_tflite_support_reads_our_metadata(tmp_path):
     assert generated[0] == generated[1]
 
 
-@pytest.mark.parametrize(
-    "pipeline", ["quantize-float16", "quantize-dynamic-range{min-elements=1}"]
-)
+@pytest.mark.parametrize("pipeline", ["quantize-float16", "quantize-dynamic-range{min-elements=1}"])
 def test_survives_quantization(tmp_path, pipeline):
     import tflconv.passes  # noqa: F401  (registers the passes)
     from tflconv.core.passes import PassContext, PassManager
