@@ -19,6 +19,11 @@ from .types import SymbolRef, TensorType
 if TYPE_CHECKING:
     from .opdef import OpDef
 
+OPDEFS: dict[str, OpDef] = {}
+"""The op registry, by op name: `opdef.declare_op` fills it. It lives here, beside the
+`Operation` that looks itself up in it, so that the IR does not import the module that
+builds on the IR."""
+
 
 class IRError(Exception):
     """Misuse of the IR API (erasing a value that still has users, ...)."""
@@ -239,8 +244,6 @@ class Operation:
 
     @property
     def opdef(self) -> OpDef | None:
-        from .opdef import OPDEFS
-
         return OPDEFS.get(self.name)
 
     def __getattr__(self, key: str) -> Any:

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from .ir import REQUIRED, Operation
+from .ir import OPDEFS, REQUIRED, Operation
 
 # Traits.
 PURE = "Pure"  # no side effects: removable when unused, mergeable by CSE
@@ -128,11 +128,9 @@ def _lookup_slot(slots: list[tuple[str, str]], values: Any, key: str) -> tuple[b
     return False, None
 
 
-OPDEFS: dict[str, OpDef] = {}
-"""Every declared op by name. Dialect modules fill it at import."""
-
-
 def declare_op(opdef: OpDef) -> OpDef:
+    """Register `opdef` in `OPDEFS` (every declared op by name; dialect modules call this at
+    import)."""
     OPDEFS[opdef.name] = opdef
     return opdef
 
