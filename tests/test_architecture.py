@@ -69,7 +69,6 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.core.passes", ".pipeline"): DEBT,
     ("tflconv.core.rewrite", ".location"): ON_USE,
     ("tflconv.frontends.tensorflow.frontend", "."): TF,
-    ("tflconv.frontends.tensorflow.variables", ".graph"): DEBT,
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
 }
@@ -124,17 +123,6 @@ def test_linter_detects_a_broken_contract(tmp_path: Path) -> None:
 KNOWN_CYCLES: list[set[str]] = [
     # Pass.__str__ / PassManager.from_pipeline use pipeline.py, which resolves pass names.
     {"tflconv.core.passes", "tflconv.core.pipeline"},
-    # The modules of the TensorFlow frontend package (frontends/tensorflow/).
-    {
-        "tflconv.frontends.tensorflow.frontend",
-        "tflconv.frontends.tensorflow.attrs",
-        "tflconv.frontends.tensorflow.errors",
-        "tflconv.frontends.tensorflow.graph",
-        "tflconv.frontends.tensorflow.keras_models",
-        "tflconv.frontends.tensorflow.sources",
-        "tflconv.frontends.tensorflow.tables",
-        "tflconv.frontends.tensorflow.variables",
-    },
 ]
 
 

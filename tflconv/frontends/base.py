@@ -36,6 +36,19 @@ log = logging.getLogger(__name__)
 Runner = Callable[[list[np.ndarray]], list[np.ndarray]]
 
 
+Shape = Sequence[int | None]
+InputShapes = dict[str, Shape] | Sequence[Shape] | None
+"""Shapes fixing a model's dynamic input dims: by input name, or in input order."""
+
+
+def check_path(path: str | os.PathLike) -> str:
+    """`path` as a string; `FrontendError` when nothing is there."""
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FrontendError(f"model path {path!r} does not exist")
+    return path
+
+
 class FrontendError(ValueError):
     """The model cannot be imported: one line naming what, where, and how to fix it."""
 

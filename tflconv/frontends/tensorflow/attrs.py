@@ -17,7 +17,7 @@ from tensorflow.core.framework import attr_value_pb2, node_def_pb2, types_pb2
 from tflconv.core.location import SourceLine
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr
 
-from .frontend import FrontendError
+from ..base import FrontendError
 
 # TF DataType enum -> our element-type name.
 DTYPE_NAMES: dict[int, str] = {

@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 
 from tflconv.core.ir import Module
 
-from ..base import FrontendError, ImportedModel, register_frontend
+from ..base import FrontendError, ImportedModel, InputShapes, register_frontend
 
 __all__ = [
     "FRONTEND",
@@ -33,9 +33,6 @@ __all__ = [
 ]
 
 MODEL_TYPES = ("saved_model", "keras", "concrete_functions", "graph_def")
-
-Shape = Sequence[int | None]
-InputShapes = dict[str, Shape] | Sequence[Shape] | None
 
 
 def load_model(
@@ -54,7 +51,7 @@ def load_model(
     (with `input_arrays` / `output_arrays`). `input_shapes` fixes dynamic input dims, by input
     name (dict) or in input order (list). Raises `FrontendError` when the model cannot be read.
     """
-    from . import sources
+    from . import sources  # imports TensorFlow: only when a TF model is loaded
 
     return sources.load(
         source,
@@ -108,10 +105,3 @@ class TensorFlowFrontend:
 
 
 FRONTEND = register_frontend(TensorFlowFrontend())
-
-
-def _check_path(path: str | os.PathLike) -> str:
-    path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FrontendError(f"model path {path!r} does not exist")
-    return path

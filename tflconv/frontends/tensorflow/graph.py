@@ -21,124 +21,42 @@ in its creation order, which respects both kinds of edges (reads after the write
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import attr_value_pb2, types_pb2
-from tensorflow.python.ops import gen_resource_variable_ops
 
 from tflconv.core.ir import Function, Module, Operation, Value, constant
 from tflconv.core.location import Location, SourceLine
 from tflconv.core.types import TensorType
 
+from ..base import FrontendError
 from . import attrs as cv
 from . import (
     tables,  # captured hash tables (tables.py)
     variables,  # variables the model writes (variables.py)
 )
-from .frontend import FrontendError
+from .bindings import (
+    CALL_OPS,
+    CASE_OPS,
+    FORWARDING_OPS,
+    IF_OPS,
+    V1_CONTROL_FLOW,
+    WHILE_OPS,
+    GraphSource,
+    LazyConstant,
+    Resource,
+    Scope,
+)
 from .library import regenerate_graph
 
-# Ops that only forward their inputs: dropped on import (data edges only).
-FORWARDING_OPS = frozenset({"Identity", "IdentityN", "StopGradient", "Snapshot", "NoOp"})
-CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
-WHILE_OPS = frozenset({"While", "StatelessWhile"})
-IF_OPS = frozenset({"If", "StatelessIf"})
-CASE_OPS = frozenset({"Case", "StatelessCase"})
-# Op types (prefixes) that write a resource given as their first input.
 _WRITES = variables.WRITE_PREFIXES + tuple(tables.MUTATING_OPS)
-V1_CONTROL_FLOW = frozenset(
-    {
-        "Switch",
-        "Merge",
-        "Enter",
-        "Exit",
-        "NextIteration",
-        "LoopCond",
-        "RefSwitch",
-        "RefMerge",
-        "RefEnter",
-        "RefExit",
-        "RefNextIteration",
-    }
-)
-
-
-class Resource:
-    """A captured resource handle (a variable): not an IR value, read as a constant."""
-
-    __slots__ = ("handle", "name", "_values")
-
-    def __init__(self, handle: Any, name: str) -> None:
-        self.handle = handle
-        self.name = name
-        self._values: dict[int, np.ndarray] = {}
-
-    def read(self, dtype: int, where: str) -> np.ndarray:
-        value = self._values.get(dtype)
-        if value is None:
-            try:
-                tensor = gen_resource_variable_ops.read_variable_op(self.handle, dtype)
-            except Exception as e:  # noqa: BLE001 - TF raises many types; report one line
-                msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-                raise FrontendError(f"{where}: cannot read captured variable: {msg}") from None
-            value = np.asarray(tensor)  # shares the tensor's buffer, no copy
-            value.flags.writeable = False
-            self._values[dtype] = value
-        return value
-
-
-class LazyConstant:
-    """A captured non-resource tensor: becomes an `arith.constant` where it is used."""
-
-    __slots__ = ("array", "name", "dtype")
-
-    def __init__(self, array: np.ndarray, name: str, dtype: str) -> None:
-        self.array = array
-        self.name = name
-        self.dtype = dtype
 
 
 Binding = Any  # Value | Resource | LazyConstant | tables.LocalTable
 RESOURCES = (Resource, tables.LocalTable)
 """Bindings that are resources, not IR values (dropped from control-flow operands)."""
-
-
-@dataclass
-class GraphSource:
-    """A graph to walk, with where its ops' source lines come from."""
-
-    graph: Any  # tf FuncGraph
-    function_name: str  # for SavedModel debug info
-    original_ops: dict[str, Any] | None = None
-    """For a graph rebuilt with more static input shapes: the ops of the graph as first
-    traced, by node name (their Python tracebacks and shapes still apply)."""
-
-
-class _Scope:
-    """The function being built: its block, used SSA names, materialized captures."""
-
-    def __init__(self, fn: Function) -> None:
-        self.fn = fn
-        self.block = fn.block
-        self.names: set[str] = {a.name_hint for a in fn.args if a.name_hint}
-        self.captured: dict[int, Value] = {}
-
-    def unique(self, name: str) -> str:
-        if name not in self.names:
-            self.names.add(name)
-            return name
-        i = 1
-        while f"{name}_{i}" in self.names:
-            i += 1
-        unique = f"{name}_{i}"
-        self.names.add(unique)
-        return unique
-
-    def append(self, op: Operation) -> Operation:
-        return self.block.append(op)
 
 
 class GraphImporter:
@@ -172,7 +90,7 @@ class GraphImporter:
     ) -> None:
         """Fill `fn` (already in the module) from `source.graph`; `bindings` align with the
         graph's inputs (signature args and captures), `outputs` are the graph tensors to return."""
-        scope = _Scope(fn)
+        scope = Scope(fn)
         variables.scan_entry(self, source, bindings)
         results = self._walk(scope, source, bindings, outputs)
         fn.set_outputs([self._value(scope, r, "output of @" + fn.name) for r in results])
@@ -196,7 +114,7 @@ class GraphImporter:
     # --- the walk ----------------------------------------------------------------------------
 
     def _walk(
-        self, scope: _Scope, source: GraphSource, bindings: list[Binding], outputs: list[Any]
+        self, scope: Scope, source: GraphSource, bindings: list[Binding], outputs: list[Any]
     ) -> list[Binding]:
         graph = source.graph
         inputs = {t.op.name: i for i, t in enumerate(graph.inputs)}
@@ -285,7 +203,7 @@ class GraphImporter:
 
     # --- values ------------------------------------------------------------------------------
 
-    def _value(self, scope: _Scope, binding: Binding, where: str) -> Value:
+    def _value(self, scope: Scope, binding: Binding, where: str) -> Value:
         if isinstance(binding, Value):
             return binding
         if isinstance(binding, LazyConstant):
@@ -326,7 +244,7 @@ class GraphImporter:
                     t = t.with_shape(tuple(merged.as_list()))
         return t
 
-    def _result_names(self, scope: _Scope, op: Any, count: int) -> list[str]:
+    def _result_names(self, scope: Scope, op: Any, count: int) -> list[str]:
         return [scope.unique(cv.value_name(op.name, i)) for i in range(count)]
 
     def _is_stateful(self, op: Any) -> bool:
@@ -341,7 +259,7 @@ class GraphImporter:
 
     # --- op kinds ------------------------------------------------------------------------------
 
-    def _const(self, scope: _Scope, source: GraphSource, op: Any) -> Value:
+    def _const(self, scope: Scope, source: GraphSource, op: Any) -> Value:
         node_def = op.node_def
         array = tf.make_ndarray(node_def.attr["value"].tensor)
         dtype = cv.dtype_name(node_def.attr["dtype"].type, _where(source, op))
@@ -353,7 +271,7 @@ class GraphImporter:
         )
         return scope.append(new).result
 
-    def _read_variable(self, scope: _Scope, source: GraphSource, op: Any, res: Resource) -> Value:
+    def _read_variable(self, scope: Scope, source: GraphSource, op: Any, res: Resource) -> Value:
         var = variables.mutable(self, res)
         if var is not None:  # written by the model: a real read at this point
             where = _where(source, op)
@@ -376,7 +294,7 @@ class GraphImporter:
         return value
 
     def _assign(
-        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+        self, scope: Scope, source: GraphSource, op: Any, ins: list[Binding]
     ) -> list[Binding]:
         """Assign(Add|Sub)VariableOp of a captured or in-function variable."""
         where = _where(source, op)
@@ -392,7 +310,7 @@ class GraphImporter:
 
     def _generic(
         self,
-        scope: _Scope,
+        scope: Scope,
         source: GraphSource,
         op: Any,
         ins: list[Binding],
@@ -424,7 +342,7 @@ class GraphImporter:
         return scope.append(new)
 
     def _resource_gather(
-        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+        self, scope: Scope, source: GraphSource, op: Any, ins: list[Binding]
     ) -> Value:
         """ResourceGather(var, indices) -> GatherV2(read(var), indices, axis=0), as TF's
         DecomposeResourceOps does."""
@@ -473,7 +391,7 @@ class GraphImporter:
         return fn
 
     def _inline_call(
-        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+        self, scope: Scope, source: GraphSource, op: Any, ins: list[Binding]
     ) -> list[Binding]:
         where = _where(source, op)
         name = op.get_attr("f").name if op.type in CALL_OPS else op.type
@@ -571,7 +489,7 @@ class GraphImporter:
         bindings: list[Binding] = list(bound)
         for arg, i in zip(fn.args, kept):
             bindings[i] = arg
-        scope = _Scope(fn)
+        scope = Scope(fn)
         results = self._walk(scope, body_source, bindings, list(graph.outputs))
         outputs = []
         for i, result in enumerate(results):
@@ -587,7 +505,7 @@ class GraphImporter:
         return fn
 
     def _while(
-        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+        self, scope: Scope, source: GraphSource, op: Any, ins: list[Binding]
     ) -> list[Binding]:
         where = _where(source, op)
         node_def = op.node_def
@@ -622,7 +540,7 @@ class GraphImporter:
         return results
 
     def _if_or_case(
-        self, scope: _Scope, source: GraphSource, op: Any, ins: list[Binding]
+        self, scope: Scope, source: GraphSource, op: Any, ins: list[Binding]
     ) -> list[Binding]:
         where = _where(source, op)
         node_def = op.node_def

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from ..base import FrontendError
 from .errors import message_line, trace_failure
-from .frontend import FrontendError
 
 # --- which Keras -------------------------------------------------------------------------------
 

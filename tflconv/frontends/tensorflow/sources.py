@@ -23,16 +23,11 @@ import tensorflow as tf
 
 from tflconv.core.ir import Function, Module
 
+from ..base import FrontendError, ImportedModel, InputShapes, check_path
 from . import attrs as cv
+from .bindings import V1_CONTROL_FLOW, GraphSource, LazyConstant, Resource
 from .errors import trace_failure
-from .frontend import FrontendError, ImportedModel, InputShapes, _check_path
-from .graph import (
-    V1_CONTROL_FLOW,
-    GraphImporter,
-    GraphSource,
-    LazyConstant,
-    Resource,
-)
+from .graph import GraphImporter
 from .keras_models import is_keras_model, load_keras_file, trace_keras_model
 from .library import regenerate_graph
 
@@ -68,7 +63,7 @@ def load(
     output_arrays: Sequence[str] | None,
 ) -> ImportedModel:
     if isinstance(source, (str, os.PathLike)):
-        path = _check_path(source)
+        path = check_path(source)
         if os.path.isdir(path):
             return _saved_model(path, signature_keys, tags, input_shapes)
         if os.path.basename(path) in ("saved_model.pb", "saved_model.pbtxt"):

@@ -40,12 +40,13 @@ from tflconv.core.ir import Function, Operation, Value, constant, constant_value
 from tflconv.core.location import Location
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr, numpy_dtype
 
+from ..base import FrontendError
 from . import attrs as cv
 from . import variables
-from .frontend import FrontendError
+from .bindings import GraphSource, Scope
 
 if TYPE_CHECKING:
-    from .graph import GraphImporter, GraphSource, _Scope
+    from .graph import GraphImporter
 
 TABLE_OPS = frozenset({"LookupTableFindV2", "LookupTableSizeV2", "LookupTableExportV2"})
 """Ops reading a captured table handle, imported against a `tf.HashTableV2` value (the
@@ -116,7 +117,7 @@ def _state(importer: GraphImporter) -> _Tables:
 
 
 def import_table_op(
-    importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, ins: list[Any]
+    importer: GraphImporter, scope: Scope, source: GraphSource, op: Any, ins: list[Any]
 ) -> list[Value]:
     """Import `op` (a TABLE_OPS op whose input 0 is a captured `Resource`) against
     `tf.HashTableV2` values in place of the handle."""
@@ -152,7 +153,7 @@ class _FindBuilder:
     """LookupTableFindV2 of a widened or indexed table, as TF ops."""
 
     def __init__(
-        self, importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, where: str
+        self, importer: GraphImporter, scope: Scope, source: GraphSource, op: Any, where: str
     ) -> None:
         self.importer, self.scope, self.op, self.where = importer, scope, op, where
         self.loc = importer._location(source, op)
@@ -259,7 +260,7 @@ class LocalTable:
 
 
 def import_local(
-    importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, ins: list[Any]
+    importer: GraphImporter, scope: Scope, source: GraphSource, op: Any, ins: list[Any]
 ) -> list[Value]:
     """LookupTableImportV2 into a table the function creates: the table's stores imported in
     place (HASHTABLE_IMPORT in the same subgraph, as the official converter does). TFLite
@@ -289,7 +290,7 @@ def import_local(
 
 
 def import_captured(
-    importer: GraphImporter, scope: _Scope, source: GraphSource, op: Any, ins: list[Any]
+    importer: GraphImporter, scope: Scope, source: GraphSource, op: Any, ins: list[Any]
 ) -> list[Value]:
     """LookupTableImportV2 of constants into a captured table (a `tf.lookup.StaticHashTable`
     created inside a tf.function is lifted out of it, its initializer stays): the table holds
@@ -331,7 +332,7 @@ def _same_contents(table: Table, keys: np.ndarray, values: np.ndarray) -> bool:
 
 
 def _constant_contents(
-    importer: GraphImporter, scope: _Scope, ins: list[Any], where: str
+    importer: GraphImporter, scope: Scope, ins: list[Any], where: str
 ) -> tuple[np.ndarray, np.ndarray]:
     arrays = [constant_value(importer._value(scope, v, where)) for v in ins[1:3]]
     if arrays[0] is None or arrays[1] is None:
@@ -436,7 +437,7 @@ def _hash_table_op(store: Store, name: str) -> Operation:
     )
 
 
-def _handle(scope: _Scope, resource: Any, store: Store) -> Value:
+def _handle(scope: Scope, resource: Any, store: Store) -> Value:
     """The store's tf.HashTableV2 in the function being built (one per function)."""
     key = ("hash_table", id(resource.handle), store.shared_name)
     handle = scope.captured.get(key)

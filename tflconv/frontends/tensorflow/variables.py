@@ -31,11 +31,12 @@ from tflconv.core.ir import Function, Operation, Value, constant
 from tflconv.core.location import Location
 from tflconv.core.types import TensorType, TypeAttr
 
+from ..base import FrontendError
 from . import attrs as cv
-from .frontend import FrontendError
+from .bindings import CALL_OPS, CASE_OPS, IF_OPS, WHILE_OPS, GraphSource, Resource, Scope
 
 if TYPE_CHECKING:
-    from .graph import GraphImporter, GraphSource, Resource, _Scope
+    from .graph import GraphImporter
 
 ASSIGN_OPS = frozenset({"AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp"})
 WRITE_PREFIXES = (
@@ -86,16 +87,12 @@ def key(resource: Resource) -> int:
 
 def scan_entry(importer: GraphImporter, source: GraphSource, bindings: list[Any]) -> None:
     """Mark every captured variable the graph (with its callees and bodies) writes."""
-    from .graph import Resource  # noqa: PLC0415 - graph imports this module
-
     bound = {t.op.name: b for t, b in zip(source.graph.inputs, bindings) if isinstance(b, Resource)}
     if bound:
         _scan(importer, source, bound)
 
 
 def _scan(importer: GraphImporter, source: GraphSource, bound: dict[str, Any]) -> None:
-    from .graph import CALL_OPS, CASE_OPS, IF_OPS, WHILE_OPS, GraphSource  # noqa: PLC0415
-
     state = _state(importer)
     graph = source.graph
     token = (id(graph), tuple(sorted((n, id(r)) for n, r in bound.items())))
@@ -203,7 +200,7 @@ def _handle_op(var: Variable, name: str) -> Operation:
     )
 
 
-def _handle(scope: _Scope, var: Variable) -> Value:
+def _handle(scope: Scope, var: Variable) -> Value:
     """The variable's tf.VarHandleOp in the function being built (one per function)."""
     k = ("var_handle", var.shared_name)
     handle = scope.captured.get(k)
@@ -219,16 +216,14 @@ def _read_op(handle: Value, t: TensorType, loc: Location, name: str) -> Operatio
 
 
 def read(
-    importer: GraphImporter, scope: _Scope, var: Variable, t: TensorType, loc: Location, name: str
+    importer: GraphImporter, scope: Scope, var: Variable, t: TensorType, loc: Location, name: str
 ) -> Value:
     """tf.ReadVariableOp of a written variable, at this point of the function."""
     handle = _handle(scope, var)
     return scope.append(_read_op(handle, t, loc, scope.unique(name))).result
 
 
-def note_constant_read(
-    importer: GraphImporter, scope: _Scope, op: Operation, resource: Any
-) -> None:
+def note_constant_read(importer: GraphImporter, scope: Scope, op: Operation, resource: Any) -> None:
     """A variable read as a constant; `finish` turns it into a read if another signature
     writes the variable."""
     _state(importer).constant_reads.append((scope.fn, op, key(resource)))
@@ -236,7 +231,7 @@ def note_constant_read(
 
 def write(
     importer: GraphImporter,
-    scope: _Scope,
+    scope: Scope,
     source: GraphSource,
     op: Any,
     handle: Value | None,
