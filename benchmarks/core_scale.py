@@ -20,7 +20,8 @@ import tflconv.passes  # noqa: F401  (registers the built-in passes)
 from tflconv.core.ir import Function, Module, Operation, constant
 from tflconv.core.opdef import COMMUTATIVE, PURE, Dialect, OpDef, declare_dialect, declare_op
 from tflconv.core.parser import parse_module
-from tflconv.core.passes import PassContext, PassManager
+from tflconv.core.pass_manager import PassManager
+from tflconv.core.passes import PassContext
 from tflconv.core.printer import print_module
 from tflconv.core.types import TensorType
 from tflconv.core.verifier import verify

@@ -260,7 +260,8 @@ def _run_chain(text, pipeline, means):
     """Parse `text`, give each op named in `means` (by location) its calibrated mean input as
     `calibrate` would (ctx.data["calibration"]), run `pipeline`, print the result."""
     from tflconv.core.parser import parse_module
-    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
     from tflconv.core.printer import print_module
     from tflconv.passes.quantize.calibrate import CALIBRATION_KEY, CalibrationSummary
 

@@ -12,7 +12,8 @@ import pytest
 
 from tflconv.core.ir import Module, Value
 from tflconv.core.parser import parse_module
-from tflconv.core.passes import PassContext, PassFailure, PassManager
+from tflconv.core.pass_manager import PassFailure, PassManager
+from tflconv.core.passes import PassContext
 from tflconv.core.printer import print_module
 from tflconv.passes.quantize.calibrate import SUMMARY_KEY
 from tflconv.passes.quantize.common import const_array

@@ -26,7 +26,8 @@ from tflconv.core.instrument import (
 )
 from tflconv.core.ir import Block, Operation, Region
 from tflconv.core.parser import parse_module
-from tflconv.core.passes import Pass, PassFailure, PassManager, register_pass
+from tflconv.core.pass_manager import PassFailure, PassManager
+from tflconv.core.passes import Pass, register_pass
 from tflconv.core.rewrite import RewritePattern, apply_greedy
 from tflconv.core.types import QuantParams, TensorType
 

@@ -376,7 +376,8 @@ def test_errors(tmp_path):
 def test_survives_reader_passes_writer_and_text(tmp_path):
     import tflconv.passes  # noqa: F401  (registers the passes)
     from tflconv.core.parser import parse_module
-    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
     from tflconv.core.printer import print_module
 
     module = tiny_module()
@@ -666,7 +667,8 @@ def test_tflite_support_reads_our_metadata(tmp_path):
 @pytest.mark.parametrize("pipeline", ["quantize-float16", "quantize-dynamic-range{min-elements=1}"])
 def test_survives_quantization(tmp_path, pipeline):
     import tflconv.passes  # noqa: F401  (registers the passes)
-    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
 
     module = tiny_module()
     attach_to_module(module, full_info(tmp_path))

@@ -19,17 +19,8 @@ from tflconv.core.ir import Block, Function, Module, Operation, Region, constant
 from tflconv.core.location import Location
 from tflconv.core.opdef import PURE, Dialect, OpDef, declare_dialect, declare_op
 from tflconv.core.parser import parse_module
-from tflconv.core.passes import (
-    PASSES,
-    Pass,
-    PassContext,
-    PassFailure,
-    PassManager,
-    get_pass,
-    load_plugins,
-    register_pass,
-    reproducer_pipeline,
-)
+from tflconv.core.pass_manager import PassFailure, PassManager, reproducer_pipeline
+from tflconv.core.passes import PASSES, Pass, PassContext, get_pass, load_plugins, register_pass
 from tflconv.core.pipeline import PipelineError, parse_pipeline
 from tflconv.core.printer import print_module
 from tflconv.core.types import TensorType

@@ -10,7 +10,7 @@ import pytest
 
 import tflconv.passes  # noqa: F401  (registers the built-in passes)
 from tflconv import cli
-from tflconv.core.passes import PassManager
+from tflconv.core.pass_manager import PassManager
 from tflconv.core.pipeline import PipelineError, parse_pipeline
 from tflconv.core.rewrite import OneToOne
 from tflconv.passes.fuse.pass_ import Fuse, fuse_phases

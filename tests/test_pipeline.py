@@ -10,15 +10,14 @@ from typing import ClassVar, Literal
 import pytest
 
 import tflconv.passes  # noqa: F401  (registers the built-in passes)
-from tflconv.core.passes import PASSES, Pass, PassManager, register_pass
+from tflconv.core.pass_manager import PassManager
+from tflconv.core.pass_options import format_value, pass_options, pass_summary
+from tflconv.core.passes import PASSES, Pass, register_pass
 from tflconv.core.pipeline import (
     PIPELINES,
     PipelineError,
     format_pipeline,
-    format_value,
     parse_pipeline,
-    pass_options,
-    pass_summary,
     register_pipeline,
 )
 

@@ -28,7 +28,7 @@ from tflconv.api.options import (  # noqa: F401  (op-set names re-exported)
     TFLITE_BUILTINS_INT8,
 )
 from tflconv.api.pipeline import ConversionConfig, user_pipeline
-from tflconv.core.passes import write_atomic
+from tflconv.core.io import write_atomic
 from tflconv.core.pipeline import format_pipeline
 
 

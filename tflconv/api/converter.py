@@ -24,7 +24,7 @@ from tflconv.api.compat import CompatFlags, parse_target_ops
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
-from tflconv.core.passes import write_atomic  # noqa: F401  (re-exported for the CLIs)
+from tflconv.core.io import write_atomic
 from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
@@ -567,7 +567,8 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
     PassManager (its `records` hold per-pass times)."""
     from tflconv import passes  # noqa: F401  (registers every pass)
     from tflconv.core import instrument
-    from tflconv.core.passes import PassContext, PassFailure, PassManager
+    from tflconv.core.pass_manager import PassFailure, PassManager
+    from tflconv.core.passes import PassContext
     from tflconv.passes.compat.check_tflite_legal import UnsupportedOpsError
     from tflconv.tflite.runtime import litert_runner
 

@@ -54,7 +54,7 @@ def write_output(path: str | None, text: str) -> None:
     if path is None or path == "-":
         sys.stdout.write(text)
         return
-    from tflconv.core.passes import write_atomic
+    from tflconv.core.io import write_atomic
 
     try:
         write_atomic(path, text)

@@ -85,7 +85,7 @@ def add_debug_quant_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_debug_quant(args: argparse.Namespace) -> int:
-    from tflconv.core.passes import PassFailure
+    from tflconv.core.pass_manager import PassFailure
     from tflconv.passes.quantize.common import QuantizeError, parse_names
     from tflconv.tools.quant_debug import QuantizationDebugger
 

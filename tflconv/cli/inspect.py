@@ -118,7 +118,7 @@ def _read_module(data: bytes, name: str) -> Any:
 
 def _write_graph(module: Any, path: str, max_nodes: int, failure: int) -> None:
     from tflconv.core.graphviz import render_svg, to_dot
-    from tflconv.core.passes import write_atomic
+    from tflconv.core.io import write_atomic
 
     dot = to_dot(module, max_nodes=max_nodes)
     if path.endswith(".svg"):

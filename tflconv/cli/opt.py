@@ -52,8 +52,9 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _list_passes() -> str:
+    from tflconv.core.pass_options import format_value, pass_options, pass_summary
     from tflconv.core.passes import all_passes
-    from tflconv.core.pipeline import PIPELINES, format_value, pass_options, pass_summary
+    from tflconv.core.pipeline import PIPELINES
 
     lines = ["Passes:"]
     for name, cls in all_passes().items():
@@ -90,7 +91,8 @@ def _run_opt(args: argparse.Namespace) -> int:
         return EXIT_OK
 
     from tflconv.core.parser import ParseError, parse_module
-    from tflconv.core.passes import PassContext, PassFailure, PassManager, reproducer_pipeline
+    from tflconv.core.pass_manager import PassFailure, PassManager, reproducer_pipeline
+    from tflconv.core.passes import PassContext
     from tflconv.core.pipeline import PipelineError, parse_pipeline
     from tflconv.core.printer import print_module
     from tflconv.core.verifier import VerifyError, verify
@@ -168,7 +170,7 @@ def _read_tflite(path: str) -> Module | None:
 
 def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
-    from tflconv.core.passes import write_atomic
+    from tflconv.core.io import write_atomic
     from tflconv.tflite.writer import WriteError, write_flatbuffer
 
     if n_chunks > 1:

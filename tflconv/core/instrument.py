@@ -20,7 +20,8 @@ from .ir import Module, Operation
 from .rewrite import RewriteListener
 
 if TYPE_CHECKING:
-    from .passes import Pass, PassContext, PassManager
+    from .pass_manager import PassManager
+    from .passes import Pass, PassContext
 
 
 class PassInstrument:

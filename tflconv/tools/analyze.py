@@ -26,7 +26,8 @@ from tflconv import passes  # noqa: F401  (registers the passes)
 from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS, CompatFlags, apply_flags
 from tflconv.api.converter import ConverterError, import_source, quiet_tensorflow
 from tflconv.core.ir import Module, Operation
-from tflconv.core.passes import PassContext, PassManager
+from tflconv.core.pass_manager import PassManager
+from tflconv.core.passes import PassContext
 from tflconv.core.printer import print_type
 from tflconv.dialects.tfl_kernels import kernel_dtype_errors
 from tflconv.passes.compat.check_tflite_legal import KERNEL_DTYPE, explain, explain_kernel_dtypes

@@ -32,7 +32,8 @@ import numpy as np
 
 from tflconv.api.converter import TFLiteConverter
 from tflconv.api.pipeline import QuantizationConfig, quantization_passes
-from tflconv.core.passes import PassContext, PassManager
+from tflconv.core.pass_manager import PassManager
+from tflconv.core.passes import PassContext
 from tflconv.core.pipeline import format_pipeline
 from tflconv.passes.quantize.calibrate import CALIBRATION_KEY, for_clone, input_specs
 from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
