@@ -25,9 +25,6 @@ PACKAGE = ROOT / "tflconv"
 SCHEMA = "tflite.reader/writer/generated load the 20k-line generated schema: only on use"
 TF = "the TensorFlow frontend imports TensorFlow: only when a TensorFlow model is loaded"
 CLI = "a CLI subcommand loads only what it runs, so `tflconv --help` stays fast"
-# Known debt of issue 11: a local import that closes an import cycle (see KNOWN_CYCLES). Remove
-# the entry when the cycle is gone; never add one.
-DEBT = "debt: dodges an import cycle (issue 11), to restructure"
 # No cycle behind it: the module imports on use (its owner may move it to module level).
 ON_USE = "no cycle: imported on use"
 
@@ -121,11 +118,9 @@ def test_linter_detects_a_broken_contract(tmp_path: Path) -> None:
     assert "BROKEN" in result.stdout
 
 
-# Import cycles between modules still present (function-local imports count: a local import
-# that closes a cycle only hides it; `if TYPE_CHECKING:` imports do not, they never run). Debt of issue 11: remove an entry when its cycle is gone;
-# never add one.
-KNOWN_CYCLES: list[set[str]] = [
-]
+# No import cycles between modules (function-local imports count: a local import that closes a
+# cycle only hides it; `if TYPE_CHECKING:` imports do not, they never run). Never add an entry.
+KNOWN_CYCLES: list[set[str]] = []
 
 
 def _import_cycles() -> list[set[str]]:
