@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
@@ -872,7 +871,7 @@ def test_split_input_file() -> None:
 # --- scale ---------------------------------------------------------------------------------
 
 
-def test_large_module_prints_and_parses_quickly() -> None:
+def test_large_module_prints_and_parses() -> None:
     fn = Function("main", [F4], ["x"])
     value = fn.args[0]
     for i in range(20_000):
@@ -887,13 +886,9 @@ def test_large_module_prints_and_parses_quickly() -> None:
         value = fn.block.append(op).result
     fn.set_outputs([value])
     module = Module([fn])
-    start = time.perf_counter()
     text = print_module(module)
-    printed = time.perf_counter()
     parsed = parse_module(text)
-    parsed_at = time.perf_counter()
-    assert print_module(parsed) == text
-    assert printed - start < 5.0 and parsed_at - printed < 10.0  # ~0.2 s / ~0.6 s here
+    assert print_module(parsed) == text  # speed: benchmarks/core_scale.py, not a test
 
 
 def test_string_splat_keeps_trailing_nul_bytes():

@@ -3,8 +3,6 @@ where it came from."""
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -292,7 +290,7 @@ def test_verify_op_alone() -> None:
     assert verify_op(constant(np.ones(4, np.float32))) == []
 
 
-def test_verifier_is_linear() -> None:
+def test_verifier_handles_a_30k_op_chain() -> None:
     fn = Function("main", [F4], ["x"])
     value = fn.args[0]
     for _ in range(30_000):
@@ -303,6 +301,4 @@ def test_verifier_is_linear() -> None:
     nested.regions[0].blocks[0].append(Operation("vtest.yield", [value]))
     fn.block.append(nested)
     fn.set_outputs([nested.result])
-    start = time.perf_counter()
-    verify(Module([fn]))
-    assert time.perf_counter() - start < 5.0  # ~0.2 s here
+    verify(Module([fn]))  # no recursion limit on a 30k-op chain; its speed: core_scale.py

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Any
 
 import numpy as np
@@ -17,6 +16,7 @@ from tflconv.dialects import tfl
 from tflconv.tflite import versions
 from tflconv.tflite.generated import conversion_metadata as cm
 from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.reader import read_flatbuffer
 from tflconv.tflite.writer import WriteError, write_flatbuffer
 
 Interpreter = pytest.importorskip("ai_edge_litert.interpreter").Interpreter
@@ -554,7 +554,9 @@ def test_custom_op():
     assert bytes(m.subgraphs[0].operators[0].customOptions) == b"\x01\x02"
 
 
-def test_writing_25m_parameters_is_fast():
+def test_writing_25m_parameters():
+    """98 MB of weights are written whole and read back (its speed: benchmarks/core_scale.py
+    and benchmarks/compare_official.py time the writer; no wall-clock limits in tests)."""
     n, layers = 700, 50  # 24.5M float32 parameters, ~98 MB
     fn = Function("main", [f32(None, n)], ["x"])
     x = fn.args[0]
@@ -563,8 +565,9 @@ def test_writing_25m_parameters_is_fast():
         x = op(fn, "tfl.fully_connected", [x, const(fn, weights[i]), no_value(fn)], f32(None, n))
     fn.set_outputs([x])
     module = Module([fn])
-    start = time.perf_counter()
     data = write_flatbuffer(module)
-    elapsed = time.perf_counter() - start
     assert len(data) > weights.nbytes
-    assert elapsed < 3.0, f"writing 98 MB of weights took {elapsed:.2f}s"
+    read = read_flatbuffer(data).functions[0]
+    fcs = [op for op in read.ops if op.name == "tfl.fully_connected"]
+    assert len(fcs) == layers
+    np.testing.assert_array_equal(fcs[-1].operands[1].defining_op.attributes["value"], weights[-1])
