@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .common import (
     EXIT_FAILURE,
@@ -92,7 +92,7 @@ def _run_opt(args: argparse.Namespace) -> int:
     from tflconv.core.parser import ParseError, parse_module
     from tflconv.core.passes import PassContext, PassFailure, PassManager, reproducer_pipeline
     from tflconv.core.pipeline import PipelineError, parse_pipeline
-    from tflconv.core.printer import print_module
+    from tflconv.core.printer import MissingDataError, print_module
     from tflconv.core.verifier import VerifyError, verify
 
     tflite = _read_tflite(args.input)
@@ -133,10 +133,12 @@ def _run_opt(args: argparse.Namespace) -> int:
             reproducer=args.reproducer,
         )
         try:
-            pm.run(module, PassContext())
+            pm.run(module, PassContext(runner=_litert_runner))
         except PassFailure as e:
             report = getattr(e.__cause__, "report", None)  # check-tflite-legal's report
             message = str(e) if report is None else f"{e.pass_.name}: {report.render()}"
+            if isinstance(e.__cause__, MissingDataError):
+                message = f"pass '{e.pass_.name}' failed: {e.__cause__}"
             report_error(message, args, e)
             code = max(code, EXIT_FAILURE)
             continue
@@ -148,6 +150,14 @@ def _run_opt(args: argparse.Namespace) -> int:
         return code
     write_output(args.output, "// -----\n".join(outputs))
     return EXIT_OK
+
+
+def _litert_runner(module: Module, watch: Any) -> Any:
+    """LiteRT's model runner (what `calibrate` runs), as in a conversion; loaded only when a
+    pass runs the model."""
+    from tflconv.tflite.runtime import litert_runner
+
+    return litert_runner(module, watch)
 
 
 def _read_tflite(path: str) -> Module | None:
@@ -169,13 +179,15 @@ def _read_tflite(path: str) -> Module | None:
 def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
     from tflconv.core.passes import write_atomic
+    from tflconv.core.printer import MissingDataError, check_data
     from tflconv.tflite.writer import WriteError, write_flatbuffer
 
     if n_chunks > 1:
         raise CLIError("-o *.tflite takes one module; drop --split-input-file")
     try:
+        check_data(module)  # a placeholder would be written as zeros
         data = write_flatbuffer(module)
-    except WriteError as e:
+    except (WriteError, MissingDataError) as e:
         raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
     try:
         write_atomic(path, data)

@@ -24,7 +24,7 @@ from .ir import Block, Function, Module, Operation, Region, Value
 from .lexer import ParseError
 from .location import UNKNOWN, Location, SourceLine
 from .parser_attrs import AttributeParser
-from .printer import print_type
+from .printer import print_type, sanitize_name
 from .types import TensorType
 
 __all__ = ["ParseError", "parse_attr", "parse_module", "parse_type", "split_input_file"]
@@ -295,11 +295,12 @@ class _Parser(AttributeParser):
                 self.advance()
             else:
                 location = self.location()
-        op = Operation(name, operands, out_types, attrs, regions, location, result_names or None)
+        hints = [_name_hint(n, k, name, location) for k, n in enumerate(result_names)]
+        op = Operation(name, operands, out_types, attrs, regions, location, hints or None)
         if len(self.resource_refs) > count:
             self.resource_owners.append(op.attributes)
-        for result, pos in zip(op.results, result_pos):
-            self.define(result.name_hint, result, pos)  # type: ignore[arg-type]
+        for result, text, pos in zip(op.results, result_names, result_pos):
+            self.define(text, result, pos)
         return op
 
     def op_head(self) -> tuple[list[str], list[int], str, list[Value], list[str], list[int]]:
@@ -334,6 +335,19 @@ class _Parser(AttributeParser):
 
 
 # --- public API -------------------------------------------------------------------------------
+
+
+def _name_hint(printed: str, k: int, op_name: str, location: Location) -> str:
+    """The name hint behind a printed value name. The printer maps characters SSA names cannot
+    hold to `_` (`conv/Relu` -> `%conv_Relu`); when the name is the sanitized form of the
+    tensor name the writer derives from the op (its location's node names, else the op name;
+    `:k` for result k), that exact name comes back, since the writer names tensors after hints
+    (it prints the same, so text stays stable)."""
+    base = location.tensor_name() or op_name
+    for candidate in (base, f"{base}:{k}") if k else (base,):
+        if sanitize_name(candidate) == printed:
+            return candidate
+    return printed
 
 
 def parse_module(text: str, filename: str = "<input>", *, first_line: int = 1) -> Module:
