@@ -44,6 +44,12 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--list-passes", action="store_true", help="list passes, options and named pipelines"
     )
+    p.add_argument(
+        "--representative-data",
+        metavar="NPZ",
+        help="calibration samples for the `calibrate` pass (as `convert --representative-data`;"
+        " replaying a dump of an int8 conversion from before calibration needs them)",
+    )
     add_instrument_arguments(p)
     p.add_argument(
         "--print-large-constants", action="store_true", help="print large constants whole"
@@ -105,6 +111,11 @@ def _run_opt(args: argparse.Namespace) -> int:
     except PipelineError as e:
         raise CLIError(f"bad pipeline: {e}") from None
 
+    data = {}
+    if args.representative_data:
+        if not Path(args.representative_data).is_file():
+            raise CLIError(f"--representative-data {args.representative_data}: no such file")
+        data["representative_dataset"] = args.representative_data
     print_options = {"elide_large": not args.print_large_constants}
     instruments_from_args(args, print_options)  # bad flags fail before any work
     chunks = [("", 1)] if tflite is not None else _chunks(text, args.split_input_file)
@@ -133,7 +144,7 @@ def _run_opt(args: argparse.Namespace) -> int:
             reproducer=args.reproducer,
         )
         try:
-            pm.run(module, PassContext(runner=_litert_runner))
+            pm.run(module, PassContext(data=data, runner=_litert_runner))
         except PassFailure as e:
             report = getattr(e.__cause__, "report", None)  # check-tflite-legal's report
             message = str(e) if report is None else f"{e.pass_.name}: {report.render()}"

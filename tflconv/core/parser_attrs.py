@@ -18,7 +18,14 @@ import numpy as np
 
 from .lexer import TokenStream, _unescape
 from .location import UNKNOWN, Location, SourceLine
-from .printer import ELIDED_MARKER, ElidedArray, ElidedBytes, elided_array, print_type
+from .printer import (
+    ELIDED_MARKER,
+    NAMES_SECTION,
+    ElidedArray,
+    ElidedBytes,
+    elided_array,
+    print_type,
+)
 from .resources import FILE_PREFIX, BlobError, read_blob
 from .types import DTYPES, NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, TypeAttr
 
@@ -110,6 +117,7 @@ class AttributeParser(TokenStream):
         self.resource_refs: list[tuple[str, int, ElidedArray]] = []
         self.resource_owners: list[dict[str, Any]] = []
         self.blobs: dict[str, tuple[str, int]] | None = None
+        self.name_table: dict[str, tuple[str, int]] = {}
         super().__init__(text, filename, first_line)
 
     # --- types -------------------------------------------------------------------------------
@@ -433,6 +441,7 @@ class AttributeParser(TokenStream):
                 if self.kind != "ident":
                     self.error(f"expected a dialect name, found {self.found()}")
                 keep = section == "dialect_resources" and self.tok == "builtin"
+                names = section == NAMES_SECTION
                 self.advance()
                 self.expect(":")
                 self.expect("{")
@@ -442,7 +451,9 @@ class AttributeParser(TokenStream):
                     self.expect(":")
                     if self.kind != "string":
                         self.error(f"expected a quoted hex blob, found {self.found()}")
-                    if keep:
+                    if names:
+                        self.name_table[name] = (self.string(), self.pos)
+                    elif keep:
                         if name in self.blobs:
                             self.error(f"duplicate resource '{name}'", name_pos)
                         self.blobs[name] = (self.string(), self.pos)

@@ -53,6 +53,9 @@ from .types import NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, TypeAttr
 BYTES_LIMIT = 64
 """bytes attributes longer than this are elided like large arrays."""
 
+NAMES_SECTION = "tflconv_names"
+"""Section of exact value names the printed (sanitized) ones stand for (`tensor_names` mode)."""
+
 ELIDED_MARKER = "__elided__"
 """Resource-section value of a resource whose data the text does not carry."""
 
@@ -250,6 +253,19 @@ def sanitize_name(hint: str | None) -> str | None:
     return hint
 
 
+def recovered_name(printed: str, k: int, op_name: str, location: Location) -> str:
+    """The name hint the parser gives result `k` printed as `%printed`. Printing maps characters
+    SSA names cannot hold to `_` (`conv/Relu` -> `%conv_Relu`); when the name is the sanitized
+    form of the tensor name the writer derives from the op (its location's node names, else
+    the op name; `:k` for result k), that exact name comes back, since the writer names tensors
+    after hints (it prints the same, so text stays stable)."""
+    base = location.tensor_name() or op_name
+    for candidate in (base, f"{base}:{k}") if k else (base,):
+        if sanitize_name(candidate) == printed:
+            return candidate
+    return printed
+
+
 # --- types and locations -------------------------------------------------------------------------
 
 _SPECIAL_DTYPES = {"string": "!tf.string", "resource": "!tf.resource", "variant": "!tf.variant"}
@@ -363,6 +379,8 @@ class Printer:
         self.elide = elide_large
         self.store = store
         self.tensor_names = tensor_names
+        self.exact_names: list[tuple[str, str]] = []  # ("FN/%printed", exact) for the section
+        self.function_index = 0
         self.limit = large_limit
         self.lines: list[str] = []
         self.names: dict[Value, str] = {}  # value -> "%name"
@@ -394,6 +412,22 @@ class Printer:
         self.reserved = {h for h in hints if h is not None}
         for value, hint in zip(values, hints):
             self._assign(value, hint)
+        if self.tensor_names:
+            self._note_exact_names(values)
+
+    def _note_exact_names(self, values: list[Value]) -> None:
+        """Names the parser would not get back from the printed ones (see `recovered_name`)."""
+        for value in values:
+            exact = value.name_hint or _tensor_name(value)
+            if exact is None:
+                continue
+            printed = self.names[value][1:]
+            if isinstance(value, OpResult):
+                back = recovered_name(printed, value.index, value.op.name, value.op.location)
+            else:
+                back = printed
+            if back != exact:
+                self.exact_names.append((f"{self.function_index}/%{printed}", exact))
 
     def _assign(self, value: Value, hint: str | None) -> str:
         taken, reserved = self.taken, self.reserved
@@ -602,19 +636,27 @@ class Printer:
             self.owner, self.owner_is_value = "module", False
             header += " attributes " + self.attr_dict(module.attributes)
         self.lines.append(header + " {")
-        for fn in module.functions:
+        for index, fn in enumerate(module.functions):
+            self.function_index = index
             self.function(fn)
         self.lines.append("}")
+        sections = []
         if self.resources:
+            sections.append(("dialect_resources", "builtin", self.resources))
+        if self.exact_names:
+            names = [(quote(key), quote(exact)) for key, exact in self.exact_names]
+            sections.append((NAMES_SECTION, "values", names))
+        if sections:
             self.lines.append("")
             self.lines.append("{-#")
-            self.lines.append("  dialect_resources: {")
-            self.lines.append("    builtin: {")
-            last = len(self.resources) - 1
-            for i, (name, blob) in enumerate(self.resources):
-                self.lines.append(f"      {name}: {blob}" + ("," if i < last else ""))
-            self.lines.append("    }")
-            self.lines.append("  }")
+            for j, (section, group, entries) in enumerate(sections):
+                self.lines.append(f"  {section}: {{")
+                self.lines.append(f"    {group}: {{")
+                last = len(entries) - 1
+                for i, (name, blob) in enumerate(entries):
+                    self.lines.append(f"      {name}: {blob}" + ("," if i < last else ""))
+                self.lines.append("    }")
+                self.lines.append("  }" + ("," if j < len(sections) - 1 else ""))
             self.lines.append("#-}")
         self.lines.append("")
         return "\n".join(self.lines)
