@@ -74,6 +74,10 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
     ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.cleanup.dce"): ON_USE,
+    ("tflconv.cli.convert", "tflconv.core.plugins"): CLI,
+    ("tflconv.cli.convert", "tflconv.tools.verify"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.plugins"): CLI,
+    ("tflconv.cli.opt", "tflconv.tflite.runtime"): SCHEMA,
 }
 
 

@@ -124,6 +124,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
     pm.add_argument(
+        "--pass-plugin",
+        "--load-pass",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="import a file or module that registers passes (for --pass-pipeline)",
+    )
+    pm.add_argument(
         "--print-pipeline",
         action="store_true",
         help="print the pipeline the flags produce (a --pass-pipeline value) and exit without "
@@ -305,6 +313,7 @@ def _converter(
     conv = TFLiteConverter(
         source, model_type=kind, api_version=api_version, load_options=load_options
     )
+    _load_plugins(args.pass_plugin)
     conv.pipeline = args.pass_pipeline
     conv.instruments = instruments_from_args(args, {})
     conv.verify_each = args.verify_each
@@ -355,6 +364,16 @@ def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
         write_json(args.report_json, conversion_report(flags, model=model, **outcome))
     except OSError as e:
         print(f"tflconv: warning: cannot write {args.report_json}: {e}", file=sys.stderr)
+
+
+def _load_plugins(specs: list[str]) -> None:
+    from tflconv.core.plugins import PluginError, load_pass_plugin
+
+    for spec in specs:
+        try:
+            load_pass_plugin(spec)
+        except PluginError as e:
+            raise ConverterError(str(e), phase="options") from e
 
 
 def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:

@@ -45,6 +45,14 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
         "--list-passes", action="store_true", help="list passes, options and named pipelines"
     )
     p.add_argument(
+        "--pass-plugin",
+        "--load-pass",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="import a file or module that registers passes/patterns (repeatable)",
+    )
+    p.add_argument(
         "--representative-data",
         metavar="NPZ",
         help="calibration samples for the `calibrate` pass (as `convert --representative-data`;"
@@ -55,6 +63,17 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
         "--print-large-constants", action="store_true", help="print large constants whole"
     )
     p.set_defaults(run=_run_opt)
+
+
+def load_plugins(specs: list[str]) -> None:
+    """`--pass-plugin`: import each file/module (its passes register themselves)."""
+    from tflconv.core.plugins import PluginError, load_pass_plugin
+
+    for spec in specs:
+        try:
+            load_pass_plugin(spec)
+        except PluginError as e:
+            raise CLIError(str(e)) from None
 
 
 def _list_passes() -> str:
@@ -90,6 +109,8 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
 
 def _run_opt(args: argparse.Namespace) -> int:
     import tflconv.passes  # noqa: F401  (registers the built-in passes)
+
+    load_plugins(args.pass_plugin)
 
     if args.list_passes:
         sys.stdout.write(_list_passes())

@@ -30,6 +30,7 @@ import numpy as np
 from tflconv.api.converter import ConversionResult, ConverterError
 from tflconv.core.ir import Function
 from tflconv.core.types import TensorType
+from tflconv.passes.quantize.dataset import InputSpec, normalize_sample, open_dataset
 
 DEFAULT_SAMPLES = 8
 DEFAULT_SCALE_TOL = 8.0
@@ -281,8 +282,6 @@ def _samples(
         arrays = {n: np.asarray(_pick(given, key, n, i, single)) for i, n in enumerate(names)}
         return [arrays], "inputs from file"
     if options.representative is not None and single and fn is not None:
-        from tflconv.passes.quantize.dataset import InputSpec, normalize_sample, open_dataset
-
         by_name = dict(zip(fn.attributes.get("input_names", names), fn.args))
         # The samples are float (as for calibration), whatever the model's input type.
         specs = [
