@@ -316,6 +316,9 @@ def _converter(
     _load_plugins(args.pass_plugin)
     conv.pipeline = args.pass_pipeline
     conv.instruments = instruments_from_args(args, {})
+    for inst in conv.instruments:  # dumps of the command line: with Model Explorer graphs
+        if hasattr(inst, "graphs"):
+            inst.graphs = True
     conv.verify_each = args.verify_each
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata

@@ -65,6 +65,14 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_run_opt)
 
 
+def with_graphs(instruments: list[Any]) -> list[Any]:
+    """Dump directories of the command line also write Model Explorer graphs."""
+    for inst in instruments:
+        if hasattr(inst, "graphs"):
+            inst.graphs = True
+    return instruments
+
+
 def load_plugins(specs: list[str]) -> None:
     """`--pass-plugin`: import each file/module (its passes register themselves)."""
     from tflconv.core.plugins import PluginError, load_pass_plugin
@@ -160,7 +168,7 @@ def _run_opt(args: argparse.Namespace) -> int:
             chunk_args.dump_dir = str(Path(args.dump_dir) / f"chunk{number}")
         pm = PassManager(
             passes,
-            instruments_from_args(chunk_args, print_options),
+            with_graphs(instruments_from_args(chunk_args, print_options)),
             verify_each=args.verify_each,
             reproducer=args.reproducer,
         )

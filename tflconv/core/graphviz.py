@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,18 @@ DIALECT_COLORS = {
 }
 CUSTOM_COLOR = "#d0d0d0"
 MAX_ATTRS = 4
+"""Other attributes shown besides the semantic ones (always shown)."""
+
+# Attributes that say what an op computes: shown first and always, whatever MAX_ATTRS says.
+SEMANTIC_ATTRS = (
+    "padding", "strides", "stride_h", "stride_w", "stride_d", "dilations", "dilation_h_factor",
+    "dilation_w_factor", "fused_activation_function", "ksize", "filter_height", "filter_width",
+    "depth_multiplier", "data_format", "axis", "axes", "keep_dims", "keepdims", "transpose_a",
+    "transpose_b", "adj_x", "adj_y", "alpha", "beta", "perm", "new_axis_mask", "shrink_axis_mask",
+    "begin_mask", "end_mask", "ellipsis_mask", "keep_num_dims", "out_type", "DstT",
+)  # fmt: skip
+NOISE_ATTRS = frozenset({"T", "Tidx", "Tshape", "Tpaddings", "Tperm", "Taxis", "Tindices"})
+CONSTANT_OPS = frozenset({"arith.constant", "tfl.pseudo_const", "tf.Const", "tfl.no_value"})
 
 
 def short_type(t: TensorType) -> str:
@@ -78,13 +90,43 @@ def _style(op: Operation) -> str:
     return f'style="filled,rounded", fillcolor="{color}"'
 
 
-def _label(op: Operation) -> str:
+def _layer(op: Operation, limit: int = 40) -> str:
+    """The op's layer (the scope of its TF node name), shortened from the left."""
+    entries = op.location.entries
+    if not entries:
+        return ""
+    name = entries[0][0]
+    scope = name.rsplit("/", 1)[0] if "/" in name else name
+    more = f" +{len(entries) - 1}" if len(entries) > 1 else ""
+    return ("…" + scope[-(limit - 1) :] if len(scope) > limit else scope) + more
+
+
+def _constant_text(op: Operation) -> str:
+    if op.name == "tfl.no_value":
+        return "none"
+    value = op.attributes.get("value")
+    if isinstance(value, np.ndarray):
+        return _short_value(value)
+    return short_type(op.results[0].type) if op.results else op.name
+
+
+def _label(op: Operation, inline_constants: bool = True) -> str:
     lines = [op.name]
-    attrs = [(k, v) for k, v in op.attributes.items() if not k.startswith("_")]
-    for key, value in attrs[:MAX_ATTRS]:
-        lines.append(f"{key}={_short_value(value)}")
-    if len(attrs) > MAX_ATTRS:
-        lines.append(f"(+{len(attrs) - MAX_ATTRS} attrs)")
+    layer = _layer(op)
+    if layer:
+        lines.append(f"@ {layer}")
+    attrs = {k: v for k, v in op.attributes.items() if not k.startswith("_")}
+    semantic = [k for k in SEMANTIC_ATTRS if k in attrs]
+    others = [k for k in attrs if k not in semantic and k not in NOISE_ATTRS]
+    for key in semantic + others[:MAX_ATTRS]:
+        lines.append(f"{key}={_short_value(attrs[key])}")
+    if len(others) > MAX_ATTRS:
+        lines.append(f"(+{len(others) - MAX_ATTRS} attrs)")
+    if inline_constants:
+        for k, v in enumerate(op.operands):
+            producer = v.defining_op
+            if producer is not None and producer.name in CONSTANT_OPS:
+                lines.append(f"in{k}: {_constant_text(producer)}")
     if op.results:
         lines.append(" ".join(short_type(r.type) for r in op.results))
     return "\n".join(lines)
@@ -132,11 +174,21 @@ def to_dot(
     module: Module,
     highlight: Iterable[Operation] = (),
     max_nodes: int | None = None,
+    removed: Counter | None = None,
+    inline_constants: bool = False,
 ) -> str:
-    """DOT text of `module`; `highlight` ops get a thick red outline; with `max_nodes`, big
-    graphs are cut around the highlighted ops."""
+    """DOT text of `module`; `highlight` ops get a thick red outline; with `max_nodes` (which
+    counts ops, not constants, when they are inlined), big graphs are cut around the
+    highlighted ops. With `inline_constants` (dumps) constants are not nodes: each user lists
+    them (`in1: <8x3x3x3xf32>`, small ones by value), and unused ones are left out. `removed` (op name ->
+    count) adds a note of the ops a pass removed. Each op shows its layer (`@ scope`) and its
+    semantic attributes (padding, strides, fused activation, ...) always."""
     highlight = set(highlight)
-    all_ops = [op for op in module.walk() if op.name != "func.return"]
+    all_ops = [
+        op
+        for op in module.walk()
+        if op.name != "func.return" and not (inline_constants and op.name in CONSTANT_OPS)
+    ]
     kept = _select(all_ops, highlight, max_nodes)
     ids: dict[int, str] = {}  # id(op or block argument) -> node id
     out = [
@@ -172,7 +224,8 @@ def to_dot(
             nid = node_id()
             ids[id(op)] = nid
             extra = ", color=red, penwidth=3" if op in highlight else ""
-            out.append(f'{indent}{nid} [label="{_escape(_label(op))}", {_style(op)}{extra}];')
+            label = _escape(_label(op, inline_constants))
+            out.append(f'{indent}{nid} [label="{label}", {_style(op)}{extra}];')
             add_edges(op, nid)
             for r_index, region in enumerate(op.regions):
                 cid = _cluster_id(f"{fn.name}_{nid}_r{r_index}", clusters)
@@ -213,6 +266,12 @@ def to_dot(
                     f'  {source_of(value)} -> {nid} [label="{_escape(short_type(value.type))}"];'
                 )
         out.append("  }")
+    if removed:
+        listing = "\n".join(f"{name} x{n}" for name, n in sorted(removed.items()))
+        out.append(
+            f'  removed [label="{_escape("removed by this pass:" + chr(10) + listing)}", '
+            'shape=note, color="#cc0000", fontcolor="#cc0000"];'
+        )
     if len(kept) < len(all_ops):
         out.append(
             f'  omitted [label="{len(all_ops) - len(kept)} of {len(all_ops)} ops not shown", shape=note];'

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from .graph_json import graphs_json
 from .ir import Module, Operation
 from .passes import REPRODUCER_TAG
 from .pipeline import format_pipeline
@@ -201,7 +202,9 @@ class DumpDir(PassInstrument):
     """`--dump-dir D`: `D/00_input.mlir` + `.dot`, then `D/NN_<pass>.mlir` + `.dot` after each
     pass (ops the pass created or changed outlined in red), `D/NN_<pass>.failed.mlir` + `.dot`
     when a pass fails, `D/pipeline.txt`, and an `.svg` next to each DOT file when Graphviz's
-    `dot` program exists.
+    `dot` program exists. With `graphs=True` (the CLI's default) also a Model Explorer graph
+    `D/NN_<pass>.graph.json` (`graph_json.py`: layers as namespaces, changed ops outlined, the
+    pass that last changed each op, the ops the pass removed).
 
     Dumps are complete: large constants go to one shared sidecar, `D/weights.bin` (each distinct
     array once, whatever the number of passes), which the texts' resource sections refer to.
@@ -217,6 +220,7 @@ class DumpDir(PassInstrument):
         max_nodes: int | None = 1000,
         svg: bool = True,
         weights: bool = True,
+        graphs: bool = False,
     ) -> None:
         self.directory = Path(directory)
         self.print_options = dict(print_options or {})
@@ -231,6 +235,8 @@ class DumpDir(PassInstrument):
         self._store: Any = None
         self.files: list[Path] = []
         self.steps: list[DumpStep] = []
+        self.graphs = graphs
+        self._origin: dict[Operation, str] = {}  # op -> the pass that created or last changed it
 
     def _text(self, module: Module, rest: list[Pass] | None) -> str:
         options = dict(self.print_options, elide_large=not self.weights, tensor_names=True)
@@ -244,7 +250,12 @@ class DumpDir(PassInstrument):
         return head + text
 
     def _dump(
-        self, stem: str, module: Module, highlight: set[Operation], rest: list[Pass] | None
+        self,
+        stem: str,
+        module: Module,
+        highlight: set[Operation],
+        rest: list[Pass] | None,
+        removed: Counter | None = None,
     ) -> None:
         from .graphviz import render_svg, to_dot
 
@@ -253,7 +264,18 @@ class DumpDir(PassInstrument):
         store = self._store
         if store is not None and store.size and store.path not in self.files:
             self.files.append(store.path)
-        dot = to_dot(module, highlight=highlight, max_nodes=self.max_nodes)
+        if self.graphs:
+            graph_path = self.directory / f"{stem}.graph.json"
+            graph = graphs_json(module, highlight=highlight, origin=self._origin, removed=removed)
+            graph_path.write_text(graph, encoding="utf-8")
+            self.files.append(graph_path)
+        dot = to_dot(
+            module,
+            highlight=highlight,
+            max_nodes=self.max_nodes,
+            removed=removed,
+            inline_constants=True,
+        )
         dot_path = self.directory / f"{stem}.dot"
         dot_path.write_text(dot, encoding="utf-8")
         self.files += [text_path, dot_path]
@@ -279,10 +301,14 @@ class DumpDir(PassInstrument):
         self, p: Pass, index: int, module: Module, ctx: PassContext, changed: bool
     ) -> None:
         highlight = changed_ops(self._before, module, self._recorder)
+        live = set(module.walk())
+        removed = Counter(op.name for op in self._before if op not in live)
+        for op in highlight:
+            self._origin[op] = p.name
         self._before = {}
         self._recorder = None
         rest = self._passes[index + 1 :]
-        self._dump(f"{index + 1:0{self._width}d}_{p.name}", module, highlight, rest)
+        self._dump(f"{index + 1:0{self._width}d}_{p.name}", module, highlight, rest, removed)
 
     def after_pass_failed(
         self, p: Pass, index: int, module: Module, ctx: PassContext, exc: BaseException
