@@ -176,7 +176,6 @@ def test_sidecar_round_trip_and_errors(tmp_path) -> None:
         parse_module(text, str(tmp_path / "m.mlir"))
 
 
-@pytest.mark.slow
 def test_int8_dumps_replay_bit_for_bit(cnn) -> None:
     root, path = cnn
     tmp = root / "int8"

@@ -132,3 +132,14 @@ def test_cli_verify_int8(tmp_path, capsys) -> None:
     assert "x scale" in out and "verify: passed" in out
     assert main([*argv, "--verify-scale-tol", "0.000001"]) == 1
     assert "verify: FAILED" in capsys.readouterr().out
+
+
+def test_clipped_outputs_are_explained() -> None:
+    expected = [np.array([[0.0, 0.5, 2.0]]), np.array([[0.1, 0.4, 3.0]])]
+    clipped = [np.clip(e, -1.0, 1.0) for e in expected]
+    passed, line = _judge("s", "y", clipped, expected, 0.01, VerifyOptions(), (-1.28, 1.27))
+    assert not passed and "leaves the quantized range [-1.28, 1.27]" in line
+    # Within the range, a failure gets no such note.
+    noisy = [e + 0.5 for e in expected]
+    passed, line = _judge("s", "y", noisy, expected, 0.01, VerifyOptions(), (-10.0, 10.0))
+    assert not passed and "quantized range" not in line

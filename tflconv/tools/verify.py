@@ -162,22 +162,33 @@ def _scale_of(t: TensorType) -> tuple[float, int] | None:
     return float(q.scale[0]), int(q.zero_point[0])
 
 
-def output_scales(fn: Function | None) -> list[float | None]:
-    """Per output of an entry function: the quantization scale of the output (or of what its
-    final dequantize reads), None when it has none."""
+def output_quant(fn: Function | None) -> list[tuple[float, tuple[float, float]] | None]:
+    """Per output of an entry function: (scale, representable float range) of the output (or of
+    what its final dequantize reads), None when it is not quantized."""
     if fn is None or not fn.body.blocks:
         return []
     term = fn.body.blocks[0].terminator
     if term is None:
         return []
-    out: list[float | None] = []
+    out: list[tuple[float, tuple[float, float]] | None] = []
     for v in term.operands:
-        found = _scale_of(v.type)
+        t = v.type
         op = v.defining_op
-        if found is None and op is not None and op.name == "tfl.dequantize":
-            found = _scale_of(op.operands[0].type)
-        out.append(found[0] if found is not None else None)
+        if _scale_of(t) is None and op is not None and op.name == "tfl.dequantize":
+            t = op.operands[0].type
+        found = _scale_of(t)
+        if found is None:
+            out.append(None)
+            continue
+        scale, zp = found
+        info = np.iinfo(np.dtype(_NP_INT.get(t.dtype, "int8")))
+        out.append((scale, ((info.min - zp) * scale, (info.max - zp) * scale)))
     return out
+
+
+def output_scales(fn: Function | None) -> list[float | None]:
+    """Per output of an entry function: the quantization scale (see `output_quant`)."""
+    return [None if q is None else q[0] for q in output_quant(fn)]
 
 
 def input_ranges(fn: Function | None) -> list[tuple[float, float] | None]:
@@ -353,7 +364,7 @@ def _verify_quantized(
             continue
         out_names = list(fn.attributes.get("output_names", [])) if fn is not None else []
         out_names = out_names if sorted(out_names) == sorted(out_details) else sorted(out_details)
-        scales = dict(zip(out_names, output_scales(fn))) if fn is not None else {}
+        quant = dict(zip(out_names, output_quant(fn))) if fn is not None else {}
         got: dict[str, list[np.ndarray]] = {n: [] for n in out_names}
         expected: dict[str, list[np.ndarray]] = {n: [] for n in out_names}
         failed = False
@@ -382,7 +393,10 @@ def _verify_quantized(
             continue
         compared += 1
         for n in out_names:
-            passed, line = _judge(key, n, got[n], expected[n], scales.get(n), options)
+            q = quant.get(n)
+            passed, line = _judge(
+                key, n, got[n], expected[n], q[0] if q else None, options, q[1] if q else None
+            )
             ok &= passed
             lines.append(line)
     if ok and not compared:
@@ -399,6 +413,7 @@ def _judge(
     expected: list[np.ndarray],
     scale: float | None,
     options: VerifyOptions,
+    representable: tuple[float, float] | None = None,
 ) -> tuple[bool, str]:
     if any(g.shape != e.shape for g, e in zip(got, expected)):
         return False, f"  [{key}] {name}: shape {got[0].shape} vs TF {expected[0].shape}: FAIL"
@@ -415,6 +430,14 @@ def _judge(
         passed, verdict = False, "FAIL (constant output: same for every input, TF's varies)"
     elif s.litert_constant and s.source_constant:
         verdict += " (warning: the output does not vary across the inputs; weak check)"
+    if representable is not None and not passed:
+        lo, hi = representable
+        margin = (scale or 0.0) / 2
+        if s.lo < lo - margin or s.hi > hi + margin:
+            verdict += (
+                f" (TF's output leaves the quantized range [{lo:.3g}, {hi:.3g}] and is "
+                "clipped: verify on data like the calibration data)"
+            )
     snr = "inf" if math.isinf(s.snr_db) and s.snr_db > 0 else f"{s.snr_db:.1f}"
     rel = f"{s.rel_range:.2%}" if math.isfinite(s.rel_range) else "inf"
     shape = tuple(got[0].shape)
