@@ -191,3 +191,26 @@ def test_graph_of_ir_text_without_a_dump() -> None:
     module = parse_module(text)
     graphs = module_graphs(module)
     assert len(graphs["graphs"]) == len(module.functions)
+
+
+@pytest.mark.parametrize("suffix", [".json", ".dot", ".svg", ".png", ".txt"])
+def test_write_graph_writes_what_the_suffix_names(tmp_path, suffix) -> None:
+    import shutil
+
+    from tflconv.core.graphviz import GraphError, write_graph
+
+    text = (REPO / "tests" / "fixtures" / "cse.mlir").read_text().split("// -----")[0]
+    module = parse_module(text)
+    path = tmp_path / f"g{suffix}"
+    if suffix == ".txt" or (suffix in (".svg", ".png") and shutil.which("dot") is None):
+        with pytest.raises(GraphError):
+            write_graph(module, path)
+        assert not path.exists()
+        return
+    write_graph(module, path)
+    data = path.read_bytes()
+    magic = {".json": b'{\n "graphs"', ".dot": b"digraph", ".png": b"\x89PNG"}
+    if suffix == ".svg":
+        assert b"<svg" in data[:400]
+    else:
+        assert data.startswith(magic[suffix])

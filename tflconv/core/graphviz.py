@@ -17,7 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .graph_json import graphs_json
 from .ir import Block, BlockArgument, Function, Module, Operation, Value
+from .passes import write_atomic
 from .types import SymbolRef, TensorType, TypeAttr
 
 # Fill colours by dialect (FxGraphDrawer-style colouring by opcode family).
@@ -281,15 +283,15 @@ def to_dot(
     return "\n".join(out) + "\n"
 
 
-def render_svg(dot_text: str, path: str | Path, timeout: float = 120.0) -> bool:
-    """Render DOT text to an SVG file with Graphviz's `dot`; False when it is not installed
-    or fails."""
+def render(dot_text: str, path: str | Path, fmt: str = "svg", timeout: float = 120.0) -> bool:
+    """Render DOT text to a file (`fmt`: svg, png, pdf) with Graphviz's `dot`; False when it is
+    not installed or fails."""
     exe = shutil.which("dot")
     if exe is None:
         return False
     try:
         proc = subprocess.run(
-            [exe, "-Tsvg", "-o", str(path)],
+            [exe, f"-T{fmt}", "-o", str(path)],
             input=dot_text.encode("utf-8"),
             capture_output=True,
             timeout=timeout,
@@ -298,3 +300,42 @@ def render_svg(dot_text: str, path: str | Path, timeout: float = 120.0) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0
+
+
+def render_svg(dot_text: str, path: str | Path, timeout: float = 120.0) -> bool:
+    """Render DOT text to an SVG file; False when Graphviz's `dot` is missing or fails."""
+    return render(dot_text, path, "svg", timeout)
+
+
+class GraphError(Exception):
+    """A graph file that cannot be written (unknown format, Graphviz missing)."""
+
+
+RENDERED = (".svg", ".png", ".pdf")
+
+
+def write_graph(
+    module: Module, path: str | Path, *, max_nodes: int | None = None, inline_constants: bool = True
+) -> None:
+    """Write the graph of `module` in the format its suffix names: `.json` a Model Explorer
+    graph (`graph_json.py`), `.dot`/`.gv` DOT text, `.svg`/`.png`/`.pdf` rendered by Graphviz
+    (refused when `dot` is missing: never DOT text under an image's name). Raises GraphError."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        write_atomic(path, graphs_json(module))
+        return
+    if suffix not in (".dot", ".gv", *RENDERED):
+        raise GraphError(
+            f"{path}: unknown graph format {suffix or '(no suffix)'!r}: use .json (Model "
+            "Explorer), .dot, .svg, .png or .pdf"
+        )
+    dot = to_dot(module, max_nodes=max_nodes, inline_constants=inline_constants)
+    if suffix in RENDERED:
+        if not render(dot, path, suffix[1:]):
+            raise GraphError(
+                f"cannot render {path}: Graphviz `dot` is not installed or failed "
+                "(write a .dot or .json file instead)"
+            )
+        return
+    write_atomic(path, dot)
