@@ -82,7 +82,7 @@ _PLACEHOLDER_ROOTS: dict[int, tuple[np.ndarray, str]] = {}
 
 class ElidedArray(np.ndarray):
     """A constant whose data the text left out (`dense_resource<NAME>`): the right shape and dtype
-    but no data (a read-only broadcast of one element, nothing allocated). Prints back as the same
+    but no data (a read-only broadcast of one element, NaN for floats, nothing allocated). Prints back as the same
     `dense_resource<NAME>`; views and casts of it (reshape, astype) stay placeholders. Reading its
     values (arithmetic, numpy functions, `tobytes`, elements) raises `MissingDataError` naming it,
     so a missing weight is never mistaken for zeros."""
@@ -138,7 +138,13 @@ _SHAPE_ONLY = frozenset({np.shape, np.ndim, np.size, np.result_type})
 
 
 def elided_array(name: str, shape: tuple[int, ...], dtype: np.dtype) -> ElidedArray:
-    fill = np.array(b"", dtype=object) if np.dtype(dtype).kind == "O" else np.zeros((), dtype)
+    kind = np.dtype(dtype).kind
+    if kind == "O":
+        fill = np.array(b"", dtype=object)
+    elif kind in "fc":  # NaN, not 0: should code slip past the guards, the damage shows
+        fill = np.full((), np.nan, dtype)
+    else:
+        fill = np.zeros((), dtype)
     _PLACEHOLDER_ROOTS[id(fill)] = (fill, name)
     array = np.broadcast_to(fill, shape).view(ElidedArray)
     array.resource_name = name
