@@ -187,3 +187,30 @@ def test_int8_dumps_replay_bit_for_bit(cnn) -> None:
     # Dumps from before `calibrate` need the calibration samples again; later ones do not.
     replayed = _replay_all(tmp, dumps, tflite, "--representative-data", str(data))
     assert any(stem.endswith("_quantize") for stem in replayed)
+
+
+def test_a_new_run_replaces_the_old_dumps(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(0)
+    values = ", ".join(f"{x:.3f}" for x in rng.standard_normal(32))
+    text = (
+        "func.func @main(%x: tensor<32xf32>) -> (tensor<32xf32>) {\n"
+        f'  %w = "arith.constant"() {{value = dense<[{values}]> : tensor<32xf32>}} : () -> '
+        "tensor<32xf32>\n"
+        '  %y = "tf.AddV2"(%x, %w) {T = f32} : (tensor<32xf32>, tensor<32xf32>) -> tensor<32xf32>\n'
+        '  "func.return"(%y) : (tensor<32xf32>) -> ()\n}\n'
+    )
+    src = tmp_path / "in.mlir"
+    src.write_text(text)
+    dumps = tmp_path / "d"
+    dumps.mkdir()
+    (dumps / "notes.txt").write_text("mine")
+    assert main(["opt", str(src), "-p", "canonicalize,cse,dce", "--dump-dir", str(dumps)]) == 0
+    assert (dumps / "03_dce.mlir").exists() and (dumps / "weights.bin").exists()
+    assert main(["opt", str(src), "-p", "cse", "--dump-dir", str(dumps)]) == 0
+    capsys.readouterr()
+    names = sorted(p.name for p in dumps.iterdir() if p.suffix == ".mlir")
+    assert names == ["00_input.mlir", "01_cse.mlir"]  # nothing stale from the first run
+    assert (dumps / "notes.txt").read_text() == "mine"
+    back = parse_module((dumps / "01_cse.mlir").read_text(), str(dumps / "01_cse.mlir"))
+    (w,) = [op.attributes["value"] for op in back.walk() if op.name == "arith.constant"]
+    assert np.array_equal(w, parse_module(text).functions[0].block.first_op.attributes["value"])

@@ -9,6 +9,7 @@ failures belong to the pass (they turn into `PassFailure`).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections import Counter
 from dataclasses import dataclass
@@ -285,12 +286,20 @@ class DumpDir(PassInstrument):
 
     def before_pipeline(self, pm: PassManager, module: Module, ctx: PassContext) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_dumps()
         self._passes = list(pm.passes)
         self._width = max(2, len(str(len(pm.passes))))
         if self.weights:
             self._store = ResourceFile(self.directory / WEIGHTS_FILE)
         (self.directory / "pipeline.txt").write_text(str(pm) + "\n", encoding="utf-8")
         self._dump("0" * self._width + "_input", module, set(), self._passes)
+
+    def _remove_stale_dumps(self) -> None:
+        """Files a previous run left here: the sidecar is rewritten, so their `file:` blobs
+        would point at other data (and a stale `12_quantize.mlir` would pass for this run's)."""
+        for path in self.directory.iterdir():
+            if path.is_file() and (_DUMP_FILE.fullmatch(path.name) or path.name == WEIGHTS_FILE):
+                path.unlink()
 
     def before_pass(self, p: Pass, index: int, module: Module, ctx: PassContext) -> None:
         self._before = fingerprints(module)
@@ -321,6 +330,8 @@ class DumpDir(PassInstrument):
         with contextlib.suppress(Exception):
             self._dump(f"{index + 1:0{self._width}d}_{p.name}.failed", module, highlight, None)
 
+
+_DUMP_FILE = re.compile(r"\d+_[A-Za-z0-9_.-]+\.(mlir|dot|svg|graph\.json)")
 
 WEIGHTS_FILE = "weights.bin"
 """The sidecar of a dump directory's constants (see `core/resources.py`)."""
