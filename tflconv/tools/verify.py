@@ -147,8 +147,11 @@ def _one_line(err: BaseException) -> str:
 
 
 def is_quantized(result: ConversionResult) -> bool:
-    """True when any value of the converted module has a quantized type."""
+    """True when any value of the converted module has a quantized type, or weights are stored
+    in reduced precision and dequantized (float16 models)."""
     for op in result.module.walk():
+        if op.name == "tfl.dequantize":
+            return True
         for v in op.results:
             if v.type.quant is not None and v.type.quant.scale:
                 return True
