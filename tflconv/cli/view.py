@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .common import EXIT_OK, CLIError
+from .common import EXIT_OK, CLIError, common_flags
 
 
 def add_view_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "view",
+        parents=[common_flags()],
         help="browse graphs in Model Explorer",
         description="Start Model Explorer on a dump directory (one graph per pass, changed ops "
         "outlined), a .tflite file or IR text; node data files (e.g. debug-quant's error "
