@@ -72,6 +72,12 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.frontends.tensorflow.frontend", "."): TF,
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
+    ("tflconv.cli.convert", "tflconv.core.plugins"): CLI,
+    ("tflconv.cli.convert", "tflconv.tools.verify"): CLI,
+    ("tflconv.cli.opt", "tflconv.core.plugins"): CLI,
+    ("tflconv.cli.opt", "tflconv.tflite.runtime"): SCHEMA,
+    ("tflconv.cli.debug_quant", "tflconv.tools.model_explorer"): CLI,
+    ("tflconv.cli.view", "tflconv.tools.model_explorer"): CLI,
 }
 
 

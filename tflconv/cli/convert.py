@@ -124,6 +124,14 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
     pm.add_argument(
+        "--pass-plugin",
+        "--load-pass",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="import a file or module that registers passes (for --pass-pipeline)",
+    )
+    pm.add_argument(
         "--print-pipeline",
         action="store_true",
         help="print the pipeline the flags produce (a --pass-pipeline value) and exit without "
@@ -148,6 +156,16 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
     ver.add_argument("--verify-seed", type=int, default=0, metavar="N")
     ver.add_argument("--verify-atol", type=float, default=1e-4, metavar="X")
     ver.add_argument("--verify-rtol", type=float, default=1e-3, metavar="X")
+    ver.add_argument(
+        "--verify-samples", type=int, default=8, metavar="N", help="quantized models: inputs"
+    )
+    ver.add_argument(
+        "--verify-scale-tol",
+        type=float,
+        default=8.0,
+        metavar="X",
+        help="quantized models: max error allowed, in steps of the output's quantization scale",
+    )
 
     p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's own log output")
 
@@ -295,8 +313,12 @@ def _converter(
     conv = TFLiteConverter(
         source, model_type=kind, api_version=api_version, load_options=load_options
     )
+    _load_plugins(args.pass_plugin)
     conv.pipeline = args.pass_pipeline
     conv.instruments = instruments_from_args(args, {})
+    for inst in conv.instruments:  # dumps of the command line: with Model Explorer graphs
+        if hasattr(inst, "graphs"):
+            inst.graphs = True
     conv.verify_each = args.verify_each
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
@@ -347,11 +369,29 @@ def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
         print(f"tflconv: warning: cannot write {args.report_json}: {e}", file=sys.stderr)
 
 
+def _load_plugins(specs: list[str]) -> None:
+    from tflconv.core.plugins import PluginError, load_pass_plugin
+
+    for spec in specs:
+        try:
+            load_pass_plugin(spec)
+        except PluginError as e:
+            raise ConverterError(str(e), phase="options") from e
+
+
 def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:
+    from tflconv.tools.verify import VerifyOptions, load_inputs, verify_conversion
+
     given = load_inputs(args.verify_inputs) if args.verify_inputs else None
-    return compare_with_tf(
-        result, given, seed=args.verify_seed, atol=args.verify_atol, rtol=args.verify_rtol
+    options = VerifyOptions(
+        seed=args.verify_seed,
+        atol=args.verify_atol,
+        rtol=args.verify_rtol,
+        representative=getattr(args, "representative_data", None),
+        samples=args.verify_samples,
+        scale_tol=args.verify_scale_tol,
     )
+    return verify_conversion(result, given, options)
 
 
 def _summary(source: str, output: Path, result: ConversionResult) -> str:
@@ -373,145 +413,6 @@ def _size(n: int) -> str:
     return (
         f"{n} B" if n < 1024 else f"{n / 1024:.1f} KB" if n < 1 << 20 else f"{n / (1 << 20):.1f} MB"
     )
-
-
-# ---------------------------------------------------------------------------------------------
-# --verify: LiteRT vs TensorFlow on the same inputs
-
-
-def load_inputs(path: str) -> dict[str, Any]:
-    """Arrays from an .npz: keyed by input name, `signature/name`, or positional `arr_<i>`."""
-    import numpy as np
-
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except Exception as e:
-        raise ConverterError(f"--verify-inputs {path}: cannot read: {e}", phase="options") from e
-
-
-def random_input(detail: dict[str, Any], rng: Any) -> Any:
-    """A seeded random array for a LiteRT input (dynamic dims get size 2)."""
-    import numpy as np
-
-    sig = detail.get("shape_signature")
-    dims = list(sig) if sig is not None and len(sig) else list(detail["shape"])
-    shape = [2 if d < 0 else int(d) for d in dims]
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return rng.standard_normal(shape).astype(dtype)
-    if dtype.kind in "iu":
-        return rng.integers(0, 8, shape).astype(dtype)
-    if dtype.kind == "b":
-        return rng.random(shape) < 0.5
-    raise ConverterError(
-        f"--verify: cannot make random inputs of type {dtype}; use --verify-inputs"
-    )
-
-
-def _pick(given: dict[str, Any], key: str, name: str, index: int, single: bool) -> Any:
-    for candidate in (
-        f"{key}/{name}",
-        name if single else None,
-        f"arr_{index}" if single else None,
-    ):
-        if candidate is not None and candidate in given:
-            return given[candidate]
-    raise ConverterError(
-        f"--verify-inputs has no array for input {name!r} of signature {key!r} "
-        f"(has {', '.join(sorted(given)) or 'nothing'})",
-        phase="options",
-    )
-
-
-def _one_line(err: BaseException) -> str:
-    return " ".join(f"{type(err).__name__}: {err}".split())[:300]
-
-
-def compare_with_tf(
-    result: ConversionResult,
-    given: dict[str, Any] | None,
-    *,
-    seed: int = 0,
-    atol: float = 1e-4,
-    rtol: float = 1e-3,
-) -> tuple[bool, list[str]]:
-    """Run every signature of the .tflite in LiteRT and the source model in TF on the same
-    inputs. Returns (all outputs within atol + rtol*|expected|, report lines)."""
-    import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
-
-    try:
-        interp = Interpreter(model_content=result.tflite, num_threads=1)
-    except Exception as e:  # e.g. Flex ops: the pip LiteRT has no TF kernels
-        return False, [f"verify: LiteRT cannot load the model: {_one_line(e)}", "verify: FAILED"]
-    signatures = interp.get_signature_list()
-    entries = {
-        fn.attributes.get("signature_key"): fn
-        for fn in result.module.functions
-        if fn.attributes.get("entry")
-    }
-    rng = np.random.default_rng(seed)
-    source = "inputs from file" if given is not None else f"random inputs, seed {seed}"
-    lines = [f"verify: LiteRT vs TensorFlow ({source}; atol {atol:g}, rtol {rtol:g})"]
-    ok = True
-    compared = 0
-    for key in signatures:
-        runner = interp.get_signature_runner(key)
-        fn = entries.get(key)
-        details = runner.get_input_details()
-        names = list(fn.attributes.get("input_names", [])) if fn is not None else []
-        names = names if sorted(names) == sorted(details) else sorted(details)
-        out_names = list(fn.attributes.get("output_names", [])) if fn is not None else []
-        inputs = {}
-        for i, name in enumerate(names):
-            if given is not None:
-                arr = _pick(given, key, name, i, len(signatures) == 1)
-                inputs[name] = np.asarray(arr).astype(details[name]["dtype"])
-            else:
-                inputs[name] = random_input(details[name], rng)
-        try:
-            got = runner(**inputs)
-        except Exception as e:
-            lines.append(f"  [{key}] LiteRT cannot run the model: {_one_line(e)}: FAIL")
-            ok = False
-            continue
-        if not result.imported.has_reference:
-            frontend = result.imported.frontend
-            lines.append(f"  [{key}] the {frontend} frontend cannot run the source model: SKIP")
-            continue
-        compared += 1
-        expected = result.imported.run_source(key, inputs)
-        if isinstance(expected, dict):
-            expected = [expected[n] for n in (out_names or sorted(expected))]
-        out_names = out_names if sorted(out_names) == sorted(got) else sorted(got)
-        if len(expected) != len(out_names):
-            lines.append(f"  [{key}] {len(out_names)} outputs, TF has {len(expected)}: FAIL")
-            ok = False
-            continue
-        for name, exp in zip(out_names, expected):
-            g = np.asarray(got[name])
-            e = np.asarray(exp)
-            if g.shape != e.shape:
-                lines.append(f"  [{key}] {name}: shape {g.shape} vs TF {e.shape}: FAIL")
-                ok = False
-                continue
-            diff = np.abs(g.astype(np.float64) - e.astype(np.float64))
-            max_abs = float(diff.max()) if diff.size else 0.0
-            mag = np.abs(e.astype(np.float64))
-            big = mag > atol
-            max_rel = float((diff[big] / mag[big]).max()) if big.any() else 0.0
-            passed = bool(np.all(diff <= atol + rtol * mag))
-            ok &= passed
-            lines.append(
-                f"  [{key}] {name} {tuple(g.shape)} {g.dtype}: max abs err {max_abs:.3g}, "
-                f"max rel err {max_rel:.3g}  {'ok' if passed else 'FAIL'}"
-            )
-    if ok and not compared:
-        lines.append("verify: nothing compared (no signature could run its source model)")
-    else:
-        lines.append("verify: " + ("passed" if ok else "FAILED"))
-    return ok, lines
 
 
 # ---------------------------------------------------------------------------------------------

@@ -71,6 +71,13 @@ def add_debug_quant_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--svg", metavar="FILE", help="write a bar chart of RMSE/scale per layer")
     p.add_argument(
+        "--model-explorer",
+        metavar="DIR",
+        help="write the quantized model's graph and the per-layer error as a Model Explorer "
+        "node-data overlay (`tflconv view DIR/quantized.graph.json --node-data "
+        "DIR/quantization_error.node_data.json`)",
+    )
+    p.add_argument(
         "--apply",
         action="store_true",
         help="quantize again keeping the suggested layers float and compare",
@@ -116,6 +123,11 @@ def run_debug_quant(args: argparse.Namespace) -> int:
                 write(path)
         if args.svg:
             report.write_svg(args.svg)
+        if args.model_explorer:
+            from tflconv.tools.model_explorer import write_quant_debug_graph
+
+            for path in write_quant_debug_graph(report, dbg.quantize(keep), args.model_explorer):
+                print(f"wrote {path}")
         final_keep = keep
         if args.apply and suggested:
             final_keep = keep + suggested

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .common import (
     EXIT_FAILURE,
@@ -44,11 +44,44 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--list-passes", action="store_true", help="list passes, options and named pipelines"
     )
+    p.add_argument(
+        "--pass-plugin",
+        "--load-pass",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="import a file or module that registers passes/patterns (repeatable)",
+    )
+    p.add_argument(
+        "--representative-data",
+        metavar="NPZ",
+        help="calibration samples for the `calibrate` pass (as `convert --representative-data`;"
+        " replaying a dump of an int8 conversion from before calibration needs them)",
+    )
     add_instrument_arguments(p)
     p.add_argument(
         "--print-large-constants", action="store_true", help="print large constants whole"
     )
     p.set_defaults(run=_run_opt)
+
+
+def with_graphs(instruments: list[Any]) -> list[Any]:
+    """Dump directories of the command line also write Model Explorer graphs."""
+    for inst in instruments:
+        if hasattr(inst, "graphs"):
+            inst.graphs = True
+    return instruments
+
+
+def load_plugins(specs: list[str]) -> None:
+    """`--pass-plugin`: import each file/module (its passes register themselves)."""
+    from tflconv.core.plugins import PluginError, load_pass_plugin
+
+    for spec in specs:
+        try:
+            load_pass_plugin(spec)
+        except PluginError as e:
+            raise CLIError(str(e)) from None
 
 
 def _list_passes() -> str:
@@ -86,6 +119,8 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
 def _run_opt(args: argparse.Namespace) -> int:
     import tflconv.passes  # noqa: F401  (registers the built-in passes)
 
+    load_plugins(args.pass_plugin)
+
     if args.list_passes:
         sys.stdout.write(_list_passes())
         return EXIT_OK
@@ -94,7 +129,7 @@ def _run_opt(args: argparse.Namespace) -> int:
     from tflconv.core.pass_manager import PassFailure, PassManager, reproducer_pipeline
     from tflconv.core.passes import PassContext
     from tflconv.core.pipeline import PipelineError, parse_pipeline
-    from tflconv.core.printer import print_module
+    from tflconv.core.printer import MissingDataError, print_module
     from tflconv.core.verifier import VerifyError, verify
 
     tflite = _read_tflite(args.input)
@@ -107,6 +142,11 @@ def _run_opt(args: argparse.Namespace) -> int:
     except PipelineError as e:
         raise CLIError(f"bad pipeline: {e}") from None
 
+    data = {}
+    if args.representative_data:
+        if not Path(args.representative_data).is_file():
+            raise CLIError(f"--representative-data {args.representative_data}: no such file")
+        data["representative_dataset"] = args.representative_data
     print_options = {"elide_large": not args.print_large_constants}
     instruments_from_args(args, print_options)  # bad flags fail before any work
     chunks = [("", 1)] if tflite is not None else _chunks(text, args.split_input_file)
@@ -130,15 +170,17 @@ def _run_opt(args: argparse.Namespace) -> int:
             chunk_args.dump_dir = str(Path(args.dump_dir) / f"chunk{number}")
         pm = PassManager(
             passes,
-            instruments_from_args(chunk_args, print_options),
+            with_graphs(instruments_from_args(chunk_args, print_options)),
             verify_each=args.verify_each,
             reproducer=args.reproducer,
         )
         try:
-            pm.run(module, PassContext())
+            pm.run(module, PassContext(data=data, runner=_litert_runner))
         except PassFailure as e:
             report = getattr(e.__cause__, "report", None)  # check-tflite-legal's report
             message = str(e) if report is None else f"{e.pass_.name}: {report.render()}"
+            if isinstance(e.__cause__, MissingDataError):
+                message = f"pass '{e.pass_.name}' failed: {e.__cause__}"
             report_error(message, args, e)
             code = max(code, EXIT_FAILURE)
             continue
@@ -150,6 +192,14 @@ def _run_opt(args: argparse.Namespace) -> int:
         return code
     write_output(args.output, "// -----\n".join(outputs))
     return EXIT_OK
+
+
+def _litert_runner(module: Module, watch: Any) -> Any:
+    """LiteRT's model runner (what `calibrate` runs), as in a conversion; loaded only when a
+    pass runs the model."""
+    from tflconv.tflite.runtime import litert_runner
+
+    return litert_runner(module, watch)
 
 
 def _read_tflite(path: str) -> Module | None:
@@ -171,13 +221,15 @@ def _read_tflite(path: str) -> Module | None:
 def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
     from tflconv.core.io import write_atomic
+    from tflconv.core.printer import MissingDataError, check_data
     from tflconv.tflite.writer import WriteError, write_flatbuffer
 
     if n_chunks > 1:
         raise CLIError("-o *.tflite takes one module; drop --split-input-file")
     try:
+        check_data(module)  # a placeholder would be written as zeros
         data = write_flatbuffer(module)
-    except WriteError as e:
+    except (WriteError, MissingDataError) as e:
         raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
     try:
         write_atomic(path, data)

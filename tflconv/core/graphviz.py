@@ -10,13 +10,15 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .graph_json import graphs_json
+from .io import write_atomic
 from .ir import Block, BlockArgument, Function, Module, Operation, Value
 from .types import SymbolRef, TensorType, TypeAttr
 
@@ -29,6 +31,18 @@ DIALECT_COLORS = {
 }
 CUSTOM_COLOR = "#d0d0d0"
 MAX_ATTRS = 4
+"""Other attributes shown besides the semantic ones (always shown)."""
+
+# Attributes that say what an op computes: shown first and always, whatever MAX_ATTRS says.
+SEMANTIC_ATTRS = (
+    "padding", "strides", "stride_h", "stride_w", "stride_d", "dilations", "dilation_h_factor",
+    "dilation_w_factor", "fused_activation_function", "ksize", "filter_height", "filter_width",
+    "depth_multiplier", "data_format", "axis", "axes", "keep_dims", "keepdims", "transpose_a",
+    "transpose_b", "adj_x", "adj_y", "alpha", "beta", "perm", "new_axis_mask", "shrink_axis_mask",
+    "begin_mask", "end_mask", "ellipsis_mask", "keep_num_dims", "out_type", "DstT",
+)  # fmt: skip
+NOISE_ATTRS = frozenset({"T", "Tidx", "Tshape", "Tpaddings", "Tperm", "Taxis", "Tindices"})
+CONSTANT_OPS = frozenset({"arith.constant", "tfl.pseudo_const", "tf.Const", "tfl.no_value"})
 
 
 def short_type(t: TensorType) -> str:
@@ -78,13 +92,43 @@ def _style(op: Operation) -> str:
     return f'style="filled,rounded", fillcolor="{color}"'
 
 
-def _label(op: Operation) -> str:
+def _layer(op: Operation, limit: int = 40) -> str:
+    """The op's layer (the scope of its TF node name), shortened from the left."""
+    entries = op.location.entries
+    if not entries:
+        return ""
+    name = entries[0][0]
+    scope = name.rsplit("/", 1)[0] if "/" in name else name
+    more = f" +{len(entries) - 1}" if len(entries) > 1 else ""
+    return ("…" + scope[-(limit - 1) :] if len(scope) > limit else scope) + more
+
+
+def _constant_text(op: Operation) -> str:
+    if op.name == "tfl.no_value":
+        return "none"
+    value = op.attributes.get("value")
+    if isinstance(value, np.ndarray):
+        return _short_value(value)
+    return short_type(op.results[0].type) if op.results else op.name
+
+
+def _label(op: Operation, inline_constants: bool = True) -> str:
     lines = [op.name]
-    attrs = [(k, v) for k, v in op.attributes.items() if not k.startswith("_")]
-    for key, value in attrs[:MAX_ATTRS]:
-        lines.append(f"{key}={_short_value(value)}")
-    if len(attrs) > MAX_ATTRS:
-        lines.append(f"(+{len(attrs) - MAX_ATTRS} attrs)")
+    layer = _layer(op)
+    if layer:
+        lines.append(f"@ {layer}")
+    attrs = {k: v for k, v in op.attributes.items() if not k.startswith("_")}
+    semantic = [k for k in SEMANTIC_ATTRS if k in attrs]
+    others = [k for k in attrs if k not in semantic and k not in NOISE_ATTRS]
+    for key in semantic + others[:MAX_ATTRS]:
+        lines.append(f"{key}={_short_value(attrs[key])}")
+    if len(others) > MAX_ATTRS:
+        lines.append(f"(+{len(others) - MAX_ATTRS} attrs)")
+    if inline_constants:
+        for k, v in enumerate(op.operands):
+            producer = v.defining_op
+            if producer is not None and producer.name in CONSTANT_OPS:
+                lines.append(f"in{k}: {_constant_text(producer)}")
     if op.results:
         lines.append(" ".join(short_type(r.type) for r in op.results))
     return "\n".join(lines)
@@ -132,11 +176,21 @@ def to_dot(
     module: Module,
     highlight: Iterable[Operation] = (),
     max_nodes: int | None = None,
+    removed: Counter | None = None,
+    inline_constants: bool = False,
 ) -> str:
-    """DOT text of `module`; `highlight` ops get a thick red outline; with `max_nodes`, big
-    graphs are cut around the highlighted ops."""
+    """DOT text of `module`; `highlight` ops get a thick red outline; with `max_nodes` (which
+    counts ops, not constants, when they are inlined), big graphs are cut around the
+    highlighted ops. With `inline_constants` (dumps) constants are not nodes: each user lists
+    them (`in1: <8x3x3x3xf32>`, small ones by value), and unused ones are left out. `removed` (op name ->
+    count) adds a note of the ops a pass removed. Each op shows its layer (`@ scope`) and its
+    semantic attributes (padding, strides, fused activation, ...) always."""
     highlight = set(highlight)
-    all_ops = [op for op in module.walk() if op.name != "func.return"]
+    all_ops = [
+        op
+        for op in module.walk()
+        if op.name != "func.return" and not (inline_constants and op.name in CONSTANT_OPS)
+    ]
     kept = _select(all_ops, highlight, max_nodes)
     ids: dict[int, str] = {}  # id(op or block argument) -> node id
     out = [
@@ -172,7 +226,8 @@ def to_dot(
             nid = node_id()
             ids[id(op)] = nid
             extra = ", color=red, penwidth=3" if op in highlight else ""
-            out.append(f'{indent}{nid} [label="{_escape(_label(op))}", {_style(op)}{extra}];')
+            label = _escape(_label(op, inline_constants))
+            out.append(f'{indent}{nid} [label="{label}", {_style(op)}{extra}];')
             add_edges(op, nid)
             for r_index, region in enumerate(op.regions):
                 cid = _cluster_id(f"{fn.name}_{nid}_r{r_index}", clusters)
@@ -213,6 +268,12 @@ def to_dot(
                     f'  {source_of(value)} -> {nid} [label="{_escape(short_type(value.type))}"];'
                 )
         out.append("  }")
+    if removed:
+        listing = "\n".join(f"{name} x{n}" for name, n in sorted(removed.items()))
+        out.append(
+            f'  removed [label="{_escape("removed by this pass:" + chr(10) + listing)}", '
+            'shape=note, color="#cc0000", fontcolor="#cc0000"];'
+        )
     if len(kept) < len(all_ops):
         out.append(
             f'  omitted [label="{len(all_ops) - len(kept)} of {len(all_ops)} ops not shown", shape=note];'
@@ -222,15 +283,15 @@ def to_dot(
     return "\n".join(out) + "\n"
 
 
-def render_svg(dot_text: str, path: str | Path, timeout: float = 120.0) -> bool:
-    """Render DOT text to an SVG file with Graphviz's `dot`; False when it is not installed
-    or fails."""
+def render(dot_text: str, path: str | Path, fmt: str = "svg", timeout: float = 120.0) -> bool:
+    """Render DOT text to a file (`fmt`: svg, png, pdf) with Graphviz's `dot`; False when it is
+    not installed or fails."""
     exe = shutil.which("dot")
     if exe is None:
         return False
     try:
         proc = subprocess.run(
-            [exe, "-Tsvg", "-o", str(path)],
+            [exe, f"-T{fmt}", "-o", str(path)],
             input=dot_text.encode("utf-8"),
             capture_output=True,
             timeout=timeout,
@@ -239,3 +300,42 @@ def render_svg(dot_text: str, path: str | Path, timeout: float = 120.0) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return proc.returncode == 0
+
+
+def render_svg(dot_text: str, path: str | Path, timeout: float = 120.0) -> bool:
+    """Render DOT text to an SVG file; False when Graphviz's `dot` is missing or fails."""
+    return render(dot_text, path, "svg", timeout)
+
+
+class GraphError(Exception):
+    """A graph file that cannot be written (unknown format, Graphviz missing)."""
+
+
+RENDERED = (".svg", ".png", ".pdf")
+
+
+def write_graph(
+    module: Module, path: str | Path, *, max_nodes: int | None = None, inline_constants: bool = True
+) -> None:
+    """Write the graph of `module` in the format its suffix names: `.json` a Model Explorer
+    graph (`graph_json.py`), `.dot`/`.gv` DOT text, `.svg`/`.png`/`.pdf` rendered by Graphviz
+    (refused when `dot` is missing: never DOT text under an image's name). Raises GraphError."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".json":
+        write_atomic(path, graphs_json(module))
+        return
+    if suffix not in (".dot", ".gv", *RENDERED):
+        raise GraphError(
+            f"{path}: unknown graph format {suffix or '(no suffix)'!r}: use .json (Model "
+            "Explorer), .dot, .svg, .png or .pdf"
+        )
+    dot = to_dot(module, max_nodes=max_nodes, inline_constants=inline_constants)
+    if suffix in RENDERED:
+        if not render(dot, path, suffix[1:]):
+            raise GraphError(
+                f"cannot render {path}: Graphviz `dot` is not installed or failed "
+                "(write a .dot or .json file instead)"
+            )
+        return
+    write_atomic(path, dot)

@@ -9,14 +9,20 @@ failures belong to the pass (they turn into `PassFailure`).
 from __future__ import annotations
 
 import contextlib
+import re
 import sys
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import numpy as np
 
+from .graph_json import graphs_json
 from .ir import Module, Operation
+from .pass_manager import REPRODUCER_TAG
+from .pipeline import format_pipeline
+from .resources import ResourceFile
 from .rewrite import RewriteListener
 
 if TYPE_CHECKING:
@@ -198,7 +204,16 @@ class DumpDir(PassInstrument):
     """`--dump-dir D`: `D/00_input.mlir` + `.dot`, then `D/NN_<pass>.mlir` + `.dot` after each
     pass (ops the pass created or changed outlined in red), `D/NN_<pass>.failed.mlir` + `.dot`
     when a pass fails, `D/pipeline.txt`, and an `.svg` next to each DOT file when Graphviz's
-    `dot` program exists."""
+    `dot` program exists. With `graphs=True` (the CLI's default) also a Model Explorer graph
+    `D/NN_<pass>.graph.json` (`graph_json.py`: layers as namespaces, changed ops outlined, the
+    pass that last changed each op, the ops the pass removed).
+
+    Dumps are complete: large constants go to one shared sidecar, `D/weights.bin` (each distinct
+    array once, whatever the number of passes), which the texts' resource sections refer to.
+    Each text starts with the rest of the pipeline as a reproducer header, so
+    `tflconv opt D/NN_<pass>.mlir -o model.tflite` replays the conversion from that point.
+    `weights=False` leaves the data out (`dense_resource<NAME>` placeholders that cannot be
+    replayed)."""
 
     def __init__(
         self,
@@ -206,33 +221,86 @@ class DumpDir(PassInstrument):
         print_options: dict[str, Any] | None = None,
         max_nodes: int | None = 1000,
         svg: bool = True,
+        weights: bool = True,
+        graphs: bool = False,
     ) -> None:
         self.directory = Path(directory)
-        self.print_options = print_options or {}
+        self.print_options = dict(print_options or {})
+        self.print_options.pop("elide_large", None)
+        self.weights = weights
         self.max_nodes = max_nodes
         self.svg = svg
         self._before: dict[Operation, tuple] = {}
         self._recorder: ChangeRecorder | None = None
         self._width = 2
+        self._passes: list[Pass] = []
+        self._store: Any = None
         self.files: list[Path] = []
+        self.steps: list[DumpStep] = []
+        self.graphs = graphs
+        self._origin: dict[Operation, str] = {}  # op -> the pass that created or last changed it
 
-    def _dump(self, stem: str, module: Module, highlight: set[Operation]) -> None:
+    def _text(self, module: Module, rest: list[Pass] | None) -> str:
+        options = dict(self.print_options, elide_large=not self.weights, tensor_names=True)
+        if self.weights:
+            options["store"] = self._store.put
+        text = _print(module, options)
+        if rest is None:
+            return text
+        head = f'{REPRODUCER_TAG} pipeline="{format_pipeline(rest)}"\n'
+        head += "// tflconv dump: `tflconv opt <this file> -o model.tflite` runs the rest\n"
+        return head + text
+
+    def _dump(
+        self,
+        stem: str,
+        module: Module,
+        highlight: set[Operation],
+        rest: list[Pass] | None,
+        removed: Counter | None = None,
+    ) -> None:
         from .graphviz import render_svg, to_dot
 
         text_path = self.directory / f"{stem}.mlir"
-        text_path.write_text(_print(module, self.print_options), encoding="utf-8")
-        dot = to_dot(module, highlight=highlight, max_nodes=self.max_nodes)
+        text_path.write_text(self._text(module, rest), encoding="utf-8")
+        store = self._store
+        if store is not None and store.size and store.path not in self.files:
+            self.files.append(store.path)
+        if self.graphs:
+            graph_path = self.directory / f"{stem}.graph.json"
+            graph = graphs_json(module, highlight=highlight, origin=self._origin, removed=removed)
+            graph_path.write_text(graph, encoding="utf-8")
+            self.files.append(graph_path)
+        dot = to_dot(
+            module,
+            highlight=highlight,
+            max_nodes=self.max_nodes,
+            removed=removed,
+            inline_constants=True,
+        )
         dot_path = self.directory / f"{stem}.dot"
         dot_path.write_text(dot, encoding="utf-8")
         self.files += [text_path, dot_path]
+        self.steps.append(DumpStep(stem, text_path, len(highlight)))
         if self.svg and render_svg(dot, dot_path.with_suffix(".svg")):
             self.files.append(dot_path.with_suffix(".svg"))
 
     def before_pipeline(self, pm: PassManager, module: Module, ctx: PassContext) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_dumps()
+        self._passes = list(pm.passes)
         self._width = max(2, len(str(len(pm.passes))))
+        if self.weights:
+            self._store = ResourceFile(self.directory / WEIGHTS_FILE)
         (self.directory / "pipeline.txt").write_text(str(pm) + "\n", encoding="utf-8")
-        self._dump("0" * self._width + "_input", module, set())
+        self._dump("0" * self._width + "_input", module, set(), self._passes)
+
+    def _remove_stale_dumps(self) -> None:
+        """Files a previous run left here: the sidecar is rewritten, so their `file:` blobs
+        would point at other data (and a stale `12_quantize.mlir` would pass for this run's)."""
+        for path in self.directory.iterdir():
+            if path.is_file() and (_DUMP_FILE.fullmatch(path.name) or path.name == WEIGHTS_FILE):
+                path.unlink()
 
     def before_pass(self, p: Pass, index: int, module: Module, ctx: PassContext) -> None:
         self._before = fingerprints(module)
@@ -243,9 +311,14 @@ class DumpDir(PassInstrument):
         self, p: Pass, index: int, module: Module, ctx: PassContext, changed: bool
     ) -> None:
         highlight = changed_ops(self._before, module, self._recorder)
+        live = set(module.walk())
+        removed = Counter(op.name for op in self._before if op not in live)
+        for op in highlight:
+            self._origin[op] = p.name
         self._before = {}
         self._recorder = None
-        self._dump(f"{index + 1:0{self._width}d}_{p.name}", module, highlight)
+        rest = self._passes[index + 1 :]
+        self._dump(f"{index + 1:0{self._width}d}_{p.name}", module, highlight, rest, removed)
 
     def after_pass_failed(
         self, p: Pass, index: int, module: Module, ctx: PassContext, exc: BaseException
@@ -256,7 +329,22 @@ class DumpDir(PassInstrument):
         self._before = {}
         self._recorder = None
         with contextlib.suppress(Exception):
-            self._dump(f"{index + 1:0{self._width}d}_{p.name}.failed", module, highlight)
+            self._dump(f"{index + 1:0{self._width}d}_{p.name}.failed", module, highlight, None)
+
+
+_DUMP_FILE = re.compile(r"\d+_[A-Za-z0-9_.-]+\.(mlir|dot|svg|graph\.json)")
+
+WEIGHTS_FILE = "weights.bin"
+"""The sidecar of a dump directory's constants (see `core/resources.py`)."""
+
+
+@dataclass(frozen=True)
+class DumpStep:
+    """One file of a dump directory: its stem (`03_legalize-tf`), text and changed-op count."""
+
+    stem: str
+    path: Path
+    changed: int
 
 
 # --- statistics ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from .ir import Block, Function, Module, Operation, Region, Value
 from .lexer import ParseError
 from .location import UNKNOWN, Location, SourceLine
 from .parser_attrs import AttributeParser
-from .printer import print_type
+from .printer import print_type, recovered_name
 from .types import TensorType
 
 __all__ = ["ParseError", "parse_attr", "parse_module", "parse_type", "split_input_file"]
@@ -62,6 +62,8 @@ class _Parser(AttributeParser):
 
     def __init__(self, text: str, filename: str, first_line: int) -> None:
         self.values: dict[str, Value] = {}
+        self.function_values: dict[str, Value] = {}  # every value of the function, by name
+        self.all_function_values: list[dict[str, Value]] = []
         self.scopes: list[list[str]] = []
         self.function_names: set[str] = set()
         self.signatures: dict[str, tuple[list[TensorType], list[TensorType]]] = {}
@@ -97,7 +99,18 @@ class _Parser(AttributeParser):
             expected = "'func.func'" if self.tok != "}" else "end of input"
             self.error(f"expected {expected}, found {self.found()}")
         self.resolve_resources()
+        self.restore_names()
         return module
+
+    def restore_names(self) -> None:
+        """Apply a `tflconv_names` section (exact names the printed ones stand for)."""
+        for key, (exact, pos) in self.name_table.items():
+            index, _, printed = key.partition("/%")
+            try:
+                value = self.all_function_values[int(index)][printed]
+            except (ValueError, IndexError, KeyError):
+                self.error(f"tflconv_names: no value {key!r}", pos)
+            value.name_hint = exact
 
     def function(self, module: Module) -> None:
         self.advance()  # func.func
@@ -110,6 +123,8 @@ class _Parser(AttributeParser):
             self.error(f"redefinition of function @{name}", name_pos)
         self.advance()
         self.values = {}
+        self.function_values = {}
+        self.all_function_values.append(self.function_values)
         self.scopes = []
         names, types, positions = self.arg_list()
         results: list[TensorType] | None = None
@@ -168,6 +183,7 @@ class _Parser(AttributeParser):
         if name in self.values:
             self.error(f"redefinition of value %{name}", pos)
         self.values[name] = value
+        self.function_values[name] = value
         if self.scopes:
             self.scopes[-1].append(name)
 
@@ -295,11 +311,12 @@ class _Parser(AttributeParser):
                 self.advance()
             else:
                 location = self.location()
-        op = Operation(name, operands, out_types, attrs, regions, location, result_names or None)
+        hints = [recovered_name(n, k, name, location) for k, n in enumerate(result_names)]
+        op = Operation(name, operands, out_types, attrs, regions, location, hints or None)
         if len(self.resource_refs) > count:
             self.resource_owners.append(op.attributes)
-        for result, pos in zip(op.results, result_pos):
-            self.define(result.name_hint, result, pos)  # type: ignore[arg-type]
+        for result, text, pos in zip(op.results, result_names, result_pos):
+            self.define(text, result, pos)
         return op
 
     def op_head(self) -> tuple[list[str], list[int], str, list[Value], list[str], list[int]]:

@@ -11,13 +11,22 @@ and resource bookkeeping those values need (`types`, `resource_refs`, `resource_
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .lexer import TokenStream, _unescape
 from .location import UNKNOWN, Location, SourceLine
-from .printer import ELIDED_MARKER, ElidedArray, ElidedBytes, elided_array, print_type
+from .printer import (
+    ELIDED_MARKER,
+    NAMES_SECTION,
+    ElidedArray,
+    ElidedBytes,
+    elided_array,
+    print_type,
+)
+from .resources import FILE_PREFIX, BlobError, read_blob
 from .types import DTYPES, NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, TypeAttr
 
 # TF's quantized dtypes exist only as type attributes (their tensors carry the storage type).
@@ -108,6 +117,7 @@ class AttributeParser(TokenStream):
         self.resource_refs: list[tuple[str, int, ElidedArray]] = []
         self.resource_owners: list[dict[str, Any]] = []
         self.blobs: dict[str, tuple[str, int]] | None = None
+        self.name_table: dict[str, tuple[str, int]] = {}
         super().__init__(text, filename, first_line)
 
     # --- types -------------------------------------------------------------------------------
@@ -431,6 +441,7 @@ class AttributeParser(TokenStream):
                 if self.kind != "ident":
                     self.error(f"expected a dialect name, found {self.found()}")
                 keep = section == "dialect_resources" and self.tok == "builtin"
+                names = section == NAMES_SECTION
                 self.advance()
                 self.expect(":")
                 self.expect("{")
@@ -440,7 +451,9 @@ class AttributeParser(TokenStream):
                     self.expect(":")
                     if self.kind != "string":
                         self.error(f"expected a quoted hex blob, found {self.found()}")
-                    if keep:
+                    if names:
+                        self.name_table[name] = (self.string(), self.pos)
+                    elif keep:
                         if name in self.blobs:
                             self.error(f"duplicate resource '{name}'", name_pos)
                         self.blobs[name] = (self.string(), self.pos)
@@ -470,12 +483,19 @@ class AttributeParser(TokenStream):
             dtype = placeholder.dtype
             if dtype.kind == "O":
                 self.error("string tensors cannot be read from a resource blob", pos)
-            if not blob.startswith("0x"):
-                self.error(f"resource '{name}' must be a hex string starting with 0x", blob_pos)
-            try:
-                data = bytearray.fromhex(blob[2:])
-            except ValueError:
-                self.error(f"resource '{name}' is not valid hex", blob_pos)
+            if blob.startswith(FILE_PREFIX):
+                data = self.external_blob(name, blob, blob_pos)
+            else:
+                if not blob.startswith("0x"):
+                    self.error(
+                        f"resource '{name}' must be a hex string starting with 0x (or a "
+                        "file:PATH:OFFSET:SIZE reference)",
+                        blob_pos,
+                    )
+                try:
+                    data = bytearray.fromhex(blob[2:])
+                except ValueError:
+                    self.error(f"resource '{name}' is not valid hex", blob_pos)
             expected = placeholder.size * dtype.itemsize
             if len(data) == expected + 4:  # MLIR blobs start with a 4-byte alignment word
                 del data[:4]
@@ -487,6 +507,17 @@ class AttributeParser(TokenStream):
             real[id(placeholder)] = array.astype(dtype, copy=False).reshape(placeholder.shape)
         for attrs in self.resource_owners:
             _replace(attrs, real)
+
+    def external_blob(self, name: str, ref: str, pos: int) -> bytearray:
+        """The bytes of a `file:` reference, relative to the directory of the parsed file."""
+        named = self.filename not in ("<input>", "-", "<stdin>") and not self.filename.startswith(
+            "<"
+        )
+        base = Path(self.filename).parent if named else Path.cwd()
+        try:
+            return bytearray(read_blob(ref, base))
+        except BlobError as e:
+            self.error(f"resource '{name}': {e}", pos)
 
 
 def _replace(container: dict[str, Any] | list[Any], real: dict[int, np.ndarray]) -> None:

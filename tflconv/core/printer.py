@@ -41,16 +41,20 @@ Entry blocks of op regions always print their label (`^bb0:`), so an empty block
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from .ir import Block, Function, Module, Operation, Region, Value
+from .ir import Block, Function, Module, Operation, OpResult, Region, Value
 from .location import Location
 from .types import NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, TypeAttr
 
 BYTES_LIMIT = 64
 """bytes attributes longer than this are elided like large arrays."""
+
+NAMES_SECTION = "tflconv_names"
+"""Section of exact value names the printed (sanitized) ones stand for (`tensor_names` mode)."""
 
 ELIDED_MARKER = "__elided__"
 """Resource-section value of a resource whose data the text does not carry."""
@@ -59,22 +63,111 @@ ELIDED_MARKER = "__elided__"
 # --- placeholders for data left out of the text -------------------------------------------------
 
 
+class MissingDataError(ValueError):
+    """A pass or the writer needed the values of a constant the text did not carry."""
+
+    def __init__(self, name: str | None, what: str = "its values") -> None:
+        self.resource_name = name
+        super().__init__(
+            f"constant 'dense_resource<{name}>' has no data, but {what} are needed: the IR was "
+            "read from text printed without its weights (an elided dump or --print-large-"
+            "constants off); re-create it with its weights (dumps carry them by default)"
+        )
+
+
+# Roots (the 0-d fill arrays) of every placeholder: views numpy makes of a placeholder
+# (`np.asarray`, `.T`, slicing) keep them as their base, so they are recognised too.
+_PLACEHOLDER_ROOTS: dict[int, tuple[np.ndarray, str]] = {}
+
+
 class ElidedArray(np.ndarray):
     """A constant whose data the text left out (`dense_resource<NAME>`): the right shape and dtype
-    but no data (a read-only broadcast zero, nothing allocated). Prints back as the same
-    `dense_resource<NAME>`; arrays derived from it (reshape, astype) stay placeholders."""
+    but no data (a read-only broadcast of one element, NaN for floats, nothing allocated). Prints back as the same
+    `dense_resource<NAME>`; views and casts of it (reshape, astype) stay placeholders. Reading its
+    values (arithmetic, numpy functions, `tobytes`, elements) raises `MissingDataError` naming it,
+    so a missing weight is never mistaken for zeros."""
 
     resource_name: str | None
 
     def __array_finalize__(self, obj: Any) -> None:
         self.resource_name = getattr(obj, "resource_name", None)
 
+    def _missing(self, what: str = "its values") -> MissingDataError:
+        return MissingDataError(self.resource_name, what)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        raise self._missing(f"its values (for numpy.{ufunc.__name__})")
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        if func in _SHAPE_ONLY:
+            return super().__array_function__(func, types, args, kwargs)
+        raise self._missing(f"its values (for numpy.{func.__name__})")
+
+    def __getitem__(self, index: Any) -> Any:
+        out = super().__getitem__(index)
+        if not isinstance(out, ElidedArray):
+            raise self._missing("its elements")
+        return out
+
+    def __iter__(self) -> Any:
+        raise self._missing("its elements")
+
+    def tobytes(self, order: Any = "C") -> bytes:
+        raise self._missing("its bytes")
+
+    def tolist(self) -> Any:
+        raise self._missing("its elements")
+
+    def item(self, *args: Any) -> Any:
+        raise self._missing("its elements")
+
+    def __bool__(self) -> bool:
+        raise self._missing("its truth value")
+
+    def __float__(self) -> float:
+        raise self._missing("its value")
+
+    def __int__(self) -> int:
+        raise self._missing("its value")
+
+    def __index__(self) -> int:
+        raise self._missing("its value")
+
+
+_SHAPE_ONLY = frozenset({np.shape, np.ndim, np.size, np.result_type})
+
 
 def elided_array(name: str, shape: tuple[int, ...], dtype: np.dtype) -> ElidedArray:
-    fill = np.array(b"", dtype=object) if np.dtype(dtype).kind == "O" else np.zeros((), dtype)
+    kind = np.dtype(dtype).kind
+    if kind == "O":
+        fill = np.array(b"", dtype=object)
+    elif kind in "fc":  # NaN, not 0: should code slip past the guards, the damage shows
+        fill = np.full((), np.nan, dtype)
+    else:
+        fill = np.zeros((), dtype)
+    _PLACEHOLDER_ROOTS[id(fill)] = (fill, name)
     array = np.broadcast_to(fill, shape).view(ElidedArray)
     array.resource_name = name
     return array
+
+
+def placeholder_name(value: Any) -> str | None:
+    """The resource name of a placeholder (or of a view numpy made of one), else None."""
+    if isinstance(value, ElidedBytes):
+        return value.resource_name
+    if not isinstance(value, np.ndarray):
+        return None
+    if isinstance(value, ElidedArray) and value.resource_name is not None:
+        return value.resource_name
+    base = value.base
+    for _ in range(8):  # views of views: short chains
+        if base is None or not isinstance(base, np.ndarray):
+            return None
+        entry = _PLACEHOLDER_ROOTS.get(id(base))
+        if entry is not None and entry[0] is base:
+            return entry[1]
+        base = base.base
+    return None
 
 
 class ElidedBytes(bytes):
@@ -89,10 +182,18 @@ class ElidedBytes(bytes):
 
 
 def is_elided(value: Any) -> bool:
-    """True for placeholders of data the text did not carry."""
-    return isinstance(value, ElidedBytes) or (
-        isinstance(value, ElidedArray) and value.resource_name is not None
-    )
+    """True for placeholders of data the text did not carry (and numpy views of them)."""
+    return placeholder_name(value) is not None
+
+
+def check_data(module: Any) -> None:
+    """Raise `MissingDataError` naming the first constant whose data the text did not carry
+    (the writer needs every value; call this before writing a parsed module)."""
+    for op in module.walk():
+        for value in op.attributes.values():
+            name = placeholder_name(value)
+            if name is not None:
+                raise MissingDataError(name, f"its values (to write {op.name})")
 
 
 # --- lexical helpers shared with the parser ------------------------------------------------------
@@ -156,6 +257,19 @@ def sanitize_name(hint: str | None) -> str | None:
     if hint[0].isdigit() and not hint.isdigit():
         hint = "_" + hint
     return hint
+
+
+def recovered_name(printed: str, k: int, op_name: str, location: Location) -> str:
+    """The name hint the parser gives result `k` printed as `%printed`. Printing maps characters
+    SSA names cannot hold to `_` (`conv/Relu` -> `%conv_Relu`); when the name is the sanitized
+    form of the tensor name the writer derives from the op (its location's node names, else
+    the op name; `:k` for result k), that exact name comes back, since the writer names tensors
+    after hints (it prints the same, so text stays stable)."""
+    base = location.tensor_name() or op_name
+    for candidate in (base, f"{base}:{k}") if k else (base,):
+        if sanitize_name(candidate) == printed:
+            return candidate
+    return printed
 
 
 # --- types and locations -------------------------------------------------------------------------
@@ -261,8 +375,18 @@ def _is_bitwise_splat(array: np.ndarray) -> bool:
 class Printer:
     """One printing session: value names per function, resource names per module, caches."""
 
-    def __init__(self, elide_large: bool = True, large_limit: int = 16) -> None:
+    def __init__(
+        self,
+        elide_large: bool = True,
+        large_limit: int = 16,
+        store: Callable[[bytes], str] | None = None,
+        tensor_names: bool = False,
+    ) -> None:
         self.elide = elide_large
+        self.store = store
+        self.tensor_names = tensor_names
+        self.exact_names: list[tuple[str, str]] = []  # ("FN/%printed", exact) for the section
+        self.function_index = 0
         self.limit = large_limit
         self.lines: list[str] = []
         self.names: dict[Value, str] = {}  # value -> "%name"
@@ -287,10 +411,29 @@ class Printer:
         self.taken = set()
         self.counter = 0
         self.suffix = {}
-        hints = [sanitize_name(v.name_hint) for v in values]
+        if self.tensor_names:
+            hints = [sanitize_name(v.name_hint or _tensor_name(v)) for v in values]
+        else:
+            hints = [sanitize_name(v.name_hint) for v in values]
         self.reserved = {h for h in hints if h is not None}
         for value, hint in zip(values, hints):
             self._assign(value, hint)
+        if self.tensor_names:
+            self._note_exact_names(values)
+
+    def _note_exact_names(self, values: list[Value]) -> None:
+        """Names the parser would not get back from the printed ones (see `recovered_name`)."""
+        for value in values:
+            exact = value.name_hint or _tensor_name(value)
+            if exact is None:
+                continue
+            printed = self.names[value][1:]
+            if isinstance(value, OpResult):
+                back = recovered_name(printed, value.index, value.op.name, value.op.location)
+            else:
+                back = printed
+            if back != exact:
+                self.exact_names.append((f"{self.function_index}/%{printed}", exact))
 
     def _assign(self, value: Value, hint: str | None) -> str:
         taken, reserved = self.taken, self.reserved
@@ -397,8 +540,9 @@ class Printer:
         return f'x"{bytes(v).hex()}"'
 
     def array(self, a: np.ndarray, key: str) -> str:
-        if isinstance(a, ElidedArray) and a.resource_name is not None:
-            name = self._resource(a.resource_name)
+        elided = placeholder_name(a)
+        if elided is not None:
+            name = self._resource(elided)
             if not self.elide:
                 self.resources.append((name, quote(ELIDED_MARKER)))
             return f"dense_resource<{name}> : {self.type(TensorType.of(a))}"
@@ -411,7 +555,8 @@ class Printer:
                 name = self._resource(self._resource_base(key))
                 if not self.elide:
                     raw = np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")).tobytes()
-                    self.resources.append((name, f'"0x{raw.hex()}"'))
+                    blob = self.store(raw) if self.store is not None else "0x" + raw.hex()
+                    self.resources.append((name, quote(blob)))
                 return f"dense_resource<{name}> : {t}"
         items = _elements(a)
         if n and items.count(items[0]) == n:
@@ -497,22 +642,44 @@ class Printer:
             self.owner, self.owner_is_value = "module", False
             header += " attributes " + self.attr_dict(module.attributes)
         self.lines.append(header + " {")
-        for fn in module.functions:
+        for index, fn in enumerate(module.functions):
+            self.function_index = index
             self.function(fn)
         self.lines.append("}")
+        sections = []
         if self.resources:
+            sections.append(("dialect_resources", "builtin", self.resources))
+        if self.exact_names:
+            names = [(quote(key), quote(exact)) for key, exact in self.exact_names]
+            sections.append((NAMES_SECTION, "values", names))
+        if sections:
             self.lines.append("")
             self.lines.append("{-#")
-            self.lines.append("  dialect_resources: {")
-            self.lines.append("    builtin: {")
-            last = len(self.resources) - 1
-            for i, (name, blob) in enumerate(self.resources):
-                self.lines.append(f"      {name}: {blob}" + ("," if i < last else ""))
-            self.lines.append("    }")
-            self.lines.append("  }")
+            for j, (section, group, entries) in enumerate(sections):
+                self.lines.append(f"  {section}: {{")
+                self.lines.append(f"    {group}: {{")
+                last = len(entries) - 1
+                for i, (name, blob) in enumerate(entries):
+                    self.lines.append(f"      {name}: {blob}" + ("," if i < last else ""))
+                self.lines.append("    }")
+                self.lines.append("  }" + ("," if j < len(sections) - 1 else ""))
             self.lines.append("#-}")
         self.lines.append("")
         return "\n".join(self.lines)
+
+
+def _tensor_name(value: Value) -> str | None:
+    """The name the FlatBuffer writer gives an op result without a name hint (its location's
+    node names, else the op name; `:k` for result k), None where it ignores the hint anyway
+    (result 0 of a fused op) or for block arguments."""
+    if not isinstance(value, OpResult):
+        return None
+    op, k = value.op, value.index
+    entries = op.location.entries
+    if k == 0 and len(entries) > 1:
+        return None
+    base = op.location.tensor_name() or op.name
+    return base if k == 0 else f"{base}:{k}"
 
 
 def _values_in_order(region: Region) -> list[Value]:
@@ -530,9 +697,20 @@ def _values_in_order(region: Region) -> list[Value]:
 # --- public API -------------------------------------------------------------------------------
 
 
-def print_module(module: Module, *, elide_large: bool = True, large_limit: int = 16) -> str:
-    """The module as text. `elide_large=False` keeps every byte (crash reproducers)."""
-    return Printer(elide_large, large_limit).module(module)
+def print_module(
+    module: Module,
+    *,
+    elide_large: bool = True,
+    large_limit: int = 16,
+    store: Callable[[bytes], str] | None = None,
+    tensor_names: bool = False,
+) -> str:
+    """The module as text. `elide_large=False` keeps every byte: in the resource section as hex,
+    or, with `store` (raw little-endian bytes -> blob reference, e.g. `ResourceFile.put`), in a
+    sidecar file the section refers to (`"file:weights.bin:OFFSET:SIZE"`). `tensor_names`
+    names values without a hint as the .tflite writer would (after their location or op),
+    so text parsed back writes the same tensor names (dumps use it; else they get numbers)."""
+    return Printer(elide_large, large_limit, store, tensor_names).module(module)
 
 
 def print_function(fn: Function, *, elide_large: bool = True, large_limit: int = 16) -> str:
