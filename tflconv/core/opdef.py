@@ -136,6 +136,34 @@ def declare_op(opdef: OpDef) -> OpDef:
 
 
 @dataclass(frozen=True)
+class DiscardableAttr:
+    """An attribute any op may carry that no file format writes: information one pass leaves
+    for a later one in the IR itself (so dumps carry it and replay exactly), like MLIR's
+    discardable attributes. Its name is `<namespace>.<name>`; `check` returns an error message
+    for a bad value, or None."""
+
+    name: str
+    doc: str
+    check: Callable[[Any], str | None] | None = None
+
+
+DISCARDABLE: dict[str, DiscardableAttr] = {}
+
+
+def declare_discardable(attr: DiscardableAttr) -> DiscardableAttr:
+    if "." not in attr.name:
+        raise ValueError(f"discardable attribute {attr.name!r} needs a namespace ('ns.name')")
+    DISCARDABLE[attr.name] = attr
+    return attr
+
+
+def is_discardable(key: str) -> bool:
+    """Private `_` annotations and declared discardable attributes: verified apart, never
+    written to a .tflite."""
+    return key.startswith("_") or key in DISCARDABLE
+
+
+@dataclass(frozen=True)
 class Dialect:
     """How a dialect treats ops it did not declare.
 

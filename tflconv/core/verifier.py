@@ -23,7 +23,7 @@ import numpy as np
 
 from .diagnostics import Diagnostic, VerifyError
 from .ir import RETURN, Block, BlockArgument, Function, Module, Operation, OpResult, Region, Value
-from .opdef import OPDEFS, TERMINATOR
+from .opdef import DISCARDABLE, OPDEFS, TERMINATOR
 from .types import SymbolRef, TensorType, TypeAttr
 
 __all__ = ["Diagnostic", "VerifyError", "verify", "verify_op", "module_diagnostics"]
@@ -195,6 +195,11 @@ def _check_op_local(op: Operation, out: list[Diagnostic], fn: str | None = None)
             out.append(Diagnostic(op, f"operand #{i} is missing from its value's use list", fn))
         if not isinstance(value.type, TensorType):
             out.append(Diagnostic(op, f"operand #{i} has no tensor type: {value.type!r}", fn))
+    for key, value in op.attributes.items():
+        spec = DISCARDABLE.get(key)
+        problem = spec.check(value) if spec is not None and spec.check is not None else None
+        if problem:
+            out.append(Diagnostic(op, f"attribute {key}: {problem}", fn))
     opdef = OPDEFS.get(op.name)
     if opdef is None:
         return

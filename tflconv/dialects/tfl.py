@@ -28,6 +28,7 @@ from tflconv.core.opdef import (
     Verifier,
     declare_dialect,
     declare_op,
+    is_discardable,
 )
 from tflconv.core.types import NO_VALUE_TYPE, SymbolRef, TypeAttr
 
@@ -125,8 +126,8 @@ def _verify_attributes(op: Operation) -> str | None:
     """Attributes must be fields of the op's options table, with valid enum values."""
     table = options_table(op.name)
     for key, value in op.attributes.items():
-        if key.startswith("_"):
-            continue  # private annotations (e.g. `_node_def`) are not written
+        if is_discardable(key):
+            continue  # `_node_def`, `quant.input_mean`, ...: never written
         f = table.field(key) if table else None
         if f is None:
             known = [x.name for x in table.fields] if table else []

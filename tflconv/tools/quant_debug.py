@@ -35,7 +35,7 @@ from tflconv.api.pipeline import QuantizationConfig, quantization_passes
 from tflconv.core.pass_manager import PassManager
 from tflconv.core.passes import PassContext
 from tflconv.core.pipeline import format_pipeline
-from tflconv.passes.quantize.calibrate import CALIBRATION_KEY, for_clone, input_specs
+from tflconv.passes.quantize.calibrate import input_specs
 from tflconv.passes.quantize.dataset import normalize_sample, open_dataset
 from tflconv.tflite.reader import read_flatbuffer
 from tflconv.tflite.runtime import litert_runner, tensor_allocated
@@ -431,7 +431,6 @@ class QuantizationDebugger:
         module = self.float_module.clone()
         ctx = PassContext(data={"representative_dataset": _source(dataset)}, runner=litert_runner)
         PassManager.from_pipeline("calibrate").run(module, ctx)
-        self._calibration = ctx.data[CALIBRATION_KEY]
         return module
 
     def quantize(self, keep_float: Iterable[str] = ()) -> bytes:
@@ -444,10 +443,7 @@ class QuantizationDebugger:
             bias_correction=self.bias_correction,
         )
         passes = [p for p in quantization_passes(recipe) if p.name != "calibrate"]
-        statistics = for_clone(self._calibration, self._calibrated, module)
-        PassManager.from_pipeline(format_pipeline(passes)).run(
-            module, PassContext(data={CALIBRATION_KEY: statistics})
-        )
+        PassManager.from_pipeline(format_pipeline(passes)).run(module, PassContext())
         return write_flatbuffer(module, conversion_metadata=None)
 
     def run(

@@ -12,8 +12,9 @@ Equalization and Bias Correction", 2019, §4.2, with empirical input means).
 It is the pass `bias-correction`, between `prepare-quantize` (which decides what runs in
 integer and its parameters) and `quantize` (which quantizes the corrected float biases); the
 conversion pipeline runs it unless `bias_correction=False` (then the biases are quantized as the
-official recipe does). The mean patches come from `calibrate` through the pass context
-(`ctx.data["calibration"].input_means`); without them the pass changes nothing.
+official recipe does). The mean patches come from `calibrate` as each op's `quant.input_mean`
+attribute (a declared discardable attribute: in the IR, so dumps replay exactly; never written);
+an op without one is left as it is.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_traits import AFFINE, INT8_AFFINE
 
 from . import kernels
-from .common import CALIBRATION_KEY, const_array, is_float, new_constant, value_name
+from .common import INPUT_MEAN, const_array, is_float, new_constant, value_name
 
 ADDED_BIAS_MIN_SHIFT = 0.25
 """Bias correction adds a bias to a bias-less op only if some channel's shift reaches this many
@@ -197,11 +198,10 @@ class BiasCorrection(Pass):
     """The weight quantization `quantize` will apply (per channel or per tensor)."""
 
     def run(self, module: Module, ctx: PassContext) -> bool:
-        means = getattr(ctx.data.get(CALIBRATION_KEY), "input_means", None) or {}
         corrected = 0
         for fn in module.functions:
             for op in list(fn.ops):
-                mean = means.get(op)
+                mean = op.attributes.pop(INPUT_MEAN, None)
                 if mean is not None and self._correct(fn, op, np.asarray(mean)):
                     corrected += 1
         ctx.stats["biases corrected"] += corrected

@@ -10,8 +10,10 @@ as the official calibration logger). The ranges land on the IR as `!quant.calibr
 types, so `prepare-quantize` can run on calibrated IR text alone (fixture tests do exactly that).
 
 Inputs: `ctx.data["representative_dataset"]` (see dataset.py for the accepted sources).
-Outputs: calibrated types, and `ctx.data["calibration"]`, a `CalibrationSummary` that also holds
-the mean input patch of each conv / depthwise / fully-connected op (for `bias-correction`).
+Outputs: calibrated types; the mean input patch of each conv / depthwise / fully-connected op as
+its `quant.input_mean` attribute (declared discardable: never written to a .tflite; read by
+`bias-correction`), so dumps and IR text carry every statistic; `ctx.data["calibration"]`, a
+`CalibrationSummary`.
 """
 
 from __future__ import annotations
@@ -22,14 +24,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
-
 from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.passes import ModelRunner, Pass, PassContext, register_pass
 from tflconv.dialects.tfl_traits import AFFINE
 
 from .bias_correction import CORRECTED, PatchMean
-from .common import CALIBRATION_KEY, CONSTANT, QuantizeError, const_array, with_range
+from .common import CALIBRATION_KEY, CONSTANT, INPUT_MEAN, QuantizeError, const_array, with_range
 from .dataset import InputSpec, normalize_sample, open_dataset, progress
 from .kernels import RunningMinMax
 
@@ -45,8 +45,6 @@ class CalibrationSummary:
     seconds: float = 0.0
     tensors: int = 0
     nan_tensors: list[str] = field(default_factory=list)
-    input_means: dict[Operation, np.ndarray] = field(default_factory=dict)
-    """The mean input patch each affine op saw (`bias_correction.PatchMean`)."""
 
     @property
     def samples_per_second(self) -> float:
@@ -104,7 +102,7 @@ def calibrate_module(
     for op, mean in patch_means.items():
         result = mean.result()
         if result is not None:
-            summary.input_means[op] = result
+            op.attributes[INPUT_MEAN] = result
     summary.tensors = len(ranges)
     if summary.nan_tensors:
         log.warning(
@@ -165,13 +163,3 @@ class Calibrate(Pass):
         ctx.stats["calibration samples"] += summary.samples
         ctx.stats["calibrated tensors"] += summary.tensors
         return bool(ranges)
-
-
-def for_clone(summary: CalibrationSummary, original: Module, clone: Module) -> CalibrationSummary:
-    """`summary` with its per-op statistics moved to the ops of `clone` (a `Module.clone()` of
-    the calibrated module: the same ops in the same order)."""
-    ops = dict(zip(original.walk(), clone.walk()))
-    means = {ops[op]: m for op, m in summary.input_means.items() if op in ops}
-    return CalibrationSummary(
-        summary.samples, summary.seconds, summary.tensors, list(summary.nan_tensors), means
-    )

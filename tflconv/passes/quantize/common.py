@@ -11,6 +11,7 @@ import numpy as np
 
 from tflconv.core.ir import Block, BlockArgument, Function, Module, Operation, Value, constant
 from tflconv.core.location import Location
+from tflconv.core.opdef import DiscardableAttr, declare_discardable
 from tflconv.core.passes import PassContext
 from tflconv.core.rewrite import PatternRewriter
 from tflconv.core.types import QuantParams, TensorType
@@ -20,7 +21,21 @@ CONSTANT = "arith.constant"
 SUMMARY_KEY = "quantization"
 """ctx.data key of the `QuantizeSummary` the quantization passes fill in."""
 CALIBRATION_KEY = "calibration"
-"""ctx.data key of calibrate's `CalibrationSummary` (statistics bias-correction reads)."""
+"""ctx.data key of calibrate's `CalibrationSummary` (samples, time, NaN tensors)."""
+INPUT_MEAN = declare_discardable(
+    DiscardableAttr(
+        "quant.input_mean",
+        "the mean input patch an affine op saw during calibration (kh x kw x C for "
+        "convolutions, C for fully-connected), f32; written by calibrate, read by "
+        "bias-correction, removed by quantize",
+        lambda v: (
+            None
+            if isinstance(v, np.ndarray) and v.dtype == np.float32
+            else "must be a float32 array"
+        ),
+    )
+).name
+"""The discardable attribute that carries calibration's mean input patches in the IR."""
 RANGES_KEY = "calibration_ranges"
 """ctx.data key of the calibration ranges prepare-quantize consumed ({Value: (min, max)})."""
 

@@ -28,6 +28,7 @@ from tflconv.dialects.tfl_traits import BIAS_TYPE_OPTION, INT8_AFFINE, SAME_SCAL
 
 from . import kernels
 from .common import (
+    INPUT_MEAN,
     QP,
     QuantizeError,
     calibrated_range,
@@ -216,6 +217,8 @@ class Quantize(Pass):
                 "quantize found calibrated but unprepared tensors: run `prepare-quantize` before "
                 "`quantize` (calibrate,prepare-quantize,bias-correction,quantize)"
             )
+        for op in module.walk():  # statistics nobody consumed (a chain without bias-correction)
+            op.attributes.pop(INPUT_MEAN, None)
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         done.quantized += len(chosen)
         ctx.stats["ops quantized"] += len(chosen)
