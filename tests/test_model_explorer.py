@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -162,6 +163,17 @@ def test_viewer_serves_the_dump_graphs(dumps) -> None:
         proc.wait(timeout=10)
 
 
+def _chromium_options() -> dict:
+    """Debian's Chromium (CI installs it with apt: Playwright's own download is not reachable),
+    with the flags a closed network and a root user need."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
+    if exe is None:
+        return {}
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+    return {"executable_path": exe, "args": flags}
+
+
 def test_viewer_renders_in_a_headless_browser(dumps, tmp_path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     (final,) = sorted(dumps.glob("*_check-tflite-legal.graph.json"))
@@ -169,13 +181,14 @@ def test_viewer_renders_in_a_headless_browser(dumps, tmp_path) -> None:
     try:
         with sync_api.sync_playwright() as p:
             try:
-                browser = p.chromium.launch()
+                browser = p.chromium.launch(**_chromium_options())
             except Exception as e:  # noqa: BLE001 - no Chromium on this machine
                 pytest.skip(f"Chromium is not installed: {e}")
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(url, wait_until="networkidle")
             page.wait_for_timeout(3000)
-            shot = tmp_path / "model_explorer.png"
+            # TFLCONV_SCREENSHOT=docs/images/model_explorer.png keeps the picture (README).
+            shot = Path(os.environ.get("TFLCONV_SCREENSHOT") or tmp_path / "model_explorer.png")
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
             ops = len([n for n in _nodes(final) if n["id"].startswith("op_")])
