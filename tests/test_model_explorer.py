@@ -22,7 +22,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from tflconv.cli import main  # noqa: E402
 from tflconv.core.graph_json import CONSTANT_OPS, module_graphs  # noqa: E402
 from tflconv.core.parser import parse_module  # noqa: E402
-from tflconv.tools.model_explorer import graphs_for  # noqa: E402
+from tflconv.tools.model_explorer import graphs_for, viewer_config  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -185,14 +185,17 @@ def test_viewer_renders_in_a_headless_browser(dumps, tmp_path) -> None:
             except Exception as e:  # noqa: BLE001 - no Chromium on this machine
                 pytest.skip(f"Chromium is not installed: {e}")
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(url, wait_until="networkidle")
-            page.wait_for_timeout(3000)
+            data = viewer_config([final]).to_url_param_value()
+            page.goto(f"{url}/?data={data}", wait_until="networkidle")
+            page.wait_for_timeout(5000)
             # TFLCONV_SCREENSHOT=docs/images/model_explorer.png keeps the picture (README).
             shot = Path(os.environ.get("TFLCONV_SCREENSHOT") or tmp_path / "model_explorer.png")
             page.screenshot(path=str(shot))
             assert shot.stat().st_size > 10_000
             ops = len([n for n in _nodes(final) if n["id"].startswith("op_")])
-            assert str(ops) in page.content()  # the node count shows in the graph selector
+            text = page.inner_text("body")
+            assert f"{ops} nodes" in text  # the graph selector shows the loaded graph
+            assert "Select Models" not in text  # not the welcome page
             browser.close()
     finally:
         proc.terminate()

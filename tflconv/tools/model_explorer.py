@@ -93,15 +93,17 @@ def view(
     open_browser: bool = True,
 ) -> None:
     """Start Model Explorer on the graphs of `paths` (see `graphs_for`), with node data files
-    (`*.node_data.json`) as overlays. Blocks until the server stops (Ctrl-C)."""
-    try:
-        import model_explorer  # optional extra: heavy (Flask), only to serve the viewer
-    except ImportError as e:
-        raise RuntimeError(
-            "the viewer needs Model Explorer: pip install ai-edge-model-explorer "
-            "(or tflconv[explorer])"
-        ) from e
-    config = model_explorer.config()
+    (`*.node_data.json`) as overlays. Blocks until the server stops (Ctrl-C); the page that
+    shows the graphs is `http://HOST:PORT/?data=` + `viewer_config(...).to_url_param_value()`."""
+    model_explorer = _model_explorer()
+    model_explorer.visualize_from_config(
+        viewer_config(paths, node_data), host=host, port=port, no_open_in_browser=not open_browser
+    )
+
+
+def viewer_config(paths: list[str | Path], node_data: list[str | Path] = ()) -> Any:  # type: ignore[assignment]
+    """The Model Explorer config holding the graphs of `paths` and the node data overlays."""
+    config = _model_explorer().config()
     for path in paths:
         for name, graphs in graphs_for(path):
             index = len(config.graphs_list)
@@ -109,6 +111,15 @@ def view(
             config.model_sources.append({"url": f"graphs://{name}/{index}"})
     for data in node_data:
         config.add_node_data_from_path(str(Path(data).resolve()))
-    model_explorer.visualize_from_config(
-        config, host=host, port=port, no_open_in_browser=not open_browser
-    )
+    return config
+
+
+def _model_explorer() -> Any:
+    try:
+        import model_explorer  # optional extra: heavy (Flask), only to serve the viewer
+    except ImportError as e:
+        raise RuntimeError(
+            "the viewer needs Model Explorer: pip install ai-edge-model-explorer "
+            "(or tflconv[explorer])"
+        ) from e
+    return model_explorer
