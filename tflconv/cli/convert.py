@@ -2,8 +2,9 @@
 manager's instrumentation and `--verify` (run the result in LiteRT and compare with TF).
 
 Exit codes: 0 converted (and verified), 1 `--verify` found outputs beyond tolerance,
-2 bad input (missing path, corrupt model, bad signature, unconvertible op): one error line on
-stderr and no output file.
+2 bad input (missing path, corrupt model, bad signature, unconvertible op, bad --verify-inputs,
+an output path that cannot be written): one error line on stderr and no output file;
+3 internal error; 130/143 interrupted (handled by `tflconv.cli.main`). See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -181,9 +182,9 @@ def run_convert(args: argparse.Namespace) -> int:
             print(e.details, file=err)
         _report_json(args, error=e)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("tflconv: error: interrupted", file=err)
-        return 130
+    except OSError as e:  # writing the output (its path was checked before converting)
+        print(f"tflconv: error: cannot write {output}: {e.strerror or e}", file=err)
+        return EXIT_BAD_INPUT
     except Exception as e:  # a bug in tflconv: say so in one line, details with --debug
         msg = " ".join(str(e).split())
         if args.debug:
@@ -349,6 +350,8 @@ def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
 
 def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:
     given = load_inputs(args.verify_inputs) if args.verify_inputs else None
+    if given is not None:
+        check_given_shapes(result, given)
     return compare_with_tf(
         result, given, seed=args.verify_seed, atol=args.verify_atol, rtol=args.verify_rtol
     )
@@ -388,6 +391,45 @@ def load_inputs(path: str) -> dict[str, Any]:
             return {k: data[k] for k in data.files}
     except Exception as e:
         raise ConverterError(f"--verify-inputs {path}: cannot read: {e}", phase="options") from e
+
+
+def check_given_shapes(result: ConversionResult, given: dict[str, Any]) -> None:
+    """--verify-inputs arrays whose shape does not fit the model's input are a bad input
+    (exit 2, no output), not a verification failure."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interp = Interpreter(model_content=result.tflite, num_threads=1)
+    except Exception:  # noqa: BLE001 (compare_with_tf reports a model LiteRT cannot load)
+        return
+    signatures = interp.get_signature_list()
+    entries = {f.attributes.get("signature_key"): f for f in result.module.functions}
+    for key in signatures:
+        details = interp.get_signature_runner(key).get_input_details()
+        fn = entries.get(key)
+        names = list(fn.attributes.get("input_names", [])) if fn is not None else []
+        names = names if sorted(names) == sorted(details) else sorted(details)  # as compare_with_tf
+        for i, name in enumerate(names):
+            arr = _find_given(given, key, name, i, len(signatures) == 1)
+            if arr is None:
+                continue  # compare_with_tf names the missing array
+            sig = details[name].get("shape_signature")
+            want = list(sig) if sig is not None and len(sig) else list(details[name]["shape"])
+            got = list(np.shape(arr))
+            if len(got) != len(want) or any(w >= 0 and w != g for w, g in zip(want, got)):
+                raise ConverterError(
+                    f"--verify-inputs: array for input {name!r} of signature {key!r} has shape "
+                    f"{got}, the model takes {[d if d >= 0 else None for d in want]}",
+                    phase="options",
+                )
+
+
+def _find_given(given: dict[str, Any], key: str, name: str, index: int, single: bool) -> Any:
+    try:
+        return _pick(given, key, name, index, single)
+    except ConverterError:
+        return None
 
 
 def random_input(detail: dict[str, Any], rng: Any) -> Any:

@@ -17,6 +17,7 @@ from .common import (
     add_instrument_arguments,
     common_flags,
     instruments_from_args,
+    output_error,
     read_input,
     report_error,
     write_output,
@@ -176,8 +177,8 @@ def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     try:
         data = write_flatbuffer(module)
     except WriteError as e:
-        raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
+        raise CLIError(f"cannot write {path}: {e}") from None
     try:
         write_atomic(path, data)
     except OSError as e:
-        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
+        raise CLIError(output_error(path, e)) from None

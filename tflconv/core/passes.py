@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
+from . import signals
 from .ir import Module, Value
 from .printer import print_module
 from .rewrite import MatchTracer, RewriteListener, RewritePattern
@@ -268,6 +269,7 @@ class PassManager:
                 inst.before_pipeline(self, module, ctx)
             any_changed = False
             for index, p in enumerate(self.passes):
+                signals.check()  # a Ctrl-C that library code swallowed stops the run here
                 any_changed |= self._run_one(index, p, module, ctx, initial)
             for inst in reversed(self.instruments):
                 inst.after_pipeline(self, module, ctx)
@@ -357,6 +359,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    signals.track(tmp)  # removed even if an interrupt ends the process from another thread
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         with os.fdopen(fd, "wb") as f:
@@ -364,10 +367,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
+        signals.check()  # interrupted: no output, not even a complete one
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        signals.untrack(tmp)
 
 
 def _umask() -> int:

@@ -12,7 +12,8 @@ target:
 - `reader`:   `tflite.reader.read_flatbuffer` (which also runs the IR verifier);
 - `inspect`:  `tools.inspect.inspect_model` + `format_report` + the JSON dump;
 - `metadata`: `read_model_metadata`, `metadata_entries`, `add_metadata`, `remove_metadata`;
-- `parser`:   the IR text parser + verifier, on mutated printed IR of the seeds.
+- `parser`:   the IR text parser + verifier, on mutated printed IR of the seeds;
+- `analyze`:  `tools.analyze.analyze_tflite` (what `tflconv analyze MODEL.tflite` runs).
 
 A target may refuse an input only with its documented error class (`ReadError`,
 `InspectError`, `MetadataError`, `ParseError`, `VerifyError`); anything else, or an input
@@ -293,15 +294,31 @@ def _target_metadata(data: bytes) -> None:
     add_metadata(data, ModelInfo(name="fuzz"))
 
 
+class AnalyzeRefused(Exception):
+    """`AnalyzeError` seen through the `analyze` target (its module is imported on use)."""
+
+
+def _target_analyze(data: bytes) -> None:
+    from tflconv.tools.analyze import AnalyzeError, analyze_tflite  # loads every pass: on use
+
+    try:
+        analyze_tflite(data)
+    except AnalyzeError as e:
+        raise AnalyzeRefused(str(e)) from e
+
+
 def _target_parser(data: bytes) -> None:
     verify(parse_module(data.decode("utf-8", errors="replace"), "<fuzz>"))
 
+
+DOCUMENTED_ERRORS["analyze"] = (AnalyzeRefused,)
 
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "reader": _target_reader,
     "inspect": _target_inspect,
     "metadata": _target_metadata,
     "parser": _target_parser,
+    "analyze": _target_analyze,
 }
 
 
