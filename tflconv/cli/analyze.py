@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any
 
+from .common import check_tflite
+
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
 DESCRIPTION = """\
@@ -78,6 +80,7 @@ def run_analyze(args: argparse.Namespace) -> int:
             # TensorFlow's "not a frozen GraphDef"
             with open(path, "rb") as f:
                 data = f.read()
+            check_tflite(data, path)  # a corrupt model is exit 2, not a report of garbage
             try:
                 report = analyze_tflite(data)
             except AnalyzeError as e:

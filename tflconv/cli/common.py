@@ -77,6 +77,20 @@ def read_input(path: str) -> tuple[str, str]:
         ) from None
 
 
+def check_tflite(data: bytes, name: str) -> None:
+    """Refuse a corrupt .tflite (the reader's checks and the IR verifier) with a one-line
+    `CLIError`; a well-formed model the IR cannot represent (sparse tensors, newer ops) passes,
+    since the FlatBuffer-level tools (inspect, analyze, metadata) still describe it."""
+    from tflconv.tflite.reader import ReadError, UnsupportedModelError, read_flatbuffer
+
+    try:
+        read_flatbuffer(data)
+    except UnsupportedModelError:
+        pass
+    except ReadError as e:
+        raise CLIError(f"{name}: {' '.join(str(e).split())}") from None
+
+
 def bad_input_error(exc: BaseException) -> str | None:
     """The one-line message of a documented bad-input error (or an OSError: a file the user
     named), else None (a bug)."""

@@ -415,7 +415,9 @@ def check_given_shapes(result: ConversionResult, given: dict[str, Any]) -> None:
             if arr is None:
                 continue  # compare_with_tf names the missing array
             sig = details[name].get("shape_signature")
-            want = list(sig) if sig is not None and len(sig) else list(details[name]["shape"])
+            want = [
+                int(d) for d in (sig if sig is not None and len(sig) else details[name]["shape"])
+            ]
             got = list(np.shape(arr))
             if len(got) != len(want) or any(w >= 0 and w != g for w, g in zip(want, got)):
                 raise ConverterError(

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, EXIT_USAGE, CLIError, common_flags, output_error
+from .common import EXIT_OK, EXIT_USAGE, CLIError, check_tflite, common_flags, output_error
 
 EPILOG = """\
 examples:
@@ -68,6 +68,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         report = inspect_model(data, top=args.top)
     except InspectError as e:
         raise CLIError(f"{args.model}: {e}") from None
+    check_tflite(data, args.model)  # a corrupt model is exit 2, not a report of garbage
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:

@@ -23,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_OK, CLIError, common_flags, output_error
+from .common import EXIT_OK, CLIError, check_tflite, common_flags, output_error
 from .inspect import extract_files
 
 
@@ -99,9 +99,11 @@ def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _read(path: str) -> bytes:
 
     try:
-        return Path(path).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as e:
         raise CLIError(f"cannot read {path}: {e.strerror or e}") from None
+    check_tflite(data, path)  # never add to, show or strip a corrupt model
+    return data
 
 
 def _write(path: str, data: bytes) -> None:

@@ -157,8 +157,8 @@ def _read_tflite(path: str) -> Module | None:
         return None
     with open(path, "rb") as f:
         head = f.read(8)
-    if head[4:8] != b"TFL3":
-        return None
+    if head[4:8] != b"TFL3" and not path.lower().endswith(".tflite"):
+        return None  # IR text (a corrupt .tflite gets the reader's error, not a parse error)
     from tflconv.tflite.reader import ReadError, read_flatbuffer
 
     try:

@@ -154,8 +154,10 @@ def install(grace: float = GRACE_SECONDS) -> Callable[[], None]:
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     _received, _reported = None, False
-    old = {s: signal.getsignal(s) for s in _NAMES}
-    for s in _NAMES:
+    # A signal ignored at start stays ignored (a background job of a non-interactive shell
+    # ignores SIGINT; `nohup`), as POSIX programs do.
+    old = {s: signal.getsignal(s) for s in _NAMES if signal.getsignal(s) is not signal.SIG_IGN}
+    for s in old:
         signal.signal(s, _handler)
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)

@@ -78,6 +78,11 @@ class ReadError(Exception):
     """The bytes are not a .tflite model this reader can represent."""
 
 
+class UnsupportedModelError(ReadError):
+    """A well-formed model using something the IR cannot represent (sparse tensors, custom
+    quantization, an operator or tensor type newer than this schema): not a corrupt file."""
+
+
 def read_flatbuffer(data: bytes | bytearray | memoryview, *, verify_ir: bool = True) -> Module:
     """Parse .tflite bytes into a Module of tfl ops (constants share the input's memory).
 
@@ -187,7 +192,9 @@ class _Reader:
             code not in tfl.BUILTIN_NAMES
             or code == fb.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES
         ):
-            raise ReadError(f"operator code #{i} has builtin code {code}, unknown to this schema")
+            raise UnsupportedModelError(
+                f"operator code #{i} has builtin code {code}, unknown to this schema"
+            )
         return tfl.tfl_op_name(code), None
 
     def _function_names(self) -> list[str]:
@@ -224,10 +231,13 @@ class _Reader:
     def _tensor_type(self, t: fb.TensorT, where: str) -> TensorType:
         dtype = DTYPES.get(int(t.type))
         if dtype is None:
-            name = {v: k for k, v in enum_members("TensorType").items()}.get(int(t.type), t.type)
-            raise ReadError(f"{where}: tensor {_str(t.name)!r} has type {name}, not supported")
+            name = {v: k for k, v in enum_members("TensorType").items()}.get(int(t.type))
+            error = ReadError if name is None else UnsupportedModelError  # corrupt / newer
+            raise error(
+                f"{where}: tensor {_str(t.name)!r} has type {name or int(t.type)}, not supported"
+            )
         if t.sparsity is not None:
-            raise ReadError(
+            raise UnsupportedModelError(
                 f"{where}: tensor {_str(t.name)!r} is sparse; sparse tensors are not supported"
             )
         dims = _ints(t.shape)
@@ -256,7 +266,7 @@ class _Reader:
         if q is None:
             return None
         if q.detailsType:
-            raise ReadError(
+            raise UnsupportedModelError(
                 f"{where}: tensor {_str(t.name)!r} uses custom/blockwise quantization details, "
                 "not supported"
             )
