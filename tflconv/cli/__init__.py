@@ -79,9 +79,11 @@ def _normalize(argv: Sequence[str]) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code. Run as a program (`argv` None), SIGINT and
     SIGTERM are handled as docs/cli.md describes (`core.signals`)."""
-    restore = signals.install() if argv is None else (lambda: None)
+    restore: Callable[[], None] = lambda: None  # noqa: E731
     args: argparse.Namespace | None = None
     try:
+        if argv is None:
+            restore = signals.install()  # inside the try: a signal may land while installing
         parser = build_parser()
         args = parser.parse_args(_normalize(sys.argv[1:] if argv is None else argv))
         if not hasattr(args, "run"):

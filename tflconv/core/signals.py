@@ -157,8 +157,6 @@ def install(grace: float = GRACE_SECONDS) -> Callable[[], None]:
     # A signal ignored at start stays ignored (a background job of a non-interactive shell
     # ignores SIGINT; `nohup`), as POSIX programs do.
     old = {s: signal.getsignal(s) for s in _NAMES if signal.getsignal(s) is not signal.SIG_IGN}
-    for s in old:
-        signal.signal(s, _handler)
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
     old_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
@@ -169,6 +167,8 @@ def install(grace: float = GRACE_SECONDS) -> Callable[[], None]:
         target=_watchdog, args=(read_fd, cancelled, grace), name="tflconv-signals", daemon=True
     )
     thread.start()
+    for s in old:  # last: from here on a signal raises Interrupted
+        signal.signal(s, _handler)
 
     def restore() -> None:
         global _stderr_fd

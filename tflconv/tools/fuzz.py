@@ -155,8 +155,25 @@ def seed_models(official: bool = False) -> dict[str, bytes]:
     )
     seeds["metadata"] = add_metadata(seeds["float"], info)
     if official:
-        seeds.update(official_seeds())
+        seeds.update(_official_seeds_in_subprocess())
     return seeds
+
+
+def _official_seeds_in_subprocess() -> dict[str, bytes]:
+    """`official_seeds()` run in a child process, so TensorFlow's memory (~500 MB) is not
+    counted in the fuzzing process's peak."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        code = (
+            "import sys; from pathlib import Path; from tflconv.tools.fuzz import official_seeds\n"
+            "for k, v in official_seeds().items(): (Path(sys.argv[1]) / k).write_bytes(v)"
+        )
+        subprocess.run(
+            [sys.executable, "-c", code, tmp], check=True, capture_output=True, timeout=600
+        )
+        return {p.name: p.read_bytes() for p in sorted(Path(tmp).iterdir())}
 
 
 def official_seeds() -> dict[str, bytes]:
