@@ -74,6 +74,8 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
     ("tflconv.passes.quantize.quantize_pass", "tflconv.passes.cleanup.dce"): ON_USE,
+    ("tflconv.cli.__init__", "."): CLI,  # after the interrupt handlers are installed
+    ("tflconv.cli.common", "tflconv.tflite.reader"): SCHEMA,
 }
 
 
