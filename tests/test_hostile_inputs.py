@@ -561,3 +561,39 @@ def test_convert_output_path_errors_come_before_converting(capsys, tmp_path, ker
     assert code == 2, err
     _one_error_line(err)
     assert keras_file.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "argv,words",
+    [
+        (["{k}", "--pass-pipeline", "canonicalize,no-such-pass"], "unknown pass 'no-such-pass'"),
+        (["{k}", "--input_shapes", "-1,4,4"], "does not fit input"),
+        (["{k}", "--verify", "--verify-inputs", "{d}/none.npz"], "no such file"),
+        (["{k}", "--verify", "--verify-inputs", "{d}/other.npz"], "no array for input 'x'"),
+        (["{d}/garbage.keras"], "garbage.keras"),
+        (["{d}/garbage.pb"], "garbage.pb"),
+        (["{d}/empty_dir"], "empty_dir"),
+        (["{k}", "--target-ops", "NOPE"], "NOPE"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else " ".join(v[1:]) or v[0].rsplit("/", 1)[-1],
+)
+def test_convert_bad_inputs_are_one_line_exit_2(capsys, tmp_path, keras_file, argv, words):
+    (tmp_path / "garbage.keras").write_bytes(b"PK\x03\x04 not really a zip")
+    (tmp_path / "garbage.pb").write_bytes(b"\x0a\xff\xff\xff garbage")
+    (tmp_path / "empty_dir").mkdir()
+    np.savez(tmp_path / "other.npz", y=np.zeros((1, 4), np.float32))
+    out = tmp_path / "out" / "m.tflite"
+    filled = [a.format(k=keras_file, d=tmp_path) for a in argv]
+    code, err = run_cli(capsys, tmp_path, "convert", *filled, "-o", str(out))
+    assert code == 2, err
+    _one_error_line(err)
+    assert words in err, err
+
+
+def test_convert_a_write_failure_after_converting_is_exit_2(capsys, tmp_path, keras_file):
+    if not Path("/proc/self").exists():
+        pytest.skip("needs /proc, where no file can be created")
+    code, err = run_cli(capsys, tmp_path, "convert", str(keras_file), "-o", "/proc/m.tflite")
+    assert code == 2, err
+    _one_error_line(err)
+    assert "cannot write /proc/m.tflite" in err
