@@ -159,14 +159,18 @@ def install(grace: float = GRACE_SECONDS) -> Callable[[], None]:
     old = {s: signal.getsignal(s) for s in _NAMES if signal.getsignal(s) is not signal.SIG_IGN}
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
-    old_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    try:
+        old_wakeup = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:  # a platform where the wakeup fd must be a socket: no watchdog
+        old_wakeup = -1
+        os.close(write_fd)
     with contextlib.suppress(OSError):
         _stderr_fd = os.dup(2)
     cancelled = threading.Event()
     thread = threading.Thread(
         target=_watchdog, args=(read_fd, cancelled, grace), name="tflconv-signals", daemon=True
     )
-    thread.start()
+    thread.start()  # without a wakeup fd it sees EOF at once and returns
     for s in old:  # last: from here on a signal raises Interrupted
         signal.signal(s, _handler)
 
