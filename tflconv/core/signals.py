@@ -164,6 +164,7 @@ def install(grace: float = GRACE_SECONDS) -> Callable[[], None]:
     except ValueError:  # a platform where the wakeup fd must be a socket: no watchdog
         old_wakeup = -1
         os.close(write_fd)
+        write_fd = -1
     with contextlib.suppress(OSError):
         _stderr_fd = os.dup(2)
     cancelled = threading.Event()
@@ -182,8 +183,9 @@ def install(grace: float = GRACE_SECONDS) -> Callable[[], None]:
         signal.set_wakeup_fd(old_wakeup)
         for s, handler in old.items():
             signal.signal(s, handler)
-        with contextlib.suppress(OSError):
-            os.close(write_fd)  # wakes the watchdog: it sees EOF and returns
+        if write_fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(write_fd)  # wakes the watchdog: it sees EOF and returns
         if _stderr_fd >= 0:
             with contextlib.suppress(OSError):
                 os.close(_stderr_fd)
