@@ -597,3 +597,17 @@ def test_convert_a_write_failure_after_converting_is_exit_2(capsys, tmp_path, ke
     assert code == 2, err
     _one_error_line(err)
     assert "cannot write /proc/m.tflite" in err
+
+
+def test_opt_a_constant_too_large_to_build_is_exit_2(capsys, tmp_path):
+    path = tmp_path / "in.mlir"
+    path.write_text(
+        "func.func @f() -> (tensor<99999999999x99999xf32>) {\n"
+        '  %c = "arith.constant"() {value = dense<1.0> : tensor<99999999999x99999xf32>} : () -> '
+        "tensor<99999999999x99999xf32>\n"
+        '  "func.return"(%c) : (tensor<99999999999x99999xf32>) -> ()\n}\n'
+    )
+    code, err = run_cli(capsys, tmp_path, "opt", str(path))
+    assert code == 2, err
+    _one_error_line(err)
+    assert "too large" in err

@@ -123,6 +123,8 @@ def _run_opt(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{e}\n")  # already `file:line:col: error: ...` with a caret
             code = max(code, EXIT_USAGE)
             continue
+        except MemoryError as e:  # a constant whose type asks for terabytes (dense<1.0> : ...)
+            raise CLIError(f"{filename}: a constant is too large to build: {e}") from None
         chunk_args = args
         if args.dump_dir is not None and len(chunks) > 1:
             chunk_args = argparse.Namespace(**vars(args))
