@@ -612,3 +612,13 @@ def test_opt_a_constant_too_large_to_build_is_exit_2(capsys, tmp_path):
     assert code == 2, err
     _one_error_line(err)
     assert "too large" in err
+
+
+def test_fuzz_reports_a_hang(monkeypatch):
+    def slow(data: bytes) -> None:
+        while True:
+            pass
+
+    monkeypatch.setitem(fuzz.TARGETS, "reader", slow)
+    result = fuzz.fuzz(["reader"], count=1, seed=0, hang_seconds=0.2)
+    assert [f.error.split(":")[0] for f in result.findings] == ["hang"]

@@ -449,7 +449,7 @@ def fuzz(
             result.inputs[target] += 1
             result.refused[target] += refused
             if finding is not None:
-                where = _replay_where(target, data)
+                where = _replay_where(target, data, hang_seconds)
                 result.findings.append(Finding(target, i, name, finding, where, data))
                 if save_crashes is not None:
                     _save(Path(save_crashes), target, data)
@@ -460,9 +460,11 @@ def fuzz(
     return result
 
 
-def _replay_where(target: str, data: bytes) -> str:
+def _replay_where(target: str, data: bytes, hang_seconds: float) -> str:
+    """file:line of the failure, from a second run (bounded, like the first)."""
     try:
-        TARGETS[target](data)
+        with _time_limit(hang_seconds):
+            TARGETS[target](data)
     except Exception as e:  # noqa: BLE001
         return _where(e)
     return "?"
