@@ -93,16 +93,19 @@ def extract_files(files: dict[str, bytes], directory: str) -> list[Path]:
     """Write each file as DIR/<base name>; names that are not plain file names are refused
     (a ZIP entry named `../x` must not escape DIR)."""
 
+    from tflconv.core.passes import write_atomic
+
     out_dir = Path(directory)
     written = []
+    for name in files:  # every name first: a refused archive writes nothing
+        base = Path(name).name
+        if not base or base in (".", "..") or base != name.replace("\\", "/").split("/")[-1]:
+            raise CLIError(f"refusing to extract associated file {name!r}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, contents in files.items():
-            base = Path(name).name
-            if not base or base in (".", "..") or base != name.replace("\\", "/").split("/")[-1]:
-                raise CLIError(f"refusing to extract associated file {name!r}")
-            path = out_dir / base
-            path.write_bytes(contents)
+            path = out_dir / Path(name).name
+            write_atomic(path, contents)  # an interrupt leaves no half-written file
             written.append(path)
     except OSError as e:
         raise CLIError(output_error(directory, e)) from None
