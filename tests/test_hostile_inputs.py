@@ -631,3 +631,13 @@ def test_fuzz_reports_a_hang(monkeypatch):
 def test_known_finding_huge_splat_is_a_parse_error():
     data = (CORRUPT / "known" / "parser-huge-splat.mlir.txt").read_bytes()
     assert fuzz.run_one("parser", data) == (True, None)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="core/parser_attrs.py dense_resource: elided_array raises numpy's ValueError for a "
+    "dimension numpy cannot represent, not ParseError",
+)
+def test_known_finding_huge_dense_resource_is_a_parse_error():
+    data = (CORRUPT / "known" / "parser-huge-dense-resource.mlir.txt").read_bytes()
+    assert fuzz.run_one("parser", data) == (True, None)
