@@ -443,8 +443,9 @@ def test_keyboard_interrupt_in_a_command_is_exit_130(capsys, tmp_path, monkeypat
         raise KeyboardInterrupt
 
     monkeypatch.setattr(inspect_tool, "inspect_model", interrupted)
-    code, err = run_cli(capsys, tmp_path, "inspect", str(_good_model(tmp_path)))
-    assert code == 130 and err == "tflconv: interrupted (SIGINT); no output written\n"
+    for _ in range(2):  # every call reports its own interrupt
+        code, err = run_cli(capsys, tmp_path, "inspect", str(_good_model(tmp_path)))
+        assert code == 130 and err == "tflconv: interrupted (SIGINT); no output written\n"
 
 
 # --- the Python API ----------------------------------------------------------------------------

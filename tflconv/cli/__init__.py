@@ -93,7 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         signals.check()  # a swallowed Ctrl-C still ends as an interrupt
         return code
     except KeyboardInterrupt as e:  # includes signals.Interrupted (SIGTERM too)
-        signals.report_once(signals.message(e), sys.stderr)
+        if argv is None:  # the watchdog may print it too: once between them
+            signals.report_once(signals.message(e), sys.stderr)
+        else:
+            sys.stderr.write(signals.message(e) + "\n")
         return signals.exit_code(e)
     except CLIError as e:
         report_error(str(e), args, e)
