@@ -1,7 +1,8 @@
 """`tflconv analyze MODEL`: before converting, which ops convert to builtins, which need Select
 TF ops or custom ops, and a verdict per target; for a .tflite, what it needs to run.
 
-Exit codes: 0 analysed (whatever the verdict), 2 the model cannot be loaded or read.
+Exit codes: 0 analysed (whatever the verdict), 2 the model cannot be loaded or read (a corrupt
+.tflite included), 3 internal error, 130/143 interrupted (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import json
 import os
 import sys
 from typing import Any
+
+from .common import check_tflite
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
@@ -72,9 +75,16 @@ def run_analyze(args: argparse.Namespace) -> int:
     try:
         if not os.path.exists(path):
             raise AnalyzeError(f"no such file or directory: {path}")
-        if os.path.isfile(path) and _is_tflite(path):
+        if os.path.isfile(path) and (_is_tflite(path) or path.lower().endswith(".tflite")):
+            # by suffix too: a corrupt .tflite gets the FlatBuffer reader's error, not
+            # TensorFlow's "not a frozen GraphDef"
             with open(path, "rb") as f:
-                report = analyze_tflite(f.read())
+                data = f.read()
+            check_tflite(data, path)  # a corrupt model is exit 2, not a report of garbage
+            try:
+                report = analyze_tflite(data)
+            except AnalyzeError as e:
+                raise AnalyzeError(f"{path}: {e}") from e
         else:
             options: dict[str, Any] = {}
             if args.signature_keys:

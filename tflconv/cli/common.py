@@ -2,8 +2,10 @@
 pass-manager debugging flags (`add_instrument_arguments` / `instruments_from_args`), reading and
 writing IR text.
 
-Exit codes: 0 success, 1 a failure while processing (a pass failed: a reproducer was written),
-2 bad input or usage (unreadable file, IR syntax error, unknown pass or option).
+Exit codes (docs/cli.md): 0 success; 1 a check failed (`--verify` mismatch, a pass failed in
+`opt`: a reproducer was written); 2 bad input or usage (unreadable or corrupt file, IR syntax
+error, unknown pass or option, an output path that cannot be written); 3 internal error (a bug);
+130/143 interrupted (SIGINT/SIGTERM).
 """
 
 from __future__ import annotations
@@ -17,6 +19,25 @@ from typing import Any
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_BAD_INPUT = EXIT_USAGE
+EXIT_INTERNAL = 3
+EXIT_SIGINT = 130
+EXIT_SIGTERM = 143
+
+BAD_INPUT_ERRORS = frozenset(
+    {
+        "tflconv.tflite.reader.ReadError",
+        "tflconv.tools.inspect.InspectError",
+        "tflconv.tflite.metadata.types.MetadataError",
+        "tflconv.core.lexer.ParseError",
+        "tflconv.core.diagnostics.VerifyError",
+        "tflconv.core.pipeline.PipelineError",
+        "tflconv.api.converter.ConverterError",
+        "tflconv.tools.analyze.AnalyzeError",
+    }
+)
+"""The project's documented bad-input error classes (by qualified name, so this module imports
+none of them): one escaping a command is still a one-line exit 2, never an internal error."""
 
 DEFAULT_REPRODUCER = "tflconv_reproducer.mlir"
 
@@ -42,12 +63,44 @@ def comma_list(text: str) -> list[str]:
 
 def read_input(path: str) -> tuple[str, str]:
     """(text, name for messages); `-` reads stdin."""
-    if path == "-":
-        return sys.stdin.read(), "<stdin>"
+    name = "<stdin>" if path == "-" else path
     try:
+        if path == "-":
+            return sys.stdin.read(), name
         return Path(path).read_text(encoding="utf-8"), path
     except OSError as e:
         raise CLIError(f"cannot read {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        raise CLIError(
+            f"{name} is not UTF-8 text (byte {e.start}: {e.object[e.start : e.start + 1]!r}); "
+            "IR text is UTF-8, a .tflite file starts with its 'TFL3' identifier"
+        ) from None
+
+
+def check_tflite(data: bytes, name: str) -> None:
+    """Refuse a corrupt .tflite (the reader's checks and the IR verifier) with a one-line
+    `CLIError`; a well-formed model the IR cannot represent (sparse tensors, newer ops) passes,
+    since the FlatBuffer-level tools (inspect, analyze, metadata) still describe it."""
+    from tflconv.tflite.reader import ReadError, UnsupportedModelError, read_flatbuffer
+
+    try:
+        read_flatbuffer(data)
+    except UnsupportedModelError:
+        pass
+    except ReadError as e:
+        raise CLIError(f"{name}: {' '.join(str(e).split())}") from None
+
+
+def bad_input_error(exc: BaseException) -> str | None:
+    """The one-line message of a documented bad-input error (or an OSError: a file the user
+    named), else None (a bug)."""
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        return f"{where}{exc.strerror or exc}"
+    for cls in type(exc).__mro__:
+        if f"{cls.__module__}.{cls.__qualname__}" in BAD_INPUT_ERRORS:
+            return " ".join(str(exc).split()) or type(exc).__name__
+    return None
 
 
 def write_output(path: str | None, text: str) -> None:
@@ -59,7 +112,14 @@ def write_output(path: str | None, text: str) -> None:
     try:
         write_atomic(path, text)
     except OSError as e:
-        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
+        raise CLIError(output_error(path, e)) from None
+
+
+def output_error(path: str | Path, exc: OSError) -> str:
+    """One line for an output path that cannot be written (a bad input: exit 2)."""
+    if Path(path).is_dir():
+        return f"cannot write {path}: it is a directory (name a file)"
+    return f"cannot write {path}: {exc.strerror or exc}"
 
 
 def add_instrument_arguments(p: argparse.ArgumentParser) -> None:
@@ -137,7 +197,9 @@ def _check_pass_names(names: set[str], flag: str) -> None:
         raise CLIError(f"{flag}: unknown pass {name!r}{hint}")
 
 
-def report_error(message: str, args: argparse.Namespace, exc: BaseException | None = None) -> None:
-    if args.debug and exc is not None:
+def report_error(
+    message: str, args: argparse.Namespace | None, exc: BaseException | None = None
+) -> None:
+    if args is not None and getattr(args, "debug", False) and exc is not None:
         traceback.print_exception(exc, file=sys.stderr)
     sys.stderr.write(f"tflconv: error: {message}\n")

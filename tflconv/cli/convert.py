@@ -2,8 +2,9 @@
 manager's instrumentation and `--verify` (run the result in LiteRT and compare with TF).
 
 Exit codes: 0 converted (and verified), 1 `--verify` found outputs beyond tolerance,
-2 bad input (missing path, corrupt model, bad signature, unconvertible op): one error line on
-stderr and no output file.
+2 bad input (missing path, corrupt model, bad signature, unconvertible op, bad --verify-inputs,
+an output path that cannot be written): one error line on stderr and no output file;
+3 internal error; 130/143 interrupted (handled by `tflconv.cli.main`). See docs/cli.md.
 """
 
 from __future__ import annotations
@@ -199,9 +200,9 @@ def run_convert(args: argparse.Namespace) -> int:
             print(e.details, file=err)
         _report_json(args, error=e)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("tflconv: error: interrupted", file=err)
-        return 130
+    except OSError as e:  # writing the output (its path was checked before converting)
+        print(f"tflconv: error: cannot write {output}: {e.strerror or e}", file=err)
+        return EXIT_BAD_INPUT
     except Exception as e:  # a bug in tflconv: say so in one line, details with --debug
         msg = " ".join(str(e).split())
         if args.debug:
@@ -380,9 +381,16 @@ def _load_plugins(specs: list[str]) -> None:
 
 
 def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:
-    from tflconv.tools.verify import VerifyOptions, load_inputs, verify_conversion
+    from tflconv.tools.verify import (
+        VerifyOptions,
+        check_given_shapes,
+        load_inputs,
+        verify_conversion,
+    )
 
     given = load_inputs(args.verify_inputs) if args.verify_inputs else None
+    if given is not None:
+        check_given_shapes(result, given)
     options = VerifyOptions(
         seed=args.verify_seed,
         atol=args.verify_atol,

@@ -1,6 +1,7 @@
 """`tflconv inspect MODEL.tflite`: what a .tflite file holds (any converter's).
 
-Exit codes: 0 done, 1 an output could not be written, 2 unreadable model or bad usage.
+Exit codes (docs/cli.md): 0 done, 2 unreadable or corrupt model, an output that cannot be written,
+or bad usage; 3 internal error; 130/143 interrupted.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_OK, CLIError, common_flags
+from .common import EXIT_OK, EXIT_USAGE, CLIError, check_tflite, common_flags, output_error
 
 EPILOG = """\
 examples:
@@ -67,6 +68,7 @@ def run_inspect(args: argparse.Namespace) -> int:
         report = inspect_model(data, top=args.top)
     except InspectError as e:
         raise CLIError(f"{args.model}: {e}") from None
+    check_tflite(data, args.model)  # a corrupt model is exit 2, not a report of garbage
     if args.json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
@@ -79,7 +81,7 @@ def run_inspect(args: argparse.Namespace) -> int:
     if args.graph or args.ir:
         module = _read_module(data, args.model)
         if args.graph:
-            _write_graph(module, args.graph, args.graph_max_nodes, EXIT_FAILURE)
+            _write_graph(module, args.graph, args.graph_max_nodes, EXIT_USAGE)
         if args.ir:
             from tflconv.core.printer import print_module
 
@@ -91,19 +93,22 @@ def extract_files(files: dict[str, bytes], directory: str) -> list[Path]:
     """Write each file as DIR/<base name>; names that are not plain file names are refused
     (a ZIP entry named `../x` must not escape DIR)."""
 
+    from tflconv.core.io import write_atomic
+
     out_dir = Path(directory)
     written = []
+    for name in files:  # every name first: a refused archive writes nothing
+        base = Path(name).name
+        if not base or base in (".", "..") or base != name.replace("\\", "/").split("/")[-1]:
+            raise CLIError(f"refusing to extract associated file {name!r}")
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         for name, contents in files.items():
-            base = Path(name).name
-            if not base or base in (".", "..") or base != name.replace("\\", "/").split("/")[-1]:
-                raise CLIError(f"refusing to extract associated file {name!r}", EXIT_FAILURE)
-            path = out_dir / base
-            path.write_bytes(contents)
+            path = out_dir / Path(name).name
+            write_atomic(path, contents)  # an interrupt leaves no half-written file
             written.append(path)
     except OSError as e:
-        raise CLIError(f"cannot write to {directory}: {e.strerror or e}", EXIT_FAILURE) from None
+        raise CLIError(output_error(directory, e)) from None
     return written
 
 
@@ -132,4 +137,4 @@ def _write_graph(module: Any, path: str, max_nodes: int, failure: int) -> None:
     try:
         write_atomic(path, dot)
     except OSError as e:
-        raise CLIError(f"cannot write {path}: {e.strerror or e}", failure) from None
+        raise CLIError(output_error(path, e), failure) from None

@@ -10,7 +10,8 @@ The --input-* / --output-* flags describe the first input and the first output; 
 with --from-json (flags given with it override the spec). Only the metadata changes; the output
 is written atomically and -o is required (it may name the input to update it in place).
 
-Exit codes: 0 done, 1 the output could not be written, 2 bad model, spec or flags.
+Exit codes (docs/cli.md): 0 done, 2 bad or corrupt model, spec or flags, or an output that cannot
+be written; 3 internal error; 130/143 interrupted.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from .common import EXIT_FAILURE, EXIT_OK, CLIError, common_flags
+from .common import EXIT_OK, CLIError, check_tflite, common_flags, output_error
 from .inspect import extract_files
 
 
@@ -98,9 +99,11 @@ def add_metadata_parser(subparsers: Any) -> argparse.ArgumentParser:
 def _read(path: str) -> bytes:
 
     try:
-        return Path(path).read_bytes()
+        data = Path(path).read_bytes()
     except OSError as e:
         raise CLIError(f"cannot read {path}: {e.strerror or e}") from None
+    check_tflite(data, path)  # never add to, show or strip a corrupt model
+    return data
 
 
 def _write(path: str, data: bytes) -> None:
@@ -109,7 +112,7 @@ def _write(path: str, data: bytes) -> None:
     try:
         write_atomic(path, data)
     except OSError as e:
-        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
+        raise CLIError(output_error(path, e)) from None
 
 
 def _floats(text: str, flag: str) -> float | list[float]:

@@ -17,6 +17,7 @@ from .common import (
     add_instrument_arguments,
     common_flags,
     instruments_from_args,
+    output_error,
     read_input,
     report_error,
     write_output,
@@ -164,6 +165,8 @@ def _run_opt(args: argparse.Namespace) -> int:
             sys.stderr.write(f"{e}\n")  # already `file:line:col: error: ...` with a caret
             code = max(code, EXIT_USAGE)
             continue
+        except MemoryError as e:  # a constant whose type asks for terabytes (dense<1.0> : ...)
+            raise CLIError(f"{filename}: a constant is too large to build: {e}") from None
         chunk_args = args
         if args.dump_dir is not None and len(chunks) > 1:
             chunk_args = argparse.Namespace(**vars(args))
@@ -208,8 +211,8 @@ def _read_tflite(path: str) -> Module | None:
         return None
     with open(path, "rb") as f:
         head = f.read(8)
-    if head[4:8] != b"TFL3":
-        return None
+    if head[4:8] != b"TFL3" and not path.lower().endswith(".tflite"):
+        return None  # IR text (a corrupt .tflite gets the reader's error, not a parse error)
     from tflconv.tflite.reader import ReadError, read_flatbuffer
 
     try:
@@ -229,9 +232,13 @@ def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     try:
         check_data(module)  # a placeholder would be written as zeros
         data = write_flatbuffer(module)
-    except (WriteError, MissingDataError) as e:
+    except (
+        MissingDataError
+    ) as e:  # as when a pass needs the values: exit 1, like opt's pass failures
         raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
+    except WriteError as e:
+        raise CLIError(f"cannot write {path}: {e}") from None
     try:
         write_atomic(path, data)
     except OSError as e:
-        raise CLIError(f"cannot write {path}: {e.strerror or e}", EXIT_FAILURE) from None
+        raise CLIError(output_error(path, e)) from None

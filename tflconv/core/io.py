@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from . import signals
+
 
 def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     """Write `data` (text or bytes) to `path` through a temporary file in the same directory
@@ -14,6 +16,7 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    signals.track(tmp)  # removed even if an interrupt ends the process from another thread
     raw = data.encode("utf-8") if isinstance(data, str) else data
     try:
         with os.fdopen(fd, "wb") as f:
@@ -21,10 +24,13 @@ def write_atomic(path: str | os.PathLike, data: str | bytes) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600 files; use the usual mode
+        signals.check()  # interrupted: no output, not even a complete one
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        signals.untrack(tmp)
 
 
 def _umask() -> int:

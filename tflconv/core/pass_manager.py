@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from . import signals
 from .io import write_atomic
 from .ir import Module
 from .passes import Pass, PassContext
@@ -109,6 +110,7 @@ class PassManager:
                 inst.before_pipeline(self, module, ctx)
             any_changed = False
             for index, p in enumerate(self.passes):
+                signals.check()  # a Ctrl-C that library code swallowed stops the run here
                 any_changed |= self._run_one(index, p, module, ctx, initial)
             for inst in reversed(self.instruments):
                 inst.after_pipeline(self, module, ctx)

@@ -20,11 +20,18 @@
 - files in a ZIP archive appended after the FlatBuffer (the associated files of TFLite model
   metadata) go to `module.attributes["associated_files"]` (name -> bytes); the writer appends
   them again.
+
+The file is untrusted input: every index (tensor, buffer, opcode, subgraph), vector length, enum
+value, dimension and union type is checked against the file as it is read, and the module is
+run through the IR verifier before it is returned. Whatever is wrong surfaces as one
+`ReadError` naming the subgraph, operator or tensor, never as a raw IndexError/ValueError.
 """
 
 from __future__ import annotations
 
+import functools
 import io
+import math
 import zipfile
 from typing import Any
 
@@ -34,6 +41,7 @@ from tflconv.core.ir import Function, Module, Operation, Value, constant
 from tflconv.core.location import UNKNOWN, Location
 from tflconv.core.opdef import OPDEFS
 from tflconv.core.types import NO_VALUE_TYPE, QuantParams, SymbolRef, TensorType, numpy_dtype
+from tflconv.core.verifier import VerifyError, verify
 from tflconv.dialects import tfl
 from tflconv.dialects.tfl_ops import OptionsTable, enum_members
 from tflconv.tflite.generated import conversion_metadata as cm
@@ -58,12 +66,28 @@ _UNION_TABLES = {
 }
 
 
+MAX_ZERO_TENSOR_BYTES = 1 << 30
+"""Largest zero-filled tensor (a variable's initial value) the reader materialises: a corrupt
+shape must not make it allocate terabytes."""
+
+MAX_ASSOCIATED_BYTES = 1 << 30
+"""Largest total uncompressed size of the appended archive's files (a ZIP bomb guard)."""
+
+
 class ReadError(Exception):
     """The bytes are not a .tflite model this reader can represent."""
 
 
-def read_flatbuffer(data: bytes | bytearray | memoryview) -> Module:
-    """Parse .tflite bytes into a Module of tfl ops (constants share the input's memory)."""
+class UnsupportedModelError(ReadError):
+    """A well-formed model using something the IR cannot represent (sparse tensors, custom
+    quantization, an operator or tensor type newer than this schema): not a corrupt file."""
+
+
+def read_flatbuffer(data: bytes | bytearray | memoryview, *, verify_ir: bool = True) -> Module:
+    """Parse .tflite bytes into a Module of tfl ops (constants share the input's memory).
+
+    Raises `ReadError` for anything malformed, including a structure the IR verifier rejects
+    (wrong operand counts, bad attribute values, ...) unless `verify_ir=False`."""
     buf = data if isinstance(data, bytes) else bytes(data)
     if len(buf) < 8 or buf[4:8] != FILE_IDENTIFIER:
         found = buf[4:8] if len(buf) >= 8 else buf[:8]
@@ -77,7 +101,17 @@ def read_flatbuffer(data: bytes | bytearray | memoryview) -> Module:
         raise ReadError(f"corrupt .tflite FlatBuffer: {type(e).__name__}: {e}") from e
     if not model.subgraphs:
         raise ReadError("corrupt .tflite FlatBuffer: the model has no subgraphs")
-    return _Reader(buf, model).read()
+    module = _Reader(buf, model).read()
+    if verify_ir:
+        try:
+            verify(module)
+        except VerifyError as e:
+            first = e.diagnostics[0].render().split("\n")[0] if e.diagnostics else str(e)
+            more = (
+                f" (and {len(e.diagnostics) - 1} more problems)" if len(e.diagnostics) > 1 else ""
+            )
+            raise ReadError(f"invalid model structure: {' '.join(first.split())}{more}") from e
+    return module
 
 
 def _str(value: Any) -> str:
@@ -158,7 +192,9 @@ class _Reader:
             code not in tfl.BUILTIN_NAMES
             or code == fb.BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES
         ):
-            raise ReadError(f"operator code #{i} has builtin code {code}, unknown to this schema")
+            raise UnsupportedModelError(
+                f"operator code #{i} has builtin code {code}, unknown to this schema"
+            )
         return tfl.tfl_op_name(code), None
 
     def _function_names(self) -> list[str]:
@@ -186,7 +222,7 @@ class _Reader:
         fn.attributes["signature_key"] = _str(sig.signatureKey)
         fn.attributes["input_names"] = [
             by_tensor_in.get(int(i)) or _str(tensors[int(i)].name) for i in _ints(sg.inputs)
-        ]
+        ]  # the subgraph inputs were checked when the function was read
         fn.attributes["output_names"] = [
             by_tensor_out.get(int(i)) or f"output_{k}" for k, i in enumerate(_ints(sg.outputs))
         ]
@@ -195,28 +231,42 @@ class _Reader:
     def _tensor_type(self, t: fb.TensorT, where: str) -> TensorType:
         dtype = DTYPES.get(int(t.type))
         if dtype is None:
-            name = {v: k for k, v in enum_members("TensorType").items()}.get(int(t.type), t.type)
-            raise ReadError(f"{where}: tensor {_str(t.name)!r} has type {name}, not supported")
+            name = {v: k for k, v in enum_members("TensorType").items()}.get(int(t.type))
+            error = ReadError if name is None else UnsupportedModelError  # corrupt / newer
+            raise error(
+                f"{where}: tensor {_str(t.name)!r} has type {name or int(t.type)}, not supported"
+            )
         if t.sparsity is not None:
-            raise ReadError(
+            raise UnsupportedModelError(
                 f"{where}: tensor {_str(t.name)!r} is sparse; sparse tensors are not supported"
             )
+        dims = _ints(t.shape)
+        if any(d < -1 for d in dims):
+            raise ReadError(f"{where}: tensor {_str(t.name)!r} has shape {dims}")
         if t.shapeSignature is not None and len(t.shapeSignature):
-            shape: tuple[int | None, ...] | None = tuple(
-                None if int(d) < 0 else int(d) for d in t.shapeSignature
-            )
+            sig = _ints(t.shapeSignature)
+            if any(d < -1 for d in sig) or (t.shape is not None and len(sig) != len(dims)):
+                raise ReadError(
+                    f"{where}: tensor {_str(t.name)!r} has shape_signature {sig} for shape {dims}"
+                )
+            shape: tuple[int | None, ...] | None = tuple(None if d < 0 else d for d in sig)
         elif t.shape is None and not t.hasRank:
             shape = None
         else:
-            shape = tuple(int(d) for d in _ints(t.shape))
-        return TensorType(shape, dtype, self._quant(t, where))
+            shape = tuple(None if d < 0 else d for d in dims)
+        try:
+            return TensorType(shape, dtype, self._quant(t, shape, where))
+        except ValueError as e:  # QuantParams' own consistency checks
+            raise ReadError(f"{where}: tensor {_str(t.name)!r}: {e}") from e
 
-    def _quant(self, t: fb.TensorT, where: str) -> QuantParams | None:
+    def _quant(
+        self, t: fb.TensorT, shape: tuple[int | None, ...] | None, where: str
+    ) -> QuantParams | None:
         q = t.quantization
         if q is None:
             return None
         if q.detailsType:
-            raise ReadError(
+            raise UnsupportedModelError(
                 f"{where}: tensor {_str(t.name)!r} uses custom/blockwise quantization details, "
                 "not supported"
             )
@@ -227,8 +277,18 @@ class _Reader:
         if len(zp) != len(scale):
             zp = zp[:1] * len(scale) if len(zp) == 1 else (0,) * len(scale)
         axis = int(q.quantizedDimension) if (len(scale) > 1 or q.quantizedDimension) else None
+        if axis is not None and (axis < 0 or (shape is not None and axis >= max(len(shape), 1))):
+            raise ReadError(
+                f"{where}: tensor {_str(t.name)!r} is quantized along dimension {axis} of a "
+                f"rank-{len(shape) if shape is not None else '?'} tensor"
+            )
         mins = tuple(float(x) for x in q.min) if q.min is not None else ()
         maxs = tuple(float(x) for x in q.max) if q.max is not None else ()
+        if len(mins) != len(maxs):
+            raise ReadError(
+                f"{where}: tensor {_str(t.name)!r} has {len(mins)} quantization min values "
+                f"but {len(maxs)} max values"
+            )
         return QuantParams(scale, zp, axis, mins, maxs)
 
     def _buffer_bytes(self, index: int) -> np.ndarray:
@@ -240,7 +300,7 @@ class _Reader:
             return b.data
         if b.offset > 1:  # stored after the FlatBuffer ("buffer offset" large-model layout)
             end = int(b.offset) + int(b.size)
-            if end > len(self.buf):
+            if b.size < 0 or end > len(self.buf):
                 raise ReadError(f"buffer {index} points past the end of the file")
             return np.frombuffer(self.buf, np.uint8, int(b.size), int(b.offset))
         return np.zeros(0, np.uint8)
@@ -251,10 +311,17 @@ class _Reader:
         if t.isVariable:
             raw = np.zeros(0, np.uint8)  # variable tensors start at zero
         shape = tuple(1 if d is None else d for d in type.shape or ())
-        count = int(np.prod(shape, dtype=np.int64))
+        count = math.prod(shape)  # Python ints: a corrupt shape must not wrap around
         if not raw.size:
             if t.isVariable or (type.shape is not None and count == 0 and type.dtype != "string"):
-                dt = np.uint16 if type.dtype == "bf16" else numpy_dtype(type.dtype)
+                if type.dtype in ("string", "i4"):
+                    raise ReadError(f"{where}: variable tensor {_str(t.name)!r} of type {type}")
+                dt = np.dtype(np.uint16) if type.dtype == "bf16" else numpy_dtype(type.dtype)
+                if count * dt.itemsize > MAX_ZERO_TENSOR_BYTES:
+                    raise ReadError(
+                        f"{where}: variable tensor {_str(t.name)!r} of type {type} would need "
+                        f"{count * dt.itemsize} bytes"
+                    )
                 return np.zeros(shape, dtype=dt)
             return None
         if type.dtype == "string":
@@ -273,21 +340,28 @@ class _Reader:
     def _function(self, index: int, sg: fb.SubGraphT, name: str) -> Function:
         where = f"subgraph {index} ({name})"
         tensors = sg.tensors or []
-        types = [self._tensor_type(t, where) for t in tensors]
+        types = [self._tensor_type(t, f"{where}: tensor {i}") for i, t in enumerate(tensors)]
         names = [_str(t.name) for t in tensors]
         inputs = _ints(sg.inputs)
+        bad = [i for i in inputs if not 0 <= i < len(tensors)]
+        if bad:
+            raise ReadError(
+                f"{where}: the subgraph inputs name tensor {bad[0]}, but there are {len(tensors)}"
+            )
+        if len(set(inputs)) != len(inputs):
+            raise ReadError(f"{where}: the subgraph inputs {inputs} name a tensor twice")
         fn = Function(name, [types[i] for i in inputs], [names[i] or None for i in inputs])
         values: dict[int, Value] = dict(zip(inputs, fn.args))
         no_value: list[Value] = []
 
         def get(i: int, user: str) -> Value:
-            if i < 0:
+            if i == -1:
                 if not no_value:
                     op = Operation(tfl.NO_VALUE, (), [NO_VALUE_TYPE])
                     fn.block.append(op)
                     no_value.append(op.result)
                 return no_value[0]
-            if i >= len(tensors):
+            if not 0 <= i < len(tensors):
                 raise ReadError(f"{where}: {user} uses tensor {i}, but there are {len(tensors)}")
             if i in values:
                 return values[i]
@@ -312,6 +386,11 @@ class _Reader:
             new = self._operator(k, op, get, types, names, where)
             fn.block.append(new)
             for j, result in zip(_ints(op.outputs), new.results):
+                if j in values:  # SSA: a tensor has one producer (or is an input/constant)
+                    raise ReadError(
+                        f"{where}: operator {k} ({new.name}) writes tensor {j} "
+                        f"({names[j]!r}), which already has a value"
+                    )
                 values[j] = result
         fn.set_outputs([get(i, "the subgraph outputs") for i in _ints(sg.outputs)])
         return fn
@@ -327,7 +406,11 @@ class _Reader:
         operands = [get(i, user) for i in _ints(op.inputs)]
         outputs = _ints(op.outputs)
         if any(not 0 <= j < len(types) for j in outputs):
-            raise ReadError(f"{where}: {user} has outputs {outputs} out of range")
+            raise ReadError(
+                f"{where}: {user} has outputs {outputs} out of range ({len(types)} tensors)"
+            )
+        if len(set(outputs)) != len(outputs):
+            raise ReadError(f"{where}: {user} writes tensor(s) {outputs} twice")
         if op_name == tfl.CUSTOM:
             attrs: dict[str, Any] = {
                 "custom_code": custom_code,
@@ -336,6 +419,12 @@ class _Reader:
         else:
             attrs = self._options(op, op_name, f"{where}: {user}")
         if op.intermediates is not None and len(op.intermediates):
+            bad = [int(i) for i in op.intermediates if int(i) >= len(types)]
+            if bad:
+                raise ReadError(
+                    f"{where}: {user} has intermediate tensor {bad[0]} out of range "
+                    f"({len(types)} tensors)"
+                )
             attrs[INTERMEDIATES] = [
                 (names[int(i)], types[int(i)]) for i in op.intermediates if int(i) >= 0
             ]
@@ -353,8 +442,10 @@ class _Reader:
         if op.customOptions is not None and len(op.customOptions):
             return bytes(op.customOptions)
         if op.largeCustomOptionsOffset > 1:
-            start = int(op.largeCustomOptionsOffset)
-            return self.buf[start : start + int(op.largeCustomOptionsSize)]
+            start, size = int(op.largeCustomOptionsOffset), int(op.largeCustomOptionsSize)
+            if size < 0 or start + size > len(self.buf):
+                raise ReadError(f"custom options at {start}+{size} point past the end of the file")
+            return self.buf[start : start + size]
         return b""
 
     def _options(self, op: fb.OperatorT, op_name: str, where: str) -> dict[str, Any]:
@@ -389,11 +480,11 @@ class _Reader:
             elif kind == "string":
                 out[f.name] = _str(value)
             elif kind == "enum":
-                names = {v: k for k, v in enum_members(f.type).items()}
-                out[f.name] = names.get(int(value), int(value))
+                out[f.name] = _enum_name(f.type, int(value), f"{where}: option {f.name}")
             elif kind == "enum_vector":
-                names = {v: k for k, v in enum_members(f.type).items()}
-                out[f.name] = [names.get(int(v), int(v)) for v in value]
+                out[f.name] = [
+                    _enum_name(f.type, int(v), f"{where}: option {f.name}") for v in value
+                ]
             elif kind == "vector":
                 out[f.name] = np.asarray(value).tolist()
             elif kind == "bytes":
@@ -410,6 +501,19 @@ class _Reader:
         return SymbolRef(self.fn_names[index])
 
 
+def _enum_name(enum: str, value: int, where: str) -> str:
+    """The member name of an enum value; a value the schema does not define is corrupt."""
+    name = _enum_names(enum).get(value)
+    if name is None:
+        raise ReadError(f"{where} has value {value}, not a member of enum {enum}")
+    return name
+
+
+@functools.cache
+def _enum_names(enum: str) -> dict[int, str]:
+    return {v: k for k, v in enum_members(enum).items()}
+
+
 def read_associated_files(data: bytes) -> dict[str, bytes]:
     """The files of a ZIP archive appended after the FlatBuffer (name -> contents, in archive
     order); {} when there is none. This is how tflite-support packs the associated files
@@ -418,9 +522,14 @@ def read_associated_files(data: bytes) -> dict[str, bytes]:
         return {}
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            return {info.filename: zf.read(info) for info in zf.infolist() if not info.is_dir()}
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError):
-        # The signature bytes can occur by chance in weights near the end of a model without
+            infos = [info for info in zf.infolist() if not info.is_dir()]
+            if sum(info.file_size for info in infos) > MAX_ASSOCIATED_BYTES:
+                return {}  # declared sizes past any real label file: a corrupt (or bomb) archive
+            return {info.filename: zf.read(info) for info in infos if info.filename}
+    except Exception:  # noqa: BLE001
+        # zipfile raises BadZipFile, OSError, EOFError, ValueError, IndexError (an empty entry
+        # name), KeyError, RuntimeError (encryption), zlib.error ... on corrupt archives. The
+        # signature bytes can also occur by chance in weights near the end of a model without
         # an archive; like tflite-support, an unreadable archive counts as no archive.
         return {}
 

@@ -97,8 +97,11 @@ def _quantization(q: Any) -> dict[str, Any] | None:
     return out or None
 
 
-def _tensor(model: fb.ModelT, sg: fb.SubGraphT, index: int) -> dict[str, Any]:
-    t = sg.tensors[index]
+def _tensor(model: fb.ModelT, sg: fb.SubGraphT, index: int, where: str) -> dict[str, Any]:
+    tensors = sg.tensors or []
+    if not 0 <= index < len(tensors):  # a corrupt file: say which index, never IndexError
+        raise InspectError(f"{where} names tensor {index}, but there are {len(tensors)}")
+    t = tensors[index]
     shape = _ints(t.shape) if (t.shape is not None or t.hasRank) else None
     out: dict[str, Any] = {
         "index": index,
@@ -218,6 +221,12 @@ def inspect_model(data: bytes, *, top: int = 10) -> dict[str, Any]:
     model = _model(data)
     files = read_associated_files(data)
     zip_size = _zip_size(data) if files else 0
+    for sig in model.signatureDefs or ():
+        if not 0 <= int(sig.subgraphIndex) < len(model.subgraphs or ()):
+            raise InspectError(
+                f"signature {_str(sig.signatureKey)!r} names subgraph {int(sig.subgraphIndex)}, "
+                f"but there are {len(model.subgraphs or ())}"
+            )
     report: dict[str, Any] = {
         "file": {
             "bytes": len(data),
@@ -247,8 +256,8 @@ def inspect_model(data: bytes, *, top: int = 10) -> dict[str, Any]:
             "name": _str(sg.name),
             "tensors": len(sg.tensors or ()),
             "operators": len(sg.operators or ()),
-            "inputs": [_tensor(model, sg, t) for t in _ints(sg.inputs)],
-            "outputs": [_tensor(model, sg, t) for t in _ints(sg.outputs)],
+            "inputs": [_tensor(model, sg, t, f"subgraph {i} inputs") for t in _ints(sg.inputs)],
+            "outputs": [_tensor(model, sg, t, f"subgraph {i} outputs") for t in _ints(sg.outputs)],
         }
         for i, sg in enumerate(subgraphs)
     ]
@@ -280,9 +289,13 @@ def _zip_size(data: bytes) -> int:
     import io
     import zipfile
 
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        infos = zf.infolist()
-    return len(data) - min(info.header_offset for info in infos) if infos else 0
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+    except Exception:  # noqa: BLE001 (read_associated_files read it; same errors, same answer)
+        return 0
+    offsets = [info.header_offset for info in infos if 0 <= info.header_offset < len(data)]
+    return len(data) - min(offsets) if offsets else 0
 
 
 def _file_descriptions(meta: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -402,7 +415,7 @@ def format_report(report: dict[str, Any], title: str = "model") -> str:
     lines.append("")
     lines.append(f"Signatures ({len(report['signatures'])}):")
     for sig in report["signatures"]:
-        sg = subgraphs[sig["subgraph"]] if sig["subgraph"] < len(subgraphs) else None
+        sg = subgraphs[sig["subgraph"]] if 0 <= sig["subgraph"] < len(subgraphs) else None
         lines.append(
             f"  {sig['key']} -> subgraph {sig['subgraph']}" + (f" ({sg['name']})" if sg else "")
         )

@@ -139,6 +139,48 @@ def _pick(given: dict[str, Any], key: str, name: str, index: int, single: bool) 
     )
 
 
+def check_given_shapes(result: ConversionResult, given: dict[str, Any]) -> None:
+    """--verify-inputs arrays whose shape does not fit the model's input are a bad input
+    (exit 2, no output), not a verification failure."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        interp = Interpreter(model_content=result.tflite, num_threads=1)
+    except Exception:  # noqa: BLE001 (verify reports a model LiteRT cannot load)
+        return
+    signatures = interp.get_signature_list()
+    entries = {f.attributes.get("signature_key"): f for f in result.module.functions}
+    for key in signatures:
+        details = interp.get_signature_runner(key).get_input_details()
+        fn = entries.get(key)
+        names = list(fn.attributes.get("input_names", [])) if fn is not None else []
+        names = (
+            names if sorted(names) == sorted(details) else sorted(details)
+        )  # as verify_conversion
+        for i, name in enumerate(names):
+            arr = _find_given(given, key, name, i, len(signatures) == 1)
+            if arr is None:
+                continue  # verify_conversion names the missing array
+            sig = details[name].get("shape_signature")
+            want = [
+                int(d) for d in (sig if sig is not None and len(sig) else details[name]["shape"])
+            ]
+            got = list(np.shape(arr))
+            if len(got) != len(want) or any(w >= 0 and w != g for w, g in zip(want, got)):
+                raise ConverterError(
+                    f"--verify-inputs: array for input {name!r} of signature {key!r} has shape "
+                    f"{got}, the model takes {[d if d >= 0 else None for d in want]}",
+                    phase="options",
+                )
+
+
+def _find_given(given: dict[str, Any], key: str, name: str, index: int, single: bool) -> Any:
+    try:
+        return _pick(given, key, name, index, single)
+    except ConverterError:
+        return None
+
+
 def _one_line(err: BaseException) -> str:
     return " ".join(f"{type(err).__name__}: {err}".split())[:300]
 

@@ -200,6 +200,11 @@ def model_io_names(model: fb.ModelT) -> tuple[list[str], list[str]]:
 
     def names(indices: Any) -> list[str]:
         idx = [] if indices is None else [int(i) for i in indices]
+        bad = [i for i in idx if not 0 <= i < len(tensors)]
+        if bad:  # a corrupt file: name the index rather than fail with IndexError
+            raise MetadataError(
+                f"corrupt .tflite: subgraph 0 names tensor {bad[0]}, but has {len(tensors)}"
+            )
         return [sig_names.get(i) or _str(tensors[i].name) for i in idx]
 
     return names(sg.inputs), names(sg.outputs)
@@ -229,6 +234,7 @@ def add_metadata(
         model.buffers.append(buffer)
         model.metadata.append(entry)
     else:
+        _check_buffer(model, entry.buffer)
         model.buffers[entry.buffer] = buffer
     try:
         out = pack_model(model)
@@ -244,6 +250,7 @@ def remove_metadata(tflite: bytes) -> bytes:
     keep = []
     for m in model.metadata or ():
         if _str(m.name) == TFLITE_METADATA:
+            _check_buffer(model, m.buffer)
             model.buffers[m.buffer] = fb.BufferT()
         else:
             keep.append(m)
@@ -252,6 +259,15 @@ def remove_metadata(tflite: bytes) -> bytes:
         return pack_model(model)
     except WriteError as e:
         raise MetadataError(str(e)) from e
+
+
+def _check_buffer(model: fb.ModelT, index: int) -> None:
+    count = len(model.buffers or ())
+    if not 0 <= index < count:
+        raise MetadataError(
+            f"corrupt .tflite: the {TFLITE_METADATA} entry names buffer {index}, but there "
+            f"are {count}"
+        )
 
 
 def attach_to_module(
