@@ -623,22 +623,3 @@ def test_fuzz_reports_a_hang(monkeypatch):
     monkeypatch.setitem(fuzz.TARGETS, "reader", slow)
     result = fuzz.fuzz(["reader"], count=1, seed=0, hang_seconds=0.2)
     assert [f.error.split(":")[0] for f in result.findings] == ["hang"]
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/parser_attrs.py builds a splat constant of any size: MemoryError, not ParseError",
-)
-def test_known_finding_huge_splat_is_a_parse_error():
-    data = (CORRUPT / "known" / "parser-huge-splat.mlir.txt").read_bytes()
-    assert fuzz.run_one("parser", data) == (True, None)
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/parser_attrs.py dense_resource: elided_array raises numpy's ValueError for a "
-    "dimension numpy cannot represent, not ParseError",
-)
-def test_known_finding_huge_dense_resource_is_a_parse_error():
-    data = (CORRUPT / "known" / "parser-huge-dense-resource.mlir.txt").read_bytes()
-    assert fuzz.run_one("parser", data) == (True, None)

@@ -361,8 +361,8 @@ class AttributeParser(TokenStream):
             if splat:
                 return np.full(shape, flat[0], dtype=dt)  # type: ignore[arg-type]
             return np.array(flat, dtype=dt).reshape(shape)  # type: ignore[arg-type]
-        except (OverflowError, ValueError) as e:
-            self.error(f"dense data does not fit {print_type(t)}: {e}", type_pos)
+        except (OverflowError, ValueError, MemoryError) as e:
+            self.error(f"dense data does not fit {print_type(t)}: {e or 'out of memory'}", type_pos)
 
     def dense_list(self, flat: list[Any]) -> None:
         self.advance()  # '['
@@ -409,8 +409,13 @@ class AttributeParser(TokenStream):
         self.expect("<")
         name = self.name_token("a resource name")
         self.expect(">")
-        t, dt, _ = self.static_type()
-        array = elided_array(name, t.shape, dt)  # type: ignore[arg-type]
+        t, dt, type_pos = self.static_type()
+        try:
+            array = elided_array(name, t.shape, dt)  # type: ignore[arg-type]
+        except (ValueError, MemoryError) as e:
+            self.error(
+                f"dense_resource does not fit {print_type(t)}: {e or 'out of memory'}", type_pos
+            )
         self.resource_refs.append((name, pos, array))
         return array
 
