@@ -1,6 +1,7 @@
 """`tflconv <command>`: the command line.
 
-One module per subcommand (`convert`, `opt`, `inspect`, `metadata`, `analyze`, `debug_quant`),
+One module per subcommand (`convert`, `opt`, `inspect`, `metadata`, `analyze`, `debug_quant`,
+`view`),
 each with an `add_<cmd>_parser(subparsers)` that declares the arguments and sets `run=` to the
 function doing the work (`run(args) -> int`, the exit code). Add a command by writing such a
 module and appending its name to `COMMAND_MODULES`. What the subcommands share (`CLIError`,
@@ -25,7 +26,7 @@ from tflconv.core import signals
 
 from .common import EXIT_INTERNAL, EXIT_USAGE, CLIError, bad_input_error, report_error
 
-COMMAND_MODULES = ("convert", "opt", "inspect", "metadata", "analyze", "debug_quant")
+COMMAND_MODULES = ("convert", "opt", "inspect", "metadata", "analyze", "debug_quant", "view")
 """The subcommand modules of this package, in `--help` order."""
 
 
@@ -33,11 +34,11 @@ def commands() -> list[Callable[[argparse._SubParsersAction], None]]:
     """The `add_<cmd>_parser` functions; each registers one subcommand."""
     # Imported on use: they load the converter, and `main()` must install the interrupt
     # handlers before that.
-    from . import analyze, convert, debug_quant, inspect, metadata, opt
+    from . import analyze, convert, debug_quant, inspect, metadata, opt, view
 
     modules = {
         m.__name__.rsplit(".", 1)[1]: m
-        for m in (analyze, convert, debug_quant, inspect, metadata, opt)
+        for m in (analyze, convert, debug_quant, inspect, metadata, opt, view)
     }
     return [getattr(modules[name], f"add_{name}_parser") for name in COMMAND_MODULES]
 

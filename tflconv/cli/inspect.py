@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -43,7 +44,8 @@ def add_inspect_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "--graph",
         metavar="FILE",
-        help="write the graph as Graphviz DOT (.dot) or SVG (.svg, needs Graphviz `dot`)",
+        help="write the graph: Model Explorer JSON (.json), Graphviz DOT (.dot), or "
+        ".svg/.png/.pdf (needs Graphviz `dot`)",
     )
     p.add_argument(
         "--graph-max-nodes", type=int, default=1000, metavar="N", help="cut the graph to N ops"
@@ -122,19 +124,13 @@ def _read_module(data: bytes, name: str) -> Any:
 
 
 def _write_graph(module: Any, path: str, max_nodes: int, failure: int) -> None:
-    from tflconv.core.graphviz import render_svg, to_dot
-    from tflconv.core.io import write_atomic
+    from tflconv.core.graphviz import GraphError, write_graph
 
-    dot = to_dot(module, max_nodes=max_nodes)
-    if path.endswith(".svg"):
-        if not render_svg(dot, path):
-            raise CLIError(
-                f"cannot render {path}: Graphviz `dot` is not installed or failed "
-                "(write a .dot file instead)",
-                failure,
-            )
-        return
+    if os.path.isdir(path):  # before the suffix check: name the real problem
+        raise CLIError(output_error(path, IsADirectoryError(21, "Is a directory")), failure)
     try:
-        write_atomic(path, dot)
+        write_graph(module, path, max_nodes=max_nodes)
+    except GraphError as e:
+        raise CLIError(str(e), failure) from None
     except OSError as e:
         raise CLIError(output_error(path, e), failure) from None
