@@ -24,10 +24,8 @@ from tflconv.core.resources import ResourceFile  # noqa: E402
 
 def _convert(tmp: Path, model_path: Path, *extra: str) -> tuple[bytes, Path]:
     out, dumps = tmp / "model.tflite", tmp / "dumps"
-    code = main(
-        ["convert", str(model_path), "-o", str(out), "--dump-dir", str(dumps),
-         "--exclude-conversion-metadata", *extra]
-    )  # fmt: skip
+    # With CONVERSION_METADATA: it is in the IR from the start, so every dump carries it.
+    code = main(["convert", str(model_path), "-o", str(out), "--dump-dir", str(dumps), *extra])
     assert code == 0
     return out.read_bytes(), dumps
 

@@ -326,17 +326,20 @@ class TFLiteConverter:
             _refuse_resource_variables(imported.module)
         model_type = model_type_name(self._model_type or getattr(imported, "model_type", None))
 
+        if not self.exclude_conversion_metadata:
+            # In the IR before the passes run, so dumps carry it and `tflconv opt DUMP -o
+            # x.tflite` writes the same file as this conversion.
+            imported.module.attributes["conversion_metadata"] = _conversion_metadata(
+                model_type, self._api_version, flags
+            )
         t = time.perf_counter()
         pm = _run_pipeline(imported.module, self._pipeline_options())
         phases["pipeline"] = time.perf_counter() - t
 
         t = time.perf_counter()
-        metadata = None
-        if not self.exclude_conversion_metadata:
-            metadata = _conversion_metadata(model_type, self._api_version, flags)
         if self.metadata is not None:
             _attach_metadata(imported.module, self.metadata)
-        tflite = _write(imported.module, metadata)
+        tflite = _write(imported.module)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
             tflite=tflite,
@@ -647,11 +650,12 @@ def _attach_metadata(module: Any, info: Any) -> None:
         raise ConverterError(f"model metadata: {err}", phase="export") from err
 
 
-def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
+def _write(module: Any) -> bytes:
+    """The .tflite of `module` (its CONVERSION_METADATA from `module.attributes`)."""
     from tflconv.tflite.writer import write_flatbuffer
 
     try:
-        return write_flatbuffer(module, conversion_metadata=metadata)
+        return write_flatbuffer(module)
     except Exception as err:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
 
