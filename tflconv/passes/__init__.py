@@ -8,6 +8,7 @@ from .cleanup import canonicalize, cse, dce, fold_tf  # noqa: F401
 from .compat import check_tflite_legal, custom_ops, select_tf_ops  # noqa: F401
 from .fuse import pass_ as fuse_pass  # noqa: F401
 from .legalize_tf import pass_ as legalize_tf_pass  # noqa: F401
+from .legalize_stablehlo import pass_ as legalize_stablehlo_pass  # noqa: F401
 
 CLEANUP_PIPELINE = "canonicalize,cse,dce"
 DEFAULT_PIPELINE = (
