@@ -24,6 +24,7 @@ PACKAGE = ROOT / "tflconv"
 # Reasons a function-local import of a tflconv module may stay.
 SCHEMA = "tflite.reader/writer/generated load the 20k-line generated schema: only on use"
 TF = "the TensorFlow frontend imports TensorFlow: only when a TensorFlow model is loaded"
+JAX = "the JAX frontend imports JAX/jaxlib: only when a JAX model is loaded"
 CLI = "a CLI subcommand loads only what it runs, so `tflconv --help` stays fast"
 # Known debt of issue 11: a local import that closes an import cycle (see KNOWN_CYCLES). Remove
 # the entry when the cycle is gone; never add one.
@@ -70,6 +71,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.core.passes", ".pipeline"): DEBT,
     ("tflconv.core.rewrite", ".location"): ON_USE,
     ("tflconv.frontends.tensorflow.frontend", "."): TF,
+    ("tflconv.frontends.jax.frontend", "."): JAX,
     ("tflconv.frontends.tensorflow.variables", ".graph"): DEBT,
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
