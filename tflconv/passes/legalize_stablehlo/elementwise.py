@@ -66,7 +66,7 @@ def _binary(
 ) -> Value:
     """tfl.<tfl_name> on `operands` with explicit broadcasts dropped where the kernel
     broadcasts itself."""
-    operands = implicit_broadcast(operands, out, max_rank)
+    operands = implicit_broadcast(rw, operands, out, max_rank)
     attrs = dict(NONE_ACT) if "tfl." + tfl_name in FUSED_ACTIVATION_OPS else {}
     return create_tfl(rw, tfl_name, operands, [out], **attrs).result
 
@@ -212,7 +212,7 @@ class LegalizeSelect(RewritePattern):
         operands = list(op.operands)
         if why := kernel_dtype_reason("tfl.select_v2", operands[1], 1):
             return rw.fail(why)
-        operands = implicit_broadcast(operands, op.result.type, 5)
+        operands = implicit_broadcast(rw, operands, op.result.type, 5)
         rw.replace_with_new(op, "tfl.select_v2", operands)
         return None
 

@@ -19,14 +19,20 @@ from tflconv.core.rewrite import (
     ConversionTarget,
     PatternSet,
     apply_conversion,
+    apply_walk,
     unknown_pattern_names,
 )
 
-from . import control_flow, dot_conv, elementwise, gather_scatter, reduce, shape_ops
+from . import composite, control_flow, dot_conv, elementwise, gather_scatter, reduce, shape_ops
+
+
+def composite_patterns() -> PatternSet:
+    """Multi-op idioms (softmax), matched in one sweep before the op-by-op conversion."""
+    return PatternSet(composite.PATTERNS)
 
 
 def legalize_stablehlo_patterns() -> PatternSet:
-    """Every StableHLO -> TFL pattern, family by family."""
+    """Every StableHLO -> TFL op pattern, family by family."""
     return PatternSet(
         reduce.PATTERNS  # first: the average-pool pattern roots at stablehlo.divide
         + elementwise.PATTERNS
@@ -74,7 +80,7 @@ class LegalizeStablehlo(Pass):
 
     def __post_init__(self) -> None:
         if self.enable_patterns or self.disable_patterns:
-            known = [p.name for p in legalize_stablehlo_patterns()]
+            known = [p.name for p in [*composite_patterns(), *legalize_stablehlo_patterns()]]
             for option, names in (
                 ("enable-patterns", self.enable_patterns),
                 ("disable-patterns", self.disable_patterns),
@@ -86,9 +92,14 @@ class LegalizeStablehlo(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         if not any(op.dialect == "stablehlo" for op in module.walk()):
             return False  # a TF model: nothing to do
-        patterns = legalize_stablehlo_patterns().filtered(
-            self.enable_patterns or None, self.disable_patterns
+        only, skip = self.enable_patterns or None, self.disable_patterns
+        changed = apply_walk(
+            module,
+            composite_patterns().filtered(only, skip),
+            tracer=ctx.tracer,
+            listener=ctx.listener,
         )
+        patterns = legalize_stablehlo_patterns().filtered(only, skip)
         result = apply_conversion(
             module,
             patterns,
@@ -98,4 +109,4 @@ class LegalizeStablehlo(Pass):
             listener=ctx.listener,
         )
         ctx.stats["unconverted ops"] += len(result.unconverted)
-        return result.changed
+        return changed or result.changed

@@ -74,6 +74,9 @@ class LegalizeReshape(RewritePattern):
             return None
         if not reshapable(out.shape):
             return rw.fail("result has several unknown dims")
+        if constant_value(x) is not None:  # numpy: consumers see the constant (bias shapes)
+            rw.replace(op, reshape(rw, x, out.shape))  # type: ignore[arg-type]
+            return None
         dims = [-1 if d is None else int(d) for d in out.shape]  # type: ignore[union-attr]
         rw.replace_with_new(op, "tfl.reshape", [x, i32(rw, dims)])
         return None

@@ -89,22 +89,42 @@ def broadcast_source(value: Value, out_shape: Shape) -> Value:
     return src
 
 
-def implicit_broadcast(operands: list[Value], out: TensorType, max_rank: int | None) -> list[Value]:
+def implicit_broadcast(
+    rw: PatternRewriter, operands: list[Value], out: TensorType, max_rank: int | None
+) -> list[Value]:
     """The operands with explicit broadcasts dropped where the kernel broadcasts by itself
-    (rank <= max_rank; None: any rank; 0: no broadcasting at all)."""
+    (rank <= max_rank; None: any rank; 0: no broadcasting at all). Constants lose their
+    leading size-1 dims (a Flax bias [1, 1, 1, C] becomes [C], the shape `fuse` folds)."""
     if out.shape is None or max_rank == 0:
         return operands
     if max_rank is not None and len(out.shape) > max_rank:
         return operands
     candidate = [broadcast_source(v, out.shape) for v in operands]
-    shape: Shape | None = candidate[0].type.shape
-    for v in candidate[1:]:
-        if shape is None or v.type.shape is None:
-            return operands
-        shape = broadcast_shapes(shape, v.type.shape)
-    if shape != tuple(out.shape):
+    if _broadcast_all(candidate) != tuple(out.shape):
         return operands
-    return candidate
+    trimmed = [_trim_constant(rw, v) for v in candidate]
+    return trimmed if _broadcast_all(trimmed) == tuple(out.shape) else candidate
+
+
+def _broadcast_all(values: list[Value]) -> Shape | None:
+    shape: Shape | None = values[0].type.shape
+    for v in values[1:]:
+        if shape is None or v.type.shape is None:
+            return None
+        shape = broadcast_shapes(shape, v.type.shape)
+    return shape
+
+
+def _trim_constant(rw: PatternRewriter, v: Value) -> Value:
+    """A constant without its leading size-1 dims (numpy; the buffer is shared)."""
+    arr = constant_value(v)
+    shape = v.type.shape
+    if arr is None or not shape or shape[0] != 1:
+        return v
+    dims = list(shape)
+    while dims and dims[0] == 1:
+        dims.pop(0)
+    return const(rw, np.asarray(arr).reshape(dims))
 
 
 def reshape(rw: PatternRewriter, x: Value, shape: Shape) -> Value:
