@@ -1,6 +1,6 @@
 """Multi-op StableHLO idioms recognised before op-by-op legalization (the conversion visits
 producers first, so a pattern spanning several ops must see them while they are still
-stablehlo.*): JAX's softmax -> tfl.softmax."""
+stablehlo.*): JAX's softmax and sigmoid -> tfl.softmax, tfl.logistic."""
 
 from __future__ import annotations
 
@@ -98,4 +98,36 @@ class FuseSoftmax(RewritePattern):
         return None
 
 
-PATTERNS: list[RewritePattern] = [FuseSoftmax()]
+def _is_one(value: Value) -> bool:
+    return splat_value(_through_broadcasts(value)) == 1
+
+
+class FuseLogistic(RewritePattern):
+    """stablehlo.divide(1, stablehlo.add(1, exp(-x))) (jax.nn.sigmoid's export) ->
+    tfl.logistic(x)"""
+
+    root = "stablehlo.divide"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        one, den = op.operands
+        add = den.defining_op
+        if not _is_one(one) or add is None or add.name != "stablehlo.add":
+            return rw.fail("not 1 / (1 + ...)")
+        a, b = add.operands
+        e = b if _is_one(a) else a if _is_one(b) else None
+        exp = e.defining_op if e is not None else None
+        if exp is None or exp.name != "stablehlo.exponential":
+            return rw.fail("not 1 / (1 + exp(...))")
+        neg = exp.operands[0].defining_op
+        if neg is None or neg.name != "stablehlo.negate":
+            return rw.fail("not 1 / (1 + exp(-x))")
+        x = neg.operands[0]
+        if x.type != op.result.type:
+            return rw.fail("x does not have the result's type")
+        if why := kernel_dtype_reason("tfl.logistic", x):
+            return rw.fail(why)
+        rw.replace_with_new(op, "tfl.logistic", [x])
+        return None
+
+
+PATTERNS: list[RewritePattern] = [FuseSoftmax(), FuseLogistic()]

@@ -13,7 +13,7 @@ from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from ..legalize_tf.common import create_tfl
 from ..legalize_tf.tensor_util import as_i32
-from .util import NONE_ACT, i32, ints, reshapable, reshape, scalar_const, splat_value
+from .util import NONE_ACT, i32, ints, product, reshapable, reshape, scalar_const, splat_value
 
 
 def _aligned_shape(x: Value, dims: list[int], out_rank: int) -> tuple[int | None, ...] | None:
@@ -47,8 +47,8 @@ class LegalizeBroadcastInDim(RewritePattern):
         if not reshapable(aligned):
             return rw.fail("operand has several unknown dims")
         src = reshape(rw, x, aligned)
-        if aligned == tuple(out.shape) and out.is_static:
-            rw.replace(op, src)
+        if out.is_static and product(list(aligned)) == product(list(out.shape)):
+            rw.replace(op, reshape(rw, src, out.shape))  # only size-1 dims are added
             return None
         if op.name == "stablehlo.dynamic_broadcast_in_dim":
             shape_value = as_i32(rw, op.operands[1])

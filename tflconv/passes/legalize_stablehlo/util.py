@@ -77,16 +77,33 @@ def static(value: Value) -> tuple[int, ...] | None:
 
 
 def broadcast_source(value: Value, out_shape: Shape) -> Value:
-    """What a `tfl.broadcast_to` feeding an elementwise op broadcast, when TFL's own (numpy)
-    broadcasting of that source gives `out_shape`; else `value` itself. StableHLO spells
-    every broadcast out (`broadcast_in_dim`); TFLite kernels broadcast implicitly."""
-    op = value.defining_op
-    if op is None or op.name != "tfl.broadcast_to":
-        return value
-    src = op.operands[0]
-    if src.type.shape is None or broadcast_shapes(src.type.shape, out_shape) != tuple(out_shape):
-        return value
-    return src
+    """What the `tfl.broadcast_to`s (and reshapes adding leading size-1 dims) feeding an
+    elementwise op broadcast, as far as TFL's own (numpy) broadcasting of that source still
+    gives `out_shape`; else `value` itself. StableHLO spells every broadcast out
+    (`broadcast_in_dim`); TFLite kernels broadcast implicitly."""
+    best = value
+    while True:
+        op = value.defining_op
+        if op is None or op.name not in ("tfl.broadcast_to", "tfl.reshape"):
+            return best
+        src = op.operands[0]
+        if src.type.shape is None or value.type.shape is None:
+            return best
+        if op.name == "tfl.reshape" and not _adds_leading_ones(src.type.shape, value.type.shape):
+            return best
+        if broadcast_shapes(src.type.shape, out_shape) != tuple(out_shape):
+            return best
+        value = best = src
+
+
+def _adds_leading_ones(src: Shape, out: Shape) -> bool:
+    """Whether `out` is `src` with leading size-1 dims added or dropped."""
+    a, b = list(src), list(out)
+    while a and a[0] == 1:
+        a.pop(0)
+    while b and b[0] == 1:
+        b.pop(0)
+    return a == b and None not in a
 
 
 def implicit_broadcast(
@@ -116,10 +133,15 @@ def _broadcast_all(values: list[Value]) -> Shape | None:
 
 
 def _trim_constant(rw: PatternRewriter, v: Value) -> Value:
-    """A constant without its leading size-1 dims (numpy; the buffer is shared)."""
+    """A splat constant as a scalar (canonicalize folds small broadcasts into full splats);
+    another constant without its leading size-1 dims (numpy; the buffer is shared)."""
     arr = constant_value(v)
     shape = v.type.shape
-    if arr is None or not shape or shape[0] != 1:
+    if arr is None or not shape:
+        return v
+    if arr.size > 1 and splat_value(v) is not None:
+        return const(rw, np.asarray(arr).reshape(-1)[:1].reshape(()))
+    if shape[0] != 1:
         return v
     dims = list(shape)
     while dims and dims[0] == 1:
