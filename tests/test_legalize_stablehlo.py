@@ -14,10 +14,10 @@ jax = pytest.importorskip("jax")
 jnp = pytest.importorskip("jax.numpy")
 lax = pytest.importorskip("jax.lax")
 
+from e2e_util import op_histogram, run_litert  # noqa: E402
+
 import tflconv  # noqa: E402
 from tflconv.api.converter import ConverterError  # noqa: E402
-
-from e2e_util import op_histogram, run_litert  # noqa: E402
 
 RNG = np.random.RandomState(0)
 
