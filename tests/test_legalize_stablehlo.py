@@ -340,6 +340,60 @@ def test_gather(idx_shape):
 # --- refusals -----------------------------------------------------------------------------------
 
 
+REFUSALS = [
+    (
+        '%y = "stablehlo.remainder"(%x, %x) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>',
+        "LegalizeIntRemainder",
+        "only integer remainder",
+    ),
+    (
+        '%y = "stablehlo.compare"(%x, %x) {comparison_direction = "LT", compare_type = '
+        '"TOTALORDER"} : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xi1>',
+        "LegalizeCompare",
+        "TOTALORDER",
+    ),
+    (
+        '%y = "stablehlo.custom_call"(%x) {call_target_name = "my_kernel"} : (tensor<3xf32>) '
+        "-> tensor<3xf32>",
+        "RefuseCustomCall",
+        "'my_kernel' has no TFL builtin",
+    ),
+    (
+        '%y = "stablehlo.exponential"(%x) : (tensor<3xf64>) -> tensor<3xf64>',
+        "LegalizeUnary",
+        "tfl.exp does not run on f64",
+    ),
+    (
+        '%y = "stablehlo.dot_general"(%x, %x) {lhs_contracting_dimensions = [0], '
+        "rhs_contracting_dimensions = [0]} : (tensor<3xi32>, tensor<3xi32>) -> tensor<i32>",
+        "LegalizeDotGeneralBatchMatmul",
+        "only float dot_general",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "pattern", "reason"), REFUSALS, ids=lambda v: str(v)[:24])
+def test_refusal_reasons(body, pattern, reason):
+    """Every refusal says why, under the pattern's name (what the legality gate shows)."""
+    from tflconv.core.parser import parse_module
+    from tflconv.core.passes import PassContext
+    from tflconv.passes.legalize_stablehlo.pass_ import LegalizeStablehlo
+
+    dtype = body.split(") -> tensor<")[0].split("tensor<")[-1].rstrip(">,")
+    result = body.split("-> ")[-1]
+    text = (
+        f"module {{\n  func.func @main(%x: tensor<{dtype}>) -> ({result}) "
+        f"attributes {{entry = true}} {{\n    {body}\n"
+        f'    "func.return"(%y) : ({result}) -> ()\n  }}\n}}\n'
+    )
+    module = parse_module(text)
+    ctx = PassContext()
+    LegalizeStablehlo().run(module, ctx)
+    (op,) = [op for op in module.walk() if op.name.startswith("stablehlo.")]
+    reasons = dict(ctx.tracer.failure_reasons(op))
+    assert reason in reasons.get(pattern, ""), reasons
+
+
 def test_unsupported_op_is_reported():
     """An op with no lowering stays stablehlo.* and the legality gate names it."""
     with pytest.raises(ConverterError, match="stablehlo"):

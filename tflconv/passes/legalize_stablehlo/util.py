@@ -154,6 +154,9 @@ def reshape(rw: PatternRewriter, x: Value, shape: Shape) -> Value:
     when the shape is already the same."""
     if x.type.shape == tuple(shape) and sum(d is None for d in shape) <= 1:
         return x
+    inner = x.defining_op
+    if inner is not None and inner.name == "tfl.reshape":  # a reshape of a reshape is one
+        return reshape(rw, inner.operands[0], shape)
     dims = [-1 if d is None else int(d) for d in shape]
     arr = constant_value(x)
     if arr is not None:
