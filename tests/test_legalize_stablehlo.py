@@ -337,6 +337,37 @@ def test_gather(idx_shape):
     check(lambda a, p: a[p[..., 0], p[..., 1]], x, pairs)
 
 
+# --- control flow -------------------------------------------------------------------------------
+
+
+def test_scan_rnn_and_cond():
+    """lax.scan -> tfl.while (its regions become subgraphs, captured constants copied in);
+    lax.cond -> tfl.if on `index == 0`."""
+    w = _rand((4, 4)) * 0.3
+
+    def fn(xs, h):
+        def step(h, x):
+            h = jnp.tanh(x + h @ w)
+            return h, h * 2
+
+        h, ys = lax.scan(step, h, xs)
+        return lax.cond(jnp.sum(h) > 0, lambda a: a * 2, lambda a: a - 1, h), ys
+
+    tflite = check(fn, _rand((5, 2, 4)), _rand((2, 4)))
+    hist = ops(tflite)
+    assert hist.get("tfl.while") == 1 and hist.get("tfl.if") == 1
+
+
+def test_fori_loop_and_switch():
+    def fn(x, n):
+        y = lax.fori_loop(0, 3, lambda i, a: a * 0.5 + i, x)
+        return lax.switch(n, [lambda a: a + 1, lambda a: a * 3], y)
+
+    x = _rand((3,))
+    for n in (0, 1, 7):  # out of range runs the last branch, as in StableHLO
+        check(fn, x, np.array(n, np.int32))
+
+
 # --- refusals -----------------------------------------------------------------------------------
 
 
