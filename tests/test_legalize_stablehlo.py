@@ -39,7 +39,7 @@ def check(fn, *args, atol=1e-5, rtol=1e-4, inputs=None, **kwargs) -> bytes:
     tflite = convert(fn, *args, **kwargs)
     feed = list(inputs if inputs is not None else args)
     got = run_litert(tflite, feed)
-    want = fn(*feed)
+    want = fn(*[jnp.asarray(a) for a in feed])
     want = list(want) if isinstance(want, (tuple, list)) else [want]
     assert len(got) == len(want)
     for g, w in zip(got, want):
@@ -335,6 +335,21 @@ def test_gather(idx_shape):
     check(lambda a, i: a[:, i % 5], x, ids)
     pairs = RNG.randint(0, 3, idx_shape + (2,)).astype(np.int32)
     check(lambda a, p: a[p[..., 0], p[..., 1]], x, pairs)
+
+
+def test_scatter_at_set_add():
+    """JAX's .at[].set / .add: whole-row scatters -> SCATTER_ND (+ ADD, or a mask and
+    SELECT_V2 for set); a constant in-range window -> DYNAMIC_UPDATE_SLICE."""
+    x = _rand((5, 3))
+    u = _rand((2, 3))
+
+    def fn(a, i, upd, idx):
+        return a.at[i].set(upd[0]), a.at[idx].add(upd), a.at[1:3].set(0.0), a.at[4].add(1.0)
+
+    for i, idx in ((2, [0, 3]), (-1, [4, 4])):  # negative index: JAX wraps it first
+        tflite = check(fn, x, np.array(i, np.int32), u, np.array(idx, np.int32))
+    hist = ops(tflite)
+    assert hist.get("tfl.scatter_nd") == 4 and hist.get("tfl.dynamic_update_slice") == 1
 
 
 # --- control flow -------------------------------------------------------------------------------
