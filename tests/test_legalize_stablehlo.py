@@ -220,6 +220,20 @@ CONVS = {
 }
 
 
+def test_conv1d():
+    """A 1-D convolution (Flax Conv on [batch, length, features]) runs as CONV_2D of height 1."""
+    w = _rand((3, 2, 4))
+    for padding, stride in (("SAME", 1), ("VALID", 2)):
+        tflite = check(
+            lambda x, p=padding, s=stride: lax.conv_general_dilated(
+                x, w, (s,), p, dimension_numbers=("NWC", "WIO", "NWC")
+            ),
+            _rand((2, 9, 2)),
+            atol=1e-4,
+        )
+        assert ops(tflite).get("tfl.conv_2d") == 1
+
+
 @pytest.mark.parametrize("name", list(CONVS))
 def test_convolution(name):
     xs, ks, dn, kwargs = CONVS[name]
