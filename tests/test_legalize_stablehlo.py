@@ -511,6 +511,46 @@ def test_cnn():
     }
 
 
+def _bn_cnn():
+    nn = pytest.importorskip("flax.linen")
+
+    class CNN(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.BatchNorm(use_running_average=True)(nn.Conv(8, (3, 3))(x))
+            x = nn.max_pool(nn.relu(x), (2, 2), (2, 2))
+            return nn.Dense(4)(x.reshape((x.shape[0], -1)))
+
+    x = _rand((1, 8, 8, 3))
+    variables = CNN().init(jax.random.PRNGKey(0), x)
+    noise = np.random.RandomState(1)
+    variables = jax.tree_util.tree_map(
+        lambda a: a + 0.1 * noise.randn(*a.shape).astype(np.float32), variables
+    )
+    return partial(CNN().apply, variables), x
+
+
+def test_cnn_batchnorm_folds_and_int8():
+    """Inference BatchNorm (scale * rsqrt(var + eps), folded on constants) disappears into
+    the CONV_2D; full-integer PTQ then works on the result."""
+    f, x = _bn_cnn()
+    tflite = check(f, x, atol=1e-4)
+    assert ops(tflite) == {
+        "tfl.conv_2d": 1,
+        "tfl.max_pool_2d": 1,
+        "tfl.reshape": 1,
+        "tfl.fully_connected": 1,
+    }
+    conv = tflconv.TFLiteConverter.from_jax(f, x)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([_rand((1, 8, 8, 3))] for _ in range(16))
+    quant = conv.convert()
+    got = run_litert(quant, [x])[0]
+    want = np.asarray(f(x))
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max() + 0.05
+    assert "tfl.quantize" in ops(quant)
+
+
 def test_transformer_block():
     nn = pytest.importorskip("flax.linen")
 
