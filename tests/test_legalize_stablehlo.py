@@ -39,7 +39,7 @@ def check(fn, *args, atol=1e-5, rtol=1e-4, inputs=None, **kwargs) -> bytes:
     tflite = convert(fn, *args, **kwargs)
     feed = list(inputs if inputs is not None else args)
     got = run_litert(tflite, feed)
-    want = fn(*[jnp.asarray(a) for a in feed])
+    want = jax.jit(fn)(*feed)  # one compile (op-by-op dispatch compiles every op)
     want = list(want) if isinstance(want, (tuple, list)) else [want]
     assert len(got) == len(want)
     for g, w in zip(got, want):
@@ -463,9 +463,21 @@ def test_unsupported_op_is_reported():
 # --- whole models -------------------------------------------------------------------------------
 
 
+def _random_variables(module, *args):
+    """Random variables of `module`'s shapes, without running `init` (which compiles every
+    op it runs: seconds per model). BatchNorm variances stay positive."""
+    shapes = jax.eval_shape(module.init, jax.random.PRNGKey(0), *args)
+    state = np.random.RandomState(1)
+
+    def leaf(path, s):
+        value = state.randn(*s.shape).astype(s.dtype) * 0.3
+        return np.abs(value) + 0.5 if "var" in jax.tree_util.keystr(path) else value
+
+    return jax.tree_util.tree_map_with_path(leaf, shapes)
+
+
 def _flax(module, x):
-    params = module.init(jax.random.PRNGKey(0), x)
-    return partial(module.apply, params)
+    return partial(module.apply, _random_variables(module, x))
 
 
 def test_mlp_dynamic_batch():
@@ -522,11 +534,7 @@ def _bn_cnn():
             return nn.Dense(4)(x.reshape((x.shape[0], -1)))
 
     x = _rand((1, 8, 8, 3))
-    variables = CNN().init(jax.random.PRNGKey(0), x)
-    noise = np.random.RandomState(1)
-    variables = jax.tree_util.tree_map(
-        lambda a: a + 0.1 * noise.randn(*a.shape).astype(np.float32), variables
-    )
+    variables = _random_variables(CNN(), x)
     return partial(CNN().apply, variables), x
 
 
