@@ -309,6 +309,16 @@ def test_sum_pool_and_softmax():
     assert ops(tflite) == {"tfl.softmax": 1}
 
 
+def test_top_k_sort_argsort():
+    """lax.top_k (a chlo.top_k composite) -> TOPK_V2; sort / argsort along the last dim ->
+    TOPK_V2 of the negated values (ties keep index order, as the stable sort)."""
+    x = np.array([[3.0, 1.0, 2.0, 1.0, 5.0, -2.0], [0.5, 0.5, -1.0, 4.0, 0.5, 2.0]], np.float32)
+    tflite = check(lambda a: (*lax.top_k(a, 3), jnp.sort(a, axis=-1), jnp.argsort(a, axis=-1)), x)
+    assert ops(tflite).get("tfl.topk_v2") == 2  # sort and argsort share one (cse)
+    check(lambda a: lax.top_k(a, 2), _rand((4, 5), np.int32))
+    check(lambda a: jnp.sort(a, axis=-1, descending=True), _rand((2, 3, 5)))
+
+
 # --- shapes and data movement -------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Control flow: stablehlo.while -> tfl.while, stablehlo.case (2 branches) / stablehlo.if ->
-tfl.if, the regions moved into functions of the module (TFLite subgraphs); custom_call /
-composite / rng_bit_generator refused with the reason.
+tfl.if, the regions moved into functions of the module (TFLite subgraphs). Composites: the
+"chlo.top_k" composite -> tfl.topk_v2, any other -> its decomposition inlined; custom_call /
+rng_bit_generator refused with the reason.
 
 StableHLO regions may read values of the enclosing function (JAX hoists constants out of
 loop bodies). Captured constants are copied into the new function; other captured values
@@ -16,6 +17,7 @@ from collections.abc import Iterable
 from tflconv.core.ir import Block, Function, Operation, Value, constant, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import SymbolRef, TensorType
+from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from ..legalize_tf.common import create_tfl
 from .util import scalar_const
@@ -181,16 +183,77 @@ class LegalizeCase(RewritePattern):
         return None
 
 
+class LegalizeTopK(RewritePattern):
+    """stablehlo.composite "chlo.top_k"(x){k} -> tfl.topk_v2(x, k) (the last dim, descending,
+    ties in index order; the i32 indices cast when the composite gives i64)"""
+
+    root = "stablehlo.composite"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if op.attributes.get("name") != "chlo.top_k":
+            return rw.fail("not a chlo.top_k composite")
+        k = (op.attributes.get("composite_attributes") or {}).get("k")
+        x = op.operands[0] if op.num_operands == 1 else None
+        if x is None or not isinstance(k, int) or len(op.results) != 2:
+            return rw.fail("top_k needs one operand, an integer k and two results")
+        if why := kernel_dtype_reason("tfl.topk_v2", x):
+            return rw.fail(why)
+        values_t, index_t = op.result_types
+        if index_t.dtype not in ("i32", "i64"):
+            return rw.fail(f"top_k indices of type {index_t.dtype}")
+        top = create_tfl(
+            rw, "topk_v2", [x, scalar_const(rw, k, "i32")], [values_t, index_t.with_dtype("i32")]
+        )
+        index = top.results[1]
+        if index_t.dtype != "i32":
+            index = create_tfl(rw, "cast", [index], [index_t]).result
+        rw.replace(op, [top.results[0], index])
+        return None
+
+
+class InlineComposite(RewritePattern):
+    """stablehlo.composite(args){decomposition = @f} -> the body of @f inlined (a composite
+    no pattern maps to a builtin runs as its decomposition)"""
+
+    root = "stablehlo.composite"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        ref = op.attributes.get("decomposition")
+        fn = op.function
+        module = fn.module if fn is not None else None
+        if not isinstance(ref, SymbolRef) or module is None:
+            return rw.fail("no decomposition function")
+        try:
+            body = module.function(ref.name)
+        except Exception:  # noqa: BLE001 - the module raises its own error type
+            return rw.fail(f"decomposition @{ref.name} is not in the module")
+        if len(body.block.args) != op.num_operands or len(body.outputs) != len(op.results):
+            return rw.fail("the decomposition's signature does not match the composite")
+        mapping: dict[Value, Value] = dict(zip(body.block.args, op.operands))
+        for inner in body.ops:
+            if inner.name == "func.return":
+                continue
+            rw.insert(inner.clone(mapping))
+        rw.replace(op, [mapping.get(v, v) for v in body.outputs])
+        return None
+
+
 class RefuseCustomCall(RewritePattern):
     """stablehlo.custom_call -> (refused: no TFL builtin computes an opaque target)"""
 
-    root = ("stablehlo.custom_call", "stablehlo.composite", "stablehlo.rng_bit_generator")
+    root = ("stablehlo.custom_call", "stablehlo.rng_bit_generator")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         if op.name == "stablehlo.rng_bit_generator":
             return rw.fail("random bits (rng_bit_generator) have no TFL builtin")
-        target = op.attributes.get("call_target_name") or op.attributes.get("name")
-        return rw.fail(f"{op.name[10:]} {target!r} has no TFL builtin")
+        target = op.attributes.get("call_target_name")
+        return rw.fail(f"custom_call {target!r} has no TFL builtin")
 
 
-PATTERNS: list[RewritePattern] = [LegalizeWhile(), LegalizeCase(), RefuseCustomCall()]
+PATTERNS: list[RewritePattern] = [
+    LegalizeWhile(),
+    LegalizeCase(),
+    LegalizeTopK(),
+    InlineComposite(),
+    RefuseCustomCall(),
+]

@@ -22,8 +22,18 @@ from tflconv.core.rewrite import (
     apply_walk,
     unknown_pattern_names,
 )
+from tflconv.core.types import SymbolRef
 
-from . import composite, control_flow, dot_conv, elementwise, gather_scatter, reduce, shape_ops
+from . import (
+    composite,
+    control_flow,
+    dot_conv,
+    elementwise,
+    gather_scatter,
+    reduce,
+    shape_ops,
+    sort,
+)
 
 MAX_SUBGRAPH_ROUNDS = 16
 """Bound on conversion runs (each may outline one more level of nested control flow)."""
@@ -42,6 +52,7 @@ def legalize_stablehlo_patterns() -> PatternSet:
         + dot_conv.PATTERNS
         + shape_ops.PATTERNS
         + gather_scatter.PATTERNS
+        + sort.PATTERNS
         + control_flow.PATTERNS
     )
 
@@ -76,8 +87,28 @@ class StablehloTarget(ConversionTarget):
         )
 
 
-def legalize_target(module: Module) -> ConversionTarget:
-    return StablehloTarget(set(module.functions))
+def legalize_target(module: Module, skip: set[Function]) -> ConversionTarget:
+    return StablehloTarget(set(module.functions) - skip)
+
+
+def _decompositions(module: Module) -> set[Function]:
+    """The functions composites name as their decomposition (converted only when inlined)."""
+    names = {
+        op.attributes["decomposition"].name
+        for op in module.walk()
+        if op.name == "stablehlo.composite"
+        and isinstance(op.attributes.get("decomposition"), SymbolRef)
+    }
+    return {fn for fn in module.functions if fn.name in names}
+
+
+def _referenced(module: Module) -> set[str]:
+    return {
+        value.name
+        for op in module.walk()
+        for value in op.attributes.values()
+        if isinstance(value, SymbolRef)
+    }
 
 
 @register_pass
@@ -113,6 +144,7 @@ class LegalizeStablehlo(Pass):
             listener=ctx.listener,
         )
         patterns = legalize_stablehlo_patterns().filtered(only, skip)
+        decompositions = _decompositions(module)
         # Control flow moves regions into new functions, which a conversion run does not
         # walk (it takes the functions it starts with): run again while functions appear.
         for _ in range(MAX_SUBGRAPH_ROUNDS):
@@ -120,7 +152,7 @@ class LegalizeStablehlo(Pass):
             result = apply_conversion(
                 module,
                 patterns,
-                legalize_target(module),
+                legalize_target(module, decompositions),
                 mode="partial",
                 tracer=ctx.tracer,
                 listener=ctx.listener,
@@ -128,5 +160,10 @@ class LegalizeStablehlo(Pass):
             changed |= result.changed
             if len(module.functions) == count:
                 break
+        used = _referenced(module)
+        for fn in decompositions:  # inlined or mapped to a builtin: no longer a subgraph
+            if fn.name not in used and not fn.attributes.get("entry"):
+                module.remove_function(fn)
+                changed = True
         ctx.stats["unconverted ops"] += len(result.unconverted)
         return changed

@@ -251,9 +251,10 @@ class LegalizePad(RewritePattern):
 
 
 def feeds_only_reductions(value: Value) -> bool:
-    """Whether every user is a stablehlo.reduce (an argmax: its pattern reads the iota)."""
+    """Whether every user is a stablehlo.reduce / sort (an argmax or argsort: their patterns
+    read the iota)."""
     users = value.users
-    return bool(users) and all(u.name == "stablehlo.reduce" for u in users)
+    return bool(users) and all(u.name in ("stablehlo.reduce", "stablehlo.sort") for u in users)
 
 
 class LegalizeIota(RewritePattern):
@@ -267,7 +268,7 @@ class LegalizeIota(RewritePattern):
         if not out.is_static:
             return rw.fail("result shape is not static")
         if feeds_only_reductions(op.result):
-            return rw.fail("feeds a reduce: left for the argmax pattern")
+            return rw.fail("feeds a reduce or sort: left for the argmax / argsort pattern")
         dtype = out.dtype
         if dtype not in ("i32", "i64", "f32"):
             return rw.fail(f"tfl.range does not produce {dtype}")
