@@ -220,6 +220,30 @@ CONVS = {
 }
 
 
+@pytest.mark.parametrize(
+    ("padding", "strides", "kernel"),
+    [
+        ("SAME", (2, 2), (3, 3)),
+        ("VALID", (2, 2), (3, 3)),
+        ("SAME", (2, 1), (2, 4)),
+        ("VALID", (3, 3), (2, 2)),
+        (((1, 0), (2, 3)), (2, 2), (3, 3)),
+    ],
+    ids=str,
+)
+def test_conv_transpose(padding, strides, kernel):
+    """lax.conv_transpose (Flax ConvTranspose): lhs_dilation -> TRANSPOSE_CONV (+ slice/pad)."""
+    w = _rand((*kernel, 3, 4))
+    tflite = check(
+        lambda x: lax.conv_transpose(
+            x, w, strides, padding, dimension_numbers=("NHWC", "HWIO", "NHWC")
+        ),
+        _rand((1, 5, 6, 3)),
+        atol=1e-4,
+    )
+    assert ops(tflite).get("tfl.transpose_conv") == 1
+
+
 def test_conv1d():
     """A 1-D convolution (Flax Conv on [batch, length, features]) runs as CONV_2D of height 1."""
     w = _rand((3, 2, 4))

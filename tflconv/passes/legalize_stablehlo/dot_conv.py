@@ -194,7 +194,7 @@ def _conv_reason(op: Operation) -> str | None:
         return "mixed element types (preferred_element_type) are not legalized"
     n = x.type.rank - 2
     if ints(op, "lhs_dilation", [1] * n) != [1] * n:
-        return "lhs_dilation (a transposed convolution) is not legalized"
+        return "lhs_dilation: left for the transposed-convolution pattern"
     if any(bool(r) for r in (op.attributes.get("window_reversal") or [])):
         return "window_reversal is not legalized"
     if int(op.attributes.get("batch_group_count", 1)) != 1:
@@ -304,8 +304,97 @@ class LegalizeConvolution(RewritePattern):
         return None
 
 
+class LegalizeTransposedConvolution(RewritePattern):
+    """stablehlo.convolution(x, const k){lhs_dilation = s} (a transposed convolution, e.g.
+    Flax ConvTranspose) -> tfl.transpose_conv(full size, flip(k): OHWI, x, VALID, stride s),
+    sliced (or zero-padded) to the op's padding: the full transposed convolution is the
+    correlation of the dilated input with the flipped kernel under (k - 1, k - 1) padding"""
+
+    root = "stablehlo.convolution"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, k = op.operands
+        a = op.attributes
+        if x.type.rank != 4 or k.type.rank != 4 or not x.type.is_float:
+            return rw.fail("only float 2-D transposed convolutions are legalized")
+        if x.type.dtype != k.type.dtype or op.result.type.dtype != x.type.dtype:
+            return rw.fail("mixed element types are not legalized")
+        dil = ints(op, "lhs_dilation", [1, 1])
+        if dil == [1, 1]:
+            return rw.fail("no lhs_dilation: a plain convolution")
+        if ints(op, "window_strides", [1, 1]) != [1, 1] or ints(op, "rhs_dilation", [1, 1]) != [
+            1,
+            1,
+        ]:
+            return rw.fail("window strides or rhs_dilation with lhs_dilation")
+        if int(a.get("feature_group_count", 1)) != 1 or int(a.get("batch_group_count", 1)) != 1:
+            return rw.fail("grouped transposed convolutions are not legalized")
+        if any(bool(r) for r in (a.get("window_reversal") or [])):
+            return rw.fail("window_reversal is not legalized")
+        kernel = constant_value(k)
+        if kernel is None:
+            return rw.fail("the kernel is not a constant")
+        if not x.type.is_static or not op.result.type.is_static:
+            return rw.fail("shapes are not static")
+        if why := kernel_dtype_reason("tfl.transpose_conv", x):
+            return rw.fail(why)
+        ib, ifeat = int(a["input_batch_dimension"]), int(a["input_feature_dimension"])
+        isp = ints(op, "input_spatial_dimensions")
+        ki, ko = int(a["kernel_input_feature_dimension"]), int(a["kernel_output_feature_dimension"])
+        ksp = ints(op, "kernel_spatial_dimensions")
+        ob, ofeat = int(a["output_batch_dimension"]), int(a["output_feature_dimension"])
+        osp = ints(op, "output_spatial_dimensions")
+        pads = pairs(op, "padding", 2)
+        if pads is None:
+            return rw.fail("malformed padding")
+        w = np.transpose(np.asarray(kernel), [ko, *ksp, ki])[:, ::-1, ::-1, :]  # OHWI, flipped
+        nhwc = transpose(rw, x, [ib, *isp, ifeat])
+        n, h, wd, _ = nhwc.type.shape  # type: ignore[misc]
+        kh, kw = w.shape[1], w.shape[2]
+        full = (n, (h - 1) * dil[0] + kh, (wd - 1) * dil[1] + kw, w.shape[0])
+        oshape = op.result.type.shape
+        want = (oshape[ob], oshape[osp[0]], oshape[osp[1]], oshape[ofeat])  # type: ignore[index]
+        y = create_tfl(
+            rw,
+            "transpose_conv",
+            [
+                i32(rw, list(full)),
+                const(rw, np.ascontiguousarray(w)),
+                nhwc,
+                const(rw, np.zeros([w.shape[0]], dtype=w.dtype)),
+            ],
+            [op.result.type.with_shape(full)],
+            padding="VALID",
+            stride_h=dil[0],
+            stride_w=dil[1],
+            **NONE_ACT,
+        ).result
+        # The op's output along each spatial dim starts at (k - 1 - lo) of the full result.
+        begin, size, front, back = [0, 0, 0, 0], list(full), [0] * 4, [0] * 4
+        for axis, kk, (lo, _hi) in ((1, kh, pads[0]), (2, kw, pads[1])):
+            start = kk - 1 - lo
+            front[axis] = max(-start, 0)
+            begin[axis] = max(start, 0)
+            size[axis] = min(full[axis] - begin[axis], want[axis] - front[axis])
+            back[axis] = want[axis] - front[axis] - size[axis]
+            if size[axis] <= 0:
+                return rw.fail("the padding leaves no part of the transposed convolution")
+        if begin != [0, 0, 0, 0] or size != list(full):
+            sliced_t = op.result.type.with_shape(tuple(size))
+            y = create_tfl(rw, "slice", [y, i32(rw, begin), i32(rw, size)], [sliced_t]).result
+        if any(front) or any(back):
+            pad = i32(rw, [[f, b] for f, b in zip(front, back)])
+            y = create_tfl(rw, "pad", [y, pad], [op.result.type.with_shape(want)]).result
+        perm = [0] * 4
+        for source, axis in enumerate([ob, *osp, ofeat]):
+            perm[axis] = source
+        rw.replace(op, transpose(rw, y, perm))
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
     LegalizeDotGeneralFullyConnected(),
     LegalizeDotGeneralBatchMatmul(),
     LegalizeConvolution(),
+    LegalizeTransposedConvolution(),
 ]
