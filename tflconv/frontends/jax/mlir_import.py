@@ -25,6 +25,7 @@ import numpy as np
 from jaxlib.mlir import ir
 
 from tflconv.core.ir import Block, Function, Module, Operation, Region, Value, constant
+from tflconv.core.location import Location
 from tflconv.core.opdef import is_pure
 from tflconv.core.types import SymbolRef
 from tflconv.dialects import stablehlo as shlo_dialect
@@ -67,6 +68,7 @@ class _State:
     funcs: dict[str, ir.Operation]
     kept: dict[str, str] = field(default_factory=dict)  # MLIR name -> module function name
     inlining: list[str] = field(default_factory=list)
+    call_sites: list[Location] = field(default_factory=list)  # of the calls being inlined
 
 
 class StableHloImporter:
@@ -207,12 +209,14 @@ class StableHloImporter:
         if callee in self.state.inlining:
             raise FrontendError(f"{where}: recursive call of @{callee} cannot be inlined")
         self.state.inlining.append(callee)
+        self.state.call_sites.append(self._location(op, "call"))
         body = fn_op.regions[0].blocks[0]
         inner: dict[Any, Value] = {}
         for arg, operand in zip(body.arguments, op.operands):
             inner[arg] = self._value(values, operand, where)
         outs = self._import_ops(body, inner, target, f"@{callee}")
         self.state.inlining.pop()
+        self.state.call_sites.pop()
         for res, out in zip(op.results, outs):
             values[res] = out
 
@@ -220,7 +224,7 @@ class StableHloImporter:
         self, op: ir.Operation, values: dict[Any, Value], target: Block, where: str
     ) -> None:
         name = op.name
-        location = convert_location(str(op.location), name.split(".", 1)[-1])
+        location = self._location(op, name.split(".", 1)[-1])
         if name == "stablehlo.constant":
             array = constant_value(op.attributes["value"])
             result_type = convert_type(op.results[0].type, f"{where} {name}")
@@ -269,6 +273,20 @@ class StableHloImporter:
         target.append(new)
         for res, value in zip(op.results, new.results):
             values[res] = value
+
+    def _location(self, op: ir.Operation, default_name: str) -> Location:
+        """The op's location; inside an inlined function, a name without a Python line (JAX
+        names ops of a `jit(relu)` body `max`) gets the call site's: `jit(f)/jit(relu)/max`
+        at the line that called relu."""
+        location = convert_location(str(op.location), default_name)
+        if not self.state.call_sites or location.sources:
+            return location
+        site = self.state.call_sites[-1]
+        if site.is_unknown:
+            return location
+        site_name, site_source = site.entries[0]
+        inner = location.names[0] if location.names else default_name
+        return Location.name(f"{site_name}/{inner}", site_source)
 
     def _import_region(self, region: ir.Region, where: str, outer: dict[Any, Value]) -> Region:
         blocks = list(region.blocks)

@@ -226,6 +226,7 @@ def _legalize_chlo(module: ir.Module, path: str) -> ir.Module:
     if has_chlo:
         from jaxlib.mlir import passmanager
 
+        _register_passes()
         try:
             pm = passmanager.PassManager.parse(
                 "builtin.module(func.func(chlo-legalize-to-stablehlo))", module.context
@@ -236,6 +237,17 @@ def _legalize_chlo(module: ir.Module, path: str) -> ir.Module:
                 f"{path}: cannot decompose its CHLO ops: {_mlir_error(e)}"
             ) from None
     return module
+
+
+_passes_registered = False
+
+
+def _register_passes() -> None:
+    """StableHLO's passes (chlo-legalize-to-stablehlo) in MLIR's global registry, once."""
+    global _passes_registered
+    if not _passes_registered:
+        stablehlo.register_stablehlo_passes()
+        _passes_registered = True
 
 
 def _op_names(block: ir.Block) -> Any:
