@@ -474,3 +474,26 @@ def test_jax_conversion_imports_no_tensorflow():
         """
     )
     assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_bf16_and_bool_constants():
+    def f(x, ids):
+        scale = jnp.array([1.5, 2.25, -0.375], jnp.bfloat16)
+        return (x.astype(jnp.bfloat16) * scale).astype(jnp.float32), ids > jnp.array([0, 2, 4])
+
+    x = RNG.standard_normal((2, 3)).astype(np.float32)
+    ids = np.array([[1, 2, 3], [0, 5, 4]], np.int32)
+    imported = load_model(f, example_args=(x, ids))
+    verify(imported.module)
+    text = print_module(imported.module, elide_large=False)
+    assert print_module(parse_module(text), elide_large=False) == text
+    # bf16 constants: an f32 constant of the same values, converted to bf16.
+    consts = [op for op in imported.module.walk() if op.name == "arith.constant"]
+    f32 = next(
+        op for op in consts if op.result.type.shape == (3,) and op.result.type.dtype == "f32"
+    )
+    np.testing.assert_array_equal(f32.attributes["value"], [1.5, 2.25, -0.375])
+    (user,) = f32.result.users
+    assert user.name == "stablehlo.convert" and user.result.type.dtype == "bf16"
+    got, mask = imported.run_source(None, [x, ids])
+    np.testing.assert_array_equal(mask, ids > np.array([0, 2, 4]))

@@ -228,7 +228,14 @@ class StableHloImporter:
         if name == "stablehlo.constant":
             array = constant_value(op.attributes["value"])
             result_type = convert_type(op.results[0].type, f"{where} {name}")
-            new = constant(array, location, _hint(location), type=result_type)
+            if result_type.dtype == "bf16":
+                # numpy has no bf16: an f32 constant (same values, exactly) converted to bf16.
+                wide = target.append(constant(array, location, _hint(location)))
+                new = Operation(
+                    "stablehlo.convert", [wide.result], [result_type], location=location
+                )
+            else:
+                new = constant(array, location, _hint(location), type=result_type)
             target.append(new)
             values[op.results[0]] = new.result
             return
