@@ -103,15 +103,51 @@ def test_files_import_like_the_function(files, exported, name):
     verify(imported.module)
     assert print_module(imported.module) == print_module(direct.module)
     assert imported.function().attributes["input_names"] == ["x", "w1", "w2"]
-    # Only the serialized Exported can be run (text and bytecode have no Python function).
-    assert imported.has_reference == (name == "exported.bin")
-    if imported.has_reference:
-        args = exported[1]
-        np.testing.assert_allclose(
-            imported.run_source(None, list(args))[1],
-            np.sum(np.tanh(args[0] @ args[1]), axis=1),
-            rtol=1e-5,
-        )
+    # The Exported runs with Exported.call; text and bytecode in StableHLO's interpreter.
+    assert imported.has_reference
+    args = exported[1]
+    for got, want in zip(imported.run_source(None, list(args)), mlp(*args)):
+        np.testing.assert_allclose(got, np.asarray(want), rtol=1e-5, atol=1e-6)
+
+
+def test_interpreter_runs_dynamic_shapes_and_skips_custom_calls(tmp_path):
+    def f(x, i):
+        return x.reshape(x.shape[0], -1) * 2, i > 1
+
+    (b,) = jax_export.symbolic_shape("b")
+    exp = jax_export.export(jax.jit(f))(
+        jax.ShapeDtypeStruct((b, 3, 2), jnp.float32), jax.ShapeDtypeStruct((b,), jnp.int32)
+    )
+    path = tmp_path / "dyn.mlirbc"
+    path.write_bytes(exp.mlir_module_serialized)
+    imported = load_model(str(path))
+    x = RNG.standard_normal((4, 3, 2)).astype(np.float32)
+    i = np.array([1, 2, 3, 0], np.int32)
+    for got, want in zip(imported.run_source(None, [x, i]), f(x, i)):
+        np.testing.assert_array_equal(got, np.asarray(want))
+    # A custom call the interpreter cannot run (it would abort the process): no runner.
+    text = tmp_path / "custom.mlir"
+    text.write_text(
+        "func.func @main(%a: tensor<2xf32>) -> tensor<2xf32> {\n"
+        "  %0 = stablehlo.custom_call @my_kernel(%a) : (tensor<2xf32>) -> tensor<2xf32>\n"
+        "  return %0 : tensor<2xf32>\n}\n"
+    )
+    custom = load_model(str(text))
+    assert not custom.has_reference
+    op = next(op for op in custom.module.walk() if op.name == "stablehlo.custom_call")
+    assert op.attributes["call_target_name"] == "my_kernel"
+    assert op.attributes["backend_config"] == "" and op.attributes["has_side_effect"] is False
+
+
+def test_multi_platform_export_selects_cpu():
+    exp = jax_export.export(jax.jit(lambda x: jnp.sin(x) * 2), platforms=("cuda", "cpu"))(
+        np.ones((2,), np.float32)
+    )
+    imported = load_model(exp)
+    fn = imported.function()
+    assert [a.type.shape for a in fn.args] == [(2,)]  # _platform_index is not an input
+    x = np.array([0.5, -1.0], np.float32)
+    np.testing.assert_allclose(imported.run_source(None, [x])[0], np.sin(x) * 2, rtol=1e-6)
 
 
 def test_registry_picks_the_jax_frontend(files, exported):

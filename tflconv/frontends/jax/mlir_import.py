@@ -60,6 +60,8 @@ class EntrySpec:
     signature_key: str
     input_names: list[str] | None = None  # None: from the argument locations
     output_names: list[str] | None = None  # None: output_0, output_1, ...
+    platform_index: int = 0
+    """The value of a multi-platform export's `_platform_index` argument (CPU's index)."""
 
 
 @dataclass
@@ -115,10 +117,10 @@ class StableHloImporter:
             raise FrontendError(f"no function @{spec.function} in the StableHLO module ({known})")
         block = fn_op.regions[0].blocks[0]
         where = f"@{spec.function}"
-        arg_types = [
-            convert_type(a.type, f"{where} argument {i}") for i, a in enumerate(block.arguments)
-        ]
-        names = spec.input_names or self._arg_names(fn_op)
+        platform_args = _platform_index_args(fn_op)
+        inputs = [a for i, a in enumerate(block.arguments) if i not in platform_args]
+        arg_types = [convert_type(a.type, f"{where} argument {i}") for i, a in enumerate(inputs)]
+        names = spec.input_names or self._arg_names(fn_op, platform_args)
         if len(names) != len(arg_types):
             raise FrontendError(
                 f"{where} takes {len(arg_types)} inputs but {len(names)} input names were given "
@@ -133,9 +135,12 @@ class StableHloImporter:
             {"entry": True, "signature_key": spec.signature_key, "input_names": list(names)},
         )
         self.module.add_function(fn)
-        values: dict[Any, Value] = {}
-        for mlir_arg, arg in zip(block.arguments, fn.args):
-            values[mlir_arg] = arg
+        values: dict[Any, Value] = dict(zip(inputs, fn.args))
+        for i in platform_args:
+            # A multi-platform export selects its lowering by this argument: the CPU one.
+            index = constant(np.array(spec.platform_index, np.int32), name="platform_index")
+            fn.block.append(index)
+            values[block.arguments[i]] = index.result
         outputs = self._import_ops(block, values, fn.block, where)
         fn.set_outputs(outputs)
         out_names = spec.output_names or [f"output_{i}" for i in range(len(outputs))]
@@ -147,7 +152,7 @@ class StableHloImporter:
         _drop_dead_ops(fn.block)
         return fn
 
-    def _arg_names(self, fn_op: ir.Operation) -> list[str]:
+    def _arg_names(self, fn_op: ir.Operation, skip: set[int] = frozenset()) -> list[str]:
         """Argument names from their locations (`loc("x")`), following a call that passes an
         unnamed argument through (jax.export's `main` wraps `_wrapped_jax_export_main`)."""
         block = fn_op.regions[0].blocks[0]
@@ -166,6 +171,8 @@ class StableHloImporter:
                             names[i] = plain_name(str(callee_args[j].location))
         out: list[str] = []
         for i, name in enumerate(names):
+            if i in skip:
+                continue
             base = _sanitize(name) if name else f"args_{i}"
             candidate, k = base, 1
             while candidate in out:
@@ -327,6 +334,24 @@ class StableHloImporter:
         values: dict[Any, Value] = dict(zip(block.arguments, fn.args))
         fn.set_outputs(self._import_ops(block, values, fn.block, where))
         return name
+
+
+def _platform_index_args(fn_op: ir.Operation) -> set[int]:
+    """Arguments marked `jax.global_constant = "_platform_index"` (multi-platform exports)."""
+    try:
+        arg_attrs = ir.ArrayAttr(fn_op.attributes["arg_attrs"])
+    except KeyError:
+        return set()
+    out = set()
+    for i, attrs in enumerate(arg_attrs):
+        d = ir.DictAttr(attrs)
+        try:
+            marker = ir.StringAttr(d["jax.global_constant"]).value
+        except KeyError:
+            continue
+        if marker == "_platform_index":
+            out.add(i)
+    return out
 
 
 def _drop_dead_ops(block: Block) -> None:

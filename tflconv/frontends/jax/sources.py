@@ -7,14 +7,14 @@ run the original):
 - a `jax.export.Exported`, or a file holding one (`exported.serialize()` bytes): its portable
   artifact; run with `Exported.call`;
 - StableHLO text (`.mlir`) or bytecode (`.mlirbc`, a portable artifact or plain MLIR bytecode):
-  no runner (there is no Python function to compare with).
+  run in StableHLO's reference interpreter (`interpreter.py`; none when it cannot run the ops).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -26,6 +26,7 @@ from jaxlib.mlir.dialects import stablehlo
 from tflconv.core.ir import Module
 
 from ..base import FrontendError, ImportedModel
+from .interpreter import interpreter_runner
 from .mlir_import import EntrySpec, StableHloImporter
 from .spec import JaxFunction, JaxFunctions
 
@@ -44,7 +45,7 @@ class _Export:
     input_names: list[str] | None
     runner: Callable[[list[np.ndarray]], list[np.ndarray]] | None
     keep: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    platform_index: int = 0
 
 
 def make_context() -> ir.Context:
@@ -119,7 +120,9 @@ def load(
         for exp in exports:
             importer = StableHloImporter(exp.mlir, module)
             main = _main_function(importer, exp)
-            importer.import_entry(EntrySpec(main, exp.key, exp.input_names))
+            importer.import_entry(
+                EntrySpec(main, exp.key, exp.input_names, platform_index=exp.platform_index)
+            )
             if exp.runner is not None:
                 runners[exp.key] = exp.runner
         return ImportedModel(module, model_type, runners, [e.keep for e in exports])
@@ -154,9 +157,10 @@ def _from_path(path: str, ctx: ir.Context) -> list[_Export]:
                 f"{path}: not UTF-8 text (bytecode belongs in a .mlirbc file)"
             ) from None
         mlir = _parse_mlir(text, path, ctx)
-        return [_Export(mlir, SERVING_DEFAULT, None, None)]
+        return [_Export(mlir, SERVING_DEFAULT, None, interpreter_runner(mlir, make_context))]
     if lower.endswith(BYTECODE_SUFFIXES) or data.startswith(MLIR_BYTECODE_MAGIC):
-        return [_Export(_read_bytecode(data, path, ctx), SERVING_DEFAULT, None, None)]
+        mlir = _read_bytecode(data, path, ctx)
+        return [_Export(mlir, SERVING_DEFAULT, None, interpreter_runner(mlir, make_context))]
     try:
         exported = jax_export.deserialize(bytearray(data))
     except Exception as e:  # noqa: BLE001 - flatbuffer errors of all kinds
@@ -276,7 +280,9 @@ def _from_exported(exported: Any, ctx: ir.Context, key: str = SERVING_DEFAULT) -
                 np.asarray(o) for o in jax.tree_util.tree_leaves(exported.call(*args, **kwargs))
             ]
 
-    return _Export(_legalize_chlo(mlir, "the Exported"), key, None, runner, exported)
+    platforms = [p.lower() for p in exported.platforms]
+    index = platforms.index("cpu") if "cpu" in platforms else 0
+    return _Export(_legalize_chlo(mlir, "the Exported"), key, None, runner, exported, index)
 
 
 def _from_callable(spec: JaxFunction, dynamic_batch: bool, ctx: ir.Context) -> _Export:
