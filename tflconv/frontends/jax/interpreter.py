@@ -53,15 +53,20 @@ def interpretable(module: ir.Module) -> bool:
     return True
 
 
-def interpreter_runner(module: ir.Module, make_context: Callable[[], ir.Context]) -> Runner | None:
-    """A runner for `module` (its `main`), or None when the interpreter cannot run it."""
+def interpreter_runner(
+    module: ir.Module,
+    make_context: Callable[[], ir.Context],
+    reload: Callable[[ir.Context], ir.Module],
+) -> Runner | None:
+    """A runner for `module` (its `main`), or None when the interpreter cannot run it.
+    `reload(ctx)` reads the module again for each run (the runner keeps no copy of the
+    weights; the interpreter's edits stay in its own context)."""
     if not interpretable(module):
         return None
-    text = module.operation.get_asm(binary=False)
 
     def run(arrays: list[np.ndarray]) -> list[np.ndarray]:
         with make_context() as ctx, ir.Location.unknown():
-            program = ir.Module.parse(text, ctx)
+            program = reload(ctx)
             for op in list(_all_ops(program)):
                 if op.name == "stablehlo.custom_call" and _target(op) == SHAPE_ASSERTION:
                     op.erase()

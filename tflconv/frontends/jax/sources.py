@@ -12,6 +12,7 @@ run the original):
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -150,25 +151,38 @@ def _from_path(path: str, ctx: ir.Context) -> list[_Export]:
         data = f.read()
     lower = path.lower()
     if lower.endswith(TEXT_SUFFIXES):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise FrontendError(
-                f"{path}: not UTF-8 text (bytecode belongs in a .mlirbc file)"
-            ) from None
-        mlir = _parse_mlir(text, path, ctx)
-        return [_Export(mlir, SERVING_DEFAULT, None, interpreter_runner(mlir, make_context))]
-    if lower.endswith(BYTECODE_SUFFIXES) or data.startswith(MLIR_BYTECODE_MAGIC):
+        mlir = _read_text(data, path, ctx)
+        reload = functools.partial(_reread, path, _read_text)
+    elif lower.endswith(BYTECODE_SUFFIXES) or data.startswith(MLIR_BYTECODE_MAGIC):
         mlir = _read_bytecode(data, path, ctx)
-        return [_Export(mlir, SERVING_DEFAULT, None, interpreter_runner(mlir, make_context))]
+        reload = functools.partial(_reread, path, _read_bytecode)
+    else:
+        try:
+            exported = jax_export.deserialize(bytearray(data))
+        except Exception as e:  # noqa: BLE001 - flatbuffer errors of all kinds
+            raise FrontendError(
+                f"{path}: not a serialized jax.export.Exported (exported.serialize() bytes), "
+                f"StableHLO text (.mlir) or bytecode (.mlirbc): {type(e).__name__}: "
+                f"{_first_line(e)}"
+            ) from None
+        return [_from_exported(exported, ctx)]
+    runner = interpreter_runner(mlir, make_context, reload)
+    return [_Export(mlir, SERVING_DEFAULT, None, runner)]
+
+
+def _reread(path: str, read: Callable[..., ir.Module], ctx: ir.Context) -> ir.Module:
+    with open(path, "rb") as f:
+        return read(f.read(), path, ctx)
+
+
+def _read_text(data: bytes, path: str, ctx: ir.Context) -> ir.Module:
     try:
-        exported = jax_export.deserialize(bytearray(data))
-    except Exception as e:  # noqa: BLE001 - flatbuffer errors of all kinds
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         raise FrontendError(
-            f"{path}: not a serialized jax.export.Exported (exported.serialize() bytes), "
-            f"StableHLO text (.mlir) or bytecode (.mlirbc): {type(e).__name__}: {_first_line(e)}"
+            f"{path}: not UTF-8 text (bytecode belongs in a .mlirbc file)"
         ) from None
-    return [_from_exported(exported, ctx)]
+    return _parse_mlir(text, path, ctx)
 
 
 def _first_line(e: BaseException) -> str:
