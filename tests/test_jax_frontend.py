@@ -533,3 +533,27 @@ def test_bf16_and_bool_constants():
     assert user.name == "stablehlo.convert" and user.result.type.dtype == "bf16"
     got, mask = imported.run_source(None, [x, ids])
     np.testing.assert_array_equal(mask, ids > np.array([0, 2, 4]))
+
+
+CUSTOM_CALL_MODEL = """\
+func.func public @main(%x: tensor<2x3xf32> loc("x")) -> tensor<2x3xf32> {
+  %0 = stablehlo.custom_call @my_kernel(%x) : (tensor<2x3xf32>) -> tensor<2x3xf32> loc(#k)
+  return %0 : tensor<2x3xf32>
+}
+#f = loc("model.py":12:4)
+#k = loc("jit(f)/my_kernel"(#f))
+"""
+
+
+def test_cli_convert_reports_stablehlo_ops_with_jax_lines(tmp_path, capsys):
+    from tflconv.cli.convert import main
+
+    path = tmp_path / "custom.mlir"
+    path.write_text(CUSTOM_CALL_MODEL)
+    code = main(["convert", str(path), "-o", str(tmp_path / "out.tflite")])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "stablehlo.custom_call x1" in err
+    assert "at jit(f)/my_kernel (model.py:12)" in err
+    assert "SELECT_TF_OPS" not in err
+    assert not (tmp_path / "out.tflite").exists()
