@@ -347,7 +347,8 @@ def _shape_spec(leaf: Any, batch: Any) -> Any:
     shape = tuple(array.shape)
     if batch is not None and shape:
         shape = (batch, *shape[1:])
-    return jax.ShapeDtypeStruct(shape, array.dtype)
+    # As jax.jit sees the value: float64 / int64 become 32-bit unless jax_enable_x64 is on.
+    return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(array.dtype))
 
 
 def _input_names(spec: JaxFunction, args: tuple[Any, ...]) -> list[str]:
