@@ -129,7 +129,7 @@ def conversion_pipeline(config: ConversionConfig | None = None) -> list[Pass]:
         passes.append(_make("custom-ops", ops=config.custom_ops))
     passes.append(_make("canonicalize"))
     if config.builtins:  # SELECT_TF_OPS alone: every TF op becomes a Flex op, as in tf.lite
-        passes += [_make("lower-tensor-lists"), _make("legalize-tf")]
+        passes += [_make("lower-tensor-lists"), _make("legalize-tf"), _make("legalize-stablehlo")]
     if config.select:  # what legalize-tf left, if TF has a kernel for it
         passes.append(_make("select-tf-ops", user_ops=config.select_user_ops))
     if config.allow_custom_ops:  # what is still left

@@ -1,0 +1,112 @@
+"""`legalize-stablehlo`: stablehlo.* ops -> TFLite builtins (a partial conversion; leftovers
+stay stablehlo.* and `check-tflite-legal` reports them with the reason).
+
+Follows the official StableHLO -> TFL legalization (tensorflow/compiler/mlir/lite/stablehlo/
+transforms/legalize_hlo_conversions/*.cc). Ops inside the bodies of stablehlo ops (a reduce's
+`stablehlo.add`, a comparator) are not converted on their own: the pattern of the op that owns
+the body reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from tflconv.core.ir import Function, Module, Operation
+from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.core.pipeline import PipelineError
+from tflconv.core.rewrite import (
+    ConversionTarget,
+    PatternSet,
+    apply_conversion,
+    apply_walk,
+    unknown_pattern_names,
+)
+
+from . import composite, control_flow, dot_conv, elementwise, gather_scatter, reduce, shape_ops
+
+
+def composite_patterns() -> PatternSet:
+    """Multi-op idioms (softmax), matched in one sweep before the op-by-op conversion."""
+    return PatternSet(composite.PATTERNS)
+
+
+def legalize_stablehlo_patterns() -> PatternSet:
+    """Every StableHLO -> TFL op pattern, family by family."""
+    return PatternSet(
+        reduce.PATTERNS  # first: the average-pool pattern roots at stablehlo.divide
+        + elementwise.PATTERNS
+        + dot_conv.PATTERNS
+        + shape_ops.PATTERNS
+        + gather_scatter.PATTERNS
+        + control_flow.PATTERNS
+    )
+
+
+def in_stablehlo_body(op: Operation) -> bool:
+    """Whether `op` sits in the body of a stablehlo op (a reduction or comparator body)."""
+    block = op.parent
+    while block is not None and block.parent is not None:
+        owner = block.parent.parent
+        if isinstance(owner, Function) or owner is None:
+            return False
+        if owner.name.startswith("stablehlo."):
+            return True
+        block = owner.parent
+    return False
+
+
+class StablehloTarget(ConversionTarget):
+    """stablehlo.* is illegal, except in the bodies of stablehlo ops (their owner reads them)."""
+
+    def is_illegal(self, op: Operation) -> bool:
+        return op.dialect == "stablehlo" and not in_stablehlo_body(op)
+
+
+def legalize_target() -> ConversionTarget:
+    return StablehloTarget(legal_dialects={"tfl", "arith", "func"}, illegal_dialects={"stablehlo"})
+
+
+@register_pass
+@dataclass(frozen=True)
+class LegalizeStablehlo(Pass):
+    """Rewrite stablehlo.* ops into tfl.* builtins; ops no pattern handles stay for the gate."""
+
+    name: ClassVar[str] = "legalize-stablehlo"
+    enable_patterns: tuple[str, ...] = ()
+    """Only these patterns (by name; empty: all), for bisecting a bad rewrite."""
+    disable_patterns: tuple[str, ...] = ()
+    """Patterns to leave out, for bisecting a bad rewrite."""
+
+    def __post_init__(self) -> None:
+        if self.enable_patterns or self.disable_patterns:
+            known = [p.name for p in [*composite_patterns(), *legalize_stablehlo_patterns()]]
+            for option, names in (
+                ("enable-patterns", self.enable_patterns),
+                ("disable-patterns", self.disable_patterns),
+            ):
+                problem = unknown_pattern_names(names, known)
+                if problem:
+                    raise PipelineError(f"{option}: {problem}")
+
+    def run(self, module: Module, ctx: PassContext) -> bool:
+        if not any(op.dialect == "stablehlo" for op in module.walk()):
+            return False  # a TF model: nothing to do
+        only, skip = self.enable_patterns or None, self.disable_patterns
+        changed = apply_walk(
+            module,
+            composite_patterns().filtered(only, skip),
+            tracer=ctx.tracer,
+            listener=ctx.listener,
+        )
+        patterns = legalize_stablehlo_patterns().filtered(only, skip)
+        result = apply_conversion(
+            module,
+            patterns,
+            legalize_target(),
+            mode="partial",
+            tracer=ctx.tracer,
+            listener=ctx.listener,
+        )
+        ctx.stats["unconverted ops"] += len(result.unconverted)
+        return changed or result.changed
