@@ -397,25 +397,29 @@ def test_function_without_example_args_and_bad_options(files):
 # --- the converter API -----------------------------------------------------------------------
 
 
-def test_experimental_from_jax_names_and_report():
+def test_unsupported_report_names_jax_lines_and_no_select_tf_ops(tmp_path):
     from tflconv import TFLiteConverter
     from tflconv.api.converter import ConverterError
 
-    x, w1, w2 = _mlp_args()
-    serving = functools.partial(mlp, w1=w1, w2=w2)
-    conv = TFLiteConverter.experimental_from_jax([serving], [[("input1", x)]])
+    def f(key, x):
+        # rng_bit_generator has no TFLite builtin: it stays stablehlo.* and is reported.
+        _, bits = jax.lax.rng_bit_generator(key, (2, 3), dtype=jnp.uint32)
+        return x + bits.astype(jnp.float32)
+
+    key = np.array([1, 2, 3, 4], np.uint32)
+    x = np.ones((2, 3), np.float32)
+    conv = TFLiteConverter.experimental_from_jax([f], [[("key", key), ("x", x)]])
     conv.target_spec.supported_ops = {"TFLITE_BUILTINS", "SELECT_TF_OPS"}
     with pytest.raises(ConverterError) as info:
         conv.convert()
-    report = info.value.report
-    ops = {u.op: u for u in report.ops}
-    if "stablehlo.tanh" not in ops:
-        pytest.skip("legalize-stablehlo converts these ops (the report is tested without it)")
-    tanh = ops["stablehlo.tanh"]
-    assert tanh.locations[0].node == "jit(mlp)/tanh"
-    assert tanh.locations[0].line == _line_of(mlp, "jnp.tanh")
-    assert not tanh.flex_allowlisted
-    assert not any("SELECT_TF_OPS" in fix for fix in tanh.fixes)
+    ops = {u.op: u for u in info.value.report.ops}
+    rng = ops["stablehlo.rng_bit_generator"]
+    assert rng.locations[0].node == "jit(f)/rng_bit_generator"
+    assert Path(rng.locations[0].file).name == "test_jax_frontend.py"
+    assert rng.locations[0].line == _line_of(f, "rng_bit_generator(")
+    assert not rng.flex_allowlisted
+    assert not any("SELECT_TF_OPS" in fix for fix in rng.fixes)
+    assert "SELECT_TF_OPS (" not in info.value.details
 
 
 def test_converter_input_names_and_signatures():
@@ -557,3 +561,104 @@ def test_cli_convert_reports_stablehlo_ops_with_jax_lines(tmp_path, capsys):
     assert "at jit(f)/my_kernel (model.py:12)" in err
     assert "SELECT_TF_OPS" not in err
     assert not (tmp_path / "out.tflite").exists()
+
+
+# --- end to end: JAX -> tflconv -> LiteRT, compared with JAX (ops legalize-stablehlo covers) --
+
+
+def _litert(tflite: bytes, inputs, signature_key=None):
+    from e2e_util import run_litert
+
+    return run_litert(tflite, inputs, signature_key)
+
+
+def _dense_model():
+    nn = pytest.importorskip("flax.linen")
+
+    class Dense2(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            return nn.Dense(3)(nn.relu(nn.Dense(8)(x)))
+
+    model = Dense2()
+    x = RNG.standard_normal((2, 5)).astype(np.float32)
+    return model, model.init(jax.random.PRNGKey(1), x), x
+
+
+def test_e2e_experimental_from_jax_signature_names():
+    pytest.importorskip("ai_edge_litert")
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tflconv import TFLiteConverter
+
+    model, params, x = _dense_model()
+    serving = functools.partial(model.apply, params)
+    tflite = TFLiteConverter.experimental_from_jax([serving], [[("features", x)]]).convert()
+    signature = Interpreter(model_content=tflite).get_signature_list()["serving_default"]
+    assert signature["inputs"] == ["features"]
+    assert signature["outputs"] == ["output_0"]
+    (got,) = _litert(tflite, [x], "serving_default")
+    np.testing.assert_allclose(got, np.asarray(serving(x)), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 7])
+def test_e2e_from_jax_dynamic_batch(batch):
+    pytest.importorskip("ai_edge_litert")
+    from tflconv import TFLiteConverter
+    from tflconv.tflite.reader import read_flatbuffer
+
+    model, params, x = _dense_model()
+    serving = functools.partial(model.apply, params)
+    tflite = TFLiteConverter.from_jax(serving, x, dynamic_batch=True).convert()
+    fn = read_flatbuffer(tflite).functions[0]
+    assert fn.args[0].type.shape == (None, 5)  # shape_signature [-1, 5]
+    xs = RNG.standard_normal((batch, 5)).astype(np.float32)
+    (got,) = _litert(tflite, [xs])
+    np.testing.assert_allclose(got, np.asarray(serving(xs)), atol=1e-5, rtol=1e-4)
+
+
+def test_e2e_nnx_module_two_signatures():
+    pytest.importorskip("ai_edge_litert")
+    nnx = pytest.importorskip("flax.nnx")
+    from tflconv import TFLiteConverter
+
+    class Net(nnx.Module):
+        def __init__(self, rngs):
+            self.linear = nnx.Linear(4, 2, rngs=rngs)
+
+        def __call__(self, x):
+            return jax.nn.relu(self.linear(x))
+
+    net = Net(nnx.Rngs(0))
+    x = RNG.standard_normal((3, 4)).astype(np.float32)
+
+    def predict(x):
+        return net(x)
+
+    def scaled(x):
+        return net(x) * 2.0
+
+    tflite = TFLiteConverter.experimental_from_jax(
+        [predict, scaled], [[("x", x)], [("x", x)]]
+    ).convert()
+    for key, fn in (("predict", predict), ("scaled", scaled)):
+        (got,) = _litert(tflite, [x], key)
+        np.testing.assert_allclose(got, np.asarray(fn(x)), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", ["exported.bin", "model.mlirbc"])
+def test_e2e_cli_convert_and_verify(tmp_path, capsys, kind):
+    pytest.importorskip("ai_edge_litert")
+    from tflconv.cli.convert import main
+
+    model, params, x = _dense_model()
+    exp = jax_export.export(jax.jit(functools.partial(model.apply, params)))(x)
+    path = tmp_path / kind
+    path.write_bytes(exp.serialize() if kind == "exported.bin" else exp.mlir_module_serialized)
+    out = tmp_path / "model.tflite"
+    code = main(["convert", str(path), "-o", str(out), "--verify"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert out.exists()
+    (got,) = _litert(out.read_bytes(), [x])
+    np.testing.assert_allclose(got, np.asarray(model.apply(params, x)), atol=1e-5, rtol=1e-4)
