@@ -662,3 +662,38 @@ def test_e2e_cli_convert_and_verify(tmp_path, capsys, kind):
     assert out.exists()
     (got,) = _litert(out.read_bytes(), [x])
     np.testing.assert_allclose(got, np.asarray(model.apply(params, x)), atol=1e-5, rtol=1e-4)
+
+
+def test_e2e_int8_ptq_flax_cnn():
+    pytest.importorskip("ai_edge_litert")
+    nn = pytest.importorskip("flax.linen")
+    from e2e_util import op_histogram
+
+    import tflconv
+
+    class SmallCNN(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.max_pool(nn.relu(nn.Conv(8, (3, 3))(x)), (2, 2), (2, 2))
+            return nn.Dense(4)(x.reshape(x.shape[0], -1))
+
+    model = SmallCNN()
+    x = RNG.random((1, 8, 8, 3), dtype=np.float32)
+    params = model.init(jax.random.PRNGKey(0), x)
+    conv = tflconv.TFLiteConverter.from_jax(functools.partial(model.apply, params), x)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    samples = [RNG.random((1, 8, 8, 3), dtype=np.float32) for _ in range(16)]
+    conv.representative_dataset = lambda: ([s] for s in samples)
+    tflite = conv.convert()
+    assert op_histogram(tflite).keys() >= {"tfl.conv_2d", "tfl.fully_connected"}
+    from tflconv.tflite.reader import read_flatbuffer
+
+    weights = [
+        op.result.type
+        for op in read_flatbuffer(tflite).walk()
+        if op.name == "arith.constant" and op.result.type.rank == 4
+    ]
+    assert weights and all(t.dtype == "i8" for t in weights)  # the conv filter is int8
+    want = np.asarray(model.apply(params, x))
+    (got,) = _litert(tflite, [x])
+    np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())
