@@ -156,6 +156,10 @@ def test_registry_picks_the_jax_frontend(files, exported):
     assert frontend_for(exported[0]).name == "jax"
     assert frontend_for(mlp, example_args=()).name == "jax"
     assert load_source(str(files / "model.mlir")).frontend == "jax"
+    # Other .bin files (no embedded MLIR bytecode) still reach the TensorFlow fallback.
+    other = files / "weights.bin"
+    other.write_bytes(b"\x00" * 64)
+    assert frontend_for(str(other)).name == "tensorflow"
 
 
 def test_ir_text_round_trip(exported):

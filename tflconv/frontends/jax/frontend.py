@@ -63,6 +63,21 @@ def _is_tflconv_ir_text(path: str) -> bool:
     return path.endswith(".tflconv.mlir")
 
 
+MLIR_BYTECODE_MAGIC = b"ML\xefR"
+
+
+def _holds_mlir_bytecode(path: str) -> bool:
+    """Whether a `.bin` file embeds MLIR bytecode (a serialized `Exported` does; its FlatBuffer
+    has no file identifier), so other `.bin` files still reach the TensorFlow frontend."""
+    import mmap  # stdlib; only for .bin paths
+
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(MLIR_BYTECODE_MAGIC) >= 0
+    except (OSError, ValueError):  # missing or empty: not ours
+        return False
+
+
 class JaxFrontend:
     """JAX functions with example args, `jax.export.Exported` objects, StableHLO text (.mlir),
     bytecode (.mlirbc) and serialized `Exported` files."""
@@ -76,6 +91,8 @@ class JaxFrontend:
     def accepts(self, source: Any, **options: Any) -> bool:
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source).lower()
+            if path.endswith(".bin"):
+                return _holds_mlir_bytecode(os.fspath(source))
             return path.endswith(FILE_SUFFIXES) and not _is_tflconv_ir_text(path)
         if isinstance(source, JaxFunctions):
             return True
