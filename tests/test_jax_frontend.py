@@ -701,3 +701,21 @@ def test_e2e_int8_ptq_flax_cnn():
     want = np.asarray(model.apply(params, x))
     (got,) = _litert(tflite, [x])
     np.testing.assert_allclose(got, want, atol=0.05 * np.abs(want).max())
+
+
+def test_pytree_arguments_are_named_by_their_keys():
+    from tflconv import TFLiteConverter
+    from tflconv.api.converter import import_source
+
+    def f(params, x):
+        return x @ params["w"] + params["b"]
+
+    params = {"w": RNG.standard_normal((3, 2)).astype(np.float32), "b": np.ones(2, np.float32)}
+    x = RNG.standard_normal((1, 3)).astype(np.float32)
+    imported = load_model(f, example_args=(params, x))
+    assert imported.function().attributes["input_names"] == ["params_b", "params_w", "x"]
+    conv = TFLiteConverter.experimental_from_jax([f], [[("p", params), ("features", x)]])
+    imported = import_source(conv._source, {}, "jax")
+    assert imported.function().attributes["input_names"] == ["p_b", "p_w", "features"]
+    (got,) = imported.run_source(None, {"p_b": params["b"], "p_w": params["w"], "features": x})
+    np.testing.assert_allclose(got, x @ params["w"] + params["b"], rtol=1e-6)
