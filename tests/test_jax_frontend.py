@@ -719,3 +719,24 @@ def test_pytree_arguments_are_named_by_their_keys():
     assert imported.function().attributes["input_names"] == ["p_b", "p_w", "features"]
     (got,) = imported.run_source(None, {"p_b": params["b"], "p_w": params["w"], "features": x})
     np.testing.assert_allclose(got, x @ params["w"] + params["b"], rtol=1e-6)
+
+
+def test_purity_of_generic_ops():
+    from tflconv.core.opdef import is_pure
+
+    def f(xs, h0):
+        def step(h, x):
+            return jnp.tanh(h + x), h
+
+        return jax.lax.scan(step, h0, xs)[0]
+
+    xs = RNG.standard_normal((4, 2)).astype(np.float32)
+    imported = load_model(f, example_args=(xs, np.zeros(2, np.float32)))
+    loop = next(op for op in imported.module.walk() if op.name == "stablehlo.while")
+    assert is_pure(loop)  # its body only computes
+    imported = load_model(
+        lambda key: jax.lax.rng_bit_generator(key, (2,), dtype=jnp.uint32)[1],
+        example_args=(np.array([1, 2, 3, 4], np.uint32),),
+    )
+    rng = next(op for op in imported.module.walk() if op.name == "stablehlo.rng_bit_generator")
+    assert not is_pure(rng)
