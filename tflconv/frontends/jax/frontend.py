@@ -40,7 +40,10 @@ def load_model(
     signature_key: str | None = None,
 ) -> ImportedModel:
     """Import a JAX function (with `example_args`), a `jax.export.Exported`, or a StableHLO
-    file into stablehlo-dialect IR. Raises `FrontendError` when the source cannot be read."""
+    file into stablehlo-dialect IR. `input_names`: one per flattened input (default: JAX's
+    argument names); `dynamic_batch`: the leading dim of every input of a function becomes
+    symbolic; `signature_key` (default "serving_default"). Raises `FrontendError` when the
+    source cannot be read."""
     # JAX loads only here, when a JAX model is imported.
     from . import sources
 
