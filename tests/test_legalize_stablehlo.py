@@ -39,7 +39,7 @@ def check(fn, *args, atol=1e-5, rtol=1e-4, inputs=None, **kwargs) -> bytes:
     tflite = convert(fn, *args, **kwargs)
     feed = list(inputs if inputs is not None else args)
     got = run_litert(tflite, feed)
-    want = fn(*feed)
+    want = fn(*[jnp.asarray(a) for a in feed])
     want = list(want) if isinstance(want, (tuple, list)) else [want]
     assert len(got) == len(want)
     for g, w in zip(got, want):
@@ -220,6 +220,20 @@ CONVS = {
 }
 
 
+def test_conv1d():
+    """A 1-D convolution (Flax Conv on [batch, length, features]) runs as CONV_2D of height 1."""
+    w = _rand((3, 2, 4))
+    for padding, stride in (("SAME", 1), ("VALID", 2)):
+        tflite = check(
+            lambda x, p=padding, s=stride: lax.conv_general_dilated(
+                x, w, (s,), p, dimension_numbers=("NWC", "WIO", "NWC")
+            ),
+            _rand((2, 9, 2)),
+            atol=1e-4,
+        )
+        assert ops(tflite).get("tfl.conv_2d") == 1
+
+
 @pytest.mark.parametrize("name", list(CONVS))
 def test_convolution(name):
     xs, ks, dn, kwargs = CONVS[name]
@@ -337,7 +351,107 @@ def test_gather(idx_shape):
     check(lambda a, p: a[p[..., 0], p[..., 1]], x, pairs)
 
 
+def test_scatter_at_set_add():
+    """JAX's .at[].set / .add: whole-row scatters -> SCATTER_ND (+ ADD, or a mask and
+    SELECT_V2 for set); a constant in-range window -> DYNAMIC_UPDATE_SLICE."""
+    x = _rand((5, 3))
+    u = _rand((2, 3))
+
+    def fn(a, i, upd, idx):
+        return a.at[i].set(upd[0]), a.at[idx].add(upd), a.at[1:3].set(0.0), a.at[4].add(1.0)
+
+    for i, idx in ((2, [0, 3]), (-1, [4, 4])):  # negative index: JAX wraps it first
+        tflite = check(fn, x, np.array(i, np.int32), u, np.array(idx, np.int32))
+    hist = ops(tflite)
+    assert hist.get("tfl.scatter_nd") == 4 and hist.get("tfl.dynamic_update_slice") == 1
+
+
+# --- control flow -------------------------------------------------------------------------------
+
+
+def test_scan_rnn_and_cond():
+    """lax.scan -> tfl.while (its regions become subgraphs, captured constants copied in);
+    lax.cond -> tfl.if on `index == 0`."""
+    w = _rand((4, 4)) * 0.3
+
+    def fn(xs, h):
+        def step(h, x):
+            h = jnp.tanh(x + h @ w)
+            return h, h * 2
+
+        h, ys = lax.scan(step, h, xs)
+        return lax.cond(jnp.sum(h) > 0, lambda a: a * 2, lambda a: a - 1, h), ys
+
+    tflite = check(fn, _rand((5, 2, 4)), _rand((2, 4)))
+    hist = ops(tflite)
+    assert hist.get("tfl.while") == 1 and hist.get("tfl.if") == 1
+
+
+def test_fori_loop_and_switch():
+    def fn(x, n):
+        y = lax.fori_loop(0, 3, lambda i, a: a * 0.5 + i, x)
+        return lax.switch(n, [lambda a: a + 1, lambda a: a * 3], y)
+
+    x = _rand((3,))
+    for n in (0, 1, 7):  # out of range runs the last branch, as in StableHLO
+        check(fn, x, np.array(n, np.int32))
+
+
 # --- refusals -----------------------------------------------------------------------------------
+
+
+REFUSALS = [
+    (
+        '%y = "stablehlo.remainder"(%x, %x) : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xf32>',
+        "LegalizeIntRemainder",
+        "only integer remainder",
+    ),
+    (
+        '%y = "stablehlo.compare"(%x, %x) {comparison_direction = "LT", compare_type = '
+        '"TOTALORDER"} : (tensor<3xf32>, tensor<3xf32>) -> tensor<3xi1>',
+        "LegalizeCompare",
+        "TOTALORDER",
+    ),
+    (
+        '%y = "stablehlo.custom_call"(%x) {call_target_name = "my_kernel"} : (tensor<3xf32>) '
+        "-> tensor<3xf32>",
+        "RefuseCustomCall",
+        "'my_kernel' has no TFL builtin",
+    ),
+    (
+        '%y = "stablehlo.exponential"(%x) : (tensor<3xf64>) -> tensor<3xf64>',
+        "LegalizeUnary",
+        "tfl.exp does not run on f64",
+    ),
+    (
+        '%y = "stablehlo.dot_general"(%x, %x) {lhs_contracting_dimensions = [0], '
+        "rhs_contracting_dimensions = [0]} : (tensor<3xi32>, tensor<3xi32>) -> tensor<i32>",
+        "LegalizeDotGeneralBatchMatmul",
+        "only float dot_general",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "pattern", "reason"), REFUSALS, ids=lambda v: str(v)[:24])
+def test_refusal_reasons(body, pattern, reason):
+    """Every refusal says why, under the pattern's name (what the legality gate shows)."""
+    from tflconv.core.parser import parse_module
+    from tflconv.core.passes import PassContext
+    from tflconv.passes.legalize_stablehlo.pass_ import LegalizeStablehlo
+
+    dtype = body.split(") -> tensor<")[0].split("tensor<")[-1].rstrip(">,")
+    result = body.split("-> ")[-1]
+    text = (
+        f"module {{\n  func.func @main(%x: tensor<{dtype}>) -> ({result}) "
+        f"attributes {{entry = true}} {{\n    {body}\n"
+        f'    "func.return"(%y) : ({result}) -> ()\n  }}\n}}\n'
+    )
+    module = parse_module(text)
+    ctx = PassContext()
+    LegalizeStablehlo().run(module, ctx)
+    (op,) = [op for op in module.walk() if op.name.startswith("stablehlo.")]
+    reasons = dict(ctx.tracer.failure_reasons(op))
+    assert reason in reasons.get(pattern, ""), reasons
 
 
 def test_unsupported_op_is_reported():
@@ -395,6 +509,46 @@ def test_cnn():
         "tfl.fully_connected": 2,
         "tfl.softmax": 1,
     }
+
+
+def _bn_cnn():
+    nn = pytest.importorskip("flax.linen")
+
+    class CNN(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            x = nn.BatchNorm(use_running_average=True)(nn.Conv(8, (3, 3))(x))
+            x = nn.max_pool(nn.relu(x), (2, 2), (2, 2))
+            return nn.Dense(4)(x.reshape((x.shape[0], -1)))
+
+    x = _rand((1, 8, 8, 3))
+    variables = CNN().init(jax.random.PRNGKey(0), x)
+    noise = np.random.RandomState(1)
+    variables = jax.tree_util.tree_map(
+        lambda a: a + 0.1 * noise.randn(*a.shape).astype(np.float32), variables
+    )
+    return partial(CNN().apply, variables), x
+
+
+def test_cnn_batchnorm_folds_and_int8():
+    """Inference BatchNorm (scale * rsqrt(var + eps), folded on constants) disappears into
+    the CONV_2D; full-integer PTQ then works on the result."""
+    f, x = _bn_cnn()
+    tflite = check(f, x, atol=1e-4)
+    assert ops(tflite) == {
+        "tfl.conv_2d": 1,
+        "tfl.max_pool_2d": 1,
+        "tfl.reshape": 1,
+        "tfl.fully_connected": 1,
+    }
+    conv = tflconv.TFLiteConverter.from_jax(f, x)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([_rand((1, 8, 8, 3))] for _ in range(16))
+    quant = conv.convert()
+    got = run_litert(quant, [x])[0]
+    want = np.asarray(f(x))
+    assert np.abs(got - want).max() < 0.05 * np.abs(want).max() + 0.05
+    assert "tfl.quantize" in ops(quant)
 
 
 def test_transformer_block():

@@ -186,13 +186,14 @@ class LegalizeDotGeneralBatchMatmul(RewritePattern):
 
 def _conv_reason(op: Operation) -> str | None:
     x, k = op.operands
-    if x.type.rank != 4 or k.type.rank != 4:
-        return "only 2-D convolutions (rank-4 operands) are legalized"
+    if x.type.rank not in (3, 4) or k.type.rank != x.type.rank:
+        return "only 1-D and 2-D convolutions (rank-3/4 operands) are legalized"
     if not x.type.is_float or x.type.dtype != k.type.dtype:
         return f"only float convolutions are legalized here ({x.type.dtype}, {k.type.dtype})"
     if op.result.type.dtype != x.type.dtype:
         return "mixed element types (preferred_element_type) are not legalized"
-    if ints(op, "lhs_dilation", [1, 1]) != [1, 1]:
+    n = x.type.rank - 2
+    if ints(op, "lhs_dilation", [1] * n) != [1] * n:
         return "lhs_dilation (a transposed convolution) is not legalized"
     if any(bool(r) for r in (op.attributes.get("window_reversal") or [])):
         return "window_reversal is not legalized"
@@ -201,10 +202,24 @@ def _conv_reason(op: Operation) -> str | None:
     return None
 
 
+def _padding(
+    in_hw: list[int | None], kernel: list[int], strides: list[int], dilation: list[int], pads
+) -> str | None:
+    """ "VALID", "SAME" (the pads TF's SAME would use for the static sizes), else None."""
+    if all(p == (0, 0) for p in pads):
+        return "VALID"
+    if all(
+        d is not None and tuple(p) == same_pads(d, kk, s, dl)
+        for d, kk, s, dl, p in zip(in_hw, kernel, strides, dilation, pads)
+    ):
+        return "SAME"
+    return None
+
+
 class LegalizeConvolution(RewritePattern):
     """stablehlo.convolution(x, k) -> tfl.conv_2d(x: NHWC, k: OHWI, zeros) /
     tfl.depthwise_conv_2d(x, k: [1, H, W, C*M], zeros), transposed from and to the op's
-    dimension numbers"""
+    dimension numbers (a 1-D convolution runs as a 2-D one of height 1)"""
 
     root = "stablehlo.convolution"
 
@@ -213,6 +228,7 @@ class LegalizeConvolution(RewritePattern):
             return rw.fail(why)
         x, k = op.operands
         a = op.attributes
+        n = x.type.rank - 2  # type: ignore[operator]
         ib, ifeat = int(a["input_batch_dimension"]), int(a["input_feature_dimension"])
         isp = ints(op, "input_spatial_dimensions")
         ki, ko = int(a["kernel_input_feature_dimension"]), int(a["kernel_output_feature_dimension"])
@@ -220,16 +236,16 @@ class LegalizeConvolution(RewritePattern):
         ob, ofeat = int(a["output_batch_dimension"]), int(a["output_feature_dimension"])
         osp = ints(op, "output_spatial_dimensions")
         groups = int(a.get("feature_group_count", 1))
-        strides = ints(op, "window_strides", [1, 1])
-        dilation = ints(op, "rhs_dilation", [1, 1])
-        pads = pairs(op, "padding", 2)
-        if pads is None or len(strides) != 2 or len(dilation) != 2:
+        strides = ints(op, "window_strides", [1] * n)
+        dilation = ints(op, "rhs_dilation", [1] * n)
+        pads = pairs(op, "padding", n)
+        if pads is None or len(strides) != n or len(dilation) != n or len(isp) != n:
             return rw.fail("malformed window attributes")
         c_in = x.type.shape[ifeat]  # type: ignore[index]
         k_shape = k.type.shape
         c_out = k_shape[ko]  # type: ignore[index]
-        kh, kw = k_shape[ksp[0]], k_shape[ksp[1]]  # type: ignore[index]
-        if c_in is None or c_out is None or kh is None or kw is None:
+        kernel = [k_shape[d] for d in ksp]  # type: ignore[index]
+        if c_in is None or c_out is None or None in kernel:
             return rw.fail("feature / kernel dims are not static")
         depthwise = groups > 1 and groups == c_in and k_shape[ki] == 1  # type: ignore[index]
         name = "depthwise_conv_2d" if depthwise else "conv_2d"
@@ -237,16 +253,24 @@ class LegalizeConvolution(RewritePattern):
             return rw.fail(why)
         if groups > 1 and not depthwise and (c_in % groups or c_out % groups):
             return rw.fail("feature_group_count does not divide the features")
-        nhwc = transpose(rw, x, [ib, isp[0], isp[1], ifeat])
+        nhwc = transpose(rw, x, [ib, *isp, ifeat])
+        filt = transpose(rw, k, [ki, *ksp, ko] if depthwise else [ko, *ksp, ki])
+        out = op.result.type
+        oshape = out.shape
+        out_nhwc = [oshape[ob], *(oshape[d] for d in osp), oshape[ofeat]]  # type: ignore[index]
+        if n == 1:  # height 1: insert the unit dim after batch
+            shape = nhwc.type.shape
+            if not reshapable((shape[0], 1, *shape[1:])):  # type: ignore[index]
+                return rw.fail("input has several unknown dims")
+            nhwc = reshape(rw, nhwc, (shape[0], 1, *shape[1:]))  # type: ignore[index]
+            fshape = filt.type.shape
+            filt = reshape(rw, filt, (fshape[0], 1, *fshape[1:]))  # type: ignore[index]
+            kernel, strides, dilation = [1, *kernel], [1, *strides], [1, *dilation]
+            pads = [(0, 0), *pads]
+            out_nhwc = [out_nhwc[0], 1, *out_nhwc[1:]]
         in_hw = [nhwc.type.shape[1], nhwc.type.shape[2]]  # type: ignore[index]
-        if all(p == (0, 0) for p in pads):
-            padding = "VALID"
-        elif all(
-            d is not None and tuple(p) == same_pads(d, kk, s, dl)
-            for d, kk, s, dl, p in zip(in_hw, (kh, kw), strides, dilation, pads)
-        ):
-            padding = "SAME"
-        else:
+        padding = _padding(in_hw, kernel, strides, dilation, pads)  # type: ignore[arg-type]
+        if padding is None:
             if any(lo < 0 or hi < 0 for lo, hi in pads):
                 return rw.fail("negative padding is not legalized")
             padding = "VALID"
@@ -258,15 +282,6 @@ class LegalizeConvolution(RewritePattern):
             )
             pad_arr = i32(rw, [[0, 0], list(pads[0]), list(pads[1]), [0, 0]])
             nhwc = create_tfl(rw, "pad", [nhwc, pad_arr], [nhwc.type.with_shape(padded)]).result
-        if depthwise:
-            filt = transpose(rw, k, [ki, ksp[0], ksp[1], ko])
-        else:
-            filt = transpose(rw, k, [ko, ksp[0], ksp[1], ki])
-        out = op.result.type
-        oshape = out.shape
-        out_nhwc = out.with_shape(
-            (oshape[ob], oshape[osp[0]], oshape[osp[1]], oshape[ofeat])  # type: ignore[index]
-        )
         bias = const(rw, np.zeros([c_out], dtype=numpy_dtype(x.type.dtype)))
         attrs = {
             "padding": padding,
@@ -278,9 +293,12 @@ class LegalizeConvolution(RewritePattern):
         }
         if depthwise:
             attrs["depth_multiplier"] = c_out // c_in
-        conv = create_tfl(rw, name, [nhwc, filt, bias], [out_nhwc], **attrs).result
-        perm = [0] * 4
-        for axis, source in ((ob, 0), (osp[0], 1), (osp[1], 2), (ofeat, 3)):
+        conv_t = out.with_shape(tuple(out_nhwc))
+        conv = create_tfl(rw, name, [nhwc, filt, bias], [conv_t], **attrs).result
+        if n == 1:
+            conv = reshape(rw, conv, (out_nhwc[0], *out_nhwc[2:]))
+        perm = [0] * (n + 2)
+        for source, axis in enumerate([ob, *osp, ofeat]):
             perm[axis] = source
         rw.replace(op, transpose(rw, conv, perm))
         return None

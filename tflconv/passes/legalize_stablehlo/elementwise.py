@@ -6,12 +6,15 @@ patterns + the TFL optimizer's broadcast folding).
 
 from __future__ import annotations
 
-from tflconv.core.ir import Operation, Value
+import numpy as np
+
+from tflconv.core.ir import Operation, Value, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_reason
 from tflconv.dialects.tfl_traits import FUSED_ACTIVATION_OPS
 
-from ..legalize_tf.common import create_tfl
+from ..cleanup.fold_kernels import array_bits, fold_allowed
+from ..legalize_tf.common import const, create_tfl
 from .util import NONE_ACT, implicit_broadcast, scalar_const, text
 
 # stablehlo op -> (tfl op, highest rank the kernel broadcasts; None: any, 0: equal shapes only).
@@ -251,7 +254,53 @@ class LegalizeConvert(RewritePattern):
         return None
 
 
+_FOLD_UNARY = {
+    "stablehlo.rsqrt": lambda a: 1 / np.sqrt(a),
+    "stablehlo.sqrt": np.sqrt,
+    "stablehlo.exponential": np.exp,
+    "stablehlo.log": np.log,
+    "stablehlo.tanh": np.tanh,
+    "stablehlo.logistic": lambda a: 1 / (1 + np.exp(-a)),
+    "stablehlo.abs": np.abs,
+    "stablehlo.negate": np.negative,
+}
+_FOLD_BINARY = {
+    "stablehlo.add": np.add,
+    "stablehlo.subtract": np.subtract,
+    "stablehlo.multiply": np.multiply,
+    "stablehlo.divide": np.divide,
+    "stablehlo.maximum": np.maximum,
+    "stablehlo.minimum": np.minimum,
+}
+
+
+class FoldConstantMath(RewritePattern):
+    """stablehlo.rsqrt(const) / stablehlo.multiply(const, const) ... -> arith.constant (float
+    math on constants, e.g. a BatchNorm's scale * rsqrt(var + eps), so `fuse` can fold it into
+    the convolution; TF's size policy bounds the result)"""
+
+    root = (*_FOLD_UNARY, *_FOLD_BINARY)
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        out = op.result.type
+        if not out.is_float or out.dtype not in ("f32", "f16") or not out.is_static:
+            return rw.fail("only static f32/f16 results are folded")
+        values = [constant_value(v) for v in op.operands]
+        if any(v is None for v in values):
+            return rw.fail("an operand is not a constant")
+        arrays = [np.asarray(v) for v in values]
+        size = int(np.prod(out.shape)) * np.dtype(out.dtype.replace("f", "float")).itemsize * 8
+        if not fold_allowed(size, sum(array_bits(a) for a in arrays)):
+            return rw.fail("the folded constant would be too large")
+        fn = _FOLD_UNARY.get(op.name) or _FOLD_BINARY[op.name]
+        with np.errstate(all="ignore"):
+            result = np.asarray(fn(*arrays), dtype=arrays[0].dtype)
+        rw.replace(op, const(rw, np.broadcast_to(result, out.shape).copy()))
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
+    FoldConstantMath(),
     LegalizeBinary(),
     LegalizeIntRemainder(),
     LegalizeLogical(),

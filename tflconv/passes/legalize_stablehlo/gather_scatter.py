@@ -1,6 +1,8 @@
-"""stablehlo.gather -> tfl.gather / tfl.gather_nd (official: legalize_hlo_conversions/
-gather.cc). Start indices are clamped into range first, as StableHLO clamps them (LiteRT's
-kernels would fail on an out-of-range index instead)."""
+"""stablehlo.gather -> tfl.gather / tfl.gather_nd, stablehlo.scatter (JAX's `.at[].set/add`)
+-> tfl.scatter_nd / tfl.dynamic_update_slice (official: legalize_hlo_conversions/gather.cc,
+scatter.cc). Gather start indices are clamped into range first, as StableHLO clamps them
+(LiteRT's kernels would fail on an out-of-range index instead). Scatter skips out-of-range
+windows in StableHLO; SCATTER_ND fails on them at run time (an error, not a wrong result)."""
 
 from __future__ import annotations
 
@@ -92,4 +94,122 @@ def _one_unknown(shape) -> bool:
     return sum(d is None for d in shape) <= 1
 
 
-PATTERNS: list[RewritePattern] = [LegalizeGather()]
+def _scatter_kind(op: Operation) -> str | None:
+    """ "set" (the body returns the update) or "add" (the body adds the two), else None."""
+    if len(op.regions) != 1 or len(op.regions[0].blocks) != 1:
+        return None
+    block = op.regions[0].blocks[0]
+    body = list(block.ops)
+    if len(block.args) != 2 or not body or body[-1].name != "stablehlo.return":
+        return None
+    ret = body[-1]
+    if len(body) == 1 and ret.operands == (block.args[1],):
+        return "set"
+    adds = len(body) == 2 and body[0].name == "stablehlo.add"
+    if adds and ret.operands == (body[0].result,) and set(body[0].operands) == set(block.args):
+        return "add"
+    return None
+
+
+class LegalizeScatter(RewritePattern):
+    """stablehlo.scatter(x, idx[..., k], upd) ({add}) -> tfl.add(x, tfl.scatter_nd(idx, upd));
+    ({set}, unique indices) -> tfl.select_v2(scatter_nd(idx, 1) != 0, scatter_nd(idx, upd), x),
+    for whole-row updates of the leading k dims"""
+
+    root = "stablehlo.scatter"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if op.num_operands != 3:
+            return rw.fail("variadic scatter is not legalized")
+        x, idx, upd = op.operands
+        kind = _scatter_kind(op)
+        if kind is None:
+            return rw.fail("the body is neither a set nor an add")
+        shape, ishape, ushape = x.type.shape, idx.type.shape, upd.type.shape
+        if not (x.type.is_static and idx.type.is_static and upd.type.is_static):
+            return rw.fail("scatter needs static shapes")
+        if ints(op, "input_batching_dims") or ints(op, "scatter_indices_batching_dims"):
+            return rw.fail("batching dims are not legalized")
+        if idx.type.dtype not in ("i32", "i64"):
+            return rw.fail(f"indices of type {idx.type.dtype} are not legalized")
+        ivd = int(op.attributes.get("index_vector_dim", len(ishape)))  # type: ignore[arg-type]
+        if ivd == len(ishape):  # type: ignore[arg-type]
+            ishape = (*ishape, 1)  # type: ignore[misc]
+            idx = reshape(rw, idx, ishape)
+        elif ivd != len(ishape) - 1:  # type: ignore[arg-type]
+            return rw.fail("index_vector_dim is not the last dim of the indices")
+        k = ishape[-1]  # type: ignore[index]
+        inserted = ints(op, "inserted_window_dims")
+        smap = ints(op, "scatter_dims_to_operand_dims")
+        window = ints(op, "update_window_dims")
+        batch = len(ishape) - 1  # type: ignore[arg-type]
+        rank = len(shape)  # type: ignore[arg-type]
+        if smap != list(range(k)) or inserted != list(range(k)):
+            return rw.fail("not a scatter of whole rows along the leading dims")
+        if window != list(range(batch, batch + rank - k)):
+            return rw.fail("update_window_dims are not the trailing dims")
+        if tuple(ushape) != tuple(ishape[:-1]) + tuple(shape[k:]):  # type: ignore[index,arg-type]
+            return rw.fail("updates are not whole rows")
+        if why := kernel_dtype_reason("tfl.scatter_nd", upd, 1):
+            return rw.fail(why)
+        index = idx
+        if kind == "set":
+            unique = bool(op.attributes.get("unique_indices", False))
+            arr = constant_value(idx)
+            if not unique and arr is not None:
+                rows = np.asarray(arr).reshape(-1, k)
+                unique = len({tuple(r) for r in rows.tolist()}) == len(rows)
+            if not unique and int(np.prod(ishape[:-1])) > 1:  # type: ignore[index]
+                return rw.fail("set with possibly repeated indices (scatter_nd would sum them)")
+        shape_v = const(rw, np.asarray(shape, dtype=np.int32))
+        scattered = create_tfl(rw, "scatter_nd", [index, upd, shape_v], [x.type]).result
+        if kind == "add":
+            if why := kernel_dtype_reason("tfl.add", x):
+                return rw.fail(why)
+            rw.replace_with_new(
+                op, "tfl.add", [x, scattered], {"fused_activation_function": "NONE"}
+            )
+            return None
+        ones = const(rw, np.ones(ushape, dtype=np.float32))  # type: ignore[arg-type]
+        hits = create_tfl(rw, "scatter_nd", [index, ones, shape_v], [x.type.with_dtype("f32")])
+        zero = const(rw, np.asarray(0, dtype=np.float32))
+        mask = create_tfl(rw, "not_equal", [hits.result, zero], [x.type.with_dtype("i1")]).result
+        rw.replace_with_new(op, "tfl.select_v2", [mask, scattered, x])
+        return None
+
+
+class LegalizeScatterWindow(RewritePattern):
+    """stablehlo.scatter(x, const start, upd){window update, set} ->
+    tfl.dynamic_update_slice(x, upd, start) (a constant, in-range window: `x.at[1:3].set(v)`)"""
+
+    root = "stablehlo.scatter"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        if op.num_operands != 3 or _scatter_kind(op) != "set":
+            return rw.fail("not a single-operand set scatter")
+        x, idx, upd = op.operands
+        start = constant_value(idx)
+        if start is None or not (x.type.is_static and upd.type.is_static):
+            return rw.fail("start indices are not constant (or shapes not static)")
+        shape, ushape = x.type.shape, upd.type.shape
+        if ints(op, "inserted_window_dims") or ints(op, "update_window_dims") != list(
+            range(len(shape))  # type: ignore[arg-type]
+        ):
+            return rw.fail("not a full-rank window update")
+        smap = ints(op, "scatter_dims_to_operand_dims")
+        begin = [0] * len(shape)  # type: ignore[arg-type]
+        flat = np.asarray(start).reshape(-1)
+        if len(flat) != len(smap):
+            return rw.fail("one window per scatter only")
+        for d, s in zip(smap, flat):
+            begin[d] = int(s)
+        if any(b < 0 or b + u > n for b, u, n in zip(begin, ushape, shape)):  # type: ignore[arg-type]
+            return rw.fail("window out of range (StableHLO would skip it)")
+        if why := kernel_dtype_reason("tfl.dynamic_update_slice", x):
+            return rw.fail(why)
+        begin_v = const(rw, np.asarray(begin, dtype=np.int32))
+        rw.replace_with_new(op, "tfl.dynamic_update_slice", [x, upd, begin_v])
+        return None
+
+
+PATTERNS: list[RewritePattern] = [LegalizeGather(), LegalizeScatter(), LegalizeScatterWindow()]

@@ -25,6 +25,9 @@ from tflconv.core.rewrite import (
 
 from . import composite, control_flow, dot_conv, elementwise, gather_scatter, reduce, shape_ops
 
+MAX_SUBGRAPH_ROUNDS = 16
+"""Bound on conversion runs (each may outline one more level of nested control flow)."""
+
 
 def composite_patterns() -> PatternSet:
     """Multi-op idioms (softmax), matched in one sweep before the op-by-op conversion."""
@@ -57,14 +60,24 @@ def in_stablehlo_body(op: Operation) -> bool:
 
 
 class StablehloTarget(ConversionTarget):
-    """stablehlo.* is illegal, except in the bodies of stablehlo ops (their owner reads them)."""
+    """stablehlo.* is illegal, except in the bodies of stablehlo ops (their owner reads them)
+    and in functions outlined during this conversion run (the next run converts them, in
+    order: their ops may be queued early when a value they read is replaced)."""
+
+    def __init__(self, functions: set[Function]) -> None:
+        super().__init__(legal_dialects={"tfl", "arith", "func"}, illegal_dialects={"stablehlo"})
+        self.functions = functions
 
     def is_illegal(self, op: Operation) -> bool:
-        return op.dialect == "stablehlo" and not in_stablehlo_body(op)
+        return (
+            op.dialect == "stablehlo"
+            and not in_stablehlo_body(op)
+            and op.function in self.functions
+        )
 
 
-def legalize_target() -> ConversionTarget:
-    return StablehloTarget(legal_dialects={"tfl", "arith", "func"}, illegal_dialects={"stablehlo"})
+def legalize_target(module: Module) -> ConversionTarget:
+    return StablehloTarget(set(module.functions))
 
 
 @register_pass
@@ -100,13 +113,20 @@ class LegalizeStablehlo(Pass):
             listener=ctx.listener,
         )
         patterns = legalize_stablehlo_patterns().filtered(only, skip)
-        result = apply_conversion(
-            module,
-            patterns,
-            legalize_target(),
-            mode="partial",
-            tracer=ctx.tracer,
-            listener=ctx.listener,
-        )
+        # Control flow moves regions into new functions, which a conversion run does not
+        # walk (it takes the functions it starts with): run again while functions appear.
+        for _ in range(MAX_SUBGRAPH_ROUNDS):
+            count = len(module.functions)
+            result = apply_conversion(
+                module,
+                patterns,
+                legalize_target(module),
+                mode="partial",
+                tracer=ctx.tracer,
+                listener=ctx.listener,
+            )
+            changed |= result.changed
+            if len(module.functions) == count:
+                break
         ctx.stats["unconverted ops"] += len(result.unconverted)
-        return changed or result.changed
+        return changed

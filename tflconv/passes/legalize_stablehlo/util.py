@@ -133,20 +133,18 @@ def _broadcast_all(values: list[Value]) -> Shape | None:
 
 
 def _trim_constant(rw: PatternRewriter, v: Value) -> Value:
-    """A splat constant as a scalar (canonicalize folds small broadcasts into full splats);
-    another constant without its leading size-1 dims (numpy; the buffer is shared)."""
+    """A constant without the leading dims along which it only repeats itself (canonicalize
+    folds small broadcasts into full constants: a bias broadcast to [1, H, W, C] becomes [C]
+    again, a splat a scalar), so kernels broadcast it and `fuse` can fold it."""
     arr = constant_value(v)
-    shape = v.type.shape
-    if arr is None or not shape:
+    if arr is None or not v.type.shape:
         return v
-    if arr.size > 1 and splat_value(v) is not None:
-        return const(rw, np.asarray(arr).reshape(-1)[:1].reshape(()))
-    if shape[0] != 1:
+    small = np.asarray(arr)
+    while small.ndim and (small.shape[0] == 1 or bool(np.all(small == small[:1]))):
+        small = small[0]
+    if small.ndim == np.ndim(arr):
         return v
-    dims = list(shape)
-    while dims and dims[0] == 1:
-        dims.pop(0)
-    return const(rw, np.asarray(arr).reshape(dims))
+    return const(rw, np.array(small))  # (ascontiguousarray would make a 0-d array 1-d)
 
 
 def reshape(rw: PatternRewriter, x: Value, shape: Shape) -> Value:
@@ -154,6 +152,9 @@ def reshape(rw: PatternRewriter, x: Value, shape: Shape) -> Value:
     when the shape is already the same."""
     if x.type.shape == tuple(shape) and sum(d is None for d in shape) <= 1:
         return x
+    inner = x.defining_op
+    if inner is not None and inner.name == "tfl.reshape":  # a reshape of a reshape is one
+        return reshape(rw, inner.operands[0], shape)
     dims = [-1 if d is None else int(d) for d in shape]
     arr = constant_value(x)
     if arr is not None:
