@@ -50,7 +50,11 @@ def _generic_pure(op: Operation) -> bool:
         return False
     if op.name == "stablehlo.custom_call" and op.attributes.get("has_side_effect"):
         return False
-    return all(is_pure(inner) for region in op.regions for inner in region_ops(region))
+    return all(
+        is_pure(inner) or inner.name == "stablehlo.return"
+        for region in op.regions
+        for inner in region_ops(region)
+    )
 
 
 def region_ops(region: Any) -> Any:

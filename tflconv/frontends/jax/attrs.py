@@ -13,6 +13,7 @@ Imported lazily by the frontend (it imports jaxlib).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -102,28 +103,43 @@ def _dense_array(attr: ir.Attribute, shaped: TensorType | None = None) -> np.nda
     t = convert_type(dense.type, "constant")
     shape = tuple(d or 0 for d in (t.shape or ()))
     if t.dtype == "i1":
-        # i1 elements: read one by one (the buffer of a bool attribute is bit-packed).
         if dense.is_splat:
             value = bool(ir.BoolAttr(dense.get_splat_value()).value)
             return np.full(shape, value, np.bool_)
-        values = [bool(ir.IntegerAttr(dense[i]).value) for i in range(len(dense))]
-        return np.array(values, np.bool_).reshape(shape)
+        return np.array(dense).astype(np.bool_).reshape(shape)
     if dense.is_splat:
         one = _scalar(dense.get_splat_value(), t.dtype)
         return np.full(shape, one, dtype=one.dtype)
-    array = np.array(dense, copy=True)
     if t.dtype == "bf16":
-        import ml_dtypes  # a jax dependency; bf16 has no numpy dtype of its own
+        return _bf16_as_f32(dense).reshape(shape)
+    return np.array(dense, copy=True).reshape(shape)
 
-        array = array.view(ml_dtypes.bfloat16)
-    return array.reshape(shape)
+
+def _bf16_as_f32(dense: ir.DenseElementsAttr) -> np.ndarray:
+    """bf16 elements widened to f32 (exact; the importer converts back). jaxlib gives no buffer
+    for bf16 attributes, so their text is read: `dense<"0x...">` (raw little-endian bits) or
+    `dense<[1.500000e+00, 0x7FC0, ...]>` (decimal, or bits for NaN/inf)."""
+    text = str(dense)
+    raw = re.match(r'dense<"0x([0-9A-Fa-f]*)">', text)
+    if raw is not None:
+        bits = np.frombuffer(bytes.fromhex(raw.group(1)), "<u2")
+    else:
+        body = text[text.index("<") + 1 : text.rindex(">", 0, text.rindex(":"))]
+        tokens = [tok for tok in re.split(r"[\[\],\s]+", body) if tok]
+        values = []
+        for tok in tokens:
+            if tok.lower().startswith("0x"):
+                values.append(int(tok, 16))
+            else:
+                f32 = np.array([float(tok)], np.float32).view(np.uint32)[0]
+                values.append(int(f32) >> 16)  # bf16 values are f32s with 16 zero low bits
+        bits = np.array(values, np.uint16)
+    return (bits.astype(np.uint32) << 16).view(np.float32)
 
 
 def _scalar(attr: ir.Attribute, dtype: str) -> np.ndarray:
     if dtype == "bf16":
-        import ml_dtypes
-
-        return np.array(ir.FloatAttr(attr).value, ml_dtypes.bfloat16)
+        return np.array(ir.FloatAttr(attr).value, np.float32)  # exact: see _dense_array
     if dtype in ("complex64", "complex128"):
         raise FrontendError("complex splat constants are not supported")
     if _isa(attr, ir.FloatAttr):
@@ -136,7 +152,7 @@ def _scalar(attr: ir.Attribute, dtype: str) -> np.ndarray:
 
 
 def constant_value(attr: ir.Attribute) -> np.ndarray:
-    """The value of `stablehlo.constant` as a numpy array."""
+    """The value of `stablehlo.constant` as a numpy array (bf16 values widened to f32)."""
     if not _isa(attr, ir.DenseElementsAttr):
         raise FrontendError(f"constant value {str(attr)[:80]} is not a dense elements attribute")
     return _dense_array(attr)

@@ -40,7 +40,10 @@ def load_model(
     signature_key: str | None = None,
 ) -> ImportedModel:
     """Import a JAX function (with `example_args`), a `jax.export.Exported`, or a StableHLO
-    file into stablehlo-dialect IR. Raises `FrontendError` when the source cannot be read."""
+    file into stablehlo-dialect IR. `input_names`: one per flattened input (default: JAX's
+    argument names); `dynamic_batch`: the leading dim of every input of a function becomes
+    symbolic; `signature_key` (default "serving_default"). Raises `FrontendError` when the
+    source cannot be read."""
     # JAX loads only here, when a JAX model is imported.
     from . import sources
 
@@ -63,6 +66,21 @@ def _is_tflconv_ir_text(path: str) -> bool:
     return path.endswith(".tflconv.mlir")
 
 
+MLIR_BYTECODE_MAGIC = b"ML\xefR"
+
+
+def _holds_mlir_bytecode(path: str) -> bool:
+    """Whether a `.bin` file embeds MLIR bytecode (a serialized `Exported` does; its FlatBuffer
+    has no file identifier), so other `.bin` files still reach the TensorFlow frontend."""
+    import mmap  # stdlib; only for .bin paths
+
+    try:
+        with open(path, "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+            return data.find(MLIR_BYTECODE_MAGIC) >= 0
+    except (OSError, ValueError):  # missing or empty: not ours
+        return False
+
+
 class JaxFrontend:
     """JAX functions with example args, `jax.export.Exported` objects, StableHLO text (.mlir),
     bytecode (.mlirbc) and serialized `Exported` files."""
@@ -76,6 +94,8 @@ class JaxFrontend:
     def accepts(self, source: Any, **options: Any) -> bool:
         if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source).lower()
+            if path.endswith(".bin"):
+                return _holds_mlir_bytecode(os.fspath(source))
             return path.endswith(FILE_SUFFIXES) and not _is_tflconv_ir_text(path)
         if isinstance(source, JaxFunctions):
             return True

@@ -25,6 +25,7 @@ import numpy as np
 from jaxlib.mlir import ir
 
 from tflconv.core.ir import Block, Function, Module, Operation, Region, Value, constant
+from tflconv.core.location import Location
 from tflconv.core.opdef import is_pure
 from tflconv.core.types import SymbolRef
 from tflconv.dialects import stablehlo as shlo_dialect
@@ -59,6 +60,8 @@ class EntrySpec:
     signature_key: str
     input_names: list[str] | None = None  # None: from the argument locations
     output_names: list[str] | None = None  # None: output_0, output_1, ...
+    platform_index: int = 0
+    """The value of a multi-platform export's `_platform_index` argument (CPU's index)."""
 
 
 @dataclass
@@ -67,6 +70,7 @@ class _State:
     funcs: dict[str, ir.Operation]
     kept: dict[str, str] = field(default_factory=dict)  # MLIR name -> module function name
     inlining: list[str] = field(default_factory=list)
+    call_sites: list[Location] = field(default_factory=list)  # of the calls being inlined
 
 
 class StableHloImporter:
@@ -113,10 +117,10 @@ class StableHloImporter:
             raise FrontendError(f"no function @{spec.function} in the StableHLO module ({known})")
         block = fn_op.regions[0].blocks[0]
         where = f"@{spec.function}"
-        arg_types = [
-            convert_type(a.type, f"{where} argument {i}") for i, a in enumerate(block.arguments)
-        ]
-        names = spec.input_names or self._arg_names(fn_op)
+        platform_args = _platform_index_args(fn_op)
+        inputs = [a for i, a in enumerate(block.arguments) if i not in platform_args]
+        arg_types = [convert_type(a.type, f"{where} argument {i}") for i, a in enumerate(inputs)]
+        names = spec.input_names or self._arg_names(fn_op, platform_args)
         if len(names) != len(arg_types):
             raise FrontendError(
                 f"{where} takes {len(arg_types)} inputs but {len(names)} input names were given "
@@ -131,9 +135,12 @@ class StableHloImporter:
             {"entry": True, "signature_key": spec.signature_key, "input_names": list(names)},
         )
         self.module.add_function(fn)
-        values: dict[Any, Value] = {}
-        for mlir_arg, arg in zip(block.arguments, fn.args):
-            values[mlir_arg] = arg
+        values: dict[Any, Value] = dict(zip(inputs, fn.args))
+        for i in platform_args:
+            # A multi-platform export selects its lowering by this argument: the CPU one.
+            index = constant(np.array(spec.platform_index, np.int32), name="platform_index")
+            fn.block.append(index)
+            values[block.arguments[i]] = index.result
         outputs = self._import_ops(block, values, fn.block, where)
         fn.set_outputs(outputs)
         out_names = spec.output_names or [f"output_{i}" for i in range(len(outputs))]
@@ -145,7 +152,7 @@ class StableHloImporter:
         _drop_dead_ops(fn.block)
         return fn
 
-    def _arg_names(self, fn_op: ir.Operation) -> list[str]:
+    def _arg_names(self, fn_op: ir.Operation, skip: set[int] = frozenset()) -> list[str]:
         """Argument names from their locations (`loc("x")`), following a call that passes an
         unnamed argument through (jax.export's `main` wraps `_wrapped_jax_export_main`)."""
         block = fn_op.regions[0].blocks[0]
@@ -164,6 +171,8 @@ class StableHloImporter:
                             names[i] = plain_name(str(callee_args[j].location))
         out: list[str] = []
         for i, name in enumerate(names):
+            if i in skip:
+                continue
             base = _sanitize(name) if name else f"args_{i}"
             candidate, k = base, 1
             while candidate in out:
@@ -207,12 +216,14 @@ class StableHloImporter:
         if callee in self.state.inlining:
             raise FrontendError(f"{where}: recursive call of @{callee} cannot be inlined")
         self.state.inlining.append(callee)
+        self.state.call_sites.append(self._location(op, "call"))
         body = fn_op.regions[0].blocks[0]
         inner: dict[Any, Value] = {}
         for arg, operand in zip(body.arguments, op.operands):
             inner[arg] = self._value(values, operand, where)
         outs = self._import_ops(body, inner, target, f"@{callee}")
         self.state.inlining.pop()
+        self.state.call_sites.pop()
         for res, out in zip(op.results, outs):
             values[res] = out
 
@@ -220,11 +231,18 @@ class StableHloImporter:
         self, op: ir.Operation, values: dict[Any, Value], target: Block, where: str
     ) -> None:
         name = op.name
-        location = convert_location(str(op.location), name.split(".", 1)[-1])
+        location = self._location(op, name.split(".", 1)[-1])
         if name == "stablehlo.constant":
             array = constant_value(op.attributes["value"])
             result_type = convert_type(op.results[0].type, f"{where} {name}")
-            new = constant(array, location, _hint(location), type=result_type)
+            if result_type.dtype == "bf16":
+                # numpy has no bf16: an f32 constant (same values, exactly) converted to bf16.
+                wide = target.append(constant(array, location, _hint(location)))
+                new = Operation(
+                    "stablehlo.convert", [wide.result], [result_type], location=location
+                )
+            else:
+                new = constant(array, location, _hint(location), type=result_type)
             target.append(new)
             values[op.results[0]] = new.result
             return
@@ -270,6 +288,20 @@ class StableHloImporter:
         for res, value in zip(op.results, new.results):
             values[res] = value
 
+    def _location(self, op: ir.Operation, default_name: str) -> Location:
+        """The op's location; inside an inlined function, a name without a Python line (JAX
+        names ops of a `jit(relu)` body `max`) gets the call site's: `jit(f)/jit(relu)/max`
+        at the line that called relu."""
+        location = convert_location(str(op.location), default_name)
+        if not self.state.call_sites or location.sources:
+            return location
+        site = self.state.call_sites[-1]
+        if site.is_unknown:
+            return location
+        site_name, site_source = site.entries[0]
+        inner = location.names[0] if location.names else default_name
+        return Location.name(f"{site_name}/{inner}", site_source)
+
     def _import_region(self, region: ir.Region, where: str, outer: dict[Any, Value]) -> Region:
         blocks = list(region.blocks)
         if len(blocks) != 1:
@@ -302,6 +334,24 @@ class StableHloImporter:
         values: dict[Any, Value] = dict(zip(block.arguments, fn.args))
         fn.set_outputs(self._import_ops(block, values, fn.block, where))
         return name
+
+
+def _platform_index_args(fn_op: ir.Operation) -> set[int]:
+    """Arguments marked `jax.global_constant = "_platform_index"` (multi-platform exports)."""
+    try:
+        arg_attrs = ir.ArrayAttr(fn_op.attributes["arg_attrs"])
+    except KeyError:
+        return set()
+    out = set()
+    for i, attrs in enumerate(arg_attrs):
+        d = ir.DictAttr(attrs)
+        try:
+            marker = ir.StringAttr(d["jax.global_constant"]).value
+        except KeyError:
+            continue
+        if marker == "_platform_index":
+            out.add(i)
+    return out
 
 
 def _drop_dead_ops(block: Block) -> None:

@@ -7,14 +7,15 @@ run the original):
 - a `jax.export.Exported`, or a file holding one (`exported.serialize()` bytes): its portable
   artifact; run with `Exported.call`;
 - StableHLO text (`.mlir`) or bytecode (`.mlirbc`, a portable artifact or plain MLIR bytecode):
-  no runner (there is no Python function to compare with).
+  run in StableHLO's reference interpreter (`interpreter.py`; none when it cannot run the ops).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import jax
@@ -26,6 +27,7 @@ from jaxlib.mlir.dialects import stablehlo
 from tflconv.core.ir import Module
 
 from ..base import FrontendError, ImportedModel
+from .interpreter import interpreter_runner
 from .mlir_import import EntrySpec, StableHloImporter
 from .spec import JaxFunction, JaxFunctions
 
@@ -44,7 +46,7 @@ class _Export:
     input_names: list[str] | None
     runner: Callable[[list[np.ndarray]], list[np.ndarray]] | None
     keep: Any = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    platform_index: int = 0
 
 
 def make_context() -> ir.Context:
@@ -119,7 +121,9 @@ def load(
         for exp in exports:
             importer = StableHloImporter(exp.mlir, module)
             main = _main_function(importer, exp)
-            importer.import_entry(EntrySpec(main, exp.key, exp.input_names))
+            importer.import_entry(
+                EntrySpec(main, exp.key, exp.input_names, platform_index=exp.platform_index)
+            )
             if exp.runner is not None:
                 runners[exp.key] = exp.runner
         return ImportedModel(module, model_type, runners, [e.keep for e in exports])
@@ -147,24 +151,38 @@ def _from_path(path: str, ctx: ir.Context) -> list[_Export]:
         data = f.read()
     lower = path.lower()
     if lower.endswith(TEXT_SUFFIXES):
+        mlir = _read_text(data, path, ctx)
+        reload = functools.partial(_reread, path, _read_text)
+    elif lower.endswith(BYTECODE_SUFFIXES) or data.startswith(MLIR_BYTECODE_MAGIC):
+        mlir = _read_bytecode(data, path, ctx)
+        reload = functools.partial(_reread, path, _read_bytecode)
+    else:
         try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
+            exported = jax_export.deserialize(bytearray(data))
+        except Exception as e:  # noqa: BLE001 - flatbuffer errors of all kinds
             raise FrontendError(
-                f"{path}: not UTF-8 text (bytecode belongs in a .mlirbc file)"
+                f"{path}: not a serialized jax.export.Exported (exported.serialize() bytes), "
+                f"StableHLO text (.mlir) or bytecode (.mlirbc): {type(e).__name__}: "
+                f"{_first_line(e)}"
             ) from None
-        mlir = _parse_mlir(text, path, ctx)
-        return [_Export(mlir, SERVING_DEFAULT, None, None)]
-    if lower.endswith(BYTECODE_SUFFIXES) or data.startswith(MLIR_BYTECODE_MAGIC):
-        return [_Export(_read_bytecode(data, path, ctx), SERVING_DEFAULT, None, None)]
+        return [_from_exported(exported, ctx)]
+    runner = interpreter_runner(mlir, make_context, reload)
+    return [_Export(mlir, SERVING_DEFAULT, None, runner)]
+
+
+def _reread(path: str, read: Callable[..., ir.Module], ctx: ir.Context) -> ir.Module:
+    with open(path, "rb") as f:
+        return read(f.read(), path, ctx)
+
+
+def _read_text(data: bytes, path: str, ctx: ir.Context) -> ir.Module:
     try:
-        exported = jax_export.deserialize(bytearray(data))
-    except Exception as e:  # noqa: BLE001 - flatbuffer errors of all kinds
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
         raise FrontendError(
-            f"{path}: not a serialized jax.export.Exported (exported.serialize() bytes), "
-            f"StableHLO text (.mlir) or bytecode (.mlirbc): {type(e).__name__}: {_first_line(e)}"
+            f"{path}: not UTF-8 text (bytecode belongs in a .mlirbc file)"
         ) from None
-    return [_from_exported(exported, ctx)]
+    return _parse_mlir(text, path, ctx)
 
 
 def _first_line(e: BaseException) -> str:
@@ -226,6 +244,7 @@ def _legalize_chlo(module: ir.Module, path: str) -> ir.Module:
     if has_chlo:
         from jaxlib.mlir import passmanager
 
+        _register_passes()
         try:
             pm = passmanager.PassManager.parse(
                 "builtin.module(func.func(chlo-legalize-to-stablehlo))", module.context
@@ -236,6 +255,17 @@ def _legalize_chlo(module: ir.Module, path: str) -> ir.Module:
                 f"{path}: cannot decompose its CHLO ops: {_mlir_error(e)}"
             ) from None
     return module
+
+
+_passes_registered = False
+
+
+def _register_passes() -> None:
+    """StableHLO's passes (chlo-legalize-to-stablehlo) in MLIR's global registry, once."""
+    global _passes_registered
+    if not _passes_registered:
+        stablehlo.register_stablehlo_passes()
+        _passes_registered = True
 
 
 def _op_names(block: ir.Block) -> Any:
@@ -264,7 +294,9 @@ def _from_exported(exported: Any, ctx: ir.Context, key: str = SERVING_DEFAULT) -
                 np.asarray(o) for o in jax.tree_util.tree_leaves(exported.call(*args, **kwargs))
             ]
 
-    return _Export(_legalize_chlo(mlir, "the Exported"), key, None, runner, exported)
+    platforms = [p.lower() for p in exported.platforms]
+    index = platforms.index("cpu") if "cpu" in platforms else 0
+    return _Export(_legalize_chlo(mlir, "the Exported"), key, None, runner, exported, index)
 
 
 def _from_callable(spec: JaxFunction, dynamic_batch: bool, ctx: ir.Context) -> _Export:
@@ -315,7 +347,8 @@ def _shape_spec(leaf: Any, batch: Any) -> Any:
     shape = tuple(array.shape)
     if batch is not None and shape:
         shape = (batch, *shape[1:])
-    return jax.ShapeDtypeStruct(shape, array.dtype)
+    # As jax.jit sees the value: float64 / int64 become 32-bit unless jax_enable_x64 is on.
+    return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(array.dtype))
 
 
 def _input_names(spec: JaxFunction, args: tuple[Any, ...]) -> list[str]:
