@@ -531,7 +531,8 @@ def test_mlp_dynamic_batch():
     assert ops(tflite) == {"tfl.fully_connected": 3, "tfl.tanh": 1}
 
 
-def test_cnn():
+@pytest.mark.parametrize("dynamic", [False, True], ids=["static", "dynamic_batch"])
+def test_cnn(dynamic):
     nn = pytest.importorskip("flax.linen")
 
     class CNN(nn.Module):
@@ -546,7 +547,10 @@ def test_cnn():
             return jax.nn.softmax(nn.Dense(4)(x))
 
     x = _rand((2, 16, 16, 3))
-    tflite = check(_flax(CNN(), x), x)
+    # A dynamic batch exports symbolic shapes (dynamic_broadcast_in_dim, get_dimension_size):
+    # the same ops and fusions must come out.
+    feed = [_rand((3, 16, 16, 3))] if dynamic else None
+    tflite = check(_flax(CNN(), x), x, inputs=feed, dynamic_batch=dynamic)
     assert ops(tflite) == {
         "tfl.conv_2d": 2,
         "tfl.average_pool_2d": 1,

@@ -21,7 +21,7 @@ def _through_broadcasts(value: Value) -> Value:
             return value
         src = op.operands[0] if op.operands else None
         if (
-            op.name == "stablehlo.broadcast_in_dim"
+            op.name in ("stablehlo.broadcast_in_dim", "stablehlo.dynamic_broadcast_in_dim")
             and src is not None
             and src.type.rank is not None
         ):

@@ -15,7 +15,7 @@ from tflconv.dialects.tfl_traits import FUSED_ACTIVATION_OPS
 
 from ..cleanup.fold_kernels import array_bits, fold_allowed
 from ..legalize_tf.common import const, create_tfl
-from .util import NONE_ACT, implicit_broadcast, scalar_const, text
+from .util import NONE_ACT, implicit_broadcast, scalar_const, splat_value, text
 
 # stablehlo op -> (tfl op, highest rank the kernel broadcasts; None: any, 0: equal shapes only).
 # The limits are the TF path's (legalize_tf/math.py BINARY): measured against LiteRT.
@@ -74,6 +74,23 @@ def _binary(
     return create_tfl(rw, tfl_name, operands, [out], **attrs).result
 
 
+_IDENTITIES = {"stablehlo.add": 0, "stablehlo.subtract": 0, "stablehlo.multiply": 1}
+
+
+def _identity_operand(op: Operation, rw: PatternRewriter) -> Value | None:
+    """x for x + 0, x - 0, x * 1 (a zero-initialized Flax bias, seen through its broadcast),
+    when x already has the result type; else None."""
+    unit = _IDENTITIES.get(op.name)
+    if unit is None:
+        return None
+    x, y = implicit_broadcast(rw, list(op.operands), op.result.type, None)
+    candidates = [(x, y), (y, x)] if op.name != "stablehlo.subtract" else [(x, y)]
+    for keep, other in candidates:
+        if keep.type == op.result.type and splat_value(other) == unit:
+            return keep
+    return None
+
+
 class LegalizeBinary(RewritePattern):
     """stablehlo.add(x, y) -> tfl.add(x, y) (subtract, multiply, divide, maximum, minimum,
     power, atan2 likewise); a broadcast operand becomes the kernel's own broadcasting"""
@@ -88,6 +105,9 @@ class LegalizeBinary(RewritePattern):
         if op.name == "stablehlo.power" and x.type.is_int:
             # StableHLO defines negative integer exponents (0 or +-1); POW's i32 kernel does not.
             return rw.fail("integer power is not legalized (negative exponents differ)")
+        if (same := _identity_operand(op, rw)) is not None:
+            rw.replace(op, same)
+            return None
         rw.replace(op, _binary(rw, tfl_name, [x, y], op.result.type, max_rank))
         return None
 

@@ -238,8 +238,8 @@ def _pool(rw: PatternRewriter, op: Operation, name: str, same_ok: bool) -> Value
     would count them differently)."""
     x = op.operands[0]
     result_type = op.results[0].type
-    if x.type.rank != 4 or not x.type.is_static:
-        return "pooling needs a static rank-4 input"
+    if x.type.rank != 4:
+        return "pooling needs a rank-4 input"
     spec = _window(op, 4)
     if spec is None:
         return "malformed window, or base/window dilation"
@@ -291,7 +291,8 @@ def _reduce_window_combiner(op: Operation) -> str | None:
 def _constant_through_broadcast(value: Value) -> float | int | bool | None:
     """The splat value of a constant, looking through an explicit broadcast of it."""
     op = value.defining_op
-    if op is not None and op.name in ("stablehlo.broadcast_in_dim", "tfl.broadcast_to"):
+    broadcasts = ("stablehlo.broadcast_in_dim", "stablehlo.dynamic_broadcast_in_dim")
+    if op is not None and op.name in (*broadcasts, "tfl.broadcast_to"):
         value = op.operands[0]
     return splat_value(value)
 

@@ -12,7 +12,7 @@ from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from ..legalize_tf.common import create_tfl
-from ..legalize_tf.tensor_util import as_i32
+from ..legalize_tf.tensor_util import as_i32, dim_size
 from .util import NONE_ACT, i32, ints, product, reshapable, reshape, scalar_const, splat_value
 
 
@@ -306,7 +306,25 @@ class LegalizeReverse(RewritePattern):
         return None
 
 
+class LegalizeGetDimensionSize(RewritePattern):
+    """stablehlo.get_dimension_size(x){dimension} -> tfl.gather(tfl.shape(x), d) (a constant
+    for a static dim): the symbolic batch of a `dynamic_batch` export"""
+
+    root = "stablehlo.get_dimension_size"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if x.type.rank is None:
+            return rw.fail("unranked operand")
+        if op.result.type.dtype not in ("i32", "i64"):
+            return rw.fail(f"dimension size of type {op.result.type.dtype}")
+        d = int(op.attributes.get("dimension", 0))
+        rw.replace(op, dim_size(rw, x, d, op.result.type.dtype))
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
+    LegalizeGetDimensionSize(),
     LegalizeBroadcastInDim(),
     LegalizeReshape(),
     LegalizeTranspose(),
