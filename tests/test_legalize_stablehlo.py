@@ -137,6 +137,14 @@ def test_compare_select(direction, dtype):
     check(lambda a, b: (cmp(a, b), jnp.where(cmp(a, b), a, b)), x, y)
 
 
+def test_is_finite_and_activations():
+    x = np.array([1.0, -np.inf, np.nan, 3.5, np.inf, -0.0], np.float32)
+    check(jnp.isfinite, x)
+    y = _rand((2, 5))
+    check(lambda a: (jax.nn.gelu(a, approximate=False), jax.nn.silu(a)), y)
+    check(lambda a: (jax.nn.log_softmax(a), jnp.var(a, axis=-1)), y)
+
+
 def test_logic_clamp_convert():
     x, y = _rand((3, 4)), _rand((3, 4))
     check(lambda a, b: jnp.logical_xor(a > 0, b > 0) | ~(a > b) & (b < 1), x, y)

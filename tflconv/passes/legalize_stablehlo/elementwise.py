@@ -202,6 +202,22 @@ class LegalizeExpMinusOne(RewritePattern):
         return None
 
 
+class LegalizeIsFinite(RewritePattern):
+    """stablehlo.is_finite(x) -> tfl.equal(tfl.sub(x, x), 0) (inf - inf and NaN - NaN are NaN,
+    which equals nothing)"""
+
+    root = "stablehlo.is_finite"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        if x.type.dtype not in ("f32", "f16") or x.type.is_quantized:
+            return rw.fail("only f32/f16 is_finite is legalized")
+        diff = create_tfl(rw, "sub", [x, x], [x.type], **NONE_ACT).result
+        zero = scalar_const(rw, 0.0, x.type.dtype)
+        rw.replace_with_new(op, "tfl.equal", [diff, zero])
+        return None
+
+
 class LegalizeCompare(RewritePattern):
     """stablehlo.compare(x, y){comparison_direction = GT} -> tfl.greater(x, y) (EQ, NE, GE,
     LE, LT likewise)"""
@@ -328,6 +344,7 @@ PATTERNS: list[RewritePattern] = [
     LegalizeUnary(),
     LegalizeLogPlusOne(),
     LegalizeExpMinusOne(),
+    LegalizeIsFinite(),
     LegalizeCompare(),
     LegalizeSelect(),
     LegalizeClamp(),
