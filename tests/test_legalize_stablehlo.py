@@ -143,6 +143,8 @@ def test_is_finite_and_activations():
     y = _rand((2, 5))
     check(lambda a: (jax.nn.gelu(a, approximate=False), jax.nn.silu(a)), y)
     check(lambda a: (jax.nn.log_softmax(a), jnp.var(a, axis=-1)), y)
+    tflite = check(lambda a, b: (jnp.mod(a, b), a % 1.5), y, _rand((2, 5), low=0.5) * 1.7)
+    assert ops(tflite).get("tfl.floor_mod") == 2
 
 
 def test_logic_clamp_convert():

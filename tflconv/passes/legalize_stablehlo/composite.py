@@ -1,10 +1,13 @@
 """Multi-op StableHLO idioms recognised before op-by-op legalization (the conversion visits
 producers first, so a pattern spanning several ops must see them while they are still
-stablehlo.*): JAX's softmax and sigmoid -> tfl.softmax, tfl.logistic."""
+stablehlo.*): JAX's softmax, sigmoid and float mod -> tfl.softmax, tfl.logistic,
+tfl.floor_mod."""
 
 from __future__ import annotations
 
-from tflconv.core.ir import Operation, Value
+import numpy as np
+
+from tflconv.core.ir import Operation, Value, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
@@ -130,4 +133,80 @@ class FuseLogistic(RewritePattern):
         return None
 
 
-PATTERNS: list[RewritePattern] = [FuseSoftmax(), FuseLogistic()]
+def _compare(value: Value, direction: str) -> Operation | None:
+    op = value.defining_op
+    if op is None or op.name != "stablehlo.compare":
+        return None
+    return op if str(op.attributes.get("comparison_direction", "")).upper() == direction else None
+
+
+def _is_zero(value: Value) -> bool:
+    return splat_value(_through_broadcasts(value)) == 0
+
+
+def _same(a: Value, b: Value) -> bool:
+    """The same value, or equal constants (canonicalize folds each use of a divisor apart)."""
+    if a is b:
+        return True
+    x, y = constant_value(a), constant_value(b)
+    return x is not None and y is not None and x.shape == y.shape and bool(np.array_equal(x, y))
+
+
+def _sign_test(value: Value) -> Value | bool | None:
+    """v for `v < 0` (through broadcasts), a bool for a folded (constant) test, else None."""
+    value = _through_broadcasts(value)
+    cmp = _compare(value, "LT")
+    if cmp is not None and _is_zero(cmp.operands[1]):
+        return _through_broadcasts(cmp.operands[0])
+    folded = splat_value(value)
+    return bool(folded) if isinstance(folded, bool) else None
+
+
+class FuseFloorMod(RewritePattern):
+    """select((r < 0) != (y < 0) and r != 0, r + y, r), r = stablehlo.remainder(x, y) (jnp.mod /
+    `%` on floats) -> tfl.floor_mod(x, y) (FLOOR_MOD computes exactly this from fmod)"""
+
+    root = "stablehlo.select"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        pred, plus, r = op.operands
+        rem = r.defining_op
+        if rem is None or rem.name != "stablehlo.remainder":
+            return rw.fail("not a select over a remainder")
+        x, y = rem.operands
+        root = _through_broadcasts  # JAX broadcasts the divisor separately for each use
+        add = plus.defining_op
+        if add is None or add.name != "stablehlo.add":
+            return rw.fail("the other choice is not remainder + divisor")
+        a0, a1 = (root(v) for v in add.operands)
+        if not ((a0 is r and _same(a1, root(y))) or (a1 is r and _same(a0, root(y)))):
+            return rw.fail("the other choice is not remainder + divisor")
+        both = pred.defining_op
+        if both is None or both.name != "stablehlo.and":
+            return rw.fail("the predicate is not a conjunction")
+        found_nonzero = found_signs = False
+        for term in both.operands:
+            ne = _compare(term, "NE")
+            if ne is None:
+                return rw.fail("the predicate is not JAX's floor-mod test")
+            a, b = ne.operands
+            if a is r and _is_zero(b):
+                found_nonzero = True
+                continue
+            divisor = splat_value(root(y))
+            signs = {_sign_test(a), _sign_test(b)}
+            if (r in signs and any(_same(v, root(y)) for v in signs if isinstance(v, Value))) or (
+                divisor is not None and signs == {r, bool(divisor < 0)}
+            ):  # canonicalize folds the sign test of a constant divisor
+                found_signs = True
+        if not (found_nonzero and found_signs):
+            return rw.fail("the predicate is not JAX's floor-mod test")
+        if not x.type.is_float or x.type != op.result.type or y.type != x.type:
+            return rw.fail("only same-shape float floor-mod is fused")
+        if why := kernel_dtype_reason("tfl.floor_mod", x):
+            return rw.fail(why)
+        rw.replace_with_new(op, "tfl.floor_mod", [x, y])
+        return None
+
+
+PATTERNS: list[RewritePattern] = [FuseSoftmax(), FuseLogistic(), FuseFloorMod()]
