@@ -436,9 +436,14 @@ def test_fori_loop_and_switch():
         y = lax.fori_loop(0, 3, lambda i, a: a * 0.5 + i, x)
         return lax.switch(n, [lambda a: a + 1, lambda a: a * 3], y)
 
+    def fn3(x, n):
+        return lax.switch(n, [lambda a: a + 1, lambda a: a * 3, jnp.sin, jnp.exp], x)
+
     x = _rand((3,))
-    for n in (0, 1, 7):  # out of range runs the last branch, as in StableHLO
+    for n in (0, 1, 2, 3, 7, -1):  # out of range: JAX clamps first
         check(fn, x, np.array(n, np.int32))
+        tflite = check(fn3, x, np.array(n, np.int32))
+    assert ops(tflite).get("tfl.if") == 3  # index 0, then 1, then 2, else the last
 
 
 # --- refusals -----------------------------------------------------------------------------------

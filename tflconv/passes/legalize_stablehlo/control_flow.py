@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+
 from tflconv.core.ir import Block, Function, Operation, Value, constant, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
-from tflconv.core.types import SymbolRef, TensorType
+from tflconv.core.types import SymbolRef, TensorType, numpy_dtype
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from ..legalize_tf.common import create_tfl
@@ -136,18 +138,54 @@ class LegalizeWhile(RewritePattern):
         return None
 
 
+def _else_chain(
+    op: Operation, branches: list[Function], index_type: TensorType, arg_types: list[TensorType]
+) -> str:
+    """Functions (captured..., index) -> results testing index == 1, 2, ... in turn with
+    tfl.if, the last branch when none matches; returns the name of the first."""
+    module = op.function.module  # type: ignore[union-attr]
+    assert module is not None
+    name = branches[-1].name
+    for i in range(len(branches) - 2, 0, -1):
+        fn = module.add_function(
+            Function(module.unique_function_name(f"case_from_{i}"), [*arg_types, index_type])
+        )
+        k = fn.block.append(constant(np.asarray(i, numpy_dtype(index_type.dtype)), op.location))
+        eq = fn.block.append(
+            Operation(
+                "tfl.equal", [fn.args[-1], k.result], [TensorType((), "i1")], location=op.location
+            )
+        )
+        branch = fn.block.append(
+            Operation(
+                "tfl.if",
+                [eq.result, *fn.args],
+                list(op.result_types),
+                {
+                    "then_subgraph_index": SymbolRef(branches[i].name),
+                    "else_subgraph_index": SymbolRef(name),
+                },
+                location=op.location,
+            )
+        )
+        fn.set_outputs(branch.results, op.location)
+        name = fn.name
+    return name
+
+
 class LegalizeCase(RewritePattern):
     """stablehlo.case(i) ({b0}, {b1}) -> tfl.if(i == 0, captured...){then = @b0, else = @b1}
-    (an index out of range runs the last branch, as in StableHLO); stablehlo.if(p) ({t}, {e})
-    -> tfl.if(p, captured...)"""
+    (an index out of range runs the last branch, as in StableHLO; more branches chain further
+    tfl.ifs on i == 1, 2, ...); stablehlo.if(p) ({t}, {e}) -> tfl.if(p, captured...)"""
 
     root = ("stablehlo.case", "stablehlo.if")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
-        if len(op.regions) != 2:
-            return rw.fail(f"{len(op.regions)} branches (only 2 map to tfl.if)")
-        branches = [_region_block(op, 0), _region_block(op, 1)]
-        if branches[0] is None or branches[1] is None:
+        n = len(op.regions)
+        if n < 2 or (op.name == "stablehlo.if" and n != 2):
+            return rw.fail(f"{n} branches")
+        branches = [_region_block(op, i) for i in range(n)]
+        if any(b is None for b in branches):
             return rw.fail("branches must be single-block regions")
         if any(b.args for b in branches):  # type: ignore[union-attr]
             return rw.fail("branch regions with arguments")
@@ -164,20 +202,28 @@ class LegalizeCase(RewritePattern):
             return rw.fail("not inside a function")
         if op.name == "stablehlo.if":
             pred = index
-            then_block, else_block = branches
         else:
             zero = scalar_const(rw, 0, index.type.dtype)
             pred = create_tfl(rw, "equal", [index, zero], [TensorType((), "i1")]).result
-            then_block, else_block = branches
-        then_fn = _outline(op, then_block, "case_branch_0", captured, False)  # type: ignore[arg-type]
-        else_fn = _outline(op, else_block, "case_branch_1", captured, False)  # type: ignore[arg-type]
+        fns = [
+            _outline(op, b, f"case_branch_{i}", captured, False)  # type: ignore[arg-type]
+            for i, b in enumerate(branches)
+        ]
+        inputs = list(passed)
+        if n > 2:  # every branch of the chain takes the index too (TFLite IF passes the same)
+            for fn in fns:
+                fn.block.add_arg(index.type, "index")
+            inputs.append(index)
+            else_name = _else_chain(op, fns, index.type, [v.type for v in passed])
+        else:
+            else_name = fns[1].name
         new = create_tfl(
             rw,
             "if",
-            [pred, *passed],
+            [pred, *inputs],
             list(op.result_types),
-            then_subgraph_index=SymbolRef(then_fn.name),
-            else_subgraph_index=SymbolRef(else_fn.name),
+            then_subgraph_index=SymbolRef(fns[0].name),
+            else_subgraph_index=SymbolRef(else_name),
         )
         rw.replace(op, new.results)
         return None
