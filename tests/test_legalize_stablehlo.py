@@ -298,6 +298,13 @@ def test_reduce(name, tfl_op, axes):
     assert "tfl." + tfl_op in ops(tflite)
 
 
+@pytest.mark.parametrize("axes", [(1,), (0, 2), None], ids=str)
+def test_mean(axes):
+    """jnp.mean (a sum divided by the count) -> MEAN."""
+    tflite = check(lambda a: jnp.mean(a, axis=axes), _rand((2, 3, 4)))
+    assert ops(tflite) == {"tfl.mean": 1}
+
+
 def test_reduce_int_and_bool():
     check(lambda a: (jnp.sum(a, axis=1), jnp.max(a, axis=0)), _rand((3, 4), np.int32))
     check(lambda a: (jnp.any(a > 0, axis=1), jnp.all(a > -1, axis=0)), _rand((3, 4)))
@@ -629,7 +636,7 @@ def test_transformer_block():
     tflite = check(_flax(Block(), x), x, atol=1e-4)
     hist = ops(tflite)
     assert hist.get("tfl.batch_matmul") == 2 and hist.get("tfl.softmax") == 1
-    assert hist.get("tfl.gelu") == 1
+    assert hist.get("tfl.gelu") == 1 and hist.get("tfl.mean") == 4  # 2 per LayerNorm
     assert not any(name.startswith("tfl.broadcast_to") for name in hist)
 
 

@@ -1,13 +1,13 @@
 """Multi-op StableHLO idioms recognised before op-by-op legalization (the conversion visits
 producers first, so a pattern spanning several ops must see them while they are still
-stablehlo.*): JAX's softmax, sigmoid and float mod -> tfl.softmax, tfl.logistic,
-tfl.floor_mod."""
+stablehlo.*): JAX's softmax, sigmoid, float mod and mean -> tfl.softmax, tfl.logistic,
+tfl.floor_mod, tfl.mean."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from tflconv.core.ir import Operation, Value, constant_value
+from tflconv.core.ir import Operation, Value, constant, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
@@ -98,6 +98,35 @@ class FuseSoftmax(RewritePattern):
         if why := kernel_dtype_reason("tfl.softmax", x):
             return rw.fail(why)
         rw.replace_with_new(op, "tfl.softmax", [x], {"beta": 1.0})
+        return None
+
+
+class FuseMean(RewritePattern):
+    """stablehlo.divide(reduce(x, 0){add, dims}, n = the reduced element count) (jnp.mean) ->
+    tfl.mean(x, dims)"""
+
+    root = "stablehlo.divide"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        total, count = op.operands
+        red = total.defining_op
+        if red is None or red.name != "stablehlo.reduce" or red.num_operands != 2:
+            return rw.fail("the dividend is not a reduce")
+        if body_combiner(red) != "stablehlo.add" or splat_value(red.operands[1]) != 0:
+            return rw.fail("the dividend is not a sum")
+        x = red.operands[0]
+        dims = ints(red, "dimensions")
+        sizes = [x.type.shape[d] for d in dims] if x.type.shape is not None else [None]
+        if not dims or None in sizes or not x.type.is_float:
+            return rw.fail("a float sum over static dims is needed")
+        if splat_value(_through_broadcasts(count)) != float(np.prod(sizes)):
+            return rw.fail("the divisor is not the number of summed elements")
+        if total.type != op.result.type:
+            return rw.fail("the divisor broadcasts the sum")
+        if why := kernel_dtype_reason("tfl.mean", x):
+            return rw.fail(why)
+        axes = rw.insert(constant(np.asarray(dims, np.int32), op.location)).result
+        rw.replace_with_new(op, "tfl.mean", [x, axes], {"keep_dims": False})
         return None
 
 
@@ -209,4 +238,4 @@ class FuseFloorMod(RewritePattern):
         return None
 
 
-PATTERNS: list[RewritePattern] = [FuseSoftmax(), FuseLogistic(), FuseFloorMod()]
+PATTERNS: list[RewritePattern] = [FuseSoftmax(), FuseLogistic(), FuseFloorMod(), FuseMean()]
