@@ -334,6 +334,11 @@ def test_pools(window, padding):
     if padding == "VALID":
         tflite = check(lambda a: nn.avg_pool(a, window, strides=(2, 2)), x)
         assert ops(tflite) == {"tfl.average_pool_2d": 1}
+    # Dividing by the unpadded count is TFL's SAME average exactly.
+    tflite = check(
+        lambda a: nn.avg_pool(a, window, (2, 2), padding=padding, count_include_pad=False), x
+    )
+    assert ops(tflite) == {"tfl.average_pool_2d": 1}
 
 
 def test_sum_pool_and_softmax():

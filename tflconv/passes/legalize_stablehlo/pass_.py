@@ -41,7 +41,9 @@ MAX_SUBGRAPH_ROUNDS = 16
 
 def composite_patterns() -> PatternSet:
     """Multi-op idioms (softmax), matched in one sweep before the op-by-op conversion."""
-    return PatternSet(composite.PATTERNS)
+    # The average pool spans a sum window, its divisor and (count_include_pad=False) a count
+    # window: matched here too, before the windows are converted one by one.
+    return PatternSet([*composite.PATTERNS, reduce.LegalizeAvgPool()])
 
 
 def legalize_stablehlo_patterns() -> PatternSet:

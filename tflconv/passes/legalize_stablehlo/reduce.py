@@ -288,6 +288,9 @@ def _reduce_window_combiner(op: Operation) -> str | None:
     return body_combiner(op)
 
 
+_BROADCASTS = ("stablehlo.broadcast_in_dim", "stablehlo.dynamic_broadcast_in_dim")
+
+
 def _constant_through_broadcast(value: Value) -> float | int | bool | None:
     """The splat value of a constant, looking through an explicit broadcast of it."""
     op = value.defining_op
@@ -297,9 +300,32 @@ def _constant_through_broadcast(value: Value) -> float | int | bool | None:
     return splat_value(value)
 
 
-def _average_divide(op: Operation) -> Operation | None:
-    """The stablehlo.divide by the window size that is the only user of a sum window (an
-    average pool), else None."""
+_WINDOW_ATTRS = ("window_dimensions", "window_strides", "padding", "base_dilations")
+
+
+def _counts_window(value: Value, window: Operation) -> bool:
+    """Whether `value` is (a broadcast of) a sum window of ones with `window`'s geometry: the
+    number of unpadded elements under each window (Flax's count_include_pad=False)."""
+    op = value.defining_op
+    while op is not None and op.name in _BROADCASTS:
+        if ints(op, "broadcast_dimensions") != list(range(op.operands[0].type.rank or 0)):
+            return False
+        op = op.operands[0].defining_op
+    if (
+        op is None
+        or op.name != "stablehlo.reduce_window"
+        or _reduce_window_combiner(op) != ("stablehlo.add")
+    ):
+        return False
+    ones, init = op.operands
+    same = all(op.attributes.get(k) == window.attributes.get(k) for k in _WINDOW_ATTRS)
+    return same and splat_value(init) == 0 and _constant_through_broadcast(ones) == 1
+
+
+def _average_divide(op: Operation) -> tuple[Operation, bool] | None:
+    """(the stablehlo.divide, whether it divides by the count of unpadded elements) when that
+    divide is the only user of the sum window `op` and divides by the window size or by that
+    count (an average pool), else None."""
     users = op.results[0].users
     if len(users) != 1 or users[0].name != "stablehlo.divide":
         return None
@@ -307,7 +333,9 @@ def _average_divide(op: Operation) -> Operation | None:
     if div.operands[0] is not op.results[0]:
         return None
     size = int(np.prod(ints(op, "window_dimensions")))
-    return div if _constant_through_broadcast(div.operands[1]) == size else None
+    if _constant_through_broadcast(div.operands[1]) == size:
+        return div, False
+    return (div, True) if _counts_window(div.operands[1], op) else None
 
 
 class LegalizeMaxPool(RewritePattern):
@@ -331,9 +359,21 @@ class LegalizeMaxPool(RewritePattern):
         return None
 
 
+def _erase_dead(rw: PatternRewriter, value: Value) -> None:
+    """Erase the now unused stablehlo ops that computed `value` (the count window)."""
+    op = value.defining_op
+    if op is None or op.results[0].users or not op.name.startswith("stablehlo."):
+        return
+    operands = list(op.operands)
+    rw.erase(op)
+    for v in operands:
+        _erase_dead(rw, v)
+
+
 class LegalizeAvgPool(RewritePattern):
     """stablehlo.divide(stablehlo.reduce_window(x, 0) ({add}), kh * kw) ->
-    tfl.average_pool_2d(x) (VALID windows: TFL's SAME average does not count the pads)"""
+    tfl.average_pool_2d(x) (VALID: TFL's SAME average does not count the pads); divided by the
+    same window over ones (the unpadded count) -> SAME average_pool_2d too"""
 
     root = "stablehlo.divide"
 
@@ -341,18 +381,24 @@ class LegalizeAvgPool(RewritePattern):
         window = op.operands[0].defining_op
         if window is None or window.name != "stablehlo.reduce_window":
             return rw.fail("the dividend is not a reduce_window")
-        if _reduce_window_combiner(window) != "stablehlo.add" or _average_divide(window) is not op:
-            return rw.fail("not a sum window divided by its size")
+        found = (
+            _average_divide(window) if _reduce_window_combiner(window) == "stablehlo.add" else None
+        )
+        if found is None or found[0] is not op:
+            return rw.fail("not a sum window divided by its size or its unpadded count")
         x, init = window.operands
         if not x.type.is_float or splat_value(init) != 0:
             return rw.fail("average pooling needs a float input and a 0 init value")
         if why := kernel_dtype_reason("tfl.average_pool_2d", x):
             return rw.fail(why)
-        pool = _pool(rw, window, "average_pool_2d", same_ok=False)
+        # Divided by the unpadded count, SAME padding is exactly TFL's SAME average.
+        pool = _pool(rw, window, "average_pool_2d", same_ok=found[1])
         if isinstance(pool, str):
             return rw.fail(pool)
+        divisor = op.operands[1]
         rw.replace(op, pool)
         rw.erase(window)
+        _erase_dead(rw, divisor)
         return None
 
 
