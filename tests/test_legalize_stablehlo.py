@@ -443,6 +443,22 @@ def test_scan_rnn_and_cond():
     assert hist.get("tfl.while") == 1 and hist.get("tfl.if") == 1
 
 
+def test_flax_lstm_gru():
+    """Flax nn.RNN over LSTM / GRU cells: lax.scan -> WHILE; the weights the loop carries
+    unchanged are read as constants inside, so the cell matmuls are FULLY_CONNECTED."""
+    nn = pytest.importorskip("flax.linen")
+
+    class Seq(nn.Module):
+        @nn.compact
+        def __call__(self, x):
+            y = nn.RNN(nn.LSTMCell(8))(x)
+            return nn.Dense(2)(y[:, -1]) + jnp.sum(nn.RNN(nn.GRUCell(6))(x))
+
+    x = _rand((2, 5, 3))
+    hist = ops(check(_flax(Seq(), x), x, atol=1e-4))
+    assert hist.get("tfl.while") == 2 and "tfl.batch_matmul" not in hist
+
+
 def test_fori_loop_and_switch():
     def fn(x, n):
         y = lax.fori_loop(0, 3, lambda i, a: a * 0.5 + i, x)

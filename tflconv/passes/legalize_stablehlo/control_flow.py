@@ -106,6 +106,27 @@ def _check_types(values: Iterable[Value]) -> str | None:
     return None
 
 
+def _inline_invariant_constants(op: Operation, cond: Block, body: Block) -> None:
+    """A constant the loop carries unchanged (JAX carries a scan's weights) is read from a copy
+    inside cond and body, so their ops see a constant (a matmul by it becomes
+    FULLY_CONNECTED); the loop still carries it, the body's return still passes it through."""
+    ret = body.terminator
+    assert ret is not None
+    for i, v in enumerate(op.operands):
+        value = constant_value(v)
+        if value is None or ret.operands[i] is not body.args[i]:
+            continue
+        for block in (cond, body):
+            arg = block.args[i]
+            if all(use.op is ret for use in arg.uses):
+                continue
+            first = block.first_op
+            assert first is not None  # a terminator at least
+            copy = constant(value, op.location, v.name_hint)
+            block.insert_before(copy, first)
+            arg.replace_uses_where(copy.result, lambda use: use.op is ret)
+
+
 class LegalizeWhile(RewritePattern):
     """stablehlo.while(vars) ({cond}, {body}) -> tfl.while(vars, captured...){cond_subgraph_index
     = @cond, body_subgraph_index = @body}"""
@@ -124,6 +145,7 @@ class LegalizeWhile(RewritePattern):
             return rw.fail(why)
         if op.function is None:
             return rw.fail("not inside a function")
+        _inline_invariant_constants(op, cond, body)
         cond_fn = _outline(op, cond, "while_cond", captured, extra_outputs=False)
         body_fn = _outline(op, body, "while_body", captured, extra_outputs=True)
         new = create_tfl(
