@@ -24,6 +24,7 @@ PACKAGE = ROOT / "tflconv"
 # Reasons a function-local import of a tflconv module may stay.
 SCHEMA = "tflite.reader/writer/generated load the 20k-line generated schema: only on use"
 TF = "the TensorFlow frontend imports TensorFlow: only when a TensorFlow model is loaded"
+JAX = "the JAX frontend imports JAX/jaxlib: only when a JAX model is loaded"
 CLI = "a CLI subcommand loads only what it runs, so `tflconv --help` stays fast"
 # No cycle behind it: the module imports on use (its owner may move it to module level).
 ON_USE = "no cycle: imported on use"
@@ -70,6 +71,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.core.instrument", ".graphviz"): ON_USE,
     ("tflconv.core.rewrite", ".location"): ON_USE,
     ("tflconv.frontends.tensorflow.frontend", "."): TF,
+    ("tflconv.frontends.jax.frontend", "."): JAX,
     ("tflconv.passes.compat.check_tflite_legal", "..legalize_tf.pass_"): ON_USE,
     ("tflconv.passes.legalize_tf.control_flow", "tflconv.core.types"): ON_USE,
     ("tflconv.cli.convert", "tflconv.core.plugins"): CLI,

@@ -74,7 +74,7 @@ def test_the_config_shapes_the_pipeline():
         )
     )
     assert text == (
-        "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,"
+        "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,legalize-stablehlo,"
         "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,dce,"
         "check-tflite-legal{target-ops=[TFLITE_BUILTINS,SELECT_TF_OPS] allow-custom-ops=true "
         "select-user-ops=[MyOp]},calibrate,prepare-quantize,bias-correction,quantize"

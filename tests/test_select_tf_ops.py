@@ -188,7 +188,7 @@ def test_flags_become_pass_options():
         CompatFlags(("TFLITE_BUILTINS", "SELECT_TF_OPS"), True, ("MyOp",), ("Erf",)),
     )
     assert select == (
-        "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,"
+        "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,legalize-stablehlo,"
         "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,dce,"
         "check-tflite-legal{target-ops=[TFLITE_BUILTINS,SELECT_TF_OPS] allow-custom-ops=true "
         "select-user-ops=[MyOp]}"

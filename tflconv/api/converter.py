@@ -27,6 +27,7 @@ from tflconv.api.quantization import plan_for_converter
 from tflconv.core.io import write_atomic
 from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
+from tflconv.frontends.jax.spec import JaxFunction, JaxFunctions
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 from tflconv.passes.quantize.common import QuantizeError
 
@@ -304,6 +305,58 @@ class TFLiteConverter:
             api_version=1,
             load_options=options,
             frontend="tensorflow",
+        )
+
+    @classmethod
+    def experimental_from_jax(
+        cls, serving_funcs: list[Any], inputs: list[list[tuple[str, Any]]]
+    ) -> TFLiteConverter:
+        """JAX functions, like tf.lite's: `inputs[i]` lists `("name", array)` for each positional
+        argument of `serving_funcs[i]` (the names become the .tflite input names; a pytree
+        argument's leaves are `name_<key>`). One function is the `serving_default` signature;
+        several (tf.lite takes one) are signatures named after the functions. Read through
+        `jax.export` as StableHLO, without TensorFlow."""
+        funcs, specs = list(serving_funcs or ()), list(inputs or ())
+        if not funcs:
+            raise ConverterError("No serving func is specified.", phase="load")
+        if not specs:
+            raise ConverterError("Input tensors are not specified.", phase="load")
+        if len(specs) != len(funcs):
+            raise ConverterError(
+                f"Input tensor mapping len {len(specs)} does not match serving func len "
+                f"{len(funcs)}.",
+                phase="load",
+            )
+        functions = []
+        for fn, pairs in zip(funcs, specs):
+            if not callable(fn) or not all(
+                isinstance(p, (tuple, list)) and len(p) == 2 and isinstance(p[0], str)
+                for p in pairs
+            ):
+                raise ConverterError(
+                    "Input tensors should be pass in a tuple list wrapped in an array: "
+                    '[[("name", array), ...]] per function',
+                    phase="load",
+                )
+            functions.append(JaxFunction(fn, [a for _, a in pairs], [n for n, _ in pairs]))
+        return cls(JaxFunctions(functions), model_type="JAX", frontend="jax")
+
+    @classmethod
+    def from_jax(
+        cls,
+        fn: Any,
+        *example_args: Any,
+        dynamic_batch: bool = False,
+        input_names: list[str] | None = None,
+        signature_key: str | None = None,
+    ) -> TFLiteConverter:
+        """A JAX function and example positional args (arrays or pytrees): `fn` may close over
+        Flax parameters (`functools.partial(model.apply, params)`, a lambda, an `nnx.Module`).
+        `dynamic_batch` makes the leading dim of every input dynamic; `input_names` name the
+        args (default: JAX's names, the function's parameter names)."""
+        spec = JaxFunction(fn, list(example_args), input_names, signature_key)
+        return cls(
+            JaxFunctions([spec], dynamic_batch=dynamic_batch), model_type="JAX", frontend="jax"
         )
 
     # -- conversion ---------------------------------------------------------------------------

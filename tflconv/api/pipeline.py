@@ -9,11 +9,12 @@ A user pipeline (`converter.pipeline = "..."`, `--pass-pipeline`) replaces the b
 
 - a flag's pass the pipeline already names is taken as is, where the user put it (so a user
   pass written before `select-tf-ops` / `custom-ops` runs before them);
-- a missing `select-tf-ops` goes right after the last `legalize-tf` (or, when the pipeline
-  names a bare `custom-ops`, right before it); a missing bare `custom-ops` right after
+- a missing `select-tf-ops` goes right after the last `legalize-tf` / `legalize-stablehlo`
+  (or, when the pipeline names a bare `custom-ops`, right before it); a missing bare `custom-ops` right after
   `select-tf-ops` (or the last `legalize-tf`); without either anchor, before the first
   `check-tflite-legal`, else at the end. `custom-ops{ops=[...]}` (`custom_ops`) goes first;
-- with no builtin op set targeted, `lower-tensor-lists` and `legalize-tf` are dropped;
+- with no builtin op set targeted, `lower-tensor-lists`, `legalize-tf` and
+  `legalize-stablehlo` are dropped;
 - every `check-tflite-legal` gets the op-set options of the config;
 - the recipe's quantization passes are appended unless the pipeline names one of them (then
   the user's chain is taken as is: `default,calibrate,prepare-quantize,quantize`).
@@ -165,7 +166,7 @@ def conversion_pipeline(config: ConversionConfig | None = None) -> list[Pass]:
         passes.append(_make("custom-ops", ops=config.custom_ops))
     passes.append(_make("canonicalize"))
     if config.builtins:  # SELECT_TF_OPS alone: every TF op becomes a Flex op, as in tf.lite
-        passes += [_make("lower-tensor-lists"), _make("legalize-tf")]
+        passes += [_make("lower-tensor-lists"), _make("legalize-tf"), _make("legalize-stablehlo")]
     if config.select:  # what legalize-tf left, if TF has a kernel for it
         passes.append(_make("select-tf-ops", user_ops=config.select_user_ops))
     if config.allow_custom_ops:  # what is still left
@@ -210,10 +211,11 @@ def _fallback(passes: Sequence[Pass]) -> int:
 def user_pipeline(pipeline: str | Sequence[Pass], config: ConversionConfig) -> list[Pass]:
     """A user's pipeline with what `config` needs added by the module docstring's rule."""
     passes = list(parse_pipeline(pipeline) if isinstance(pipeline, str) else pipeline)
-    legalize = _last(passes, "legalize-tf")
+    found = [i for i, p in enumerate(passes) if p.name in ("legalize-tf", "legalize-stablehlo")]
+    legalize = found[-1] if found else None
     anchor = legalize + 1 if legalize is not None else None  # where legalization ends
     if not config.builtins:
-        dropped = ("legalize-tf", "lower-tensor-lists")
+        dropped = ("legalize-tf", "lower-tensor-lists", "legalize-stablehlo")
         if anchor is not None:
             anchor -= sum(1 for p in passes[:anchor] if p.name in dropped)
         passes = [p for p in passes if p.name not in dropped]

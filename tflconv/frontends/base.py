@@ -150,7 +150,10 @@ FRONTENDS: dict[str, Frontend] = {}
 PLUGIN_GROUP = "tflconv.frontends"
 # Built-in frontends, "module:attribute" like an entry point (imported on first lookup, so that
 # this module stays free of TensorFlow and of the frontends that import it).
-BUILTIN_FRONTENDS = {"tensorflow": "tflconv.frontends.tensorflow.frontend:FRONTEND"}
+BUILTIN_FRONTENDS = {
+    "tensorflow": "tflconv.frontends.tensorflow.frontend:FRONTEND",
+    "jax": "tflconv.frontends.jax.frontend:FRONTEND",
+}
 _loaded = False
 _plugin_errors: list[str] = []
 

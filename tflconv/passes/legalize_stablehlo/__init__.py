@@ -1,0 +1,1 @@
+"""`legalize-stablehlo`: StableHLO ops (from the JAX frontend) -> TFLite builtins."""
