@@ -209,6 +209,8 @@ class TFLiteConverter:
         self.experimental_stablehlo_quantizer_config = None
         # Variables the model assigns become TFLite resource variables (False: refused).
         self.experimental_enable_resource_variables = True
+        # True: constant data after the FlatBuffer (`Buffer.offset`); False: only when needed.
+        self._experimental_use_buffer_offset = False
         for name, default in ACCEPTED_IGNORED.items():
             setattr(self, name, default)
         self.ir_dump_dir: str | None = None
@@ -336,7 +338,7 @@ class TFLiteConverter:
             metadata = _conversion_metadata(model_type, self._api_version, flags)
         if self.metadata is not None:
             _attach_metadata(imported.module, self.metadata)
-        tflite = _write(imported.module, metadata)
+        tflite = _write(imported.module, metadata, self._experimental_use_buffer_offset)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
             tflite=tflite,
@@ -462,6 +464,7 @@ _KNOWN_ATTRIBUTES = {
     "experimental_use_stablehlo_quantizer",
     "experimental_stablehlo_quantizer_config",
     "experimental_enable_resource_variables",
+    "_experimental_use_buffer_offset",
     *ACCEPTED_IGNORED,
     *DEBUG_ALIASES,
     "pipeline",
@@ -642,11 +645,13 @@ def _attach_metadata(module: Any, info: Any) -> None:
         raise ConverterError(f"model metadata: {err}", phase="export") from err
 
 
-def _write(module: Any, metadata: dict[str, Any] | None) -> bytes:
+def _write(module: Any, metadata: dict[str, Any] | None, buffer_offset: bool = False) -> bytes:
     from tflconv.tflite.writer import write_flatbuffer
 
     try:
-        return write_flatbuffer(module, conversion_metadata=metadata)
+        return write_flatbuffer(
+            module, conversion_metadata=metadata, buffer_offset=True if buffer_offset else None
+        )
     except Exception as err:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
 
