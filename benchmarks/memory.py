@@ -55,10 +55,13 @@ def build_mlp(layers: int, width: int, seed: int = 0) -> Any:
     import keras
 
     keras.utils.set_random_seed(seed)
-    init = keras.initializers.RandomUniform(-1 / width**0.5, 1 / width**0.5, seed=seed)
+    limit = 1 / width**0.5
     inputs = keras.Input((width,), name="x")
     x = inputs
     for i in range(layers):
+        # One seed per layer: an initializer with a fixed seed repeats its values, and identical
+        # layers would share one buffer in the file.
+        init = keras.initializers.RandomUniform(-limit, limit, seed=seed + i)
         x = keras.layers.Dense(width, activation="relu", kernel_initializer=init, name=f"fc{i}")(x)
     return keras.Model(inputs, keras.layers.Dense(10, name="head")(x))
 

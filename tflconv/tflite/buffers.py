@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 import flatbuffers
 import numpy as np
 
+from tflconv.core.arrays import contiguous
 from tflconv.core.types import TensorType, numpy_dtype
 from tflconv.tflite.generated import tflite_schema as fb
 
@@ -115,7 +116,7 @@ def constant_bytes(array: np.ndarray, type: TensorType) -> np.ndarray:
             arr = arr.astype(want)
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+    return contiguous(arr).reshape(-1).view(np.uint8)
 
 
 # --- the buffer table --------------------------------------------------------------------------
@@ -158,29 +159,33 @@ class BufferTable:
     """Buffer 0 (empty) plus constant buffers, de-duplicated by content: two constants with the
     same bytes share one buffer whatever their types or shapes.
 
-    Only constants of equal byte size are hashed (SHA-1, then compared byte for byte), so unique
-    weights cost no hashing."""
+    Candidates are found by size and a fingerprint of a sample of the bytes (SHA-1 of at most
+    ~16 kB), then compared byte for byte: equal-sized weights (every layer of a transformer)
+    cost a sample each, not a hash of all their bytes."""
 
     def __init__(self) -> None:
         self.buffers: list[Buffer] = [Buffer(None)]
-        self._by_size: dict[int, list[list[Any]]] = {}  # size -> [[index, digest|None], ...]
+        self._by_size: dict[int, list[int]] = {}  # size -> buffer indices
+        self._by_key: dict[tuple[int, bytes], list[int]] = {}  # (size, fingerprint) -> indices
 
     def add(self, data: np.ndarray, dedup: bool = True) -> int:
         if data.size == 0:
             return 0
         index = len(self.buffers)
         if dedup:
-            same_size = self._by_size.setdefault(int(data.size), [])
+            size = int(data.size)
+            same_size = self._by_size.setdefault(size, [])
             if same_size:
-                digest = _digest(data)
-                for entry in same_size:
-                    if entry[1] is None:
-                        entry[1] = _digest(self.buffers[entry[0]].data)  # type: ignore[arg-type]
-                    if entry[1] == digest and np.array_equal(self.buffers[entry[0]].data, data):
-                        return entry[0]
-                same_size.append([index, digest])
-            else:
-                same_size.append([index, None])
+                if len(same_size) == 1:  # fingerprint the first one only when a second comes
+                    first = same_size[0]
+                    key = (size, _fingerprint(self.buffers[first].data))
+                    self._by_key.setdefault(key, []).append(first)
+                candidates = self._by_key.setdefault((size, _fingerprint(data)), [])
+                for i in candidates:
+                    if np.array_equal(self.buffers[i].data, data):
+                        return i
+                candidates.append(index)
+            same_size.append(index)
         self.buffers.append(Buffer(data))
         return index
 
@@ -193,8 +198,17 @@ class BufferTable:
         return sum(b.data.size for b in self.buffers if b.data is not None and not b.metadata)
 
 
-def _digest(data: np.ndarray) -> bytes:
-    return hashlib.sha1(data.data, usedforsecurity=False).digest()
+FINGERPRINT_SAMPLE = 16384
+"""Bytes sampled (evenly spaced, plus the first and last 64) for a buffer's fingerprint."""
+
+
+def _fingerprint(data: Any) -> bytes:
+    n = int(data.size)
+    if n <= FINGERPRINT_SAMPLE:
+        sample = data
+    else:
+        sample = np.concatenate([data[:64], data[:: n // FINGERPRINT_SAMPLE], data[-64:]])
+    return hashlib.sha1(np.ascontiguousarray(sample).data, usedforsecurity=False).digest()
 
 
 # --- packing -----------------------------------------------------------------------------------
