@@ -24,7 +24,7 @@ Identical constants share one buffer (`BufferTable`), in both layouts, as the of
 from __future__ import annotations
 
 import hashlib
-import io
+import mmap
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -49,6 +49,8 @@ BUFFER_LOCATION_VALUE = b"outside flatbuffers"
 XNNPACK_TAIL = 16
 """Zero bytes after the last buffer in the offset layout ("pad 16 bytes ... for XNNPack":
 XNNPACK may read up to 16 bytes past a weight)."""
+MMAP_BUILDER_BYTES = 1 << 20
+"""Builders at least this large are memory maps (see `_builder`)."""
 WRITE_CHUNK = 64 * 2**20
 """Largest single `write()` when streaming buffer data to a file."""
 _PLACEHOLDER = 1
@@ -123,18 +125,22 @@ def constant_bytes(array: np.ndarray, type: TensorType) -> np.ndarray:
 
 
 class Buffer:
-    """A Buffer table. Its data (1-D uint8 array, or None) is packed with one memcpy at a
-    16-byte aligned offset, or, when `external`, left out of the FlatBuffer with placeholder
-    `offset`/`size` fields that `PackedModel` fills in. Duck-types `fb.BufferT` for
-    `ModelT.Pack`."""
+    """A Buffer table. Its data (1-D uint8 array, or None) gets a 16-byte aligned `data`
+    vector whose bytes are copied in later (`PackedModel` writes them from the array: the
+    builder only reserves the space), or, when `external`, is left out of the FlatBuffer with
+    placeholder `offset`/`size` fields that `PackedModel` fills in. Duck-types `fb.BufferT`
+    for `ModelT.Pack`."""
 
-    __slots__ = ("data", "metadata", "external")
+    __slots__ = ("data", "metadata", "external", "from_end")
 
     def __init__(self, data: np.ndarray | None, metadata: bool = False) -> None:
         self.data = data
         self.metadata = metadata
         """Metadata buffers stay inside the FlatBuffer in both layouts."""
         self.external = False
+        self.from_end = 0
+        """Where `Pack` reserved the data: bytes from the end of the builder's buffer (stable
+        when the builder grows, since it grows at the front)."""
 
     def Pack(self, builder: flatbuffers.Builder) -> int:  # noqa: N802 (flatbuffers API name)
         vector = None
@@ -144,7 +150,7 @@ class Buffer:
             # gives a file offset aligned too, because Finish pads the file to `minalign`.
             builder.StartVector(1, n, BUFFER_ALIGNMENT)
             builder.head -= n
-            builder.Bytes[builder.head : builder.head + n] = self.data.data
+            self.from_end = len(builder.Bytes) - builder.head
             vector = builder.EndVector()
         fb.BufferStart(builder)
         if vector is not None:
@@ -238,8 +244,9 @@ class PackedModel:
     assembles it."""
 
     flatbuffer: memoryview | bytes | bytearray
-    tail: list[tuple[int, np.ndarray]] = field(default_factory=list)
-    """(absolute file offset, bytes) of each buffer stored after the FlatBuffer, ascending."""
+    pieces: list[tuple[int, np.ndarray]] = field(default_factory=list)
+    """(absolute file offset, bytes) of each buffer's data, ascending: inside the FlatBuffer
+    (space the builder reserved and left unwritten) or after it (offset layout)."""
     size: int = 0
 
     def __post_init__(self) -> None:
@@ -247,17 +254,22 @@ class PackedModel:
             self.size = len(self.flatbuffer)
 
     def chunks(self) -> Iterator[memoryview | bytes]:
-        yield self.flatbuffer if isinstance(self.flatbuffer, bytes) else memoryview(self.flatbuffer)
-        pos = len(self.flatbuffer)
-        for offset, data in self.tail:
-            if offset > pos:
-                yield bytes(offset - pos)
+        """The file's bytes, in order, as views (no copies)."""
+        head = memoryview(self.flatbuffer)
+        pos = 0
+        for offset, data in self.pieces:
+            if pos < min(offset, len(head)):
+                yield head[pos : min(offset, len(head))]
+            if offset > max(pos, len(head)):
+                yield bytes(offset - max(pos, len(head)))
             view = memoryview(data)
             for start in range(0, len(view), WRITE_CHUNK):
                 yield view[start : start + WRITE_CHUNK]
             pos = offset + len(view)
-        if self.size > pos:
-            yield bytes(self.size - pos)
+        if pos < len(head):
+            yield head[pos:]
+        if self.size > max(pos, len(head)):
+            yield bytes(self.size - max(pos, len(head)))
 
     def write_to(self, f: BinaryIO) -> int:
         for chunk in self.chunks():
@@ -265,11 +277,7 @@ class PackedModel:
         return self.size
 
     def to_bytes(self) -> bytes:
-        if not self.tail:
-            return bytes(self.flatbuffer)  # one copy, no bytearray slice
-        out = io.BytesIO()
-        self.write_to(out)
-        return out.getvalue()  # no copy: BytesIO hands over its exactly-sized buffer
+        return b"".join(self.chunks())  # one allocation of the final size, one copy
 
 
 def pack_model(model: fb.ModelT) -> bytes:
@@ -301,7 +309,7 @@ def pack_layout(model: fb.ModelT, buffer_offset: bool) -> PackedModel:
         size = estimated_size(model)
         if buffer_offset:
             size -= sum(b.data.size for b in external)  # type: ignore[union-attr]
-        builder = flatbuffers.Builder(min(size, FLATBUFFER_LIMIT - 1))
+        builder = _builder(min(size, FLATBUFFER_LIMIT - 1))
         try:
             builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
         except flatbuffers.builder.BuilderSizeError as e:
@@ -310,16 +318,36 @@ def pack_layout(model: fb.ModelT, buffer_offset: bool) -> PackedModel:
         for b in external:
             b.external = False
     head = memoryview(builder.Bytes)[builder.Head() :]
+    end = len(builder.Bytes) - builder.Head()  # file offset = end - from_end
+    inline = sorted(
+        (end - b.from_end, b.data)
+        for b in buffers
+        if b.data is not None and b.data.size and (b.metadata or not buffer_offset)
+    )
     if not buffer_offset:
-        return PackedModel(head)
-    return _place_after(bytearray(head), buffers)
+        return PackedModel(head, inline)
+    flatbuffer = bytearray(head)  # only tables and metadata: small
+    for offset, data in inline:
+        flatbuffer[offset : offset + data.size] = data.data
+    return _place_after(flatbuffer, buffers)
+
+
+def _builder(size: int) -> flatbuffers.Builder:
+    """A builder of `size` bytes. Large ones live in an anonymous memory map: the pages the
+    builder never writes (the reserved data of every buffer) stay unallocated, so the
+    FlatBuffer costs the size of its tables, not of the weights."""
+    builder = flatbuffers.Builder(0 if size >= MMAP_BUILDER_BYTES else size)
+    if size >= MMAP_BUILDER_BYTES:
+        builder.Bytes = mmap.mmap(-1, size)
+        builder.head = size
+    return builder
 
 
 def _place_after(flatbuffer: bytearray, buffers: list[Buffer]) -> PackedModel:
     """Lay the constant data out after the FlatBuffer and patch `offset`/`size` in place."""
     pos = len(flatbuffer) + BUFFER_ALIGNMENT - len(flatbuffer) % BUFFER_ALIGNMENT
     root = fb.Model.GetRootAs(flatbuffer, 0)
-    tail = []
+    pieces = []
     for i, b in enumerate(buffers):
         if b.data is None or b.metadata or not b.data.size:
             continue
@@ -332,10 +360,10 @@ def _place_after(flatbuffer: bytearray, buffers: list[Buffer]) -> PackedModel:
             if not field_offset:
                 raise WriteError(f"buffer {i}: no offset/size field to patch")
             struct.pack_into("<Q", flatbuffer, table.Pos + field_offset, value)
-        tail.append((pos, b.data))
+        pieces.append((pos, b.data))
         pos += int(b.data.size)
     size = _align(pos + XNNPACK_TAIL)
-    return PackedModel(flatbuffer, tail, size)
+    return PackedModel(flatbuffer, pieces, size)
 
 
 def _align(n: int) -> int:
