@@ -221,10 +221,22 @@ def _fingerprint(data: Any) -> bytes:
 
 
 def estimated_size(model: fb.ModelT) -> int:
-    """An upper estimate of the inline file size (the builder's initial allocation)."""
+    """An upper estimate of the inline file size (the builder's initial allocation: when it is
+    too small the builder grows into a new bytearray, touching the reserved data pages too)."""
     size = sum(b.data.size + BUFFER_ALIGNMENT for b in _buffers(model) if b.data is not None)
-    ntensors = sum(len(s.tensors or ()) + len(s.operators or ()) for s in model.subgraphs or ())
-    return size + 512 * ntensors + 65536
+    for sg in model.subgraphs or ():
+        for t in sg.tensors or ():
+            size += 512 + len(t.name or "")
+            q = t.quantization
+            if q is not None:  # per-channel: float32 scale + int64 zero point per channel
+                size += 12 * len(q.scale if q.scale is not None else ()) + 8 * (
+                    len(q.min if q.min is not None else ())
+                    + len(q.max if q.max is not None else ())
+                )
+        for op in sg.operators or ():
+            size += 512 + 4 * (len(op.inputs) + len(op.outputs))
+            size += len(op.customOptions) if op.customOptions is not None else 0
+    return size + 65536
 
 
 def needs_buffer_offset(model: fb.ModelT) -> bool:
