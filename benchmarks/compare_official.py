@@ -22,6 +22,12 @@ Columns:
 - peak mem: growth of the process's peak resident set size during the conversion (Linux
   VmHWM, reset through /proc/self/clear_refs before each conversion), so it counts C++ and
   Python allocations alike; memory already resident before the conversion is not counted.
+  benchmarks/memory.py measures a 1 GB model in fresh processes.
+- trace floor: seconds of `tf.function(model).get_concrete_function(spec)` alone (after both
+  conversions, so with warm caches: a conservative floor), the cost any TF-based converter pays,
+  wall and process CPU time; ours / floor for both (target <= 1.5, marked on the wall ratio; the
+  CPU ratio is the steadier one on a shared machine), and our phases: load (trace + graph
+  import) / pipeline (passes) / write (FlatBuffer), wall seconds from `convert_with_report`.
 
 With --quantized, a second table compares full-integer int8 post-training quantization
 (optimizations=[DEFAULT] + the same 8 seeded calibration samples for both converters): each
@@ -155,12 +161,18 @@ class Side:
     latency_iqr: float | None = None
     max_abs_diff: float | None = None
     peak_mem_mb: float | None = None
+    phases: dict[str, float] | None = None
+    """Ours: seconds per phase (load, pipeline, export) from `convert_with_report`."""
 
 
 @dataclass
 class Row:
     model: str
     params: int = 0
+    trace_floor: float | None = None
+    """Seconds of `tf.function(model).get_concrete_function(spec)` alone."""
+    trace_floor_cpu: float | None = None
+    """Its process CPU seconds (steadier than wall time on a loaded machine)."""
     out_scale: float = 0.0
     """max |TF output|, the scale for the max abs diff columns."""
     ours: Side = field(default_factory=Side)
@@ -193,6 +205,32 @@ def convert_ours(model: Any) -> bytes:
     import tflconv
 
     return tflconv.TFLiteConverter.from_keras_model(model).convert()
+
+
+def convert_ours_timed(side: Side) -> Callable[[Any], bytes]:
+    """`convert_ours` that records the phase times on `side`."""
+
+    def convert(model: Any) -> bytes:
+        import tflconv
+
+        result = tflconv.TFLiteConverter.from_keras_model(model).convert_with_report()
+        side.phases = dict(result.phase_seconds)
+        return result.tflite
+
+    return convert
+
+
+def trace_floor(model: Any) -> tuple[float, float]:
+    """(wall, CPU) seconds to trace the Keras model into a concrete function (a fresh
+    `tf.function`)."""
+    import tensorflow as tf
+
+    spec = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
+    fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    start, cpu_start = time.perf_counter(), time.process_time()
+    with _silenced():
+        fn.get_concrete_function(*spec)
+    return time.perf_counter() - start, time.process_time() - cpu_start
 
 
 def convert_official(model: Any) -> bytes:
@@ -485,7 +523,7 @@ def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool 
     expected = keras_outputs(model, inputs)
     row.out_scale = max(float(np.max(np.abs(e))) for e in expected)
     converted: list[tuple[Side, bytes]] = []
-    for side, fn in ((row.ours, convert_ours), (row.official, convert_official)):
+    for side, fn in ((row.ours, convert_ours_timed(row.ours)), (row.official, convert_official)):
         tflite = measure_conversion(fn, model, side)
         if tflite is None:
             continue
@@ -495,6 +533,7 @@ def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool 
             converted.append((side, tflite))
         except Exception as e:
             side.status = "runtime failed: " + " ".join(str(e).split())[:160]
+    row.trace_floor, row.trace_floor_cpu = trace_floor(model)
     if converted:
         with _silenced():
             times = measure_latency([t for _, t in converted], inputs, runs)
@@ -528,9 +567,10 @@ def markdown(rows: list[Row]) -> str:
         "| CPU s (ours / official) "
         "| ops (ours / official) | size KB (ours / official) | latency ms (ours / official) "
         "| latency ratio | max abs diff vs TF (ours / official) | max abs TF output "
-        "| peak mem MB (ours / official) |"
+        "| peak mem MB (ours / official) | trace floor s (wall / CPU) | ours / floor (wall / CPU) "
+        "| ours load / pipeline / write s |"
     )
-    lines = [head, "|" + "---|" * 13]
+    lines = [head, "|" + "---|" * 16]
     for r in rows:
         o, f = r.ours, r.official
         t_ratio = _ratio(o.seconds, f.seconds)
@@ -538,6 +578,10 @@ def markdown(rows: list[Row]) -> str:
         noise = max(0.05, o.latency_iqr or 0.0, f.latency_iqr or 0.0)
         ops_ok = o.ops <= f.ops if o.ops is not None and f.ops is not None else None
         size_ok = o.size <= f.size if o.size is not None and f.size is not None else None
+        floor_ratio = _ratio(o.seconds, r.trace_floor)
+        floor_cpu_ratio = _ratio(o.cpu_seconds, r.trace_floor_cpu)
+        phases = o.phases or {}
+        phase_text = " / ".join(_fmt(phases.get(k), ".2f") for k in ("load", "pipeline", "export"))
         lines.append(
             f"| {r.model} | {r.params / 1e6:.2f}M | {_short(o.status)} / {_short(f.status)} "
             f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} "
@@ -549,12 +593,16 @@ def markdown(rows: list[Row]) -> str:
             f"| {_fmt(l_ratio, '.2f')}{_mark(None if l_ratio is None else l_ratio <= 1 + noise)} "
             f"| {_fmt(o.max_abs_diff, '.1e')} / {_fmt(f.max_abs_diff, '.1e')} "
             f"| {r.out_scale:.2g} "
-            f"| {_fmt(o.peak_mem_mb, '.0f')} / {_fmt(f.peak_mem_mb, '.0f')} |"
+            f"| {_fmt(o.peak_mem_mb, '.0f')} / {_fmt(f.peak_mem_mb, '.0f')} "
+            f"| {_fmt(r.trace_floor, '.2f')} / {_fmt(r.trace_floor_cpu, '.2f')} "
+            f"| {_fmt(floor_ratio, '.2f')} / {_fmt(floor_cpu_ratio, '.2f')}"
+            f"{_mark(None if floor_ratio is None else floor_ratio <= 1.5)} "
+            f"| {phase_text} |"
         )
     lines.append("")
     lines.append(
         "✓/✗: target met or not (time ratio ≤ 0.25; ops and size ≤ official; latency ratio "
-        "≤ 1 + max(5 %, relative IQR of the runs))."
+        "≤ 1 + max(5 %, relative IQR of the runs); ours / trace floor ≤ 1.5)."
     )
     failures = [
         (r.model, s, side.status)

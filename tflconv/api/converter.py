@@ -210,6 +210,8 @@ class TFLiteConverter:
         self.experimental_stablehlo_quantizer_config = None
         # Variables the model assigns become TFLite resource variables (False: refused).
         self.experimental_enable_resource_variables = True
+        # True: constant data after the FlatBuffer (`Buffer.offset`); False: only when needed.
+        self._experimental_use_buffer_offset = False
         for name, default in ACCEPTED_IGNORED.items():
             setattr(self, name, default)
         self.ir_dump_dir: str | None = None
@@ -392,7 +394,7 @@ class TFLiteConverter:
         t = time.perf_counter()
         if self.metadata is not None:
             _attach_metadata(imported.module, self.metadata)
-        tflite = _write(imported.module)
+        tflite = _write(imported.module, self._experimental_use_buffer_offset)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
             tflite=tflite,
@@ -521,6 +523,7 @@ _KNOWN_ATTRIBUTES = {
     "experimental_use_stablehlo_quantizer",
     "experimental_stablehlo_quantizer_config",
     "experimental_enable_resource_variables",
+    "_experimental_use_buffer_offset",
     *ACCEPTED_IGNORED,
     *DEBUG_ALIASES,
     "pipeline",
@@ -703,12 +706,13 @@ def _attach_metadata(module: Any, info: Any) -> None:
         raise ConverterError(f"model metadata: {err}", phase="export") from err
 
 
-def _write(module: Any) -> bytes:
-    """The .tflite of `module` (its CONVERSION_METADATA from `module.attributes`)."""
+def _write(module: Any, buffer_offset: bool = False) -> bytes:
+    """The .tflite of `module` (its CONVERSION_METADATA from `module.attributes`); weights after
+    the FlatBuffer (`Buffer.offset`) when forced, or when the model needs it (> 2 GB)."""
     from tflconv.tflite.writer import write_flatbuffer
 
     try:
-        return write_flatbuffer(module)
+        return write_flatbuffer(module, buffer_offset=True if buffer_offset else None)
     except Exception as err:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
 

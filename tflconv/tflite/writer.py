@@ -1,6 +1,7 @@
 """IR (tfl dialect) -> .tflite FlatBuffer bytes.
 
     data = write_flatbuffer(module, conversion_metadata={"tensorflow_version": "2.21.0"})
+    write_flatbuffer_file(module, "model.tflite")   # streamed to the file (large models)
 
 Layout choices (see docs/schema.md):
 - one subgraph per function in module order (the first is `main`); entry functions (attribute
@@ -8,24 +9,29 @@ Layout choices (see docs/schema.md):
 - buffer 0 is the empty sentinel and every non-constant tensor uses it (the schema allows it and
   LiteRT loads it; the official exporter gives each activation its own empty buffer instead);
 - constants get data buffers, de-duplicated by content (not for constants a function returns),
-  each starting at a 16-byte aligned file offset (`Buffer.data` is `force_align: 16`);
+  each starting at a 16-byte aligned file offset (`Buffer.data` is `force_align: 16`); models
+  near or over 2 GB (or with `buffer_offset=True`) keep the data after the FlatBuffer
+  (`Buffer.offset`/`size`, see `buffers.py` and docs/file_format.md);
 - op versions and `min_runtime_version` follow the official rules (`versions.py`);
 - metadata: `min_runtime_version`, `tflconv_version`, `module.attributes["metadata"]` entries,
   then `CONVERSION_METADATA`;
 - `module.attributes["associated_files"]` (name -> bytes, the files of TFLite model metadata)
   are packed into a ZIP archive appended after the FlatBuffer, as tflite-support does.
 The same module always gives the same bytes; weights are copied once into the builder (no
-per-element Python).
+per-element Python), or not at all in the offset layout when streamed to a file.
 """
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import io
+import os
+import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import flatbuffers
 import numpy as np
@@ -33,21 +39,37 @@ import numpy as np
 from tflconv.core.ir import REQUIRED, RETURN, Function, Module, Operation, Value
 from tflconv.core.location import MAX_TENSOR_NAME_PARTS
 from tflconv.core.opdef import OPDEFS
-from tflconv.core.types import NO_VALUE_TYPE, SymbolRef, TensorType, TypeAttr, numpy_dtype
+from tflconv.core.types import NO_VALUE_TYPE, SymbolRef, TensorType, TypeAttr
 from tflconv.dialects import tfl
 from tflconv.dialects.tfl_ops import OptionField, OptionsTable, enum_members
 from tflconv.tflite import versions
+from tflconv.tflite.buffers import (  # noqa: F401  (re-exported: the writer's public names)
+    BUFFER_ALIGNMENT,
+    BUFFER_LOCATION,
+    BUFFER_LOCATION_VALUE,
+    FILE_IDENTIFIER,
+    BufferTable,
+    PackedModel,
+    WriteError,
+    as_bytes,
+    constant_bytes,
+    encode_strings,
+    needs_buffer_offset,
+    pack_int4,
+    pack_layout,
+    pack_model,
+)
 from tflconv.tflite.generated import conversion_metadata as cm
 from tflconv.tflite.generated import tflite_schema as fb
 
 SCHEMA_VERSION = 3
-FILE_IDENTIFIER = b"TFL3"
-BUFFER_ALIGNMENT = 16
 DEFAULT_DESCRIPTION = "tflconv Converted."
 MIN_RUNTIME_VERSION = "min_runtime_version"
 CONVERSION_METADATA = "CONVERSION_METADATA"
 TFLCONV_VERSION = "tflconv_version"
-RESERVED_METADATA = frozenset({MIN_RUNTIME_VERSION, CONVERSION_METADATA, TFLCONV_VERSION})
+RESERVED_METADATA = frozenset(
+    {MIN_RUNTIME_VERSION, CONVERSION_METADATA, TFLCONV_VERSION, BUFFER_LOCATION}
+)
 INTERMEDIATES = "_intermediates"
 """Private op attribute: [(name, TensorType)] of an op's intermediate tensors (quantized LSTMs)."""
 
@@ -89,15 +111,12 @@ CONVERSION_METADATA_KEYS = frozenset(
 )
 
 
-class WriteError(Exception):
-    """The module cannot be written as a .tflite file (message names the op and location)."""
-
-
 def write_flatbuffer(
     module: Module,
     *,
     conversion_metadata: dict[str, Any] | None = None,
     description: str | None = None,
+    buffer_offset: bool | None = None,
 ) -> bytes:
     """Serialize a module of tfl ops to .tflite bytes.
 
@@ -106,16 +125,83 @@ def write_flatbuffer(
     ["conversion_metadata"]` (kept by the reader) is used, and without that the entry is left
     out (TF's `exclude_conversion_metadata`). `model_hash` is computed unless given.
     `description` defaults to `module.attributes["description"]`, else "tflconv Converted.".
+    `buffer_offset`: True stores constant data after the FlatBuffer (`Buffer.offset`/`size`,
+    LiteRT's layout for models over 2 GB), False never, None (default) when the model needs it
+    (estimated size over 2 GB - 512 MB, the official rule). For large models prefer
+    `write_flatbuffer_file`, which streams the data instead of assembling the bytes.
     """
-    if description is None:
-        description = module.attributes.get("description", DEFAULT_DESCRIPTION)
-    if conversion_metadata is None:
-        conversion_metadata = module.attributes.get("conversion_metadata")
-    data = _Writer(module).write(conversion_metadata, description)
+    packed = serialize(
+        module,
+        conversion_metadata=conversion_metadata,
+        description=description,
+        buffer_offset=buffer_offset,
+    )
+    data = packed.to_bytes()
+    del packed
     files = module.attributes.get("associated_files")
     if files:
         data = append_associated_files(data, files)
     return data
+
+
+def write_flatbuffer_file(
+    module: Module,
+    path: str | os.PathLike,
+    *,
+    conversion_metadata: dict[str, Any] | None = None,
+    description: str | None = None,
+    buffer_offset: bool | None = None,
+) -> int:
+    """`write_flatbuffer` into the file `path` (atomically: a temporary file, then a rename);
+    returns the file size. The constant data is written from the IR's arrays in chunks, so the
+    whole file is never held in memory (in the offset layout not even once)."""
+    packed = serialize(
+        module,
+        conversion_metadata=conversion_metadata,
+        description=description,
+        buffer_offset=buffer_offset,
+    )
+    files = module.attributes.get("associated_files")
+    with _atomic_file(path) as f:
+        packed.write_to(f)
+        if files:
+            _write_zip(f, files)
+        return f.tell()
+
+
+def serialize(
+    module: Module,
+    *,
+    conversion_metadata: dict[str, Any] | None = None,
+    description: str | None = None,
+    buffer_offset: bool | None = None,
+) -> PackedModel:
+    """The model as a `PackedModel` (FlatBuffer + data placed after it), without associated
+    files; arguments as for `write_flatbuffer`."""
+    if description is None:
+        description = module.attributes.get("description", DEFAULT_DESCRIPTION)
+    if conversion_metadata is None:
+        conversion_metadata = module.attributes.get("conversion_metadata")
+    return _Writer(module).write(conversion_metadata, description, buffer_offset)
+
+
+@contextlib.contextmanager
+def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w+b") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; use the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def append_associated_files(data: bytes, files: Mapping[str, bytes]) -> bytes:
@@ -126,6 +212,11 @@ def append_associated_files(data: bytes, files: Mapping[str, bytes]) -> bytes:
     files by `AssociatedFile.name`."""
     out = io.BytesIO()
     out.write(data)
+    _write_zip(out, files)
+    return out.getvalue()
+
+
+def _write_zip(out: BinaryIO, files: Mapping[str, bytes]) -> None:
     # Mode "w" at the end of the model writes the same bytes as mode "a" on a non-ZIP file, but
     # never mistakes a ZIP signature inside the FlatBuffer for an archive to append to.
     with zipfile.ZipFile(out, "w") as zf:
@@ -137,152 +228,6 @@ def append_associated_files(data: bytes, files: Mapping[str, bytes]) -> bytes:
             info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
             info.external_attr = 0o644 << 16
             zf.writestr(info, bytes(contents))
-    return out.getvalue()
-
-
-# --- buffers ---------------------------------------------------------------------------------
-
-
-class _Buffer:
-    """A Buffer table whose data (1-D uint8 array, or None) is packed with one memcpy and starts
-    at a 16-byte aligned offset. Duck-types `fb.BufferT` for `ModelT.Pack`."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: np.ndarray | None) -> None:
-        self.data = data
-
-    def Pack(self, builder: flatbuffers.Builder) -> int:  # noqa: N802 (flatbuffers API name)
-        vector = None
-        if self.data is not None:
-            n = int(self.data.size)
-            # The builder writes back to front: aligning the vector start relative to the end
-            # gives a file offset aligned too, because Finish pads the file to `minalign`.
-            builder.StartVector(1, n, BUFFER_ALIGNMENT)
-            builder.head -= n
-            builder.Bytes[builder.head : builder.head + n] = self.data.data
-            vector = builder.EndVector()
-        fb.BufferStart(builder)
-        if vector is not None:
-            fb.BufferAddData(builder, vector)
-        return fb.BufferEnd(builder)
-
-
-def _as_bytes(data: bytes | bytearray | np.ndarray) -> np.ndarray:
-    if isinstance(data, np.ndarray):
-        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
-    return np.frombuffer(bytes(data), dtype=np.uint8)
-
-
-def pack_int4(values: np.ndarray) -> np.ndarray:
-    """Two int4 values per byte, element 2i in the low nibble (TFLite's dense int4 layout)."""
-    v = (np.asarray(values).reshape(-1).astype(np.int8) & 0x0F).astype(np.uint8)
-    if v.size % 2:
-        v = np.concatenate([v, np.zeros(1, np.uint8)])
-    return v[0::2] | (v[1::2] << 4)
-
-
-def encode_strings(values: np.ndarray) -> np.ndarray:
-    """TFLite string tensor bytes: int32 count, int32 offsets[count + 1], then the data."""
-    items = [v if isinstance(v, bytes) else str(v).encode() for v in np.asarray(values).reshape(-1)]
-    n = len(items)
-    lengths = np.array([len(s) for s in items], dtype=np.int64)
-    header = 4 * (n + 2)
-    offsets = header + np.concatenate([[0], np.cumsum(lengths)])
-    head = np.concatenate([[n], offsets]).astype("<i4")
-    return np.frombuffer(head.tobytes() + b"".join(items), dtype=np.uint8)
-
-
-def _float_to_bf16_bits(values: np.ndarray) -> np.ndarray:
-    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
-    rounding = ((bits >> 16) & 1) + 0x7FFF  # round to nearest even
-    return ((bits + rounding) >> 16).astype(np.uint16)
-
-
-def constant_bytes(array: np.ndarray, type: TensorType) -> np.ndarray:
-    """The buffer contents of a constant of `type` (1-D uint8, a view when no conversion is
-    needed): little-endian, strings in TFLite format, int4 packed, bf16 as raw bits."""
-    arr = np.asarray(array)
-    if type.dtype == "string":
-        return encode_strings(arr)
-    if type.dtype == "i4":
-        return pack_int4(arr)
-    if type.dtype == "bf16":
-        if arr.dtype.kind == "f":
-            arr = _float_to_bf16_bits(arr)
-        elif arr.dtype.itemsize != 2:
-            raise ValueError(f"bf16 constants hold float or 16-bit raw values, not {arr.dtype}")
-    else:
-        want = numpy_dtype(type.dtype)
-        if arr.dtype != want:
-            if not np.can_cast(arr.dtype, want, "same_kind") and arr.dtype.kind != want.kind:
-                raise ValueError(f"a {arr.dtype} array cannot hold a {type.dtype} constant")
-            arr = arr.astype(want)
-    if arr.dtype.byteorder == ">":
-        arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
-
-
-class _BufferTable:
-    """Buffer 0 (empty) plus constant buffers, de-duplicated by content.
-
-    Only constants of equal byte size are hashed, so unique weights cost no hashing."""
-
-    def __init__(self) -> None:
-        self.buffers: list[_Buffer] = [_Buffer(None)]
-        self._by_size: dict[int, list[list[Any]]] = {}  # size -> [[index, digest|None], ...]
-
-    def add(self, data: np.ndarray, dedup: bool = True) -> int:
-        if data.size == 0:
-            return 0
-        index = len(self.buffers)
-        if dedup:
-            same_size = self._by_size.setdefault(int(data.size), [])
-            if same_size:
-                digest = _digest(data)
-                for entry in same_size:
-                    if entry[1] is None:
-                        entry[1] = _digest(self.buffers[entry[0]].data)
-                    if entry[1] == digest and np.array_equal(self.buffers[entry[0]].data, data):
-                        return entry[0]
-                same_size.append([index, digest])
-            else:
-                same_size.append([index, None])
-        self.buffers.append(_Buffer(data))
-        return index
-
-    def add_metadata(self, data: bytes) -> int:
-        self.buffers.append(_Buffer(_as_bytes(data)))
-        return len(self.buffers) - 1
-
-
-def pack_model(model: fb.ModelT) -> bytes:
-    """Finish a `ModelT` as .tflite bytes with every buffer's data 16-byte aligned.
-
-    Buffers may be `_Buffer`s or `fb.BufferT`s (e.g. from `ModelT.InitFromPackedBuf`, to
-    edit an existing model's tables); buffers stored outside the FlatBuffer (`offset`, the
-    >2 GB layout) are refused."""
-    buffers = []
-    for i, b in enumerate(model.buffers or []):
-        if isinstance(b, fb.BufferT):
-            if b.offset > 1:
-                raise WriteError(f"buffer {i} is stored outside the FlatBuffer; not supported")
-            has_data = b.data is not None and len(b.data)
-            b = _Buffer(_as_bytes(b.data) if has_data else None)
-        buffers.append(b)
-    model.buffers = buffers
-    size = sum(b.data.size + BUFFER_ALIGNMENT for b in buffers if b.data is not None)
-    ntensors = sum(len(s.tensors or ()) + len(s.operators or ()) for s in model.subgraphs or ())
-    builder = flatbuffers.Builder(min(size + 512 * ntensors + 65536, 2**31 - 1))
-    try:
-        builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
-    except flatbuffers.builder.BuilderSizeError as e:
-        raise WriteError(f"the model is too large for one FlatBuffer (2 GB limit): {e}") from e
-    return bytes(memoryview(builder.Bytes)[builder.Head() :])  # one copy, no bytearray slice
-
-
-def _digest(data: np.ndarray) -> bytes:
-    return hashlib.sha1(data.data, usedforsecurity=False).digest()
 
 
 # --- the writer ------------------------------------------------------------------------------
@@ -327,13 +272,18 @@ class _Writer:
             raise WriteError("the module has no functions; a .tflite file needs a main subgraph")
         self.module = module
         self.fn_index = {fn.name: i for i, fn in enumerate(module.functions)}
-        self.buffers = _BufferTable()
+        self.buffers = BufferTable()
         self.opcodes: dict[tuple[str, Any], int] = {}
         self.opcode_list: list[fb.OperatorCodeT] = []
         self.op_versions: list[tuple[str, int]] = []
 
     # --- model ---------------------------------------------------------------------------------
-    def write(self, metadata_options: dict[str, Any] | None, description: str) -> bytes:
+    def write(
+        self,
+        metadata_options: dict[str, Any] | None,
+        description: str,
+        buffer_offset: bool | None = None,
+    ) -> PackedModel:
         bad = _illegal_ops(self.module)
         if bad:
             raise WriteError(_illegal_report(bad))
@@ -358,14 +308,19 @@ class _Writer:
         model.operatorCodes = self.opcode_list
         model.signatureDefs = signature_defs
         model.buffers = self.buffers.buffers
-        model.metadata = self._metadata(model, metadata_options)
+        if buffer_offset is None:
+            buffer_offset = needs_buffer_offset(model)
+        model.metadata = self._metadata(model, metadata_options, buffer_offset)
+        return pack_layout(model, buffer_offset)
 
-        return pack_model(model)
-
-    def _metadata(self, model: fb.ModelT, options: dict[str, Any] | None) -> list[fb.MetadataT]:
+    def _metadata(
+        self, model: fb.ModelT, options: dict[str, Any] | None, buffer_offset: bool = False
+    ) -> list[fb.MetadataT]:
         entries: list[tuple[str, bytes]] = []
         runtime = versions.min_runtime_version(self.op_versions)
         entries.append((MIN_RUNTIME_VERSION, _runtime_version_bytes(runtime)))
+        if buffer_offset:  # tells LiteRT the data is outside the FlatBuffer (official order)
+            entries.append((BUFFER_LOCATION, BUFFER_LOCATION_VALUE))
         entries.append((TFLCONV_VERSION, f"tflconv {_tflconv_version()}".encode()))
         extra = self.module.attributes.get("metadata") or {}
         for name, data in extra.items():
@@ -512,7 +467,7 @@ class _Writer:
                 raise WriteError(f"{_where(op)}: a custom op needs a non-empty custom_code string")
             options = op.attributes.get("custom_options", b"")
             if len(options):
-                out.customOptions = _as_bytes(options)
+                out.customOptions = as_bytes(options)
             out.customOptionsFormat = fb.CustomOptionsFormat.FLEXBUFFERS
             return out
         table = tfl.options_table(op.name)
@@ -579,7 +534,7 @@ class _Writer:
         if kind == "vector":
             return np.asarray(value, dtype=f.numpy_dtype).reshape(-1)
         if kind == "bytes":
-            return _as_bytes(value)
+            return as_bytes(value)
         if kind == "subgraph":
             return self._function_index(value)
         if kind == "subgraph_vector":

@@ -77,7 +77,7 @@ def _scale_weights(w: np.ndarray, vec: np.ndarray, axis: int, divide: bool) -> n
     shape = [1] * w.ndim
     shape[axis] = -1
     v = vec.reshape(shape)
-    return (w / v if divide else w * v).astype(w.dtype)
+    return (w / v if divide else w * v).astype(w.dtype, copy=False)  # no copy when already w.dtype
 
 
 def _scale_into_affine(

@@ -1,0 +1,55 @@
+"""Array helpers for large constants (numpy only).
+
+`contiguous(view)` is `np.ascontiguousarray(view)`, done in cache-sized tiles when the view is a
+large transposition: numpy copies a transposed matrix element by element along the output rows,
+reading the source with a stride of a whole row, so every read misses the cache and the TLB
+(a 4096 x 4096 float32 transpose takes ~1 s that way, ~0.3 s tiled). Weight layout changes
+(MatMul [in, out] -> FULLY_CONNECTED [out, in], conv HWIO -> OHWI) go through it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+TILE = 64
+"""Tile edge (elements) along the two swapped axes: 64 x 64 float32 = 16 kB, within L1."""
+MIN_TILED_BYTES = 1 << 20
+"""Smaller arrays are copied directly (the tiling's Python loop would cost more)."""
+MAX_TILES = 1 << 18
+"""Above this many tile copies the Python loop would cost more than the cache misses."""
+
+
+def contiguous(view: np.ndarray) -> np.ndarray:
+    """A C-contiguous array equal to `view` (`view` itself when it already is one)."""
+    view = np.asarray(view)
+    if view.flags.c_contiguous or view.nbytes < MIN_TILED_BYTES or view.ndim < 2:
+        return np.ascontiguousarray(view)
+    # The axis the source is densest along; when it is not the output's last axis, each output
+    # row gathers from far-apart source addresses: copy tile by tile over these two axes.
+    sizes = [(abs(s), a) for a, s in enumerate(view.strides) if view.shape[a] > 1]
+    inner = min(sizes)[1] if sizes else view.ndim - 1
+    last = view.ndim - 1
+    if inner == last:
+        return np.ascontiguousarray(view)
+    # Other axes are walked one index at a time, so a tile stays small (H*W of a conv filter
+    # would otherwise multiply its size); bounded so the Python loop stays cheap.
+    others = [a for a in range(view.ndim) if a not in (inner, last)]
+    tiles = -(-view.shape[inner] // TILE) * -(-view.shape[last] // TILE)
+    if tiles * int(np.prod([view.shape[a] for a in others])) > MAX_TILES:
+        return np.ascontiguousarray(view)
+    out = np.empty(view.shape, view.dtype)
+    index: list[slice | int] = [slice(None)] * view.ndim
+    for position in np.ndindex(*(view.shape[a] for a in others)):
+        for a, k in zip(others, position):
+            index[a] = k
+        for i in range(0, view.shape[inner], TILE):
+            index[inner] = slice(i, i + TILE)
+            for j in range(0, view.shape[last], TILE):
+                index[last] = slice(j, j + TILE)
+                out[tuple(index)] = view[tuple(index)]
+    return out
+
+
+def transposed(array: np.ndarray, perm: tuple[int, ...] | list[int]) -> np.ndarray:
+    """`np.transpose(array, perm)` as a new C-contiguous array (tiled when large)."""
+    return contiguous(np.transpose(array, perm))
