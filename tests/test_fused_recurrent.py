@@ -157,6 +157,13 @@ def test_bidirectional_lstm(return_sequences):
     _check(_model(layer), fused=2)
 
 
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_lstm_batch_one(return_sequences):
+    """A fixed batch of 1 (where `fuse` has turned h @ Wh into a squeezed bias)."""
+    layer = keras.layers.LSTM(4, return_sequences=return_sequences)
+    _check(_model(layer, batch_size=1), fused=1, batches=(1,))
+
+
 def test_stacked_lstm_static_batch():
     """A fixed batch of 2: the state fills have constant dims (still rewritten every invoke)."""
     model = _model(keras.layers.LSTM(4, return_sequences=True), keras.layers.LSTM(3), batch_size=2)

@@ -141,7 +141,7 @@ def conversion_pipeline(config: ConversionConfig | None = None) -> list[Pass]:
         _make("cse"),
         # after cse (the two zero-state fills of a fused LSTM must stay two tensors) and
         # simplify-tfl (a fill of constant dims must not become a constant)
-        *([_make("fuse-recurrent")] if config.builtins else []),
+        _make("fuse-recurrent"),
         _make("dce"),
         _gate(config),
     ]

@@ -152,6 +152,12 @@ def _match_input(loop: _Loop, x_t: Value) -> None:
     loop.seq, loop.t = seq, t
 
 
+def _drops_unit_batch(op: Operation) -> bool:
+    """reshape([1, n] -> [n])."""
+    a, b = op.operands[0].type.shape, op.result.type.shape
+    return a is not None and b is not None and len(a) == 2 and a[0] == 1 and b == (a[1],)
+
+
 def _match_gates(loop: _Loop, z: Value) -> None:
     """z = fully_connected(x_t, Wx) + fully_connected(h, Wh) + b (any association)."""
     terms: list[Value] = []
@@ -162,6 +168,10 @@ def _match_gates(loop: _Loop, z: Value) -> None:
         if op is not None and op.name == "tfl.add":
             loop.take(_def(v, "tfl.add", "a gate sum"))
             stack += list(op.operands)
+        elif op is not None and op.name == "tfl.reshape" and _drops_unit_batch(op):
+            # batch 1: `fuse` treats x @ Wx + h @ Wh as a bias add of squeeze(h @ Wh)
+            loop.take(op)
+            stack.append(op.operands[0])
         else:
             terms.append(v)
     four_u = 4 * loop.units
