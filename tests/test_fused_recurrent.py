@@ -60,13 +60,13 @@ def _convert(model) -> bytes:
     return convert(model)
 
 
-def _invoke_twice(tflite: bytes, model, batches=(1,), steps: int = T) -> None:
-    """One interpreter, for each batch size: two invokes on one input, both equal to Keras."""
+def _invoke_twice(tflite: bytes, model, shapes) -> None:
+    """One interpreter, for each (batch, steps): two invokes on one input, both equal to Keras."""
     from ai_edge_litert.interpreter import Interpreter
 
     interp = Interpreter(model_content=tflite, num_threads=1)
     (inp,) = interp.get_input_details()
-    for batch in batches:
+    for batch, steps in shapes:
         x = _x(batch, steps=steps)
         interp.resize_tensor_input(inp["index"], list(x.shape))
         interp.allocate_tensors()
@@ -76,21 +76,21 @@ def _invoke_twice(tflite: bytes, model, batches=(1,), steps: int = T) -> None:
             interp.invoke()
             got = interp.get_tensor(interp.get_output_details()[0]["index"])
             np.testing.assert_allclose(
-                got, expected, atol=ATOL, rtol=RTOL, err_msg=f"batch {batch}, call {call + 1}"
+                got, expected, atol=ATOL, rtol=RTOL, err_msg=f"{x.shape}, call {call + 1}"
             )
 
 
-def _model(*layers, batch_size=None, steps=T):
+def _model(*layers, batch_size=None, steps: int | None = T):
     keras.utils.set_random_seed(3)
     return keras.Sequential([keras.Input((steps, F), batch_size=batch_size), *layers])
 
 
-def _check(model, fused: int, loops: int = 0, batches=(1, 3), steps: int = T) -> dict[str, int]:
+def _check(model, fused: int, loops: int = 0, batches=(1, 3), steps=(T,)) -> dict[str, int]:
     tflite = _convert(model)
     hist = op_histogram(tflite)
     assert hist.get(LSTM_OP, 0) == fused, hist
     assert hist.get("tfl.while", 0) == loops, hist
-    _invoke_twice(tflite, model, batches, steps)
+    _invoke_twice(tflite, model, [(b, t) for t in steps for b in batches])
     return hist
 
 
@@ -122,6 +122,14 @@ def test_lstm_dense_benchmark_shape():
         interp.invoke()
         got = interp.get_tensor(interp.get_output_details()[0]["index"])
         np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL, rtol=RTOL)
+
+
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_lstm_dynamic_length(return_sequences):
+    """Input((None, F)): the loop bound is the sequence's dim 0; one interpreter runs 6 and 9
+    steps, at batch 1 and 3."""
+    layer = keras.layers.LSTM(4, return_sequences=return_sequences)
+    _check(_model(layer, steps=None), fused=1, steps=(T, 9))
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])
@@ -233,17 +241,12 @@ def test_tf_keras_bidirectional(tf_keras):
     _check(model, fused=2)
 
 
-def test_tf_keras_time_major(tf_keras):
+@pytest.mark.parametrize("return_sequences", [False, True])
+def test_tf_keras_time_major(tf_keras, return_sequences):
     """time_major=True: the layer reads [T, B, F] itself; the fused op runs time-major."""
     inp = tf_keras.Input((2, F), batch_size=T)  # [T, B=2, F] for a time-major layer
-    model = tf_keras.Model(
-        inp, tf_keras.layers.LSTM(4, time_major=True, return_sequences=True)(inp)
-    )
+    layer = tf_keras.layers.LSTM(4, time_major=True, return_sequences=return_sequences)
+    model = tf_keras.Model(inp, layer(inp))
     tflite = _convert(model)
     assert op_histogram(tflite).get(LSTM_OP) == 1
-    from tests.e2e_util import run_litert
-
-    x = np.random.default_rng(1).standard_normal((T, 2, F)).astype(np.float32)
-    for _ in range(2):
-        (got,) = run_litert(tflite, [x])
-        np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL, rtol=RTOL)
+    _invoke_twice(tflite, model, [(T, 2)])  # x: [T, 2, F]

@@ -292,7 +292,28 @@ def _row_write(loop: _Loop, v: Value, h_new: Value) -> None:
     loop.take(op)
 
 
-def _match_output(loop: _Loop, p: int, h_new: Value, steps: int) -> None:
+def _rows_are_steps(loop: _Loop, p: int) -> bool:
+    """The output list starts with one row per step: its type says so, or (dynamic length)
+    it is fill([steps, ...]) with steps the sequence's dim 0."""
+    seq = loop.op.operands[loop.seq]
+    init = loop.op.operands[p]
+    steps = seq.type.shape[0]  # type: ignore[index]
+    if steps is not None:
+        return init.type.shape is not None and init.type.shape[0] == steps
+    fill = init.defining_op
+    concat = fill.operands[0].defining_op if fill is not None and fill.name == "tfl.fill" else None
+    if concat is None or concat.name != "tfl.concatenation" or concat.attributes.get("axis"):
+        return False
+    first = concat.operands[0].defining_op
+    return (
+        first is not None
+        and first.name == "tfl.reshape"
+        and first.result.type.shape == (1,)
+        and _is_steps(first.operands[0], seq)
+    )
+
+
+def _match_output(loop: _Loop, p: int, h_new: Value) -> None:
     """list' = h'[None] (one-element list) or dynamic_update_slice(list, h'[None], [t, 0, 0])."""
     v = loop.body.outputs[p]
     op = v.defining_op
@@ -311,7 +332,7 @@ def _match_output(loop: _Loop, p: int, h_new: Value, steps: int) -> None:
                 raise NoMatch("the output list is not broadcast with zeros_like(row)")
             loop.take(zl)
             base = add.operands[0]
-        if loop.arg(base) != p or shape is None or shape[0] != steps:
+        if loop.arg(base) != p or shape is None or not _rows_are_steps(loop, p):
             raise NoMatch("the output list is not the loop's list of one row per step")
         loop.every_step = True
     else:
@@ -320,8 +341,41 @@ def _match_output(loop: _Loop, p: int, h_new: Value, steps: int) -> None:
     loop.out = p
 
 
-def _match_cond(loop: _Loop) -> int:
-    """cond = t < N (and counter < M ...): the number of steps, min(N, M, ...)."""
+def _dim_of(v: Value) -> tuple[Value, int] | None:
+    """(x, k) when v = strided_slice(shape(x), [k], [k + 1], [1]) shrunk to a scalar."""
+    op = v.defining_op
+    if op is None or op.name != "tfl.strided_slice" or op.attributes.get("shrink_axis_mask") != 1:
+        return None
+    if any(op.attributes.get(m) for m in ("begin_mask", "end_mask", "ellipsis_mask")):
+        return None
+    if op.attributes.get("new_axis_mask") or op.attributes.get("offset"):
+        return None
+    shape = op.operands[0].defining_op
+    begin, strides = constant_value(op.operands[1]), constant_value(op.operands[3])
+    if shape is None or shape.name != "tfl.shape" or begin is None or strides is None:
+        return None
+    if np.size(begin) != 1 or np.size(strides) != 1 or int(np.ravel(strides)[0]) != 1:
+        return None
+    return shape.operands[0], int(np.ravel(begin)[0])
+
+
+def _is_steps(v: Value, seq: Value) -> bool:
+    """v is the sequence length: dim 0 of seq, or dim perm[0] of x for seq = transpose(x)."""
+    found = _dim_of(v)
+    if found is None:
+        return False
+    x, k = found
+    if x is seq:
+        return k == 0
+    t = seq.defining_op
+    perm = constant_value(t.operands[1]) if t is not None and t.name == "tfl.transpose" else None
+    return perm is not None and t.operands[0] is x and int(np.ravel(perm)[0]) == k  # type: ignore[union-attr]
+
+
+def _match_cond(loop: _Loop) -> bool:
+    """cond = t < N (and counter < M ...) where the loop runs once per step: min(N, M, ...) is
+    the sequence length (constants when it is static; else loop-invariant values computed
+    as the sequence's dim 0)."""
     (r,) = loop.cond.outputs
     leaves, stack = [], [r]
     while stack:
@@ -332,16 +386,30 @@ def _match_cond(loop: _Loop) -> int:
             stack += list(op.operands)
         else:
             leaves.append(v)
-    bounds = []
+    seq = loop.op.operands[loop.seq]
+    steps = seq.type.shape[0]  # type: ignore[index]
+    constants, dynamic = [], 0
     for v in leaves:
         less = loop.take(_def(v, "tfl.less", "the loop condition"))
         a, n = less.operands
         p = loop.cond.args.index(a) if a in loop.cond.args else None
+        if p not in loop.counters:
+            raise NoMatch("the loop condition is not counter < bound")
         bound = _scalar(n)
-        if p not in loop.counters or bound is None:
-            raise NoMatch("the loop condition is not counter < constant")
-        bounds.append(int(bound))
-    return min(bounds)
+        q = loop.cond.args.index(n) if n in loop.cond.args else None
+        if bound is not None:
+            constants.append(int(bound))
+        elif (
+            q is not None
+            and loop.body.outputs[q] is loop.body.args[q]
+            and _is_steps(loop.op.operands[q], seq)
+        ):
+            dynamic += 1
+        else:
+            raise NoMatch("a loop bound is neither a constant nor the sequence length")
+    if steps is None:
+        return not constants and dynamic > 0
+    return (min(constants) if constants else steps) == steps
 
 
 def _covered(fn: Function, matched: set[Operation]) -> None:
@@ -386,12 +454,11 @@ def match_lstm_loop(op: Operation) -> _Loop:
     if outputs[loop.h] is not h_new or outputs[loop.c] is not c_new:
         raise NoMatch("the loop does not carry the new h and c states to the next step")
     seq_type = op.operands[loop.seq].type
-    if seq_type.rank != 3 or seq_type.shape[0] is None:
-        raise NoMatch("the sequence length is dynamic (the fused op is built for a static one)")
-    steps = int(seq_type.shape[0])
-    _match_output(loop, p_out, h_new, steps)
-    if _match_cond(loop) != steps or steps < 1:
-        raise NoMatch("the loop does not run once per step of the sequence")
+    if seq_type.rank != 3 or seq_type.shape[0] == 0:
+        raise NoMatch("the sequence is not [steps > 0, batch, features]")
+    _match_output(loop, p_out, h_new)
+    if not _match_cond(loop):
+        raise NoMatch("the loop does not provably run once per step of the sequence")
     _covered(loop.body, loop.matched)
     _covered(loop.cond, loop.matched)
     roles = {loop.seq, loop.t, loop.h, loop.c, loop.out, *loop.counters}
@@ -427,7 +494,7 @@ def _state(rw: PatternRewriter, init: Value, batch: int | None, units: int) -> V
     return op.result
 
 
-def _last_step_slices(v: Value, steps: int) -> list[Operation] | None:
+def _last_step_slices(v: Value) -> list[Operation] | None:
     """The users of a one-element output list when every one is `list[-1]` / `list[0]` as
     [batch, units] (Keras' `outputs[-1]`): these can read the fused op's last step directly."""
     users = v.users
@@ -523,7 +590,6 @@ class FuseLstmLoop(RewritePattern):
         rw: PatternRewriter, op: Operation, loop: _Loop, y: Value, batch_major: bool
     ) -> None:
         out = op.results[loop.out]
-        steps = op.operands[loop.seq].type.shape[0]
         batch, units = y.type.shape[1 if not batch_major else 0], loop.units
         i32 = lambda *v: _const(rw, np.array(v, np.int32))  # noqa: E731
         if loop.every_step:
@@ -534,25 +600,44 @@ class FuseLstmLoop(RewritePattern):
             )
             rw.replace_value(out, value)
             return
-        if batch_major:
-            slices = _last_step_slices(out, steps)
-            step_type = TensorType((batch, units), "f32")
-            last = rw.create(
-                "tfl.gather",
-                [y, _const(rw, np.array(steps - 1, np.int32))],
-                [step_type],
-                {"axis": 1, "batch_dims": 0},
-            ).result
+        if batch_major:  # y[:, -1, :]
+            last = _strided_slice(rw, y, (0, -1, 0), 0b101, 0b101, 0b010, (batch, units))
+            slices = _last_step_slices(out)
             if slices is not None:  # Keras' outputs[-1] reads the last step directly
                 for s in slices:
                     rw.replace(s, last)
                 return
             row = rw.create("tfl.reshape", [last, i32(1, -1, units)], [out.type]).result
-        else:
-            row = rw.create(
-                "tfl.slice", [y, i32(steps - 1, 0, 0), i32(1, -1, -1)], [out.type]
-            ).result
+        else:  # y[-1:]
+            row = _strided_slice(rw, y, (-1, 0, 0), 0b110, 0b111, 0, tuple(out.type.shape))
         rw.replace_value(out, row)
+
+
+def _strided_slice(
+    rw: PatternRewriter,
+    x: Value,
+    begin: tuple[int, ...],
+    begin_mask: int,
+    end_mask: int,
+    shrink: int,
+    shape: tuple[int | None, ...],
+) -> Value:
+    def i32(v: tuple[int, ...]) -> Value:
+        return _const(rw, np.array(v, np.int32))
+
+    return rw.create(
+        "tfl.strided_slice",
+        [x, i32(begin), i32((0,) * len(begin)), i32((1,) * len(begin))],
+        [TensorType(shape, "f32")],
+        {
+            "begin_mask": begin_mask,
+            "end_mask": end_mask,
+            "ellipsis_mask": 0,
+            "new_axis_mask": 0,
+            "shrink_axis_mask": shrink,
+            "offset": False,
+        },
+    ).result
 
 
 PATTERNS: list[RewritePattern] = [FuseLstmLoop()]
