@@ -21,28 +21,27 @@ LSTM_OP = "tfl.unidirectional_sequence_lstm"
 
 
 def _writer_writes_variable_results() -> bool:
-    """Whether the writer stores an op result marked `is_variable` as a variable tensor (the
-    writer hunk listed in docs/recurrent.md; without it the fused model cannot be written)."""
+    """Whether the writer stores an op result marked `_is_variable` as a variable tensor (the
+    writer hunk listed in docs/recurrent.md; without it LiteRT refuses the fused op's state)."""
     from tflconv.core.parser import parse_module
-    from tflconv.tflite.writer import WriteError, write_flatbuffer
+    from tflconv.tflite.generated import tflite_schema as fb
+    from tflconv.tflite.writer import write_flatbuffer
 
     text = """module {
       func.func @main(%d: tensor<2xi32>) -> (tensor<?x?xf32>) attributes {entry = true} {
         %z = "arith.constant"() {value = dense<0.0> : tensor<f32>} : () -> tensor<f32>
-        %s = "tfl.fill"(%d, %z) {is_variable = true} : (tensor<2xi32>, tensor<f32>) -> tensor<?x?xf32>
+        %s = "tfl.fill"(%d, %z) {_is_variable = true} : (tensor<2xi32>, tensor<f32>) -> tensor<?x?xf32>
         "func.return"(%s) : (tensor<?x?xf32>) -> ()
       }
     }"""
-    try:
-        write_flatbuffer(parse_module(text))
-    except WriteError:
-        return False
-    return True
+    model = fb.Model.GetRootAs(write_flatbuffer(parse_module(text)), 0)
+    sg = model.Subgraphs(0)
+    return bool(sg.Tensors(sg.Outputs(0)).IsVariable())
 
 
 pytestmark = pytest.mark.skipif(
     not _writer_writes_variable_results(),
-    reason="the writer does not write is_variable op results yet (hunk in docs/recurrent.md)",
+    reason="the writer does not write _is_variable op results yet (hunk in docs/recurrent.md)",
 )
 
 
@@ -195,6 +194,25 @@ def test_return_state_keeps_the_loop():
     out, h, c = keras.layers.LSTM(4, return_state=True)(x)
     model = keras.Model(x, keras.layers.Concatenate()([out, h, c]))
     _check(model, fused=0, loops=1)
+
+
+def test_stateful_keeps_the_loop_and_its_state():
+    """stateful=True: the state lives in resource variables read before the loop (not a zero
+    initial state), so the loop stays, and carries its state between invokes as Keras does."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = _model(keras.layers.LSTM(4, stateful=True), batch_size=2)
+    tflite = _convert(model)
+    hist = op_histogram(tflite)
+    assert hist.get(LSTM_OP, 0) == 0 and hist.get("tfl.while") == 1, hist
+    interp = Interpreter(model_content=tflite, num_threads=1)
+    interp.allocate_tensors()
+    x = _x(2)
+    for call in range(2):  # the Keras layer's state advances with each call too
+        interp.set_tensor(interp.get_input_details()[0]["index"], x)
+        interp.invoke()
+        got = interp.get_tensor(interp.get_output_details()[0]["index"])
+        np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL, rtol=RTOL, err_msg=call)
 
 
 def test_fusion_failure_reason_is_traced():

@@ -24,7 +24,7 @@ the kernel lacks) keeps the loop, with the reason in `--trace-patterns FuseLstmL
 (`GetVariableInput`: a non-variable state input is refused at Prepare) and write the final state
 back into them, so with the official converter's constant-initialized variables a second
 `invoke()` starts from the first call's final state. Here each state is the result of a
-`tfl.fill(dims, 0)` marked `is_variable`: FILL writes zeros into the variable tensor at the start
+`tfl.fill(dims, 0)` marked `_is_variable`: FILL writes zeros into the variable tensor at the start
 of every invoke, so every call starts from zero like Keras; with `dims` computed from the input's
 shape the state follows a dynamic batch (FILL's output is then a dynamic tensor and LiteRT
 prepares the LSTM after it, with the right batch). The pass runs after `cse` so the two fills of
@@ -48,7 +48,7 @@ from .legalize_tf.control_flow import remove_unreferenced
 from .simplify_tfl import FoldTransposes, RemoveIdentityTranspose
 
 LSTM = "tfl.unidirectional_sequence_lstm"
-VARIABLE = "is_variable"
+VARIABLE = "_is_variable"
 """Attribute of an op whose result the writer stores as a variable tensor (the LSTM state)."""
 
 # Keras `activation` -> the kernel's `fused_activation_function` (lstm_eval.cc applies it with
