@@ -168,7 +168,10 @@ def test_bidirectional_lstm(return_sequences):
 def test_lstm_batch_one(return_sequences):
     """A fixed batch of 1 (where `fuse` has turned h @ Wh into a squeezed bias)."""
     layer = keras.layers.LSTM(4, return_sequences=return_sequences)
-    _check(_model(layer, batch_size=1), fused=1, batches=(1,))
+    hist = _check(_model(layer, batch_size=1), fused=1, batches=(1,))
+    # batch-major, no transpose or reshape left; the last step is one strided_slice
+    assert set(hist) <= {LSTM_OP, "tfl.fill", "tfl.strided_slice", "tfl.no_value"}, hist
+    assert hist.get("tfl.strided_slice", 0) == (0 if return_sequences else 1), hist
 
 
 def test_stacked_lstm_static_batch():

@@ -499,6 +499,11 @@ def _last_step_slices(v: Value) -> list[Operation] | None:
     [batch, units] (Keras' `outputs[-1]`): these can read the fused op's last step directly."""
     users = v.users
     for u in users:
+        if u.name == "tfl.reshape" and u.operands[0] is v:
+            # [1, B, U] -> [B, U] (what simplify-tfl makes of the slice when B is static)
+            if u.result.type.shape != tuple(v.type.shape[1:]) or not v.type.is_static:  # type: ignore[index]
+                return None
+            continue
         if u.name != "tfl.strided_slice" or u.operands[0] is not v:
             return None
         a = u.attributes
@@ -516,6 +521,24 @@ def _last_step_slices(v: Value) -> list[Operation] | None:
     return users
 
 
+def _is_time_major_of(op: Operation) -> bool:
+    """op = transpose(x, [1, 0, 2]), or a reshape that swaps dims 0 and 1 of size-1 batch
+    ([1, T, F] <-> [T, 1, F]: what simplify-tfl makes of that transpose at batch 1)."""
+    if op.name == "tfl.transpose":
+        perm = constant_value(op.operands[1])
+        return perm is not None and list(np.ravel(perm)) == [1, 0, 2]
+    if op.name == "tfl.reshape":
+        a, b = op.operands[0].type.shape, op.result.type.shape
+        return (
+            a is not None
+            and len(a) == 3
+            and b == (a[1], a[0], a[2])
+            and 1 in (a[0], a[1])
+            and None not in a
+        )
+    return False
+
+
 class FuseLstmLoop(RewritePattern):
     """tfl.while(LSTM cell loop) -> tfl.unidirectional_sequence_lstm(x, weights, zero state)"""
 
@@ -529,11 +552,8 @@ class FuseLstmLoop(RewritePattern):
         seq = op.operands[loop.seq]
         steps, batch, _ = seq.type.shape  # type: ignore[misc]
         units = loop.units
-        perm = None
         producer = seq.defining_op
-        if producer is not None and producer.name == "tfl.transpose":
-            perm = constant_value(producer.operands[1])
-        batch_major = perm is not None and list(np.asarray(perm).reshape(-1)) == [1, 0, 2]
+        batch_major = producer is not None and _is_time_major_of(producer)
         x = producer.operands[0] if batch_major else seq  # type: ignore[union-attr]
 
         def gates(w: np.ndarray) -> list[Value]:
@@ -593,12 +613,15 @@ class FuseLstmLoop(RewritePattern):
         batch, units = y.type.shape[1 if not batch_major else 0], loop.units
         i32 = lambda *v: _const(rw, np.array(v, np.int32))  # noqa: E731
         if loop.every_step:
-            value = (
-                rw.create("tfl.transpose", [y, i32(1, 0, 2)], [out.type]).result
-                if batch_major
-                else y
-            )
-            rw.replace_value(out, value)
+            if not batch_major:
+                rw.replace_value(out, y)
+            elif all(_is_time_major_of(u) and u.result.type == y.type for u in out.users):
+                for u in out.users:  # Keras' transpose back to batch-major: y itself
+                    rw.replace(u, y)
+            else:
+                rw.replace_value(
+                    out, rw.create("tfl.transpose", [y, i32(1, 0, 2)], [out.type]).result
+                )
             return
         if batch_major:  # y[:, -1, :]
             last = _strided_slice(rw, y, (0, -1, 0), 0b101, 0b101, 0b010, (batch, units))
