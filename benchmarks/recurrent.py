@@ -123,6 +123,13 @@ def op_count(tflite: bytes) -> int:
     )
 
 
+def _reason(err: Exception) -> str:
+    """The first MLIR `error:` line without its location, else the message's last line."""
+    lines = str(err).strip().splitlines()
+    errors = [ln.split("error: ", 1)[1] for ln in lines if "error: " in ln]
+    return (errors[0] if errors else lines[-1] if lines else type(err).__name__)[:100]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=2000)
@@ -147,8 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 row["tflite"] = make()
             except Exception as err:  # noqa: BLE001 - a failing converter is a result
-                text = str(err).strip().splitlines()
-                row["status"] = (text[-1] if text else type(err).__name__)[:160]
+                row["status"] = _reason(err)
             rows.append(row)
         done = [r for r in rows if r["batch"] == batch_name and "tflite" in r]
         for r in done:
