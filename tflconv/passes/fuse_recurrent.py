@@ -86,7 +86,7 @@ def _is_zero(v: Value) -> bool:
     """A constant of zeros, or tfl.fill(dims, 0)."""
     c = constant_value(v)
     if c is not None:
-        return bool(np.all(np.asarray(c) == 0))
+        return np.ndim(c) == 2 and bool(np.all(np.asarray(c) == 0))
     op = v.defining_op
     return op is not None and op.name == "tfl.fill" and _scalar(op.operands[1]) == 0.0
 
@@ -180,7 +180,7 @@ def _match_gates(loop: _Loop, z: Value) -> None:
     for v in terms:
         const = constant_value(v)
         if const is not None:
-            if np.size(const) not in (1, four_u):
+            if np.shape(const) not in ((), (1,), (four_u,), (1, four_u)):
                 raise NoMatch(f"a constant term of the gate sum has shape {np.shape(const)}")
             bias = bias + np.asarray(const, np.float32).reshape(-1)
             continue
@@ -196,8 +196,8 @@ def _match_gates(loop: _Loop, z: Value) -> None:
             raise NoMatch("a gate projection keeps dims or has shuffled weights")
         if b.type != NO_VALUE_TYPE:
             fb = constant_value(b)
-            if fb is None:
-                raise NoMatch("a gate projection's bias is not a constant")
+            if fb is None or np.shape(fb) != (four_u,):
+                raise NoMatch("a gate projection's bias is not a constant [4 * units]")
             bias = bias + np.asarray(fb, np.float32).reshape(-1)
         if loop.arg(x) is not None and wh is None:
             loop.h = loop.arg(x)  # type: ignore[assignment]
@@ -486,9 +486,10 @@ def _state(rw: PatternRewriter, init: Value, batch: int | None, units: int) -> V
     """A new zero-filled variable tensor [batch, units] (FILL rewrites it on every invoke)."""
     fill = init.defining_op
     if fill is not None and fill.name == "tfl.fill":
-        dims = fill.operands[0]
-    else:
-        dims = _const(rw, np.array([batch, units], np.int32))
+        dims = fill.operands[0]  # [B, units], B computed from the input's shape
+    else:  # a constant of zeros: its shape is static
+        batch = init.type.shape[0]  # type: ignore[index]
+        dims = _const(rw, np.array(init.type.shape, np.int32))
     zero = _const(rw, np.zeros((), np.float32))
     op = rw.create("tfl.fill", [dims, zero], [TensorType((batch, units), "f32")], {VARIABLE: True})
     return op.result
