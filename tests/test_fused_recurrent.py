@@ -218,6 +218,32 @@ def test_stateful_keeps_the_loop_and_its_state():
         np.testing.assert_allclose(got, np.asarray(model(x)), atol=ATOL, rtol=RTOL, err_msg=call)
 
 
+def test_int8_model_keeps_the_fused_lstm_float():
+    """Full-integer quantization leaves the fused op float (quantize/dequantize around it):
+    LiteRT's int8 LSTM conventions are not implemented, and nothing is quantized wrongly."""
+    from tflconv.api.converter import TFLiteConverter
+    from tflconv.api.options import Optimize
+
+    model = _model(keras.layers.LSTM(8), keras.layers.Dense(3), batch_size=1)
+    conv = TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([_x(1, seed=s)] for s in range(8))
+    tflite = conv.convert()
+    hist = op_histogram(tflite)
+    assert hist.get(LSTM_OP) == 1 and "tfl.while" not in hist, hist
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite, num_threads=1)
+    interp.allocate_tensors()
+    (inp,), (out,) = interp.get_input_details(), interp.get_output_details()
+    x = _x(1, seed=99)
+    for _ in range(2):
+        interp.set_tensor(inp["index"], x)
+        interp.invoke()
+        got = interp.get_tensor(out["index"])
+        np.testing.assert_allclose(got, np.asarray(model(x)), atol=0.02)
+
+
 def test_read_back_and_rewritten_stays_stateless():
     """.tflite -> IR -> .tflite: the reader marks the fills whose outputs are variables."""
     from tflconv.tflite.reader import read_flatbuffer
