@@ -134,7 +134,8 @@ def test_lstm_dynamic_length(return_sequences):
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_lstm_go_backwards(return_sequences):
     layer = keras.layers.LSTM(4, go_backwards=True, return_sequences=return_sequences)
-    _check(_model(layer), fused=1)
+    hist = _check(_model(layer), fused=1)
+    assert "tfl.transpose" not in hist and hist.get("tfl.reverse_v2") == 1, hist
 
 
 @pytest.mark.parametrize("activation", ["relu", "relu6"])
@@ -161,7 +162,8 @@ def test_lstm_without_bias():
 @pytest.mark.parametrize("return_sequences", [False, True])
 def test_bidirectional_lstm(return_sequences):
     layer = keras.layers.Bidirectional(keras.layers.LSTM(3, return_sequences=return_sequences))
-    _check(_model(layer), fused=2)
+    hist = _check(_model(layer), fused=2)
+    assert "tfl.transpose" not in hist, hist  # both halves read the input batch-major
 
 
 @pytest.mark.parametrize("return_sequences", [False, True])

@@ -540,6 +540,25 @@ def _is_time_major_of(op: Operation) -> bool:
     return False
 
 
+def _batch_major_input(rw: PatternRewriter, seq: Value) -> Value | None:
+    """x when seq = transpose(x, [1, 0, 2]) (Keras' time-major copy of its input);
+    reverse_v2(x, [1]) when seq = reverse_v2(transpose(x), [0]) (go_backwards, and the
+    backward half of Bidirectional): the fused op then reads batch-major, no transpose."""
+    op = seq.defining_op
+    if op is None:
+        return None
+    if _is_time_major_of(op):
+        return op.operands[0]
+    if op.name != "tfl.reverse_v2" or list(np.ravel(constant_value(op.operands[1]))) != [0]:
+        return None
+    inner = op.operands[0].defining_op
+    if inner is None or not _is_time_major_of(inner):
+        return None
+    x = inner.operands[0]
+    axis = _const(rw, np.array([1], np.int32))
+    return rw.create("tfl.reverse_v2", [x, axis], [x.type]).result
+
+
 class FuseLstmLoop(RewritePattern):
     """tfl.while(LSTM cell loop) -> tfl.unidirectional_sequence_lstm(x, weights, zero state)"""
 
@@ -553,9 +572,9 @@ class FuseLstmLoop(RewritePattern):
         seq = op.operands[loop.seq]
         steps, batch, _ = seq.type.shape  # type: ignore[misc]
         units = loop.units
-        producer = seq.defining_op
-        batch_major = producer is not None and _is_time_major_of(producer)
-        x = producer.operands[0] if batch_major else seq  # type: ignore[union-attr]
+        x = _batch_major_input(rw, seq)
+        batch_major = x is not None
+        x = x if x is not None else seq
 
         def gates(w: np.ndarray) -> list[Value]:
             return [
