@@ -126,7 +126,7 @@ def op_count(tflite: bytes) -> int:
 def _reason(err: Exception) -> str:
     """The first MLIR `error:` line without its location, else the message's last line."""
     lines = str(err).strip().splitlines()
-    errors = [ln.split("error: ", 1)[1] for ln in lines if "error: " in ln]
+    errors = [ln.rsplit("error: ", 1)[1] for ln in lines if "error: " in ln]
     return (errors[0] if errors else lines[-1] if lines else type(err).__name__)[:100]
 
 
