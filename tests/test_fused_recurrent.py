@@ -156,6 +156,15 @@ def test_activation_the_kernel_lacks_keeps_the_loop(activation):
     _check(_model(layer), fused=0, loops=1)
 
 
+@pytest.mark.parametrize(
+    "kwargs", [{"implementation": 1}, {"recurrent_dropout": 0.3}, {"dropout": 0.3}]
+)
+def test_lstm_per_gate_projections_and_dropout(kwargs):
+    """implementation=1 (also what recurrent_dropout traces): four projections per input
+    instead of one split; dropout is inactive at inference."""
+    _check(_model(keras.layers.LSTM(4, **kwargs)), fused=1)
+
+
 def test_lstm_without_bias():
     _check(_model(keras.layers.LSTM(4, use_bias=False)), fused=1)
 

@@ -149,6 +149,8 @@ def _match_input(loop: _Loop, x_t: Value) -> None:
         raise NoMatch("the input sequence changes inside the loop")
     if t not in loop.counters:
         raise NoMatch("the step index is not a counter starting at 0 and stepping by 1")
+    if loop.seq != -1 and (loop.seq, loop.t) != (seq, t):
+        raise NoMatch("the gates read different step inputs")
     loop.seq, loop.t = seq, t
 
 
@@ -158,8 +160,9 @@ def _drops_unit_batch(op: Operation) -> bool:
     return a is not None and b is not None and len(a) == 2 and a[0] == 1 and b == (a[1],)
 
 
-def _match_gates(loop: _Loop, z: Value) -> None:
-    """z = fully_connected(x_t, Wx) + fully_connected(h, Wh) + b (any association)."""
+def _gate_sum(loop: _Loop, z: Value, rows: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """z = fully_connected(x_t, Wx) + fully_connected(h, Wh) + b (any association, biases in
+    the projections or added): (Wx [rows, F], Wh [rows, units], b [rows])."""
     terms: list[Value] = []
     stack = [z]
     while stack:
@@ -174,21 +177,20 @@ def _match_gates(loop: _Loop, z: Value) -> None:
             stack.append(op.operands[0])
         else:
             terms.append(v)
-    four_u = 4 * loop.units
-    bias = np.zeros(four_u, np.float32)
+    bias = np.zeros(rows, np.float32)
     wx = wh = None
     for v in terms:
         const = constant_value(v)
         if const is not None:
-            if np.shape(const) not in ((), (1,), (four_u,), (1, four_u)):
+            if np.shape(const) not in ((), (1,), (rows,), (1, rows)):
                 raise NoMatch(f"a constant term of the gate sum has shape {np.shape(const)}")
             bias = bias + np.asarray(const, np.float32).reshape(-1)
             continue
         fc = loop.take(_def(v, "tfl.fully_connected", "a term of the gate sum"))
         x, w, b = fc.operands
         weights = constant_value(w)
-        if weights is None or weights.ndim != 2 or weights.shape[0] != four_u:
-            raise NoMatch("a gate projection's weights are not a constant [4 * units, n]")
+        if weights is None or weights.ndim != 2 or weights.shape[0] != rows:
+            raise NoMatch(f"a gate projection's weights are not a constant [{rows}, n]")
         if (
             fc.attributes.get("keep_num_dims")
             or fc.attributes.get("weights_format", "DEFAULT") != "DEFAULT"
@@ -196,11 +198,12 @@ def _match_gates(loop: _Loop, z: Value) -> None:
             raise NoMatch("a gate projection keeps dims or has shuffled weights")
         if b.type != NO_VALUE_TYPE:
             fb = constant_value(b)
-            if fb is None or np.shape(fb) != (four_u,):
-                raise NoMatch("a gate projection's bias is not a constant [4 * units]")
+            if fb is None or np.shape(fb) != (rows,):
+                raise NoMatch(f"a gate projection's bias is not a constant [{rows}]")
             bias = bias + np.asarray(fb, np.float32).reshape(-1)
-        if loop.arg(x) is not None and wh is None:
-            loop.h = loop.arg(x)  # type: ignore[assignment]
+        h = loop.arg(x)
+        if h is not None and wh is None and loop.h in (-1, h):
+            loop.h = h
             wh = weights
         elif x.defining_op is not None and wx is None:
             _match_input(loop, x)
@@ -210,37 +213,51 @@ def _match_gates(loop: _Loop, z: Value) -> None:
     if wx is None or wh is None:
         raise NoMatch("the gate sum lacks the input or the recurrent projection")
     if wh.shape[1] != loop.units:
-        raise NoMatch("the recurrent weights are not [4 * units, units]")
-    loop.wx, loop.wh, loop.bias = wx, wh, bias
+        raise NoMatch("the recurrent weights are not [rows, units]")
+    return wx, wh, bias
 
 
-def _gate(loop: _Loop, v: Value, split: Operation | None, k: int, act: str) -> Operation:
-    """v = act(split result k); returns the split op."""
-    op = loop.take(_def(v, act, f"gate {KERAS_GATES[k]}"))
-    s = op.operands[0].defining_op
-    if s is None or s.name != "tfl.split" or op.operands[0] is not s.results[k]:
-        raise NoMatch(f"gate {KERAS_GATES[k]} is not result {k} of the 4-way split of the gates")
-    if split is not None and s is not split:
-        raise NoMatch("the gates come from different splits")
-    return s
+def _match_gates(loop: _Loop, pre: list[Value]) -> None:
+    """The gates' pre-activations: the 4 results of split(z, 4, axis=1) (Keras'
+    implementation=2), or 4 separate sums (implementation=1, used with recurrent_dropout)."""
+    units = loop.units
+    split = pre[0].defining_op
+    if split is not None and split.name == "tfl.split":
+        if any(p.defining_op is not split or p is not split.results[k] for k, p in enumerate(pre)):
+            raise NoMatch("the gates i, f, c, o are not results 0-3 of one split")
+        loop.take(split)
+        if split.attributes.get("num_splits") != 4 or _scalar(split.operands[0]) not in (1, -1):
+            raise NoMatch("the gates are not split in 4 along the last axis")
+        z = split.operands[1]
+        if z.type.dtype != "f32" or z.type.rank != 2 or z.type.shape[1] != 4 * units:
+            raise NoMatch("the gate tensor is not f32 [batch, 4 * units]")
+        loop.wx, loop.wh, loop.bias = _gate_sum(loop, z, 4 * units)
+        return
+    for p in pre:
+        if p.type.dtype != "f32" or p.type.rank != 2 or p.type.shape[1] != units:
+            raise NoMatch("a gate is not f32 [batch, units]")
+    wx, wh, bias = zip(*(_gate_sum(loop, p, units) for p in pre))
+    loop.wx, loop.wh, loop.bias = np.vstack(wx), np.vstack(wh), np.concatenate(bias)
 
 
-def _feeds_from(v: Value, name: str, index: int | None = None) -> bool:
-    """v = unary(w) with w a result (number `index`) of a `name` op."""
-    op = v.defining_op
-    if op is None or len(op.operands) != 1:
-        return False
-    w = op.operands[0]
-    d = w.defining_op
-    return d is not None and d.name == name and (index is None or d.results[index] is w)
+def _gate_input(loop: _Loop, v: Value, k: int, act: str) -> Value:
+    """v = act(pre): pre, gate k's pre-activation."""
+    return loop.take(_def(v, act, f"gate {KERAS_GATES[k]}")).operands[0]
+
+
+def _by_op(values: tuple[Value, ...], name: str) -> tuple[Value, Value]:
+    """(the value produced by a `name` op, the other one)."""
+    a, b = values
+    if b.defining_op is not None and b.defining_op.name == name:
+        a, b = b, a
+    return a, b
 
 
 def _match_cell(loop: _Loop, h_new: Value) -> Value:
-    """h' = sigmoid(o) * act(c'), c' = sigmoid(f) * c + sigmoid(i) * act(g); returns c'."""
+    """h' = sigmoid(o) * act(c'), c' = sigmoid(f) * c + sigmoid(i) * act(g); returns c'.
+    (act is never a sigmoid here, so the sigmoid operand of each product is the gate.)"""
     mul_h = loop.take(_def(h_new, "tfl.mul", "the new output state"))
-    a, b = mul_h.operands
-    if _feeds_from(a, "tfl.add"):
-        a, b = b, a  # a: sigmoid(o), b: act(c') (both may be a sigmoid: look one op further)
+    a, b = _by_op(mul_h.operands, "tfl.logistic")  # a: sigmoid(o), b: act(c')
     act_c = b.defining_op
     if act_c is None or act_c.name not in ACTIVATIONS:
         raise NoMatch(
@@ -249,7 +266,7 @@ def _match_cell(loop: _Loop, h_new: Value) -> Value:
         )
     loop.take(act_c)
     act = act_c.name
-    split = _gate(loop, a, None, 3, "tfl.logistic")
+    o = _gate_input(loop, a, 3, "tfl.logistic")
     c_new = act_c.operands[0]
     add_c = loop.take(_def(c_new, "tfl.add", "the new cell state"))
     keep = forget = None
@@ -264,21 +281,12 @@ def _match_cell(loop: _Loop, h_new: Value) -> Value:
             keep = (x, y)
     if keep is None or forget is None:
         raise NoMatch("the new cell state is not sigmoid(f) * c + sigmoid(i) * act(g)")
-    _gate(loop, forget[0], split, 1, "tfl.logistic")
+    f = _gate_input(loop, forget[0], 1, "tfl.logistic")
     loop.c = forget[1]  # type: ignore[assignment]
-    i, g = keep
-    if _feeds_from(g, "tfl.split", 0):
-        i, g = g, i  # i: sigmoid(split #0), g: act(split #2)
-    _gate(loop, i, split, 0, "tfl.logistic")
-    _gate(loop, g, split, 2, act)
-    loop.take(split)
-    if split.attributes.get("num_splits") != 4 or _scalar(split.operands[0]) not in (1.0, -1.0):
-        raise NoMatch("the gates are not split in 4 along the last axis")
-    z = split.operands[1]
-    if z.type.dtype != "f32" or z.type.rank != 2 or z.type.shape[1] != 4 * loop.units:
-        raise NoMatch("the gate tensor is not f32 [batch, 4 * units]")
+    i, g = _by_op(keep, "tfl.logistic")
+    pre = [_gate_input(loop, i, 0, "tfl.logistic"), f, _gate_input(loop, g, 2, act), o]
     loop.activation = ACTIVATIONS[act]
-    _match_gates(loop, z)
+    _match_gates(loop, pre)
     return c_new
 
 
