@@ -16,9 +16,11 @@ Keras 3 (TF backend) traces every LSTM layer as a `tf.While` over TensorLists, w
            list' = h'[None]  (return_sequences=False)  or  list[t] = h'  (True)
 
 This pass recognizes that loop (every op of body and cond must be accounted for, the weights must
-be constants, the initial state zeros) and replaces it with one fused LSTM op. Anything else (a
-mask, `return_state`, a GRU, a non-zero initial state, a dynamic sequence length, an activation
-the kernel lacks) keeps the loop, with the reason in `--trace-patterns FuseLstmLoop`.
+be constants, the initial state zeros, the loop bound the sequence length: a constant, or the
+sequence's dim 0 when that is dynamic) and replaces it with one fused LSTM op. Keras'
+`implementation=1` (one projection pair per gate instead of a split) is matched too. Anything
+else (a mask, `return_state`, a GRU, a non-zero initial state, an activation the kernel lacks)
+keeps the loop, with the reason in `--trace-patterns FuseLstmLoop`.
 
 **Stateless calls.** LiteRT's LSTM kernels take the state only as *variable* tensors
 (`GetVariableInput`: a non-variable state input is refused at Prepare) and write the final state
