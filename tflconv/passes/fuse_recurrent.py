@@ -20,7 +20,7 @@ be constants, the initial state zeros, the loop bound the sequence length: a con
 sequence's dim 0 when that is dynamic) and replaces it with one fused LSTM op. Keras'
 `implementation=1` (one projection pair per gate instead of a split) is matched too. Anything
 else (a mask, `return_state`, a GRU, a non-zero initial state, an activation the kernel lacks)
-keeps the loop, with the reason in `--trace-patterns FuseLstmLoop`.
+keeps the loop, with the reason in `--trace-patterns=FuseLstmLoop`.
 
 **Stateless calls.** LiteRT's LSTM kernels take the state only as *variable* tensors
 (`GetVariableInput`: a non-variable state input is refused at Prepare) and write the final state
