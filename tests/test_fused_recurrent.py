@@ -205,6 +205,22 @@ def test_return_state_keeps_the_loop():
     _check(model, fused=0, loops=1)
 
 
+def test_initial_state_input_keeps_the_loop():
+    """initial_state from model inputs: the kernel's state is zero on every call, so no."""
+    from tests.e2e_util import run_litert
+
+    keras.utils.set_random_seed(3)
+    x, h0, c0 = keras.Input((T, F)), keras.Input((4,)), keras.Input((4,))
+    model = keras.Model([x, h0, c0], keras.layers.LSTM(4)(x, initial_state=[h0, c0]))
+    tflite = _convert(model)
+    hist = op_histogram(tflite)
+    assert hist.get(LSTM_OP, 0) == 0 and hist.get("tfl.while") == 1, hist
+    rng = np.random.default_rng(0)
+    inputs = [_x(2), *(rng.standard_normal((2, 4)).astype(np.float32) for _ in range(2))]
+    (got,) = run_litert(tflite, inputs)
+    np.testing.assert_allclose(got, np.asarray(model(inputs)), atol=ATOL, rtol=RTOL)
+
+
 def test_stateful_keeps_the_loop_and_its_state():
     """stateful=True: the state lives in resource variables read before the loop (not a zero
     initial state), so the loop stays, and carries its state between invokes as Keras does."""
