@@ -75,7 +75,8 @@ def test_the_config_shapes_the_pipeline():
     )
     assert text == (
         "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,legalize-stablehlo,"
-        "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,dce,"
+        "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,"
+        "fuse-recurrent,dce,"
         "check-tflite-legal{target-ops=[TFLITE_BUILTINS,SELECT_TF_OPS] allow-custom-ops=true "
         "select-user-ops=[MyOp]},calibrate,prepare-quantize,bias-correction,quantize"
     )
@@ -200,7 +201,7 @@ def _convert(fn, pipeline: str) -> bytes:
 
 
 def test_user_pass_before_select_tf_ops_runs_first(sinh_fn):
-    tail = "canonicalize,fuse,simplify-tfl,cse,dce,check-tflite-legal"
+    tail = "canonicalize,fuse,simplify-tfl,cse,fuse-recurrent,dce,check-tflite-legal"
     before = f"canonicalize,lower-tensor-lists,legalize-tf,test-expand-sinh,select-tf-ops,{tail}"
     tflite = _convert(sinh_fn, before)
     hist = op_histogram(tflite)

@@ -18,6 +18,10 @@ tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
 from tests.e2e_util import convert_and_compare, op_histogram, run_litert  # noqa: E402
+from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402
+
+# These tests keep the loop form (tests/test_fused_recurrent.py tests the fused LSTM).
+LOOP_PIPELINE = DEFAULT_PIPELINE.replace("fuse-recurrent,", "")
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +40,7 @@ def _model(*layers) -> keras.Model:
 
 def _check(model: keras.Model, expect_loops: int) -> dict[str, int]:
     """Convert once (compared at batch 1 by convert_and_compare), then rerun at batch 3."""
-    tflite = convert_and_compare(model, [_inputs(1)], atol=ATOL, rtol=RTOL)
+    tflite = convert_and_compare(model, [_inputs(1)], atol=ATOL, rtol=RTOL, pipeline=LOOP_PIPELINE)
     x3 = _inputs(3)
     (got,) = run_litert(tflite, [x3])
     np.testing.assert_allclose(got, model(x3).numpy(), atol=ATOL, rtol=RTOL)

@@ -189,7 +189,8 @@ def test_flags_become_pass_options():
     )
     assert select == (
         "custom-ops{ops=[Erf]},canonicalize,lower-tensor-lists,legalize-tf,legalize-stablehlo,"
-        "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,dce,"
+        "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,"
+        "fuse-recurrent,dce,"
         "check-tflite-legal{target-ops=[TFLITE_BUILTINS,SELECT_TF_OPS] allow-custom-ops=true "
         "select-user-ops=[MyOp]}"
     )

@@ -176,6 +176,9 @@ def conversion_pipeline(config: ConversionConfig | None = None) -> list[Pass]:
         _make("fuse"),
         _make("simplify-tfl"),
         _make("cse"),
+        # after cse (the two zero-state fills of a fused LSTM must stay two tensors) and
+        # simplify-tfl (a fill of constant dims must not become a constant)
+        _make("fuse-recurrent"),
         _make("dce"),
         _gate(config),
     ]

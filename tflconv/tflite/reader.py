@@ -384,6 +384,8 @@ class _Reader:
 
         for k, op in enumerate(sg.operators or []):
             new = self._operator(k, op, get, types, names, where)
+            if any(tensors[j].isVariable for j in _ints(op.outputs) if 0 <= j < len(tensors)):
+                new.attributes["_is_variable"] = True  # a state the op rewrites (fuse-recurrent)
             fn.block.append(new)
             for j, result in zip(_ints(op.outputs), new.results):
                 if j in values:  # SSA: a tensor has one producer (or is an input/constant)

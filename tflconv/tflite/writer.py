@@ -423,8 +423,9 @@ class _Writer:
                 continue
             operator = self._operator(op, index, len(sg.tensors))
             sg.operators.append(operator)
+            variable = bool(op.attributes.get("_is_variable"))  # fuse-recurrent's LSTM state
             for k, result in enumerate(op.results):
-                add(result, _value_name(result, op, k))
+                add(result, _value_name(result, op, k), variable=variable)
             scratch = op.attributes.get(INTERMEDIATES)
             if scratch:  # quantized LSTMs: (name, type) of tensors only the kernel uses
                 operator.intermediates = np.array(
