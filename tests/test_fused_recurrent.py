@@ -282,7 +282,8 @@ def test_read_back_and_rewritten_stays_stateless():
 
 def test_fusion_failure_reason_is_traced():
     """Why a loop stays a loop is recorded for --trace-patterns."""
-    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
     from tflconv.frontends.tensorflow.frontend import load_model
     from tflconv.passes import DEFAULT_PIPELINE
     from tflconv.passes.fuse_recurrent import FuseRecurrent
