@@ -1,0 +1,263 @@
+"""Weight schemes applied op by op (`recipe.WeightScheme`): int8 / int4 per channel or per
+tensor, blockwise int4, float16, float — in dynamic-range form (the op's hybrid kernel reads
+the integer weights) or weight-only form (integer constant + DEQUANTIZE, the op stays float).
+
+What LiteRT runs (tflite/kernels/*.cc, XNNPACK's delegate), hence what is refused:
+
+| op | dynamic int8 | dynamic int4 | blockwise int4 | weight-only |
+|---|---|---|---|---|
+| fully_connected | per channel / tensor | per channel / tensor | yes (XNNPACK qb4w; builtin: reference loop) | yes |
+| conv_2d, depthwise_conv_2d | per channel / tensor | per channel / tensor | no | yes |
+| batch_matmul (constant RHS) | per tensor | no (the hybrid kernel takes int8) | no | yes |
+| gather (constant table) | per tensor: int8 GATHER + DEQUANTIZE of the rows (the official recipe) | same, int4 | no | yes |
+| embedding_lookup | per row / tensor (hybrid) | per row / tensor | yes (2-D, builtin kernel) | yes |
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tflconv.core.ir import Module, Operation, Value
+from tflconv.core.types import QuantParams, TensorType
+from tflconv.dialects.tfl_traits import DYNAMIC_RANGE
+
+from . import kernels
+from .common import CONSTANT, const_array, derived_location, new_constant, value_name
+from .recipe import Recipe, WeightScheme
+
+BLOCKWISE_SCALES = "blockwise_scales"
+"""Attribute of a blockwise int4 constant: its float16 scales [out, in / block_size]. The writer
+stores them as a FLOAT16 tensor named by `BlockwiseQuantization.scales`."""
+BLOCK_SIZE = "block_size"
+"""Attribute of a blockwise int4 constant: elements per block along the input dimension."""
+REDUCED_PRECISION = "reduced_precision_support"
+FP16_ACC_FP32 = b"fp16accfp32"
+GATHER_OPS = ("tfl.gather", "tfl.embedding_lookup")
+
+
+@dataclass
+class WeightsReport:
+    quantized: list[Operation] = field(default_factory=list)
+    skipped: dict[Operation, str] = field(default_factory=dict)
+    converted: int = 0
+    schemes: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WeightSlot:
+    """Where an op reads its weights: the operand, its per-channel axis, the axis the hybrid
+    kernel reads per channel (None: per tensor only), the hybrid kernel's
+    `asymmetric_quantize_inputs` option, and whether the kernel reads int4 / blockwise int4."""
+
+    index: int
+    axis: int | None
+    hybrid_axis: int | None
+    asymmetric_inputs: bool = False
+    hybrid_int4: bool = False
+    blockwise: bool = False
+
+
+def weight_slot(op: Operation) -> WeightSlot | None:
+    """The weight operand of an op a weight scheme applies to (None: the op has none)."""
+    spec = DYNAMIC_RANGE.get(op.name)
+    if op.name == "tfl.batch_matmul":
+        rhs = op.operands[1].type
+        axis = None
+        if rhs.rank is not None and rhs.rank >= 2:  # output channels: the RHS's columns
+            axis = rhs.rank - (2 if op.attributes.get("adj_y") else 1)
+        return WeightSlot(1, axis, None)  # the hybrid kernel reads one RHS scale
+    if spec is not None:
+        fc = op.name == "tfl.fully_connected"
+        return WeightSlot(spec.weight, spec.axis, spec.axis, spec.asymmetric_inputs, True, fc)
+    if op.name == "tfl.gather":
+        return WeightSlot(0, 0, None)
+    if op.name == "tfl.embedding_lookup":
+        return WeightSlot(1, 0, 0, False, True, True)
+    return None
+
+
+def candidate_ops(module: Module) -> list[Operation]:
+    """The ops a recipe can give a scheme: those with a weight operand (for gathers: a
+    constant table; a gather of activations is no embedding)."""
+    out = []
+    for op in module.walk():
+        slot = weight_slot(op)
+        if slot is None:
+            continue
+        if op.name in GATHER_OPS and const_array(op.operands[slot.index]) is None:
+            continue
+        out.append(op)
+    return out
+
+
+class _Applier:
+    def __init__(self, min_elements: int) -> None:
+        self.min_elements = min_elements
+        self.cache: dict[tuple[Any, ...], Value] = {}
+        self.report = WeightsReport()
+        self.float16 = False
+
+    # --- building blocks -----------------------------------------------------------------
+
+    def _constant(self, w: Value, key: tuple[Any, ...], make: Any) -> Value:
+        """A new constant derived from `w` (shared between ops asking for the same scheme)."""
+        if (w, *key) not in self.cache:
+            anchor = w.defining_op
+            assert anchor is not None
+            array, t, attrs = make()
+            value = new_constant(anchor, array, t, w.name_hint, anchor.location)
+            value.defining_op.attributes.update(attrs)  # type: ignore[union-attr]
+            self.cache[(w, *key)] = value
+        return self.cache[(w, *key)]
+
+    def _integer(self, w: Value, dtype: str, axis: int | None) -> Value:
+        arr = np.asarray(const_array(w))
+
+        def make() -> tuple[np.ndarray, TensorType, dict[str, Any]]:
+            q, scales = kernels.quantize_weights_narrow(arr, axis, dtype)
+            quant = QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis)
+            return q, TensorType(w.type.shape, dtype, quant), {}
+
+        return self._constant(w, (dtype, axis), make)
+
+    def _blockwise(self, w: Value, block: int) -> Value:
+        arr = np.asarray(const_array(w))
+
+        def make() -> tuple[np.ndarray, TensorType, dict[str, Any]]:
+            q, scales = kernels.quantize_blockwise(arr, block, "i4")
+            return q, TensorType(w.type.shape, "i4"), {BLOCKWISE_SCALES: scales, BLOCK_SIZE: block}
+
+        return self._constant(w, ("block", block), make)
+
+    def _dequantized(self, w: Value, stored: Value, key: tuple[Any, ...]) -> Value:
+        """`stored` -> tfl.dequantize -> float32, right after the stored constant."""
+        if (w, "deq", *key) not in self.cache:
+            deq = Operation(
+                "tfl.dequantize",
+                [stored],
+                [TensorType(w.type.shape, "f32")],
+                location=derived_location(w, "/dequantize"),
+                result_names=[value_name(w, "/dequantize")],
+            )
+            anchor = w.defining_op
+            anchor.parent.insert_before(deq, anchor)  # type: ignore[union-attr]
+            self.cache[(w, "deq", *key)] = deq.result
+        return self.cache[(w, "deq", *key)]
+
+    # --- schemes ---------------------------------------------------------------------------
+
+    def apply(self, op: Operation, scheme: WeightScheme) -> str | None:
+        """Apply `scheme` to `op`'s weights; a reason when they stay as they are."""
+        if scheme.weights == "float32":
+            return "kept float (recipe / keep-float)"
+        if scheme.weights == "float16":
+            return self._float16(op)
+        slot = weight_slot(op)
+        assert slot is not None
+        w = op.operands[slot.index]
+        arr = const_array(w)
+        if arr is None or w.type.dtype != "f32" or w.type.quant is not None:
+            return "weights are not a float constant"
+        if arr.size < self.min_elements:
+            return f"weights have {arr.size} < {self.min_elements} elements"
+        dtype = scheme.dtype
+        channel = scheme.granularity == "channel"
+        if scheme.mode == "weight-only":
+            axis = slot.axis if channel else None
+            stored = self._integer(w, dtype, axis)
+            op.set_operand(slot.index, self._dequantized(w, stored, (dtype, axis)))
+            return None
+        if scheme.granularity == "block":
+            return self._block(op, slot, w, scheme.block_size)
+        if op.name == "tfl.gather":
+            return self._gather(op, w, dtype)
+        if dtype == "i4" and not slot.hybrid_int4:
+            return f"{op.name}'s hybrid kernel reads int8 weights only (int4: use mode=weight-only)"
+        op.set_operand(slot.index, self._integer(w, dtype, slot.hybrid_axis if channel else None))
+        if slot.asymmetric_inputs:
+            op.attributes["asymmetric_quantize_inputs"] = True
+        return None
+
+    def _block(self, op: Operation, slot: WeightSlot, w: Value, block: int) -> str | None:
+        if not slot.blockwise:
+            return f"{op.name} has no blockwise kernel (fully_connected and embedding_lookup do)"
+        shape = w.type.shape
+        if shape is None or len(shape) != 2 or shape[1] is None or shape[1] % block:
+            return f"blockwise weights need a 2-D table whose last dimension divides by {block}"
+        op.set_operand(slot.index, self._blockwise(w, block))
+        if slot.asymmetric_inputs:
+            op.attributes["asymmetric_quantize_inputs"] = True
+        return None
+
+    def _gather(self, op: Operation, w: Value, dtype: str) -> str | None:
+        """The official dynamic-range scheme for embedding tables: the GATHER moves int8 rows
+        (one scale for the whole table, the gathered rows keep it) and a DEQUANTIZE turns only
+        the gathered rows into float32."""
+        result = op.result
+        if result.type.dtype != "f32":
+            return "gather result is not float32"
+        op.set_operand(0, self._integer(w, dtype, None))
+        stored = op.operands[0].type
+        float_type = result.type
+        result.type = TensorType(float_type.shape, dtype, stored.quant)
+        deq = Operation(
+            "tfl.dequantize",
+            [result],
+            [float_type],
+            location=derived_location(result, "/dequantize"),
+            result_names=[value_name(result, "/dequantize")],
+        )
+        op.parent.insert_after(deq, op)  # type: ignore[union-attr]
+        result.replace_uses_where(deq.result, lambda use: use.op is deq)
+        return None
+
+    def _float16(self, op: Operation) -> str | None:
+        """Every float32 constant operand of `op` -> float16 constant + DEQUANTIZE."""
+        done = False
+        for i, v in enumerate(op.operands):
+            if v.defining_op is None or v.defining_op.name != CONSTANT:
+                continue
+            if v.type.dtype != "f32" or v.type.quant is not None:
+                continue
+            arr = np.asarray(const_array(v))
+
+            def make(arr: np.ndarray = arr, v: Value = v) -> Any:
+                return kernels.to_float16(arr), TensorType(v.type.shape, "f16"), {}
+
+            stored = self._constant(v, ("f16",), make)
+            op.set_operand(i, self._dequantized(v, stored, ("f16",)))
+            done = True
+        if not done:
+            return "no float32 constant operand"
+        self.float16 = True
+        return None
+
+
+def quantize_weights(module: Module, recipe: Recipe, min_elements: int) -> WeightsReport:
+    """Apply `recipe` to every op with weights; the report lists what stayed float and why."""
+    applier = _Applier(min_elements)
+    report = applier.report
+    for op in candidate_ops(module):
+        scheme = recipe.scheme_for(op)
+        if scheme is None:
+            continue
+        why = applier.apply(op, scheme)
+        if why is None:
+            report.quantized.append(op)
+            key = scheme.describe()
+            report.schemes[key] = report.schemes.get(key, 0) + 1
+        else:
+            report.skipped[op] = why
+    if applier.float16:
+        mark_float16(module)
+    return report
+
+
+def mark_float16(module: Module) -> None:
+    """float16 weights: `reduced_precision_support` metadata "fp16accfp32", as the official."""
+    metadata = dict(module.attributes.get("metadata") or {})
+    metadata[REDUCED_PRECISION] = FP16_ACC_FP32
+    module.attributes["metadata"] = metadata
