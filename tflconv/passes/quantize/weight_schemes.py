@@ -22,7 +22,7 @@ import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value
 from tflconv.core.types import QuantParams, TensorType
-from tflconv.dialects.tfl_traits import DYNAMIC_RANGE
+from tflconv.dialects.tfl_traits import ACTIVATION_FUNCTIONS, DYNAMIC_RANGE
 
 from . import kernels
 from .common import CONSTANT, const_array, derived_location, new_constant, value_name
@@ -187,9 +187,15 @@ class _Applier:
         shape = w.type.shape
         if shape is None or len(shape) != 2 or shape[1] is None or shape[1] % block:
             return f"blockwise weights need a 2-D table whose last dimension divides by {block}"
+        if op.name == "tfl.fully_connected" and shape[0] < MIN_BLOCKWISE_UNITS:
+            # The builtin kernel reads blockwise weights only on its 4-bit path (>= 4 units);
+            # elsewhere it would read them as per-tensor int4 without a scale.
+            return f"blockwise fully_connected needs >= {MIN_BLOCKWISE_UNITS} output units"
         op.set_operand(slot.index, self._blockwise(w, block))
         if slot.asymmetric_inputs:
             op.attributes["asymmetric_quantize_inputs"] = True
+        if op.name == "tfl.fully_connected":
+            _unfuse_activation(op)
         return None
 
     def _gather(self, op: Operation, w: Value, dtype: str) -> str | None:
@@ -234,6 +240,32 @@ class _Applier:
             return "no float32 constant operand"
         self.float16 = True
         return None
+
+
+MIN_BLOCKWISE_UNITS = 4
+"""LiteRT's fully-connected kernel takes its 4-bit path (the only one that reads blockwise
+scales) from `optimized_4bit::FilterWidth` = 4 output units up."""
+_UNFUSED = {v: k for k, v in ACTIVATION_FUNCTIONS.items()}
+
+
+def _unfuse_activation(op: Operation) -> None:
+    """LiteRT's builtin blockwise kernel (`EvalBlockwise4Bit`) ignores the fused activation
+    (XNNPACK applies it): the activation becomes its own op after the fully-connected."""
+    act = op.attributes.get("fused_activation_function", "NONE")
+    if act in (None, "NONE"):
+        return
+    result = op.result
+    relu = Operation(
+        _UNFUSED[act],
+        [result],
+        [result.type],
+        location=op.location,
+        result_names=[result.name_hint] if result.name_hint else None,
+    )
+    op.parent.insert_after(relu, op)  # type: ignore[union-attr]
+    result.replace_uses_where(relu.result, lambda use: use.op is relu)
+    result.name_hint = value_name(result, "/linear") if result.name_hint else None
+    op.attributes["fused_activation_function"] = "NONE"
 
 
 def quantize_weights(module: Module, recipe: Recipe, min_elements: int) -> WeightsReport:
