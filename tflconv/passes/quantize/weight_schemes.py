@@ -7,7 +7,8 @@ What LiteRT runs (tflite/kernels/*.cc, XNNPACK's delegate), hence what is refuse
 | op | dynamic int8 | dynamic int4 | blockwise int4 | weight-only |
 |---|---|---|---|---|
 | fully_connected | per channel / tensor | per channel / tensor | yes (XNNPACK qb4w; builtin: reference loop) | yes |
-| conv_2d, depthwise_conv_2d | per channel / tensor | per channel / tensor | no | yes |
+| conv_2d | per channel / tensor | per channel / tensor | no | yes |
+| depthwise_conv_2d | per channel / tensor | no (the hybrid Eval rejects int4) | no | yes |
 | batch_matmul (constant RHS) | per tensor | no (the hybrid kernel takes int8) | no | yes |
 | gather (constant table) | per tensor: int8 GATHER + DEQUANTIZE of the rows (the official recipe) | same, int4 | no | yes |
 | embedding_lookup | per row / tensor (hybrid) | per row / tensor | yes (2-D, builtin kernel) | yes |
@@ -71,7 +72,10 @@ def weight_slot(op: Operation) -> WeightSlot | None:
         return WeightSlot(1, axis, None)  # the hybrid kernel reads one RHS scale
     if spec is not None:
         fc = op.name == "tfl.fully_connected"
-        return WeightSlot(spec.weight, spec.axis, spec.axis, spec.asymmetric_inputs, True, fc)
+        # depthwise: Prepare accepts int4 filters but the hybrid Eval does not ("Type FLOAT32
+        # with filter type INT4 not currently supported", LiteRT 2.3)
+        int4 = op.name != "tfl.depthwise_conv_2d"
+        return WeightSlot(spec.weight, spec.axis, spec.axis, spec.asymmetric_inputs, int4, fc)
     if op.name == "tfl.gather":
         return WeightSlot(0, 0, None)
     if op.name == "tfl.embedding_lookup":
