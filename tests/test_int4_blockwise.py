@@ -11,11 +11,11 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from e2e_util import op_histogram  # noqa: E402
+
 from tflconv.api.converter import convert  # noqa: E402
 from tflconv.passes.quantize import kernels  # noqa: E402
 from tflconv.tflite.generated import tflite_schema as fb  # noqa: E402
-
-from e2e_util import op_histogram  # noqa: E402
 
 XNNPACK = (True, False)
 
