@@ -260,3 +260,43 @@ def test_blockwise_on_conv_stays_float_with_a_reason():
     PassManager.from_pipeline(pipeline).run(module, ctx)
     reasons = ctx.data["quantization"].float_op_lines()
     assert any("tfl.conv_2d" in r and "no blockwise kernel" in r for r in reasons), reasons
+
+
+EMBEDDING_LOOKUP = """module {
+  func.func @main(%ids: tensor<5xi32>) -> (tensor<5x64xf32>) attributes {entry = true} {
+    %t = "arith.constant"() {value = dense<TABLE> : tensor<100x64xf32>} : () -> tensor<100x64xf32>
+    %r = "tfl.embedding_lookup"(%ids, %t) : (tensor<5xi32>, tensor<100x64xf32>) -> tensor<5x64xf32>
+    "func.return"(%r) : (tensor<5x64xf32>) -> ()
+  }
+}"""
+
+
+@pytest.mark.parametrize("xnnpack", XNNPACK, ids=["xnnpack", "builtin"])
+@pytest.mark.parametrize(
+    "opts,bits,axis,block",
+    [
+        ("", 8, 0, 0),
+        ("bits=4", 4, 0, 0),
+        ("bits=4 per-channel=false", 4, None, 0),
+        ("bits=4 weight-only=true", 4, 0, 0),
+        ("bits=4 granularity=block block-size=32", 4, None, 32),
+    ],
+)
+def test_embedding_lookup_tables(opts, bits, axis, block, xnnpack):
+    """EMBEDDING_LOOKUP (from a .tflite read back, e.g.): the hybrid kernel dequantizes the
+    looked-up rows (per row, per tensor or blockwise int4)."""
+    import tflconv.passes  # noqa: F401  (registers the passes)
+    from tflconv.core.parser import parse_module
+    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.tflite.writer import write_flatbuffer
+
+    rng = np.random.default_rng(6)
+    table = rng.standard_normal((100, 64)).astype(np.float32)
+    table[7] *= 10  # one row with a much wider range: per-row scales differ from per-tensor
+    text = "[" + ", ".join("[" + ", ".join(repr(float(v)) for v in r) + "]" for r in table) + "]"
+    module = parse_module(EMBEDDING_LOOKUP.replace("TABLE", text))
+    PassManager.from_pipeline(f"quantize-dynamic-range{{{opts}}}").run(module, PassContext())
+    tflite = write_flatbuffer(module)
+    ids = np.array([3, 0, 99, 42, 7], np.int32)
+    want = stored(table, bits, axis, block)[ids]
+    np.testing.assert_allclose(run(tflite, ids, xnnpack), want, rtol=1e-6, atol=1e-6)
