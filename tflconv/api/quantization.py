@@ -13,6 +13,9 @@ The mode follows `lite.py`'s `QuantizationMode` (see the reference §5.1):
 | ... + supported_ops has EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 | 16x8 (float fallback only if TFLITE_BUILTINS is there too) |
 
 inference_input_type / inference_output_type other than float32 need a full-integer recipe.
+`quantization_recipe` (tflconv extra; `passes.quantize.recipe`) picks a weight scheme per op
+(int8 / int4 / blockwise int4 / weight-only / float16 / float) and turns on dynamic range by
+itself; with a representative_dataset only its float rules apply (as keep-float).
 """
 
 from __future__ import annotations
