@@ -226,3 +226,38 @@ def test_int8_mode_takes_the_float_rules_as_keep_float(model, inputs):
 def test_bad_recipes_are_refused(model, recipe, message):
     with pytest.raises(Exception, match=message):
         _convert(model, recipe)
+
+
+def test_keep_float_suggestions_become_a_recipe(model, tmp_path):
+    """`Recipe.keeping_float` (what debug-quant's suggestions become) round-trips through JSON
+    and keeps those ops float."""
+    recipe = Recipe.keeping_float(["fc", "head"])
+    path = tmp_path / "suggested.json"
+    path.write_text(recipe.to_json())
+    assert load_recipe(path) == recipe
+    same = {
+        "rules": [{"names": "fc", "weights": "float32"}, {"names": "head", "weights": "float32"}]
+    }
+    kept = _convert(model, recipe)
+    assert kept == _convert(model, same)
+    assert len(kept) > len(_convert(model, {"rules": []})) + (256 * 64 + 64 * 32) * 2
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--recipe", "missing.json"], "no such file"),
+        (["--recipe", "RECIPE", "--quantize", "float16"], "--recipe applies to"),
+    ],
+)
+def test_cli_recipe_errors(model, tmp_path, capsys, argv, message):
+    from tflconv.cli.convert import main
+
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(RECIPE))
+    model.save(tmp_path / "m.keras")
+    argv = [str(path) if a == "RECIPE" else a for a in argv]
+    out = tmp_path / "m.tflite"
+    assert main(["convert", str(tmp_path / "m.keras"), "-o", str(out), *argv]) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()

@@ -212,6 +212,14 @@ class Recipe:
             out += list(r.ops) if r.ops else [r.names or ".*"]
         return tuple(out)
 
+    @classmethod
+    def keeping_float(
+        cls, patterns: tuple[str, ...] | list[str], default: WeightScheme | None = WeightScheme()
+    ) -> Recipe:
+        """A recipe that keeps the ops named by `patterns` (names or regexes, as keep-float)
+        float and gives the others `default`: what `debug-quant`'s suggestions become."""
+        return cls(tuple(Rule(FLOAT, names=p) for p in patterns), default)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"rules": [r.to_dict() for r in self.rules]}
         if self.default is not None:
