@@ -195,6 +195,11 @@ class _Applier:
             # The builtin kernel reads blockwise weights only on its 4-bit path (>= 4 units);
             # elsewhere it would read them as per-tensor int4 without a scale.
             return f"blockwise fully_connected needs >= {MIN_BLOCKWISE_UNITS} output units"
+        act = op.attributes.get("fused_activation_function") or "NONE"
+        if act != "NONE" and act not in _UNFUSED:
+            return (
+                f"the builtin blockwise kernel ignores the fused {act}, which has no op of its own"
+            )
         op.set_operand(slot.index, self._blockwise(w, block))
         if slot.asymmetric_inputs:
             op.attributes["asymmetric_quantize_inputs"] = True
