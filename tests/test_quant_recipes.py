@@ -261,3 +261,26 @@ def test_cli_recipe_errors(model, tmp_path, capsys, argv, message):
     assert main(["convert", str(tmp_path / "m.keras"), "-o", str(out), *argv]) == 2
     assert message in capsys.readouterr().err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("xnnpack", [True, False], ids=["xnnpack", "builtin"])
+def test_float16_rule(model, inputs, xnnpack):
+    """A float16 rule: the op's float32 constants (weights and bias) become float16 +
+    DEQUANTIZE; the rest of the recipe still applies."""
+    import keras
+
+    recipe = {"default": None, "rules": [{"ops": ["CONV_2D"], "weights": "float16"}]}
+    tflite = _convert(model, recipe)
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    conv = clone.get_layer("conv")
+    for var in (conv.kernel, conv.bias):
+        var.assign(var.numpy().astype(np.float16).astype(np.float32))
+    want = clone(inputs).numpy()
+    np.testing.assert_allclose(_run(tflite, inputs, xnnpack), want, rtol=1e-4, atol=1e-4)
+    hist = op_histogram(tflite)
+    assert hist["tfl.dequantize"] == 2  # the conv's filter and bias; fc / head / emb untouched
+    from tflconv.tflite.reader import read_flatbuffer
+
+    fcs = [op for op in read_flatbuffer(tflite).walk() if op.name == "tfl.fully_connected"]
+    assert all(op.operands[1].type.dtype == "f32" for op in fcs)

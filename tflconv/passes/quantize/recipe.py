@@ -19,7 +19,7 @@ The same recipe as a JSON file (TOML: the same keys, rules as `[[rules]]`):
                {"names": "head|classifier.*", "weights": "float32"}]}
 
 Later rules override earlier ones (as in ai-edge-quantizer's recipes); an op no rule names gets
-the default (None: the op is left alone).
+the default (int8 per channel when the recipe names none; None / null: the op is left alone).
 """
 
 from __future__ import annotations
@@ -221,10 +221,8 @@ class Recipe:
         return cls(tuple(Rule(FLOAT, names=p) for p in patterns), default)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"rules": [r.to_dict() for r in self.rules]}
-        if self.default is not None:
-            out["default"] = self.default.to_dict()
-        return out
+        default = None if self.default is None else self.default.to_dict()
+        return {"default": default, "rules": [r.to_dict() for r in self.rules]}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2)

@@ -117,8 +117,8 @@ class QuantizeDynamicRange(Pass):
     weight_only: bool = False
     """Integer weights + DEQUANTIZE instead of hybrid kernels (the ops stay float)."""
     recipe: str = ""
-    """A JSON / TOML recipe file: a scheme per op by op type and name regex; the options above
-    make its default when it has none."""
+    """A JSON / TOML recipe file: a scheme per op by op type and name regex (it brings its own
+    default; the scheme options above apply without a recipe)."""
 
     def default_scheme(self) -> WeightScheme:
         if self.bits not in (4, 8):
@@ -132,18 +132,20 @@ class QuantizeDynamicRange(Pass):
         )
 
     def build_recipe(self, ctx: PassContext) -> Recipe:
-        """The recipe file / context recipe (default: the options' scheme), without keep-float."""
+        """The recipe file / context recipe (else the options' scheme for every op), without
+        keep-float."""
         default = self.default_scheme()
         given = ctx.data.get(RECIPE_KEY)
         if self.recipe:
             given = load_recipe(self.recipe)
         if given is None:
-            recipe = Recipe(default=default)
-        else:
-            recipe = load_recipe(given)
-            if "default" not in recipe.to_dict():
-                recipe = Recipe(recipe.rules, default)
-        return recipe
+            return Recipe(default=default)
+        if default != WeightScheme():
+            raise QuantizeError(
+                "quantize-dynamic-range: give the scheme options (bits, granularity, block-size, "
+                "weight-only, per-channel) or a recipe, not both: a recipe sets its own default"
+            )
+        return load_recipe(given)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         recipe = self.build_recipe(ctx)
