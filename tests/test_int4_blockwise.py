@@ -107,8 +107,9 @@ def dequantized_model(name: str, keras_model, bits: int, weight_only: bool, gran
             q = stored(k, bits, 0 if channel else None)
             layer.kernel.assign(q.transpose(1, 2, 3, 0))
         elif isinstance(layer, keras.layers.Embedding):
-            # dynamic range: the GATHER moves integer rows under one scale (official scheme)
-            axis = 0 if channel and weight_only else None
+            # dynamic int8 / per-tensor int4: the GATHER moves integer rows under one scale (the
+            # official scheme); int4 per row: an EMBEDDING_LOOKUP
+            axis = 0 if channel and (weight_only or bits == 4) else None
             layer.embeddings.assign(stored(layer.embeddings.numpy(), bits, axis))
     return clone
 
@@ -140,7 +141,9 @@ def test_scheme_computes_the_dequantized_float_model(model, bits, gran, weight_o
     if bits == 4:  # the weights really are int4: much further from the float weights' result
         assert np.abs(got - exact).max() > 2 * np.abs(got - want).max()
     hist = op_histogram(tflite)
-    if weight_only or name == "embedding":
+    if name == "embedding" and not weight_only and gran == "channel":
+        assert hist["tfl.embedding_lookup"] == 1 and "tfl.gather" not in hist
+    elif weight_only or name == "embedding":
         assert hist.get("tfl.dequantize", 0) >= 1
 
 

@@ -10,7 +10,7 @@ What LiteRT runs (tflite/kernels/*.cc, XNNPACK's delegate), hence what is refuse
 | conv_2d | per channel / tensor | per channel / tensor | no | yes |
 | depthwise_conv_2d | per channel / tensor | no (the hybrid Eval rejects int4) | no | yes |
 | batch_matmul (constant RHS) | per tensor | no (the hybrid kernel takes int8) | no | yes |
-| gather (constant table) | per tensor: int8 GATHER + DEQUANTIZE of the rows (the official recipe) | same, int4 | no | yes |
+| gather (constant table) | per tensor: int8 GATHER + DEQUANTIZE of the rows (the official recipe) | per row: EMBEDDING_LOOKUP (per tensor: GATHER + DEQUANTIZE) | no | yes |
 | embedding_lookup | per row / tensor (hybrid) | per row / tensor | yes (2-D, builtin kernel) | yes |
 """
 
@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from tflconv.core.ir import Module, Operation, Value
+from tflconv.core.ir import Module, Operation, Value, constant
 from tflconv.core.types import QuantParams, TensorType
 from tflconv.dialects.tfl_traits import ACTIVATION_FUNCTIONS, DYNAMIC_RANGE
 
@@ -177,6 +177,8 @@ class _Applier:
         if scheme.granularity == "block":
             return self._block(op, slot, w, scheme.block_size)
         if op.name == "tfl.gather":
+            if dtype == "i4" and channel and _lookup_shape(op) is not None:
+                return self._gather_as_lookup(op, w)
             return self._gather(op, w, dtype)
         if dtype == "i4" and not slot.hybrid_int4:
             return f"{op.name}'s hybrid kernel reads int8 weights only (int4: use mode=weight-only)"
@@ -229,6 +231,60 @@ class _Applier:
         result.replace_uses_where(deq.result, lambda use: use.op is deq)
         return None
 
+    def _gather_as_lookup(self, op: Operation, w: Value) -> str | None:
+        """int4 per row: one scale for a whole table at 4 bits loses too much, and a GATHER's
+        result can only carry one scale, so the lookup becomes an EMBEDDING_LOOKUP (whose
+        hybrid kernel reads per-row int4 and writes float rows): ids reshaped to 1-D, rows
+        reshaped back to the gather's shape."""
+        ids, result = op.operands[1], op.result
+        rows = _lookup_shape(op)
+        assert rows is not None and ids.type.shape is not None and result.type.shape is not None
+        table = self._integer(w, "i4", 0)
+        block = op.parent
+        assert block is not None
+        flat_ids = ids
+        n = rows[0]
+        if ids.type.rank != 1:
+            name = value_name(ids, "/flat_shape")
+            shape = constant(np.array([n], np.int32), derived_location(ids, "/flat_shape"), name)
+            block.insert_before(shape, op)
+            flat = Operation(
+                "tfl.reshape",
+                [ids, shape.result],
+                [TensorType((n,), "i32")],
+                location=derived_location(ids, "/flat"),
+                result_names=[value_name(ids, "/flat")],
+            )
+            block.insert_before(flat, op)
+            flat_ids = flat.result
+        lookup = Operation(
+            "tfl.embedding_lookup",
+            [flat_ids, table],
+            [TensorType(rows, "f32")],
+            location=op.location,
+            result_names=[value_name(result, "/rows") if ids.type.rank != 1 else result.name_hint],
+        )
+        block.insert_before(lookup, op)
+        out = lookup.result
+        if ids.type.rank != 1:
+            name = value_name(result, "/shape")
+            dims = constant(
+                np.array(result.type.shape, np.int32), derived_location(result, "/shape"), name
+            )
+            block.insert_before(dims, op)
+            back = Operation(
+                "tfl.reshape",
+                [out, dims.result],
+                [result.type],
+                location=op.location,
+                result_names=[result.name_hint] if result.name_hint else None,
+            )
+            block.insert_before(back, op)
+            out = back.result
+        result.replace_all_uses_with(out)
+        op.erase()
+        return None
+
     def _float16(self, op: Operation) -> str | None:
         """Every float32 constant operand of `op` -> float16 constant + DEQUANTIZE."""
         done = False
@@ -249,6 +305,20 @@ class _Applier:
             return "no float32 constant operand"
         self.float16 = True
         return None
+
+
+def _lookup_shape(op: Operation) -> tuple[int, ...] | None:
+    """The [ids, row...] shape of an EMBEDDING_LOOKUP doing what a `tfl.gather` does, or None
+    when it cannot (axis / batch_dims not 0, int64 or dynamic ids, a table of rank < 2)."""
+    table, ids = op.operands[0].type, op.operands[1].type
+    if op.attributes.get("axis", 0) != 0 or op.attributes.get("batch_dims", 0) != 0:
+        return None
+    if ids.dtype != "i32" or not ids.is_static or not table.is_static or (table.rank or 0) < 2:
+        return None
+    if not op.result.type.is_static:
+        return None
+    n = int(np.prod(ids.shape, dtype=np.int64))  # type: ignore[arg-type]
+    return (n, *table.shape[1:])  # type: ignore[index, misc]
 
 
 MIN_BLOCKWISE_UNITS = 4
