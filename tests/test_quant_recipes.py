@@ -167,6 +167,12 @@ def test_each_op_computes_with_its_rules_weights(model, inputs, xnnpack):
     assert hist["tfl.gather"] == 1
 
 
+def test_rules_for_op_types_the_model_lacks_are_fine(model):
+    """A recipe is reusable: a rule for an op type the model does not have is no error."""
+    lstm_rule = {"ops": ["UNIDIRECTIONAL_SEQUENCE_LSTM"], "weights": "float32"}
+    assert _convert(model, {"rules": [lstm_rule]}) == _convert(model, {"rules": []})
+
+
 def test_later_rules_override_earlier_ones_and_float_rules_keep_ops_float(model):
     everything_int4 = {"rules": [{"weights": "int4"}, {"names": "fc|head", "weights": "float32"}]}
     int8 = len(_convert(model, {"rules": []}))
@@ -215,8 +221,8 @@ def test_int8_mode_takes_the_float_rules_as_keep_float(model, inputs):
 @pytest.mark.parametrize(
     "recipe,message",
     [
-        ({"rules": [{"names": "no_such_layer", "weights": "int4"}]}, "matching no op"),
-        ({"rules": [{"ops": ["FULLY_CONECTED"], "weights": "int4"}]}, "matching no op"),
+        ({"rules": [{"names": "no_such_layer", "weights": "int4"}]}, "matches no op"),
+        ({"rules": [{"ops": ["FULLY_CONECTED"], "weights": "int4"}]}, "unknown op type"),
         ({"rules": [{"weights": "int3"}]}, "weights must be one of"),
         ({"rules": [{"weights": "int4", "blocksize": 32}]}, "unknown key"),
         ({"rules": [{"weights": "int8", "granularity": "block", "block_size": 32}]}, "int4 only"),

@@ -34,6 +34,7 @@ from typing import Any
 import tomllib
 
 from tflconv.core.ir import Operation
+from tflconv.core.opdef import OPDEFS
 
 from .common import NameMatcher, QuantizeError
 
@@ -187,9 +188,19 @@ class Recipe:
                 return rule.scheme
         return self.default
 
-    def unused_rules(self, ops: list[Operation]) -> list[Rule]:
-        """Rules that match no op at all (typos in a name or an op type)."""
-        return [r for r in self.rules if not any(r.matches(op) for op in ops)]
+    def check(self, ops: list[Operation]) -> None:
+        """Typos are errors: an op type TFLite does not have, or a name regex that matches none
+        of `ops` (a rule naming only op types the model lacks is fine: recipes are reused
+        across models)."""
+        for r in self.rules:
+            unknown = [t for t in r.ops if t not in OPDEFS and f"tfl.{t.lower()}" not in OPDEFS]
+            if unknown:
+                raise QuantizeError(f"recipe: unknown op type(s) {unknown} in rule {r.to_dict()}")
+            if r.names is not None and not any(r.matches(op) for op in ops):
+                raise QuantizeError(
+                    f"recipe: rule {json.dumps(r.to_dict())} matches no op with weights (names "
+                    "match TF node names, Keras layer names or tensor names in full)"
+                )
 
     def with_float(self, patterns: tuple[str, ...]) -> Recipe:
         """This recipe with keep-float patterns as last (winning) rules."""

@@ -11,7 +11,6 @@ quantize-float16                      float16 weights + dequantize
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -150,12 +149,7 @@ class QuantizeDynamicRange(Pass):
     def run(self, module: Module, ctx: PassContext) -> bool:
         recipe = self.build_recipe(ctx)
         check_unused(NameMatcher(self.keep_float), module)
-        unused = recipe.unused_rules(candidate_ops(module))
-        if unused:
-            raise QuantizeError(
-                "recipe: rule(s) matching no op with weights: "
-                + "; ".join(json.dumps(r.to_dict()) for r in unused)
-            )
+        recipe.check(candidate_ops(module))
         report = quantize_weights(module, recipe.with_float(self.keep_float), self.min_elements)
         done = summary(ctx, "dynamic")
         done.quantized += len(report.quantized)
