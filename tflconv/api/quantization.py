@@ -21,6 +21,7 @@ itself; with a representative_dataset only its float rules apply (as keep-float)
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +33,7 @@ from tflconv.api.pipeline import QuantizationConfig, quantization_passes
 from tflconv.core.pipeline import format_pipeline
 from tflconv.passes.quantize.common import QuantizeError, parse_names
 from tflconv.passes.quantize.quantize_pass import MODE_NAMES
-from tflconv.passes.quantize.recipe import Recipe, load_recipe
+from tflconv.passes.quantize.recipe import load_recipe
 from tflconv.passes.quantize.weights import RECIPE_KEY
 
 OPTIMIZE_ON = frozenset({"DEFAULT", "OPTIMIZE_FOR_SIZE", "OPTIMIZE_FOR_LATENCY"})
@@ -98,12 +99,8 @@ def plan_quantization(
     `recipe` (a `Recipe`, a dict or a .json / .toml path; docs/quantization.md "Recipes per
     op") turns quantization on by itself: dynamic range with a weight scheme per op, or, with
     a representative_dataset, int8 / 16x8 where its float rules become keep-float patterns."""
-    if (
-        recipe is not None
-        and not isinstance(recipe, (str, Recipe))
-        and hasattr(recipe, "__fspath__")
-    ):
-        recipe = str(recipe)
+    if isinstance(recipe, os.PathLike):
+        recipe = os.fspath(recipe)
     loaded = load_recipe(recipe) if recipe is not None else None
     if loaded is not None:
         optimizations = [*(optimizations or ()), "DEFAULT"]
