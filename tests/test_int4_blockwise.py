@@ -303,3 +303,27 @@ def test_embedding_lookup_tables(opts, bits, axis, block, xnnpack):
     ids = np.array([3, 0, 99, 42, 7], np.int32)
     want = stored(table, bits, axis, block)[ids]
     np.testing.assert_allclose(run(tflite, ids, xnnpack), want, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("xnnpack", XNNPACK, ids=["xnnpack", "builtin"])
+@pytest.mark.parametrize("gran", ["channel", "tensor"])
+@pytest.mark.parametrize(
+    "inputs,units,batch",
+    [(343, 3, 1), (343, 5, 2), (1025, 2, 1), (33, 40, 3)],
+    ids=["odd-rows-3-units", "odd-rows-batch2", "1025x2", "33x40"],
+)
+def test_int4_fully_connected_shapes(inputs, units, batch, gran, xnnpack):
+    """Odd row lengths (int4 packing runs across rows), fewer than 4 units or 32 inputs: the
+    kernels' non-4-bit-optimized paths read the same packing."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input((inputs,), batch_size=batch)
+    m = keras.Model(i, keras.layers.Dense(units, bias_initializer="random_normal")(i))
+    x = np.random.default_rng(0).standard_normal((batch, inputs)).astype(np.float32)
+    dense = m.layers[1]
+    k = stored(dense.kernel.numpy().T, 4, 0 if gran == "channel" else None)
+    want = x @ k.T + dense.bias.numpy()
+    tflite = convert(m, pipeline=f"default,quantize-dynamic-range{{bits=4 granularity={gran}}}")
+    got = run(tflite, x, xnnpack)
+    np.testing.assert_allclose(got, want, atol=2e-2 * np.abs(want).max(), rtol=0)
