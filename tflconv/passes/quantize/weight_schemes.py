@@ -29,11 +29,15 @@ from . import kernels
 from .common import CONSTANT, const_array, derived_location, new_constant, value_name
 from .recipe import Recipe, WeightScheme
 
-BLOCKWISE_SCALES = "blockwise_scales"
-"""Attribute of a blockwise int4 constant: its float16 scales [out, in / block_size]. The writer
-stores them as a FLOAT16 tensor named by `BlockwiseQuantization.scales`."""
+BLOCKWISE_CONST = "tfl.pseudo_blockwise_const"
+"""A blockwise int4 constant (as MLIR's `tfl.pseudo_qconst`, a constant whose quantization the
+type cannot say): attributes `value` (the int4 values), `scales` and `block_size`. The writer
+stores it as an INT4 tensor with `BlockwiseQuantization` details and the scales as a FLOAT16
+tensor; a writer that does not know it refuses it (never a model with missing scales)."""
+BLOCKWISE_SCALES = "scales"
+"""Attribute of a blockwise constant: its float16 scales [out, in / block_size]."""
 BLOCK_SIZE = "block_size"
-"""Attribute of a blockwise int4 constant: elements per block along the input dimension."""
+"""Attribute of a blockwise constant: elements per block along the input dimension."""
 REDUCED_PRECISION = "reduced_precision_support"
 FP16_ACC_FP32 = b"fp16accfp32"
 GATHER_OPS = ("tfl.gather", "tfl.embedding_lookup")
@@ -128,13 +132,21 @@ class _Applier:
         return self._constant(w, (dtype, axis), make)
 
     def _blockwise(self, w: Value, block: int) -> Value:
-        arr = np.asarray(const_array(w))
-
-        def make() -> tuple[np.ndarray, TensorType, dict[str, Any]]:
-            q, scales = kernels.quantize_blockwise(arr, block, "i4")
-            return q, TensorType(w.type.shape, "i4"), {BLOCKWISE_SCALES: scales, BLOCK_SIZE: block}
-
-        return self._constant(w, ("block", block), make)
+        if (w, "block", block) not in self.cache:
+            anchor = w.defining_op
+            assert anchor is not None
+            q, scales = kernels.quantize_blockwise(np.asarray(const_array(w)), block, "i4")
+            op = Operation(
+                BLOCKWISE_CONST,
+                [],
+                [TensorType(w.type.shape, "i4")],
+                {"value": q, BLOCKWISE_SCALES: scales, BLOCK_SIZE: block},
+                location=anchor.location,
+                result_names=[w.name_hint],
+            )
+            anchor.parent.insert_before(op, anchor)  # type: ignore[union-attr]
+            self.cache[(w, "block", block)] = op.result
+        return self.cache[(w, "block", block)]
 
     def _dequantized(self, w: Value, stored: Value, key: tuple[Any, ...]) -> Value:
         """`stored` -> tfl.dequantize -> float32, right after the stored constant."""
