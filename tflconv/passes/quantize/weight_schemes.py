@@ -115,19 +115,17 @@ class _Applier:
         if (w, *key) not in self.cache:
             anchor = w.defining_op
             assert anchor is not None
-            array, t, attrs = make()
-            value = new_constant(anchor, array, t, w.name_hint, anchor.location)
-            value.defining_op.attributes.update(attrs)  # type: ignore[union-attr]
-            self.cache[(w, *key)] = value
+            array, t = make()
+            self.cache[(w, *key)] = new_constant(anchor, array, t, w.name_hint, anchor.location)
         return self.cache[(w, *key)]
 
     def _integer(self, w: Value, dtype: str, axis: int | None) -> Value:
         arr = np.asarray(const_array(w))
 
-        def make() -> tuple[np.ndarray, TensorType, dict[str, Any]]:
+        def make() -> tuple[np.ndarray, TensorType]:
             q, scales = kernels.quantize_weights_narrow(arr, axis, dtype)
             quant = QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis)
-            return q, TensorType(w.type.shape, dtype, quant), {}
+            return q, TensorType(w.type.shape, dtype, quant)
 
         return self._constant(w, (dtype, axis), make)
 
@@ -308,7 +306,7 @@ class _Applier:
             arr = np.asarray(const_array(v))
 
             def make(arr: np.ndarray = arr, v: Value = v) -> Any:
-                return kernels.to_float16(arr), TensorType(v.type.shape, "f16"), {}
+                return kernels.to_float16(arr), TensorType(v.type.shape, "f16")
 
             stored = self._constant(v, ("f16",), make)
             op.set_operand(i, self._dequantized(v, stored, ("f16",)))
