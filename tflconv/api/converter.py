@@ -238,6 +238,10 @@ class TFLiteConverter:
         self.bias_correction = True
         """int8 / 16x8: correct each conv / fully-connected bias for the mean shift of int8
         weight rounding (False: the official recipe alone; docs/quantization.md)."""
+        self.quantization_recipe: Any = None
+        """A weight scheme per op (int8 / int4 / blockwise int4 / weight-only / float16 / float by
+        op type and name regex): a `tflconv.passes.quantize.recipe.Recipe`, its dict, or a
+        .json / .toml file; turns on dynamic-range quantization (docs/quantization.md)."""
         self.metadata: Any = None
         """TFLite model metadata to embed: a `tflconv.tflite.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
@@ -540,6 +544,7 @@ _KNOWN_ATTRIBUTES = {
     "custom_ops",
     "keep_float",
     "bias_correction",
+    "quantization_recipe",
 }
 
 _INTERNAL_ATTRIBUTES = {

@@ -58,6 +58,9 @@ class QuantizationConfig:
     output_type: str = "f32"
     integer_only: bool = False
     bias_correction: bool = True
+    recipe: str = ""
+    """dynamic: a JSON / TOML recipe file (a weight scheme per op; a Python `Recipe` travels in
+    the PassContext instead, `api.quantization`)."""
 
     @property
     def calibrated(self) -> bool:
@@ -140,7 +143,10 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
     if q is None:
         return []
     if q.mode == "dynamic":
-        return [_make("quantize-dynamic-range", keep_float=q.keep_float, per_channel=q.per_channel)]
+        options: dict[str, Any] = {"keep_float": q.keep_float, "per_channel": q.per_channel}
+        if q.recipe:
+            options["recipe"] = q.recipe
+        return [_make("quantize-dynamic-range", **options)]
     if q.mode == "float16":
         return [_make("quantize-float16", keep_float=q.keep_float)]
     if q.mode not in ("int8", "int16x8"):

@@ -13,11 +13,15 @@ The mode follows `lite.py`'s `QuantizationMode` (see the reference §5.1):
 | ... + supported_ops has EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8 | 16x8 (float fallback only if TFLITE_BUILTINS is there too) |
 
 inference_input_type / inference_output_type other than float32 need a full-integer recipe.
+`quantization_recipe` (tflconv extra; `passes.quantize.recipe`) picks a weight scheme per op
+(int8 / int4 / blockwise int4 / weight-only / float16 / float) and turns on dynamic range by
+itself; with a representative_dataset only its float rules apply (as keep-float).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +33,8 @@ from tflconv.api.pipeline import QuantizationConfig, quantization_passes
 from tflconv.core.pipeline import format_pipeline
 from tflconv.passes.quantize.common import QuantizeError, parse_names
 from tflconv.passes.quantize.quantize_pass import MODE_NAMES
+from tflconv.passes.quantize.recipe import load_recipe
+from tflconv.passes.quantize.weights import RECIPE_KEY
 
 OPTIMIZE_ON = frozenset({"DEFAULT", "OPTIMIZE_FOR_SIZE", "OPTIMIZE_FOR_LATENCY"})
 INT8_ONLY = TFLITE_BUILTINS_INT8
@@ -85,9 +91,19 @@ def plan_quantization(
     keep_float: Iterable[str] | str = (),
     per_channel: bool = True,
     bias_correction: bool = True,
+    recipe: Any = None,
 ) -> QuantizationPlan | None:
     """The recipe of a set of tf.lite options, None for a float model. Raises QuantizeError
-    for combinations the official converter rejects."""
+    for combinations the official converter rejects.
+
+    `recipe` (a `Recipe`, a dict or a .json / .toml path; docs/quantization.md "Recipes per
+    op") turns quantization on by itself: dynamic range with a weight scheme per op, or, with
+    a representative_dataset, int8 / 16x8 where its float rules become keep-float patterns."""
+    if isinstance(recipe, os.PathLike):
+        recipe = os.fspath(recipe)
+    loaded = load_recipe(recipe) if recipe is not None else None
+    if loaded is not None:
+        optimizations = [*(optimizations or ()), "DEFAULT"]
     opts = {_name(o).upper() for o in optimizations or ()}
     ops = {_name(o).upper() for o in supported_ops or ()} or {BUILTINS}
     types = {_name(t).lower() for t in supported_types or ()} - {"float32"}
@@ -123,6 +139,21 @@ def plan_quantization(
             "quantization (integer model inputs need a representative_dataset)"
         )
     config = QuantizationConfig(mode, keep_float=keep, per_channel=per_channel)
+    data: dict[str, Any] = {}
+    if loaded is not None and mode == "dynamic":
+        if isinstance(recipe, str):
+            config = dataclasses.replace(config, recipe=recipe)
+        else:
+            data[RECIPE_KEY] = loaded
+    elif loaded is not None:
+        if any(r.scheme.weights != "float32" for r in loaded.rules) or (
+            loaded.default is not None and loaded.default != type(loaded.default)()
+        ):
+            raise QuantizeError(
+                f"a recipe's int4 / blockwise / weight-only / float16 schemes apply to dynamic "
+                f"range quantization; in {mode} mode only its float32 rules (kept float) apply"
+            )
+        config = dataclasses.replace(config, keep_float=keep + loaded.float_patterns)
     if config.calibrated:
         config = dataclasses.replace(
             config,
@@ -132,7 +163,7 @@ def plan_quantization(
             bias_correction=bias_correction,
         )
         return QuantizationPlan(config, {"representative_dataset": representative_dataset})
-    return QuantizationPlan(config)
+    return QuantizationPlan(config, data)
 
 
 def plan_for_converter(conv: Any) -> QuantizationPlan | None:
@@ -152,4 +183,5 @@ def plan_for_converter(conv: Any) -> QuantizationPlan | None:
         conv.inference_output_type,
         getattr(conv, "keep_float", ()) or (),
         bias_correction=getattr(conv, "bias_correction", True),
+        recipe=getattr(conv, "quantization_recipe", None),
     )

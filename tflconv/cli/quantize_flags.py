@@ -41,6 +41,13 @@ def add_quantize_arguments(parser: Any) -> None:
         "(repeatable; `tflconv debug-quant` suggests them)",
     )
     g.add_argument(
+        "--recipe",
+        metavar="FILE",
+        help="a JSON / TOML recipe: a weight scheme per op by op type and name regex (int8, int4, "
+        "blockwise int4, weight-only, float16, float; docs/quantization.md); implies "
+        "--quantize=dynamic, with int8/int16x8 only its float rules apply",
+    )
+    g.add_argument(
         "--no-bias-correction",
         dest="bias_correction",
         action="store_false",
@@ -60,6 +67,16 @@ def add_quantize_arguments(parser: Any) -> None:
 def configure_quantization(conv: Any, args: Any) -> None:
     """Set a TFLiteConverter's quantization attributes from `add_quantize_arguments` flags."""
     recipe = getattr(args, "quantize", None)
+    scheme_file = getattr(args, "recipe", None)
+    if scheme_file:
+        if not os.path.exists(scheme_file):
+            raise ConverterError(f"--recipe {scheme_file}: no such file", phase="options")
+        if recipe == "float16":
+            raise ConverterError(
+                "--recipe applies to --quantize=dynamic/int8/int16x8", phase="options"
+            )
+        recipe = recipe or "dynamic"
+        conv.quantization_recipe = scheme_file
     data = getattr(args, "representative_data", None)
     keep = [n for text in getattr(args, "keep_float", None) or () for n in parse_names(text)]
     io_in = getattr(args, "inference_input_type", None)

@@ -619,3 +619,57 @@ def _scale_cols_nb(x, inv, out):  # pragma: no cover - compiled
     for r in range(a):
         for j in range(n):
             out[r, j] = np.int32(np.rint(x[r, j] * inv[j]))
+
+
+# --- low-bit and blockwise weights (weight-only / dynamic-range recipes) ----------------------
+
+NARROW_QMAX = {"i8": 127, "i4": 7}
+"""Symmetric narrow range of weights: [-qmax, qmax], zero point 0."""
+
+
+def quantize_weights_narrow(
+    w: np.ndarray, axis: int | None, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric narrow-range int8 / int4 weights: (q as int8 values, float32 scales), scale_c =
+    max|w_c| / qmax per channel along `axis` (per tensor when None). int8 is
+    `quantize_weights_symmetric`; int4 values are in [-7, 7] (the writer packs them)."""
+    if dtype == "i8":
+        return quantize_weights_symmetric(w, axis, "i8")
+    qmax = NARROW_QMAX[dtype]
+    w = np.asarray(w, dtype=np.float32, order="C")
+    lo, hi = channel_minmax(w, axis)
+    absmax = np.maximum(np.maximum(np.abs(lo), np.abs(hi)), NEAR_ZERO / 2)
+    scales = (absmax / qmax).astype(np.float32)
+    a, c, b = _acb(w.shape, axis if w.ndim else None)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        q = np.rint(w.reshape(a, c, b) / scales.reshape(1, c, 1))
+    q = np.nan_to_num(q, nan=0.0, posinf=0.0, neginf=0.0)
+    q = np.clip(q, -qmax, qmax).astype(np.int8).reshape(w.shape)
+    _zero_nonfinite(q, scales, a, c, b)
+    return q, scales
+
+
+def quantize_blockwise(
+    w: np.ndarray, block_size: int, dtype: str = "i4"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Blockwise symmetric weights of a 2-D [out, in] matrix: one float16 scale per
+    `block_size` consecutive input elements of each row (`scales` [out, in / block_size]),
+    scale = max|w_block| / qmax rounded to float16 first, so q * scale is what the kernel
+    computes."""
+    qmax = NARROW_QMAX[dtype]
+    w = np.asarray(w, dtype=np.float32)
+    rows, cols = w.shape
+    blocks = w.reshape(rows, cols // block_size, block_size)
+    absmax = np.abs(blocks).max(axis=2)
+    scales = np.maximum(absmax / qmax, np.float32(2.0**-24)).astype(np.float16)
+    with np.errstate(invalid="ignore"):
+        q = np.rint(blocks / scales.astype(np.float32)[:, :, None])
+    q = np.nan_to_num(q, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(q, -qmax, qmax).astype(np.int8).reshape(rows, cols), scales
+
+
+def dequantize_blockwise(q: np.ndarray, scales: np.ndarray, block_size: int) -> np.ndarray:
+    """float32 values of blockwise weights (the float model a blockwise model approximates)."""
+    rows, cols = q.shape
+    blocks = q.reshape(rows, cols // block_size, block_size).astype(np.float32)
+    return (blocks * scales.astype(np.float32)[:, :, None]).reshape(rows, cols)

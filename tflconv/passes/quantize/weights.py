@@ -2,27 +2,30 @@
 
 quantize-dynamic-range                int8 weights, float activations (hybrid kernels)
 quantize-dynamic-range{per-channel=false min-elements=16 keep-float=[dense_1]}
+quantize-dynamic-range{bits=4}        int4 per-channel weights (hybrid kernels)
+quantize-dynamic-range{bits=4 granularity=block block-size=32}   blockwise int4 (XNNPACK)
+quantize-dynamic-range{bits=4 weight-only=true}                  int4 + DEQUANTIZE, float ops
+quantize-dynamic-range{recipe=recipe.json}                       a scheme per op (recipe.py)
 quantize-float16                      float16 weights + dequantize
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 
-from tflconv.core.ir import Module, Operation, Value
+from tflconv.core.ir import Module, Operation
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.types import QuantParams, TensorType
-from tflconv.dialects.tfl_traits import DYNAMIC_RANGE
+from tflconv.core.types import TensorType
 
 from . import kernels
 from .common import (
     CONSTANT,
     NameMatcher,
+    QuantizeError,
     check_unused,
-    const_array,
     derived_location,
     erase_dead,
     new_constant,
@@ -30,16 +33,11 @@ from .common import (
     value_name,
 )
 from .ops import MIN_WEIGHT_ELEMENTS
+from .recipe import Recipe, WeightScheme, load_recipe
+from .weight_schemes import WeightsReport, candidate_ops, mark_float16, quantize_weights
 
-REDUCED_PRECISION = "reduced_precision_support"
-FP16_ACC_FP32 = b"fp16accfp32"
-
-
-@dataclass
-class WeightsReport:
-    quantized: list[Operation] = field(default_factory=list)
-    skipped: dict[Operation, str] = field(default_factory=dict)
-    converted: int = 0
+RECIPE_KEY = "quantization_recipe"
+"""ctx.data key of a Python `Recipe` for quantize-dynamic-range (a file goes in `recipe=`)."""
 
 
 def dynamic_range(
@@ -50,40 +48,12 @@ def dynamic_range(
 ) -> WeightsReport:
     """int8 symmetric weights (per channel on the op's quantized dimension) for ops with hybrid
     kernels; activations stay float and the kernels quantize them on the fly
-    (`asymmetric_quantize_inputs=true` where the options have it). Weights with fewer than
-    `min_elements` elements stay float, as in the official converter."""
-    report = WeightsReport()
-    cache: dict[tuple[Value, int | None], Value] = {}
-    for op in list(module.walk()):
-        spec = DYNAMIC_RANGE.get(op.name)
-        if spec is None:
-            continue
-        if keep_float.matches(op):
-            report.skipped[op] = "kept float (keep-float)"
-            continue
-        w = op.operands[spec.weight]
-        arr = const_array(w)
-        if arr is None or w.type.dtype != "f32" or w.type.quant is not None:
-            report.skipped[op] = "weights are not a float constant"
-            continue
-        if arr.size < min_elements:
-            report.skipped[op] = f"weights have {arr.size} < {min_elements} elements"
-            continue
-        axis = spec.axis if per_channel else None
-        key = (w, axis)
-        if key not in cache:
-            q, scales = kernels.quantize_weights_symmetric(np.asarray(arr), axis, "i8")
-            quant = QuantParams(tuple(float(s) for s in scales), (0,) * len(scales), axis)
-            anchor = w.defining_op
-            assert anchor is not None
-            cache[key] = new_constant(
-                anchor, q, TensorType(w.type.shape, "i8", quant), w.name_hint, anchor.location
-            )
-        op.set_operand(spec.weight, cache[key])
-        if spec.asymmetric_inputs:
-            op.attributes["asymmetric_quantize_inputs"] = True
-        report.quantized.append(op)
-    return report
+    (`asymmetric_quantize_inputs=true` where the options have it). Embedding tables (constant
+    GATHER params) become int8 with a DEQUANTIZE of the gathered rows, as in the official
+    converter. Weights with fewer than `min_elements` elements stay float."""
+    scheme = WeightScheme("int8", "channel" if per_channel else "tensor")
+    recipe = Recipe(default=scheme).with_float(tuple(keep_float.patterns))
+    return quantize_weights(module, recipe, min_elements)
 
 
 def float16(module: Module, keep_float: NameMatcher) -> WeightsReport:
@@ -117,17 +87,17 @@ def float16(module: Module, keep_float: NameMatcher) -> WeightsReport:
                 use.op.set_operand(use.index, deq.result)
             report.converted += 1
     if report.converted:
-        metadata = dict(module.attributes.get("metadata") or {})
-        metadata[REDUCED_PRECISION] = FP16_ACC_FP32
-        module.attributes["metadata"] = metadata
+        mark_float16(module)
     return report
 
 
 @register_pass
 @dataclass(frozen=True)
 class QuantizeDynamicRange(Pass):
-    """Dynamic-range quantization: int8 weights for the ops with hybrid kernels (per channel on
-    their quantized dimension), float activations quantized on the fly by the kernels."""
+    """Dynamic-range quantization: int8 (or int4, blockwise int4) weights for the ops with
+    hybrid kernels, float activations quantized on the fly by the kernels; embedding tables as
+    int8 GATHER + DEQUANTIZE; `weight-only=true`: integer weights + DEQUANTIZE, float ops.
+    A recipe (`recipe=FILE`, or a Python `Recipe` in the context) picks a scheme per op."""
 
     name: ClassVar[str] = "quantize-dynamic-range"
     keep_float: tuple[str, ...] = ()
@@ -136,16 +106,58 @@ class QuantizeDynamicRange(Pass):
     """Per-channel weights for conv / depthwise / fully-connected (off: per tensor)."""
     min_elements: int = MIN_WEIGHT_ELEMENTS
     """Weights with fewer elements stay float (the official `minimum_elements_for_weights`)."""
+    bits: int = 8
+    """Weight bits of the default scheme: 8 or 4 (int4: two values per byte)."""
+    granularity: str = ""
+    """channel, tensor or block (blockwise int4, float16 scales; XNNPACK runs it fast);
+    empty: channel unless per-channel=false."""
+    block_size: int = 0
+    """Elements per block (a multiple of 32) with granularity=block."""
+    weight_only: bool = False
+    """Integer weights + DEQUANTIZE instead of hybrid kernels (the ops stay float)."""
+    recipe: str = ""
+    """A JSON / TOML recipe file: a scheme per op by op type and name regex (it brings its own
+    default; the scheme options above apply without a recipe)."""
+
+    def default_scheme(self) -> WeightScheme:
+        if self.bits not in (4, 8):
+            raise QuantizeError(f"quantize-dynamic-range: bits must be 4 or 8, not {self.bits}")
+        gran = self.granularity or ("channel" if self.per_channel else "tensor")
+        return WeightScheme(
+            f"int{self.bits}",
+            gran,
+            self.block_size,
+            "weight-only" if self.weight_only else "dynamic",
+        )
+
+    def build_recipe(self, ctx: PassContext) -> Recipe:
+        """The recipe file / context recipe (else the options' scheme for every op), without
+        keep-float."""
+        default = self.default_scheme()
+        given = ctx.data.get(RECIPE_KEY)
+        if self.recipe:
+            given = load_recipe(self.recipe)
+        if given is None:
+            return Recipe(default=default)
+        if default != WeightScheme():
+            raise QuantizeError(
+                "quantize-dynamic-range: give the scheme options (bits, granularity, block-size, "
+                "weight-only, per-channel) or a recipe, not both: a recipe sets its own default"
+            )
+        return load_recipe(given)
 
     def run(self, module: Module, ctx: PassContext) -> bool:
-        matcher = NameMatcher(self.keep_float)
-        report = dynamic_range(module, matcher, self.per_channel, self.min_elements)
-        check_unused(matcher, module)
+        recipe = self.build_recipe(ctx)
+        check_unused(NameMatcher(self.keep_float), module)
+        recipe.check(candidate_ops(module))
+        report = quantize_weights(module, recipe.with_float(self.keep_float), self.min_elements)
         done = summary(ctx, "dynamic")
         done.quantized += len(report.quantized)
         done.float_ops.update(report.skipped)
         ctx.stats["ops quantized"] += len(report.quantized)
         ctx.stats["ops left float"] += len(report.skipped)
+        for scheme, n in report.schemes.items():
+            ctx.stats[f"ops with {scheme} weights"] += n
         return bool(report.quantized) | (erase_dead(module, ctx) > 0)
 
 
