@@ -47,6 +47,11 @@ from .tfl_ops import (
 
 CUSTOM = "tfl.custom"
 NO_VALUE = "tfl.no_value"
+BLOCKWISE_CONST = "tfl.pseudo_blockwise_const"
+"""A blockwise-quantized constant (as MLIR's `tfl.pseudo_qconst`: a constant whose quantization
+the type cannot say): attributes `value` (int4 values), `scales` (float16, [out, in /
+block_size]) and `block_size`. The writer stores an INT4 tensor with `BlockwiseQuantization`
+details and the scales as a FLOAT16 tensor of its own; the reader reads it back."""
 
 OPTIONS: dict[str, OptionsTable] = parse_options_tables()
 """Options table name -> its fields (only tables of the BuiltinOptions/BuiltinOptions2 unions)."""

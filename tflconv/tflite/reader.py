@@ -265,6 +265,8 @@ class _Reader:
         q = t.quantization
         if q is None:
             return None
+        if q.detailsType == fb.QuantizationDetails.BlockwiseQuantization:
+            return None  # carried by the constant op (tfl.BLOCKWISE_CONST), not the type
         if q.detailsType:
             raise UnsupportedModelError(
                 f"{where}: tensor {_str(t.name)!r} uses custom/blockwise quantization details, "
@@ -375,7 +377,22 @@ class _Reader:
                     f"{where}: {user} reads tensor {i} ({names[i]!r}), which no earlier op "
                     "produces and which has no data"
                 )
-            op = constant(array, location_of(names[i]), names[i] or None, types[i])
+            q = t.quantization
+            if q is not None and q.detailsType == fb.QuantizationDetails.BlockwiseQuantization:
+                k = int(q.details.scales)
+                if not 0 <= k < len(tensors):
+                    raise ReadError(f"{where}: tensor {i} names scales tensor {k}, out of range")
+                scales = self._constant_array(tensors[k], types[k], where)
+                op = Operation(
+                    tfl.BLOCKWISE_CONST,
+                    (),
+                    [types[i]],
+                    {"value": array, "scales": scales, "block_size": int(q.details.blockSize)},
+                    location=location_of(names[i]),
+                    result_names=[names[i] or None],
+                )
+            else:
+                op = constant(array, location_of(names[i]), names[i] or None, types[i])
             if t.isVariable:
                 op.attributes["is_variable"] = True
             fn.block.append(op)

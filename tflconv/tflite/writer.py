@@ -242,7 +242,7 @@ def _where(op: Operation) -> str:
 def _illegal_ops(module: Module) -> list[Operation]:
     bad = []
     for op in module.walk():
-        if op.name in ("arith.constant", RETURN, tfl.NO_VALUE, tfl.CUSTOM):
+        if op.name in ("arith.constant", tfl.BLOCKWISE_CONST, RETURN, tfl.NO_VALUE, tfl.CUSTOM):
             continue
         opdef = OPDEFS.get(op.name)
         if op.dialect != "tfl" or opdef is None or opdef.builtin_code is None:
@@ -411,7 +411,7 @@ class _Writer:
                 continue
             if op.name == tfl.NO_VALUE:
                 continue  # its uses are written as -1
-            if op.name == "arith.constant":
+            if op.name in ("arith.constant", tfl.BLOCKWISE_CONST):
                 value = op.result
                 variable = bool(op.attributes.get("is_variable"))
                 try:
@@ -419,7 +419,9 @@ class _Writer:
                 except ValueError as e:
                     raise WriteError(f"{_where(op)}: {e}") from e
                 buffer = 0 if variable else self.buffers.add(data, dedup=value not in returned)
-                add(value, _value_name(value, op), buffer, variable)
+                at = add(value, _value_name(value, op), buffer, variable)
+                if op.name == tfl.BLOCKWISE_CONST:  # int4 + float16 scales in a tensor of their own
+                    self._blockwise(op, sg, at, add)
                 continue
             operator = self._operator(op, index, len(sg.tensors))
             sg.operators.append(operator)
@@ -448,6 +450,20 @@ class _Writer:
                 f"({value!r}); ops must be in execution order"
             )
         return found
+
+    def _blockwise(self, op: Operation, sg: Any, at: int, add: Any) -> None:
+        scales = np.asarray(op.attributes["scales"], np.float16)
+        t = TensorType(scales.shape, "f16")
+        s_at = add(
+            None,
+            f"{sg.tensors[at].name}_scales",
+            self.buffers.add(constant_bytes(scales, t)),
+            type=t,
+        )
+        q = fb.QuantizationParametersT()
+        q.detailsType = fb.QuantizationDetails.BlockwiseQuantization
+        q.details = fb.BlockwiseQuantizationT(s_at, -1, int(op.attributes["block_size"]))
+        sg.tensors[at].quantization = q
 
     def _operator(self, op: Operation, index: dict[Value, int], first_result: int) -> fb.OperatorT:
         out = fb.OperatorT()

@@ -23,17 +23,14 @@ import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value, constant
 from tflconv.core.types import QuantParams, TensorType
+from tflconv.dialects import tfl
 from tflconv.dialects.tfl_traits import ACTIVATION_FUNCTIONS, DYNAMIC_RANGE
 
 from . import kernels
 from .common import CONSTANT, const_array, derived_location, new_constant, value_name
 from .recipe import Recipe, WeightScheme
 
-BLOCKWISE_CONST = "tfl.pseudo_blockwise_const"
-"""A blockwise int4 constant (as MLIR's `tfl.pseudo_qconst`, a constant whose quantization the
-type cannot say): attributes `value` (the int4 values), `scales` and `block_size`. The writer
-stores it as an INT4 tensor with `BlockwiseQuantization` details and the scales as a FLOAT16
-tensor; a writer that does not know it refuses it (never a model with missing scales)."""
+BLOCKWISE_CONST = tfl.BLOCKWISE_CONST
 BLOCKWISE_SCALES = "scales"
 """Attribute of a blockwise constant: its float16 scales [out, in / block_size]."""
 BLOCK_SIZE = "block_size"
