@@ -252,7 +252,8 @@ def test_unsupported_schemes_are_refused(opts, message):
 
 
 def test_blockwise_on_conv_stays_float_with_a_reason():
-    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
     from tflconv.frontends.tensorflow.frontend import load_model
 
     keras_model, _ = _cnn()
@@ -289,7 +290,8 @@ def test_embedding_lookup_tables(opts, bits, axis, block, xnnpack):
     looked-up rows (per row, per tensor or blockwise int4)."""
     import tflconv.passes  # noqa: F401  (registers the passes)
     from tflconv.core.parser import parse_module
-    from tflconv.core.passes import PassContext, PassManager
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
     from tflconv.tflite.writer import write_flatbuffer
 
     rng = np.random.default_rng(6)

@@ -234,7 +234,10 @@ def estimated_size(model: fb.ModelT) -> int:
                     + len(q.max if q.max is not None else ())
                 )
         for op in sg.operators or ():
-            size += 512 + 4 * (len(op.inputs) + len(op.outputs))
+            # A model read back (metadata rewrite) may lack either list.
+            n_in = len(op.inputs) if op.inputs is not None else 0
+            n_out = len(op.outputs) if op.outputs is not None else 0
+            size += 512 + 4 * (n_in + n_out)
             size += len(op.customOptions) if op.customOptions is not None else 0
     return size + 65536
 
