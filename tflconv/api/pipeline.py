@@ -57,6 +57,9 @@ class QuantizationConfig:
     output_type: str = "f32"
     integer_only: bool = False
     bias_correction: bool = True
+    qat: bool = False
+    """A quantization-aware-trained graph (FakeQuant ops): ranges from the FakeQuants, not
+    from calibration (int8 only)."""
 
     @property
     def calibrated(self) -> bool:
@@ -149,7 +152,12 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
         _make("calibrate"),
         _make("prepare-quantize", activation=activation, keep_float=q.keep_float),
     ]
-    if q.bias_correction:
+    if q.qat:  # the FakeQuant ranges and scales, as the official converter (docs/quantization.md)
+        passes = [
+            _make("fake-quant-ranges"),
+            _make("prepare-quantize", keep_float=q.keep_float, legacy_float_scale=False),
+        ]
+    if q.bias_correction and not q.qat:
         passes.append(_make("bias-correction", per_channel=q.per_channel))
     passes.append(_make("quantize", per_channel=q.per_channel, integer_only=q.integer_only))
     if (q.input_type, q.output_type) != ("f32", "f32"):

@@ -85,6 +85,7 @@ def plan_quantization(
     keep_float: Iterable[str] | str = (),
     per_channel: bool = True,
     bias_correction: bool = True,
+    qat: bool = False,
 ) -> QuantizationPlan | None:
     """The recipe of a set of tf.lite options, None for a float model. Raises QuantizeError
     for combinations the official converter rejects."""
@@ -106,6 +107,17 @@ def plan_quantization(
         return None
     int16 = INT16X8 in ops
     int8_only = ops == {INT8_ONLY} or types == {"int8"}
+    if qat and not int16 and "float16" not in types:  # FakeQuant ranges: int8, as tf.lite
+        config = QuantizationConfig(
+            "int8",
+            keep_float=keep,
+            input_type=in_type,
+            output_type=out_type,
+            integer_only=int8_only,
+            bias_correction=False,
+            qat=True,
+        )
+        return QuantizationPlan(config)
     mode: str
     if "float16" in types and "int8" not in types and not int16:
         mode = "float16"
@@ -152,4 +164,28 @@ def plan_for_converter(conv: Any) -> QuantizationPlan | None:
         conv.inference_output_type,
         getattr(conv, "keep_float", ()) or (),
         bias_correction=getattr(conv, "bias_correction", True),
+        qat=source_has_fake_quant(getattr(conv, "_source", None)),
+    )
+
+
+def source_has_fake_quant(source: Any) -> bool:
+    """Whether a model source holds FakeQuant ops (a quantization-aware-trained model), looked
+    up without loading it: tensorflow-model-optimization layers in a Keras model, FakeQuant nodes
+    in a SavedModel's graph or in concrete functions (the official converter checks the graph)."""
+    import os
+
+    if isinstance(source, (list, tuple)):
+        return any(source_has_fake_quant(s) for s in source)
+    if isinstance(source, (str, os.PathLike)):
+        pb = os.path.join(os.fspath(source), "saved_model.pb")
+        if not os.path.isfile(pb):
+            return False
+        with open(pb, "rb") as f:
+            return b"FakeQuantWithMinMax" in f.read()
+    graph = getattr(source, "graph", None)
+    if graph is not None and hasattr(graph, "get_operations"):
+        return any(op.type.startswith("FakeQuant") for op in graph.get_operations())
+    layers = getattr(source, "submodules", None) or getattr(source, "layers", None) or ()
+    return any(
+        type(layer).__module__.startswith("tensorflow_model_optimization") for layer in layers
     )

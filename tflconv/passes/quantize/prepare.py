@@ -69,7 +69,20 @@ class PrepareReport:
 
 
 def _float_acts(values: list[Value] | tuple[Value, ...]) -> list[Value]:
-    return [v for v in values if is_float(v) and const_array(v) is None]
+    return [v for v in values if is_float(v) and const_array(v) is None and prequantized(v) is None]
+
+
+def prequantized(v: Value) -> Value | None:
+    """The int8 constant behind `tfl.dequantize(<int8 constant>)` (a weight whose parameters
+    are given, e.g. by a FakeQuant of a quantization-aware-trained model), else None."""
+    deq = v.defining_op
+    if deq is None or deq.name != "tfl.dequantize":
+        return None
+    w = deq.operands[0]
+    q = w.type.quant
+    if const_array(w) is None or w.type.dtype != "i8" or q is None or not q.scale:
+        return None
+    return w
 
 
 def _float_consts(values: list[Value] | tuple[Value, ...]) -> list[Value]:
@@ -100,9 +113,12 @@ class _OpTensors:
 
 
 class _FunctionQuantizer:
-    def __init__(self, fn: Function, dtype: str, keep_float: NameMatcher) -> None:
+    def __init__(
+        self, fn: Function, dtype: str, keep_float: NameMatcher, legacy_float_scale: bool = True
+    ) -> None:
         self.fn = fn
         self.dtype = dtype
+        self.legacy_float_scale = legacy_float_scale
         self.keep_float = keep_float
         self.kernels_ok = INT16_OPS if self.dtype == "i16" else INT8_OPS
         self.report = PrepareReport()
@@ -132,8 +148,12 @@ class _FunctionQuantizer:
             return f"no calibration range for {missing[0].name_hint or 'a tensor'}"
         aff = INT8_AFFINE.get(op.name)
         if aff is not None:
-            if const_array(op.operands[aff.weight]) is None:
+            weight = op.operands[aff.weight]
+            given = prequantized(weight)
+            if const_array(weight) is None and given is None:
                 return "weights are not constant"
+            if given is not None and not _weights_fit(given, aff.axis):
+                return "given int8 weights are not per tensor or per output channel"
             if aff.bias is not None and aff.bias < op.num_operands:
                 bias = op.operands[aff.bias]
                 if bias.type.dtype != "none" and const_array(bias) is None:
@@ -149,16 +169,33 @@ class _FunctionQuantizer:
             if why is None:
                 chosen.append(op)
                 self.info[op] = _OpTensors.of(op)
-            elif why != "no float tensors":
+            elif why != "no float tensors" and prequantized(op.result) is None:
                 self.report.float_ops[op] = why
         return chosen
+
+    def _inherit_ranges(self) -> None:
+        """Results of same-scale ops without a range of their own take their operands' (a QAT
+        graph has FakeQuant ranges only where the training graph quantized: not behind a
+        reshape or a pooling). Calibrated graphs have a range on every tensor: no change."""
+        for op in self.fn.ops:
+            if op.name not in SAME_SCALE:
+                continue
+            ins, outs = _float_acts(op.operands), _float_acts(op.results)
+            if not ins or not outs or any(v in self.ranges for v in outs):
+                continue
+            if any(v not in self.ranges for v in ins):
+                continue
+            lo = min(self.ranges[v][0] for v in ins)
+            hi = max(self.ranges[v][1] for v in ins)
+            for v in outs:
+                self.ranges[v] = (lo, hi)
 
     # --- 2/3. parameters ------------------------------------------------------------------------
     def _from_range(self, lo: float, hi: float) -> QP:
         if self.dtype == "i16":
             s, z = kernels.symmetric_params(lo, hi, "i16")
         else:
-            s, z = kernels.affine_params(lo, hi, "i8")
+            s, z = kernels.affine_params(lo, hi, "i8", legacy_float_scale=self.legacy_float_scale)
         return QP(float(s), int(z))
 
     def _redundant_ranges(self, same: list[Operation]) -> set[Value]:
@@ -265,6 +302,10 @@ class _FunctionQuantizer:
         for op in qops:
             t = self.info[op]
             for i, v in enumerate(op.operands):
+                given = prequantized(v)
+                if given is not None:  # the int8 weights themselves, not their dequantize
+                    op.set_operand(i, given)
+                    continue
                 if v in t.ins:
                     new = self._activation(op, v, quantized, converted)
                     if new is not v:
@@ -325,6 +366,7 @@ class _FunctionQuantizer:
             if r is not None and r[0] <= r[1]:
                 self.ranges[v] = r
         strip_calibration(values)
+        self._inherit_ranges()
         self.report.ranges = self.ranges
         qops = self.choose_ops()
         self.assign_params(qops)
@@ -343,6 +385,12 @@ class _FunctionQuantizer:
         return self.report
 
 
+def _weights_fit(w: Value, axis: int) -> bool:
+    q = w.type.quant
+    assert q is not None
+    return len(q.scale) == 1 or q.axis == axis
+
+
 @register_pass
 @dataclass(frozen=True)
 class PrepareQuantize(Pass):
@@ -355,6 +403,9 @@ class PrepareQuantize(Pass):
     """int8 (int8 activations) or int16 (16x8: int16 activations, int8 weights)."""
     keep_float: tuple[str, ...] = ()
     """Ops to keep in float: names or regexes on TF node names / tensor names / op types."""
+    legacy_float_scale: bool = True
+    """int8 scales as the Python PTQ path computes them ((float32(max) - float32(min)) / 255);
+    false: in double, as `fakeQuantAttrsToType` does for FakeQuant ranges (QAT models)."""
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         dtype = "i16" if self.activation == "int16" else "i8"
@@ -370,7 +421,7 @@ class PrepareQuantize(Pass):
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
         for fn in calibrated:
-            report = _FunctionQuantizer(fn, dtype, matcher).run()
+            report = _FunctionQuantizer(fn, dtype, matcher, self.legacy_float_scale).run()
             done.float_ops.update(report.float_ops)
             ranges.update(report.ranges)
         check_unused(matcher, module)
