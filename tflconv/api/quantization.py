@@ -54,6 +54,8 @@ class QuantizationPlan:
     @property
     def optimization_modes(self) -> list[str]:
         """CONVERSION_METADATA `model_optimization_modes`."""
+        if self.config.qat:
+            return ["QUANTIZATION_AWARE_TRAINING"]
         return [MODE_NAMES[self.mode]]
 
 

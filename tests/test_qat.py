@@ -1,0 +1,174 @@
+"""Quantization-aware-trained models (tensorflow-model-optimization's `quantize_model`:
+FakeQuantWithMinMaxVars / ...PerChannel with learned ranges) convert to int8 as the official
+converter converts them: the same op set, the same scales and zero points (taken from the
+FakeQuant ranges, per channel for conv weights), and bit-identical outputs in LiteRT's builtin
+kernels (XNNPACK off), from the tf-keras model object and from its SavedModel."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+tfmot = pytest.importorskip("tensorflow_model_optimization")
+tf_keras = pytest.importorskip("tf_keras")
+
+import tflconv  # noqa: E402
+from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
+
+SHAPE = (1, 10, 10, 3)
+
+
+def _qat_cnn(seed: int):
+    """conv(relu) -> depthwise -> relu -> max pool -> conv -> add (residual) -> flatten ->
+    dense, wrapped by quantize_model and trained for one short epoch (learned ranges)."""
+    tf_keras.utils.set_random_seed(seed)
+    layers = tf_keras.layers
+    i = tf_keras.Input(SHAPE[1:], batch_size=1)
+    x = layers.Conv2D(8, 3, activation="relu")(i)
+    y = layers.DepthwiseConv2D(3, padding="same")(x)
+    y = layers.ReLU()(y)
+    y = layers.Conv2D(8, 1)(y)
+    x = layers.Add()([x, y])
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Flatten()(x)
+    model = tfmot.quantization.keras.quantize_model(tf_keras.Model(i, layers.Dense(5)(x)))
+    model.compile("adam", "mse")
+    rng = np.random.default_rng(seed)
+    xs = rng.uniform(-1, 1, (24, *SHAPE[1:])).astype(np.float32)
+    ys = rng.normal(size=(24, 5)).astype(np.float32)
+    model.fit(xs, ys, epochs=1, batch_size=1, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def qat_model():
+    return _qat_cnn(0)
+
+
+@pytest.fixture(scope="module")
+def saved_model(qat_model, tmp_path_factory):
+    import tensorflow as tf
+
+    path = tmp_path_factory.mktemp("qat") / "saved_model"
+    tf.saved_model.save(qat_model, str(path))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def official(qat_model):
+    import tensorflow as tf
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(qat_model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    return conv.convert()
+
+
+def _ours(source) -> bytes:
+    if isinstance(source, str):
+        conv = tflconv.TFLiteConverter.from_saved_model(source)
+    else:
+        conv = tflconv.TFLiteConverter.from_keras_model(source)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    return conv.convert()
+
+
+def _run(tflite: bytes, x: np.ndarray) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(
+        model_content=tflite,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+def _inputs(n: int = 6, seed: int = 7) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.uniform(-1.2, 1.2, SHAPE).astype(np.float32) for _ in range(n)]
+
+
+def _compute_ops(tflite: bytes) -> list[tuple[str, list]]:
+    """(op name, [(dtype, scales, zero points, axis) of each operand and result]), sorted."""
+    fn = read_flatbuffer(tflite).functions[0]
+    out = []
+    for op in fn.ops:
+        if op.dialect != "tfl" or op.name == "tfl.no_value":
+            continue
+        types = []
+        for v in (*op.operands, *op.results):
+            q = v.type.quant
+            if v.type.dtype == "i32" and q is None:
+                continue  # shape operands
+            types.append(
+                (v.type.dtype, q.scale if q else (), q.zero_point if q else (), q.axis if q else 0)
+            )
+        out.append((op.name, types))
+    return sorted(out, key=lambda o: (o[0], len(o[1]), str([t[0] for t in o[1]])))
+
+
+def _assert_same_parameters(ours: bytes, official: bytes) -> None:
+    a, b = _compute_ops(ours), _compute_ops(official)
+    assert [o[0] for o in a] == [o[0] for o in b]
+    for (name, ta), (_, tb) in zip(a, b):
+        assert len(ta) == len(tb), name
+        for (da, sa, za, xa), (db, sb, zb, xb) in zip(ta, tb):
+            assert (da, za, xa) == (db, zb, xb), name
+            # bias scales are input x weight scale: float32 there, float64 here (1 ulp)
+            np.testing.assert_allclose(sa, sb, rtol=1e-6 if da == "i32" else 0, err_msg=name)
+
+
+@pytest.mark.parametrize("source", ["keras", "saved_model"])
+def test_qat_model_converts_like_the_official(source, qat_model, saved_model, official):
+    ours = _ours(qat_model if source == "keras" else saved_model)
+    _assert_same_parameters(ours, official)
+    for x in _inputs():
+        np.testing.assert_array_equal(_run(ours, x), _run(official, x))
+    meta = read_flatbuffer(ours).attributes["conversion_metadata"]
+    assert meta["model_optimization_modes"] == ["QUANTIZATION_AWARE_TRAINING"]
+
+
+def test_qat_model_matches_the_keras_qat_model(qat_model):
+    ours = _ours(qat_model)
+    # the only op outside int8: the quantize of the float input and the final dequantize
+    names = [op.name for op in read_flatbuffer(ours).functions[0].ops if op.dialect == "tfl"]
+    assert names.count("tfl.quantize") == 1 and names.count("tfl.dequantize") == 1
+    step = max(
+        op.operands[0].type.quant.scale[0]
+        for op in read_flatbuffer(ours).functions[0].ops
+        if op.name == "tfl.dequantize"
+    )
+    for x in _inputs(4, 11):
+        expected = np.asarray(qat_model(x, training=False))
+        # integer kernels round where TF's fake quantization computes in float: a few steps
+        np.testing.assert_allclose(_run(ours, x), expected, atol=4 * step)
+
+
+def test_float_conversion_of_a_qat_model_keeps_the_fake_quantization(qat_model):
+    """Without optimizations the model stays float, fake quantization included (TF's numbers)."""
+    conv = tflconv.TFLiteConverter.from_keras_model(qat_model)
+    tflite = conv.convert()
+    names = [op.name for op in read_flatbuffer(tflite).functions[0].ops]
+    assert "tfl.quantize" in names and "tfl.conv_2d" in names
+    fn = read_flatbuffer(tflite).functions[0]
+    assert fn.args[0].type.dtype == "f32"
+    for x in _inputs(3, 5):
+        expected = np.asarray(qat_model(x, training=False))
+        np.testing.assert_allclose(_run(tflite, x), expected, atol=2e-2)
+
+
+def test_recipe_is_chosen_from_the_graph(qat_model, saved_model):
+    from tflconv.api.quantization import plan_quantization, source_has_fake_quant
+
+    assert source_has_fake_quant(qat_model) and source_has_fake_quant(saved_model)
+    plan = plan_quantization(["DEFAULT"], qat=True)
+    assert plan is not None and plan.config.qat
+    assert plan.pipeline.startswith("fake-quant-ranges,prepare-quantize{")
+    assert "calibrate" not in plan.pipeline and "bias-correction" not in plan.pipeline
+    assert plan_quantization(["DEFAULT"]).mode == "dynamic"  # a float graph: weights only
