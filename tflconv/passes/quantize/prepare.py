@@ -169,7 +169,7 @@ class _FunctionQuantizer:
             if why is None:
                 chosen.append(op)
                 self.info[op] = _OpTensors.of(op)
-            elif why != "no float tensors" and prequantized(op.result) is None:
+            elif why != "no float tensors" and not _is_given_weight(op):
                 self.report.float_ops[op] = why
         return chosen
 
@@ -383,6 +383,11 @@ class _FunctionQuantizer:
             self.assign_params(qops)
         self.rewrite(qops)
         return self.report
+
+
+def _is_given_weight(op: Operation) -> bool:
+    """A `tfl.dequantize` of given int8 weights (not an op left float: it goes away)."""
+    return op.name == "tfl.dequantize" and prequantized(op.results[0]) is not None
 
 
 def _weights_fit(w: Value, axis: int) -> bool:
