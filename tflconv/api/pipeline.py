@@ -57,6 +57,8 @@ class QuantizationConfig:
     output_type: str = "f32"
     integer_only: bool = False
     bias_correction: bool = True
+    calibration: tuple[tuple[str, Any], ...] = ()
+    """`calibrate` options, e.g. (("method", "percentile"), ("percentile", 99.9))."""
     qat: bool = False
     """A quantization-aware-trained graph (FakeQuant ops): ranges from the FakeQuants, not
     from calibration (int8 only)."""
@@ -149,7 +151,7 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
         raise PipelineError(f"unknown quantization mode {q.mode!r}")
     activation = "int16" if q.mode == "int16x8" else "int8"
     passes = [
-        _make("calibrate"),
+        _make("calibrate", **dict(q.calibration)),
         _make("prepare-quantize", activation=activation, keep_float=q.keep_float),
     ]
     if q.qat:  # the FakeQuant ranges and scales, as the official converter (docs/quantization.md)

@@ -88,6 +88,7 @@ def plan_quantization(
     per_channel: bool = True,
     bias_correction: bool = True,
     qat: bool = False,
+    calibration: dict[str, Any] | None = None,
 ) -> QuantizationPlan | None:
     """The recipe of a set of tf.lite options, None for a float model. Raises QuantizeError
     for combinations the official converter rejects."""
@@ -144,6 +145,7 @@ def plan_quantization(
             output_type=out_type,
             integer_only=int8_only if mode == "int8" else BUILTINS not in ops,
             bias_correction=bias_correction,
+            calibration=tuple(sorted((calibration or {}).items())),
         )
         return QuantizationPlan(config, {"representative_dataset": representative_dataset})
     return QuantizationPlan(config)
