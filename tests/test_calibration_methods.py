@@ -23,6 +23,7 @@ from tflconv.passes.quantize.calibration_methods import (  # noqa: E402
     MovingAverageMinMax,
     make_observer,
 )
+from tflconv.passes.quantize.common import QuantizeError  # noqa: E402
 
 
 def _samples(n: int, seed: int, shape=(4, 64), outlier: float | None = None):
@@ -212,3 +213,5 @@ def test_plan_passes_calibration_options():
     plan = plan_quantization(["DEFAULT"], [np.zeros(SHAPE)], calibration={"method": "mse"})
     assert plan is not None and plan.pipeline.startswith("calibrate{method=mse},")
     assert plan_quantization(["DEFAULT"], [np.zeros(SHAPE)]).pipeline.startswith("calibrate,")
+    with pytest.raises(QuantizeError, match="unknown option"):
+        plan_quantization(["DEFAULT"], [np.zeros(SHAPE)], calibration={"bins": 10})

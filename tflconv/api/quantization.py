@@ -30,6 +30,8 @@ from tflconv.core.pipeline import format_pipeline
 from tflconv.passes.quantize.common import QuantizeError, parse_names
 from tflconv.passes.quantize.quantize_pass import MODE_NAMES
 
+CALIBRATION_OPTIONS = frozenset({"method", "percentile", "averaging_constant"})
+"""`calibrate` pass options the converter's `calibration` dict may set."""
 OPTIMIZE_ON = frozenset({"DEFAULT", "OPTIMIZE_FOR_SIZE", "OPTIMIZE_FOR_LATENCY"})
 INT8_ONLY = TFLITE_BUILTINS_INT8
 BUILTINS = TFLITE_BUILTINS
@@ -97,6 +99,12 @@ def plan_quantization(
     types = {_name(t).lower() for t in supported_types or ()} - {"float32"}
     in_type, out_type = _io_type(inference_input_type), _io_type(inference_output_type)
     keep = tuple(parse_names(keep_float))
+    unknown = sorted(set(calibration or {}) - CALIBRATION_OPTIONS)
+    if unknown:
+        raise QuantizeError(
+            f"calibration: unknown option(s) {', '.join(unknown)} (known: "
+            f"{', '.join(sorted(CALIBRATION_OPTIONS))})"
+        )
     quantizing = bool(opts & OPTIMIZE_ON)
     if not quantizing:
         if (in_type, out_type) != ("f32", "f32"):
@@ -169,6 +177,7 @@ def plan_for_converter(conv: Any) -> QuantizationPlan | None:
         getattr(conv, "keep_float", ()) or (),
         bias_correction=getattr(conv, "bias_correction", True),
         qat=source_has_fake_quant(getattr(conv, "_source", None)),
+        calibration=getattr(conv, "calibration", None),
     )
 
 
