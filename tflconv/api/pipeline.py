@@ -157,7 +157,7 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
     if q.qat:  # the FakeQuant ranges and scales, as the official converter (docs/quantization.md)
         passes = [
             _make("fake-quant-ranges"),
-            _make("prepare-quantize", keep_float=q.keep_float, legacy_float_scale=False),
+            _make("prepare-quantize", keep_float=q.keep_float, qat=True, legacy_float_scale=False),
         ]
     if q.bias_correction and not q.qat:
         passes.append(_make("bias-correction", per_channel=q.per_channel))

@@ -33,7 +33,11 @@ import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value
 from tflconv.core.passes import Pass, PassContext, register_pass
+from tflconv.core.rewrite import PatternRewriter, PatternSet, apply_greedy
 from tflconv.core.types import QuantParams, TensorType
+from tflconv.dialects.tfl_traits import AFFINE
+from tflconv.passes.fuse import affine
+from tflconv.passes.fuse.util import absorb, channel_vector, const_operand, set_bias
 
 from .common import CONSTANT, const_array, erase_dead, new_constant, with_range
 
@@ -126,16 +130,21 @@ class _Folder:
         self.activations = 0
         self.weights = 0
         self.kept = 0
+        self.scaled: list[tuple[Operation, Operation, np.ndarray]] = []
+        """(affine op, the mul after it, its per-channel multiplier) folded into the scales."""
 
-    def fold(self, deq: Operation) -> None:
+    def fold(self, deq: Operation, weights: bool) -> None:
         found = _pair(deq)
         if found is None:
             return
         q, x, qp, storage = found
-        qmin, qmax, offset = _STORAGE[storage]
+        qmin, qmax, _ = _STORAGE[storage]
         w = const_array(x)
         if w is not None:
-            self._weights(deq, q, np.asarray(w), qp, storage)
+            if weights:
+                self._weights(deq, q, np.asarray(w), qp, storage)
+        elif weights:
+            return
         elif len(qp.scale) == 1:
             lo = (qmin - qp.zero_point[0]) * float(qp.scale[0])
             hi = (qmax - qp.zero_point[0]) * float(qp.scale[0])
@@ -156,21 +165,42 @@ class _Folder:
             self.kept += 1  # int8 conv / fully-connected kernels take symmetric weights only
             return
         qw = _quantize_constant(w, qp, storage)
-        chain, _ = _layout_chain(deq.result)
-        laid = _apply_layout(qw, qp.axis, chain)
+        chain, user = _layout_chain(deq.result)
+        # one scale for a one-element channel axis (a depthwise multiplier of 1): per tensor
+        axis0 = qp.axis if len(qp.scale) > 1 else None
+        laid = _apply_layout(qw, axis0, chain)
         if laid is None:
-            chain, laid = [], (qw, qp.axis)
+            chain, laid, user = [], (qw, axis0), None
         arr, axis = laid
         end = chain[-1].result if chain else deq.result
-        quant = QuantParams(tuple(float(s) for s in qp.scale), (0,) * len(qp.scale), axis)
         anchor = chain[-1] if chain else deq
-        const_op = x_def = q.operands[0].defining_op
-        assert x_def is not None and x_def.name == CONSTANT
+        const_op = q.operands[0].defining_op
+        assert const_op is not None and const_op.name == CONSTANT
+        name = end.name_hint or q.operands[0].name_hint
+        scales = np.asarray(qp.scale, np.float32)
+        if user is not None and (scaled := _channel_multiplier(user)) is not None:
+            # A batch norm after the op (tfmot leaves it unfolded): its per-channel multiplier
+            # goes into the weight scales (and the sign into the integers), as the official
+            # converter folds it; its shift is left to the bias fold below.
+            mul, m = scaled
+            ch_axis = AFFINE[user.name].axis
+            if axis is None:
+                scales = np.full(m.shape, scales[0], np.float32)
+            elif axis != ch_axis:
+                m = None  # type: ignore[assignment]
+            if m is not None:
+                shape = [1] * arr.ndim
+                shape[ch_axis] = m.size
+                arr = (arr * np.sign(m).astype(np.int8).reshape(shape)).astype(np.int8)
+                scales = (scales.astype(np.float64) * np.abs(m)).astype(np.float32)
+                axis = ch_axis
+                self.scaled.append((user, mul, m))
+        quant = QuantParams(tuple(float(v) for v in scales), (0,) * len(scales), axis)
         wq = new_constant(
             anchor,
             arr,
             TensorType(tuple(arr.shape), "i8", quant),
-            end.name_hint or q.operands[0].name_hint,
+            name,
             const_op.location,
         )
         new_deq = Operation(
@@ -182,6 +212,36 @@ class _Folder:
         anchor.parent.insert_before(new_deq, anchor)  # type: ignore[union-attr]
         end.replace_all_uses_with(new_deq.result)
         self.weights += 1
+
+
+def _channel_multiplier(op: Operation) -> tuple[Operation, np.ndarray] | None:
+    """(mul, per-channel multiplier) when an affine op's only use multiplies it by a constant
+    with one nonzero value per output channel (an unfolded batch norm)."""
+    if op.name not in AFFINE or len(op.results) != 1 or op.result.num_uses != 1:
+        return None
+    if op.attributes.get("fused_activation_function", "NONE") != "NONE":
+        return None
+    mul = next(iter(op.result.uses)).op
+    if mul.name != "tfl.mul" or mul.result.type != op.result.type:
+        return None
+    found = const_operand(mul)
+    channels = op.result.type.shape[-1] if op.result.type.shape else None
+    if found is None or channels is None or channels < 0:
+        return None
+    vec = channel_vector(found[1], channels)
+    if vec is None or not np.all(vec) or not np.all(np.isfinite(vec)):
+        return None
+    return mul, vec.astype(np.float32)
+
+
+def _fold_multiplier(rw: PatternRewriter, op: Operation, mul: Operation, m: np.ndarray) -> None:
+    """affine(x, w', b) * m -> affine(x, w', b * m) (w' already carries m in its scales)."""
+    b_index = AFFINE[op.name].bias
+    if b_index < op.num_operands and op.operands[b_index].type.dtype != "none":
+        bias = const_array(op.operands[b_index])
+        assert bias is not None
+        set_bias(rw, op, (np.asarray(bias) * m).astype(bias.dtype))
+    absorb(rw, op, mul, mul.attributes.get("fused_activation_function", "NONE"))
 
 
 def has_fake_quant(module: Module) -> bool:
@@ -200,10 +260,18 @@ class FakeQuantRanges(Pass):
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         folder = _Folder()
-        for fn in module.functions:
-            for op in [o for o in fn.ops if o.name == "tfl.dequantize"]:
-                if op.parent is not None:
-                    folder.fold(op)
+        # weights first: folding a batch norm into them rewrites the ops whose results carry
+        # the activation ranges
+        for weights in (True, False):
+            for fn in module.functions:
+                for op in [o for o in fn.ops if o.name == "tfl.dequantize"]:
+                    if op.parent is not None:
+                        folder.fold(op, weights)
+            if weights and folder.scaled:  # batch norms: multiplier into the bias, then shifts
+                rw = PatternRewriter(ctx.listener)
+                for op, mul, m in folder.scaled:
+                    _fold_multiplier(rw, op, mul, m)
+                apply_greedy(module, PatternSet([affine.FuseBiasAdd()]), listener=ctx.listener)
         ctx.data[FAKE_QUANT_KEY] = {
             "activations": folder.activations,
             "weights": folder.weights,

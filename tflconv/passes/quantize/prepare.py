@@ -114,11 +114,17 @@ class _OpTensors:
 
 class _FunctionQuantizer:
     def __init__(
-        self, fn: Function, dtype: str, keep_float: NameMatcher, legacy_float_scale: bool = True
+        self,
+        fn: Function,
+        dtype: str,
+        keep_float: NameMatcher,
+        legacy_float_scale: bool = True,
+        qat: bool = False,
     ) -> None:
         self.fn = fn
         self.dtype = dtype
         self.legacy_float_scale = legacy_float_scale
+        self.qat = qat
         self.keep_float = keep_float
         self.kernels_ok = INT16_OPS if self.dtype == "i16" else INT8_OPS
         self.report = PrepareReport()
@@ -189,6 +195,18 @@ class _FunctionQuantizer:
             hi = max(self.ranges[v][1] for v in ins)
             for v in outs:
                 self.ranges[v] = (lo, hi)
+        # backward: operands without a range take the result's (tfmot quantizes a concat's
+        # output only)
+        for op in reversed(list(self.fn.ops)):
+            if op.name not in SAME_SCALE:
+                continue
+            ins, outs = _float_acts(op.operands), _float_acts(op.results)
+            known = [self.ranges[v] for v in outs if v in self.ranges]
+            if len(outs) != 1 or not known:
+                continue
+            for v in ins:
+                if v not in self.ranges:
+                    self.ranges[v] = known[0]
 
     # --- 2/3. parameters ------------------------------------------------------------------------
     def _from_range(self, lo: float, hi: float) -> QP:
@@ -206,7 +224,9 @@ class _FunctionQuantizer:
         after concat behind a max pool, takes the range of its last concat)."""
         same_ops = set(same)
         redundant: set[Value] = set()
-        work = list(self.ranges)
+        # QAT: a FakeQuant behind a pooling / reshape stands (a requantize follows the op);
+        # only a concat's operands follow its range
+        work = [] if self.qat else list(self.ranges)
         while work:
             v = work.pop()
             for use in v.uses:
@@ -221,7 +241,7 @@ class _FunctionQuantizer:
         seen = set(work)
         while work:
             owner = work.pop().defining_op
-            if owner not in same_ops:
+            if owner not in same_ops or (self.qat and not self.info[owner].prefer_result):
                 continue
             for x in self.info[owner].ins:
                 if x in self.ranges:
@@ -299,6 +319,8 @@ class _FunctionQuantizer:
         for op in qops:
             for r in self.info[op].outs:
                 quantized[r] = self.params[r]
+        if self.qat:
+            self._requantize_after(qops, quantized)
         for op in qops:
             t = self.info[op]
             for i, v in enumerate(op.operands):
@@ -328,6 +350,31 @@ class _FunctionQuantizer:
             for use in float_uses:
                 use.op.set_operand(use.index, deq.result)
         self.report.quantized = qops
+
+    def _requantize_after(self, qops: list[Operation], quantized: dict[Value, QP]) -> None:
+        """QAT: a single-operand same-scale op whose result has its own FakeQuant parameters
+        keeps its operand's and is followed by a requantizing tfl.quantize to them (as the
+        official converter quantizes a FakeQuant behind a pooling)."""
+        for op in qops:
+            t = self.info[op]
+            if op.name not in SAME_SCALE or t.prefer_result or len(t.ins) != 1 or len(t.outs) != 1:
+                continue
+            r, have, want = t.outs[0], self.params[t.ins[0]], self.params[t.outs[0]]
+            if have == want:
+                continue
+            q = Operation(
+                "tfl.quantize",
+                [r],
+                [qtype(r.type, self.dtype, want)],
+                location=derived_location(r, "/requantize"),
+                result_names=[value_name(r, "/requantize")],
+            )
+            insert_after_def(self.fn.block, r, q)
+            for use in [u for u in r.uses if u.op is not q]:
+                use.op.set_operand(use.index, q.result)
+            self.inserted.add(q)
+            quantized[r] = have
+            quantized[q.result] = want
 
     def _activation(
         self,
@@ -408,6 +455,9 @@ class PrepareQuantize(Pass):
     """int8 (int8 activations) or int16 (16x8: int16 activations, int8 weights)."""
     keep_float: tuple[str, ...] = ()
     """Ops to keep in float: names or regexes on TF node names / tensor names / op types."""
+    qat: bool = False
+    """The ranges come from FakeQuant ops (`fake-quant-ranges`): a range behind a pooling or
+    reshape stands (a requantize follows the op) instead of following the op's operand."""
     legacy_float_scale: bool = True
     """int8 scales as the Python PTQ path computes them ((float32(max) - float32(min)) / 255);
     false: in double, as `fakeQuantAttrsToType` does for FakeQuant ranges (QAT models)."""
@@ -426,7 +476,7 @@ class PrepareQuantize(Pass):
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
         for fn in calibrated:
-            report = _FunctionQuantizer(fn, dtype, matcher, self.legacy_float_scale).run()
+            report = _FunctionQuantizer(fn, dtype, matcher, self.legacy_float_scale, self.qat).run()
             done.float_ops.update(report.float_ops)
             ranges.update(report.ranges)
         check_unused(matcher, module)
