@@ -2,7 +2,7 @@
 `quantize_model`: FakeQuantWithMinMaxVars / ...PerChannel with learned ranges) quantized the way
 the official converter quantizes them: with the FakeQuant ranges, not calibration.
 
-    fake-quant-ranges -> prepare-quantize{legacy-float-scale=false} -> quantize -> modify-io-types
+    fake-quant-ranges -> prepare-quantize{qat=true legacy-float-scale=false} -> quantize
 
 `legalize-tf` has already turned each FakeQuant into `tfl.dequantize(tfl.quantize(x))` with TF's
 nudged parameters (legalize_tf/fake_quant.py), which is the float model TF computes. This pass
@@ -18,6 +18,9 @@ folds those pairs into what the int8 chain consumes:
   affine op (the transposes of HWIO -> OHWI, [in, out] -> [out, in]) applied to the integer
   array and the channel axis; prepare-quantize hands the int8 constant to the op directly
   (its bias then gets input scale x these scales).
+- a batch norm left behind the affine op (`mul` by one value per channel, then `add`): the
+  multiplier goes into the weight scales (its sign into the integers) and the bias, the shift
+  into the bias (fuse's FuseBiasAdd), as the official converter's scales show.
 
 A pair the int8 kernels cannot take as is (weights with a nonzero zero point, fewer than 8 bits
 or a narrowed activation range: a clamp before the QUANTIZE) stays a quantize/dequantize pair
