@@ -211,3 +211,55 @@ def test_recipe_is_chosen_from_the_graph(qat_model, saved_model):
     assert plan.pipeline.startswith("fake-quant-ranges,prepare-quantize{")
     assert "calibrate" not in plan.pipeline and "bias-correction" not in plan.pipeline
     assert plan_quantization(["DEFAULT"]).mode == "dynamic"  # a float graph: weights only
+
+
+def _partly_fake_quantized():
+    """FakeQuant on the input, the weights and the output, none on the matmul's result (a
+    graph the FakeQuants do not cover: tflconv cannot give that tensor int8 parameters)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((16, 8)).astype(np.float32)
+
+    def fn(a):
+        a = tf.quantization.fake_quant_with_min_max_args(a, -4.0, 4.0)
+        k = tf.quantization.fake_quant_with_min_max_vars(
+            tf.constant(w), tf.constant(-3.0), tf.constant(3.0), narrow_range=True
+        )
+        y = tf.matmul(a, k)
+        return tf.quantization.fake_quant_with_min_max_args(y * y, 0.0, 200.0)
+
+    spec = [tf.TensorSpec((2, 16), tf.float32)]
+    return tf.function(fn, input_signature=spec).get_concrete_function()
+
+
+@pytest.mark.parametrize("dataset", [False, True])
+def test_tensors_the_fake_quants_leave_out(dataset):
+    """Without calibration data the uncovered ops stay float and a FakeQuant between float ops
+    stays a quantize/dequantize pair (TF's clipping kept: the model computes what TF does);
+    with a representative dataset `calibrate` ranges the rest and everything is int8."""
+    import tensorflow as tf
+
+    cf = _partly_fake_quantized()
+    rng = np.random.default_rng(1)
+    conv = tflconv.TFLiteConverter.from_concrete_functions([cf])
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    if dataset:
+        conv.representative_dataset = [
+            rng.uniform(-4, 4, (2, 16)).astype(np.float32) for _ in range(8)
+        ]
+    tflite = conv.convert()
+    names = [op.name for op in read_flatbuffer(tflite).functions[0].ops]
+    fn = read_flatbuffer(tflite).functions[0]
+    fc = next(op for op in fn.ops if op.name == "tfl.fully_connected")
+    for _ in range(3):
+        x = rng.uniform(-5, 5, (2, 16)).astype(np.float32)  # beyond the input's range too
+        got, want = _run(tflite, x), cf(tf.constant(x)).numpy()
+        if dataset:
+            np.testing.assert_allclose(got, want, atol=3 * 200 / 255)
+        else:
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+    if dataset:
+        assert fc.results[0].type.dtype == "i8" and names.count("tfl.quantize") == 1
+    else:
+        assert fc.results[0].type.dtype == "f32" and names.count("tfl.quantize") >= 2

@@ -60,8 +60,9 @@ class QuantizationConfig:
     calibration: tuple[tuple[str, Any], ...] = ()
     """`calibrate` options, e.g. (("method", "percentile"), ("percentile", 99.9))."""
     qat: bool = False
-    """A quantization-aware-trained graph (FakeQuant ops): ranges from the FakeQuants, not
-    from calibration (int8 only)."""
+    """A quantization-aware-trained graph (FakeQuant ops): ranges from the FakeQuants (int8
+    only); with a representative dataset, `calibrate` fills in the tensors they left out."""
+    qat_calibrate: bool = False
 
     @property
     def calibrated(self) -> bool:
@@ -157,6 +158,7 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
     if q.qat:  # the FakeQuant ranges and scales, as the official converter (docs/quantization.md)
         passes = [
             _make("fake-quant-ranges"),
+            *([_make("calibrate", **dict(q.calibration))] if q.qat_calibrate else []),
             _make("prepare-quantize", keep_float=q.keep_float, qat=True, legacy_float_scale=False),
         ]
     if q.bias_correction and not q.qat:

@@ -127,8 +127,12 @@ def plan_quantization(
             integer_only=int8_only,
             bias_correction=False,
             qat=True,
+            qat_calibrate=representative_dataset is not None,
+            calibration=tuple(sorted((calibration or {}).items())),
         )
-        return QuantizationPlan(config)
+        if representative_dataset is None:
+            return QuantizationPlan(config)
+        return QuantizationPlan(config, {"representative_dataset": representative_dataset})
     mode: str
     if "float16" in types and "int8" not in types and not int16:
         mode = "float16"

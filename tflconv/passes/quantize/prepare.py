@@ -125,6 +125,8 @@ class _FunctionQuantizer:
         self.dtype = dtype
         self.legacy_float_scale = legacy_float_scale
         self.qat = qat
+        self.given: set[Value] = set()
+        self.fn_values: list[Value] = []
         self.keep_float = keep_float
         self.kernels_ok = INT16_OPS if self.dtype == "i16" else INT8_OPS
         self.report = PrepareReport()
@@ -349,7 +351,37 @@ class _FunctionQuantizer:
             insert_after_def(self.fn.block, v, deq)
             for use in float_uses:
                 use.op.set_operand(use.index, deq.result)
+        if self.qat:
+            self._keep_fake_quant(qset, quantized)
         self.report.quantized = qops
+
+    def _keep_fake_quant(self, qset: set[Operation], quantized: dict[Value, QP]) -> None:
+        """QAT: a FakeQuant range on a value that stays float, read by float ops (or
+        returned), becomes a quantize/dequantize pair again: the float consumers see TF's
+        fake-quantized (clipped, rounded) values, not the raw ones."""
+        for v in [v for v in self.fn_values if v in self.given and v not in quantized]:
+            float_uses = [u for u in v.uses if u.op not in qset and u.op not in self.inserted]
+            if not float_uses or not is_float(v):
+                continue
+            qp = self._from_range(*self.ranges[v])
+            q = Operation(
+                "tfl.quantize",
+                [v],
+                [qtype(v.type, self.dtype, qp)],
+                location=derived_location(v, "/fake_quant"),
+                result_names=[value_name(v, "/fake_quant")],
+            )
+            deq = Operation(
+                "tfl.dequantize",
+                [q.result],
+                [TensorType(v.type.shape, "f32")],
+                location=derived_location(v, "/fake_quant_dequantize"),
+                result_names=[value_name(v, "/fake_quant_dequantize")],
+            )
+            insert_after_def(self.fn.block, v, q)
+            self.fn.block.insert_after(deq, q)
+            for use in float_uses:
+                use.op.set_operand(use.index, deq.result)
 
     def _requantize_after(self, qops: list[Operation], quantized: dict[Value, QP]) -> None:
         """QAT: a single-operand same-scale op whose result has its own FakeQuant parameters
@@ -408,11 +440,13 @@ class _FunctionQuantizer:
     # --- driver ----------------------------------------------------------------------------------
     def run(self) -> PrepareReport:
         values = function_values(self.fn)
+        self.fn_values = values
         for v in values:
             r = calibrated_range(v)
             if r is not None and r[0] <= r[1]:
                 self.ranges[v] = r
         strip_calibration(values)
+        self.given = set(self.ranges)
         self._inherit_ranges()
         self.report.ranges = self.ranges
         qops = self.choose_ops()
