@@ -165,6 +165,29 @@ def test_qat_model_converts_like_the_official(source, qat_model, saved_model, of
     assert meta["model_optimization_modes"] == ["QUANTIZATION_AWARE_TRAINING"]
 
 
+def test_integer_io_with_a_dataset_like_the_official(qat_model):
+    """int8 input/output, integer only, a representative dataset (tf.lite requires one for
+    integer IO): the same parameters and integer outputs; calibration ranges only what no
+    FakeQuant covers (here nothing: a calibrated range behind the max pool follows it)."""
+    import tensorflow as tf
+
+    data = [x for x in _inputs(4, 3)]
+    convs = []
+    for api in (tflconv, tf.lite):
+        conv = api.TFLiteConverter.from_keras_model(qat_model)
+        conv.optimizations = [api.Optimize.DEFAULT]
+        conv.representative_dataset = lambda: ([x] for x in data)
+        conv.target_spec.supported_ops = [api.OpsSet.TFLITE_BUILTINS_INT8]
+        conv.inference_input_type = conv.inference_output_type = tf.int8
+        convs.append(conv.convert())
+    ours, official = convs
+    _assert_same_parameters(ours, official)
+    rng = np.random.default_rng(5)
+    for _ in range(3):
+        x = rng.integers(-128, 128, SHAPE).astype(np.int8)
+        np.testing.assert_array_equal(_run(ours, x), _run(official, x))
+
+
 def test_batch_norm_concat_and_pooling_like_the_official():
     model = _qat_bn_concat(1)
     ours, official = _ours(model), _official(model)

@@ -46,6 +46,9 @@ from .common import CONSTANT, const_array, erase_dead, new_constant, with_range
 
 FAKE_QUANT_KEY = "fake_quant_ranges"
 """ctx.data key: how many activation ranges and weights this pass folded."""
+FAKE_QUANT_VALUES = "fake_quant_values"
+"""ctx.data key: the values whose range came from a FakeQuant (prepare-quantize{qat=true}
+keeps them; ranges `calibrate` adds later follow same-scale ops as usual)."""
 
 _STORAGE = {"ui8": (0, 255, 128), "i8": (-128, 127, 0)}
 """storage type -> (qmin, qmax, offset to int8)."""
@@ -133,6 +136,7 @@ class _Folder:
         self.activations = 0
         self.weights = 0
         self.kept = 0
+        self.ranged: set[Value] = set()
         self.scaled: list[tuple[Operation, Operation, np.ndarray]] = []
         """(affine op, the mul after it, its per-channel multiplier) folded into the scales."""
 
@@ -156,6 +160,7 @@ class _Folder:
             if not q.result.uses:
                 q.erase()
             x.type = with_range(x.type, lo, hi)
+            self.ranged.add(x)
             self.activations += 1
         else:
             self.kept += 1
@@ -275,6 +280,7 @@ class FakeQuantRanges(Pass):
                 for op, mul, m in folder.scaled:
                     _fold_multiplier(rw, op, mul, m)
                 apply_greedy(module, PatternSet([affine.FuseBiasAdd()]), listener=ctx.listener)
+        ctx.data[FAKE_QUANT_VALUES] = folder.ranged
         ctx.data[FAKE_QUANT_KEY] = {
             "activations": folder.activations,
             "weights": folder.weights,

@@ -54,6 +54,7 @@ from .common import (
     summary,
     value_name,
 )
+from .fake_quant_ranges import FAKE_QUANT_VALUES
 from .ops import prefer_result_scale
 
 SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
@@ -120,7 +121,9 @@ class _FunctionQuantizer:
         keep_float: NameMatcher,
         legacy_float_scale: bool = True,
         qat: bool = False,
+        fake_quant: set[Value] | None = None,
     ) -> None:
+        self.fake_quant = fake_quant
         self.fn = fn
         self.dtype = dtype
         self.legacy_float_scale = legacy_float_scale
@@ -227,8 +230,8 @@ class _FunctionQuantizer:
         same_ops = set(same)
         redundant: set[Value] = set()
         # QAT: a FakeQuant behind a pooling / reshape stands (a requantize follows the op);
-        # only a concat's operands follow its range
-        work = [] if self.qat else list(self.ranges)
+        # only a concat's operands and calibrated (not FakeQuant) ranges follow
+        work = list(self.ranges)
         while work:
             v = work.pop()
             for use in v.uses:
@@ -236,6 +239,8 @@ class _FunctionQuantizer:
                 if user not in same_ops or self.info[user].prefer_result:
                     continue
                 for r in self.info[user].outs:
+                    if self.qat and r in self.given:
+                        continue
                     if r in self.ranges and r not in redundant:
                         redundant.add(r)
                         work.append(r)
@@ -243,9 +248,12 @@ class _FunctionQuantizer:
         seen = set(work)
         while work:
             owner = work.pop().defining_op
-            if owner not in same_ops or (self.qat and not self.info[owner].prefer_result):
+            if owner not in same_ops:
                 continue
+            single = not self.info[owner].prefer_result
             for x in self.info[owner].ins:
+                if self.qat and single and x in self.given:
+                    continue
                 if x in self.ranges:
                     redundant.add(x)
                     if x not in seen:
@@ -446,7 +454,8 @@ class _FunctionQuantizer:
             if r is not None and r[0] <= r[1]:
                 self.ranges[v] = r
         strip_calibration(values)
-        self.given = set(self.ranges)
+        # QAT: the FakeQuant ranges (fake-quant-ranges' list; from IR text: every range)
+        self.given = set(self.ranges) if self.fake_quant is None else set(self.fake_quant)
         self._inherit_ranges()
         self.report.ranges = self.ranges
         qops = self.choose_ops()
@@ -510,7 +519,14 @@ class PrepareQuantize(Pass):
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
         for fn in calibrated:
-            report = _FunctionQuantizer(fn, dtype, matcher, self.legacy_float_scale, self.qat).run()
+            report = _FunctionQuantizer(
+                fn,
+                dtype,
+                matcher,
+                self.legacy_float_scale,
+                self.qat,
+                ctx.data.get(FAKE_QUANT_VALUES),
+            ).run()
             done.float_ops.update(report.float_ops)
             ranges.update(report.ranges)
         check_unused(matcher, module)
