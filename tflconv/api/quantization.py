@@ -203,6 +203,6 @@ def source_has_fake_quant(source: Any) -> bool:
     if graph is not None and hasattr(graph, "get_operations"):
         return any(op.type.startswith("FakeQuant") for op in graph.get_operations())
     layers = getattr(source, "submodules", None) or getattr(source, "layers", None) or ()
-    return any(
-        type(layer).__module__.startswith("tensorflow_model_optimization") for layer in layers
-    )
+    # tfmot's quantize wrappers / layers (not its pruning or clustering wrappers)
+    prefix = "tensorflow_model_optimization.python.core.quantization."
+    return any(type(layer).__module__.startswith(prefix) for layer in layers)
