@@ -6,6 +6,7 @@ kernels (XNNPACK off), from the tf-keras model object and from its SavedModel.""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 import numpy as np
@@ -13,8 +14,11 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-tfmot = pytest.importorskip("tensorflow_model_optimization")
-tf_keras = pytest.importorskip("tf_keras")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("tensorflow_model_optimization") is None
+    or importlib.util.find_spec("tf_keras") is None,
+    reason="needs tensorflow-model-optimization and tf-keras",
+)
 
 import tflconv  # noqa: E402
 from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
@@ -22,9 +26,31 @@ from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
 SHAPE = (1, 10, 10, 3)
 
 
+def _tfmot():
+    """tensorflow_model_optimization and tf_keras. Importing tfmot sets TF_USE_LEGACY_KERAS=1
+    for the whole process and binds tf.keras to tf_keras, which changes how tf.lite converts
+    Keras 3 models in later tests: tf.keras is bound first and the variable put back."""
+    import tensorflow as tf
+
+    # tf.keras binds once, on first use: bind it to Keras 3 (what the other tests convert)
+    # before tfmot touches it with the variable set
+    getattr(tf.keras, "version", None)
+    old = os.environ.get("TF_USE_LEGACY_KERAS")
+    try:
+        import tensorflow_model_optimization as tfmot
+        import tf_keras
+    finally:
+        if old is None:
+            os.environ.pop("TF_USE_LEGACY_KERAS", None)
+        else:
+            os.environ["TF_USE_LEGACY_KERAS"] = old
+    return tfmot, tf_keras
+
+
 def _qat_cnn(seed: int):
     """conv(relu) -> depthwise -> relu -> max pool -> conv -> add (residual) -> flatten ->
     dense, wrapped by quantize_model and trained for one short epoch (learned ranges)."""
+    tfmot, tf_keras = _tfmot()
     tf_keras.utils.set_random_seed(seed)
     layers = tf_keras.layers
     i = tf_keras.Input(SHAPE[1:], batch_size=1)
@@ -49,6 +75,7 @@ def _qat_bn_concat(seed: int):
     concat -> average pool -> strided conv -> global pool -> dense(softmax): tfmot leaves the
     batch norms unfolded (their multiplier goes into the weight scales), quantizes a concat's
     output only and puts its own FakeQuant behind the pooling (a requantize)."""
+    tfmot, tf_keras = _tfmot()
     tf_keras.utils.set_random_seed(seed)
     layers = tf_keras.layers
     i = tf_keras.Input(SHAPE[1:], batch_size=1)
