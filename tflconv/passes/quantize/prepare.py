@@ -510,6 +510,11 @@ class PrepareQuantize(Pass):
         calibrated = [
             fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
         ]
+        if not calibrated and self.qat:
+            raise QuantizeError(
+                "prepare-quantize{qat=true}: no FakeQuant ranges in the graph (fake-quant-ranges "
+                "found no foldable FakeQuant); give a representative dataset to calibrate it"
+            )
         if not calibrated:
             raise QuantizeError(
                 "prepare-quantize needs calibration ranges on the float tensors: run `calibrate` "
