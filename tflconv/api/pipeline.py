@@ -61,6 +61,12 @@ class QuantizationConfig:
     recipe: str = ""
     """dynamic: a JSON / TOML recipe file (a weight scheme per op; a Python `Recipe` travels in
     the PassContext instead, `api.quantization`)."""
+    calibration: tuple[tuple[str, Any], ...] = ()
+    """`calibrate` options, e.g. (("method", "percentile"), ("percentile", 99.9))."""
+    qat: bool = False
+    """A quantization-aware-trained graph (FakeQuant ops): ranges from the FakeQuants (int8
+    only); with a representative dataset, `calibrate` fills in the tensors they left out."""
+    qat_calibrate: bool = False
 
     @property
     def calibrated(self) -> bool:
@@ -153,10 +159,16 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
         raise PipelineError(f"unknown quantization mode {q.mode!r}")
     activation = "int16" if q.mode == "int16x8" else "int8"
     passes = [
-        _make("calibrate"),
+        _make("calibrate", **dict(q.calibration)),
         _make("prepare-quantize", activation=activation, keep_float=q.keep_float),
     ]
-    if q.bias_correction:
+    if q.qat:  # the FakeQuant ranges and scales, as the official converter (docs/quantization.md)
+        passes = [
+            _make("fake-quant-ranges"),
+            *([_make("calibrate", **dict(q.calibration))] if q.qat_calibrate else []),
+            _make("prepare-quantize", keep_float=q.keep_float, qat=True, legacy_float_scale=False),
+        ]
+    if q.bias_correction and not q.qat:
         passes.append(_make("bias-correction", per_channel=q.per_channel))
     passes.append(_make("quantize", per_channel=q.per_channel, integer_only=q.integer_only))
     if (q.input_type, q.output_type) != ("f32", "f32"):

@@ -36,6 +36,8 @@ from tflconv.passes.quantize.quantize_pass import MODE_NAMES
 from tflconv.passes.quantize.recipe import load_recipe
 from tflconv.passes.quantize.weights import RECIPE_KEY
 
+CALIBRATION_OPTIONS = frozenset({"method", "percentile", "averaging_constant"})
+"""`calibrate` pass options the converter's `calibration` dict may set."""
 OPTIMIZE_ON = frozenset({"DEFAULT", "OPTIMIZE_FOR_SIZE", "OPTIMIZE_FOR_LATENCY"})
 INT8_ONLY = TFLITE_BUILTINS_INT8
 BUILTINS = TFLITE_BUILTINS
@@ -60,6 +62,8 @@ class QuantizationPlan:
     @property
     def optimization_modes(self) -> list[str]:
         """CONVERSION_METADATA `model_optimization_modes`."""
+        if self.config.qat:
+            return ["QUANTIZATION_AWARE_TRAINING"]
         return [MODE_NAMES[self.mode]]
 
 
@@ -92,6 +96,8 @@ def plan_quantization(
     per_channel: bool = True,
     bias_correction: bool = True,
     recipe: Any = None,
+    qat: bool = False,
+    calibration: dict[str, Any] | None = None,
 ) -> QuantizationPlan | None:
     """The recipe of a set of tf.lite options, None for a float model. Raises QuantizeError
     for combinations the official converter rejects.
@@ -109,6 +115,12 @@ def plan_quantization(
     types = {_name(t).lower() for t in supported_types or ()} - {"float32"}
     in_type, out_type = _io_type(inference_input_type), _io_type(inference_output_type)
     keep = tuple(parse_names(keep_float))
+    unknown = sorted(set(calibration or {}) - CALIBRATION_OPTIONS)
+    if unknown:
+        raise QuantizeError(
+            f"calibration: unknown option(s) {', '.join(unknown)} (known: "
+            f"{', '.join(sorted(CALIBRATION_OPTIONS))})"
+        )
     quantizing = bool(opts & OPTIMIZE_ON)
     if not quantizing:
         if (in_type, out_type) != ("f32", "f32"):
@@ -122,6 +134,21 @@ def plan_quantization(
         return None
     int16 = INT16X8 in ops
     int8_only = ops == {INT8_ONLY} or types == {"int8"}
+    if qat and not int16 and "float16" not in types:  # FakeQuant ranges: int8, as tf.lite
+        config = QuantizationConfig(
+            "int8",
+            keep_float=keep,
+            input_type=in_type,
+            output_type=out_type,
+            integer_only=int8_only,
+            bias_correction=False,
+            qat=True,
+            qat_calibrate=representative_dataset is not None,
+            calibration=tuple(sorted((calibration or {}).items())),
+        )
+        if representative_dataset is None:
+            return QuantizationPlan(config)
+        return QuantizationPlan(config, {"representative_dataset": representative_dataset})
     mode: str
     if "float16" in types and "int8" not in types and not int16:
         mode = "float16"
@@ -161,6 +188,7 @@ def plan_quantization(
             output_type=out_type,
             integer_only=int8_only if mode == "int8" else BUILTINS not in ops,
             bias_correction=bias_correction,
+            calibration=tuple(sorted((calibration or {}).items())),
         )
         return QuantizationPlan(config, {"representative_dataset": representative_dataset})
     return QuantizationPlan(config, data)
@@ -184,4 +212,27 @@ def plan_for_converter(conv: Any) -> QuantizationPlan | None:
         getattr(conv, "keep_float", ()) or (),
         bias_correction=getattr(conv, "bias_correction", True),
         recipe=getattr(conv, "quantization_recipe", None),
+        qat=source_has_fake_quant(getattr(conv, "_source", None)),
+        calibration=getattr(conv, "calibration", None),
     )
+
+
+def source_has_fake_quant(source: Any) -> bool:
+    """Whether a model source holds FakeQuant ops (a quantization-aware-trained model), looked
+    up without loading it: tensorflow-model-optimization layers in a Keras model, FakeQuant nodes
+    in a SavedModel's graph or in concrete functions (the official converter checks the graph)."""
+    if isinstance(source, (list, tuple)):
+        return any(source_has_fake_quant(s) for s in source)
+    if isinstance(source, (str, os.PathLike)):
+        pb = os.path.join(os.fspath(source), "saved_model.pb")
+        if not os.path.isfile(pb):
+            return False
+        with open(pb, "rb") as f:
+            return b"FakeQuantWithMinMax" in f.read()
+    graph = getattr(source, "graph", None)
+    if graph is not None and hasattr(graph, "get_operations"):
+        return any(op.type.startswith("FakeQuant") for op in graph.get_operations())
+    layers = getattr(source, "submodules", None) or getattr(source, "layers", None) or ()
+    # tfmot's quantize wrappers / layers (not its pruning or clustering wrappers)
+    prefix = "tensorflow_model_optimization.python.core.quantization."
+    return any(type(layer).__module__.startswith(prefix) for layer in layers)

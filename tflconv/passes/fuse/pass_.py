@@ -26,7 +26,7 @@ from tflconv.core.pipeline import PipelineError
 from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy, unknown_pattern_names
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
-from . import activation, affine, arith, linear_scale, shape_exprs, structure
+from . import activation, affine, arith, div_const, linear_scale, shape_exprs, structure
 
 
 def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
@@ -43,7 +43,12 @@ def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
         ),
         (
             "affine",
-            [*affine.PATTERNS, *linear_scale.PATTERNS, structure.RemoveIdentityArithmetic()],
+            [
+                *affine.PATTERNS,
+                *linear_scale.PATTERNS,
+                structure.RemoveIdentityArithmetic(),
+                *div_const.PATTERNS,
+            ],
         ),
         ("activations", [*activation.PATTERNS_FUSE]),
     ]

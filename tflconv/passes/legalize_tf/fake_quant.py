@@ -20,6 +20,10 @@ TFLite's QUANTIZE clamps to its storage type only ([0, 255] / [-128, 127]); a na
 to nearest; they differ only on exact halfway ties (TF: floor(v + 0.5) or half to even, TFLite:
 half away from zero), as the official lowering does.
 
+With optimizations (a quantization-aware-trained model), `quantize/fake_quant_ranges.py` folds
+these pairs into int8: activation ranges on the types, weights as int8 constants with these
+scales (docs/quantization.md, "Quantization-aware-trained models").
+
 Not lowered (the op stays with the reason): non-constant ranges, num_bits > 8 (a 9..16-bit TF
 range would need int16 storage with a zero point, which LiteRT's DEQUANTIZE rejects), QuantizeAndDequantizeV4 with range_given = false
 (TF takes the range from the data at run time), a per-channel axis (the official ignores

@@ -18,6 +18,7 @@ dataset.py         representative datasets (generators, lists, .npz, .npy folder
 from . import (  # noqa: F401  (registers the passes)
     bias_correction,
     calibrate,
+    fake_quant_ranges,
     io_types,
     prepare,
     quantize_pass,

@@ -20,18 +20,28 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from functools import partial
+from typing import Any, ClassVar, Literal
 
 from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.passes import ModelRunner, Pass, PassContext, register_pass
 from tflconv.dialects.tfl_traits import AFFINE
 
 from .bias_correction import CORRECTED, PatchMean
-from .common import CALIBRATION_KEY, CONSTANT, INPUT_MEAN, QuantizeError, const_array, with_range
+from .calibration_methods import METHODS, MinMax, Observer, make_observer
+from .common import (
+    CALIBRATION_KEY,
+    CONSTANT,
+    INPUT_MEAN,
+    QuantizeError,
+    calibrated_range,
+    const_array,
+    function_values,
+    with_range,
+)
 from .dataset import InputSpec, normalize_sample, open_dataset, progress
-from .kernels import RunningMinMax
 
 log = logging.getLogger("tflconv.quantize")
 
@@ -62,19 +72,28 @@ def input_specs(fn: Function) -> list[InputSpec]:
 
 
 def calibrate_module(
-    module: Module, dataset: Any, runner: ModelRunner, *, show_progress: bool = True
+    module: Module,
+    dataset: Any,
+    runner: ModelRunner,
+    *,
+    show_progress: bool = True,
+    observer: Callable[[], Observer] = MinMax,
+    skip: frozenset[Value] = frozenset(),
 ) -> tuple[dict[Value, tuple[float, float]], CalibrationSummary]:
-    """Ranges of the float tensors of the module's main function over the dataset."""
+    """Ranges of the float tensors of the module's main function over the dataset (`observer`
+    makes the range of one tensor: calibration_methods.py); tensors in `skip` are not tracked."""
     fn = module.functions[0]
     specs = input_specs(fn)
     tracked = [
         v
         for v in (*fn.args, *(r for op in fn.ops for r in op.results))
-        if v.type.dtype == "f32" and (v.defining_op is None or v.defining_op.name != CONSTANT)
+        if v.type.dtype == "f32"
+        and (v.defining_op is None or v.defining_op.name != CONSTANT)
+        and v not in skip
     ]
     t0 = time.perf_counter()
     model = runner(module, tracked)
-    stats = {v: RunningMinMax() for v in tracked}
+    stats = {v: observer() for v in tracked}
     patch_means = _patch_means(fn, set(tracked))
     samples, total = open_dataset(dataset, specs)
     summary = CalibrationSummary()
@@ -98,7 +117,7 @@ def calibrate_module(
         if s.nan_samples:
             summary.nan_tensors.append(v.name_hint or "?")
         if s.seen:
-            ranges[v] = (s.lo, s.hi)
+            ranges[v] = s.range()
     for op, mean in patch_means.items():
         result = mean.result()
         if result is not None:
@@ -144,6 +163,19 @@ class Calibrate(Pass):
     name: ClassVar[str] = "calibrate"
     progress: bool = True
     """Show a progress bar (only on a terminal, never with CI=true)."""
+    method: Literal["minmax", "moving-average", "percentile", "mse"] = "minmax"
+    """How a tensor's values become its range: running min/max (the official numbers), a
+    moving average of per-sample min/max, a percentile, or the MSE-optimal clipping
+    (calibration_methods.py)."""
+    percentile: float = 99.99
+    """method=percentile: the share of values kept on each side, in %."""
+    averaging_constant: float = 0.01
+    """method=moving-average: the weight of each new sample's min/max."""
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise QuantizeError(f"calibrate: unknown method {self.method!r}")
+        make_observer(self.method, self.percentile, self.averaging_constant)  # checks options
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         dataset = ctx.data.get(DATASET_KEY)
@@ -157,7 +189,18 @@ class Calibrate(Pass):
                 "calibrate needs a runtime in PassContext.runner (the converter supplies "
                 "tflconv.tflite.runtime.litert_runner)"
             )
-        ranges, summary = calibrate_module(module, dataset, ctx.runner, show_progress=self.progress)
+        # tensors that already have a range (a QAT graph's FakeQuant ranges) keep it
+        given = frozenset(
+            v for fn in module.functions for v in function_values(fn) if calibrated_range(v)
+        )
+        ranges, summary = calibrate_module(
+            module,
+            dataset,
+            ctx.runner,
+            show_progress=self.progress,
+            observer=partial(make_observer, self.method, self.percentile, self.averaging_constant),
+            skip=given,
+        )
         annotate(ranges)
         ctx.data[SUMMARY_KEY] = summary
         ctx.stats["calibration samples"] += summary.samples

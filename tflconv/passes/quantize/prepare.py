@@ -54,6 +54,7 @@ from .common import (
     summary,
     value_name,
 )
+from .fake_quant_ranges import FAKE_QUANT_VALUES
 from .ops import prefer_result_scale
 
 SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
@@ -69,7 +70,20 @@ class PrepareReport:
 
 
 def _float_acts(values: list[Value] | tuple[Value, ...]) -> list[Value]:
-    return [v for v in values if is_float(v) and const_array(v) is None]
+    return [v for v in values if is_float(v) and const_array(v) is None and prequantized(v) is None]
+
+
+def prequantized(v: Value) -> Value | None:
+    """The int8 constant behind `tfl.dequantize(<int8 constant>)` (a weight whose parameters
+    are given, e.g. by a FakeQuant of a quantization-aware-trained model), else None."""
+    deq = v.defining_op
+    if deq is None or deq.name != "tfl.dequantize":
+        return None
+    w = deq.operands[0]
+    q = w.type.quant
+    if const_array(w) is None or w.type.dtype != "i8" or q is None or not q.scale:
+        return None
+    return w
 
 
 def _float_consts(values: list[Value] | tuple[Value, ...]) -> list[Value]:
@@ -100,9 +114,22 @@ class _OpTensors:
 
 
 class _FunctionQuantizer:
-    def __init__(self, fn: Function, dtype: str, keep_float: NameMatcher) -> None:
+    def __init__(
+        self,
+        fn: Function,
+        dtype: str,
+        keep_float: NameMatcher,
+        legacy_float_scale: bool = True,
+        qat: bool = False,
+        fake_quant: set[Value] | None = None,
+    ) -> None:
+        self.fake_quant = fake_quant
         self.fn = fn
         self.dtype = dtype
+        self.legacy_float_scale = legacy_float_scale
+        self.qat = qat
+        self.given: set[Value] = set()
+        self.fn_values: list[Value] = []
         self.keep_float = keep_float
         self.kernels_ok = INT16_OPS if self.dtype == "i16" else INT8_OPS
         self.report = PrepareReport()
@@ -132,8 +159,12 @@ class _FunctionQuantizer:
             return f"no calibration range for {missing[0].name_hint or 'a tensor'}"
         aff = INT8_AFFINE.get(op.name)
         if aff is not None:
-            if const_array(op.operands[aff.weight]) is None:
+            weight = op.operands[aff.weight]
+            given = prequantized(weight)
+            if const_array(weight) is None and given is None:
                 return "weights are not constant"
+            if given is not None and not _weights_fit(given, aff.axis):
+                return "given int8 weights are not per tensor or per output channel"
             if aff.bias is not None and aff.bias < op.num_operands:
                 bias = op.operands[aff.bias]
                 if bias.type.dtype != "none" and const_array(bias) is None:
@@ -149,16 +180,45 @@ class _FunctionQuantizer:
             if why is None:
                 chosen.append(op)
                 self.info[op] = _OpTensors.of(op)
-            elif why != "no float tensors":
+            elif why != "no float tensors" and not _is_given_weight(op):
                 self.report.float_ops[op] = why
         return chosen
+
+    def _inherit_ranges(self) -> None:
+        """Results of same-scale ops without a range of their own take their operands' (a QAT
+        graph has FakeQuant ranges only where the training graph quantized: not behind a
+        reshape or a pooling). Calibrated graphs have a range on every tensor: no change."""
+        for op in self.fn.ops:
+            if op.name not in SAME_SCALE:
+                continue
+            ins, outs = _float_acts(op.operands), _float_acts(op.results)
+            if not ins or not outs or any(v in self.ranges for v in outs):
+                continue
+            if any(v not in self.ranges for v in ins):
+                continue
+            lo = min(self.ranges[v][0] for v in ins)
+            hi = max(self.ranges[v][1] for v in ins)
+            for v in outs:
+                self.ranges[v] = (lo, hi)
+        # backward: operands without a range take the result's (tfmot quantizes a concat's
+        # output only)
+        for op in reversed(list(self.fn.ops)):
+            if op.name not in SAME_SCALE:
+                continue
+            ins, outs = _float_acts(op.operands), _float_acts(op.results)
+            known = [self.ranges[v] for v in outs if v in self.ranges]
+            if len(outs) != 1 or not known:
+                continue
+            for v in ins:
+                if v not in self.ranges:
+                    self.ranges[v] = known[0]
 
     # --- 2/3. parameters ------------------------------------------------------------------------
     def _from_range(self, lo: float, hi: float) -> QP:
         if self.dtype == "i16":
             s, z = kernels.symmetric_params(lo, hi, "i16")
         else:
-            s, z = kernels.affine_params(lo, hi, "i8")
+            s, z = kernels.affine_params(lo, hi, "i8", legacy_float_scale=self.legacy_float_scale)
         return QP(float(s), int(z))
 
     def _redundant_ranges(self, same: list[Operation]) -> set[Value]:
@@ -169,6 +229,8 @@ class _FunctionQuantizer:
         after concat behind a max pool, takes the range of its last concat)."""
         same_ops = set(same)
         redundant: set[Value] = set()
+        # QAT: a FakeQuant behind a pooling / reshape stands (a requantize follows the op);
+        # only a concat's operands and calibrated (not FakeQuant) ranges follow
         work = list(self.ranges)
         while work:
             v = work.pop()
@@ -177,6 +239,8 @@ class _FunctionQuantizer:
                 if user not in same_ops or self.info[user].prefer_result:
                     continue
                 for r in self.info[user].outs:
+                    if self.qat and r in self.given:
+                        continue
                     if r in self.ranges and r not in redundant:
                         redundant.add(r)
                         work.append(r)
@@ -186,7 +250,10 @@ class _FunctionQuantizer:
             owner = work.pop().defining_op
             if owner not in same_ops:
                 continue
+            single = not self.info[owner].prefer_result
             for x in self.info[owner].ins:
+                if self.qat and single and x in self.given:
+                    continue
                 if x in self.ranges:
                     redundant.add(x)
                     if x not in seen:
@@ -262,9 +329,15 @@ class _FunctionQuantizer:
         for op in qops:
             for r in self.info[op].outs:
                 quantized[r] = self.params[r]
+        if self.qat:
+            self._requantize_after(qops, quantized)
         for op in qops:
             t = self.info[op]
             for i, v in enumerate(op.operands):
+                given = prequantized(v)
+                if given is not None:  # the int8 weights themselves, not their dequantize
+                    op.set_operand(i, given)
+                    continue
                 if v in t.ins:
                     new = self._activation(op, v, quantized, converted)
                     if new is not v:
@@ -286,7 +359,62 @@ class _FunctionQuantizer:
             insert_after_def(self.fn.block, v, deq)
             for use in float_uses:
                 use.op.set_operand(use.index, deq.result)
+        if self.qat:
+            self._keep_fake_quant(qset, quantized)
         self.report.quantized = qops
+
+    def _keep_fake_quant(self, qset: set[Operation], quantized: dict[Value, QP]) -> None:
+        """QAT: a FakeQuant range on a value that stays float, read by float ops (or
+        returned), becomes a quantize/dequantize pair again: the float consumers see TF's
+        fake-quantized (clipped, rounded) values, not the raw ones."""
+        for v in [v for v in self.fn_values if v in self.given and v not in quantized]:
+            float_uses = [u for u in v.uses if u.op not in qset and u.op not in self.inserted]
+            if not float_uses or not is_float(v):
+                continue
+            qp = self._from_range(*self.ranges[v])
+            q = Operation(
+                "tfl.quantize",
+                [v],
+                [qtype(v.type, self.dtype, qp)],
+                location=derived_location(v, "/fake_quant"),
+                result_names=[value_name(v, "/fake_quant")],
+            )
+            deq = Operation(
+                "tfl.dequantize",
+                [q.result],
+                [TensorType(v.type.shape, "f32")],
+                location=derived_location(v, "/fake_quant_dequantize"),
+                result_names=[value_name(v, "/fake_quant_dequantize")],
+            )
+            insert_after_def(self.fn.block, v, q)
+            self.fn.block.insert_after(deq, q)
+            for use in float_uses:
+                use.op.set_operand(use.index, deq.result)
+
+    def _requantize_after(self, qops: list[Operation], quantized: dict[Value, QP]) -> None:
+        """QAT: a single-operand same-scale op whose result has its own FakeQuant parameters
+        keeps its operand's and is followed by a requantizing tfl.quantize to them (as the
+        official converter quantizes a FakeQuant behind a pooling)."""
+        for op in qops:
+            t = self.info[op]
+            if op.name not in SAME_SCALE or t.prefer_result or len(t.ins) != 1 or len(t.outs) != 1:
+                continue
+            r, have, want = t.outs[0], self.params[t.ins[0]], self.params[t.outs[0]]
+            if have == want:
+                continue
+            q = Operation(
+                "tfl.quantize",
+                [r],
+                [qtype(r.type, self.dtype, want)],
+                location=derived_location(r, "/requantize"),
+                result_names=[value_name(r, "/requantize")],
+            )
+            insert_after_def(self.fn.block, r, q)
+            for use in [u for u in r.uses if u.op is not q]:
+                use.op.set_operand(use.index, q.result)
+            self.inserted.add(q)
+            quantized[r] = have
+            quantized[q.result] = want
 
     def _activation(
         self,
@@ -320,11 +448,15 @@ class _FunctionQuantizer:
     # --- driver ----------------------------------------------------------------------------------
     def run(self) -> PrepareReport:
         values = function_values(self.fn)
+        self.fn_values = values
         for v in values:
             r = calibrated_range(v)
             if r is not None and r[0] <= r[1]:
                 self.ranges[v] = r
         strip_calibration(values)
+        # QAT: the FakeQuant ranges (fake-quant-ranges' list; from IR text: every range)
+        self.given = set(self.ranges) if self.fake_quant is None else set(self.fake_quant)
+        self._inherit_ranges()
         self.report.ranges = self.ranges
         qops = self.choose_ops()
         self.assign_params(qops)
@@ -343,6 +475,17 @@ class _FunctionQuantizer:
         return self.report
 
 
+def _is_given_weight(op: Operation) -> bool:
+    """A `tfl.dequantize` of given int8 weights (not an op left float: it goes away)."""
+    return op.name == "tfl.dequantize" and prequantized(op.results[0]) is not None
+
+
+def _weights_fit(w: Value, axis: int) -> bool:
+    q = w.type.quant
+    assert q is not None
+    return len(q.scale) == 1 or q.axis == axis
+
+
 @register_pass
 @dataclass(frozen=True)
 class PrepareQuantize(Pass):
@@ -355,12 +498,23 @@ class PrepareQuantize(Pass):
     """int8 (int8 activations) or int16 (16x8: int16 activations, int8 weights)."""
     keep_float: tuple[str, ...] = ()
     """Ops to keep in float: names or regexes on TF node names / tensor names / op types."""
+    qat: bool = False
+    """The ranges come from FakeQuant ops (`fake-quant-ranges`): a range behind a pooling or
+    reshape stands (a requantize follows the op) instead of following the op's operand."""
+    legacy_float_scale: bool = True
+    """int8 scales as the Python PTQ path computes them ((float32(max) - float32(min)) / 255);
+    false: in double, as `fakeQuantAttrsToType` does for FakeQuant ranges (QAT models)."""
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         dtype = "i16" if self.activation == "int16" else "i8"
         calibrated = [
             fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
         ]
+        if not calibrated and self.qat:
+            raise QuantizeError(
+                "prepare-quantize{qat=true}: no FakeQuant ranges in the graph (fake-quant-ranges "
+                "found no foldable FakeQuant); give a representative dataset to calibrate it"
+            )
         if not calibrated:
             raise QuantizeError(
                 "prepare-quantize needs calibration ranges on the float tensors: run `calibrate` "
@@ -370,7 +524,14 @@ class PrepareQuantize(Pass):
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
         for fn in calibrated:
-            report = _FunctionQuantizer(fn, dtype, matcher).run()
+            report = _FunctionQuantizer(
+                fn,
+                dtype,
+                matcher,
+                self.legacy_float_scale,
+                self.qat,
+                ctx.data.get(FAKE_QUANT_VALUES),
+            ).run()
             done.float_ops.update(report.float_ops)
             ranges.update(report.ranges)
         check_unused(matcher, module)
