@@ -242,6 +242,9 @@ class TFLiteConverter:
         """A weight scheme per op (int8 / int4 / blockwise int4 / weight-only / float16 / float by
         op type and name regex): a `tflconv.passes.quantize.recipe.Recipe`, its dict, or a
         .json / .toml file; turns on dynamic-range quantization (docs/quantization.md)."""
+        self.calibration: dict[str, Any] = {}
+        """int8 / 16x8: `calibrate` options, e.g. {"method": "percentile", "percentile": 99.9}
+        (methods minmax (default), moving-average, percentile, mse; docs/quantization.md)."""
         self.metadata: Any = None
         """TFLite model metadata to embed: a `tflconv.tflite.metadata.ModelInfo`, its JSON spec dict,
         or the path of a JSON spec file (see docs/metadata.md)."""
@@ -545,6 +548,7 @@ _KNOWN_ATTRIBUTES = {
     "keep_float",
     "bias_correction",
     "quantization_recipe",
+    "calibration",
 }
 
 _INTERNAL_ATTRIBUTES = {

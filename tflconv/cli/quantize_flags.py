@@ -54,6 +54,24 @@ def add_quantize_arguments(parser: Any) -> None:
         help="int8/int16x8: keep the float biases as they are (the official converter's "
         "numbers) instead of correcting them for the mean shift of int8 weight rounding",
     )
+    g.add_argument(
+        "--calibration-method",
+        choices=("minmax", "moving-average", "percentile", "mse"),
+        help="int8/int16x8: how calibration turns a tensor's values into its range (default "
+        "minmax, the official numbers; docs/quantization.md)",
+    )
+    g.add_argument(
+        "--calibration-percentile",
+        type=float,
+        metavar="P",
+        help="--calibration-method=percentile: %% of values kept on each side (default 99.99)",
+    )
+    g.add_argument(
+        "--calibration-averaging-constant",
+        type=float,
+        metavar="C",
+        help="--calibration-method=moving-average: weight of each sample (default 0.01)",
+    )
     for which in ("input", "output"):
         g.add_argument(
             f"--inference-{which}-type",
@@ -115,5 +133,14 @@ def configure_quantization(conv: Any, args: Any) -> None:
         conv.target_spec.supported_ops = ops
     conv.keep_float = keep
     conv.bias_correction = getattr(args, "bias_correction", True)
+    conv.calibration = {
+        key: value
+        for key, value in (
+            ("method", getattr(args, "calibration_method", None)),
+            ("percentile", getattr(args, "calibration_percentile", None)),
+            ("averaging_constant", getattr(args, "calibration_averaging_constant", None)),
+        )
+        if value is not None
+    }
     conv.inference_input_type = io_in
     conv.inference_output_type = io_out
