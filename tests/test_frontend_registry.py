@@ -125,8 +125,8 @@ def test_unknown_source_one_line_error(dict_frontend):
 
 
 def test_unknown_frontend_name(dict_frontend):
-    with pytest.raises(tflconv.ConverterError, match=r"unknown frontend 'jax' \(registered: "):
-        tflconv.convert({"toy_ir": ""}, frontend="jax")
+    with pytest.raises(tflconv.ConverterError, match=r"unknown frontend 'onnx' \(registered: "):
+        tflconv.convert({"toy_ir": ""}, frontend="onnx")
 
 
 def test_register_frontend_checks():
