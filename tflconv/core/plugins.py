@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-from .passes import PASSES
+from .passes import PASSES, Pass, register_pass
 
 
 class PluginError(Exception):
@@ -28,8 +28,9 @@ def load_pass_plugin(spec: str) -> list[str]:
     path = Path(spec)
     is_file = spec.endswith(".py") or path.is_file() or "/" in spec or "\\" in spec
     key = str(path.resolve()) if is_file else spec
-    if key in _LOADED:
-        return []
+    if key in _LOADED:  # imported once; its passes may have left the registry since (tests)
+        _reregister(_LOADED[key])
+        return sorted(set(PASSES) - before)
     try:
         module = _import_file(path) if is_file else importlib.import_module(spec)
     except PluginError:
@@ -38,6 +39,12 @@ def load_pass_plugin(spec: str) -> list[str]:
         raise PluginError(f"--pass-plugin {spec}: {type(e).__name__}: {e}") from e
     _LOADED[key] = module
     return sorted(set(PASSES) - before)
+
+
+def _reregister(module: ModuleType) -> None:
+    for obj in vars(module).values():
+        if isinstance(obj, type) and issubclass(obj, Pass) and obj.name and obj.name not in PASSES:
+            register_pass(obj)
 
 
 def _import_file(path: Path) -> ModuleType:
