@@ -226,6 +226,23 @@ def explain(
     from ..legalize_tf.pass_ import legalize_tf_patterns
 
     locations = [OpLocation.of(op) for op in ops[:MAX_LOCATIONS]]
+    if op_name.startswith("stablehlo."):
+        refusals = list(dict.fromkeys(failures))[:3]
+        detail = "; ".join(f"{p}: {r}" for p, r in refusals)
+        return UnsupportedOp(
+            op_name,
+            len(ops),
+            locations,
+            BUILTIN_CONSTRAINT if refusals else NO_BUILTIN,
+            detail or "legalize-stablehlo has no pattern for it",
+            False,
+            [
+                "no flag: Select TF ops (Flex) does not apply to StableHLO ops; change the model "
+                "so a legalize-stablehlo pattern applies (see the reasons), or keep it out of the "
+                "exported function"
+            ],
+            pattern_failures=refusals,
+        )
     if not op_name.startswith("tf."):
         return UnsupportedOp(
             op_name,
@@ -319,6 +336,14 @@ def explain_kernel_dtypes(op_name: str, found: list[tuple[Operation, list[str]]]
     return UnsupportedOp(op_name, len(found), locations, KERNEL_DTYPE, detail, False, [fix])
 
 
+def _owner(op: Operation) -> Operation | None:
+    """The op whose region holds `op` (None at function level)."""
+    block = op.parent
+    region = getattr(block, "parent", None)
+    owner = getattr(region, "parent", None)
+    return owner if isinstance(owner, Operation) else None
+
+
 def find_unsupported(
     module: Module,
     ctx: PassContext,
@@ -330,6 +355,7 @@ def find_unsupported(
     illegal: dict[str, list[Operation]] = defaultdict(list)
     failures: dict[str, list[tuple[str, str]]] = {}
     bad_dtypes: dict[str, list[tuple[Operation, list[str]]]] = defaultdict(list)
+    reported: set[Operation] = set()
     for op in module.walk():
         if op.dialect == "tfl":
             errors = kernel_dtype_errors(op)
@@ -339,6 +365,9 @@ def find_unsupported(
             continue
         if op.dialect in LEGAL_DIALECTS:
             continue
+        if _owner(op) in reported:
+            continue  # an op in the body of a refused op (a reduce's add): reported with it
+        reported.add(op)
         illegal[op.name].append(op)
         found = ctx.tracer.failure_reasons(op)
         if found and op.name not in failures:
