@@ -486,7 +486,7 @@ class _silenced:
     """Drop stdout/stderr chatter (Keras 'Saved artifact' listings, TF C++ logs)."""
 
     def __enter__(self) -> None:
-        from tflconv.api.converter import quiet_tensorflow
+        from tflconv.api.quiet import quiet_tensorflow
 
         self._cm = quiet_tensorflow(enabled=True)
         self._cm.__enter__()

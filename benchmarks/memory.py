@@ -105,7 +105,7 @@ def _convert_to_file(conv: Any, out: Path) -> int:
 
 
 def child(which: str, layers: int, width: int) -> dict[str, Any]:
-    from tflconv.api.converter import quiet_tensorflow
+    from tflconv.api.quiet import quiet_tensorflow
 
     with quiet_tensorflow(True), tempfile.TemporaryDirectory() as tmp:
         _convert(which, _tiny(), Path(tmp) / "tiny.tflite")

@@ -53,7 +53,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.cli.inspect", "tflconv.core.printer"): CLI,
     ("tflconv.cli.inspect", "tflconv.core.graphviz"): CLI,
     ("tflconv.cli.inspect", "tflconv.core.io"): CLI,
-    ("tflconv.cli.metadata", "tflconv.api.converter"): CLI,
+    ("tflconv.cli.metadata", "tflconv.core.io"): CLI,
     ("tflconv.cli.metadata", "tflconv.tflite.metadata"): CLI,
     ("tflconv.cli.opt", "tflconv.core.io"): CLI,
     ("tflconv.cli.opt", "tflconv.core.pass_manager"): CLI,

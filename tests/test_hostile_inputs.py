@@ -459,7 +459,8 @@ def _keras_model():
 
 @pytest.mark.parametrize("where", ["directory", "under-a-file", "missing-parents-under-a-file"])
 def test_api_output_path_errors_are_converter_errors(tmp_path, where):
-    from tflconv.api.converter import ConverterError, check_output_path
+    from tflconv.api.converter import ConverterError
+    from tflconv.api.files import check_output_path
 
     blocker = tmp_path / "file"
     blocker.write_bytes(b"x")
@@ -484,13 +485,13 @@ def test_api_convert_refuses_a_directory_output_before_converting(tmp_path):
 
 def test_api_a_write_failure_is_a_converter_error(tmp_path, monkeypatch):
     import tflconv
-    from tflconv.api import converter
+    from tflconv.api import files
 
     def fail(path, data):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(converter, "write_atomic", fail)
-    with pytest.raises(converter.ConverterError, match="cannot write .*Permission denied"):
+    monkeypatch.setattr(files, "write_atomic", fail)
+    with pytest.raises(tflconv.ConverterError, match="cannot write .*Permission denied"):
         tflconv.convert(_keras_model(), tmp_path / "m.tflite")
 
 

@@ -7,46 +7,26 @@ Options we do not implement yet raise `ConverterError` naming the option: never 
 
 from __future__ import annotations
 
-import contextlib
 import enum
-import io
-import logging
 import os
 import sys
-import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from tflconv.api.compat import CompatFlags, parse_target_ops
+from tflconv.api.errors import ConverterError
+from tflconv.api.files import check_output_path, refuse_tflite_source, write_output
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
-from tflconv.core.io import write_atomic
+from tflconv.api.quiet import quiet_tensorflow
 from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.frontends.jax.spec import JaxFunction, JaxFunctions
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
 from tflconv.passes.quantize.common import QuantizeError
-
-
-class ConverterError(Exception):
-    """A conversion failed. `str(err)` is one line; `details` holds the multi-line report
-    (unsupported ops with locations, the failing pass, ...) and `phase` names the stage
-    (load, options, pipeline, export, write)."""
-
-    def __init__(
-        self, message: str, *, phase: str = "convert", details: str = "", report: Any = None
-    ) -> None:
-        message = " ".join(message.split("\n")[0].split()) if message else "conversion failed"
-        super().__init__(message)
-        self.phase = phase
-        self.details = details
-        self.report = report
-        """For unconvertible ops: the `check_tflite_legal.UnsupportedOpsReport`."""
-
 
 # ---------------------------------------------------------------------------------------------
 # Reading the options (tf.lite's own enum members are accepted too)
@@ -594,7 +574,7 @@ def import_source(
     """Import `source` with the named frontend, or the registered one that accepts it."""
     if isinstance(source, str | os.PathLike) and not os.path.exists(source):
         raise ConverterError(f"no such file or directory: {os.fspath(source)}", phase="load")
-    _refuse_tflite_source(source)
+    refuse_tflite_source(source)
     try:
         return load_source(source, frontend, **options)
     except FrontendError as err:
@@ -724,147 +704,6 @@ def _write(module: Any, buffer_offset: bool = False) -> bytes:
         return write_flatbuffer(module, buffer_offset=True if buffer_offset else None)
     except Exception as err:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
-
-
-# ---------------------------------------------------------------------------------------------
-# Keeping TensorFlow quiet
-
-
-@contextlib.contextmanager
-def quiet_tensorflow(enabled: bool = True) -> Iterator[TextIO]:
-    """Silence TensorFlow's log flood inside the block; yields the stream our own reports
-    (timings, printed IR) must use, which still reaches the user's stderr.
-
-    TF's C++ logging writes to file descriptor 2 before absl is initialised (so
-    TF_CPP_MIN_LOG_LEVEL does not stop it), Keras prints "Saved artifact at ..." listings to
-    stdout, and absl/Python warnings go to sys.stderr; all three are redirected to a
-    temporary file that is dropped afterwards."""
-    if not enabled:
-        yield sys.stderr
-        return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # Our report stream: the current sys.stderr object if it is not the process's fd 2
-    # (pytest capture, notebooks), else a duplicate of fd 2 taken before redirecting.
-    user_stderr = sys.stderr
-    try:
-        stderr_is_fd2 = user_stderr.fileno() == 2
-    except (AttributeError, OSError, io.UnsupportedOperation):
-        stderr_is_fd2 = False
-    saved: list[int] = []
-    report: TextIO = user_stderr
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            for stream in (sys.stdout, sys.stderr):
-                with contextlib.suppress(Exception):
-                    stream.flush()
-            for fd in (1, 2):
-                try:
-                    saved.append(os.dup(fd))
-                except OSError:
-                    saved.append(-1)
-            if stderr_is_fd2 and saved[1] >= 0:
-                report = os.fdopen(os.dup(saved[1]), "w", buffering=1, closefd=True)
-            for fd, old in zip((1, 2), saved):
-                if old >= 0:
-                    os.dup2(sink.fileno(), fd)
-            text_sink = io.TextIOWrapper(sink, write_through=True, errors="replace")
-            with (
-                contextlib.redirect_stdout(text_sink),
-                contextlib.redirect_stderr(text_sink),
-                _quiet_loggers(),
-            ):
-                yield report
-                text_sink.flush()
-            text_sink.detach()
-        finally:
-            for fd, old in zip((1, 2), saved):
-                if old >= 0:
-                    os.dup2(old, fd)
-                    os.close(old)
-            if report is not user_stderr:
-                with contextlib.suppress(Exception):
-                    report.close()
-
-
-@contextlib.contextmanager
-def _quiet_loggers() -> Iterator[None]:
-    names = ("tensorflow", "absl", "keras", "h5py")
-    levels = {name: logging.getLogger(name).level for name in names}
-    for name in names:
-        logging.getLogger(name).setLevel(logging.ERROR)
-    try:
-        import warnings
-
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        for name, level in levels.items():
-            logging.getLogger(name).setLevel(level)
-
-
-# ---------------------------------------------------------------------------------------------
-# Files
-
-
-def check_output_path(output_path: str | os.PathLike, source: Any) -> None:
-    """Refuse, before any work, an output path that cannot be written (an existing directory,
-    a path under a file, a directory without write permission) or that would overwrite the
-    input model (the same file, or a file inside the input SavedModel directory)."""
-    _refuse_tflite_source(source)
-    name = os.fspath(output_path)
-    out = Path(output_path).absolute()
-    if out.is_dir():
-        raise ConverterError(f"cannot write {name}: it is a directory (name a file)", phase="write")
-    parent = out.parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent  # write_atomic creates the missing directories
-    if not parent.is_dir():
-        raise ConverterError(f"cannot write {name}: {parent} is not a directory", phase="write")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConverterError(f"cannot write {name}: {parent} is not writable", phase="write")
-    if not isinstance(source, str | os.PathLike):
-        return
-    out = out.resolve()
-    src = Path(source).resolve()
-    if out == src or (src.is_dir() and src in out.parents):
-        raise ConverterError(f"output {name} would overwrite the input model", phase="write")
-
-
-def write_output(output_path: str | os.PathLike, data: bytes) -> None:
-    """`write_atomic`, with any OSError as a one-line `ConverterError` (a bad output path)."""
-    try:
-        write_atomic(output_path, data)
-    except OSError as err:
-        what = err.strerror or str(err)
-        if Path(output_path).is_dir():
-            what = "it is a directory (name a file)"
-        raise ConverterError(
-            f"cannot write {os.fspath(output_path)}: {what}", phase="write"
-        ) from err
-
-
-def _refuse_tflite_source(source: Any) -> None:
-    if isinstance(source, str | os.PathLike) and _is_tflite_file(source):
-        raise ConverterError(
-            f"{os.fspath(source)} is already a .tflite model, not a TensorFlow model; "
-            "`tflconv inspect` describes it and `tflconv opt MODEL.tflite -p PIPELINE "
-            "-o OUT.tflite` rewrites it",
-            phase="load",
-        )
-
-
-def _is_tflite_file(path: str | os.PathLike) -> bool:
-    """A .tflite model (its FlatBuffer identifier; or the suffix, for a corrupt one)."""
-    if not os.path.isfile(path):
-        return False
-    if os.fspath(path).lower().endswith(".tflite"):
-        return True
-    try:
-        with open(path, "rb") as f:
-            return f.read(8)[4:8] == b"TFL3"
-    except OSError:
-        return False
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,10 +20,10 @@ from tflconv.api.converter import (
     ConversionResult,
     ConverterError,
     TFLiteConverter,
-    check_output_path,
-    quiet_tensorflow,
-    write_atomic,
 )
+from tflconv.api.files import check_output_path
+from tflconv.api.quiet import quiet_tensorflow
+from tflconv.core.io import write_atomic
 
 from .common import add_instrument_arguments, instruments_from_args
 

@@ -18,7 +18,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tflconv.api.converter import ConverterError, quiet_tensorflow, write_atomic
+from tflconv.api.converter import ConverterError
+from tflconv.api.quiet import quiet_tensorflow
+from tflconv.core.io import write_atomic
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
 

@@ -107,7 +107,7 @@ def _read(path: str) -> bytes:
 
 
 def _write(path: str, data: bytes) -> None:
-    from tflconv.api.converter import write_atomic
+    from tflconv.core.io import write_atomic
 
     try:
         write_atomic(path, data)

@@ -30,7 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from tflconv.api.converter import ConverterError, convert, quiet_tensorflow
+from tflconv.api.converter import ConverterError, convert
+from tflconv.api.quiet import quiet_tensorflow
 from tflconv.passes.compat.official_lowered_ops import OFFICIAL_LOWERED_OPS
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "op_coverage.md"
