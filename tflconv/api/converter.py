@@ -214,6 +214,10 @@ class TFLiteConverter:
         """TF op types / node-name globs to keep as custom ops even when a builtin exists
         (see docs/compatibility.md)."""
         self.keep_float: list[str] = []
+        self.per_channel = True
+        """Per-channel weights for conv / depthwise / fully-connected (tf.lite's private
+        `_experimental_disable_per_channel = True` is `per_channel = False`)."""
+        self.print_ir_before: list[str] = []
         """Quantization: op / layer / tensor names or regexes to keep in float (selective)."""
         self.bias_correction = True
         """int8 / 16x8: correct each conv / fully-connected bias for the mean shift of int8
@@ -482,7 +486,8 @@ class TFLiteConverter:
             "dump_dir": os.fspath(dump_dir) if dump_dir is not None else None,
             "time_passes": bool(self.time_passes or self.enable_timing),
             "print_ir_after_all": bool(self.print_ir_after_all),
-            "print_ir_after": list(self.print_ir_after or ()),
+            "print_ir_after": _pass_names(self.print_ir_after),
+            "print_ir_before": _pass_names(self.print_ir_before),
             "verify_each": bool(self.verify_each),
             "reproducer": os.fspath(self.reproducer) if self.reproducer is not None else None,
             "stream": self.debug_stream,
@@ -492,9 +497,43 @@ class TFLiteConverter:
     def __setattr__(self, name: str, value: Any) -> None:
         # Catch typos (`converter.optimisations = ...`) and tf.lite's private knobs
         # (`_experimental_*`), which tf.lite accepts and we would otherwise ignore silently.
+        if name in PRIVATE_KNOBS:
+            _private_knob(self, name, value)
+            return
         if name not in _KNOWN_ATTRIBUTES and name not in _INTERNAL_ATTRIBUTES:
             raise AttributeError(f"TFLiteConverter has no option {name!r}")
         object.__setattr__(self, name, value)
+
+
+# tf.lite's private knobs that tutorials set: mapped onto ours, or refused with what to use.
+PRIVATE_KNOBS = (
+    "_experimental_disable_per_channel",
+    "_experimental_lower_tensor_list_ops",
+    "_experimental_default_to_single_batch_in_tensor_list_ops",
+)
+
+
+def _private_knob(conv: TFLiteConverter, name: str, value: Any) -> None:
+    if name == "_experimental_disable_per_channel":
+        conv.per_channel = not value
+    elif name == "_experimental_lower_tensor_list_ops" and not value:
+        raise ConverterError(
+            "_experimental_lower_tensor_list_ops=False: tflconv lowers TensorList ops to "
+            "builtins (as tf.lite does by default); to keep them as Flex ops instead, set "
+            "converter.pipeline to the default pipeline without `lower-tensor-lists` and target "
+            "SELECT_TF_OPS",
+            phase="options",
+        )
+    # `_experimental_default_to_single_batch_in_tensor_list_ops`: tf.lite assumes batch 1 for
+    # tensor lists of unknown batch; tflconv's lowering keeps the batch dynamic, which computes
+    # the same for batch 1 and is right for every other batch: nothing to change.
+
+
+def _pass_names(value: Any) -> list[str]:
+    """tf.lite's `print_ir_before/after` (a string) or ours (a list) -> pass names."""
+    if isinstance(value, str):
+        return [n.strip() for n in value.split(",") if n.strip()]
+    return list(value or ())
 
 
 _KNOWN_ATTRIBUTES = {
@@ -526,6 +565,8 @@ _KNOWN_ATTRIBUTES = {
     "metadata",
     "custom_ops",
     "keep_float",
+    "per_channel",
+    "print_ir_before",
     "bias_correction",
     "quantization_recipe",
     "calibration",
@@ -623,9 +664,10 @@ def _run_pipeline(module: Any, options: dict[str, Any]) -> Any:
 
     stream = options["stream"]
     instruments: list[Any] = []
-    if options["print_ir_after_all"] or options["print_ir_after"]:
+    if options["print_ir_after_all"] or options["print_ir_after"] or options["print_ir_before"]:
         instruments.append(
             instrument.PrintIR(
+                before=set(options["print_ir_before"]),
                 after=set(options["print_ir_after"]),
                 after_all=options["print_ir_after_all"],
                 stream=stream,

@@ -210,6 +210,7 @@ def plan_for_converter(conv: Any) -> QuantizationPlan | None:
         conv.inference_input_type,
         conv.inference_output_type,
         getattr(conv, "keep_float", ()) or (),
+        per_channel=getattr(conv, "per_channel", True),
         bias_correction=getattr(conv, "bias_correction", True),
         recipe=getattr(conv, "quantization_recipe", None),
         qat=source_has_fake_quant(getattr(conv, "_source", None)),

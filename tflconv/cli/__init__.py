@@ -19,12 +19,13 @@ the traceback with --debug); 130/143 interrupted by SIGINT/SIGTERM.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 
 from tflconv.core import signals
 
-from .common import EXIT_INTERNAL, EXIT_USAGE, CLIError, bad_input_error, report_error
+from .common import EXIT_INTERNAL, EXIT_OK, EXIT_USAGE, CLIError, bad_input_error, report_error
 
 COMMAND_MODULES = ("convert", "opt", "inspect", "metadata", "analyze", "debug_quant", "view")
 """The subcommand modules of this package, in `--help` order."""
@@ -77,6 +78,15 @@ def _normalize(argv: Sequence[str]) -> list[str]:
     return out
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so that flushing at exit does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (captured in tests)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code. Run as a program (`argv` None), SIGINT and
     SIGTERM are handled as docs/cli.md describes (`core.signals`)."""
@@ -102,6 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CLIError as e:
         report_error(str(e), args, e)
         return e.code
+    except BrokenPipeError:  # `tflconv inspect m.tflite --ir | head`: the reader has enough
+        _silence_stdout()
+        return EXIT_OK
     except Exception as e:
         message = bad_input_error(e)
         if message is not None:  # a documented bad-input error that no command caught

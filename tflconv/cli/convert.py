@@ -87,12 +87,20 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
         help="shapes of --input_arrays, colon-separated, dims comma-separated ('1,224,224,3:1,10'; "
         "'?' or -1 for a dynamic dim)",
     )
+    for flag in ("--experimental_new_converter", "--experimental_new_quantizer"):
+        src.add_argument(
+            flag,
+            nargs="?",
+            const="true",
+            metavar="BOOL",
+            help="accepted for tflite_convert compatibility (tflconv has one converter and one "
+            "quantizer); ignored",
+        )
     src.add_argument(
-        "--experimental_new_converter",
-        nargs="?",
-        const="true",
-        metavar="BOOL",
-        help="accepted for tflite_convert compatibility; ignored",
+        "--enable_v1_converter",
+        action="store_true",
+        help="tflite_convert's TF1 mode: tflconv reads TF1 frozen graphs and SavedModels "
+        "directly, so the flag is refused with what to pass instead",
     )
 
     out = p.add_argument_group("output")
@@ -178,6 +186,14 @@ def run_convert(args: argparse.Namespace) -> int:
     """Run `tflconv convert` with parsed arguments; returns the exit code."""
     err = sys.stderr
     try:
+        if args.enable_v1_converter:
+            raise ConverterError(
+                "--enable_v1_converter: not needed — tflconv converts TF1 models directly: a "
+                "frozen graph with --graph_def_file F --input_arrays A --output_arrays B, a TF1 "
+                "SavedModel with --saved_model_dir D (--saved_model_tag_set, "
+                "--saved_model_signature_key); drop the flag",
+                phase="options",
+            )
         source, kind, load_options = _source(args)
         output = Path(args.output_file) if args.output_file else _default_output(source)
         check_output_path(output, source)
@@ -186,6 +202,8 @@ def run_convert(args: argparse.Namespace) -> int:
         if args.print_pipeline:
             print(_converter(args, source, kind, load_options).conversion_pipeline())
             return EXIT_OK
+        if err.isatty() and not os.environ.get("CI"):  # a large model loads for seconds
+            print(f"tflconv: loading {source} ...", file=err, flush=True)
         result = _convert(args, source, kind, load_options)
         verification = None
         if args.verify:

@@ -77,6 +77,7 @@ def add_quantize_arguments(parser: Any) -> None:
             f"--inference-{which}-type",
             f"--inference_{which}_type",
             dest=f"inference_{which}_type",
+            type=str.lower,  # tflite_convert spells them INT8, UINT8, FLOAT
             choices=("float32", "int8", "uint8", "int16"),
             help=f"model {which} type of an int8/int16x8 model (default float32)",
         )

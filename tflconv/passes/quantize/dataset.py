@@ -49,6 +49,8 @@ def open_dataset(source: Any, inputs: Sequence[InputSpec]) -> tuple[Iterator[Any
     """(iterator over raw samples, number of samples when known) for any accepted source."""
     if isinstance(source, str | os.PathLike):
         return _from_path(Path(source), inputs)
+    if callable(getattr(source, "input_gen", None)):  # tf.lite.RepresentativeDataset(gen)
+        source = source.input_gen
     if callable(source) and not hasattr(source, "__next__"):
         source = source()
     if isinstance(source, dict):
