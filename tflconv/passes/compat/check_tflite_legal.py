@@ -177,7 +177,8 @@ class UnsupportedOpsReport:
         for u in self.ops:
             lines.append(f"  {u.op} x{u.count}: {u.detail}")
             if u.reason == BUILTIN_CONSTRAINT and u.pattern_failures:
-                lines.append("      legalize-tf has patterns for this op; they refused it (above)")
+                legalizer = "legalize-stablehlo" if u.op.startswith("stablehlo.") else "legalize-tf"
+                lines.append(f"      {legalizer} has patterns for this op; they refused it (above)")
             for loc in u.locations:
                 lines.append(f"      at {loc}")
             if u.count > len(u.locations):

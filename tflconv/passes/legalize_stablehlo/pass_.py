@@ -23,6 +23,7 @@ from tflconv.core.rewrite import (
     unknown_pattern_names,
 )
 from tflconv.core.types import SymbolRef
+from tflconv.dialects import stablehlo  # noqa: F401  (declares stablehlo ops: purity, folders)
 
 from . import (
     composite,
