@@ -218,8 +218,8 @@ def test_unknown_attribute_is_an_error():
     conv = tflconv.TFLiteConverter.from_keras_model(None)
     with pytest.raises(AttributeError, match="optimisations"):
         conv.optimisations = {tflconv.Optimize.DEFAULT}
-    with pytest.raises(AttributeError, match="_experimental_disable_per_channel"):
-        conv._experimental_disable_per_channel = True
+    with pytest.raises(AttributeError, match="_experimental_bogus_knob"):
+        conv._experimental_bogus_knob = True  # tf.lite's known knobs: test_papercuts.py
 
 
 def test_short_form_rejects_unknown_option(keras_model):
