@@ -241,3 +241,24 @@ def test_register_pass_rejects_a_taken_name():
 
     with pytest.raises(ValueError, match="taken"):
         register_pass(Other)
+
+
+def test_options_of_a_pass_whose_annotations_do_not_resolve():
+    """A pass defined where its string annotations cannot be evaluated (a local `ClassVar`
+    import) still lists its options (`tflconv opt --list-passes` must not crash on it)."""
+    namespace: dict = {}
+    exec(  # noqa: S102 - a module whose globals lack ClassVar, as a test file's function
+        "from __future__ import annotations\n"
+        "from dataclasses import dataclass\n"
+        "from tflconv.core.passes import Pass\n"
+        "def make():\n"
+        "    from typing import ClassVar\n"
+        "    @dataclass(frozen=True)\n"
+        "    class LocalPass(Pass):\n"
+        "        name: ClassVar[str] = 'local-pass'\n"
+        "        depth: int = 3\n"
+        "    return LocalPass\n",
+        namespace,
+    )
+    infos = pass_options(namespace["make"]())
+    assert [(i.key, i.default) for i in infos] == [("depth", 3)]

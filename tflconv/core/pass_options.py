@@ -42,11 +42,14 @@ def pass_options(cls: type[Pass]) -> list[OptionInfo]:
 
 @cache
 def _pass_options(cls: type[Pass]) -> tuple[OptionInfo, ...]:
-    hints = typing.get_type_hints(cls)
+    try:
+        hints = typing.get_type_hints(cls)
+    except (NameError, TypeError):  # an annotation its module cannot resolve (a local import)
+        hints = {f.name: f.type for f in dataclasses.fields(cls)}
     docs = _field_docs(cls)
     out = []
     for f in dataclasses.fields(cls):
-        if not f.init or f.name.startswith("_"):
+        if not f.init or f.name.startswith("_") or str(hints[f.name]).startswith("ClassVar"):
             continue
         if f.default is not dataclasses.MISSING:
             default = f.default
