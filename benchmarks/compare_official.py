@@ -687,7 +687,16 @@ def main(argv: list[str] | None = None) -> int:
         help="small: the test configs (2 layers, hidden 32); medium: 4 layers, hidden 256, "
         "sequence 128, ViT at 224x224",
     )
+    parser.add_argument(
+        "--jax",
+        action="store_true",
+        help="Flax models through both converters' experimental_from_jax (benchmarks/jax_family.py)",
+    )
     args = parser.parse_args(argv)
+    if args.jax:
+        from benchmarks.jax_family import main_jax
+
+        return main_jax(args.runs or 40)
     if args.transformers:
         return _main_transformers(parser, args)
 
