@@ -39,6 +39,8 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.api.converter", "tflconv.tflite.metadata"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
     ("tflconv.cli.analyze", "tflconv.tools.analyze"): CLI,
+    ("tflconv.cli.analyze", "tflconv.tools.analyze_eval"): CLI,
+    ("tflconv.cli.analyze", "tflconv.tools.analyze_graph"): CLI,
     ("tflconv.cli.common", "tflconv.core.io"): CLI,
     ("tflconv.cli.common", "tflconv.core.passes"): CLI,
     ("tflconv.cli.common", "tflconv.core"): CLI,

@@ -209,7 +209,9 @@ def complexity(graph: Graph, top: int = TOP) -> dict[str, Any]:
 
 
 def human(n: float, unit: str = "") -> str:
-    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "K")):
+    """1.23 M, 4.56 G; bytes (unit "B") in powers of 1024 like the size report."""
+    base = 1024.0 if unit == "B" else 1000.0
+    for scale, suffix in ((base**3, "G"), (base**2, "M"), (base, "K")):
         if abs(n) >= scale:
             return f"{n / scale:.2f} {suffix}{unit}"
     return f"{int(n)} {unit}".rstrip()
