@@ -8,8 +8,8 @@ tensors that live the whole run are placed first, then the rest by size (largest
 at the best-fitting gap among the placed tensors whose lifetimes overlap, 64-byte aligned.
 Kernels that run in place share a buffer like the runtime does (RESHAPE, SQUEEZE, EXPAND_DIMS,
 BITCAST; ADD/SUB/MUL/DIV/SOFTMAX/DYNAMIC_UPDATE_SLICE when the input has a single use and the
-same size). Kernel scratch buffers are modelled for CONV_2D (the im2col buffer of the
-reference/optimized kernel; XNNPACK keeps its own workspace instead).
+same size). Kernel scratch buffers are modelled for CONV_2D (im2col), BATCH_MATMUL (transposed
+operands) and reductions (`scratch`); XNNPACK keeps its own workspace instead.
 
 The measurement builds the interpreter without delegates, allocates its tensors and reads the
 address of every arena tensor (the model's activations and the kernels' temporaries): the span
@@ -32,6 +32,7 @@ INPLACE_CHANGED = {"ADD": 2, "SUB": 2, "MUL": 2, "DIV": 2, "SOFTMAX": 1,
 """Ops whose LiteRT kernel may write its output over an input (`inplace_operator`), with how
 many leading inputs may be shared."""
 TOP = 5
+REDUCTIONS = {"MEAN", "SUM", "REDUCE_PROD", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ANY"}
 
 
 @dataclass
@@ -88,10 +89,14 @@ def _inplace(sg: Subgraph, refcounts: list[int]) -> dict[int, int]:
     return shared
 
 
+def _item(t: Any) -> int:
+    return max(t.bytes // max(t.elements, 1), 1)
+
+
 def _im2col(sg: Subgraph, op: Op) -> int:
     """Bytes of the im2col temporary LiteRT's CONV_2D kernel allocates (conv.cc: needed
     unless the filter is 1x1 with stride 1 and no dilation)."""
-    if op.name != "CONV_2D" or len(op.inputs) < 2 or not op.outputs:
+    if len(op.inputs) < 2 or not op.outputs:
         return 0
     x, w, out = sg.tensor(op.inputs[0]), sg.tensor(op.inputs[1]), sg.tensor(op.outputs[0])
     if x is None or w is None or out is None or len(w.shape) != 4 or len(out.shape) != 4:
@@ -102,11 +107,33 @@ def _im2col(sg: Subgraph, op: Op) -> int:
     if not (strided or dilated or w.shape[1] != 1 or w.shape[2] != 1):
         return 0
     n, oh, ow, _ = out.shape
-    item = max(x.bytes // max(x.elements, 1), 1)
-    return n * oh * ow * w.shape[1] * w.shape[2] * w.shape[3] * item
+    return n * oh * ow * w.shape[1] * w.shape[2] * w.shape[3] * _item(x)
 
 
-def plan(sg: Subgraph, scratch: bool = True) -> dict[str, Any]:
+def scratch(sg: Subgraph, op: Op) -> list[tuple[str, int]]:
+    """The arena temporaries a builtin kernel allocates for `op` (each lives during the op):
+    CONV_2D's im2col (conv.cc), BATCH_MATMUL's transposed LHS and, for a runtime RHS, its
+    transposed RHS (batch_matmul.cc), the index/axis/accumulator buffers of reductions
+    (reduce.cc)."""
+    if op.name == "CONV_2D":
+        size = _im2col(sg, op)
+        return [("im2col", size)] if size else []
+    ins = [sg.tensor(i) for i in op.inputs]
+    if op.name == "BATCH_MATMUL" and len(ins) > 1 and ins[0] is not None and ins[1] is not None:
+        out = [("transposed lhs", ins[0].bytes)]
+        if not ins[1].constant:
+            out.append(("transposed rhs", ins[1].bytes))
+        return out
+    if op.name in REDUCTIONS and len(ins) > 1 and ins[0] is not None and ins[1] is not None:
+        out = [("index", 4 * len(ins[0].shape)), ("axis", 4 * max(ins[1].elements, 1))]
+        res = sg.tensor(op.outputs[0]) if op.outputs else None
+        if op.name in ("MEAN", "SUM") and res is not None:
+            out.append(("accumulator", 4 * res.elements))
+        return out
+    return []
+
+
+def plan(sg: Subgraph, with_scratch: bool = True) -> dict[str, Any]:
     """Replay LiteRT's arena planner on one subgraph."""
     refcounts = [0] * len(sg.tensors)
     for i in sg.outputs + sg.variables + sg.inputs:
@@ -135,8 +162,8 @@ def plan(sg: Subgraph, scratch: bool = True) -> dict[str, Any]:
         for i in op.outputs:
             if i >= 0 and _arena(sg, i) and i not in first:
                 first[i] = n
-        if scratch and (size := _im2col(sg, op)):
-            temps.append(Buffer(f"im2col@{n}", f"CONV_2D #{n} im2col scratch", size, n, n))
+        for what, size in scratch(sg, op) if with_scratch else ():
+            temps.append(Buffer(f"{what}@{n}", f"{op.name} #{n} {what} scratch", size, n, n))
         for i in op.inputs:
             if i < 0:
                 continue
