@@ -15,6 +15,10 @@ weights and graph (measured by writing the model with the flags that convert it)
 For a .tflite file: operators with versions (builtin / Flex / custom), what the runtime needs,
 a quantization summary, metadata entries, signatures and the size split (`tflconv inspect`
 has the full dump).
+
+With `evaluation=True` (what the CLI does unless `--no-evaluation`), the converted model or the
+.tflite is also evaluated for the device (`tools/analyze_eval.py`): complexity, activation
+memory, delegates and, with `benchmark=True`, speed; the report gets an "evaluation" key.
 """
 
 from __future__ import annotations
@@ -70,14 +74,14 @@ def analyze_model(
     load_options: dict[str, Any] | None = None,
     select_user_ops: tuple[str, ...] = (),
     quiet: bool = True,
-    evaluation: bool = True,
+    evaluation: bool = False,
     input_shapes: dict[str, list[int]] | None = None,
     benchmark: bool = False,
     threads: int | None = None,
     requirements: Requirements = NO_REQUIREMENTS,
 ) -> dict[str, Any]:
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
-    it cannot be loaded. With `evaluation`, the model as converted (with the least permissive
+    it cannot be loaded. With `evaluation` (the CLI's default), the model as converted (with the least permissive
     flags that convert it) is evaluated too: complexity, memory, delegates, and with
     `benchmark` its speed in LiteRT (`tflconv.tools.analyze_eval`)."""
     try:
@@ -375,14 +379,15 @@ def _constant_bytes(module: Module) -> tuple[int, list[dict[str, Any]]]:
 def analyze_tflite(
     data: bytes,
     *,
-    evaluation: bool = True,
+    evaluation: bool = False,
     input_shapes: dict[str, list[int]] | None = None,
     benchmark: bool = False,
     threads: int | None = None,
     requirements: Requirements = NO_REQUIREMENTS,
 ) -> dict[str, Any]:
     """Analyze a .tflite file: ops (versions, builtin/Flex/custom), runtime needs,
-    quantization, metadata, signatures, size; with `evaluation` also complexity, memory,
+    quantization, metadata, signatures, size; with `evaluation` (the CLI's default; it runs
+    the model in LiteRT, so only for files the reader accepted) also complexity, memory,
     delegates (and with `benchmark` speed). Raises AnalyzeError for unreadable files."""
     try:
         info = inspect_model(data, top=3)
