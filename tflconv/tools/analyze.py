@@ -81,9 +81,9 @@ def analyze_model(
     requirements: Requirements = NO_REQUIREMENTS,
 ) -> dict[str, Any]:
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
-    it cannot be loaded. With `evaluation` (the CLI's default), the model as converted (with the least permissive
-    flags that convert it) is evaluated too: complexity, memory, delegates, and with
-    `benchmark` its speed in LiteRT (`tflconv.tools.analyze_eval`)."""
+    it cannot be loaded. With `evaluation` (the CLI's default), the model as converted (with
+    the least permissive flags that convert it) is evaluated too: complexity, memory,
+    delegates, and with `benchmark` its speed in LiteRT (`tflconv.tools.analyze_eval`)."""
     try:
         with quiet_tensorflow(quiet):
             imported = import_source(source, load_options or {})

@@ -90,34 +90,54 @@ def gpu_op_verdict(sg: Subgraph, op: Op) -> list[dict[str, str]]:
     name = op.name
     if op.custom:
         if name not in GPU_CUSTOM:
-            bad("unsupported_op", f"custom op {name} has no GPU kernel",
-                "keep it out of the GPU graph (pre/post-processing) or register a GPU kernel")  # fmt: skip
+            bad(
+                "unsupported_op",
+                f"custom op {name} has no GPU kernel",
+                "keep it out of the GPU graph (pre/post-processing) or register a GPU kernel",
+            )
         return problems
     if name not in GPU_OPS:
-        bad("unsupported_op", f"{name} is not an op the GPU delegate implements",
-            ALTERNATIVES.get(name, "replace it with supported ops or move it out of the model"))  # fmt: skip
+        bad(
+            "unsupported_op",
+            f"{name} is not an op the GPU delegate implements",
+            ALTERNATIVES.get(name, "replace it with supported ops or move it out of the model"),
+        )
     limit = GPU_OPS.get(name)
     if limit is not None and op.version > limit:
-        bad("op_version", f"{name} version {op.version} > {limit}, the highest the GPU "
+        bad(
+            "op_version",
+            f"{name} version {op.version} > {limit}, the highest the GPU "
             "delegate parses (the version marks a feature it lacks: int16, a broadcast, ...)",
-            "avoid the feature that raised the version (often int16 or 5-D tensors)")  # fmt: skip
+            "avoid the feature that raised the version (often int16 or 5-D tensors)",
+        )
     allowed_in = GPU_TYPES | EXTRA_IN.get(name, set())
     allowed_out = GPU_TYPES | EXTRA_OUT.get(name, set()) | ({"bool"} if name in LOGICAL else set())
     for tname, dtype in _types(sg, op.inputs):
         if dtype not in allowed_in:
-            bad("dtype", f"input {tname or '?'} is {dtype}; GPU tensors are float32/float16 "
-                "(int8/uint8 quantized)", _dtype_fix(dtype))  # fmt: skip
+            bad(
+                "dtype",
+                f"input {tname or '?'} is {dtype}; GPU tensors are float32/float16 "
+                "(int8/uint8 quantized)",
+                _dtype_fix(dtype),
+            )
             break
     for tname, dtype in _types(sg, op.outputs):
         if dtype not in allowed_out:
-            bad("dtype", f"output {tname or '?'} is {dtype}; GPU tensors are float32/float16 "
-                "(int8/uint8 quantized)", _dtype_fix(dtype))  # fmt: skip
+            bad(
+                "dtype",
+                f"output {tname or '?'} is {dtype}; GPU tensors are float32/float16 "
+                "(int8/uint8 quantized)",
+                _dtype_fix(dtype),
+            )
             break
     for i in op.inputs + op.outputs:
         t = sg.tensor(i)
         if t is not None and len(t.shape) >= 5:
-            bad("rank", f"tensor {t.name or i} has rank {len(t.shape)}; the GPU delegate takes "
-                "rank <= 4", "reshape to at most 4 dims around this op")  # fmt: skip
+            bad(
+                "rank",
+                f"tensor {t.name or i} has rank {len(t.shape)}; the GPU delegate takes rank <= 4",
+                "reshape to at most 4 dims around this op",
+            )
             break
     problems += _op_rules(sg, op)
     return problems
@@ -125,8 +145,10 @@ def gpu_op_verdict(sg: Subgraph, op: Op) -> list[dict[str, str]]:
 
 def _dtype_fix(dtype: str) -> str:
     if dtype == "int64":
-        return ("produce int32 instead (tf.argmax(..., output_type=tf.int32), tf.cast to "
-                "int32/float32), or move the integer part out of the model")  # fmt: skip
+        return (
+            "produce int32 instead (tf.argmax(..., output_type=tf.int32), tf.cast to "
+            "int32/float32), or move the integer part out of the model"
+        )
     if dtype in ("int32", "bool"):
         return "keep integer/boolean index math out of the GPU graph, or compute it in float"
     return f"convert {dtype} tensors to float32 (or quantize to int8)"
@@ -140,47 +162,99 @@ def _op_rules(sg: Subgraph, op: Op) -> list[dict[str, str]]:
     runtime = [t for t in ins if t is not None and not t.constant]
     name = op.name
     if name == "SOFTMAX" and abs(float(getattr(o, "beta", 1.0)) - 1.0) > 1e-6:
-        out.append({"kind": "option", "why": "SOFTMAX with beta != 1",
-                    "fix": "scale the logits by beta with a MUL before SOFTMAX"})  # fmt: skip
+        out.append(
+            {
+                "kind": "option",
+                "why": "SOFTMAX with beta != 1",
+                "fix": "scale the logits by beta with a MUL before SOFTMAX",
+            }
+        )
     if name == "CUMSUM":
         if bool(getattr(o, "exclusive", False)) or bool(getattr(o, "reverse", False)):
-            out.append({"kind": "option", "why": "CUMSUM with exclusive/reverse: the GPU kernel "
-                        "computes only the inclusive forward sum (model_builder.cc reads the axis "
-                        "alone)", "fix": "use an inclusive forward cumsum (reverse the input "
-                        "with a constant permutation, subtract the input for exclusive)"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "option",
+                    "why": "CUMSUM with exclusive/reverse: the GPU kernel "
+                    "computes only the inclusive forward sum (model_builder.cc reads the axis "
+                    "alone)",
+                    "fix": "use an inclusive forward cumsum (reverse the input "
+                    "with a constant permutation, subtract the input for exclusive)",
+                }
+            )
         if len(ins) > 1 and ins[1] is not None and not ins[1].constant:
-            out.append({"kind": "option", "why": "CUMSUM with a runtime axis",
-                        "fix": "make the axis a constant"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "option",
+                    "why": "CUMSUM with a runtime axis",
+                    "fix": "make the axis a constant",
+                }
+            )
     if name == "ADD_N" and len(op.inputs) != 2:
-        out.append({"kind": "option", "why": f"ADD_N of {len(op.inputs)} inputs (GPU: 2)",
-                    "fix": "chain binary ADDs"})  # fmt: skip
+        out.append(
+            {
+                "kind": "option",
+                "why": f"ADD_N of {len(op.inputs)} inputs (GPU: 2)",
+                "fix": "chain binary ADDs",
+            }
+        )
     if name == "FULLY_CONNECTED":
         if ins and ins[0] is not None and ins[0].constant:
-            out.append({"kind": "option", "why": "FULLY_CONNECTED with a constant input",
-                        "fix": "fold it at conversion time"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "option",
+                    "why": "FULLY_CONNECTED with a constant input",
+                    "fix": "fold it at conversion time",
+                }
+            )
         if len(runtime) > 2:
-            out.append({"kind": "option", "why": "FULLY_CONNECTED with runtime weights and bias",
-                        "fix": "use BATCH_MATMUL for activation x activation products"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "option",
+                    "why": "FULLY_CONNECTED with runtime weights and bias",
+                    "fix": "use BATCH_MATMUL for activation x activation products",
+                }
+            )
     indices = ins[1] if name == "GATHER" and len(ins) > 1 else None
     if indices is not None and (len(indices.shape) != 1 or indices.dtype != "int32"):
-        out.append({"kind": "option", "why": "GATHER indices must be 1-D int32",
-                        "fix": "flatten the indices to 1-D int32"})  # fmt: skip
+        out.append(
+            {
+                "kind": "option",
+                "why": "GATHER indices must be 1-D int32",
+                "fix": "flatten the indices to 1-D int32",
+            }
+        )
     if name == "STRIDED_SLICE":
         for mask in ("ellipsisMask", "newAxisMask", "shrinkAxisMask"):
             if int(getattr(o, mask, 0) or 0):
-                out.append({"kind": "option", "why": f"STRIDED_SLICE with {mask}",
-                            "fix": "slice without that mask and RESHAPE the result"})  # fmt: skip
+                out.append(
+                    {
+                        "kind": "option",
+                        "why": f"STRIDED_SLICE with {mask}",
+                        "fix": "slice without that mask and RESHAPE the result",
+                    }
+                )
         if ins and ins[0] is not None and len(ins[0].shape) not in (3, 4):
-            out.append({"kind": "rank", "why": "STRIDED_SLICE of a tensor that is not 3-D/4-D",
-                        "fix": "reshape to 4-D before slicing"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "rank",
+                    "why": "STRIDED_SLICE of a tensor that is not 3-D/4-D",
+                    "fix": "reshape to 4-D before slicing",
+                }
+            )
     if name in ("ADD", "MUL") and len(op.inputs) != 2:
-        out.append({"kind": "option", "why": f"{name} needs two inputs",
-                    "fix": "split into binary ops"})  # fmt: skip
+        out.append(
+            {"kind": "option", "why": f"{name} needs two inputs", "fix": "split into binary ops"}
+        )
     if name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD") and len(ins) > 1:
         axes = ins[1]
         if axes is not None and not axes.constant:
-            out.append({"kind": "option", "why": f"{name} with runtime axes",
-                        "fix": "make the axes a constant"})  # fmt: skip
+            out.append(
+                {
+                    "kind": "option",
+                    "why": f"{name} with runtime axes",
+                    "fix": "make the axes a constant",
+                }
+            )
     return out
 
 
@@ -192,9 +266,11 @@ def _dynamic(sg: Subgraph, op: Op) -> dict[str, str] | None:
         return None
     ins = [sg.tensor(i) for i in op.inputs]
     if op.name in DATA_DEPENDENT or not any(t is not None and t.dynamic for t in ins):
-        return {"kind": "dynamic_shape",
-                "why": "its output shape depends on tensor values (dynamic tensor)",
-                "fix": "give the model static shapes (fixed input shapes, constant sizes)"}  # fmt: skip
+        return {
+            "kind": "dynamic_shape",
+            "why": "its output shape depends on tensor values (dynamic tensor)",
+            "fix": "give the model static shapes (fixed input shapes, constant sizes)",
+        }
     return None
 
 
