@@ -177,3 +177,14 @@ def test_tf_source_is_converted_then_evaluated(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["evaluation"]["complexity"]["macs"] == 18
     assert report["evaluation"]["summary"]["gpu_compatible"]
+
+
+def test_xnnpack_does_not_count_control_flow_as_delegated():
+    import models
+
+    data = convert(models.while_cond_function())
+    x = xnnpack(read_graph(data))
+    left = {r["op"] for r in x["not_delegated"]}
+    assert {"WHILE", "IF"} <= left
+    g = gpu(read_graph(data))
+    assert g["control_flow"] and not g["compatible"]

@@ -125,3 +125,29 @@ def test_reshape_shares_its_input_buffer():
     sg = read_graph(data).subgraphs[0]
     measured = measure_arena(data, {i: sg.tensors[i].shape for i in sg.inputs})["arena_bytes"]
     assert p["arena_bytes"] == measured
+
+
+def test_shape_computations_stay_out_of_the_arena():
+    """Multiples computed from a dynamic batch (SHAPE, STRIDED_SLICE, PACK -> TILE): LiteRT
+    computes SHAPE once into a persistent buffer and sizes TILE's output only at invoke (a
+    dynamic tensor on the heap); the estimate must leave both out of the arena."""
+
+    class M(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 6, 4], tf.float32)])
+        def f(self, x):
+            y = tf.tile(tf.nn.relu(x), tf.stack([1, tf.shape(x)[0], 1]))
+            return tf.nn.softmax(y * 2.0)
+
+    from e2e_util import run_litert
+
+    from tflconv.api.converter import convert
+
+    fn = M().f.get_concrete_function()
+    data = convert(fn)
+    x = np.random.default_rng(0).standard_normal((3, 6, 4)).astype(np.float32)
+    np.testing.assert_allclose(run_litert(data, [x])[0], fn(tf.constant(x)).numpy(), rtol=1e-5)
+    ops = {op.name for op in read_graph(data).subgraphs[0].ops}
+    assert {"SHAPE", "TILE"} <= ops
+    for batch in (1, 5):
+        m = memory(read_graph(data, {"#0": [batch, 6, 4]}))
+        assert m["subgraphs"][0]["arena_bytes"] == m["measured"]["arena_bytes"]

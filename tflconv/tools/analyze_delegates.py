@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from tflconv.tools.analyze_graph import Graph, Op, Subgraph
 
 GPU_OPS: dict[str, int | None] = {
@@ -122,7 +124,7 @@ def gpu_op_verdict(sg: Subgraph, op: Op) -> list[dict[str, str]]:
             )
             break
     for tname, dtype in _types(sg, op.outputs):
-        if dtype not in allowed_out:
+        if dtype not in allowed_out and not any(p["kind"] == "dtype" for p in problems):
             bad(
                 "dtype",
                 f"output {tname or '?'} is {dtype}; GPU tensors are float32/float16 "
@@ -342,6 +344,11 @@ def _xnnpack(graph: Graph, threads: int) -> dict[str, Any]:
     for i in sg.inputs:
         interp.resize_tensor_input(i, sg.tensors[i].shape, strict=False)
     interp.allocate_tensors()
+    # one run gives dynamic tensors (WHILE outputs, data-dependent shapes) their buffers, so
+    # that a tensor without data is one a delegate kernel owns
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    interp.invoke()
     details = interp._get_ops_details()
     delegate_outputs = {int(t) for d in details if d["op_name"] == "DELEGATE" for t in d["outputs"]}
     partitions = sum(1 for d in details if d["op_name"] == "DELEGATE")
@@ -417,9 +424,9 @@ def format_delegates(d: dict[str, Any]) -> list[str]:
     if g.get("control_flow"):
         lines.append("    control flow subgraphs (WHILE/IF) are not delegated to the GPU")
     for r in g["incompatible"][:20]:
+        lines.append(f"    #{r['index']} {r['op']} v{r['version']} at {r['location'][:70]}:")
         for p in r["problems"]:
-            lines.append(f"    #{r['index']} {r['op']} v{r['version']} at {r['location'][:60]}:")
-            lines.append(f"        {p['why']}; change: {p['fix']}")
+            lines.append(f"      - {p['why']}; change: {p['fix']}")
     if len(g["incompatible"]) > 20:
         lines.append(f"    ... and {len(g['incompatible']) - 20} more ops")
     return lines

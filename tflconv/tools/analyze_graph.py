@@ -91,6 +91,8 @@ class Subgraph:
     inputs: list[int]
     outputs: list[int]
     variables: list[int] = field(default_factory=list)
+    runtime_dynamic: set[int] = field(default_factory=set)
+    """Tensors LiteRT could not size before invoke (kTfLiteDynamic: heap, not the arena)."""
 
     def loc(self, op: Op) -> str:
         """Where the op came from: its first output's name (TF node names, `;`-joined)."""
@@ -209,7 +211,7 @@ def _resolve_shapes(graph: Graph, input_shapes: dict[str, list[int]]) -> None:
     for index, shape in wanted.items():
         sg.tensors[index].shape = shape
     try:
-        shapes = interpreter_shapes(graph.data, wanted)
+        shapes, sg.runtime_dynamic = interpreter_shapes(graph.data, wanted)
     except Exception as e:  # noqa: BLE001 - Flex/custom ops: fall back to the file's shapes
         graph.interpreter_error = f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"
         return
@@ -219,9 +221,12 @@ def _resolve_shapes(graph: Graph, input_shapes: dict[str, list[int]]) -> None:
     graph.shapes_from = "interpreter"
 
 
-def interpreter_shapes(data: bytes, wanted: dict[int, list[int]]) -> dict[int, list[int]]:
+def interpreter_shapes(
+    data: bytes, wanted: dict[int, list[int]]
+) -> tuple[dict[int, list[int]], set[int]]:
     """Every tensor shape of subgraph 0 as LiteRT computes it for these input shapes (one
-    invoke on zeros settles data-dependent shapes)."""
+    invoke on zeros settles data-dependent shapes), and the tensors that had no buffer after
+    allocate_tensors() (dynamic tensors, sized only at invoke)."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType  # heavy: only here
 
     interp = Interpreter(
@@ -231,10 +236,17 @@ def interpreter_shapes(data: bytes, wanted: dict[int, list[int]]) -> dict[int, l
     for index, shape in wanted.items():
         interp.resize_tensor_input(index, shape, strict=False)
     interp.allocate_tensors()
+    unsized = set()
+    for d in interp.get_tensor_details():
+        try:
+            interp.tensor(d["index"])()
+        except ValueError:  # "Tensor data is null"
+            unsized.add(int(d["index"]))
     for d in interp.get_input_details():
         interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
     interp.invoke()
-    return {d["index"]: [int(x) for x in d["shape"]] for d in interp.get_tensor_details()}
+    shapes = {d["index"]: [int(x) for x in d["shape"]] for d in interp.get_tensor_details()}
+    return shapes, unsized
 
 
 def parse_input_shapes(text: str | None) -> dict[str, list[int]]:

@@ -49,12 +49,38 @@ def _align(n: int) -> int:
     return (n + ALIGN - 1) // ALIGN * ALIGN
 
 
-def _arena(sg: Subgraph, index: int) -> bool:
+def _arena(sg: Subgraph, index: int, folded: set[int]) -> bool:
     t = sg.tensor(index)
-    return t is not None and not t.constant and not t.variable
+    return (
+        t is not None
+        and not t.constant
+        and not t.variable
+        and index not in folded
+        and index not in sg.runtime_dynamic
+    )
 
 
-def _inplace(sg: Subgraph, refcounts: list[int]) -> dict[int, int]:
+ALWAYS_FOLDED = {"SHAPE", "RANK"}
+FOLDED_ON_CONSTANTS = {"BROADCAST_ARGS", "CONCATENATION", "GATHER", "MUL", "RANGE", "RESHAPE",
+                       "STRIDED_SLICE", "TILE", "SUM", "REDUCE_PROD", "REDUCE_MAX",
+                       "REDUCE_MIN"}  # fmt: skip
+"""Kernels that compute their output once in Prepare into a persistent read-only buffer
+(`SetTensorToPersistentRo` in tflite/kernels): SHAPE and RANK always, the others when every
+input is constant. Those outputs are not in the arena."""
+
+
+def folded_outputs(sg: Subgraph) -> set[int]:
+    """The outputs LiteRT computes in Prepare (see FOLDED_ON_CONSTANTS)."""
+    folded: set[int] = set()
+    for op in sg.ops:
+        ins = [i for i in op.inputs if i >= 0]
+        constant = all((t := sg.tensor(i)) is not None and (t.constant or i in folded) for i in ins)
+        if op.name in ALWAYS_FOLDED or (op.name in FOLDED_ON_CONSTANTS and ins and constant):
+            folded.update(i for i in op.outputs if i >= 0)
+    return folded
+
+
+def _inplace(sg: Subgraph, refcounts: list[int], folded: set[int]) -> dict[int, int]:
     shared: dict[int, int] = {}
     graph_io = set(sg.inputs)
     outputs = set(sg.outputs)
@@ -68,11 +94,11 @@ def _inplace(sg: Subgraph, refcounts: list[int]) -> dict[int, int]:
         changed = op.name not in INPLACE_UNMODIFIED
         n = INPLACE_CHANGED.get(op.name, 1)
         out = op.outputs[0]
-        if out < 0 or not _arena(sg, out) or out in outputs:
+        if out < 0 or not _arena(sg, out, folded) or out in outputs:
             continue
         chosen = -1
         for i in op.inputs[: min(n, MAX_SHARABLE_INPUTS)]:
-            if i < 0 or not _arena(sg, i) or i in graph_io:
+            if i < 0 or not _arena(sg, i, folded) or i in graph_io:
                 continue
             if changed:
                 tin, tout = sg.tensors[i], sg.tensors[out]
@@ -143,7 +169,8 @@ def plan(sg: Subgraph, with_scratch: bool = True) -> dict[str, Any]:
         for i in op.inputs:
             if i >= 0:
                 refcounts[i] += 1
-    shared = _inplace(sg, refcounts)
+    folded = folded_outputs(sg)
+    shared = _inplace(sg, refcounts, folded)
     counts = [0] * len(sg.tensors)
     for i in sg.outputs + sg.variables + sg.inputs:
         if i >= 0:
@@ -155,12 +182,12 @@ def plan(sg: Subgraph, with_scratch: bool = True) -> dict[str, Any]:
     first: dict[int, int] = {}
     last: dict[int, int] = {}
     for i in sg.inputs:
-        if i >= 0 and _arena(sg, i):
+        if i >= 0 and _arena(sg, i, folded):
             first[i] = 0
     temps: list[Buffer] = []
     for n, op in enumerate(sg.ops):
         for i in op.outputs:
-            if i >= 0 and _arena(sg, i) and i not in first:
+            if i >= 0 and _arena(sg, i, folded) and i not in first:
                 first[i] = n
         for what, size in scratch(sg, op) if with_scratch else ():
             temps.append(Buffer(f"{what}@{n}", f"{op.name} #{n} {what} scratch", size, n, n))
@@ -250,9 +277,12 @@ def _summary(
     }
 
 
-def measure_arena(data: bytes, input_shapes: dict[int, list[int]]) -> dict[str, Any]:
+def measure_arena(
+    data: bytes, input_shapes: dict[int, list[int]], sg: Subgraph | None = None
+) -> dict[str, Any]:
     """The arena LiteRT allocated for subgraph 0 (no delegates): the span of the addresses of
-    its activations and kernel temporaries after allocate_tensors()."""
+    its activations and kernel temporaries after allocate_tensors(). With `sg`, only the
+    tensors the planner puts in the arena (and the kernels' temporaries) are counted."""
     from ai_edge_litert.interpreter import Interpreter, OpResolverType  # heavy: only here
 
     interp = Interpreter(
@@ -262,14 +292,17 @@ def measure_arena(data: bytes, input_shapes: dict[int, list[int]]) -> dict[str, 
     for index, shape in input_shapes.items():
         interp.resize_tensor_input(index, shape, strict=False)
     interp.allocate_tensors()
-    return _spans(interp)
+    return _spans(interp, sg)
 
 
-def _spans(interp: Any) -> dict[str, Any]:
+def _spans(interp: Any, sg: Subgraph | None) -> dict[str, Any]:
     lo, hi, count = None, 0, 0
     constant = _constant_indices(interp)
+    folded = folded_outputs(sg) if sg is not None else set()
     for d in interp.get_tensor_details():
         if d["index"] in constant:
+            continue
+        if sg is not None and d["index"] < len(sg.tensors) and not _arena(sg, d["index"], folded):
             continue
         try:
             array = interp.tensor(d["index"])()
@@ -297,11 +330,14 @@ def memory(graph: Graph, measure: bool = True) -> dict[str, Any]:
     """The planner estimate per subgraph and, for the first, LiteRT's measured arena."""
     plans = [plan(sg) for sg in graph.subgraphs]
     out: dict[str, Any] = {"subgraphs": plans, "measured": None}
-    if measure and graph.subgraphs:
+    if measure and len(graph.subgraphs) > 1:
+        # WHILE/IF run their subgraphs with arenas of their own and dynamic outputs
+        out["measured"] = {"error": "not measured for models with control-flow subgraphs"}
+    elif measure and graph.subgraphs:
         sg = graph.subgraphs[0]
         shapes = {i: sg.tensors[i].shape for i in sg.inputs}
         try:
-            out["measured"] = measure_arena(graph.data, shapes)
+            out["measured"] = measure_arena(graph.data, shapes, sg)
         except Exception as e:  # noqa: BLE001 - Flex/custom ops: the estimate stands alone
             out["measured"] = {"error": f"{type(e).__name__}: {' '.join(str(e).split())[:200]}"}
     return out
