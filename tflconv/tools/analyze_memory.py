@@ -351,7 +351,7 @@ def format_memory(m: dict[str, Any], human: Any) -> list[str]:
             f"  {label}: arena {human(p['arena_bytes'], 'B')} (planner estimate), peak live "
             f"{human(p['peak_live_bytes'], 'B')}"
             + (
-                f", incl. {human(p['scratch_bytes'], 'B')} conv scratch"
+                f", incl. {human(p['scratch_bytes'], 'B')} kernel scratch"
                 if p["scratch_bytes"]
                 else ""
             )  # fmt: skip

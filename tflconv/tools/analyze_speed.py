@@ -5,7 +5,7 @@ where the time goes per op.
 ai_edge_litert exposes no op profiler to Python, so the per-op profile is measured by prefixes:
 the main subgraph cut after op k (its operators 0..k, op k's outputs as the model outputs) runs
 in the interpreter with the builtin kernels (no delegate, so ops stay separate); op k's time is
-the median latency of prefix k minus that of prefix k-1. A model with more ops than
+the fastest run of prefix k minus that of prefix k-1. A model with more ops than
 `max_cuts` is cut into that many segments and a segment's time is split over its ops by their
 FLOPs. Differences below the timer's noise can come out negative; they are reported as 0.
 """
@@ -58,6 +58,18 @@ def _median_ms(interp: Any, runs: int, warmup: int = 2) -> float:
     return float(np.median(times)) * 1e3
 
 
+def _min_ms(interp: Any, runs: int) -> float:
+    """The fastest of `runs` (after one warm-up): the least noisy estimate of a prefix's cost
+    on a shared machine, which differences need."""
+    interp.invoke()
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        interp.invoke()
+        best = min(best, time.perf_counter() - start)
+    return best * 1e3
+
+
 def latency(graph: Graph, threads: list[int], runs: int = 20) -> list[dict[str, Any]]:
     out = []
     for n in threads:
@@ -96,7 +108,7 @@ def op_profile(
     times = []
     for last in cuts:
         interp = _interpreter(_prefix(model, last), graph, 1, delegate=False)
-        times.append(_median_ms(interp, runs, warmup=1))
+        times.append(_min_ms(interp, runs))
     per_op = [0.0] * n
     start, previous = 0, 0.0
     for last, t in zip(cuts, times, strict=True):
