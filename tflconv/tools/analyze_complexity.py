@@ -226,6 +226,11 @@ def format_complexity(c: dict[str, Any]) -> list[str]:
                 f"  input {a['input']} has dynamic dims {a['signature']}: counted at "
                 f"{a['assumed']} (per unit; set --input-shapes)"
             )
+    if c["shapes_from"] == "file":
+        lines.append(
+            "  shapes from the file (LiteRT cannot load the model here): dynamic dims count as "
+            "1 and --input-shapes resizes only the inputs"
+        )
     lines.append(f"  parameters: {human(p['total'])} in {human(p['bytes'], 'B')} of constants")
     for dtype, r in p["by_dtype"].items():
         lines.append(

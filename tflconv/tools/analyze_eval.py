@@ -137,7 +137,7 @@ def format_summary(s: dict[str, Any]) -> list[str]:
         "Summary:",
         f"  size {human(s['size_bytes'], 'B')}, {human(s['params'])} parameters, "
         f"{human(s['macs'])} MACs, peak activations {human(s['peak_activation_bytes'], 'B')}",
-        f"  XNNPACK {s['xnnpack_ops'] or 'not measured'} ops; GPU "
+        f"  XNNPACK {(s['xnnpack_ops'] + ' ops') if s['xnnpack_ops'] else 'not measured'}; GPU "
         f"{'compatible' if s['gpu_compatible'] else 'not compatible'} ({s['gpu_ops']} ops)",
     ]
     if s["latency_ms"]:
