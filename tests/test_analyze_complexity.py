@@ -178,3 +178,29 @@ def test_published_totals(name, published):
     model = getattr(keras.applications, name)(weights=None, input_shape=(224, 224, 3))
     macs = complexity(read_graph(convert(model)))["macs"]
     assert abs(macs - published) / published < 0.02, macs
+
+
+def test_python_api_returns_a_dataclass(tmp_path):
+    from tflconv.tools.analyze import AnalyzeError
+    from tflconv.tools.analyze_api import analyze
+
+    model = _model((10,), keras.layers.Dense(4, bias_initializer="ones"), batch_size=None)
+    data = _convert(model, batch=2)
+    a = analyze(data, input_shapes={"#0": [3, 10]}, max_size="1MB")
+    assert a.macs == 3 * 10 * 4 and a.params == 10 * 4 + 4
+    assert a.ok and a.gpu_compatible and a.xnnpack_ops == "1/1"
+    assert (
+        a.peak_activation_bytes == a.report["evaluation"]["memory"]["subgraphs"][0]["arena_bytes"]
+    )
+    assert "MACs: 120" in a.text()
+    path = tmp_path / "m.tflite"
+    path.write_bytes(data)
+    tight = analyze(str(path), max_peak_memory=16)
+    assert not tight.ok and "--max-peak-memory" in tight.failed[0]
+    keras_path = tmp_path / "m.keras"
+    model.save(keras_path)
+    assert analyze(str(keras_path)).macs == 10 * 4  # batch counted per unit
+    with pytest.raises(AnalyzeError, match="corrupt"):
+        analyze(data[:8] + bytes(len(data) - 8))
+    with pytest.raises(AnalyzeError, match="unknown delegate"):
+        analyze(data, require_delegate=("npu",))

@@ -39,6 +39,7 @@ from tflconv.passes.compat.check_tflite_legal import KERNEL_DTYPE, explain, expl
 from tflconv.passes.compat.official_lowered_ops import official_lowering
 from tflconv.passes.compat.select_tf_ops import is_flex_allowed
 from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.reader import ReadError, UnsupportedModelError, read_flatbuffer
 from tflconv.tflite.writer import write_flatbuffer
 from tflconv.tools.analyze_eval import NO_REQUIREMENTS, Requirements, evaluate, format_evaluation
 from tflconv.tools.analyze_graph import GraphError
@@ -430,10 +431,22 @@ def analyze_tflite(
         },
     }
     if evaluation:
+        _check_readable(bytes(data))
         report["evaluation"] = _evaluate(
             bytes(data), report["size"], input_shapes, benchmark, threads, requirements
         )
     return report
+
+
+def _check_readable(data: bytes) -> None:
+    """The evaluation runs the model in LiteRT: refuse a file the reader finds corrupt first
+    (a model it merely cannot represent in the IR passes)."""
+    try:
+        read_flatbuffer(data)
+    except UnsupportedModelError:
+        pass
+    except ReadError as e:
+        raise AnalyzeError(f"corrupt .tflite: {' '.join(str(e).split())}") from e
 
 
 def _tflite_signatures(info: dict[str, Any]) -> list[dict[str, Any]]:
