@@ -188,3 +188,32 @@ def test_xnnpack_does_not_count_control_flow_as_delegated():
     assert {"WHILE", "IF"} <= left
     g = gpu(read_graph(data))
     assert g["control_flow"] and not g["compatible"]
+
+
+def test_model_explorer_cost_overlay(tmp_path, capsys):
+    inp = keras.Input((6,), batch_size=1)
+    x = keras.layers.Dense(32, activation="relu", bias_initializer="ones")(inp)
+    model = keras.Model(inp, keras.layers.Dense(2)(x))
+    path = tmp_path / "m.keras"
+    model.save(path)
+    out = tmp_path / "me"
+    assert main(["analyze", str(path), "--benchmark", "--model-explorer", str(out)]) == 0
+    capsys.readouterr()
+    graph = json.loads((out / "analyzed.graph.json").read_text())
+    tags = {
+        a["value"]
+        for g in graph["graphs"]
+        for n in g["nodes"]
+        for m in n.get("outputsMetadata", [])
+        for a in m["attrs"]
+        if a["key"] == "__tensor_tag"
+    }
+    for name in ("flops", "latency_ms"):
+        data = json.loads((out / f"{name}.node_data.json").read_text())
+        (graph_id, overlay), *_ = data.items()
+        assert graph_id == graph["graphs"][0]["id"]
+        assert overlay["results"] and set(overlay["results"]) <= tags
+    flops = json.loads((out / "flops.node_data.json").read_text())
+    values = sorted(v["value"] for v in next(iter(flops.values()))["results"].values())
+    # Dense(32) with bias and fused ReLU: 2 per MAC + 1 per output each; Dense(2) no bias
+    assert values == [2 * 32 * 2, 2 * 6 * 32 + 32 + 32]

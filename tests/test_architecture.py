@@ -41,6 +41,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.cli.analyze", "tflconv.tools.analyze"): CLI,
     ("tflconv.cli.analyze", "tflconv.tools.analyze_eval"): CLI,
     ("tflconv.cli.analyze", "tflconv.tools.analyze_graph"): CLI,
+    ("tflconv.cli.analyze", "tflconv.tools.analyze_overlay"): CLI,
     ("tflconv.cli.common", "tflconv.core.io"): CLI,
     ("tflconv.cli.common", "tflconv.core.passes"): CLI,
     ("tflconv.cli.common", "tflconv.core"): CLI,

@@ -85,6 +85,12 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_false",
         help="skip complexity, memory, delegates (only the conversion analysis)",
     )
+    p.add_argument(
+        "--model-explorer",
+        metavar="DIR",
+        help="write the analysed model's graph and cost overlays (FLOPs, and ms with "
+        "--benchmark) for `tflconv view DIR/analyzed.graph.json --node-data ...`",
+    )
     p.add_argument("--max-size", metavar="BYTES", help="fail (exit 1) above this file size")
     p.add_argument(
         "--max-peak-memory",
@@ -150,16 +156,23 @@ def run_analyze(args: argparse.Namespace) -> int:
                 load_options=options,
                 select_user_ops=tuple(_names(args.select_user_tf_ops)),
                 quiet=not args.verbose,
+                keep_tflite=bool(args.model_explorer),
                 **evaluation,
             )
+            data = report.pop("tflite", None)
     except AnalyzeError as e:
         print(f"tflconv: error: {' '.join(str(e).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    ev = report.get("evaluation") or {}
+    if args.model_explorer and data is not None and "complexity" in ev:
+        from tflconv.tools.analyze_overlay import write_cost_overlay
+
+        written = write_cost_overlay(ev, data, args.model_explorer)
+        print("wrote " + ", ".join(str(p) for p in written), file=sys.stderr)
     if args.json:
         print(json.dumps(report, indent=2))
     else:
         print(format_analysis(report))
-    ev = report.get("evaluation") or {}
     failed = (ev.get("summary") or {}).get("failed") or []
     wanted = args.max_size or args.max_peak_memory or args.require_delegate
     if wanted and "error" in ev:

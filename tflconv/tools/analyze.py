@@ -80,11 +80,13 @@ def analyze_model(
     benchmark: bool = False,
     threads: int | None = None,
     requirements: Requirements = NO_REQUIREMENTS,
+    keep_tflite: bool = False,
 ) -> dict[str, Any]:
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
     it cannot be loaded. With `evaluation` (the CLI's default), the model as converted (with
     the least permissive flags that convert it) is evaluated too: complexity, memory,
-    delegates, and with `benchmark` its speed in LiteRT (`tflconv.tools.analyze_eval`)."""
+    delegates, and with `benchmark` its speed in LiteRT (`tflconv.tools.analyze_eval`). With
+    `keep_tflite`, the evaluated .tflite bytes are under "tflite" (not JSON-able: pop it)."""
     try:
         with quiet_tensorflow(quiet):
             imported = import_source(source, load_options or {})
@@ -115,6 +117,8 @@ def analyze_model(
     }
     if evaluation:
         report["evaluation"] = _evaluate(data, size, input_shapes, benchmark, threads, requirements)
+    if keep_tflite:
+        report["tflite"] = data
     return report
 
 

@@ -132,6 +132,15 @@ def op_profile(
             {"op": k, "ms": round(v, 4), "share": round(v / total, 4) if total else 0.0}
             for k, v in sorted(by_type.items(), key=lambda kv: -kv[1])
         ],
+        "ops": [
+            {
+                "index": i,
+                "op": sg.ops[i].name,
+                "ms": round(per_op[i], 4),
+                "location": sg.loc(sg.ops[i]),
+            }  # fmt: skip
+            for i in range(n)
+        ],
         "top_ops": [
             {
                 "index": i,
