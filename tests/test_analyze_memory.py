@@ -151,3 +151,23 @@ def test_shape_computations_stay_out_of_the_arena():
     for batch in (1, 5):
         m = memory(read_graph(data, {"#0": [batch, 6, 4]}))
         assert m["subgraphs"][0]["arena_bytes"] == m["measured"]["arena_bytes"]
+
+
+@pytest.mark.parametrize("calibrated", [True, False], ids=["int8", "dynamic_range"])
+def test_quantized_models_match_the_interpreter(calibrated):
+    """Full-integer and dynamic-range (hybrid kernels) models from the official converter."""
+    inp = keras.Input((20, 20, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inp)
+    x = keras.layers.DepthwiseConv2D(3)(x)
+    x = keras.layers.Conv2D(8, 1)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    conv = tf.lite.TFLiteConverter.from_keras_model(keras.Model(inp, keras.layers.Dense(4)(x)))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if calibrated:
+        rng = np.random.default_rng(0)
+        conv.representative_dataset = lambda: (
+            [rng.standard_normal((1, 20, 20, 3)).astype(np.float32)] for _ in range(4)
+        )
+    m = memory(read_graph(conv.convert()))
+    est, measured = m["subgraphs"][0]["arena_bytes"], m["measured"]["arena_bytes"]
+    assert abs(est - measured) <= TOLERANCE * measured, (est, measured)
