@@ -204,3 +204,14 @@ def test_python_api_returns_a_dataclass(tmp_path):
         analyze(data[:8] + bytes(len(data) - 8))
     with pytest.raises(AnalyzeError, match="unknown delegate"):
         analyze(data, require_delegate=("npu",))
+
+
+@pytest.mark.parametrize("groups,dilation", [(2, 1), (1, 2)])
+def test_grouped_and_dilated_conv_macs(groups, dilation):
+    hw, cin, cout, k = 12, 4, 6, 3
+    layer = keras.layers.Conv2D(cout, k, groups=groups, dilation_rate=dilation)
+    data = _convert(_model((hw, hw, cin), layer))
+    out = hw - dilation * (k - 1)
+    c = complexity(read_graph(data))
+    # every output value sums k*k*(cin/groups) products, whatever ops carry it
+    assert c["macs"] == out * out * cout * k * k * (cin // groups)
