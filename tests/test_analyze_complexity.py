@@ -215,3 +215,22 @@ def test_grouped_and_dilated_conv_macs(groups, dilation):
     c = complexity(read_graph(data))
     # every output value sums k*k*(cin/groups) products, whatever ops carry it
     assert c["macs"] == out * out * cout * k * k * (cin // groups)
+
+
+def test_jax_source_is_legalized_and_evaluated():
+    jax = pytest.importorskip("jax")
+    from jax import export
+
+    from tflconv.tools.analyze import analyze_model
+
+    w = np.arange(32, dtype=np.float32).reshape(8, 4) / 10.0
+    exported = export.export(jax.jit(lambda x: jax.nn.relu(x @ w)))(
+        jax.ShapeDtypeStruct((2, 8), np.float32)
+    )
+    report = analyze_model(exported, evaluation=True)
+    row = next(r for r in report["op_types"] if r["op"] == "stablehlo.dot_general")
+    assert row["builtin"] == row["count"] == 1
+    assert report["dynamic_shapes"]["dynamic"] == 0
+    ev = report["evaluation"]
+    assert ev["complexity"]["macs"] == 2 * 8 * 4
+    assert ev["memory"]["subgraphs"][0]["arena_bytes"] == ev["memory"]["measured"]["arena_bytes"]

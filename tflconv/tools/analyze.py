@@ -95,8 +95,9 @@ def analyze_model(
     module = imported.module
     ctx = PassContext()
     PassManager.from_pipeline(PREPARE).run(module, ctx)
-    before = {op: op.name for op in module.walk() if op.dialect == "tf"}
-    PassManager.from_pipeline("legalize-tf").run(module, ctx)
+    # TF ops and, from JAX sources, StableHLO ops: both legalize to TFLite builtins
+    before = {op: op.name for op in module.walk() if op.dialect in ("tf", "stablehlo")}
+    PassManager.from_pipeline("legalize-tf,legalize-stablehlo").run(module, ctx)
     left = [op for op in module.walk() if op.dialect not in ("tfl", "arith", "func")]
     rows = _op_types(before, left, ctx, select_user_ops)
     tf_ops = sum(r["count"] for r in rows)
@@ -309,8 +310,8 @@ def _dynamic_shapes(module: Module) -> dict[str, Any]:
                     name = names[i] if i < len(names) else arg.name_hint or f"arg{i}"
                     inputs.append({"name": name, "type": print_type(arg.type)})
         for op in fn.walk():
-            if op.name in ("arith.constant", "func.return"):
-                continue
+            if op.name in ("arith.constant", "func.return", "tfl.no_value"):
+                continue  # constants, and the placeholder of an omitted optional operand
             for r in op.results:
                 values += 1
                 dynamic += _is_dynamic(r)
