@@ -594,7 +594,8 @@ def _format_tf(report: dict[str, Any]) -> str:
         outs = ", ".join(f"{o['name']}: {o['type']}" for o in sig["outputs"])
         lines.append(f"  signature {sig['key']}: ({ins}) -> ({outs})")
     rows = report["op_types"]
-    lines += ["", f"TF ops after constant folding: {report['ops']} in {len(rows)} types", ""]
+    kind = "StableHLO ops" if report.get("model_type") == "jax" else "TF ops"
+    lines += ["", f"{kind} after constant folding: {report['ops']} in {len(rows)} types", ""]
     width = max([len("op type")] + [len(r["op"]) for r in rows])
     header = f"  {'op type':<{width}}  count  builtin  select  custom  unsupported"
     lines.append(header)
