@@ -217,3 +217,24 @@ def test_model_explorer_cost_overlay(tmp_path, capsys):
     values = sorted(v["value"] for v in next(iter(flops.values()))["results"].values())
     # Dense(32) with bias and fused ReLU: 2 per MAC + 1 per output each; Dense(2) no bias
     assert values == [2 * 32 * 2, 2 * 6 * 32 + 32 + 32]
+
+
+def test_gpu_partitions_follow_data_dependencies(argmax_cumsum_tflite):
+    """MUL feeds both ARG_MAX (unsupported) and CUMSUM (exclusive: unsupported here); a
+    supported op after an unsupported one only opens a new partition when it depends on it."""
+    graph = read_graph(argmax_cumsum_tflite)
+    g = gpu(graph)
+    assert g["partitions"] == 1 and g["delegated_by_default"] == 1
+
+    x = np.random.default_rng(3).standard_normal((1, 8, 16)).astype(np.float32)
+    data = _convert_fn(
+        [tf.TensorSpec([1, 8, 16], tf.float32)],
+        lambda x: (
+            tf.math.argmax(x * 2.0, axis=2, output_type=tf.int32),
+            tf.nn.relu(x) + 1.0,
+        ),
+        [x],
+    )
+    g = gpu(read_graph(data))
+    # ARG_MAX sits between the float ops in execution order but nothing depends on it
+    assert g["partitions"] == 1 and g["delegated_by_default"] == g["supported"] >= 2

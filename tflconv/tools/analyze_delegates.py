@@ -276,6 +276,41 @@ def _dynamic(sg: Subgraph, op: Op) -> dict[str, str] | None:
     return None
 
 
+def partition(sg: Subgraph, supported: list[bool]) -> list[tuple[list[int], bool]]:
+    """Split the ops into alternating subsets of supported / unsupported ops that can run one
+    after the other, each as large as the data dependencies allow (LiteRT's
+    `PartitionGraphIntoIndependentNodeSubsets`, graph_info.cc): an op joins the open subset
+    when every tensor it reads is ready (a graph input, a constant, or produced by a closed
+    subset or the open one); the other kind waits for the next subset."""
+    producer = {t: op.index for op in sg.ops for t in op.outputs if t >= 0}
+    done: set[int] = set()
+    subsets: list[tuple[list[int], bool]] = []
+    kind = bool(supported[0]) if supported else True
+    stuck = 0
+    while len(done) < len(sg.ops):
+        subset: list[int] = []
+        changed = True
+        while changed:
+            changed = False
+            for op in sg.ops:
+                if op.index in done or supported[op.index] != kind:
+                    continue
+                if all(i < 0 or producer.get(i, -1) in done or i not in producer
+                       for i in op.inputs):  # fmt: skip
+                    done.add(op.index)
+                    subset.append(op.index)
+                    changed = True
+        if subset:
+            subsets.append((sorted(subset), kind))
+            stuck = 0
+        else:
+            stuck += 1
+            if stuck > 1:  # an op reads a tensor produced later (not a DAG in this order)
+                break
+        kind = not kind
+    return subsets
+
+
 def gpu(graph: Graph) -> dict[str, Any]:
     """Per-op GPU verdicts for the main subgraph, the partitions they make and the ops the
     delegate would take with its default max_delegated_partitions = 1."""
@@ -288,17 +323,8 @@ def gpu(graph: Graph) -> dict[str, Any]:
         if (d := _dynamic(sg, op)) is not None:
             problems.append(d)
         verdicts.append(problems)
-    partitions: list[list[int]] = []
-    run: list[int] = []
-    for op, problems in zip(sg.ops, verdicts, strict=True):
-        if problems:
-            if run:
-                partitions.append(run)
-            run = []
-        else:
-            run.append(op.index)
-    if run:
-        partitions.append(run)
+    supported = [not problems for problems in verdicts]
+    partitions = [p for p, kind in partition(sg, supported) if kind]
     largest = max(partitions, key=len) if partitions else []
     dynamic_inputs = [sg.tensors[i].name for i in sg.inputs if sg.tensors[i].dynamic]
     incompatible = [
