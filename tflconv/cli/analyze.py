@@ -19,8 +19,8 @@ from .common import check_tflite
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 DESCRIPTION = """\
-Analyze a model before converting it (TF/Keras: SavedModel directory, .keras/.h5, frozen .pb),
-or a converted .tflite.
+Analyze a model before converting it (TF/Keras: SavedModel directory, .keras/.h5, frozen .pb;
+JAX: a serialized Exported .bin or StableHLO .mlir/.mlirbc), or a converted .tflite.
 
 For a TF model: every TF op type with how many occurrences become TFLite builtins and whether
 the rest need Select TF ops (Flex) or custom ops (with the reasons legalization gave), a
@@ -53,7 +53,7 @@ def add_analyze_parser(subparsers: Any) -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("model", metavar="MODEL", help="TF/Keras model path or .tflite file")
+    p.add_argument("model", metavar="MODEL", help="TF/Keras/JAX model path or .tflite file")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument(
         "--signature-keys",
