@@ -200,6 +200,18 @@ def _op_rules(sg: Subgraph, op: Op) -> list[dict[str, str]]:
             }
         )
     if name == "FULLY_CONNECTED":
+        res = sg.tensor(op.outputs[0]) if op.outputs else None
+        x = ins[0] if ins else None
+        keep = bool(getattr(o, "keepNumDims", False))
+        if keep and x is not None and res is not None and len(x.shape) != len(res.shape):
+            out.append(
+                {
+                    "kind": "option",
+                    "why": "FULLY_CONNECTED with keep_num_dims and an output rank that differs "
+                    "from the input's",
+                    "fix": "flatten to 2-D before the layer and RESHAPE after it",
+                }
+            )
         if ins and ins[0] is not None and ins[0].constant:
             out.append(
                 {
