@@ -163,6 +163,7 @@ def test_json_carries_the_evaluation_and_benchmark(tmp_path, capsys, cnn_tflite)
     speed = ev["speed"]
     assert [r["threads"] for r in speed["latency"]] == [1, 2]
     assert all(r["median_ms"] > 0 for r in speed["latency"])
+    assert speed["builtin_kernels_ms"] > 0
     profiled = {r["op"] for r in speed["profile"]["by_op_type"]}
     assert profiled == {op.name for op in read_graph(cnn_tflite).subgraphs[0].ops}
     assert ev["summary"]["latency_ms"]["1"] == speed["latency"][0]["median_ms"]

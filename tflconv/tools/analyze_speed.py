@@ -1,6 +1,6 @@
 """Speed of a .tflite model on this machine (`tflconv analyze --benchmark`): median latency in
-LiteRT at 1 and N threads (with the default XNNPACK delegate, what an application gets), and
-where the time goes per op.
+LiteRT at 1 and N threads (with the default XNNPACK delegate, what an application gets), at 1
+thread with the builtin kernels alone (what XNNPACK gains), and where the time goes per op.
 
 ai_edge_litert exposes no op profiler to Python, so the per-op profile is measured by prefixes:
 the main subgraph cut after op k (its operators 0..k, op k's outputs as the model outputs) runs
@@ -158,6 +158,9 @@ def benchmark(graph: Graph, flops: list[int], threads: int | None = None) -> dic
     try:
         return {
             "latency": latency(graph, sorted({1, many})),
+            "builtin_kernels_ms": round(
+                _median_ms(_interpreter(graph.data, graph, 1, delegate=False), 20), 4
+            ),
             "profile": op_profile(graph, flops),
         }
     except Exception as e:  # noqa: BLE001 - Flex/custom ops: LiteRT cannot run it here
@@ -173,6 +176,9 @@ def format_speed(b: dict[str, Any]) -> list[str]:
             f"  {r['threads']} thread(s): median {r['median_ms']:.3f} ms ({r['runs']} runs, "
             "default XNNPACK delegate)"
         )
+    lines.append(
+        f"  1 thread without delegates (builtin kernels): median {b['builtin_kernels_ms']:.3f} ms"
+    )
     p = b["profile"]
     lines.append(f"  per op type (builtin kernels, 1 thread, {p['method']}):")
     for r in p["by_op_type"][:10]:
