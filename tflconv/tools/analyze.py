@@ -15,6 +15,10 @@ weights and graph (measured by writing the model with the flags that convert it)
 For a .tflite file: operators with versions (builtin / Flex / custom), what the runtime needs,
 a quantization summary, metadata entries, signatures and the size split (`tflconv inspect`
 has the full dump).
+
+With `evaluation=True` (what the CLI does unless `--no-evaluation`), the converted model or the
+.tflite is also evaluated for the device (`tools/analyze_eval.py`): complexity, activation
+memory, delegates and, with `benchmark=True`, speed; the report gets an "evaluation" key.
 """
 
 from __future__ import annotations
@@ -35,7 +39,10 @@ from tflconv.passes.compat.check_tflite_legal import KERNEL_DTYPE, explain, expl
 from tflconv.passes.compat.official_lowered_ops import official_lowering
 from tflconv.passes.compat.select_tf_ops import is_flex_allowed
 from tflconv.tflite.generated import tflite_schema as fb
+from tflconv.tflite.reader import ReadError, UnsupportedModelError, read_flatbuffer
 from tflconv.tflite.writer import write_flatbuffer
+from tflconv.tools.analyze_eval import NO_REQUIREMENTS, Requirements, evaluate, format_evaluation
+from tflconv.tools.analyze_graph import GraphError
 from tflconv.tools.inspect import InspectError, _model, inspect_model
 
 SCHEMA = "tflconv.analysis/1"
@@ -68,9 +75,18 @@ def analyze_model(
     load_options: dict[str, Any] | None = None,
     select_user_ops: tuple[str, ...] = (),
     quiet: bool = True,
+    evaluation: bool = False,
+    input_shapes: dict[str, list[int]] | None = None,
+    benchmark: bool = False,
+    threads: int | None = None,
+    requirements: Requirements = NO_REQUIREMENTS,
+    keep_tflite: bool = False,
 ) -> dict[str, Any]:
     """Analyze a TF/Keras model (anything `tflconv.convert` takes). Raises AnalyzeError when
-    it cannot be loaded."""
+    it cannot be loaded. With `evaluation` (the CLI's default), the model as converted (with
+    the least permissive flags that convert it) is evaluated too: complexity, memory,
+    delegates, and with `benchmark` its speed in LiteRT (`tflconv.tools.analyze_eval`). With
+    `keep_tflite`, the evaluated .tflite bytes are under "tflite" (not JSON-able: pop it)."""
     try:
         with quiet_tensorflow(quiet):
             imported = import_source(source, load_options or {})
@@ -79,14 +95,16 @@ def analyze_model(
     module = imported.module
     ctx = PassContext()
     PassManager.from_pipeline(PREPARE).run(module, ctx)
-    before = {op: op.name for op in module.walk() if op.dialect == "tf"}
-    PassManager.from_pipeline("legalize-tf").run(module, ctx)
+    # TF ops and, from JAX sources, StableHLO ops: both legalize to TFLite builtins
+    before = {op: op.name for op in module.walk() if op.dialect in ("tf", "stablehlo")}
+    PassManager.from_pipeline("legalize-tf,legalize-stablehlo").run(module, ctx)
     left = [op for op in module.walk() if op.dialect not in ("tfl", "arith", "func")]
     rows = _op_types(before, left, ctx, select_user_ops)
     tf_ops = sum(r["count"] for r in rows)
     rows += _kernel_dtype_rows(module)
     name = source if isinstance(source, str) else type(source).__name__
-    return {
+    size, data = _size(module, rows, select_user_ops)
+    report = {
         "schema": SCHEMA,
         "kind": "tf",
         "model": str(name),
@@ -96,8 +114,35 @@ def analyze_model(
         "op_types": rows,
         "verdicts": _verdicts(rows, select_user_ops),
         "dynamic_shapes": _dynamic_shapes(module),
-        "size": _size(module, rows, select_user_ops),
+        "size": size,
     }
+    if evaluation:
+        report["evaluation"] = _evaluate(data, size, input_shapes, benchmark, threads, requirements)
+    if keep_tflite:
+        report["tflite"] = data
+    return report
+
+
+def _evaluate(
+    data: bytes | None,
+    size: dict[str, Any],
+    input_shapes: dict[str, list[int]] | None,
+    benchmark: bool,
+    threads: int | None,
+    requirements: Requirements,
+) -> dict[str, Any]:
+    if data is None:
+        return {"error": f"the model does not convert: {size.get('why')}"}
+    try:
+        return evaluate(
+            data,
+            input_shapes=input_shapes,
+            benchmark=benchmark,
+            threads=threads,
+            requirements=requirements,
+        )
+    except GraphError as e:
+        raise AnalyzeError(str(e)) from e
 
 
 def _op_types(
@@ -265,8 +310,8 @@ def _dynamic_shapes(module: Module) -> dict[str, Any]:
                     name = names[i] if i < len(names) else arg.name_hint or f"arg{i}"
                     inputs.append({"name": name, "type": print_type(arg.type)})
         for op in fn.walk():
-            if op.name in ("arith.constant", "func.return"):
-                continue
+            if op.name in ("arith.constant", "func.return", "tfl.no_value"):
+                continue  # constants, and the placeholder of an omitted optional operand
             for r in op.results:
                 values += 1
                 dynamic += _is_dynamic(r)
@@ -284,23 +329,28 @@ def _dynamic_shapes(module: Module) -> dict[str, Any]:
     return {"inputs": inputs, "tensors": values, "dynamic": dynamic, "introduced_by": sources}
 
 
-def _size(module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]) -> dict:
+def _size(
+    module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str, ...]
+) -> tuple[dict[str, Any], bytes | None]:
     """Write the legalized model with the least permissive flags that convert it; split the
-    file into weights (constant buffers) and the rest."""
+    file into weights (constant buffers) and the rest. Also returns the file."""
     verdicts = _verdicts(rows, select_user_ops)
     chosen = next((v for v in verdicts[:4] if v["converts"]), None)
     if chosen is None:
-        return {"measured": False, "why": "no target converts the model"}
+        return {"measured": False, "why": "no target converts the model"}, None
     flags = CompatFlags(
         tuple(chosen["target_ops"]), chosen["allow_custom_ops"], tuple(select_user_ops)
     )
     clone = module.clone()
-    rest = "canonicalize,fuse,simplify-tfl,dce,check-tflite-legal"
+    # the rest of the default conversion pipeline, so the evaluation sees what `convert` writes
+    rest = "legalize-stablehlo,canonicalize,fuse,simplify-tfl,cse,fuse-recurrent,dce"
     try:
-        PassManager.from_pipeline(apply_flags("legalize-tf," + rest, flags)).run(clone)
+        pipeline = apply_flags(f"legalize-tf,{rest},check-tflite-legal", flags)
+        PassManager.from_pipeline(pipeline).run(clone)
         data = write_flatbuffer(clone, conversion_metadata={})
     except Exception as e:  # noqa: BLE001 - the size is a nice-to-have; say why it is missing
-        return {"measured": False, "why": f"{type(e).__name__}: {' '.join(str(e).split())}"}
+        why = f"{type(e).__name__}: {' '.join(str(e).split())}"
+        return {"measured": False, "why": why}, None
     weights, largest = _constant_bytes(clone)
     return {
         "measured": True,
@@ -309,7 +359,7 @@ def _size(module: Module, rows: list[dict[str, Any]], select_user_ops: tuple[str
         "weights": weights,
         "graph": len(data) - weights,
         "largest_constants": largest,
-    }
+    }, data
 
 
 def _constant_bytes(module: Module) -> tuple[int, list[dict[str, Any]]]:
@@ -332,9 +382,19 @@ def _constant_bytes(module: Module) -> tuple[int, list[dict[str, Any]]]:
 # --- .tflite files -------------------------------------------------------------------------------
 
 
-def analyze_tflite(data: bytes) -> dict[str, Any]:
+def analyze_tflite(
+    data: bytes,
+    *,
+    evaluation: bool = False,
+    input_shapes: dict[str, list[int]] | None = None,
+    benchmark: bool = False,
+    threads: int | None = None,
+    requirements: Requirements = NO_REQUIREMENTS,
+) -> dict[str, Any]:
     """Analyze a .tflite file: ops (versions, builtin/Flex/custom), runtime needs,
-    quantization, metadata, signatures, size. Raises AnalyzeError for unreadable files."""
+    quantization, metadata, signatures, size; with `evaluation` (the CLI's default; it runs
+    the model in LiteRT, so only for files the reader accepted) also complexity, memory,
+    delegates (and with `benchmark` speed). Raises AnalyzeError for unreadable files."""
     try:
         info = inspect_model(data, top=3)
         model = _model(bytes(data))
@@ -351,7 +411,7 @@ def analyze_tflite(data: bytes) -> dict[str, Any]:
     meta = {m["name"]: m for m in info["metadata"]}
     runtime = meta.get("min_runtime_version", {}).get("value")
     weights = info["weights"]
-    return {
+    report = {
         "schema": SCHEMA,
         "kind": "tflite",
         "bytes": len(data),
@@ -375,6 +435,23 @@ def analyze_tflite(data: bytes) -> dict[str, Any]:
             "graph": len(data) - int(weights["weights_bytes"]),
         },
     }
+    if evaluation:
+        _check_readable(bytes(data))
+        report["evaluation"] = _evaluate(
+            bytes(data), report["size"], input_shapes, benchmark, threads, requirements
+        )
+    return report
+
+
+def _check_readable(data: bytes) -> None:
+    """The evaluation runs the model in LiteRT: refuse a file the reader finds corrupt first
+    (a model it merely cannot represent in the IR passes)."""
+    try:
+        read_flatbuffer(data)
+    except UnsupportedModelError:
+        pass
+    except ReadError as e:
+        raise AnalyzeError(f"corrupt .tflite: {' '.join(str(e).split())}") from e
 
 
 def _tflite_signatures(info: dict[str, Any]) -> list[dict[str, Any]]:
@@ -501,15 +578,24 @@ def _official_note(verdict: dict[str, Any]) -> list[str]:
 
 def format_analysis(report: dict[str, Any]) -> str:
     """The report as readable text."""
-    if report["kind"] == "tflite":
-        return _format_tflite(report)
+    text = _format_tflite(report) if report["kind"] == "tflite" else _format_tf(report)
+    ev = report.get("evaluation")
+    if ev is None:
+        return text
+    if "error" in ev:
+        return text + f"\n\nEvaluation: not done: {ev['error']}"
+    return text + "\n\n" + "\n".join(format_evaluation(ev))
+
+
+def _format_tf(report: dict[str, Any]) -> str:
     lines = [f"Model: {report['model']} ({report.get('model_type') or 'TF'})"]
     for sig in report["signatures"]:
         ins = ", ".join(f"{i['name']}: {i['type']}" for i in sig["inputs"])
         outs = ", ".join(f"{o['name']}: {o['type']}" for o in sig["outputs"])
         lines.append(f"  signature {sig['key']}: ({ins}) -> ({outs})")
     rows = report["op_types"]
-    lines += ["", f"TF ops after constant folding: {report['ops']} in {len(rows)} types", ""]
+    kind = "StableHLO ops" if report.get("model_type") == "jax" else "TF ops"
+    lines += ["", f"{kind} after constant folding: {report['ops']} in {len(rows)} types", ""]
     width = max([len("op type")] + [len(r["op"]) for r in rows])
     header = f"  {'op type':<{width}}  count  builtin  select  custom  unsupported"
     lines.append(header)
