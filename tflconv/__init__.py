@@ -49,9 +49,12 @@ _LAZY = {
     "parse_module": "tflconv.core.parser",
     "read_flatbuffer": "tflconv.tflite.reader",
     "write_flatbuffer": "tflconv.tflite.writer",
+    "analyze": "tflconv.tools.analyze_api",
+    "Analysis": "tflconv.tools.analyze_api",
 }
 
 __all__ = [
+    "Analysis",
     "DEFAULT_PIPELINE",
     "ConversionResult",
     "ConverterError",
@@ -60,6 +63,7 @@ __all__ = [
     "TFLiteConverter",
     "TargetSpec",
     "__version__",
+    "analyze",
     "convert",
     "load_model",
     "parse_module",
