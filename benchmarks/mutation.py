@@ -13,7 +13,7 @@ this one runs a fixed, fast test subset per module). Each mutant changes one thi
 - a statement in a function body (call, assignment, `raise`, `if`, `continue`, `break`)
   -> `pass`.
 
-Docstrings, annotations, f-string messages and lines marked `# pragma: no mutate` are not
+Docstrings, `...`, annotations, f-string messages and lines marked `# pragma: no mutate` are not
 mutated. Every mutant runs the module's test subset (`TESTS`) in a subprocess on a private copy
 of the checkout (`python -m pytest -x`), with a timeout of 3x the unmutated run (at least
 20 s). A mutant is killed when a test fails, survives when all pass. When the budget is
@@ -175,7 +175,7 @@ class _Collector:
 
     def visit_body(self, body: list[ast.stmt], in_function: bool) -> None:
         for i, stmt in enumerate(body):
-            if _is_docstring(stmt) or _is_type_checking(stmt) or _is_dunder_all(stmt):
+            if _is_constant(stmt) or _is_type_checking(stmt) or _is_dunder_all(stmt):
                 continue
             if in_function and isinstance(stmt, _REMOVABLE):
                 self.add(stmt, f"removed `{_src(stmt)}`", _replace(body, i, stmt))
@@ -214,12 +214,9 @@ def _is_none(node: ast.expr | None) -> bool:
     return node is None or (isinstance(node, ast.Constant) and node.value is None)
 
 
-def _is_docstring(stmt: ast.stmt) -> bool:
-    return (
-        isinstance(stmt, ast.Expr)
-        and isinstance(stmt.value, ast.Constant)
-        and isinstance(stmt.value.value, str)
-    )
+def _is_constant(stmt: ast.stmt) -> bool:
+    """A docstring or `...` (removing it changes nothing)."""
+    return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
 def _is_type_checking(stmt: ast.stmt) -> bool:

@@ -570,3 +570,32 @@ def test_the_verifier_runs_unless_turned_off() -> None:
     assert "tfl.softmax" in message
     module = read("float", count, verify_ir=False)
     assert by_name(module, "tfl.softmax").num_operands == 2
+
+
+def test_the_smallest_inputs() -> None:
+    with pytest.raises(ReadError, match="not a .tflite model"):
+        read_flatbuffer(b"\x00\x00\x00\x00TFL")
+    # exactly 8 bytes with the identifier: a FlatBuffer, but a broken one
+    with pytest.raises(ReadError, match="corrupt .tflite FlatBuffer"):
+        read_flatbuffer(b"\x00\x00\x00\x00TFL3")
+
+
+def test_a_bfloat16_variable_starts_at_zero() -> None:
+    def bf16(m: fb.ModelT) -> None:
+        t = sg(m).tensors[6]
+        t.isVariable, t.buffer, t.type = True, 0, fb.TensorType.BFLOAT16
+
+    fw = by_name(read("float", bf16, verify_ir=False), "tfl.fully_connected").operands[1]
+    value = fw.defining_op.attributes["value"]
+    assert value.dtype == np.uint16 and value.shape == (4, 108) and not value.any()
+
+
+def test_malformed_string_data_is_a_read_error() -> None:
+    def strings(m: fb.ModelT) -> None:
+        t = sg(m).tensors[4]
+        t.type = fb.TensorType.STRING
+        m.buffers[t.buffer].data = np.frombuffer(
+            b"\x05\x00\x00\x00", np.uint8
+        )  # 5 strings, no offsets
+
+    refused("float", strings, r"cannot decode tensor 4 \('s'\)")
