@@ -619,3 +619,68 @@ def test_narrow_int4_weights() -> None:
     np.testing.assert_allclose(scales, np.abs(w).max(axis=1) / 7, rtol=1e-6)
     q8, s8 = K.quantize_weights_narrow(w, 0, "i8")
     assert np.abs(q8).max() == 127
+
+
+# --- ir helpers, pipeline options -------------------------------------------------------------
+
+
+def test_single_result_and_single_block_accessors_refuse_several() -> None:
+    from tflconv.core.ir import IRError, Region
+
+    with pytest.raises(IRError, match="x.y has 2 results, not one"):
+        Operation("x.y", [], [F4, F4]).result  # noqa: B018
+    with pytest.raises(IRError, match="region has 2 blocks, not one"):
+        Region([Block(), Block()]).block  # noqa: B018
+    assert Region([Block()]).block is not None
+
+
+def test_pipeline_bool_options_and_spacing() -> None:
+    import tflconv.passes  # noqa: F401
+    from tflconv.core.pipeline import PipelineError, format_pipeline, parse_pipeline
+
+    spaced = "canonicalize{ disable-patterns=[ RemoveNoopCast , SignBitTest ] fold=false }"
+    assert format_pipeline(parse_pipeline(spaced)) == (
+        "canonicalize{fold=false disable-patterns=[RemoveNoopCast,SignBitTest]}"
+    )
+    assert format_pipeline(parse_pipeline("canonicalize{fold=0}")) == "canonicalize{fold=false}"
+    assert format_pipeline(parse_pipeline("canonicalize{fold=1}")) == "canonicalize"
+    with pytest.raises(PipelineError, match=r"expected bool \(true or false\)"):
+        parse_pipeline("canonicalize{fold=maybe}")
+
+
+def test_unknown_pass_names_broken_plugins(monkeypatch) -> None:
+    from tflconv.core import pipeline
+    from tflconv.core.pipeline import PipelineError, parse_pipeline
+
+    monkeypatch.setattr(pipeline, "plugin_errors", lambda: ["mine (m:P): ImportError: x"])
+    with pytest.raises(PipelineError) as info:
+        parse_pipeline("no-such-pass")
+    assert "(plugins that failed to load: mine (m:P): ImportError: x)" in str(info.value)
+
+
+# --- writer: what it writes reads back ------------------------------------------------------
+
+
+def test_writer_round_trips_ranks_ranges_and_unique_names() -> None:
+    from tflconv.core.ir import constant
+    from tflconv.tflite.reader import read_flatbuffer
+    from tflconv.tflite.writer import write_flatbuffer
+
+    q_range = QuantParams((0.5,), (1,), None, (-1.0,), (2.0,))
+    q_plain = QuantParams((0.25, 0.5), (0, 0), 0)
+    scalar = TensorType((), "f32")
+    fn = Function("main", [scalar, TensorType((2,), "i8", q_range)], ["s", "q"])
+    a = fn.block.append(Operation("tfl.abs", [fn.args[0]], [scalar], location=Location.name("t")))
+    b = fn.block.append(Operation("tfl.abs", [a.result], [scalar], location=Location.name("t")))
+    c = fn.block.append(Operation("tfl.abs", [b.result], [scalar], location=Location.name("t")))
+    w = fn.block.append(
+        constant(np.array([[1, 2], [3, 4]], np.int8), Location.name("w"), "w",
+                 TensorType((2, 2), "i8", q_plain))
+    )  # fmt: skip
+    fn.set_outputs([c.result, fn.args[1], w.result])
+    back = read_flatbuffer(write_flatbuffer(Module([fn]))).functions[0]
+    assert back.args[0].type == scalar  # rank 0 stays ranked
+    assert back.args[1].type == TensorType((2,), "i8", q_range)
+    assert back.return_op.operands[2].type.quant == q_plain  # no range: none read back
+    names = [op.result.name_hint for op in back.ops if op.name == "tfl.abs"]
+    assert names == ["t", "t_1", "t_2"]

@@ -599,3 +599,20 @@ def test_malformed_string_data_is_a_read_error() -> None:
         )  # 5 strings, no offsets
 
     refused("float", strings, r"cannot decode tensor 4 \('s'\)")
+
+
+def test_int4_and_string_data_decode() -> None:
+    from tflconv.tflite.reader import decode_strings, unpack_int4
+    from tflconv.tflite.writer import encode_strings, pack_int4
+
+    raw = np.array([0x21, 0xF3, 0x87], np.uint8)  # low nibble first, sign-extended
+    assert unpack_int4(raw, 6).tolist() == [1, 2, 3, -1, 7, -8]
+    assert unpack_int4(raw, 5).tolist() == [1, 2, 3, -1, 7]
+    values = np.array([-8, -1, 0, 7, 3], np.int8)
+    assert unpack_int4(np.frombuffer(pack_int4(values), np.uint8), 5).tolist() == values.tolist()
+    strings = np.array([b"ab", b"", b"xyz"], dtype=object)
+    assert decode_strings(np.frombuffer(encode_strings(strings), np.uint8)).tolist() == [
+        b"ab",
+        b"",
+        b"xyz",
+    ]
