@@ -36,6 +36,7 @@ import os
 import queue
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -430,8 +431,10 @@ def main(argv: list[str] | None = None) -> int:
         live.write_text("")
         todo = iter(order)
 
+        stop = threading.Event()
+
         def loop() -> None:
-            while time.monotonic() < deadline:
+            while time.monotonic() < deadline and not stop.is_set():
                 with lock:
                     mutant = next(todo, None)
                 if mutant is None:
@@ -455,14 +458,27 @@ def main(argv: list[str] | None = None) -> int:
         threads = [threading.Thread(target=loop) for _ in range(max(1, args.jobs))]
         for t in threads:
             t.start()
-        for t in threads:
-            t.join()
+        # Ctrl-C / SIGTERM: finish the mutants under way (their files are restored), then
+        # print the table of what ran.
+        signal.signal(signal.SIGTERM, _interrupt)
+        try:
+            while any(t.is_alive() for t in threads):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            stop.set()
+            print("\ninterrupted: finishing the mutants under way", file=sys.stderr)
+            for t in threads:
+                t.join()
         print(file=sys.stderr)
 
     print(table(keys, stats))
     write_report(Path(args.report), keys, stats)
     print(f"\nsurvivors: {args.report}")
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def table(keys: list[str], stats: dict[str, Stats]) -> str:
