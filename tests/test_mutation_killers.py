@@ -684,3 +684,67 @@ def test_writer_round_trips_ranks_ranges_and_unique_names() -> None:
     assert back.return_op.operands[2].type.quant == q_plain  # no range: none read back
     names = [op.result.name_hint for op in back.ops if op.name == "tfl.abs"]
     assert names == ["t", "t_1", "t_2"]
+
+
+def test_one_to_one_maps_attributes_and_checks() -> None:
+    from tflconv.core.rewrite import one_to_one
+
+    pattern = one_to_one(
+        {"mk.a": "mk.b", "mk.c": "mk.b"},
+        {"mk.a": {"x": "y", "absent": "z"}, "mk.c": lambda op: {"n": len(op.operands)}},
+        check=lambda op: "refused" if "no" in op.attributes else None,
+    )
+    module, (a, c, refused) = chain("mk.a", "mk.c", "mk.a")
+    a.attributes.update(x=1, other=2)
+    refused.attributes["no"] = True
+    apply_walk(module, [pattern])
+    new = list(module.functions[0].ops)
+    assert [op.name for op in new] == ["mk.b", "mk.b", "mk.a", "func.return"]
+    assert new[0].attributes == {"y": 1} and new[1].attributes == {"n": 1}
+    assert pattern.name == "OneToOne[mk.a,mk.c]" and pattern.roots == ("mk.a", "mk.c")
+
+
+def test_an_erased_op_and_its_nested_ops_are_reported() -> None:
+    erased: list[str] = []
+
+    class Listener:
+        def on_insert(self, op: Operation) -> None:
+            pass
+
+        def on_erase(self, op: Operation) -> None:
+            erased.append(op.name)
+
+        def on_modify(self, op: Operation) -> None:
+            pass
+
+    from tflconv.core.ir import Region
+
+    fn = Function("main", [F4], ["x"])
+    body = Block()
+    body.append(Operation("mk.c", [], []))
+    outer = fn.block.append(Operation("mk.b", [], [F4], regions=[Region([body])]))
+    fn.set_outputs([fn.args[0]])
+    rw = PatternRewriter(Listener())  # type: ignore[arg-type]
+    rw.erase(outer)
+    assert sorted(erased) == ["mk.b", "mk.c"] and outer.parent is None
+
+
+def test_printing_a_value_from_outside_the_scope() -> None:
+    module = parse_module(FAST)
+    op = module.functions[0].block.first_op
+    stray = Operation("mk.c", [], [F4], result_names=["gone"])
+    op.set_operand(1, stray.result)
+    assert '"mk.a"(%x, %gone)' in print_module(module)
+
+
+@pytest.mark.parametrize("shape, axis", [((4, 20), 0), ((20, 4), 1), ((3, 4, 2), 1)])
+def test_quantize_scaled_per_channel_zero_points(shape, axis) -> None:
+    x = np.random.default_rng(6).standard_normal(shape).astype(np.float32)
+    scale = np.array([0.01, 0.02, 0.05, 0.1])
+    zp = np.array([1, -2, 3, 0])
+    q = K.quantize_scaled(x, scale, zp, axis, "i8", -128, 127)
+    bshape = [1] * len(shape)
+    bshape[axis] = 4
+    inv = (1.0 / scale).astype(np.float32).reshape(bshape)
+    expected = np.clip(np.rint(x * inv) + zp.reshape(bshape), -128, 127)
+    np.testing.assert_array_equal(q, expected.astype(np.int8))
