@@ -748,3 +748,23 @@ def test_quantize_scaled_per_channel_zero_points(shape, axis) -> None:
     inv = (1.0 / scale).astype(np.float32).reshape(bshape)
     expected = np.clip(np.rint(x * inv) + zp.reshape(bshape), -128, 127)
     np.testing.assert_array_equal(q, expected.astype(np.int8))
+
+
+@pytest.mark.parametrize(
+    "padding, words",
+    [('"BOGUS"', "'BOGUS' is not one of ['SAME', 'VALID']"), ("1.5", "expected an enum member name of Padding")],
+)  # fmt: skip
+def test_writer_refuses_a_bad_enum_attribute(padding: str, words: str) -> None:
+    from tflconv.tflite.writer import WriteError, write_flatbuffer
+
+    text = (
+        "func.func @main(%x: tensor<1x4x4x1xf32>) -> (tensor<1x4x4x1xf32>) {\n"
+        '  %y = "tfl.max_pool_2d"(%x) {filter_height = 1, filter_width = 1, '
+        f'fused_activation_function = "NONE", padding = {padding}, stride_h = 1, stride_w = 1}} '
+        ": (tensor<1x4x4x1xf32>) -> tensor<1x4x4x1xf32>\n"
+        '  "func.return"(%y) : (tensor<1x4x4x1xf32>) -> ()\n'
+        "}\n"
+    )
+    with pytest.raises(WriteError) as info:
+        write_flatbuffer(parse_module(text))
+    assert "bad value for attribute 'padding'" in str(info.value) and words in str(info.value)
