@@ -22,6 +22,7 @@ same share; the kill ratio is (killed + timeout) / run.
 
     PYTHONPATH=. python benchmarks/mutation.py --budget 1800 [--modules reader,verifier]
         [--seed 0] [--jobs 1] [--max-per-module N] [--report survivors.txt] [--list]
+        [--only reader:324,347]
 
 Prints a markdown table per module (mutants, killed, survived, timeout, kill ratio) and writes
 the survivors (file:line, the mutation) to the report file.
@@ -378,18 +379,29 @@ def main(argv: list[str] | None = None) -> int:
         "--report", default=str(Path(tempfile.gettempdir()) / "tflconv-mutation-survivors.txt")
     )
     parser.add_argument("--list", action="store_true", help="list the mutants and exit")
+    parser.add_argument(
+        "--only", default="", help="run just these mutants: MODULE:INDEX[,INDEX...] (from --list)"
+    )
     args = parser.parse_args(argv)
 
     keys = [k.strip() for k in args.modules.split(",") if k.strip()]
     unknown = [k for k in keys if k not in MODULES]
     if unknown:
         parser.error(f"unknown module(s) {unknown}; known: {', '.join(MODULES)}")
+    only: dict[str, set[int]] = {}
+    if args.only:
+        module, _, indices = args.only.partition(":")
+        if module not in MODULES:
+            parser.error(f"--only: unknown module {module!r}")
+        keys, only[module] = [module], {int(i) for i in indices.split(",") if i}
     rng = random.Random(args.seed)
     pools: dict[str, list[Mutant]] = {}
     stats = {k: Stats() for k in keys}
     for k in keys:
         found = mutants(k)
         stats[k].total = len(found)
+        if k in only:
+            found = [m for m in found if m.index in only[k]]
         rng.shuffle(found)
         if args.max_per_module:
             found = found[: args.max_per_module]
