@@ -76,7 +76,8 @@ TESTS: dict[str, list[str]] = {
     "types": ["tests/test_mutation_killers.py", "tests/test_ir.py", "tests/test_text_errors.py",
               "tests/test_verifier.py", "tests/test_text.py"],
     "reader": ["tests/test_reader_validation.py", "tests/test_hostile_inputs.py"],
-    "writer": ["tests/test_writer.py", "tests/test_reader_validation.py"],
+    "writer": ["tests/test_writer.py", "tests/test_reader_validation.py",
+               "tests/test_mutation_killers.py"],
     "kernels": ["tests/test_quant_kernels.py", "tests/test_mutation_killers.py"],
 }  # fmt: skip
 """Module key -> the fast test subset (seconds) that must catch its mutants. Missing files are

@@ -768,3 +768,15 @@ def test_writer_refuses_a_bad_enum_attribute(padding: str, words: str) -> None:
     with pytest.raises(WriteError) as info:
         write_flatbuffer(parse_module(text))
     assert "bad value for attribute 'padding'" in str(info.value) and words in str(info.value)
+
+
+def test_small_ir_and_pattern_set_behaviours() -> None:
+    block = Block([F4])
+    arg = block.add_arg(TensorType((2,), "i32"), "n")
+    assert block.args[1] is arg and (arg.index, arg.block, arg.name_hint) == (1, block, "n")
+    ps = PatternSet([AToB()])
+    assert [p.name for p in ps.for_op("mk.b")] == []
+    ps.add(BToA())  # the per-op index is rebuilt after `add`
+    assert [p.name for p in ps.for_op("mk.b")] == ["BToA"]
+    with pytest.raises(ParseError, match="expected 'module' or 'func.func', found 'junk'"):
+        parse_module("junk")
