@@ -2,13 +2,14 @@
 
 TF 2.21's `tf.lite.Interpreter` and ai-edge-litert ship no Flex delegate (google-ai-edge/LiteRT
 #6458), but `tensorflow-cpu==2.18.*`'s interpreter applies it automatically. The session
-fixture `flex_python` creates `.flex-venv/` in the repository root on first use (pip install,
-about 250 MB download, 1-3 minutes; cached for later runs, gitignored) and yields its Python.
+fixture `flex_python` creates `~/.cache/tflconv/flex-venv/` on first use (pip install, about
+250 MB download, 1-3 minutes; cached for later runs, never in the checkout) and yields its Python.
 Models run there through `tests/run_flex_model.py` (inputs and outputs passed as .npz files).
 
 Environment:
 - TFLCONV_FLEX_PYTHON=/path/to/python: use that interpreter (a TF with Flex) instead.
-- TFLCONV_FLEX_VENV=DIR: where to create the environment (default: <repo>/.flex-venv).
+- TFLCONV_FLEX_VENV=DIR: where to create the environment (default: $XDG_CACHE_HOME or ~/.cache,
+  then tflconv/flex-venv).
 - TFLCONV_NO_FLEX_INSTALL=1: never install; skip when the environment is missing.
 
 Tests using it skip with the reason when the environment cannot be created (no network, no
@@ -37,7 +38,8 @@ INSTALL_TIMEOUT = 1800
 
 
 def _venv_dir() -> Path:
-    return Path(os.environ.get("TFLCONV_FLEX_VENV", REPO / ".flex-venv"))
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(os.environ.get("TFLCONV_FLEX_VENV", cache / "tflconv" / "flex-venv"))
 
 
 def _venv_python(venv: Path) -> Path:

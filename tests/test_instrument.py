@@ -159,6 +159,8 @@ def test_dump_dir_writes_text_dot_and_svg_when_dot_exists(tmp_path):
     assert [r.split('"')[1] for r in red] == ["tfl.tanh", "tfl.mul"]
     assert "color=red" not in (tmp_path / "dump/03_test-nothing.dot").read_text()
     assert "color=red" not in (tmp_path / "dump/00_input.dot").read_text()
+    if not shutil.which("dot"):
+        pytest.skip("Graphviz `dot` is not installed: the .svg dumps are not checked")
 
 
 def test_dump_dir_keeps_the_ir_a_failing_pass_left(tmp_path):

@@ -212,8 +212,10 @@ def run_opt(args: list[str], stdin: str) -> tuple[int, str, str]:
 
 def run_case(case: Case, reproducer: Path) -> None:
     """Run one case; raises AssertionError (`CheckFailure`) with the reason when it fails."""
-    code, out, err = run_opt([*case.args, "--reproducer", str(reproducer)], case.text)
     where = str(case.path)
+    if not (case.checks or case.errors or case.stderr_checks):  # it would pass checking nothing
+        raise CheckFailure(f"{where}:{case.line}: the case has no CHECK or EXPECT-ERROR lines")
+    code, out, err = run_opt([*case.args, "--reproducer", str(reproducer)], case.text)
     if case.stderr_checks:
         filecheck(err, case.stderr_checks, where + " (stderr)")
     if case.errors:
