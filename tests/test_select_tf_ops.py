@@ -2,7 +2,7 @@
 custom options with the official converter, the flags -> pipeline mapping, and Flex models
 running in TF 2.18's Flex-capable interpreter against TensorFlow.
 
-The Flex-runtime tests use `tests/flex_runtime.py`: the first run creates `.flex-venv/`
+The Flex-runtime tests use `tests/flex_runtime.py`: the first run creates `~/.cache/tflconv/flex-venv/`
 (pip install tensorflow-cpu==2.18.*, ~250 MB, 1-3 minutes); later runs reuse it, and all
 models here run in one subprocess (a few seconds).
 """
