@@ -102,3 +102,25 @@ def test_tflite_convert_flags(model, tmp_path, capsys):
     )
     fn = read_flatbuffer(out.read_bytes()).functions[0]
     assert fn.args[0].type.dtype == "i8"
+
+
+def test_debug_quant_writes_a_recipe_convert_reads(model, tmp_path, capsys):
+    """debug-quant's suggestions as a recipe file: the layers it names stay float when
+    `convert --recipe` uses it (threshold 0: every layer is suggested)."""
+    import json
+
+    path = tmp_path / "m.keras"
+    model.save(path)
+    data = tmp_path / "calib.npz"
+    np.savez(data, np.concatenate([s[0] for s in _samples()]))
+    recipe = tmp_path / "recipe.json"
+    argv = ["debug-quant", str(path), "--representative-data", str(data), "--threshold", "0"]
+    assert main([*argv, "--write-recipe", str(recipe)]) == 0
+    rules = json.loads(recipe.read_text())["rules"]
+    assert rules and all(r["weights"] == "float32" for r in rules)
+    out = tmp_path / "out.tflite"
+    convert = ["convert", str(path), "-o", str(out), "--quantize", "int8"]
+    assert main([*convert, "--representative-data", str(data), "--recipe", str(recipe)]) == 0
+    fn = read_flatbuffer(out.read_bytes()).functions[0]
+    conv = next(op for op in fn.ops if op.name == "tfl.conv_2d")
+    assert conv.operands[1].type.dtype == "f32"  # kept float by the recipe

@@ -87,6 +87,12 @@ def add_debug_quant_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument(
         "-o", "--output", metavar="FILE", help="write the (selective, with --apply) quantized model"
     )
+    p.add_argument(
+        "--write-recipe",
+        metavar="FILE",
+        help="write the kept-float layers (--keep-float and the suggestions) as a quantization "
+        "recipe (.json) for `tflconv convert --recipe FILE` / converter.quantization_recipe",
+    )
     p.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     p.add_argument("-v", "--verbose", action="store_true", help="show TensorFlow's log output")
     p.set_defaults(run=run_debug_quant)
@@ -130,6 +136,12 @@ def run_debug_quant(args: argparse.Namespace) -> int:
 
             for path in write_quant_debug_graph(report, dbg.quantize(keep), args.model_explorer):
                 print(f"wrote {path}")
+        if args.write_recipe:
+            from tflconv.passes.quantize.recipe import Recipe
+
+            recipe = Recipe.keeping_float(keep + suggested, default=None)
+            write_atomic(args.write_recipe, recipe.to_json() + "\n")
+            print(f"wrote {args.write_recipe}")
         final_keep = keep
         if args.apply and suggested:
             final_keep = keep + suggested
