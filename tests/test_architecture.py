@@ -82,6 +82,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.cli.opt", "tflconv.core.plugins"): CLI,
     ("tflconv.cli.opt", "tflconv.tflite.runtime"): SCHEMA,
     ("tflconv.cli.debug_quant", "tflconv.tools.model_explorer"): CLI,
+    ("tflconv.cli.debug_quant", "tflconv.passes.quantize.recipe"): CLI,
     ("tflconv.cli.view", "tflconv.tools.model_explorer"): CLI,
     ("tflconv.cli.__init__", "."): CLI,  # after the interrupt handlers are installed
     ("tflconv.cli.common", "tflconv.tflite.reader"): SCHEMA,
