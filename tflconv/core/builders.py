@@ -94,11 +94,17 @@ def broadcast_type(*operands: Value | TensorType, dtype: Any = None) -> TensorTy
         if t.shape is None or shape is None:
             shape = None
             continue
-        shape = _broadcast(shape, t.shape)
+        joined = broadcast_shapes(shape, t.shape)
+        if joined is None:
+            raise ValueError(f"shapes {list(shape)} and {list(t.shape)} do not broadcast")
+        shape = joined
     return result_type(types[0], shape=shape, dtype=dtype)
 
 
-def _broadcast(a: tuple[int | None, ...], b: tuple[int | None, ...]) -> tuple[int | None, ...]:
+def broadcast_shapes(
+    a: tuple[int | None, ...], b: tuple[int | None, ...]
+) -> tuple[int | None, ...] | None:
+    """NumPy broadcasting of two shapes with None for unknown dims; None if incompatible."""
     n = max(len(a), len(b))
     a = (1,) * (n - len(a)) + tuple(a)
     b = (1,) * (n - len(b)) + tuple(b)
@@ -111,5 +117,5 @@ def _broadcast(a: tuple[int | None, ...], b: tuple[int | None, ...]) -> tuple[in
         elif x is None or y is None:
             out.append(y if x is None else x)
         else:
-            raise ValueError(f"shapes {list(a)} and {list(b)} do not broadcast")
+            return None
     return tuple(out)

@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 
+from tflconv.core.builders import broadcast_shapes
 from tflconv.core.ir import Operation, Value, constant_value
 from tflconv.core.rewrite import PatternRewriter
 from tflconv.core.types import TensorType, numpy_dtype
 
 from ..legalize_tf.common import const, create_tfl
-from ..legalize_tf.tensor_util import broadcast_shapes
 
 NONE_ACT = {"fused_activation_function": "NONE"}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tflconv.core.builders import broadcast_shapes
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType, numpy_dtype
@@ -20,7 +21,6 @@ from .common import const, constant_value, create_tfl
 from .tensor_util import (
     as_i32,
     broadcast_shape_value,
-    broadcast_shapes,
     broadcast_to,
     tfl_shape,
     tflite_type_name,

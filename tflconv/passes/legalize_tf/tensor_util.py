@@ -35,24 +35,6 @@ def returned_from_subgraph(value: Value) -> bool:
     return False
 
 
-def broadcast_shapes(a: Shape, b: Shape) -> Shape | None:
-    """NumPy broadcasting of two shapes with None for unknown dims; None if incompatible."""
-    rank = max(len(a), len(b))
-    a = (1,) * (rank - len(a)) + tuple(a)
-    b = (1,) * (rank - len(b)) + tuple(b)
-    out: list[int | None] = []
-    for x, y in zip(a, b):
-        if x == 1:
-            out.append(y)
-        elif y == 1 or x == y:
-            out.append(x)
-        elif x is None or y is None:
-            out.append(x if y is None else y)
-        else:
-            return None
-    return tuple(out)
-
-
 def shape_with_wildcard(shape: Shape | None) -> list[int] | None:
     """A reshape target for `shape`: its dims with -1 for at most one unknown dim.
 
