@@ -28,11 +28,24 @@ import enum
 import re
 import types
 import typing
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from .pass_options import format_pass, pass_options
 from .passes import PASSES, Pass, all_passes, get_pass, plugin_errors
+from .rewrite import unknown_pattern_names
+
+
+def check_pattern_options(known: Iterable[str], options: dict[str, Sequence[str]]) -> None:
+    """A pass's pattern-name options (`enable-patterns`, `disable-patterns`: option -> names):
+    `PipelineError` naming the unknown ones with "did you mean" (a typo there would otherwise
+    silently enable or disable nothing)."""
+    known = list(known)
+    for option, names in options.items():
+        problem = unknown_pattern_names(names, known) if names else None
+        if problem:
+            raise PipelineError(f"{option}: {problem}")
 
 
 class PipelineError(ValueError):

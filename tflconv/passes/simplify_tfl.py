@@ -17,13 +17,12 @@ import numpy as np
 
 from tflconv.core.ir import Module, Operation, Value, constant, constant_value
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.pipeline import PipelineError
+from tflconv.core.pipeline import check_pattern_options
 from tflconv.core.rewrite import (
     PatternRewriter,
     PatternSet,
     RewritePattern,
     apply_greedy,
-    unknown_pattern_names,
 )
 
 from .cleanup import fold_kernels as K
@@ -429,9 +428,8 @@ class SimplifyTfl(Pass):
 
     def __post_init__(self) -> None:
         if self.disable_patterns:
-            problem = unknown_pattern_names(self.disable_patterns, [p.name for p in PATTERNS])
-            if problem:
-                raise PipelineError(f"disable-patterns: {problem}")
+            known = [p.name for p in PATTERNS]
+            check_pattern_options(known, {"disable-patterns": self.disable_patterns})
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         disabled = set(self.disable_patterns)

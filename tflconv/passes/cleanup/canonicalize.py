@@ -23,9 +23,9 @@ from tflconv.core.passes import (
     register_canonicalization,
     register_pass,
 )
-from tflconv.core.pipeline import PipelineError
+from tflconv.core.pipeline import check_pattern_options
 from tflconv.core.printer import is_elided
-from tflconv.core.rewrite import PatternRewriter, PatternSet, apply_greedy, unknown_pattern_names
+from tflconv.core.rewrite import PatternRewriter, PatternSet, apply_greedy
 from tflconv.core.types import DTYPES, TensorType
 
 from .fold_kernels import OPERAND_BITS_LIMIT, array_bits, fold_allowed
@@ -107,9 +107,7 @@ class Canonicalize(Pass):
     def __post_init__(self) -> None:
         if self.disable_patterns:
             known = [p.name for ps in CANONICALIZATION_PATTERNS.values() for p in ps]
-            problem = unknown_pattern_names(self.disable_patterns, known)
-            if problem:
-                raise PipelineError(f"disable-patterns: {problem}")
+            check_pattern_options(known, {"disable-patterns": self.disable_patterns})
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         unique = {id(p): p for ps in CANONICALIZATION_PATTERNS.values() for p in ps}

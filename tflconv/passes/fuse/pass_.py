@@ -22,8 +22,8 @@ from typing import ClassVar
 
 from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.pipeline import PipelineError
-from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy, unknown_pattern_names
+from tflconv.core.pipeline import check_pattern_options
+from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
 from . import activation, affine, arith, div_const, linear_scale, shape_exprs, structure
@@ -68,9 +68,7 @@ class Fuse(Pass):
     def __post_init__(self) -> None:
         if self.disable_patterns:
             known = [p.name for _, patterns in fuse_phases() for p in patterns]
-            problem = unknown_pattern_names(self.disable_patterns, known)
-            if problem:
-                raise PipelineError(f"disable-patterns: {problem}")
+            check_pattern_options(known, {"disable-patterns": self.disable_patterns})
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         changed = False

@@ -14,13 +14,12 @@ from typing import ClassVar
 
 from tflconv.core.ir import Function, Module, Operation
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.pipeline import PipelineError
+from tflconv.core.pipeline import check_pattern_options
 from tflconv.core.rewrite import (
     ConversionTarget,
     PatternSet,
     apply_conversion,
     apply_walk,
-    unknown_pattern_names,
 )
 from tflconv.core.types import SymbolRef
 from tflconv.dialects import stablehlo  # noqa: F401  (declares stablehlo ops: purity, folders)
@@ -128,13 +127,13 @@ class LegalizeStablehlo(Pass):
     def __post_init__(self) -> None:
         if self.enable_patterns or self.disable_patterns:
             known = [p.name for p in [*composite_patterns(), *legalize_stablehlo_patterns()]]
-            for option, names in (
-                ("enable-patterns", self.enable_patterns),
-                ("disable-patterns", self.disable_patterns),
-            ):
-                problem = unknown_pattern_names(names, known)
-                if problem:
-                    raise PipelineError(f"{option}: {problem}")
+            check_pattern_options(
+                known,
+                {
+                    "enable-patterns": self.enable_patterns,
+                    "disable-patterns": self.disable_patterns,
+                },
+            )
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         if not any(op.dialect == "stablehlo" for op in module.walk()):

@@ -7,12 +7,11 @@ from typing import ClassVar
 
 from tflconv.core.ir import Module
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.pipeline import PipelineError
+from tflconv.core.pipeline import check_pattern_options
 from tflconv.core.rewrite import (
     ConversionTarget,
     PatternSet,
     apply_conversion,
-    unknown_pattern_names,
 )
 
 from . import control_flow, fake_quant, hashtable, math, nn, spectral, tensor
@@ -53,13 +52,13 @@ class LegalizeTf(Pass):
     def __post_init__(self) -> None:
         if self.enable_patterns or self.disable_patterns:
             known = [p.name for p in legalize_tf_patterns()]
-            for option, names in (
-                ("enable-patterns", self.enable_patterns),
-                ("disable-patterns", self.disable_patterns),
-            ):
-                problem = unknown_pattern_names(names, known)
-                if problem:
-                    raise PipelineError(f"{option}: {problem}")
+            check_pattern_options(
+                known,
+                {
+                    "enable-patterns": self.enable_patterns,
+                    "disable-patterns": self.disable_patterns,
+                },
+            )
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         patterns = legalize_tf_patterns().filtered(
