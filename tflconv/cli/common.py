@@ -177,12 +177,39 @@ def instruments_from_args(args: argparse.Namespace, print_options: dict[str, Any
             )
         )
     if args.dump_dir is not None:
-        out.append(ins.DumpDir(args.dump_dir, print_options, max_nodes=args.dot_max_nodes))
+        # The command line's dumps also write Model Explorer graphs.
+        out.append(
+            ins.DumpDir(args.dump_dir, print_options, max_nodes=args.dot_max_nodes, graphs=True)
+        )
     if args.pass_statistics:
         out.append(ins.PassStatistics())
     if args.trace_patterns is not None:
         out.append(ins.TracePatterns(args.trace_patterns or None))
     return out
+
+
+def add_pass_plugin_argument(p: Any) -> None:
+    """`--pass-plugin FILE.py|MODULE` (opt, convert): see `load_pass_plugins`."""
+    p.add_argument(
+        "--pass-plugin",
+        "--load-pass",
+        action="append",
+        default=[],
+        metavar="FILE.py|MODULE",
+        help="import a file or module that registers passes/patterns (repeatable)",
+    )
+
+
+def load_pass_plugins(specs: list[str]) -> None:
+    """`--pass-plugin`: import each file/module (its passes register themselves); a plugin that
+    cannot load is a bad input naming it."""
+    from tflconv.core.plugins import PluginError, load_pass_plugin
+
+    for spec in specs:
+        try:
+            load_pass_plugin(spec)
+        except PluginError as e:
+            raise CLIError(str(e)) from None
 
 
 def _check_pass_names(names: set[str], flag: str) -> None:

@@ -25,7 +25,12 @@ from tflconv.api.files import check_output_path
 from tflconv.api.quiet import quiet_tensorflow
 from tflconv.core.io import write_atomic
 
-from .common import add_instrument_arguments, instruments_from_args
+from .common import (
+    add_instrument_arguments,
+    add_pass_plugin_argument,
+    instruments_from_args,
+    load_pass_plugins,
+)
 
 EXIT_OK, EXIT_VERIFY_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -132,14 +137,7 @@ def _add_arguments(p: argparse.ArgumentParser) -> None:
 
     pm = p.add_argument_group("pass manager (as in `tflconv opt`)")
     pm.add_argument("--pass-pipeline", default=DEFAULT_PIPELINE, metavar="PIPELINE")
-    pm.add_argument(
-        "--pass-plugin",
-        "--load-pass",
-        action="append",
-        default=[],
-        metavar="FILE.py|MODULE",
-        help="import a file or module that registers passes (for --pass-pipeline)",
-    )
+    add_pass_plugin_argument(pm)
     pm.add_argument(
         "--print-pipeline",
         action="store_true",
@@ -332,12 +330,9 @@ def _converter(
     conv = TFLiteConverter(
         source, model_type=kind, api_version=api_version, load_options=load_options
     )
-    _load_plugins(args.pass_plugin)
+    load_pass_plugins(args.pass_plugin)
     conv.pipeline = args.pass_pipeline
     conv.instruments = instruments_from_args(args, {})
-    for inst in conv.instruments:  # dumps of the command line: with Model Explorer graphs
-        if hasattr(inst, "graphs"):
-            inst.graphs = True
     conv.verify_each = args.verify_each
     conv.reproducer = args.reproducer
     conv.exclude_conversion_metadata = args.exclude_conversion_metadata
@@ -386,16 +381,6 @@ def _report_json(args: argparse.Namespace, **outcome: Any) -> None:
         write_json(args.report_json, conversion_report(flags, model=model, **outcome))
     except OSError as e:
         print(f"tflconv: warning: cannot write {args.report_json}: {e}", file=sys.stderr)
-
-
-def _load_plugins(specs: list[str]) -> None:
-    from tflconv.core.plugins import PluginError, load_pass_plugin
-
-    for spec in specs:
-        try:
-            load_pass_plugin(spec)
-        except PluginError as e:
-            raise ConverterError(str(e), phase="options") from e
 
 
 def _verify(args: argparse.Namespace, result: ConversionResult) -> tuple[bool, list[str]]:

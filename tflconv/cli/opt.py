@@ -15,8 +15,10 @@ from .common import (
     EXIT_USAGE,
     CLIError,
     add_instrument_arguments,
+    add_pass_plugin_argument,
     common_flags,
     instruments_from_args,
+    load_pass_plugins,
     output_error,
     read_input,
     report_error,
@@ -45,14 +47,7 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--list-passes", action="store_true", help="list passes, options and named pipelines"
     )
-    p.add_argument(
-        "--pass-plugin",
-        "--load-pass",
-        action="append",
-        default=[],
-        metavar="FILE.py|MODULE",
-        help="import a file or module that registers passes/patterns (repeatable)",
-    )
+    add_pass_plugin_argument(p)
     p.add_argument(
         "--representative-data",
         metavar="NPZ",
@@ -64,25 +59,6 @@ def add_opt_parser(subparsers: argparse._SubParsersAction) -> None:
         "--print-large-constants", action="store_true", help="print large constants whole"
     )
     p.set_defaults(run=_run_opt)
-
-
-def with_graphs(instruments: list[Any]) -> list[Any]:
-    """Dump directories of the command line also write Model Explorer graphs."""
-    for inst in instruments:
-        if hasattr(inst, "graphs"):
-            inst.graphs = True
-    return instruments
-
-
-def load_plugins(specs: list[str]) -> None:
-    """`--pass-plugin`: import each file/module (its passes register themselves)."""
-    from tflconv.core.plugins import PluginError, load_pass_plugin
-
-    for spec in specs:
-        try:
-            load_pass_plugin(spec)
-        except PluginError as e:
-            raise CLIError(str(e)) from None
 
 
 def _list_passes() -> str:
@@ -120,7 +96,7 @@ def _chunks(text: str, split: bool) -> list[tuple[str, int]]:
 def _run_opt(args: argparse.Namespace) -> int:
     import tflconv.passes  # noqa: F401  (registers the built-in passes)
 
-    load_plugins(args.pass_plugin)
+    load_pass_plugins(args.pass_plugin)
 
     if args.list_passes:
         sys.stdout.write(_list_passes())
@@ -173,7 +149,7 @@ def _run_opt(args: argparse.Namespace) -> int:
             chunk_args.dump_dir = str(Path(args.dump_dir) / f"chunk{number}")
         pm = PassManager(
             passes,
-            with_graphs(instruments_from_args(chunk_args, print_options)),
+            instruments_from_args(chunk_args, print_options),
             verify_each=args.verify_each,
             reproducer=args.reproducer,
         )
