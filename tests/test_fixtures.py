@@ -1,28 +1,6 @@
-"""IR-text fixtures: every `tests/fixtures/**/*.mlir` case runs through `tflconv opt` (the
-harness is `tflconv.testing.filecheck`; its format is repeated here for fixture writers).
-
-Fixture format:
-
-    // RUN: -p "canonicalize,cse" --split-input-file
-    // CHECK-LABEL: func.func @f
-    // CHECK: "test.add"(%x, %{{.*}})
-    // CHECK-NOT: "test.neg"
-    module { ... }
-    // -----
-    // EXPECT-ERROR: pass 'canonicalize' failed
-    module { ... }
-
-- The first line holds the `tflconv opt` arguments (shell quoting). With `--split-input-file`,
-  `// -----` lines separate cases; each case runs on its own and is one pytest test, with id
-  `file.mlir:<line of the case>`. Line numbers in messages are those of the fixture file.
-- A case checks the printed output with `// CHECK...` lines (a small FileCheck, below), or
-  expects a failure with `// EXPECT-ERROR: <substring of stderr>` (non-zero exit code).
-
-FileCheck subset: CHECK (in order, anywhere after the previous match), CHECK-NEXT (on the
-next line), CHECK-SAME (on the same line), CHECK-NOT (not between the surrounding matches),
-CHECK-LABEL (splits the output into blocks first; checks stay within their block).
-Patterns are substrings; `{{regex}}` embeds a regex, `[[NAME:regex]]` captures, `[[NAME]]`
-reuses a capture; runs of spaces match any horizontal whitespace.
+"""IR-text fixtures: every `tests/fixtures/**/*.mlir` case runs through `tflconv opt`, one
+pytest test per case, with the harness `tflconv.testing.filecheck` (the fixture format and the
+FileCheck subset are documented there).
 
 The `test` dialect declared here (pure generic ops, `test.add` with a folder, a `test.neg`
 canonicalization) lets fixtures exercise the generic passes without TF ops.
