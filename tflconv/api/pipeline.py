@@ -117,6 +117,8 @@ QUANTIZATION_PASSES = frozenset(
         "modify-io-types",
         "quantize-dynamic-range",
         "quantize-float16",
+        "calibrate-lstm",
+        "quantize-lstm",
     }
 )
 """A user pipeline naming one of these brings its own quantization chain."""
@@ -143,7 +145,8 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
 
     dynamic   quantize-dynamic-range
     float16   quantize-float16
-    int8      calibrate, prepare-quantize, bias-correction, quantize[, modify-io-types]
+    int8      calibrate-lstm, calibrate, prepare-quantize, bias-correction, quantize-lstm,
+              quantize[, modify-io-types]
     int16x8   the same with prepare-quantize{activation=int16}
     """
     if q is None:
@@ -170,6 +173,10 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
         ]
     if q.bias_correction and not q.qat:
         passes.append(_make("bias-correction", per_channel=q.per_channel))
+    if not q.qat:  # fused LSTMs: the ranges inside the op on the float model, the op last
+        if activation == "int8":  # (LiteRT's LSTM has no 16x8 kernel: it stays float there)
+            passes.insert(0, _make("calibrate-lstm"))
+        passes.append(_make("quantize-lstm", activation=activation, keep_float=q.keep_float))
     passes.append(_make("quantize", per_channel=q.per_channel, integer_only=q.integer_only))
     if (q.input_type, q.output_type) != ("f32", "f32"):
         passes.append(_make("modify-io-types", input_type=q.input_type, output_type=q.output_type))

@@ -20,6 +20,7 @@ from . import (  # noqa: F401  (registers the passes)
     calibrate,
     fake_quant_ranges,
     io_types,
+    lstm,
     prepare,
     quantize_pass,
     weights,

@@ -12,6 +12,7 @@ What LiteRT runs (tflite/kernels/*.cc, XNNPACK's delegate), hence what is refuse
 | batch_matmul (constant RHS) | per tensor | no (the hybrid kernel takes int8) | no | yes |
 | gather (constant table) | per tensor: int8 GATHER + DEQUANTIZE of the rows (the official recipe) | per row: EMBEDDING_LOOKUP (per tensor: GATHER + DEQUANTIZE) | no | yes |
 | embedding_lookup | per row / tensor (hybrid) | per row / tensor | yes (2-D, builtin kernel) | yes |
+| unidirectional_sequence_lstm | per tensor, all 8 matrices or none (lstm.py) | no | no | no |
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from tflconv.dialects.tfl_traits import ACTIVATION_FUNCTIONS, DYNAMIC_RANGE
 
 from . import kernels
 from .common import CONSTANT, const_array, derived_location, new_constant, value_name
+from .lstm import LSTM, quantize_hybrid
 from .recipe import Recipe, WeightScheme
 
 BLOCKWISE_CONST = tfl.BLOCKWISE_CONST
@@ -89,6 +91,9 @@ def candidate_ops(module: Module) -> list[Operation]:
     constant table; a gather of activations is no embedding)."""
     out = []
     for op in module.walk():
+        if op.name == LSTM:
+            out.append(op)
+            continue
         slot = weight_slot(op)
         if slot is None:
             continue
@@ -166,6 +171,8 @@ class _Applier:
             return "kept float (recipe / keep-float)"
         if scheme.weights == "float16":
             return self._float16(op)
+        if op.name == LSTM:
+            return self._lstm(op, scheme)
         slot = weight_slot(op)
         assert slot is not None
         w = op.operands[slot.index]
@@ -193,6 +200,12 @@ class _Applier:
         if slot.asymmetric_inputs:
             op.attributes["asymmetric_quantize_inputs"] = True
         return None
+
+    def _lstm(self, op: Operation, scheme: WeightScheme) -> str | None:
+        """LiteRT's hybrid LSTM reads int8 weights with one scale per matrix."""
+        if scheme.dtype != "i8" or scheme.mode != "dynamic" or scheme.granularity == "block":
+            return f"the hybrid LSTM kernel reads int8 per-tensor weights only, not {scheme.describe()}"
+        return quantize_hybrid(op, self.min_elements, lambda w: self._integer(w, "i8", None))
 
     def _block(self, op: Operation, slot: WeightSlot, w: Value, block: int) -> str | None:
         if not slot.blockwise:
