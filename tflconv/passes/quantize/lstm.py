@@ -11,10 +11,12 @@ symmetric per tensor; the 4 biases int32 with scale input_scale x input-to-gate 
 (`derived_scale = {{0, k}}`: the kernel adds them to the input projection's accumulator); the
 output state (operand 18) int8 with the output's parameters (`restrict_scale = {{18, 0}}`); the
 cell state (operand 19) int16, zero point 0, scale a power of two covering the cell's range
-(`extend_to_power_of_two`: 2^ceil(log2 max|c|) / 32768); 5 intermediate tensors: 0-3 (the gate
-pre-activations) are read only with layer norm, the kernel uses Q3.12 (2^-12) without it, which
-they carry; 4 (the hidden state) is what the kernel rescales `o * act(c)` to before it becomes
-the output, so without a projection it has the output's parameters. The state fills become
+(`extend_to_power_of_two`: 2^ceil(log2 max|c|) / 32768, at least 2^0 / 32768: see
+`cell_scale`); 5 intermediate tensors: 0-3 (the gate pre-activations) are read only with layer
+norm (without it the kernel uses Q3.12 and they are empty float32 tensors, as the official
+writes them); 4 (the hidden state) is what the kernel rescales `o * tanh(c)` to before it
+becomes the output, so without a projection it has the output's parameters. The integer kernel
+always applies tanh: relu / relu6 LSTMs stay float in int8 models. The state fills become
 int8 / int16 fills of the states' zero (the output zero point, 0), still variable tensors
 rewritten on every invoke. LiteRT's kernel has no 16x8 path (its integer path reads an int8
 input; `quantizable_int16 = false` in the official tooling): in 16x8 models the LSTM stays float.
@@ -80,8 +82,16 @@ VARIABLE = "_is_variable"
 INTERMEDIATES = "_intermediates"
 """The writer's op attribute [(name, TensorType)] for intermediate tensors (tflite/writer.py;
 passes do not import the writer)."""
-GATE_SCALE = 2.0**-12
-"""The kernel's fixed Q3.12 scale of the gate pre-activations without layer norm."""
+INTERMEDIATE_NAMES = (
+    "input_to_input_intermediate",
+    "input_to_forget_intermediate",
+    "input_to_cell_intermediate",
+    "input_to_output_intermediate",
+    "effective_hidden_scale_intermediate",
+)
+"""The official names of the 5 intermediates (prepare_quantize_helper.h). Without layer norm the
+kernel reads only the last one's parameters (0-3 are empty float32 tensors, as the official
+converter writes them; the gates use the kernel's fixed Q3.12 scale)."""
 RANGE_ROWS = ("input gate", "forget gate", "cell gate", "output gate", "cell state", "hidden")
 
 RANGES_ATTR = declare_discardable(
@@ -239,11 +249,21 @@ def _params(lo: float, hi: float) -> QP:
     return QP(float(s), int(z))
 
 
-def cell_scale(lo: float, hi: float) -> float:
-    """The int16 cell state's power-of-two scale: 2^ceil(log2 max|c|) / 32768
-    (`PowerOfTwoBound` in prepare_quantize_helper; the kernel requires a power of two)."""
-    bound = max(abs(lo), abs(hi), 2.0**-15)
-    return 2.0 ** math.ceil(math.log2(bound)) / 32768.0
+CELL_BOUNDS = (1.0, 64.0)
+"""The cell ranges the integer kernel can represent: it computes tanh(c) with
+`ApplyTanh(15 + log2(cell scale))`, defined for 0..6 integer bits (other values leave the
+output unwritten), so the power-of-two bound is between 2^0 and 2^6."""
+
+
+def cell_scale(lo: float, hi: float) -> float | None:
+    """The int16 cell state's power-of-two scale, 2^ceil(log2 max|c|) / 32768 (`PowerOfTwoBound`
+    in prepare_quantize_helper), raised to 2^0 / 32768 when the cell stays within (-1, 1): the
+    official bound would give the kernel's tanh negative integer bits and a garbage output.
+    None when the cell exceeds 64 (no scale of the kernel covers it)."""
+    bound = 2.0 ** math.ceil(math.log2(max(abs(lo), abs(hi), 2.0**-15)))
+    if bound > CELL_BOUNDS[1]:
+        return None
+    return max(bound, CELL_BOUNDS[0]) / 32768.0
 
 
 class _LstmQuantizer:
@@ -287,6 +307,9 @@ class _LstmQuantizer:
         why = plain_form(op)
         if why is not None:
             return why
+        act = op.attributes.get("fused_activation_function", "TANH")
+        if act != "TANH":  # lstm_eval.cc: "unlike float/hybrid, the activation is always Tanh"
+            return f"the integer kernel always applies tanh, not {act}"
         stats = op.attributes.get(RANGES_ATTR)
         if stats is None:
             return "no ranges inside the LSTM (run calibrate-lstm after calibrate)"
@@ -299,8 +322,14 @@ class _LstmQuantizer:
             return out_qp
         block = op.parent
         assert block is not None
-        loc = op.location
-        if is_float(x):  # a float producer: quantize the input here
+        same = [
+            u.op.result
+            for u in x.uses
+            if u.op.name == "tfl.quantize" and _per_tensor(u.op.result, "i8") == in_qp
+        ]
+        if is_float(x) and same:  # prepare-quantize already quantizes it for another reader
+            x = same[0]
+        elif is_float(x):  # a float producer: quantize the input here
             q = Operation(
                 "tfl.quantize",
                 [x],
@@ -326,20 +355,22 @@ class _LstmQuantizer:
             t = TensorType(b.type.shape, "i32", QuantParams((float(scales[0]),), (0,)))
             op.set_operand(i, new_constant(op, q, t, b.name_hint, b.defining_op.location))  # type: ignore[union-attr]
         c_lo, c_hi = (float(v) for v in stats[4])
-        c_qp = QP(cell_scale(c_lo, c_hi), 0)
+        c_scale = cell_scale(c_lo, c_hi)
+        if c_scale is None:
+            return (
+                f"its cell state reaches {max(-c_lo, c_hi):.3g} (the integer kernel's limit is 64)"
+            )
+        c_qp = QP(c_scale, 0)
         for i, dtype, qp in ((OUTPUT_STATE, "i8", out_qp), (CELL_STATE, "i16", c_qp)):
             op.set_operand(i, _state(op, op.operands[i], dtype, qp))
         out = op.results[0]
         out.type = qtype(out.type, "i8", out_qp)
-        gate_qp = QP(GATE_SCALE, 0)
-        name = value_name(out, "/intermediate")
         op.attributes[INTERMEDIATES] = [
-            *((f"{name}_{g}", TensorType((), "i16", gate_qp.quant())) for g in "ifco"),
-            (f"{name}_hidden", TensorType((), "i8", out_qp.quant())),
+            *((value_name(out, f"/{n}"), TensorType((0,), "f32")) for n in INTERMEDIATE_NAMES[:4]),
+            (value_name(out, f"/{INTERMEDIATE_NAMES[4]}"), TensorType((0,), "i8", out_qp.quant())),
         ]
         op.attributes.pop(RANGES_ATTR, None)
         self._outputs(op, out_qp)
-        del loc
         return None
 
     @staticmethod
