@@ -269,6 +269,7 @@ def cell_scale(lo: float, hi: float) -> float | None:
 class _LstmQuantizer:
     def __init__(self, ranges: dict[Value, tuple[float, float]]) -> None:
         self.ranges = ranges
+        self.cache: dict[tuple[Any, ...], Value] = {}
 
     def input_params(self, op: Operation) -> tuple[Value, QP] | str:
         """The int8 input (an integer neighbour's value, else the float input to quantize)."""
@@ -342,18 +343,10 @@ class _LstmQuantizer:
         op.set_operand(0, x)
         w_scales: dict[int, float] = {}
         for i in WEIGHTS:
-            w = op.operands[i]
-            q, scales = kernels.quantize_weights_symmetric(np.asarray(const_array(w)), None, "i8")
-            w_scales[i] = float(scales.reshape(-1)[0])
-            t = TensorType(w.type.shape, "i8", QuantParams((w_scales[i],), (0,)))
-            op.set_operand(i, new_constant(op, q, t, w.name_hint, w.defining_op.location))  # type: ignore[union-attr]
+            op.set_operand(i, self._weight(op, op.operands[i]))
+            w_scales[i] = op.operands[i].type.quant.scale[0]  # type: ignore[union-attr]
         for i, wi in zip(BIASES, INPUT_WEIGHTS):
-            b = op.operands[i]
-            q, scales = kernels.quantize_bias(
-                np.asarray(const_array(b)), in_qp.scale, np.array([w_scales[wi]]), "i32"
-            )
-            t = TensorType(b.type.shape, "i32", QuantParams((float(scales[0]),), (0,)))
-            op.set_operand(i, new_constant(op, q, t, b.name_hint, b.defining_op.location))  # type: ignore[union-attr]
+            op.set_operand(i, self._bias(op, op.operands[i], in_qp.scale, w_scales[wi]))
         c_lo, c_hi = (float(v) for v in stats[4])
         c_scale = cell_scale(c_lo, c_hi)
         if c_scale is None:
@@ -372,6 +365,29 @@ class _LstmQuantizer:
         op.attributes.pop(RANGES_ATTR, None)
         self._outputs(op, out_qp)
         return None
+
+    def _weight(self, op: Operation, w: Value) -> Value:
+        """int8 symmetric per tensor (one constant per float constant, shared)."""
+        if (w,) not in self.cache:
+            q, scales = kernels.quantize_weights_symmetric(np.asarray(const_array(w)), None, "i8")
+            t = TensorType(w.type.shape, "i8", QuantParams((float(scales.reshape(-1)[0]),), (0,)))
+            anchor = w.defining_op
+            assert anchor is not None
+            self.cache[(w,)] = new_constant(anchor, q, t, w.name_hint, anchor.location)
+        return self.cache[(w,)]
+
+    def _bias(self, op: Operation, b: Value, s_in: float, s_w: float) -> Value:
+        """int32 at input scale x input-to-gate weight scale (operator_property.cc)."""
+        key = (b, s_in, s_w)
+        if key not in self.cache:
+            q, scales = kernels.quantize_bias(
+                np.asarray(const_array(b)), s_in, np.array([s_w]), "i32"
+            )
+            t = TensorType(b.type.shape, "i32", QuantParams((float(scales[0]),), (0,)))
+            anchor = b.defining_op
+            assert anchor is not None
+            self.cache[key] = new_constant(anchor, q, t, b.name_hint, anchor.location)
+        return self.cache[key]
 
     @staticmethod
     def _outputs(op: Operation, qp: QP) -> None:
