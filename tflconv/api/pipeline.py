@@ -147,7 +147,7 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
     float16   quantize-float16
     int8      calibrate-lstm, calibrate, prepare-quantize, bias-correction, quantize-lstm,
               quantize[, modify-io-types]
-    int16x8   the same with prepare-quantize{activation=int16}
+    int16x8   calibrate, prepare-quantize{activation=int16}, bias-correction, quantize[, ...]
     """
     if q is None:
         return []
@@ -173,10 +173,10 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
         ]
     if q.bias_correction and not q.qat:
         passes.append(_make("bias-correction", per_channel=q.per_channel))
-    if not q.qat:  # fused LSTMs: the ranges inside the op on the float model, the op last
-        if activation == "int8":  # (LiteRT's LSTM has no 16x8 kernel: it stays float there)
-            passes.insert(0, _make("calibrate-lstm"))
-        passes.append(_make("quantize-lstm", activation=activation, keep_float=q.keep_float))
+    if not q.qat and activation == "int8":  # fused LSTMs (LiteRT has no 16x8 LSTM kernel):
+        # their inner ranges from the float model, then the op once its neighbours are chosen
+        passes.insert(0, _make("calibrate-lstm"))
+        passes.append(_make("quantize-lstm", keep_float=q.keep_float))
     passes.append(_make("quantize", per_channel=q.per_channel, integer_only=q.integer_only))
     if (q.input_type, q.output_type) != ("f32", "f32"):
         passes.append(_make("modify-io-types", input_type=q.input_type, output_type=q.output_type))

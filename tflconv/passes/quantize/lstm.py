@@ -51,6 +51,7 @@ from tflconv.core.passes import Pass, PassContext, register_pass
 from tflconv.core.types import NO_VALUE_TYPE, QuantParams, TensorType
 
 from . import kernels
+from .calibrate import DATASET_KEY, input_specs
 from .common import (
     QP,
     RANGES_KEY,
@@ -181,8 +182,6 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 def calibrate_lstms(fn: Function, dataset: Any, runner: Any, module: Module) -> int:
     """Run the float module over `dataset`, keeping each plain LSTM's input, and put the
     reference ranges on the ops; the number of LSTMs calibrated."""
-    from .calibrate import input_specs  # calibrate imports bias_correction: keep that chain lazy
-
     ops = [op for op in fn.ops if op.name == LSTM and plain_form(op) is None]
     ops = [op for op in ops if is_float(op.operands[0])]
     if not ops:
@@ -224,7 +223,7 @@ class CalibrateLstm(Pass):
         fn = module.functions[0]
         if not any(op.name == LSTM for op in fn.ops):
             return False
-        dataset = ctx.data.get("representative_dataset")
+        dataset = ctx.data.get(DATASET_KEY)
         if dataset is None or ctx.runner is None:
             raise QuantizeError(
                 "calibrate-lstm needs a representative dataset and ctx.runner (as `calibrate`)"
