@@ -12,7 +12,12 @@ tf-keras. Rows:
   `api_implements` function) but not Keras 3's loop;
 
 each at batch 1 (`Input(batch_size=1)`) and with a dynamic batch (`Input((20, 16))`, run at
-batch 1). Latency is the median single-thread `invoke()` time over --runs runs (models timed in
+batch 1); then quantized rows (`int8`: full integer with float IO, calibrated on 32 samples;
+`dynamic`: dynamic range) for tflconv (`quantize-lstm`: LiteRT's 8x8_16 integer LSTM, or its
+hybrid kernel in dynamic range), tflconv with the LSTM kept float (`keep_float`), and the
+official converter on tf-keras. `lstm` is the fused LSTM's weight type (`-`: no fused op). In
+dynamic range LSTM(32) on 16 features stays float with both converters: its input matrices have
+512 < 1024 elements (`minimum_elements_for_weights`, all or nothing for an LSTM). Latency is the median single-thread `invoke()` time over --runs runs (models timed in
 alternating blocks so load drift hits all alike); `call 1` / `call 2` are the largest
 differences from Keras on two consecutive invokes of one interpreter on one input (the
 official fused op keeps its state in variable tensors between calls; tflconv's is rewritten to
@@ -61,19 +66,48 @@ def tf_keras_model(batch: int | None, weights: list[np.ndarray]) -> Any:
     return model
 
 
-def tflconv_convert(model: Any, fuse: bool) -> bytes:
+def calibration() -> list[np.ndarray]:
+    rng = np.random.default_rng(2)
+    return [rng.standard_normal((1, T, F)).astype(np.float32) for _ in range(32)]
+
+
+def tflconv_convert(model: Any, fuse: bool, mode: str = "float", lstm_float: bool = False) -> bytes:
+    import tflconv
     from tflconv.api.converter import convert
     from tflconv.passes import DEFAULT_PIPELINE
 
-    if fuse:
-        return convert(model)
-    return convert(model, pipeline=DEFAULT_PIPELINE.replace("fuse-recurrent,", ""))
+    if mode == "float":
+        if fuse:
+            return convert(model)
+        return convert(model, pipeline=DEFAULT_PIPELINE.replace("fuse-recurrent,", ""))
+    conv = tflconv.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    if mode == "int8":
+        conv.representative_dataset = calibration()
+    if lstm_float:
+        conv.keep_float = ["tfl.unidirectional_sequence_lstm"]
+    return conv.convert()
 
 
-def official_convert(model: Any) -> bytes:
+def official_convert(model: Any, mode: str = "float") -> bytes:
     import tensorflow as tf
 
-    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    if mode != "float":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if mode == "int8":
+        conv.representative_dataset = lambda: ([d] for d in calibration())
+    return conv.convert()
+
+
+def lstm_weights(tflite: bytes) -> str:
+    """The fused LSTM's weight type (i8 / f32), '-' without one."""
+    from tflconv.tflite.reader import read_flatbuffer
+
+    for op in read_flatbuffer(tflite).walk():
+        if op.name == "tfl.unidirectional_sequence_lstm":
+            return op.operands[1].type.dtype
+    return "-"
 
 
 def interpreter(tflite: bytes, x: np.ndarray) -> Any:
@@ -134,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=2000)
     p.add_argument("--json", type=Path, help="also write the rows as JSON")
+    p.add_argument("--no-quantized", dest="quantized", action="store_false", help="float rows only")
     args = p.parse_args(argv)
 
     x = np.random.default_rng(1).standard_normal((1, T, F)).astype(np.float32)
@@ -149,6 +184,23 @@ def main(argv: list[str] | None = None) -> int:
             ("official", "tf-keras", lambda tk=tk: official_convert(tk)),
             ("official", "Keras 3", lambda k3=k3: official_convert(k3)),
         ]
+        if batch == 1 and args.quantized:
+            candidates += [
+                ("tflconv int8", "Keras 3", lambda k3=k3: tflconv_convert(k3, True, "int8")),
+                ("tflconv int8", "tf-keras", lambda tk=tk: tflconv_convert(tk, True, "int8")),
+                (
+                    "int8 lstm f32",
+                    "Keras 3",
+                    lambda k3=k3: tflconv_convert(k3, True, "int8", lstm_float=True),
+                ),
+                ("official int8", "tf-keras", lambda tk=tk: official_convert(tk, "int8")),
+                ("tflconv dynamic", "Keras 3", lambda k3=k3: tflconv_convert(k3, True, "dynamic")),
+                ("official dynamic", "tf-keras", lambda tk=tk: official_convert(tk, "dynamic")),
+            ]
+        elif args.quantized:
+            candidates.append(
+                ("tflconv int8", "Keras 3", lambda k3=k3: tflconv_convert(k3, True, "int8"))
+            )
         for converter, source, make in candidates:
             row: dict[str, Any] = {"converter": converter, "model": source, "batch": batch_name}
             try:
@@ -159,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         done = [r for r in rows if r["batch"] == batch_name and "tflite" in r]
         for r in done:
             r["ops"] = op_count(r["tflite"])
+            r["kb"] = len(r["tflite"]) / 1024
+            r["lstm"] = lstm_weights(r["tflite"])
             r["call 1"], r["call 2"] = two_calls(r["tflite"], x, expected)
         times = time_invokes([interpreter(r["tflite"], x) for r in done], args.runs)
         for r, t in zip(done, times):
@@ -176,8 +230,8 @@ def main(argv: list[str] | None = None) -> int:
         None,
     )
     header = (
-        f"{'converter':<15} {'model':<9} {'batch':<14} {'ops':>4} {'latency ms':>11} "
-        f"{'/ official':>11} {'call 1':>9} {'call 2':>9}  status"
+        f"{'converter':<16} {'model':<9} {'batch':<14} {'ops':>4} {'KB':>6} {'lstm':>4} "
+        f"{'latency ms':>11} {'/ official':>11} {'call 1':>9} {'call 2':>9}  status"
     )
     print(f"LSTM({UNITS}) -> Dense({OUT}), input {T}x{F}, {args.runs} invokes, 1 thread")
     print(header)
@@ -185,14 +239,15 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         if "latency_ms" not in r:
             print(
-                f"{r['converter']:<15} {r['model']:<9} {r['batch']:<14} {'-':>4} {'-':>11} "
-                f"{'-':>11} {'-':>9} {'-':>9}  fails: {r.get('status', '')}"
+                f"{r['converter']:<16} {r['model']:<9} {r['batch']:<14} {'-':>4} {'-':>6} "
+                f"{'-':>4} {'-':>11} {'-':>11} {'-':>9} {'-':>9}  fails: {r.get('status', '')}"
             )
             continue
         ratio = f"{r['latency_ms'] / base:.2f}x" if base else "-"
         print(
-            f"{r['converter']:<15} {r['model']:<9} {r['batch']:<14} {r['ops']:>4} "
-            f"{r['latency_ms']:>11.4f} {ratio:>11} {r['call 1']:>9.2g} {r['call 2']:>9.2g}  ok"
+            f"{r['converter']:<16} {r['model']:<9} {r['batch']:<14} {r['ops']:>4} "
+            f"{r['kb']:>6.1f} {r['lstm']:>4} {r['latency_ms']:>11.4f} {ratio:>11} "
+            f"{r['call 1']:>9.2g} {r['call 2']:>9.2g}  ok"
         )
     print(f"\n(command: python benchmarks/recurrent.py --runs {args.runs})")
     if args.json:
