@@ -294,3 +294,26 @@ def test_against_official_converter() -> None:
     )
     print(f"int8 LSTM error: tflconv {error:.2e}, official {theirs_error:.2e}")
     assert error <= max(2 * theirs_error, 0.01 * float(np.abs(expected).max()))
+
+
+def test_int8_with_hybrid_lstm() -> None:
+    """`quantize-lstm{kernel=hybrid}`: an int8 model whose LSTM runs LiteRT's hybrid kernel
+    (int8 weights, float activations between the neighbours' dequantize / quantize)."""
+    model = _model("sequences")
+    x = _test_input("sequences")
+    expected = np.asarray(model(x))
+    tflite = _convert(
+        model,
+        "int8",
+        "sequences",
+        pipeline="default,calibrate,prepare-quantize,quantize-lstm{kernel=hybrid},quantize",
+    )
+    (op,) = _lstms(tflite)
+    assert op.operands[0].type.dtype == "f32" and op.results[0].type.dtype == "f32"
+    assert all(op.operands[i].type.dtype == "i8" for i in WEIGHTS)
+    assert op.attributes["asymmetric_quantize_inputs"] is True
+    from tflconv.tflite.reader import read_flatbuffer
+
+    (fc,) = [o for o in read_flatbuffer(tflite).walk() if o.name == "tfl.fully_connected"]
+    assert fc.operands[0].type.dtype == "i8"  # the rest of the model is integer
+    assert _check_runs(tflite, x, expected) <= 0.02 * float(np.abs(expected).max())

@@ -342,7 +342,7 @@ class _LstmQuantizer:
         op.set_operand(0, x)
         w_scales: dict[int, float] = {}
         for i in WEIGHTS:
-            op.set_operand(i, self._weight(op, op.operands[i]))
+            op.set_operand(i, self.weight(op, op.operands[i]))
             w_scales[i] = op.operands[i].type.quant.scale[0]  # type: ignore[union-attr]
         for i, wi in zip(BIASES, INPUT_WEIGHTS):
             op.set_operand(i, self._bias(op, op.operands[i], in_qp.scale, w_scales[wi]))
@@ -365,7 +365,7 @@ class _LstmQuantizer:
         self._outputs(op, out_qp)
         return None
 
-    def _weight(self, op: Operation, w: Value) -> Value:
+    def weight(self, op: Operation, w: Value) -> Value:
         """int8 symmetric per tensor (one constant per float constant, shared)."""
         if (w,) not in self.cache:
             q, scales = kernels.quantize_weights_symmetric(np.asarray(const_array(w)), None, "i8")
@@ -454,6 +454,10 @@ class QuantizeLstm(Pass):
     """The model's activations: int16 (16x8) leaves the LSTM float (no 16x8 kernel)."""
     keep_float: tuple[str, ...] = ()
     """LSTMs to keep in float (names or regexes, as in prepare-quantize)."""
+    kernel: Literal["integer", "hybrid"] = "integer"
+    """integer: the 8x8_16 kernel (the official recipe; in LiteRT 2.3 on x86 ~7x slower than
+    the float LSTM); hybrid: int8 weights for the hybrid kernel between the neighbours'
+    quantize / dequantize (float activations: not for integer-only models; as fast as float)."""
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         lstms = [op for fn in module.functions for op in fn.ops if op.name == LSTM]
@@ -468,13 +472,15 @@ class QuantizeLstm(Pass):
         q = _LstmQuantizer(ctx.data.get(RANGES_KEY) or {})
         n = 0
         for op in lstms:
-            if self.activation == "int16":
-                why: str | None = (
+            if matcher.matches(op):
+                why: str | None = "kept float (keep-float)"
+            elif self.kernel == "hybrid":
+                why = quantize_hybrid(op, 0, lambda w, op=op: q.weight(op, w))
+            elif self.activation == "int16":
+                why = (
                     "LiteRT's UNIDIRECTIONAL_SEQUENCE_LSTM has no 16x8 kernel (its integer path "
                     "reads int8 activations)"
                 )
-            elif matcher.matches(op):
-                why = "kept float (keep-float)"
             else:
                 why = q.quantize(op)
             if why is None:
