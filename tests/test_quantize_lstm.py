@@ -177,6 +177,14 @@ def test_dynamic_range(kind: str) -> None:
     assert error <= 0.01 * float(np.abs(expected).max())
 
 
+def test_int8_from_a_one_shot_iterator() -> None:
+    """calibrate-lstm reads the representative dataset before calibrate: an iterator is kept
+    for calibrate (as a list), not exhausted."""
+    model = _model("last", units=8)
+    tflite = _convert(model, "int8", representative_dataset=iter(_samples("last")))
+    _assert_integer_lstm(_lstms(tflite)[0])
+
+
 def test_dynamic_range_small_lstm_stays_float() -> None:
     """All or nothing: a 16 x 8 input matrix (< 1024 elements) keeps every weight float."""
     model = _model("last", units=8)

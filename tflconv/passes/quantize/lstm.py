@@ -228,6 +228,9 @@ class CalibrateLstm(Pass):
             raise QuantizeError(
                 "calibrate-lstm needs a representative dataset and ctx.runner (as `calibrate`)"
             )
+        if hasattr(dataset, "__next__"):  # a one-shot iterator: `calibrate` needs it too
+            dataset = list(dataset)
+            ctx.data[DATASET_KEY] = dataset
         n = calibrate_lstms(fn, dataset, ctx.runner, module)
         ctx.stats["LSTMs calibrated"] += n
         return n > 0
