@@ -93,7 +93,6 @@ INTERMEDIATE_NAMES = (
 """The official names of the 5 intermediates (prepare_quantize_helper.h). Without layer norm the
 kernel reads only the last one's parameters (0-3 are empty float32 tensors, as the official
 converter writes them; the gates use the kernel's fixed Q3.12 scale)."""
-RANGE_ROWS = ("input gate", "forget gate", "cell gate", "output gate", "cell state", "hidden")
 
 RANGES_ATTR = declare_discardable(
     DiscardableAttr(
@@ -315,7 +314,7 @@ class _LstmQuantizer:
             return f"the integer kernel always applies tanh, not {act}"
         stats = op.attributes.get(RANGES_ATTR)
         if stats is None:
-            return "no ranges inside the LSTM (run calibrate-lstm after calibrate)"
+            return "no ranges inside the LSTM (calibrate-lstm runs on the float model first)"
         got = self.input_params(op)
         if isinstance(got, str):
             return got
