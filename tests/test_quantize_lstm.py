@@ -325,3 +325,33 @@ def test_int8_with_hybrid_lstm() -> None:
     (fc,) = [o for o in read_flatbuffer(tflite).walk() if o.name == "tfl.fully_connected"]
     assert fc.operands[0].type.dtype == "i8"  # the rest of the model is integer
     assert _check_runs(tflite, x, expected) <= 0.02 * float(np.abs(expected).max())
+
+
+def test_dynamic_range_against_official_converter() -> None:
+    """tf-keras LSTM(64) in dynamic range: the official converter and tflconv give the LSTM
+    the same int8 per-tensor weights (same scales) and asymmetric_quantize_inputs."""
+    tf_keras = pytest.importorskip("tf_keras")
+    from tflconv.tflite.reader import read_flatbuffer
+
+    tf_keras.utils.set_random_seed(1)
+    inp = tf_keras.Input((T, F), batch_size=1)
+    model = tf_keras.Model(inp, tf_keras.layers.Dense(4)(tf_keras.layers.LSTM(U)(inp)))
+    official = tf.lite.TFLiteConverter.from_keras_model(model)
+    official.optimizations = [tf.lite.Optimize.DEFAULT]
+    try:
+        theirs = official.convert()
+    except Exception as e:  # noqa: BLE001  (any failure of the official converter: skip)
+        pytest.skip(f"the official converter fails: {str(e)[:200]}")
+    ours = _convert(model, "dynamic")
+    (op_ours,) = _lstms(ours)
+    (op_theirs,) = [op for op in read_flatbuffer(theirs).walk() if op.name == LSTM_OP]
+    for i in WEIGHTS:
+        a, b = op_ours.operands[i].type, op_theirs.operands[i].type
+        assert a.dtype == b.dtype == "i8"
+        assert a.quant.scale == pytest.approx(b.quant.scale, rel=1e-6), i
+    for i in BIASES:
+        assert op_ours.operands[i].type.dtype == op_theirs.operands[i].type.dtype == "f32"
+    flag = "asymmetric_quantize_inputs"
+    assert op_ours.attributes[flag] is op_theirs.attributes[flag] is True
+    x = _samples("last")[0]
+    assert _check_runs(ours, x, np.asarray(model(x))) <= 0.01 * float(np.abs(model(x)).max())
