@@ -214,7 +214,7 @@ def _copy(view: np.ndarray | None) -> np.ndarray | None:
 class CalibrateLstm(Pass):
     """Run the float model (ctx.runner) over ctx.data["representative_dataset"] and put the
     ranges inside each fused LSTM (gates, cell and hidden state, from a NumPy reference of the
-    cell on the op's recorded input) on the op as `quant.lstm_ranges`."""
+    cell on the op's recorded input) on the op as `_quant.lstm_ranges`."""
 
     name: ClassVar[str] = "calibrate-lstm"
 
