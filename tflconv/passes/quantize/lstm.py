@@ -24,11 +24,15 @@ input; `quantizable_int16 = false` in the official tooling): in 16x8 models the 
 The cell state and the gates are inside the op, invisible to `calibrate`: `calibrate-lstm` runs
 the float model (ctx.runner) over the representative dataset, keeps each LSTM's input and
 computes the cell with the NumPy reference below; the ranges go on the op as
-`quant.lstm_ranges` (gates i, f, c, o pre-activations, cell state, hidden state). The input and
+`_quant.lstm_ranges` (gates i, f, c, o pre-activations, cell state, hidden state; private: the
+writer ignores it when `calibrate` writes the model, which is why calibrate-lstm runs first,
+on the float model). The input and
 output parameters are the ones `prepare-quantize` gave the LSTM's neighbours (the int8 value
 behind a `tfl.dequantize` feeding it, the `tfl.quantize` reading its output), else the
 calibration ranges it consumed (`ctx.data["calibration_ranges"]`); those quantize / dequantize
-pairs are folded away.
+pairs are folded away. `quantize-lstm{kernel=hybrid}` instead gives the LSTM int8 weights for
+the hybrid kernel inside an int8 model (the integer kernel is ~7x slower than float in LiteRT
+2.3 on x86).
 
 **Dynamic range (hybrid kernel).** As the official `prepare_quantize_dynamic_range.cc`: the 8
 weight matrices int8 symmetric per tensor (the hybrid kernel reads one scale per matrix),
