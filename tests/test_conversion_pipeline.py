@@ -78,7 +78,8 @@ def test_the_config_shapes_the_pipeline():
         "select-tf-ops{user-ops=[MyOp]},custom-ops,canonicalize,fuse,simplify-tfl,cse,"
         "fuse-recurrent,dce,"
         "check-tflite-legal{target-ops=[TFLITE_BUILTINS,SELECT_TF_OPS] allow-custom-ops=true "
-        "select-user-ops=[MyOp]},calibrate,prepare-quantize,bias-correction,quantize"
+        "select-user-ops=[MyOp]},calibrate-lstm,calibrate,prepare-quantize,bias-correction,"
+        "quantize-lstm,quantize"
     )
     only_select = format_pipeline(conversion_pipeline(ConversionConfig(target_ops=(S,))))
     assert "legalize-tf" not in only_select and only_select.startswith("canonicalize,select-")
@@ -141,8 +142,8 @@ def test_each_recipe_is_a_chain_of_passes():
         "calibrate,prepare-quantize{activation=int16},quantize{integer-only=true}"
     )
     assert chain(mode="int8", per_channel=False, input_type="i8", output_type="ui8") == (
-        "calibrate,prepare-quantize,bias-correction{per-channel=false},"
-        "quantize{per-channel=false},modify-io-types{input-type=i8 output-type=ui8}"
+        "calibrate-lstm,calibrate,prepare-quantize,bias-correction{per-channel=false},"
+        "quantize-lstm,quantize{per-channel=false},modify-io-types{input-type=i8 output-type=ui8}"
     )
 
 
