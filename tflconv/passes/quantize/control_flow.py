@@ -1,0 +1,162 @@
+"""Quantization across WHILE / IF boundaries: which values must share one scale, and with
+which range.
+
+A loop-carried value is one tensor in LiteRT seen from five places: the WHILE operand, the cond
+and body arguments, the body result and the WHILE result (an IF: its operand and both branches'
+arguments; its result and both branches' results). LiteRT's WHILE / IF kernels copy tensors of
+any type without requantizing, so all five must have the same parameters. `loop_boundary`
+groups them (union-find: a value in two slots joins both groups), takes the union of the
+members' calibrated ranges (constants count with their own min/max), as the official
+converter merges the statistics of a loop's operands and results, and writes that range on every
+member's type. `prepare-quantize` then gives each group one set of parameters: the arguments
+and control-flow results are fixed to them, and a value reaching a WHILE / IF operand or a body
+/ branch result with other parameters (or in float) gets a (re)quantize there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from tflconv.core.ir import Function, Module, Operation, Value
+from tflconv.core.types import SymbolRef
+
+from . import kernels
+from .calibrate_loops import CONTROL_FLOW
+from .common import calibrated_range, const_array, is_float, with_range
+
+Slot = tuple[Operation, int]
+"""An operand of a control-flow op or of a callee's func.return."""
+
+
+@dataclass
+class LoopBoundary:
+    fixed: dict[Value, tuple[float, float]] = field(default_factory=dict)
+    """Callee arguments and control-flow results: their parameters come from this range."""
+    uses: dict[Slot, tuple[float, float]] = field(default_factory=dict)
+    """Operands that must carry the parameters of this range (WHILE / IF operands, callee
+    results)."""
+    float_slots: set[Operation] = field(default_factory=set)
+    """Control-flow ops that still carry float values (a slot without any range)."""
+
+    def fixed_in(self, fn: Function) -> dict[Value, tuple[float, float]]:
+        values = set(fn.args) | {r for op in fn.ops for r in op.results}
+        return {v: r for v, r in self.fixed.items() if v in values}
+
+    def uses_in(self, fn: Function) -> dict[Slot, tuple[float, float]]:
+        ops = set(fn.ops)
+        return {s: r for s, r in self.uses.items() if s[0] in ops}
+
+
+class _UnionFind:
+    def __init__(self) -> None:
+        self.parent: dict[Value, Value] = {}
+
+    def find(self, v: Value) -> Value:
+        self.parent.setdefault(v, v)
+        while self.parent[v] is not v:
+            self.parent[v] = self.parent[self.parent[v]]
+            v = self.parent[v]
+        return v
+
+    def union(self, values: list[Value]) -> None:
+        root = self.find(values[0])
+        for v in values[1:]:
+            other = self.find(v)
+            if other is not root:
+                self.parent[other] = root
+
+
+def _function(module: Module, op: Operation, key: str) -> Function | None:
+    ref = op.attributes.get(key)
+    if not isinstance(ref, SymbolRef):
+        return None
+    try:
+        return module.function(ref.name)
+    except KeyError:
+        return None
+
+
+_Carried = tuple[list[Value], list[Value], list[Slot]]
+
+
+def _slots(module: Module, op: Operation) -> list[_Carried] | None:
+    """Each carried tensor of a WHILE / IF: its values, those defined by the boundary (callee
+    arguments, the op's result) and the operand slots that pass it on."""
+    a, b = (_function(module, op, key) for key in CONTROL_FLOW[op.name])
+    if a is None or b is None:
+        return None
+    out = []
+    if op.name == "tfl.while":
+        cond, body = a, b
+        ret = body.return_op
+        for i, (x, r) in enumerate(zip(op.operands, op.results)):
+            if i >= len(cond.args) or i >= len(body.args) or i >= ret.num_operands:
+                return None
+            fixed = [cond.args[i], body.args[i], r]
+            out.append(([x, ret.operands[i], *fixed], fixed, [(op, i), (ret, i)]))
+        return out
+    then, els = a, b
+    for i, x in enumerate(op.operands[1:]):
+        if i >= len(then.args) or i >= len(els.args):
+            return None
+        fixed = [then.args[i], els.args[i]]
+        out.append(([x, *fixed], fixed, [(op, i + 1)]))
+    rets = (then.return_op, els.return_op)
+    for j, r in enumerate(op.results):
+        if any(j >= ret.num_operands for ret in rets):
+            return None
+        returned = [ret.operands[j] for ret in rets]
+        out.append(([r, *returned], [r], [(ret, j) for ret in rets]))
+    return out
+
+
+def _range_of(v: Value) -> tuple[float, float] | None:
+    arr = const_array(v)
+    if arr is not None:
+        lo, hi, _ = kernels.minmax(np.asarray(arr, np.float32))
+        return (float(lo), float(hi)) if lo <= hi else None
+    r = calibrated_range(v)
+    return r if r is not None and r[0] <= r[1] else None
+
+
+def loop_boundary(module: Module) -> LoopBoundary:
+    """Group the values each WHILE / IF carries, put the union of their ranges on every member
+    and say which values are fixed to it and which operands must carry it."""
+    groups = _UnionFind()
+    carried: list[tuple[Operation, _Carried]] = []
+    for op in module.walk():
+        if op.name not in CONTROL_FLOW:
+            continue
+        slots = _slots(module, op)
+        if slots is None:
+            continue
+        for values, fixed, uses in slots:
+            # only float tensors are quantized (i32 counters, bool predicates stay)
+            if all(is_float(v) for v in values):
+                groups.union(values)
+                carried.append((op, (values, fixed, uses)))
+    members: dict[Value, list[Value]] = {}
+    for v in list(groups.parent):
+        members.setdefault(groups.find(v), []).append(v)
+    union: dict[Value, tuple[float, float]] = {}
+    for root, values in members.items():
+        found = [r for r in map(_range_of, values) if r is not None]
+        # a group of constants only (or with no calibrated member) stays float
+        if found and any(const_array(v) is None and calibrated_range(v) for v in values):
+            union[root] = (min(r[0] for r in found), max(r[1] for r in found))
+    out = LoopBoundary()
+    for op, (values, fixed, uses) in carried:
+        r = union.get(groups.find(values[0]))
+        if r is None:
+            out.float_slots.add(op)
+            continue
+        for v in values:
+            if const_array(v) is None:
+                v.type = with_range(v.type, *r)
+        for v in fixed:
+            out.fixed[v] = r
+        for slot in uses:
+            out.uses[slot] = r
+    return out
