@@ -5,10 +5,10 @@ A loop-carried value is one tensor in LiteRT seen from five places: the WHILE op
 and body arguments, the body result and the WHILE result (an IF: its operand and both branches'
 arguments; its result and both branches' results). LiteRT's WHILE / IF kernels copy tensors of
 any type without requantizing, so all five must have the same parameters. `loop_boundary`
-groups them (union-find: a value in two slots joins both groups), takes the union of the
-members' calibrated ranges (constants count with their own min/max), as the official
-converter merges the statistics of a loop's operands and results, and writes that range on every
-member's type. `prepare-quantize` then gives each group one set of parameters: the arguments
+groups them (union-find over the callee arguments and control-flow results: a function run by
+two ops joins their groups), takes the union of the members' calibrated ranges (constants count
+with their own min/max), as the official converter merges the statistics of a loop's operands
+and results, and writes that range on every member's type. `prepare-quantize` then gives each group one set of parameters: the arguments
 and control-flow results are fixed to them, and a value reaching a WHILE / IF operand or a body
 / branch result with other parameters (or in float) gets a (re)quantize there.
 """
@@ -135,25 +135,39 @@ def loop_boundary(module: Module) -> LoopBoundary:
         for values, fixed, uses in slots:
             # only float tensors are quantized (i32 counters, bool predicates stay)
             if all(is_float(v) for v in values):
-                groups.union(values)
+                # Only the values the boundary defines must be one tensor type (a callee run
+                # by two ops joins their groups); an operand or a returned value is converted
+                # at its slot if needed, so one zero constant starting both h and c of an
+                # LSTM does not tie their scales.
+                groups.union(fixed)
                 carried.append((op, (values, fixed, uses)))
-    members: dict[Value, list[Value]] = {}
-    for v in list(groups.parent):
-        members.setdefault(groups.find(v), []).append(v)
-    union: dict[Value, tuple[float, float]] = {}
-    for root, values in members.items():
-        found = [r for r in map(_range_of, values) if r is not None]
-        # a group of constants only (or with no calibrated member) stays float
-        if found and any(const_array(v) is None and calibrated_range(v) for v in values):
-            union[root] = (min(r[0] for r in found), max(r[1] for r in found))
+    found: dict[Value, list[tuple[float, float]]] = {}
+    calibrated: set[Value] = set()
+    owners: dict[Value, set[Value]] = {}  # value -> the groups it is a member of
+    for _, (values, fixed, _) in carried:
+        root = groups.find(fixed[0])
+        for v in values:
+            r = _range_of(v)
+            if r is not None:
+                found.setdefault(root, []).append(r)
+                if const_array(v) is None:
+                    calibrated.add(root)
+            owners.setdefault(v, set()).add(root)
+    # a group without any calibrated member (constants only, or no range) stays float
+    union = {
+        root: (min(r[0] for r in rs), max(r[1] for r in rs))
+        for root, rs in found.items()
+        if root in calibrated
+    }
     out = LoopBoundary()
     for op, (values, fixed, uses) in carried:
-        r = union.get(groups.find(values[0]))
+        r = union.get(groups.find(fixed[0]))
         if r is None:
             out.float_slots.add(op)
             continue
         for v in values:
-            if const_array(v) is None:
+            # a value passed in two groups keeps its own range (converted at each slot)
+            if const_array(v) is None and len(owners[v]) == 1:
                 v.type = with_range(v.type, *r)
         for v in fixed:
             out.fixed[v] = r
