@@ -8,7 +8,10 @@ any type without requantizing, so all five must have the same parameters. `loop_
 groups them (union-find over the callee arguments and control-flow results: a function run by
 two ops joins their groups), takes the union of the members' calibrated ranges (constants count
 with their own min/max), as the official converter merges the statistics of a loop's operands
-and results, and writes that range on every member's type. `prepare-quantize` then gives each group one set of parameters: the arguments
+and results, and writes that range on every member's type. A group fed by a fixed-range result
+(the tanh / logistic state of a SimpleRNN or GRU, directly or through a reshape) takes that
+op's required parameters instead, when the union range fits in them: the body then returns
+the op's result as it is, with no requantize per iteration. `prepare-quantize` then gives each group one set of parameters: the arguments
 and control-flow results are fixed to them, and a value reaching a WHILE / IF operand or a body
 / branch result with other parameters (or in float) gets a (re)quantize there.
 """
@@ -21,30 +24,33 @@ import numpy as np
 
 from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.types import SymbolRef
+from tflconv.dialects.tfl_traits import FIXED_OUTPUT, SAME_SCALE
 
 from . import kernels
 from .calibrate_loops import CONTROL_FLOW
-from .common import calibrated_range, const_array, is_float, with_range
+from .common import QP, calibrated_range, const_array, is_float, with_range
 
 Slot = tuple[Operation, int]
 """An operand of a control-flow op or of a callee's func.return."""
+Spec = tuple[float, float] | QP
+"""What a carried group's parameters come from: its union range, or given parameters."""
 
 
 @dataclass
 class LoopBoundary:
-    fixed: dict[Value, tuple[float, float]] = field(default_factory=dict)
+    fixed: dict[Value, Spec] = field(default_factory=dict)
     """Callee arguments and control-flow results: their parameters come from this range."""
-    uses: dict[Slot, tuple[float, float]] = field(default_factory=dict)
+    uses: dict[Slot, Spec] = field(default_factory=dict)
     """Operands that must carry the parameters of this range (WHILE / IF operands, callee
     results)."""
     float_slots: set[Operation] = field(default_factory=set)
     """Control-flow ops that still carry float values (a slot without any range)."""
 
-    def fixed_in(self, fn: Function) -> dict[Value, tuple[float, float]]:
+    def fixed_in(self, fn: Function) -> dict[Value, Spec]:
         values = set(fn.args) | {r for op in fn.ops for r in op.results}
         return {v: r for v, r in self.fixed.items() if v in values}
 
-    def uses_in(self, fn: Function) -> dict[Slot, tuple[float, float]]:
+    def uses_in(self, fn: Function) -> dict[Slot, Spec]:
         ops = set(fn.ops)
         return {s: r for s, r in self.uses.items() if s[0] in ops}
 
@@ -121,7 +127,37 @@ def _range_of(v: Value) -> tuple[float, float] | None:
     return r if r is not None and r[0] <= r[1] else None
 
 
-def loop_boundary(module: Module) -> LoopBoundary:
+def _fixed_source(v: Value, dtype: str) -> tuple[float, int] | None:
+    """The required (scale, zero point) of the fixed-range op `v` comes from, through
+    single-operand same-scale ops (reshape, squeeze, ...)."""
+    for _ in range(16):
+        op = v.defining_op
+        if op is None:
+            return None
+        fixed = FIXED_OUTPUT.get(op.name, {}).get(dtype)
+        if fixed is not None:
+            return fixed
+        floats = [x for x in op.operands if is_float(x) and const_array(x) is None]
+        if op.name not in SAME_SCALE or len(floats) != 1:
+            return None
+        v = floats[0]
+    return None
+
+
+def _given_params(values: list[Value], r: tuple[float, float], dtype: str) -> QP | None:
+    """The parameters of the fixed-range op feeding the group, if they hold its range."""
+    found = {f for f in (_fixed_source(v, dtype) for v in values) if f is not None}
+    if len(found) != 1:
+        return None
+    scale, zp = found.pop()
+    info = np.iinfo(np.int8 if dtype == "i8" else np.int16)
+    lo, hi = (info.min - zp) * scale, (info.max - zp) * scale
+    if not (lo - scale <= r[0] and r[1] <= hi + scale):  # a saturated 1.0 rounds to hi
+        return None
+    return QP(float(np.float32(scale)), int(zp))
+
+
+def loop_boundary(module: Module, dtype: str = "i8") -> LoopBoundary:
     """Group the values each WHILE / IF carries, put the union of their ranges on every member
     and say which values are fixed to it and which operands must carry it."""
     groups = _UnionFind()
@@ -144,8 +180,10 @@ def loop_boundary(module: Module) -> LoopBoundary:
     found: dict[Value, list[tuple[float, float]]] = {}
     calibrated: set[Value] = set()
     owners: dict[Value, set[Value]] = {}  # value -> the groups it is a member of
+    members: dict[Value, list[Value]] = {}
     for _, (values, fixed, _) in carried:
         root = groups.find(fixed[0])
+        members.setdefault(root, []).extend(values)
         for v in values:
             r = _range_of(v)
             if r is not None:
@@ -159,9 +197,14 @@ def loop_boundary(module: Module) -> LoopBoundary:
         for root, rs in found.items()
         if root in calibrated
     }
+    spec: dict[Value, Spec] = {}
+    for root, r in union.items():
+        given = _given_params(members[root], r, dtype)
+        spec[root] = r if given is None else given
     out = LoopBoundary()
     for op, (values, fixed, uses) in carried:
-        r = union.get(groups.find(fixed[0]))
+        root = groups.find(fixed[0])
+        r = union.get(root)
         if r is None:
             out.float_slots.add(op)
             continue
@@ -170,7 +213,7 @@ def loop_boundary(module: Module) -> LoopBoundary:
             if const_array(v) is None and len(owners[v]) == 1:
                 v.type = with_range(v.type, *r)
         for v in fixed:
-            out.fixed[v] = r
+            out.fixed[v] = spec[root]
         for slot in uses:
-            out.uses[slot] = r
+            out.uses[slot] = spec[root]
     return out

@@ -61,7 +61,7 @@ from .common import (
     summary,
     value_name,
 )
-from .control_flow import LoopBoundary, loop_boundary
+from .control_flow import LoopBoundary, Spec, loop_boundary
 from .fake_quant_ranges import FAKE_QUANT_VALUES
 from .ops import prefer_result_scale
 
@@ -240,6 +240,10 @@ class _FunctionQuantizer:
             s, z = kernels.affine_params(lo, hi, "i8", legacy_float_scale=self.legacy_float_scale)
         return QP(float(s), int(z))
 
+    def _spec_params(self, spec: Spec) -> QP:
+        """The parameters of a carried group (control_flow.py): given, or from its range."""
+        return spec if isinstance(spec, QP) else self._from_range(*spec)
+
     def _redundant_ranges(self, same: list[Operation]) -> set[Value]:
         """The calibrated ranges `RemoveRedundantStatsOps` drops, so that one range rules each
         same-scale chain: forward, the result of a single-operand same-scale op (pooling,
@@ -290,8 +294,8 @@ class _FunctionQuantizer:
         for v in members:
             if v in ranges:
                 self.params[v] = self._from_range(*ranges[v])
-        for v, r in self.fixed.items():
-            self.params[v] = self._from_range(*r)
+        for v, spec in self.fixed.items():
+            self.params[v] = self._spec_params(spec)
         for op in qops:
             fixed = FIXED_OUTPUT.get(op.name, {}).get(self.dtype)
             if fixed is not None:
@@ -373,7 +377,7 @@ class _FunctionQuantizer:
         # parameters.
         for (op, i), r in self.slots.items():
             v = op.operands[i]
-            new = self._convert(v, self._from_range(*r), quantized, converted)
+            new = self._convert(v, self._spec_params(r), quantized, converted)
             if new is not v:
                 op.set_operand(i, new)
         # Integer values read by float ops or returned: dequantize once per value.
@@ -580,7 +584,7 @@ class PrepareQuantize(Pass):
         matcher = NameMatcher(self.keep_float)
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
-        boundary = loop_boundary(module)  # before any function drops its ranges
+        boundary = loop_boundary(module, dtype)  # before any function drops its ranges
         calibrated = [
             fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
         ]

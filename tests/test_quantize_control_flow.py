@@ -1,0 +1,317 @@
+"""Full-integer quantization inside control flow: WHILE bodies and IF branches are calibrated over
+every iteration (calibrate_loops.py) and quantized like the main function, the values a loop
+carries share one scale (control_flow.py). Keras recurrent layers that stay loops (GRU,
+SimpleRNN, an LSTM whose states are used) and a tf.function with a tf.cond inside a
+tf.while_loop become integer end to end; they run in LiteRT with and without XNNPACK, and their
+error against the float model is bounded."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tflconv  # noqa: E402
+from tflconv.core.ir import Module  # noqa: E402
+from tflconv.core.parser import parse_module  # noqa: E402
+from tflconv.passes.quantize.calibrate import calibrate_module  # noqa: E402
+from tflconv.passes.quantize.calibration_methods import MinMax, make_observer  # noqa: E402
+from tflconv.tflite.reader import read_flatbuffer  # noqa: E402
+
+INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
+SEQ = (1, 6, 4)
+BOUNDARY = {"tfl.quantize", "tfl.dequantize"}
+ACT = {"int8": "i8", "16x8": "i16"}
+# relative RMSE bounds (RMSE / output range of the float model); measured: int8 0.4-0.7 %,
+# 16x8 0.1-0.35 % on these models
+BOUND = {"int8": 0.02, "16x8": 0.006}
+
+
+# --- models ------------------------------------------------------------------------------------
+
+
+def _keras_rnn(kind: str):
+    import keras
+
+    keras.utils.set_random_seed(0)
+    i = keras.Input(SEQ[1:], batch_size=1, name="seq")
+    if kind == "gru":
+        x = keras.layers.GRU(8, name="rnn")(i)
+    elif kind == "simple_rnn":
+        x = keras.layers.SimpleRNN(8, name="rnn")(i)
+    else:  # the cell state is used: fuse-recurrent keeps the loop (docs/recurrent.md)
+        out, _, c = keras.layers.LSTM(8, return_state=True, name="rnn")(i)
+        x = keras.layers.Concatenate()([out, c])
+    return keras.Model(i, keras.layers.Dense(3, name="head")(x))
+
+
+def _seq_data(n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [[rng.uniform(-1, 1, SEQ).astype(np.float32)] for _ in range(n)]
+
+
+def _while_cond_fn():
+    """A tf.while_loop whose body runs a tf.cond (nested), then a tf.cond on an int input."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    w = tf.constant(rng.normal(0, 0.5, (8, 8)).astype(np.float32))
+    v = tf.constant(rng.normal(0, 0.5, (8, 8)).astype(np.float32))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 8], tf.float32), tf.TensorSpec([], tf.int32)])
+    def f(x, k):
+        def body(i, h):
+            h = tf.cond(
+                i % 2 == 0,
+                lambda: tf.tanh(tf.matmul(h, w) + x),
+                lambda: tf.sigmoid(tf.matmul(h, v)) - 0.5,
+            )
+            return i + 1, h
+
+        _, h = tf.while_loop(lambda i, h: i < 5, body, (tf.constant(0), x))
+        return tf.cond(k > 0, lambda: h * 2.0, lambda: tf.nn.relu(h) + 1.0)
+
+    return f
+
+
+def _fn_data(n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [[rng.uniform(-1, 1, (1, 8)).astype(np.float32), np.int32(i % 2)] for i in range(n)]
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+
+def _convert(conv, calibration, mode: str) -> bytes:
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: iter(calibration)
+    if mode == "16x8":
+        conv.target_spec.supported_ops = [getattr(tflconv.OpsSet, INT16X8)]
+    return conv.convert()
+
+
+def _run(tflite: bytes, inputs: list[np.ndarray], xnnpack: bool) -> np.ndarray:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    kind = OpResolverType.AUTO if xnnpack else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    it = Interpreter(model_content=tflite, num_threads=1, experimental_op_resolver_type=kind)
+    it.allocate_tensors()
+    for d, x in zip(it.get_input_details(), inputs):
+        it.set_tensor(d["index"], np.asarray(x, d["dtype"]).reshape(d["shape"]))
+    it.invoke()
+    return it.get_tensor(it.get_output_details()[0]["index"])
+
+
+def _relative_rmse(tflite: bytes, reference, data, xnnpack: bool) -> float:
+    got = np.stack([_run(tflite, d, xnnpack) for d in data])
+    want = np.stack([np.asarray(reference(*d)) for d in data])
+    return float(np.sqrt(np.mean(np.square(got - want))) / np.ptp(want))
+
+
+def _float_ops_outside_main(tflite: bytes) -> dict[str, list[str]]:
+    """Per WHILE / IF function, the ops (not quantize / dequantize) with float tensors."""
+    module = read_flatbuffer(tflite)
+    out = {}
+    for fn in module.functions[1:]:
+        bad = [
+            op.name
+            for op in fn.ops
+            if op.dialect == "tfl"
+            and op.name not in BOUNDARY
+            and any(v.type.dtype == "f32" for v in (*op.operands, *op.results))
+        ]
+        if bad:
+            out[fn.name] = bad
+    return out
+
+
+def _carried_types(tflite: bytes) -> set[str]:
+    """The element types every WHILE / IF passes on (operands after an IF's predicate)."""
+    module = read_flatbuffer(tflite)
+    types = set()
+    for op in module.walk():
+        if op.name == "tfl.while":
+            types.update(v.type.dtype for v in op.operands)
+        elif op.name == "tfl.if":
+            types.update(v.type.dtype for v in (*op.operands[1:], *op.results))
+    return types
+
+
+def _boundary_ops_in_bodies(tflite: bytes) -> int:
+    module = read_flatbuffer(tflite)
+    return sum(op.name in BOUNDARY for fn in module.functions[1:] for op in fn.ops)
+
+
+# --- Keras recurrent layers --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", params=["gru", "simple_rnn", "lstm_state"])
+def rnn(request):
+    return request.param, _keras_rnn(request.param)
+
+
+@pytest.mark.parametrize("mode", ["int8", "16x8"])
+def test_keras_recurrent_loop_is_integer(rnn, mode):
+    kind, model = rnn
+    tflite = _convert(tflconv.TFLiteConverter.from_keras_model(model), _seq_data(16, 0), mode)
+    module = read_flatbuffer(tflite)
+    assert any(op.name == "tfl.while" for op in module.walk()), f"{kind}: no loop left"
+    assert not _float_ops_outside_main(tflite)
+    # the loop-carried scales line up: no (re)quantize inside the body
+    assert _boundary_ops_in_bodies(tflite) == 0
+    assert _carried_types(tflite) <= {"i32", ACT[mode]}
+    test = _seq_data(12, 1)
+    for xnnpack in (True, False):
+        err = _relative_rmse(tflite, lambda x: model(x), test, xnnpack)
+        assert err < BOUND[mode], f"{kind} {mode} xnnpack={xnnpack}: relative RMSE {err:.4f}"
+
+
+# --- tf.function: tf.cond inside tf.while_loop, tf.cond after it -------------------------------
+
+
+@pytest.fixture(scope="module")
+def while_cond():
+    return _while_cond_fn()
+
+
+@pytest.mark.parametrize("mode", ["int8", "16x8"])
+def test_tf_while_with_nested_cond_is_integer(while_cond, mode):
+    conv = tflconv.TFLiteConverter.from_concrete_functions([while_cond.get_concrete_function()])
+    tflite = _convert(conv, _fn_data(16, 0), mode)
+    names = [op.name for op in read_flatbuffer(tflite).walk()]
+    assert names.count("tfl.while") == 1 and names.count("tfl.if") == 2
+    assert not _float_ops_outside_main(tflite)
+    assert _carried_types(tflite) <= {"i32", "i1", ACT[mode]}
+    test = _fn_data(12, 1)  # both branches of the outer cond
+    for xnnpack in (True, False):
+        err = _relative_rmse(tflite, while_cond, test, xnnpack)
+        assert err < BOUND[mode], f"{mode} xnnpack={xnnpack}: relative RMSE {err:.4f}"
+
+
+# --- calibration over all iterations -----------------------------------------------------------
+
+LOOP_IR = """
+module {
+  func.func @main(%x: tensor<1x4xf32>, %n: tensor<i32>) -> (tensor<1x4xf32>) attributes {entry = true, input_names = ["x", "n"], output_names = ["y"]} {
+    %zero = "arith.constant"() {value = dense<0> : tensor<i32>} : () -> tensor<i32>
+    %i, %h, %m, %xx = "tfl.while"(%zero, %x, %n, %x) {body_subgraph_index = @body, cond_subgraph_index = @cond} : (tensor<i32>, tensor<1x4xf32>, tensor<i32>, tensor<1x4xf32>) -> (tensor<i32>, tensor<1x4xf32>, tensor<i32>, tensor<1x4xf32>)
+    "func.return"(%h) : (tensor<1x4xf32>) -> ()
+  }
+  func.func @cond(%i: tensor<i32>, %h: tensor<1x4xf32>, %n: tensor<i32>, %x: tensor<1x4xf32>) -> (tensor<i1>) {
+    %lt = "tfl.less"(%i, %n) : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    "func.return"(%lt) : (tensor<i1>) -> ()
+  }
+  func.func @body(%i: tensor<i32>, %h: tensor<1x4xf32>, %n: tensor<i32>, %x: tensor<1x4xf32>) -> (tensor<i32>, tensor<1x4xf32>, tensor<i32>, tensor<1x4xf32>) {
+    %one = "arith.constant"() {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+    %half = "arith.constant"() {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+    %ii = "tfl.add"(%i, %one) {fused_activation_function = "NONE"} : (tensor<i32>, tensor<i32>) -> tensor<i32>
+    %scaled = "tfl.mul"(%h, %half) {fused_activation_function = "NONE"} : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xf32>
+    %next = "tfl.add"(%scaled, %x) {fused_activation_function = "NONE"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+    %odd = "tfl.greater"(%i, %one) : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    %picked = "tfl.if"(%odd, %next) {else_subgraph_index = @neg, then_subgraph_index = @sq} : (tensor<i1>, tensor<1x4xf32>) -> tensor<1x4xf32>
+    "func.return"(%ii, %picked, %n, %x) : (tensor<i32>, tensor<1x4xf32>, tensor<i32>, tensor<1x4xf32>) -> ()
+  }
+  func.func @sq(%a: tensor<1x4xf32>) -> (tensor<1x4xf32>) {
+    %s = "tfl.mul"(%a, %a) {fused_activation_function = "NONE"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
+    "func.return"(%s) : (tensor<1x4xf32>) -> ()
+  }
+  func.func @neg(%a: tensor<1x4xf32>) -> (tensor<1x4xf32>) {
+    %s = "tfl.neg"(%a) : (tensor<1x4xf32>) -> tensor<1x4xf32>
+    "func.return"(%s) : (tensor<1x4xf32>) -> ()
+  }
+}
+"""
+
+
+def _reference_ranges(samples):
+    """min/max of the body's and branches' tensors over every iteration (numpy)."""
+    seen: dict[str, list[np.ndarray]] = {}
+
+    def add(name, t):
+        seen.setdefault(name, []).append(t)
+
+    for x, n in samples:
+        h = x
+        for i in range(int(n)):
+            add("body.h", h)
+            add("body.x", x)
+            scaled = h * np.float32(0.5)
+            add("body.scaled", scaled)
+            nxt = scaled + x
+            add("body.next", nxt)
+            if i > 1:
+                add("sq.a", nxt)
+                h = nxt * nxt
+                add("sq.s", h)
+            else:
+                add("neg.a", nxt)
+                h = -nxt
+                add("neg.s", h)
+            add("body.picked", h)
+    return {k: (float(np.min(v)), float(np.max(v))) for k, v in seen.items()}
+
+
+def _names(module: Module) -> dict[str, object]:
+    """'fn.value' -> the value, for the values of LOOP_IR's callees."""
+    out = {}
+    for fn in module.functions[1:]:
+        for a in fn.args:
+            out[f"{fn.name}.{a.name_hint}"] = a
+        for op in fn.ops:
+            for r in op.results:
+                out[f"{fn.name}.{r.name_hint}"] = r
+    return out
+
+
+@pytest.mark.parametrize(
+    "trips",
+    [[3, 1, 4], [0, 2], [5]],
+    ids=["mixed", "zero-and-two", "then-branch-taken"],
+)
+def test_calibration_covers_every_iteration(trips):
+    from tflconv.tflite.runtime import litert_runner
+
+    rng = np.random.default_rng(len(trips))
+    samples = [(rng.uniform(-2, 2, (1, 4)).astype(np.float32), np.int32(n)) for n in trips]
+    module = parse_module(LOOP_IR)
+    ranges, summary = calibrate_module(
+        module, [list(s) for s in samples], litert_runner, show_progress=False
+    )
+    want = _reference_ranges(samples)
+    got = {k: ranges.get(v) for k, v in _names(module).items() if v.type.dtype == "f32"}
+    for key, (lo, hi) in want.items():
+        assert got[key] is not None, key
+        np.testing.assert_allclose(got[key], (lo, hi), rtol=1e-6, err_msg=key)
+    # a branch that never ran (or a loop that never iterated) gives no range
+    assert {k for k, v in got.items() if v is not None} == set(want)
+    assert summary.loop_tensors == len(want)
+    # the original module is untouched: one extra subgraph output only in the instrumented copy
+    assert len(module.functions[0].outputs) == 1
+    assert [op.num_operands for op in module.walk() if op.name == "tfl.while"] == [4]
+
+
+def test_histogram_methods_fall_back_to_minmax_in_loops():
+    """calibrate{method=percentile}: main-function tensors are clipped, loop tensors keep their
+    exact min/max over all iterations (only each run's extremes leave the loop)."""
+    from tflconv.tflite.runtime import litert_runner
+
+    rng = np.random.default_rng(7)
+    samples = [(rng.uniform(-2, 2, (1, 4)).astype(np.float32), np.int32(4)) for _ in range(4)]
+    module = parse_module(LOOP_IR)
+    ranges, _ = calibrate_module(
+        module,
+        [list(s) for s in samples],
+        litert_runner,
+        show_progress=False,
+        observer=lambda: make_observer("percentile", 90.0),
+        loop_observer=MinMax,
+    )
+    by_name = _names(module)
+    for key, want in _reference_ranges(samples).items():
+        np.testing.assert_allclose(ranges[by_name[key]], want, rtol=1e-6, err_msg=key)
+    xs = np.stack([s[0] for s in samples])
+    lo, hi = ranges[module.functions[0].args[0]]
+    assert xs.min() < lo and hi < xs.max()  # clipped by the percentile
