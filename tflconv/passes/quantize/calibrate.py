@@ -32,7 +32,7 @@ from tflconv.core.passes import ModelRun, ModelRunner, Pass, PassContext, regist
 from tflconv.dialects.tfl_traits import AFFINE
 
 from .bias_correction import CORRECTED, PatchMean
-from .calibrate_loops import ProbeRun, has_control_flow, instrument, trackable
+from .calibrate_loops import CONTROL_FLOW, ProbeRun, has_control_flow, instrument, trackable
 from .calibration_methods import LOOP_METHOD, METHODS, MinMax, Observer, make_observer
 from .common import (
     CALIBRATION_KEY,
@@ -94,7 +94,7 @@ def calibrate_module(
     tracked = [
         v
         for v in (*fn.args, *(r for op in fn.ops for r in op.results))
-        if trackable(v) and v not in skip
+        if trackable(v) and v not in skip and not _unused_carried(v)
     ]
     t0 = time.perf_counter()
     probe: ProbeRun | None = None
@@ -147,6 +147,13 @@ def calibrate_module(
             ", ".join(summary.nan_tensors[:5]),
         )
     return ranges, summary
+
+
+def _unused_carried(v: Value) -> bool:
+    """An unused WHILE / IF result: LiteRT may leave its buffer unwritten (its range would be
+    whatever the memory held), and nothing needs it."""
+    op = v.defining_op
+    return op is not None and op.name in CONTROL_FLOW and not v.uses
 
 
 def _patch_means(fn: Function, tracked: set[Value]) -> dict[Operation, PatchMean]:
