@@ -88,8 +88,9 @@ def _fn_data(n: int, seed: int) -> list[list[np.ndarray]]:
 def _convert(conv, calibration, mode: str) -> bytes:
     conv.optimizations = [tflconv.Optimize.DEFAULT]
     conv.representative_dataset = lambda: iter(calibration)
-    if mode == "16x8":
-        conv.target_spec.supported_ops = [getattr(tflconv.OpsSet, INT16X8)]
+    # integer only: the conversion fails if any op, in any subgraph, would stay float
+    ops = INT16X8 if mode == "16x8" else "TFLITE_BUILTINS_INT8"
+    conv.target_spec.supported_ops = [getattr(tflconv.OpsSet, ops)]
     return conv.convert()
 
 
@@ -211,15 +212,15 @@ module {
     %scaled = "tfl.mul"(%h, %half) {fused_activation_function = "NONE"} : (tensor<1x4xf32>, tensor<f32>) -> tensor<1x4xf32>
     %next = "tfl.add"(%scaled, %x) {fused_activation_function = "NONE"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
     %odd = "tfl.greater"(%i, %one) : (tensor<i32>, tensor<i32>) -> tensor<i1>
-    %picked = "tfl.if"(%odd, %next) {else_subgraph_index = @neg, then_subgraph_index = @sq} : (tensor<i1>, tensor<1x4xf32>) -> tensor<1x4xf32>
+    %picked = "tfl.if"(%odd, %next) {else_subgraph_index = @th, then_subgraph_index = @sq} : (tensor<i1>, tensor<1x4xf32>) -> tensor<1x4xf32>
     "func.return"(%ii, %picked, %n, %x) : (tensor<i32>, tensor<1x4xf32>, tensor<i32>, tensor<1x4xf32>) -> ()
   }
   func.func @sq(%a: tensor<1x4xf32>) -> (tensor<1x4xf32>) {
     %s = "tfl.mul"(%a, %a) {fused_activation_function = "NONE"} : (tensor<1x4xf32>, tensor<1x4xf32>) -> tensor<1x4xf32>
     "func.return"(%s) : (tensor<1x4xf32>) -> ()
   }
-  func.func @neg(%a: tensor<1x4xf32>) -> (tensor<1x4xf32>) {
-    %s = "tfl.neg"(%a) : (tensor<1x4xf32>) -> tensor<1x4xf32>
+  func.func @th(%a: tensor<1x4xf32>) -> (tensor<1x4xf32>) {
+    %s = "tfl.tanh"(%a) : (tensor<1x4xf32>) -> tensor<1x4xf32>
     "func.return"(%s) : (tensor<1x4xf32>) -> ()
   }
 }
@@ -247,9 +248,9 @@ def _reference_ranges(samples):
                 h = nxt * nxt
                 add("sq.s", h)
             else:
-                add("neg.a", nxt)
-                h = -nxt
-                add("neg.s", h)
+                add("th.a", nxt)
+                h = np.tanh(nxt)
+                add("th.s", h)
             add("body.picked", h)
     return {k: (float(np.min(v)), float(np.max(v))) for k, v in seen.items()}
 
@@ -315,3 +316,57 @@ def test_histogram_methods_fall_back_to_minmax_in_loops():
     xs = np.stack([s[0] for s in samples])
     lo, hi = ranges[module.functions[0].args[0]]
     assert xs.min() < lo and hi < xs.max()  # clipped by the percentile
+
+
+def _reference_output(x: np.ndarray, n: int) -> np.ndarray:
+    h = x
+    for i in range(n):
+        nxt = h * np.float32(0.5) + x
+        h = nxt * nxt if i > 1 else np.tanh(nxt)
+    return h
+
+
+def _quantize_ir(samples) -> tuple[bytes, Module]:
+    from tflconv.core.pass_manager import PassManager
+    from tflconv.core.passes import PassContext
+    from tflconv.tflite.runtime import litert_runner
+    from tflconv.tflite.writer import write_flatbuffer
+
+    module = parse_module(LOOP_IR)
+    ctx = PassContext(data={"representative_dataset": samples}, runner=litert_runner)
+    PassManager.from_pipeline("calibrate{progress=false},prepare-quantize,quantize").run(
+        module, ctx
+    )
+    return write_flatbuffer(module), module
+
+
+def test_a_branch_calibration_never_took_stays_float():
+    """Calibrated with at most 2 iterations, the `i > 1` branch (@sq) never ran: its values have
+    no range, so the IF keeps carrying float there (dequantize / quantize around it) instead of
+    guessing parameters for what it was never shown (values the loop state takes beyond its
+    calibrated range are clipped, as any calibrated tensor's)."""
+    rng = np.random.default_rng(3)
+    calib = [[rng.uniform(-1, 1, (1, 4)).astype(np.float32), np.int32(1 + k % 2)] for k in range(8)]
+    tflite, module = _quantize_ir(calib)
+    sq = module.function("sq")
+    assert all(v.type.dtype == "f32" for v in (*sq.args, *sq.outputs))
+    # the IF's operand and result are shared with @sq: float too; the loop around it is int8
+    body = module.function("body")
+    assert {op.results[0].type.dtype for op in body.ops if op.name == "tfl.mul"} == {"i8"}
+    assert {v.type.dtype for op in body.ops if op.name == "tfl.if" for v in op.results} == {"f32"}
+    for x, n in calib[:4]:  # inside the calibrated distribution
+        for xnnpack in (True, False):
+            got = _run(tflite, [x, np.int32(n)], xnnpack)
+            # int8 steps of the [-2, 2]-ish ranges, over a few dependent iterations
+            np.testing.assert_allclose(got, _reference_output(x, n), atol=0.15)
+
+
+def test_loop_ir_quantized_matches_numpy():
+    rng = np.random.default_rng(4)
+    calib = [[rng.uniform(-1, 1, (1, 4)).astype(np.float32), np.int32(n)] for n in (1, 3, 4, 4)]
+    tflite, module = _quantize_ir(calib)
+    assert not _float_ops_outside_main(tflite)
+    for n in (0, 1, 4):
+        x = rng.uniform(-1, 1, (1, 4)).astype(np.float32)
+        got = _run(tflite, [x, np.int32(n)], xnnpack=False)
+        np.testing.assert_allclose(got, _reference_output(x, n), atol=0.15)

@@ -84,12 +84,14 @@ def _function(module: Module, op: Operation, key: str) -> Function | None:
         return None
 
 
-_Carried = tuple[list[Value], list[Value], list[Slot]]
+_Carried = tuple[list[Value], list[Value], list[Slot], list[Value]]
 
 
 def _slots(module: Module, op: Operation) -> list[_Carried] | None:
     """Each carried tensor of a WHILE / IF: its values, those defined by the boundary (callee
-    arguments, the op's result) and the operand slots that pass it on."""
+    arguments, the op's result), the operand slots that pass it on, and the values calibration
+    must have seen (all but a cond's arguments, which see nothing the body does not, and the
+    op's results, which may be unused)."""
     a, b = (_function(module, op, key) for key in CONTROL_FLOW[op.name])
     if a is None or b is None:
         return None
@@ -101,20 +103,21 @@ def _slots(module: Module, op: Operation) -> list[_Carried] | None:
             if i >= len(cond.args) or i >= len(body.args) or i >= ret.num_operands:
                 return None
             fixed = [cond.args[i], body.args[i], r]
-            out.append(([x, ret.operands[i], *fixed], fixed, [(op, i), (ret, i)]))
+            seen = [x, body.args[i], ret.operands[i]]
+            out.append(([x, ret.operands[i], *fixed], fixed, [(op, i), (ret, i)], seen))
         return out
     then, els = a, b
     for i, x in enumerate(op.operands[1:]):
         if i >= len(then.args) or i >= len(els.args):
             return None
         fixed = [then.args[i], els.args[i]]
-        out.append(([x, *fixed], fixed, [(op, i + 1)]))
+        out.append(([x, *fixed], fixed, [(op, i + 1)], [x, *fixed]))
     rets = (then.return_op, els.return_op)
     for j, r in enumerate(op.results):
         if any(j >= ret.num_operands for ret in rets):
             return None
         returned = [ret.operands[j] for ret in rets]
-        out.append(([r, *returned], [r], [(ret, j) for ret in rets]))
+        out.append(([r, *returned], [r], [(ret, j) for ret in rets], returned))
     return out
 
 
@@ -168,7 +171,7 @@ def loop_boundary(module: Module, dtype: str = "i8") -> LoopBoundary:
         slots = _slots(module, op)
         if slots is None:
             continue
-        for values, fixed, uses in slots:
+        for values, fixed, uses, seen in slots:
             # only float tensors are quantized (i32 counters, bool predicates stay)
             if all(is_float(v) for v in values):
                 # Only the values the boundary defines must be one tensor type (a callee run
@@ -176,14 +179,17 @@ def loop_boundary(module: Module, dtype: str = "i8") -> LoopBoundary:
                 # at its slot if needed, so one zero constant starting both h and c of an
                 # LSTM does not tie their scales.
                 groups.union(fixed)
-                carried.append((op, (values, fixed, uses)))
+                carried.append((op, (values, fixed, uses, seen)))
     found: dict[Value, list[tuple[float, float]]] = {}
     calibrated: set[Value] = set()
     owners: dict[Value, set[Value]] = {}  # value -> the groups it is a member of
     members: dict[Value, list[Value]] = {}
-    for _, (values, fixed, _) in carried:
+    blind: set[Value] = set()  # groups with a value calibration did not see
+    for _, (values, fixed, _, seen) in carried:
         root = groups.find(fixed[0])
         members.setdefault(root, []).extend(values)
+        if any(_range_of(v) is None for v in seen):
+            blind.add(root)
         for v in values:
             r = _range_of(v)
             if r is not None:
@@ -191,18 +197,20 @@ def loop_boundary(module: Module, dtype: str = "i8") -> LoopBoundary:
                 if const_array(v) is None:
                     calibrated.add(root)
             owners.setdefault(v, set()).add(root)
-    # a group without any calibrated member (constants only, or no range) stays float
+    # a group without any calibrated member (constants only, or no range) stays float, and so
+    # does one with a value calibration did not see (a branch never taken, a loop whose body
+    # was not instrumented): its range would miss what that value carries
     union = {
         root: (min(r[0] for r in rs), max(r[1] for r in rs))
         for root, rs in found.items()
-        if root in calibrated
+        if root in calibrated and root not in blind
     }
     spec: dict[Value, Spec] = {}
     for root, r in union.items():
         given = _given_params(members[root], r, dtype)
         spec[root] = r if given is None else given
     out = LoopBoundary()
-    for op, (values, fixed, uses) in carried:
+    for op, (values, fixed, uses, _) in carried:
         root = groups.find(fixed[0])
         r = union.get(root)
         if r is None:
