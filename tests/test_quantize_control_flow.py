@@ -25,9 +25,10 @@ INT16X8 = "EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8"
 SEQ = (1, 6, 4)
 BOUNDARY = {"tfl.quantize", "tfl.dequantize"}
 ACT = {"int8": "i8", "16x8": "i16"}
-# relative RMSE bounds (RMSE / output range of the float model); measured: int8 0.4-0.7 %,
-# 16x8 0.1-0.35 % on these models
-BOUND = {"int8": 0.02, "16x8": 0.006}
+# relative RMSE bounds (RMSE / output range of the float model) on inputs outside the 16
+# calibration samples; measured (docs/quantization.md): int8 0.36-1.30 %, 16x8 0.04-0.59 %
+# (mostly loop states beyond their calibrated range: on the calibration inputs GRU 16x8 is 0.1 %)
+BOUND = {"int8": 0.03, "16x8": 0.015}
 
 
 # --- models ------------------------------------------------------------------------------------
