@@ -327,13 +327,13 @@ def _reference_output(x: np.ndarray, n: int) -> np.ndarray:
     return h
 
 
-def _quantize_ir(samples) -> tuple[bytes, Module]:
+def _quantize_ir(samples, ir: str = LOOP_IR) -> tuple[bytes, Module]:
     from tflconv.core.pass_manager import PassManager
     from tflconv.core.passes import PassContext
     from tflconv.tflite.runtime import litert_runner
     from tflconv.tflite.writer import write_flatbuffer
 
-    module = parse_module(LOOP_IR)
+    module = parse_module(ir)
     ctx = PassContext(data={"representative_dataset": samples}, runner=litert_runner)
     PassManager.from_pipeline("calibrate{progress=false},prepare-quantize,quantize").run(
         module, ctx
@@ -371,3 +371,81 @@ def test_loop_ir_quantized_matches_numpy():
         x = rng.uniform(-1, 1, (1, 4)).astype(np.float32)
         got = _run(tflite, [x, np.int32(n)], xnnpack=False)
         np.testing.assert_allclose(got, _reference_output(x, n), atol=0.15)
+
+
+NESTED_IR = """
+module {
+  func.func @main(%x: tensor<1x3xf32>) -> (tensor<1x3xf32>) attributes {entry = true, input_names = ["x"], output_names = ["y"]} {
+    %zero = "arith.constant"() {value = dense<0> : tensor<i32>} : () -> tensor<i32>
+    %i, %h = "tfl.while"(%zero, %x) {body_subgraph_index = @outer, cond_subgraph_index = @outer_cond} : (tensor<i32>, tensor<1x3xf32>) -> (tensor<i32>, tensor<1x3xf32>)
+    "func.return"(%h) : (tensor<1x3xf32>) -> ()
+  }
+  func.func @outer_cond(%i: tensor<i32>, %h: tensor<1x3xf32>) -> (tensor<i1>) {
+    %n = "arith.constant"() {value = dense<3> : tensor<i32>} : () -> tensor<i32>
+    %lt = "tfl.less"(%i, %n) : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    "func.return"(%lt) : (tensor<i1>) -> ()
+  }
+  func.func @outer(%i: tensor<i32>, %h: tensor<1x3xf32>) -> (tensor<i32>, tensor<1x3xf32>) {
+    %one = "arith.constant"() {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+    %zero = "arith.constant"() {value = dense<0> : tensor<i32>} : () -> tensor<i32>
+    %ii = "tfl.add"(%i, %one) {fused_activation_function = "NONE"} : (tensor<i32>, tensor<i32>) -> tensor<i32>
+    %j, %g = "tfl.while"(%zero, %h) {body_subgraph_index = @inner, cond_subgraph_index = @inner_cond} : (tensor<i32>, tensor<1x3xf32>) -> (tensor<i32>, tensor<1x3xf32>)
+    %m = "arith.constant"() {value = dense<-0.75> : tensor<f32>} : () -> tensor<f32>
+    %out = "tfl.mul"(%g, %m) {fused_activation_function = "NONE"} : (tensor<1x3xf32>, tensor<f32>) -> tensor<1x3xf32>
+    "func.return"(%ii, %out) : (tensor<i32>, tensor<1x3xf32>) -> ()
+  }
+  func.func @inner_cond(%j: tensor<i32>, %g: tensor<1x3xf32>) -> (tensor<i1>) {
+    %n = "arith.constant"() {value = dense<2> : tensor<i32>} : () -> tensor<i32>
+    %lt = "tfl.less"(%j, %n) : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    "func.return"(%lt) : (tensor<i1>) -> ()
+  }
+  func.func @inner(%j: tensor<i32>, %g: tensor<1x3xf32>) -> (tensor<i32>, tensor<1x3xf32>) {
+    %one = "arith.constant"() {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+    %jj = "tfl.add"(%j, %one) {fused_activation_function = "NONE"} : (tensor<i32>, tensor<i32>) -> tensor<i32>
+    %c = "arith.constant"() {value = dense<0.5> : tensor<f32>} : () -> tensor<f32>
+    %next = "tfl.add"(%g, %c) {fused_activation_function = "NONE"} : (tensor<1x3xf32>, tensor<f32>) -> tensor<1x3xf32>
+    "func.return"(%jj, %next) : (tensor<i32>, tensor<1x3xf32>) -> ()
+  }
+}
+"""
+
+
+def test_nested_loops_are_calibrated_over_all_iterations():
+    from tflconv.tflite.runtime import litert_runner
+
+    rng = np.random.default_rng(5)
+    samples = [[rng.uniform(-1, 1, (1, 3)).astype(np.float32)] for _ in range(3)]
+    seen: dict[str, list[np.ndarray]] = {}
+    for (x,) in samples:
+        h = x
+        for _ in range(3):
+            seen.setdefault("outer.h", []).append(h)
+            g = h
+            for _ in range(2):
+                seen.setdefault("inner.g", []).append(g)
+                g = g + np.float32(0.5)
+                seen.setdefault("inner.next", []).append(g)
+            seen.setdefault("outer.g", []).append(g)
+            h = g * np.float32(-0.75)
+            seen.setdefault("outer.out", []).append(h)
+    module = parse_module(NESTED_IR)
+    ranges, summary = calibrate_module(module, samples, litert_runner, show_progress=False)
+    by_name = _names(module)
+    for key, values in seen.items():
+        want = (float(np.min(values)), float(np.max(values)))
+        np.testing.assert_allclose(ranges[by_name[key]], want, rtol=1e-6, err_msg=key)
+    assert summary.loop_tensors == len(seen)
+
+
+def test_nested_loops_quantized_match_numpy():
+    rng = np.random.default_rng(6)
+    samples = [[rng.uniform(-1, 1, (1, 3)).astype(np.float32)] for _ in range(8)]
+    tflite, _ = _quantize_ir(samples, NESTED_IR)
+    assert not _float_ops_outside_main(tflite)
+    assert _carried_types(tflite) == {"i32", "i8"}
+    for (x,) in samples[:3]:
+        h = x
+        for _ in range(3):
+            h = (h + np.float32(1.0)) * np.float32(-0.75)
+        for xnnpack in (True, False):
+            np.testing.assert_allclose(_run(tflite, [x], xnnpack), h, atol=0.05)
