@@ -43,6 +43,8 @@ def _keras_rnn(kind: str):
         x = keras.layers.GRU(8, name="rnn")(i)
     elif kind == "simple_rnn":
         x = keras.layers.SimpleRNN(8, name="rnn")(i)
+    elif kind == "masked_gru":  # the body selects between the new and the old state
+        x = keras.layers.GRU(8, name="rnn")(keras.layers.Masking(0.0)(i))
     else:  # the cell state is used: fuse-recurrent keeps the loop (docs/recurrent.md)
         out, _, c = keras.layers.LSTM(8, return_state=True, name="rnn")(i)
         x = keras.layers.Concatenate()([out, c])
@@ -50,8 +52,15 @@ def _keras_rnn(kind: str):
 
 
 def _seq_data(n: int, seed: int) -> list[list[np.ndarray]]:
+    """Random sequences; every third one ends in two all-zero (masked) steps."""
     rng = np.random.default_rng(seed)
-    return [[rng.uniform(-1, 1, SEQ).astype(np.float32)] for _ in range(n)]
+    out = []
+    for k in range(n):
+        x = rng.uniform(-1, 1, SEQ).astype(np.float32)
+        if k % 3 == 2:
+            x[:, -2:] = 0.0
+        out.append([x])
+    return out
 
 
 def _while_cond_fn():
@@ -150,7 +159,7 @@ def _boundary_ops_in_bodies(tflite: bytes) -> int:
 # --- Keras recurrent layers --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module", params=["gru", "simple_rnn", "lstm_state"])
+@pytest.fixture(scope="module", params=["gru", "simple_rnn", "lstm_state", "masked_gru"])
 def rnn(request):
     return request.param, _keras_rnn(request.param)
 
