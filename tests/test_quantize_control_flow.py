@@ -173,7 +173,7 @@ def test_keras_recurrent_loop_is_integer(rnn, mode):
     assert not _float_ops_outside_main(tflite)
     # the loop-carried scales line up: no (re)quantize inside the body
     assert _boundary_ops_in_bodies(tflite) == 0
-    assert _carried_types(tflite) <= {"i32", ACT[mode]}
+    assert _carried_types(tflite) <= {"i32", "i1", ACT[mode]}  # i1: the mask
     test = _seq_data(12, 1)
     for xnnpack in (True, False):
         err = _relative_rmse(tflite, lambda x: model(x), test, xnnpack)
