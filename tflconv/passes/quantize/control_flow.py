@@ -4,16 +4,17 @@ which range.
 A loop-carried value is one tensor in LiteRT seen from five places: the WHILE operand, the cond
 and body arguments, the body result and the WHILE result (an IF: its operand and both branches'
 arguments; its result and both branches' results). LiteRT's WHILE / IF kernels copy tensors of
-any type without requantizing, so all five must have the same parameters. `loop_boundary`
-groups them (union-find over the callee arguments and control-flow results: a function run by
-two ops joins their groups), takes the union of the members' calibrated ranges (constants count
-with their own min/max), as the official converter merges the statistics of a loop's operands
-and results, and writes that range on every member's type. A group fed by a fixed-range result
-(the tanh / logistic state of a SimpleRNN or GRU, directly or through a reshape) takes that
-op's required parameters instead, when the union range fits in them: the body then returns
-the op's result as it is, with no requantize per iteration. `prepare-quantize` then gives each group one set of parameters: the arguments
-and control-flow results are fixed to them, and a value reaching a WHILE / IF operand or a body
-/ branch result with other parameters (or in float) gets a (re)quantize there.
+any type without requantizing, so all five must have the same parameters. `loop_boundary` groups
+them (union-find over the callee arguments and control-flow results: a function run by two ops
+joins their groups), takes the union of the members' calibrated ranges (constants count with
+their own min/max) and writes that range on every member's type. A group fed by a fixed-range
+result (the tanh / logistic state of a SimpleRNN or GRU, directly or through a reshape) takes
+that op's required parameters instead, when the union range fits in them: the body then returns
+the op's result as it is, with no requantize per iteration.
+
+`prepare-quantize` then gives each group one set of parameters: the arguments and control-flow
+results are fixed to them, and a value reaching a WHILE / IF operand or a body / branch result
+with other parameters (or in float) gets a (re)quantize there.
 """
 
 from __future__ import annotations
