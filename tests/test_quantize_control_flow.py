@@ -180,6 +180,24 @@ def test_keras_recurrent_loop_is_integer(rnn, mode):
         assert err < BOUND[mode], f"{kind} {mode} xnnpack={xnnpack}: relative RMSE {err:.4f}"
 
 
+def test_keep_float_on_the_layer_keeps_its_loop_float():
+    """keep_float=["rnn"] names the Keras layer: the WHILE op and its body ops match, so the loop
+    carries float values and computes in float between a quantize and a dequantize."""
+    model = _keras_rnn("gru")
+    conv = tflconv.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    calibration = _seq_data(8, 0)
+    conv.representative_dataset = lambda: iter(calibration)
+    conv.keep_float = ["rnn"]
+    tflite = conv.convert()
+    assert "f32" in _carried_types(tflite)
+    assert _float_ops_outside_main(tflite)  # the body stayed float
+    head = [op for op in read_flatbuffer(tflite).walk() if op.name == "tfl.fully_connected"]
+    assert any(op.results[0].type.dtype == "i8" for op in head)  # the Dense head did not
+    err = _relative_rmse(tflite, lambda x: model(x), _seq_data(6, 1), xnnpack=False)
+    assert err < BOUND["int8"]
+
+
 # --- tf.function: tf.cond inside tf.while_loop, tf.cond after it -------------------------------
 
 

@@ -19,6 +19,7 @@ with other parameters (or in float) gets a (re)quantize there.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,8 +45,8 @@ class LoopBoundary:
     uses: dict[Slot, Spec] = field(default_factory=dict)
     """Operands that must carry the parameters of this range (WHILE / IF operands, callee
     results)."""
-    float_slots: set[Operation] = field(default_factory=set)
-    """Control-flow ops that still carry float values (a slot without any range)."""
+    float_slots: dict[Operation, str] = field(default_factory=dict)
+    """Control-flow ops that still carry float values, and why."""
 
     def fixed_in(self, fn: Function) -> dict[Value, Spec]:
         values = set(fn.args) | {r for op in fn.ops for r in op.results}
@@ -161,13 +162,20 @@ def _given_params(values: list[Value], r: tuple[float, float], dtype: str) -> QP
     return QP(float(np.float32(scale)), int(zp))
 
 
-def loop_boundary(module: Module, dtype: str = "i8") -> LoopBoundary:
+def loop_boundary(
+    module: Module, dtype: str = "i8", keep_float: Callable[[Operation], bool] | None = None
+) -> LoopBoundary:
     """Group the values each WHILE / IF carries, put the union of their ranges on every member
-    and say which values are fixed to it and which operands must carry it."""
+    and say which values are fixed to it and which operands must carry it. A control-flow op
+    `keep_float` matches carries float values (its callees' ops may still be quantized)."""
     groups = _UnionFind()
     carried: list[tuple[Operation, _Carried]] = []
+    out = LoopBoundary()
     for op in module.walk():
         if op.name not in CONTROL_FLOW:
+            continue
+        if keep_float is not None and keep_float(op):
+            out.float_slots[op] = "kept float (keep-float)"
             continue
         slots = _slots(module, op)
         if slots is None:
@@ -210,12 +218,11 @@ def loop_boundary(module: Module, dtype: str = "i8") -> LoopBoundary:
     for root, r in union.items():
         given = _given_params(members[root], r, dtype)
         spec[root] = r if given is None else given
-    out = LoopBoundary()
     for op, (values, fixed, uses, _) in carried:
         root = groups.find(fixed[0])
         r = union.get(root)
         if r is None:
-            out.float_slots.add(op)
+            out.float_slots.setdefault(op, "carries a float value without calibration range")
             continue
         for v in values:
             # a value passed in two groups keeps its own range (converted at each slot)

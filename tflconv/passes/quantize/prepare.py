@@ -193,7 +193,7 @@ class _FunctionQuantizer:
                 continue
             if op.name in CONTROL_FLOW:  # carries integer tensors: see `rewrite`
                 if op in self.float_slots:
-                    self.report.float_ops[op] = "carries a float value without calibration range"
+                    self.report.float_ops[op] = self.float_slots[op]
                 continue
             why = self._why_float(op)
             if why is None:
@@ -584,7 +584,8 @@ class PrepareQuantize(Pass):
         matcher = NameMatcher(self.keep_float)
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
-        boundary = loop_boundary(module, dtype)  # before any function drops its ranges
+        # before any function drops its ranges
+        boundary = loop_boundary(module, dtype, matcher.matches)
         calibrated = [
             fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
         ]
