@@ -16,8 +16,9 @@ iteration only. Instead, `instrument` builds a calibration-only copy in which
 - the main function returns the concatenated vectors of its WHILE / IF ops as two extra outputs.
 
 Slots still at +inf / -inf after a run (a loop that ran zero times, a branch not taken) have no
-values for that sample. The original module is never changed. A function referenced by more
-than one control-flow op is not instrumented (its tensors get no range and stay float).
+values for that sample. The original module is never changed. A WHILE's cond, and a function
+referenced by more than one control-flow op, are not instrumented (their tensors get no range
+and their float ops stay float).
 """
 
 from __future__ import annotations
@@ -179,7 +180,8 @@ class _Instrumenter:
         return self._if(op, a, b)
 
     def _while(self, op: Operation, cond: Function, body: Function) -> _Stats | None:
-        self._local(cond)  # nested control flow in a cond is not calibrated (see module doc)
+        # the cond is not instrumented: its arguments see nothing the body does not, and it
+        # can return nothing but its predicate
         stats = self._local(body)
         if stats is None:
             return None
