@@ -499,3 +499,57 @@ def test_calibrated_loop_ir_text_replays_byte_identical():
     PassManager.from_pipeline(rest).run(module, PassContext())
     PassManager.from_pipeline(rest).run(replayed, PassContext())
     assert write_flatbuffer(module) == write_flatbuffer(replayed)
+
+
+FC_IR = """
+module {
+  func.func @main(%x: tensor<2x4xf32>) -> (tensor<2x4xf32>) attributes {entry = true, input_names = ["x"], output_names = ["y"]} {
+    %zero = "arith.constant"() {value = dense<0> : tensor<i32>} : () -> tensor<i32>
+    %i, %h = "tfl.while"(%zero, %x) {body_subgraph_index = @body, cond_subgraph_index = @cond} : (tensor<i32>, tensor<2x4xf32>) -> (tensor<i32>, tensor<2x4xf32>)
+    "func.return"(%h) : (tensor<2x4xf32>) -> ()
+  }
+  func.func @cond(%i: tensor<i32>, %h: tensor<2x4xf32>) -> (tensor<i1>) {
+    %n = "arith.constant"() {value = dense<3> : tensor<i32>} : () -> tensor<i32>
+    %lt = "tfl.less"(%i, %n) : (tensor<i32>, tensor<i32>) -> tensor<i1>
+    "func.return"(%lt) : (tensor<i1>) -> ()
+  }
+  func.func @body(%i: tensor<i32>, %h: tensor<2x4xf32>) -> (tensor<i32>, tensor<2x4xf32>) {
+    %one = "arith.constant"() {value = dense<1> : tensor<i32>} : () -> tensor<i32>
+    %ii = "tfl.add"(%i, %one) {fused_activation_function = "NONE"} : (tensor<i32>, tensor<i32>) -> tensor<i32>
+    %w = "arith.constant"() {value = dense<[[0.5, -0.25, 1.0, 0.1], [0.125, 0.5, -1.0, 0.3], [0.2, 0.4, 0.6, -0.8], [-0.3, 0.7, 0.1, 0.2]]> : tensor<4x4xf32>} : () -> tensor<4x4xf32>
+    %b = "tfl.no_value"() : () -> none
+    %fc = "tfl.fully_connected"(%h, %w, %b) {fused_activation_function = "NONE", keep_num_dims = false, weights_format = "DEFAULT", asymmetric_quantize_inputs = false} : (tensor<2x4xf32>, tensor<4x4xf32>, none) -> tensor<2x4xf32>
+    %t = "tfl.tanh"(%fc) : (tensor<2x4xf32>) -> tensor<2x4xf32>
+    "func.return"(%ii, %t) : (tensor<i32>, tensor<2x4xf32>) -> ()
+  }
+}
+"""
+
+
+def test_loop_fully_connected_gets_its_mean_input_over_all_iterations():
+    """Bias correction's statistic inside a loop: the mean input row of a fully-connected op
+    over every iteration and sample (`quant.input_mean`), as calibrate records in main."""
+    from tflconv.passes.quantize.common import INPUT_MEAN
+    from tflconv.tflite.runtime import litert_runner
+
+    rng = np.random.default_rng(9)
+    samples = [[rng.uniform(-1, 1, (2, 4)).astype(np.float32)] for _ in range(3)]
+    module = parse_module(FC_IR)
+    calibrate_module(module, samples, litert_runner, show_progress=False)
+    w = np.asarray(
+        [
+            [0.5, -0.25, 1.0, 0.1],
+            [0.125, 0.5, -1.0, 0.3],
+            [0.2, 0.4, 0.6, -0.8],
+            [-0.3, 0.7, 0.1, 0.2],
+        ],
+        np.float32,
+    )
+    rows = []
+    for (x,) in samples:
+        h = x
+        for _ in range(3):
+            rows.append(h)
+            h = np.tanh(h @ w.T)
+    fc = next(op for op in module.function("body").ops if op.name == "tfl.fully_connected")
+    np.testing.assert_allclose(fc.attributes[INPUT_MEAN], np.concatenate(rows).mean(0), rtol=1e-5)

@@ -124,6 +124,13 @@ def calibrate_module(
                 if v not in loop_stats:
                     loop_stats[v] = loop_observer()
                 loop_stats[v].update(np.array([lo, hi], np.float32))
+            for op, row, rows in probe.loop_means():
+                if op not in patch_means:
+                    weights = const_array(op.operands[1])
+                    assert weights is not None  # instrumented only with constant weights
+                    patch_means[op] = PatchMean(op, weights.shape)
+                # `rows` copies of the run's mean row: the mean of all rows, weighted by count
+                patch_means[op].update(np.broadcast_to(row, (rows, row.shape[0])))
         summary.samples += 1
     if summary.samples == 0:
         raise QuantizeError("the representative dataset produced no samples")

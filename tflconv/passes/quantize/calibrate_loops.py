@@ -33,8 +33,10 @@ from tflconv.core.ir import Function, Module, Operation, Value, constant
 from tflconv.core.location import Location
 from tflconv.core.passes import ModelRunner
 from tflconv.core.types import SymbolRef, TensorType
+from tflconv.dialects.tfl_traits import AFFINE
 
-from .common import CONSTANT
+from .bias_correction import CORRECTED
+from .common import CONSTANT, const_array
 
 CONTROL_FLOW = {
     "tfl.while": ("cond_subgraph_index", "body_subgraph_index"),
@@ -65,26 +67,43 @@ def trackable(v: Value) -> bool:
     return v.type.dtype == "f32" and (v.defining_op is None or v.defining_op.name != CONSTANT)
 
 
+CHANNELS = {
+    "min": ("tfl.minimum", np.inf),
+    "max": ("tfl.maximum", -np.inf),
+    "sum": ("tfl.add", 0.0),
+}
+"""The statistics vectors a function execution yields: how two executions combine, and the
+value of a slot nothing wrote (a loop not run, a branch not taken)."""
+
+
 @dataclass
 class _Stats:
-    """A function execution's minima / maxima vectors ([N] each) and the original values of
-    their N slots."""
+    """A function execution's statistics vectors: minima and maxima ([N] each) of the original
+    values `keys`; and, for each fully-connected op in `means` with input width C, C + 1 slots
+    of the "sum" vector: the sum of its input rows and their count (bias correction's mean
+    input)."""
 
     keys: list[Value]
-    lo: Value
-    hi: Value
+    means: list[tuple[Operation, int]]
+    vec: dict[str, Value]
+
+    def size(self, channel: str) -> int:
+        if channel == "sum":
+            return sum(c + 1 for _, c in self.means)
+        return len(self.keys)
 
 
 @dataclass
 class LoopProbe:
     """The instrumented copy (`module`), the copy of each original value (`mapping`), and the
-    main function's extra outputs: minima / maxima over the run of the original values `keys`."""
+    main function's extra outputs (`vec`, by channel): minima / maxima over the run of the
+    original values `keys`, input sums and row counts of the original ops `means`."""
 
     module: Module
     mapping: dict[Value, Value]
     keys: list[Value] = field(default_factory=list)
-    lo: Value | None = None
-    hi: Value | None = None
+    means: list[tuple[Operation, int]] = field(default_factory=list)
+    vec: dict[str, Value] = field(default_factory=dict)
 
 
 class _Instrumenter:
@@ -137,21 +156,41 @@ class _Instrumenter:
         )
 
     # --- functions ------------------------------------------------------------------------------
+    def _row_sum(self, anchor: Operation, op: Operation) -> tuple[Value, int] | None:
+        """[C + 1]: the sum of a fully-connected op's input rows and their number, if its input
+        is static and its weights constant (as `calibrate` records for the main function)."""
+        if op.name not in CORRECTED or op.num_operands < 2 or AFFINE[op.name].patch != "channels":
+            return None
+        x = op.operands[0]
+        n = x.type.num_elements
+        if not trackable(x) or const_array(op.operands[1]) is None or not n or not x.type.shape:
+            return None
+        c = x.type.shape[-1]
+        assert c is not None  # static: num_elements is known
+        shape = self._const(anchor, np.array([-1, c], np.int32))
+        rows = self._before(anchor, "tfl.reshape", [x, shape], (n // c, c))
+        axes = self._const(anchor, np.array([0], np.int32))
+        total = self._before(anchor, "tfl.sum", [rows, axes], (c,), {"keep_dims": False})
+        count = self._const(anchor, np.array([n // c], np.float32))
+        attrs = {"axis": 0, "fused_activation_function": "NONE"}
+        return self._before(anchor, "tfl.concatenation", [total, count], (c + 1,), attrs), c
+
     def _local(self, fn: Function) -> _Stats | None:
         """Instrument the control flow inside `fn`, then build the stats of one execution of
         `fn`: its own tracked tensors and its control-flow ops' results."""
         ret = fn.return_op
         keys: list[Value] = []
-        los: list[Value] = []
-        his: list[Value] = []
+        means: list[tuple[Operation, int]] = []
+        pieces: dict[str, list[Value]] = {ch: [] for ch in CHANNELS}
         flat: dict[Value, Value] = {}
         for op in list(fn.ops):
             if op.name in CONTROL_FLOW:
                 nested = self._control(op)
                 if nested is not None:
                     keys += nested.keys
-                    los.append(nested.lo)
-                    his.append(nested.hi)
+                    means += nested.means
+                    for ch, v in nested.vec.items():
+                        pieces[ch].append(v)
         # after the nested ops: they were replaced by ops with more results
         own = [
             v
@@ -160,16 +199,23 @@ class _Instrumenter:
         ]
         for v in own:
             keys.append(self.original[v])
-            los.append(self._reduce(ret, v, flat, "min"))
-            his.append(self._reduce(ret, v, flat, "max"))
-        if not keys:
-            return None
-        n = len(keys)
-        return _Stats(keys, self._concat(ret, los, n), self._concat(ret, his, n))
+            pieces["min"].append(self._reduce(ret, v, flat, "min"))
+            pieces["max"].append(self._reduce(ret, v, flat, "max"))
+        for op in list(fn.ops):
+            original = self.original.get(op.results[0]) if op.results else None
+            row_sum = self._row_sum(ret, op) if original is not None else None
+            if row_sum is not None:
+                means.append((original.defining_op, row_sum[1]))  # type: ignore[arg-type]
+                pieces["sum"].append(row_sum[0])
+        stats = _Stats(keys, means, {})
+        for ch, parts in pieces.items():
+            if parts:
+                stats.vec[ch] = self._concat(ret, parts, stats.size(ch))
+        return stats if stats.vec else None
 
     def _control(self, op: Operation) -> _Stats | None:
-        """Give a WHILE / IF (in a function already cloned) two extra results: the minima and
-        maxima of its functions' tensors over this execution of the op."""
+        """Give a WHILE / IF (in a function already cloned) extra results: the statistics of
+        its functions' tensors over this execution of the op."""
         names = callees(op)
         if len(names) != 2 or any(n in self.shared or n in self.done for n in names):
             return None
@@ -185,44 +231,48 @@ class _Instrumenter:
         stats = self._local(body)
         if stats is None:
             return None
-        n = len(stats.keys)
-        vec = TensorType((n,), "f32")
-        for fn in (cond, body):
-            fn.block.add_arg(vec, "calibration_min")
-            fn.block.add_arg(vec, "calibration_max")
-        acc_lo, acc_hi = body.args[-2], body.args[-1]
         ret = body.return_op
-        lo = self._before(ret, "tfl.minimum", [acc_lo, stats.lo], (n,))
-        hi = self._before(ret, "tfl.maximum", [acc_hi, stats.hi], (n,))
-        body.set_outputs([*ret.operands, lo, hi])
-        start_lo, start_hi = self._fill(op, n, np.inf), self._fill(op, n, -np.inf)
-        new = self._replace(op, [*op.operands, start_lo, start_hi], [vec, vec])
-        return _Stats(stats.keys, new.results[-2], new.results[-1])
+        outs, starts, types = [], [], []
+        for ch, v in stats.vec.items():
+            combine, identity = CHANNELS[ch]
+            n = stats.size(ch)
+            vec = TensorType((n,), "f32")
+            cond.block.add_arg(vec, f"calibration_{ch}")
+            acc = body.block.add_arg(vec, f"calibration_{ch}")
+            outs.append(self._before(ret, combine, [acc, v], (n,)))
+            starts.append(self._fill(op, n, identity))
+            types.append(vec)
+        body.set_outputs([*ret.operands, *outs])
+        new = self._replace(op, [*op.operands, *starts], types)
+        extra = new.results[len(new.results) - len(types) :]
+        return _Stats(stats.keys, stats.means, dict(zip(stats.vec, extra)))
 
     def _if(self, op: Operation, then: Function, els: Function) -> _Stats | None:
         s_then, s_else = self._local(then), self._local(els)
         if s_then is None and s_else is None:
             return None
-        n_then = len(s_then.keys) if s_then else 0
-        n_else = len(s_else.keys) if s_else else 0
-        n = n_then + n_else
-        for fn, stats, before, after in ((then, s_then, 0, n_else), (els, s_else, n_then, 0)):
-            ret = fn.return_op
-            los, his = [], []
-            if before:
-                los.append(self._fill(ret, before, np.inf))
-                his.append(self._fill(ret, before, -np.inf))
-            if stats is not None:
-                los.append(stats.lo)
-                his.append(stats.hi)
-            if after:
-                los.append(self._fill(ret, after, np.inf))
-                his.append(self._fill(ret, after, -np.inf))
-            fn.set_outputs([*ret.operands, self._concat(ret, los, n), self._concat(ret, his, n)])
-        vec = TensorType((n,), "f32")
-        new = self._replace(op, list(op.operands), [vec, vec])
         keys = (s_then.keys if s_then else []) + (s_else.keys if s_else else [])
-        return _Stats(keys, new.results[-2], new.results[-1])
+        means = (s_then.means if s_then else []) + (s_else.means if s_else else [])
+        merged = _Stats(keys, means, {})
+        channels = [ch for ch in CHANNELS if merged.size(ch)]
+        for fn, stats, other in ((then, s_then, s_else), (els, s_else, s_then)):
+            ret = fn.return_op
+            outs = []
+            for ch in channels:
+                identity = CHANNELS[ch][1]
+                mine = stats.size(ch) if stats else 0
+                theirs = other.size(ch) if other else 0
+                parts = [stats.vec[ch]] if mine else []
+                if theirs:  # the other branch's slots: after ours in then, before in else
+                    filler = self._fill(ret, theirs, identity)
+                    parts = [*parts, filler] if fn is then else [filler, *parts]
+                outs.append(self._concat(ret, parts, mine + theirs))
+            fn.set_outputs([*ret.operands, *outs])
+        types = [TensorType((merged.size(ch),), "f32") for ch in channels]
+        new = self._replace(op, list(op.operands), types)
+        extra = new.results[len(new.results) - len(types) :]
+        merged.vec = dict(zip(channels, extra))
+        return merged
 
     def _replace(self, op: Operation, operands: list[Value], extra: list[TensorType]) -> Operation:
         """`op` with more operands and results (the old results' uses move to the new op)."""
@@ -247,28 +297,26 @@ class _Instrumenter:
     def run(self) -> LoopProbe:
         main = self.module.functions[0]
         probe = LoopProbe(self.module, self.mapping)
-        keys: list[Value] = []
-        los: list[Value] = []
-        his: list[Value] = []
+        pieces: dict[str, list[Value]] = {ch: [] for ch in CHANNELS}
         ret = main.return_op
         for op in list(main.ops):
             if op.name in CONTROL_FLOW:
                 stats = self._control(op)
                 if stats is not None:
-                    keys += stats.keys
-                    los.append(stats.lo)
-                    his.append(stats.hi)
-        if keys:
-            n = len(keys)
-            probe.keys, probe.lo, probe.hi = (
-                keys,
-                self._concat(ret, los, n),
-                self._concat(ret, his, n),
-            )
-            main.set_outputs([*ret.operands, probe.lo, probe.hi])
+                    probe.keys += stats.keys
+                    probe.means += stats.means
+                    for ch, v in stats.vec.items():
+                        pieces[ch].append(v)
+        total = _Stats(probe.keys, probe.means, {})
+        for ch, parts in pieces.items():
+            if parts:
+                probe.vec[ch] = self._concat(ret, parts, total.size(ch))
+        if probe.vec:
+            main.set_outputs([*ret.operands, *probe.vec.values()])
             names = main.attributes.get("output_names")
             if names:
-                main.attributes["output_names"] = [*names, "calibration_min", "calibration_max"]
+                extra = [f"calibration_{ch}" for ch in probe.vec]
+                main.attributes["output_names"] = [*names, *extra]
         return probe
 
 
@@ -280,14 +328,13 @@ def instrument(module: Module, skip: Collection[Value] = ()) -> LoopProbe:
 
 class ProbeRun:
     """A `ModelRun` of the instrumented copy, read through the original module's values;
-    `loop_ranges()` gives the (min, max) of each loop tensor over the last run."""
+    `loop_ranges()` gives the (min, max) of each loop tensor over the last run, `loop_means()`
+    the mean input of each fully-connected op inside a loop."""
 
     def __init__(self, probe: LoopProbe, runner: ModelRunner, watch: Collection[Value]) -> None:
         self.probe = probe
         watched = [probe.mapping[v] for v in watch if v in probe.mapping]
-        if probe.lo is not None and probe.hi is not None:
-            watched += [probe.lo, probe.hi]
-        self.model = runner(probe.module, watched)
+        self.model = runner(probe.module, [*watched, *probe.vec.values()])
 
     def run(self, inputs: Sequence[np.ndarray]) -> bool:
         return self.model.run(inputs)
@@ -296,15 +343,30 @@ class ProbeRun:
         copy = self.probe.mapping.get(value)
         return None if copy is None else self.model.tensor(copy)
 
+    def _vec(self, channel: str) -> np.ndarray | None:
+        v = self.probe.vec.get(channel)
+        return None if v is None else self.model.tensor(v)
+
     def loop_ranges(self) -> list[tuple[Value, float, float]]:
         """(original value, min, max) of each loop tensor that took values in the last run."""
-        if self.probe.lo is None or self.probe.hi is None:
-            return []
-        lo, hi = self.model.tensor(self.probe.lo), self.model.tensor(self.probe.hi)
+        lo, hi = self._vec("min"), self._vec("max")
         if lo is None or hi is None:
             return []
         out = []
         for key, a, b in zip(self.probe.keys, lo.tolist(), hi.tolist()):
             if a <= b or (np.isnan(a) or np.isnan(b)):  # +inf / -inf: no values this run
                 out.append((key, a, b))
+        return out
+
+    def loop_means(self) -> list[tuple[Operation, np.ndarray, int]]:
+        """(original op, mean input row, rows) of each loop fully-connected op that ran."""
+        sums = self._vec("sum")
+        if sums is None:
+            return []
+        out, at = [], 0
+        for op, c in self.probe.means:
+            total, rows = sums[at : at + c].astype(np.float64), int(sums[at + c])
+            at += c + 1
+            if rows > 0:
+                out.append((op, total / rows, rows))
         return out
