@@ -9,11 +9,13 @@ iteration only. Instead, `instrument` builds a calibration-only copy in which
 - every tracked float tensor t of a body / branch gets `reshape(t, [-1]) -> reduce_min /
   reduce_max over axis 0` ([1] each), concatenated into one [N] vector of minima and one of
   maxima per function execution (nested WHILE / IF results appended);
-- a WHILE carries two extra values, the running minima and maxima (started at +inf / -inf in
+- a WHILE carries the running minima and maxima as extra values (started at +inf / -inf in
   the caller; the body returns `minimum(carried, this iteration's)` and `maximum(...)`; cond
-  takes and ignores them), which come out as two extra WHILE results;
+  takes and ignores them), which come out as extra WHILE results;
 - an IF returns its taken branch's vectors, +inf / -inf in the other branch's slots;
-- the main function returns the concatenated vectors of its WHILE / IF ops as two extra outputs.
+- each fully-connected op with a static input gets the sum of its input rows and their count
+  (a third vector, combined with `add`, zeros where nothing ran): bias correction's mean input;
+- the main function returns the concatenated vectors of its WHILE / IF ops as extra outputs.
 
 Slots still at +inf / -inf after a run (a loop that ran zero times, a branch not taken) have no
 values for that sample. The original module is never changed. A WHILE's cond, and a function
