@@ -25,15 +25,17 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, ClassVar, Literal
 
+import numpy as np
+
 from tflconv.core.ir import Function, Module, Operation, Value
-from tflconv.core.passes import ModelRunner, Pass, PassContext, register_pass
+from tflconv.core.passes import ModelRun, ModelRunner, Pass, PassContext, register_pass
 from tflconv.dialects.tfl_traits import AFFINE
 
 from .bias_correction import CORRECTED, PatchMean
-from .calibration_methods import METHODS, MinMax, Observer, make_observer
+from .calibrate_loops import CONTROL_FLOW, ProbeRun, has_control_flow, instrument, trackable
+from .calibration_methods import LOOP_METHOD, METHODS, MinMax, Observer, make_observer
 from .common import (
     CALIBRATION_KEY,
-    CONSTANT,
     INPUT_MEAN,
     QuantizeError,
     calibrated_range,
@@ -54,6 +56,8 @@ class CalibrationSummary:
     samples: int = 0
     seconds: float = 0.0
     tensors: int = 0
+    loop_tensors: int = 0
+    """Tensors inside WHILE / IF functions among `tensors` (ranges over all iterations)."""
     nan_tensors: list[str] = field(default_factory=list)
 
     @property
@@ -79,21 +83,28 @@ def calibrate_module(
     show_progress: bool = True,
     observer: Callable[[], Observer] = MinMax,
     skip: frozenset[Value] = frozenset(),
+    loop_observer: Callable[[], Observer] = MinMax,
 ) -> tuple[dict[Value, tuple[float, float]], CalibrationSummary]:
-    """Ranges of the float tensors of the module's main function over the dataset (`observer`
-    makes the range of one tensor: calibration_methods.py); tensors in `skip` are not tracked."""
+    """Ranges of the float tensors of the module over the dataset (`observer` makes the range
+    of one main-function tensor: calibration_methods.py; `loop_observer` of one tensor inside a
+    WHILE / IF function, fed each sample's min and max over all iterations); tensors in `skip`
+    are not tracked."""
     fn = module.functions[0]
     specs = input_specs(fn)
     tracked = [
         v
         for v in (*fn.args, *(r for op in fn.ops for r in op.results))
-        if v.type.dtype == "f32"
-        and (v.defining_op is None or v.defining_op.name != CONSTANT)
-        and v not in skip
+        if trackable(v) and v not in skip and not _unused_carried(v)
     ]
     t0 = time.perf_counter()
-    model = runner(module, tracked)
+    probe: ProbeRun | None = None
+    if has_control_flow(module):
+        probe = ProbeRun(instrument(module, skip), runner, tracked)
+        model: ModelRun = probe
+    else:
+        model = runner(module, tracked)
     stats = {v: observer() for v in tracked}
+    loop_stats: dict[Value, Observer] = {}
     patch_means = _patch_means(fn, set(tracked))
     samples, total = open_dataset(dataset, specs)
     summary = CalibrationSummary()
@@ -108,16 +119,29 @@ def calibrate_module(
         for op, mean in patch_means.items():
             if op.operands[0] in readable:
                 mean.update(model.tensor(op.operands[0]))
+        if probe is not None:
+            for v, lo, hi in probe.loop_ranges():
+                if v not in loop_stats:
+                    loop_stats[v] = loop_observer()
+                loop_stats[v].update(np.array([lo, hi], np.float32))
+            for op, row, rows in probe.loop_means():
+                if op not in patch_means:
+                    weights = const_array(op.operands[1])
+                    assert weights is not None  # instrumented only with constant weights
+                    patch_means[op] = PatchMean(op, weights.shape)
+                # `rows` copies of the run's mean row: the mean of all rows, weighted by count
+                patch_means[op].update(np.broadcast_to(row, (rows, row.shape[0])))
         summary.samples += 1
     if summary.samples == 0:
         raise QuantizeError("the representative dataset produced no samples")
     summary.seconds = time.perf_counter() - t0
     ranges: dict[Value, tuple[float, float]] = {}
-    for v, s in stats.items():
+    for v, s in (*stats.items(), *loop_stats.items()):
         if s.nan_samples:
             summary.nan_tensors.append(v.name_hint or "?")
         if s.seen:
             ranges[v] = s.range()
+            summary.loop_tensors += v in loop_stats
     for op, mean in patch_means.items():
         result = mean.result()
         if result is not None:
@@ -130,6 +154,13 @@ def calibrate_module(
             ", ".join(summary.nan_tensors[:5]),
         )
     return ranges, summary
+
+
+def _unused_carried(v: Value) -> bool:
+    """An unused WHILE / IF result: LiteRT may leave its buffer unwritten (its range would be
+    whatever the memory held), and nothing needs it."""
+    op = v.defining_op
+    return op is not None and op.name in CONTROL_FLOW and not v.uses
 
 
 def _patch_means(fn: Function, tracked: set[Value]) -> dict[Operation, PatchMean]:
@@ -200,8 +231,17 @@ class Calibrate(Pass):
             show_progress=self.progress,
             observer=partial(make_observer, self.method, self.percentile, self.averaging_constant),
             skip=given,
+            loop_observer=partial(
+                make_observer, LOOP_METHOD[self.method], averaging_constant=self.averaging_constant
+            ),
         )
         annotate(ranges)
+        if summary.loop_tensors and LOOP_METHOD[self.method] != self.method:
+            log.info(
+                "calibrate: %d tensor(s) inside loops / conditionals use min/max, not %s",
+                summary.loop_tensors,
+                self.method,
+            )
         ctx.data[SUMMARY_KEY] = summary
         ctx.stats["calibration samples"] += summary.samples
         ctx.stats["calibrated tensors"] += summary.tensors

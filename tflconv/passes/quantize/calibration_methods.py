@@ -18,6 +18,9 @@ The histograms are symmetric around zero, [-R, R] in 2048 bins; a sample beyond 
 (adjacent bins merge exactly), so the result does not depend on the sample order beyond one
 bin width, and the cost is one `bincount` pass per sample and tensor. The percentile and MSE
 ranges never exceed the observed min/max, and keep zero inside (as every int8 range does).
+
+Inside WHILE bodies and IF branches only each sample's min and max over all iterations are known
+(`LOOP_METHOD`): percentile and mse fall back to min/max there.
 """
 
 from __future__ import annotations
@@ -30,6 +33,15 @@ import numpy as np
 from .kernels import RunningMinMax, minmax
 
 METHODS = ("minmax", "moving-average", "percentile", "mse")
+LOOP_METHOD = {
+    "minmax": "minmax",
+    "moving-average": "moving-average",
+    "percentile": "minmax",
+    "mse": "minmax",
+}
+"""The method of a tensor inside a WHILE / IF function: only each run's min and max over all
+iterations leave the loop (calibrate_loops.py), so the histogram methods fall back to min/max;
+moving-average averages the per-run extremes."""
 BINS = 2048
 MSE_STEPS = 128
 

@@ -20,6 +20,11 @@ The steps mirror the official MLIR quantizer (`prepare_quantize.cc`, `quantizati
    parameters differ from what a same-scale consumer needs, `tfl.dequantize` where an integer
    value reaches a float op or the function's results.
 
+Every function is quantized, WHILE bodies and IF branches included: the values a WHILE / IF
+carries share one range and one set of parameters (control_flow.py), so the WHILE / IF ops
+carry integer tensors; the callee arguments and control-flow results are fixed to them, and a
+(re)quantize precedes a WHILE / IF operand or a callee result whose parameters differ.
+
 The calibration ranges it consumed go to `ctx.data["calibration_ranges"]` (modify-io-types
 reads them); the ops left float and why to the `QuantizeSummary` in ctx.data["quantization"].
 """
@@ -37,6 +42,7 @@ from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_traits import FIXED_OUTPUT, INT8_AFFINE, INT8_OPS, INT16_OPS, SAME_SCALE
 
 from . import kernels
+from .calibrate_loops import CONTROL_FLOW
 from .common import (
     QP,
     RANGES_KEY,
@@ -49,11 +55,13 @@ from .common import (
     function_values,
     insert_after_def,
     is_float,
+    new_constant,
     qtype,
     strip_calibration,
     summary,
     value_name,
 )
+from .control_flow import LoopBoundary, Spec, loop_boundary
 from .fake_quant_ranges import FAKE_QUANT_VALUES
 from .ops import prefer_result_scale
 
@@ -122,8 +130,15 @@ class _FunctionQuantizer:
         legacy_float_scale: bool = True,
         qat: bool = False,
         fake_quant: set[Value] | None = None,
+        boundary: LoopBoundary | None = None,
     ) -> None:
         self.fake_quant = fake_quant
+        boundary = boundary or LoopBoundary()
+        self.fixed = boundary.fixed_in(fn)
+        """Callee arguments and control-flow results: the parameters of their carried group."""
+        self.slots = boundary.uses_in(fn)
+        """Control-flow operands and callee results: the range whose parameters they carry."""
+        self.float_slots = boundary.float_slots
         self.fn = fn
         self.dtype = dtype
         self.legacy_float_scale = legacy_float_scale
@@ -176,6 +191,10 @@ class _FunctionQuantizer:
         for op in self.fn.ops:
             if op.dialect != "tfl":
                 continue
+            if op.name in CONTROL_FLOW:  # carries integer tensors: see `rewrite`
+                if op in self.float_slots:
+                    self.report.float_ops[op] = self.float_slots[op]
+                continue
             why = self._why_float(op)
             if why is None:
                 chosen.append(op)
@@ -221,6 +240,10 @@ class _FunctionQuantizer:
             s, z = kernels.affine_params(lo, hi, "i8", legacy_float_scale=self.legacy_float_scale)
         return QP(float(s), int(z))
 
+    def _spec_params(self, spec: Spec) -> QP:
+        """The parameters of a carried group (control_flow.py): given, or from its range."""
+        return spec if isinstance(spec, QP) else self._from_range(*spec)
+
     def _redundant_ranges(self, same: list[Operation]) -> set[Value]:
         """The calibrated ranges `RemoveRedundantStatsOps` drops, so that one range rules each
         same-scale chain: forward, the result of a single-operand same-scale op (pooling,
@@ -259,7 +282,7 @@ class _FunctionQuantizer:
                     if x not in seen:
                         seen.add(x)
                         work.append(x)
-        return redundant
+        return redundant - self.fixed.keys()  # a carried value keeps its group's parameters
 
     def assign_params(self, qops: list[Operation]) -> None:
         same = [op for op in qops if op.name in SAME_SCALE]
@@ -271,6 +294,8 @@ class _FunctionQuantizer:
         for v in members:
             if v in ranges:
                 self.params[v] = self._from_range(*ranges[v])
+        for v, spec in self.fixed.items():
+            self.params[v] = self._spec_params(spec)
         for op in qops:
             fixed = FIXED_OUTPUT.get(op.name, {}).get(self.dtype)
             if fixed is not None:
@@ -329,6 +354,8 @@ class _FunctionQuantizer:
         for op in qops:
             for r in self.info[op].outs:
                 quantized[r] = self.params[r]
+        for v in self.fixed:
+            quantized[v] = self.params[v]
         if self.qat:
             self._requantize_after(qops, quantized)
         for op in qops:
@@ -344,9 +371,24 @@ class _FunctionQuantizer:
                         op.set_operand(i, new)
             for r in t.outs:
                 r.type = qtype(r.type, self.dtype, quantized[r])
+        for v in self.fixed:
+            v.type = qtype(v.type, self.dtype, quantized[v])
+        # Values a WHILE / IF passes on (its operands, a callee's results) with their group's
+        # parameters.
+        for (op, i), r in self.slots.items():
+            v = op.operands[i]
+            new = self._convert(v, self._spec_params(r), quantized, converted)
+            if new is not v:
+                op.set_operand(i, new)
         # Integer values read by float ops or returned: dequantize once per value.
         for v in quantized:
-            float_uses = [u for u in v.uses if u.op not in qset and u.op not in self.inserted]
+            float_uses = [
+                u
+                for u in v.uses
+                if u.op not in qset
+                and u.op not in self.inserted
+                and (u.op, u.index) not in self.slots
+            ]
             if not float_uses:
                 continue
             deq = Operation(
@@ -423,13 +465,32 @@ class _FunctionQuantizer:
         quantized: dict[Value, QP],
         converted: dict[tuple[Value, QP], Value],
     ) -> Value:
-        need = self.required(op, v)
+        return self._convert(v, self.required(op, v), quantized, converted)
+
+    def _convert(
+        self,
+        v: Value,
+        need: QP,
+        quantized: dict[Value, QP],
+        converted: dict[tuple[Value, QP], Value],
+    ) -> Value:
+        """`v` with parameters `need`: itself, a `tfl.quantize` of it, or (a float constant
+        passed to a WHILE / IF or returned by its callee) an integer constant."""
         have = quantized.get(v)
         if have is not None and have == need:
             return v
         key = (v, need)
         if key in converted:
             return converted[key]
+        arr = const_array(v)
+        if arr is not None and is_float(v):
+            q = kernels.quantize_affine(np.asarray(arr), need.scale, need.zero_point, self.dtype)
+            anchor = v.defining_op
+            assert anchor is not None
+            t = qtype(v.type, self.dtype, need)
+            new = new_constant(anchor, q, t, v.name_hint, anchor.location)
+            converted[key] = new
+            return new
         # A float value entering integer code (tfl.quantize), or an integer value whose
         # parameters differ from what this consumer needs (requantizing tfl.quantize).
         suffix = "/quantize" if have is None else "/requantize"
@@ -523,6 +584,11 @@ class PrepareQuantize(Pass):
         matcher = NameMatcher(self.keep_float)
         done = summary(ctx, "int16x8" if dtype == "i16" else "int8")
         ranges: dict[Value, tuple[float, float]] = {}
+        # before any function drops its ranges
+        boundary = loop_boundary(module, dtype, matcher.matches)
+        calibrated = [
+            fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
+        ]
         for fn in calibrated:
             report = _FunctionQuantizer(
                 fn,
@@ -531,6 +597,7 @@ class PrepareQuantize(Pass):
                 self.legacy_float_scale,
                 self.qat,
                 ctx.data.get(FAKE_QUANT_VALUES),
+                boundary,
             ).run()
             done.float_ops.update(report.float_ops)
             ranges.update(report.ranges)

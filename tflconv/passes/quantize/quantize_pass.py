@@ -27,6 +27,7 @@ from tflconv.core.types import QuantParams, TensorType
 from tflconv.dialects.tfl_traits import BIAS_TYPE_OPTION, INT8_AFFINE, SAME_SCALE
 
 from . import kernels
+from .calibrate_loops import CONTROL_FLOW
 from .common import (
     INPUT_MEAN,
     QP,
@@ -43,6 +44,8 @@ from .common import (
 from .ops import prefer_result_scale
 
 SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
+CARRIERS = frozenset(CONTROL_FLOW)
+"""WHILE / IF: they pass tensors on and compute nothing (prepare-quantize typed their values)."""
 ACTIVATION_TYPES = ("i8", "i16")
 
 MODE_NAMES = {
@@ -109,7 +112,7 @@ class _ConstantQuantizer:
 
     def run(self) -> list[Operation]:
         for op in self.fn.ops:
-            if op.dialect != "tfl" or op.name in SKIPPED:
+            if op.dialect != "tfl" or op.name in SKIPPED or op.name in CARRIERS:
                 continue
             acts = [v for v in (*op.operands, *op.results) if _activation_params(v)]
             if not acts:
