@@ -10,14 +10,17 @@ from __future__ import annotations
 import enum
 import os
 import sys
+import tempfile
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tflconv.api.compat import CompatFlags, parse_target_ops
 from tflconv.api.errors import ConverterError
-from tflconv.api.files import check_output_path, refuse_tflite_source, write_output
+from tflconv.api.files import check_output_path, refuse_tflite_source
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
@@ -128,9 +131,9 @@ DEBUG_ALIASES = {
 
 @dataclass
 class ConversionResult:
-    """Everything one conversion produced: the bytes plus what the CLI and benchmarks report."""
+    """Everything one conversion produced: the .tflite (bytes, or the file it was streamed to)
+    plus what the CLI and benchmarks report."""
 
-    tflite: bytes
     module: Any
     imported: Any
     model_type: str
@@ -138,6 +141,21 @@ class ConversionResult:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     pass_seconds: list[tuple[str, float]] = field(default_factory=list)
     """(pass, wall seconds) in run order."""
+    path: str | None = None
+    """The file the .tflite was streamed to (`convert_with_report(output_path)`), else None."""
+    size: int = 0
+    """Bytes of the .tflite."""
+    data: bytes | None = field(default=None, repr=False)
+    """The .tflite bytes when they were made in memory (no `path`)."""
+
+    @property
+    def tflite(self) -> bytes:
+        """The .tflite bytes (read from `path` when the conversion wrote a file)."""
+        if self.data is None:
+            if self.path is None:
+                raise ValueError("the conversion produced neither bytes nor a file")
+            return Path(self.path).read_bytes()
+        return self.data
 
     @property
     def op_count(self) -> int:
@@ -355,11 +373,35 @@ class TFLiteConverter:
     # -- conversion ---------------------------------------------------------------------------
 
     def convert(self) -> bytes:
-        """The .tflite FlatBuffer. Raises `ConverterError` (one-line message)."""
-        return self.convert_with_report().tflite
+        """The .tflite FlatBuffer. Raises `ConverterError` (one-line message).
 
-    def convert_with_report(self) -> ConversionResult:
-        """Like `convert()`, returning the bytes with the final IR, timings and op counts."""
+        A model with at least `SPILL_BYTES` of constants is first streamed to a temporary file
+        and read back once the IR is released, so the bytes never coexist with the IR's
+        weights (peak memory: one copy of the weights besides the source model's)."""
+        result = self._convert(None, spill=True)
+        if result.data is not None:
+            return result.data
+        path = result.path
+        assert path is not None
+        del result  # the IR and its weights: released before the file is read back
+        try:
+            return Path(path).read_bytes()
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def convert_with_report(self, output_path: str | os.PathLike | None = None) -> ConversionResult:
+        """Like `convert()`, returning the .tflite with the final IR, timings and op counts.
+
+        With `output_path` the FlatBuffer is streamed to that file (atomically: complete or not
+        written at all) instead of being assembled in memory; `result.path` names it and
+        `result.tflite` reads it back on demand."""
+        if output_path is not None:
+            check_output_path(output_path, self._source)
+        return self._convert(output_path)
+
+    def _convert(
+        self, output_path: str | os.PathLike | None, spill: bool = False
+    ) -> ConversionResult:
         flags = self._conversion_flags()
         start = time.perf_counter()
         phases: dict[str, float] = {}
@@ -385,10 +427,20 @@ class TFLiteConverter:
         t = time.perf_counter()
         if self.metadata is not None:
             _attach_metadata(imported.module, self.metadata)
-        tflite = _write(imported.module, self._experimental_use_buffer_offset)
+        buffer_offset = self._experimental_use_buffer_offset
+        data = None
+        if output_path is None and spill and _constant_bytes(imported.module) >= SPILL_BYTES:
+            output_path = _spill_path()
+        if output_path is None:
+            data = _write(imported.module, buffer_offset)
+            size = len(data)
+        else:
+            size = _write_file(imported.module, output_path, buffer_offset)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
-            tflite=tflite,
+            data=data,
+            path=None if output_path is None else os.fspath(output_path),
+            size=size,
             module=imported.module,
             imported=imported,
             model_type=model_type,
@@ -748,6 +800,37 @@ def _write(module: Any, buffer_offset: bool = False) -> bytes:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
 
 
+def _write_file(module: Any, path: str | os.PathLike, buffer_offset: bool = False) -> int:
+    """`_write` streamed into the file `path` (atomically); returns its size."""
+    from tflconv.tflite.writer import write_flatbuffer_file
+
+    try:
+        return write_flatbuffer_file(module, path, buffer_offset=True if buffer_offset else None)
+    except OSError as err:
+        what = err.strerror or str(err)
+        raise ConverterError(f"cannot write {os.fspath(path)}: {what}", phase="write") from err
+    except Exception as err:
+        raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
+
+
+SPILL_BYTES = 256 * 2**20
+"""`convert()` streams models with at least this many bytes of constants to a temporary file
+and reads them back after releasing the IR (smaller ones are assembled in memory)."""
+
+
+def _constant_bytes(module: Any) -> int:
+    total = 0
+    for op in module.walk():
+        value = op.attributes.get("value") if op.name == "arith.constant" else None
+        total += getattr(value, "nbytes", 0)
+    return total
+
+
+def _spill_path() -> str:
+    """A new file name in the temporary directory (created only when the write succeeds)."""
+    return os.path.join(tempfile.gettempdir(), f"tflconv-{os.getpid()}-{uuid.uuid4().hex}.tflite")
+
+
 # ---------------------------------------------------------------------------------------------
 # Short form
 
@@ -776,9 +859,9 @@ def convert(
         if name not in _KNOWN_ATTRIBUTES:
             raise ConverterError(f"unknown conversion option {name!r}", phase="options")
         setattr(conv, name, value)
-    if output_path is not None:
-        check_output_path(output_path, model)
-    tflite = conv.convert()
-    if output_path is not None:
-        write_output(output_path, tflite)
-    return tflite
+    if output_path is None:
+        return conv.convert()
+    check_output_path(output_path, model)
+    result = conv.convert_with_report(output_path)  # streamed to the file
+    del result  # the IR and its weights: released before the file is read back
+    return Path(output_path).read_bytes()

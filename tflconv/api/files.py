@@ -1,5 +1,5 @@
-"""The output file of a conversion: checked before any work, written whole or not at all; a
-`.tflite` given as a source is named as such."""
+"""The output file of a conversion: checked before any work (the writer then streams it whole or
+not at all, `core.io.atomic_file`); a `.tflite` given as a source is named as such."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 from tflconv.api.errors import ConverterError
-from tflconv.core.io import write_atomic
 
 
 def check_output_path(output_path: str | os.PathLike, source: Any) -> None:
@@ -33,19 +32,6 @@ def check_output_path(output_path: str | os.PathLike, source: Any) -> None:
     src = Path(source).resolve()
     if out == src or (src.is_dir() and src in out.parents):
         raise ConverterError(f"output {name} would overwrite the input model", phase="write")
-
-
-def write_output(output_path: str | os.PathLike, data: bytes) -> None:
-    """`write_atomic`, with any OSError as a one-line `ConverterError` (a bad output path)."""
-    try:
-        write_atomic(output_path, data)
-    except OSError as err:
-        what = err.strerror or str(err)
-        if Path(output_path).is_dir():
-            what = "it is a directory (name a file)"
-        raise ConverterError(
-            f"cannot write {os.fspath(output_path)}: {what}", phase="write"
-        ) from err
 
 
 def refuse_tflite_source(source: Any) -> None:

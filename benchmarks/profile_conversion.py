@@ -1,0 +1,117 @@
+"""Where a conversion's time goes, against the trace floor: per model, the median over `--runs`
+of tracing alone (`tf.function(model).get_concrete_function(spec)`, what any TF-based converter
+pays) and of each tflconv phase (load = trace + graph import, pipeline, export), and the ratio
+conversion / floor; `--profile` adds cProfile's top functions of one conversion.
+
+    python benchmarks/profile_conversion.py                       # the compare_official models
+    python benchmarks/profile_conversion.py resnet50 --runs 5 --profile 25
+    python benchmarks/profile_conversion.py --mlp 4 --profile 20  # 4 x Dense(8192), 1 GB
+
+The floor and the conversion are measured alternately in one process after a warm-up
+conversion, so a busy machine slows both alike; medians of the ratio per run are reported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def _models(names: list[str], mlp: int) -> dict[str, Any]:
+    from compare_official import MODELS
+
+    if mlp:
+        from memory import build_mlp
+
+        return {f"mlp_{mlp}x8192": lambda: build_mlp(mlp, 8192)}
+    return {n: MODELS[n] for n in (names or list(MODELS))}
+
+
+def trace_floor(model: Any) -> float:
+    """Seconds to trace the model alone (compare_official.trace_floor's wall time)."""
+    import tensorflow as tf
+
+    spec = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
+    fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    start = time.perf_counter()
+    fn.get_concrete_function(*spec)
+    return time.perf_counter() - start
+
+
+def convert(model: Any) -> tuple[float, dict[str, float]]:
+    import tflconv
+
+    start = time.perf_counter()
+    result = tflconv.TFLiteConverter.from_keras_model(model).convert_with_report()
+    return time.perf_counter() - start, dict(result.phase_seconds)
+
+
+def profile(model: Any, top: int) -> str:
+    import tflconv
+
+    conv = tflconv.TFLiteConverter.from_keras_model(model)
+    prof = cProfile.Profile()
+    prof.enable()
+    conv.convert()
+    prof.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(prof, stream=out).strip_dirs()
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("models", nargs="*", help="compare_official.py model names (default all)")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs per model (default 3)")
+    parser.add_argument("--profile", type=int, metavar="N", help="print cProfile's top N")
+    parser.add_argument("--mlp", type=int, default=0, metavar="L", help="L x Dense(8192) instead")
+    args = parser.parse_args(argv)
+    from tflconv.api.quiet import quiet_tensorflow
+
+    rows, profiles = [], []
+    with quiet_tensorflow(True):
+        for name, build in _models(args.models, args.mlp).items():
+            model = build()
+            convert(model)  # warm-up: one-time imports and TF caches
+            floors, totals, phases = [], [], []
+            for _ in range(args.runs):
+                floors.append(trace_floor(model))
+                total, phase = convert(model)
+                totals.append(total)
+                phases.append(phase)
+            ratios = [t / f for t, f in zip(totals, floors)]
+            med = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
+            rows.append((name, statistics.median(floors), statistics.median(totals), med, ratios))
+            if args.profile:
+                profiles.append(f"== {name}\n{profile(model, args.profile)}")
+    print("".join(profiles))  # after quiet_tensorflow, which silences the output streams
+    print(
+        "| model | floor s | conversion s | load s | pipeline s | export s | ratio (median) "
+        "| ratios |"
+    )
+    print("|" + "---|" * 8)
+    for name, floor, total, med, ratios in rows:
+        print(
+            f"| {name} | {floor:.3f} | {total:.3f} | {med.get('load', 0):.3f} "
+            f"| {med.get('pipeline', 0):.3f} | {med.get('export', 0):.3f} "
+            f"| {statistics.median(ratios):.2f} | {', '.join(f'{r:.2f}' for r in ratios)} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
