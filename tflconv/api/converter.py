@@ -8,6 +8,7 @@ Options we do not implement yet raise `ConverterError` naming the option: never 
 from __future__ import annotations
 
 import enum
+import gc
 import os
 import sys
 import tempfile
@@ -383,7 +384,7 @@ class TFLiteConverter:
             return result.data
         path = result.path
         assert path is not None
-        del result  # the IR and its weights: released before the file is read back
+        _release(result)
         try:
             return Path(path).read_bytes()
         finally:
@@ -826,6 +827,15 @@ def _constant_bytes(module: Any) -> int:
     return total
 
 
+def _release(result: ConversionResult) -> None:
+    """Free the IR and the weight arrays only it holds (layout changes) before the written file
+    is read back: the IR's use lists and parent links are reference cycles, which only the
+    cycle collector frees."""
+    result.module = result.imported = None
+    del result
+    gc.collect()
+
+
 def _spill_path() -> str:
     """A new file name in the temporary directory (created only when the write succeeds)."""
     return os.path.join(tempfile.gettempdir(), f"tflconv-{os.getpid()}-{uuid.uuid4().hex}.tflite")
@@ -862,6 +872,5 @@ def convert(
     if output_path is None:
         return conv.convert()
     check_output_path(output_path, model)
-    result = conv.convert_with_report(output_path)  # streamed to the file
-    del result  # the IR and its weights: released before the file is read back
+    _release(conv.convert_with_report(output_path))  # streamed to the file
     return Path(output_path).read_bytes()
