@@ -5,14 +5,18 @@ Imported only from the TF frontend (it imports TensorFlow).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import attr_value_pb2, node_def_pb2, types_pb2
+from tensorflow.python.util import tf_stack
 
 from tflconv.core.location import SourceLine
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr
@@ -253,6 +257,44 @@ class SourceLocator:
             if not self.is_internal(frame.filename):
                 return SourceLine(frame.filename, int(frame.lineno))
         return None
+
+
+@contextlib.contextmanager
+def short_tracebacks() -> Iterator[None]:
+    """While a model is traced: TF records op-creation tracebacks without the frames of
+    Keras, tflconv and the standard library (a filter TF applies in C++), so
+    `SourceLocator.from_traceback` looks at a few frames per op instead of ~20. Only frames
+    `is_internal` skips are dropped: the line it finds is the same."""
+    import keras
+
+    tflconv = sys.modules[__name__.partition(".")[0]]
+    # TensorFlow's own frames are dropped by TF itself.
+    roots = (_package_dir(keras), _package_dir(tflconv), _package_dir(os))
+    with _FrameFilter(_internal_files(roots)):
+        yield
+
+
+class _FrameFilter(tf_stack.StackTraceFilter):
+    """A TF stack-trace filter dropping the frames of the given files."""
+
+    def __init__(self, filenames: frozenset[str]) -> None:
+        super().__init__()
+        self._filenames = filenames
+
+    def get_filtered_filenames(self) -> frozenset[str]:
+        return self._filenames | self.parent.get_filtered_filenames()
+
+
+@functools.lru_cache(maxsize=4)
+def _internal_files(roots: tuple[str, ...]) -> frozenset[str]:
+    """Every Python file under the package roots (the names their frames carry), except in
+    installed packages under them (the standard library's site-packages)."""
+    files = []
+    for root in roots:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in ("site-packages", "dist-packages")]
+            files.extend(os.path.join(folder, n) for n in names if n.endswith(".py"))
+    return frozenset(files)
 
 
 _FUNCTION_SUFFIX = re.compile(r"(_\d+)+$")

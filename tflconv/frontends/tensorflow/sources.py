@@ -430,7 +430,8 @@ def _concrete_functions(funcs: list[Any], input_shapes: InputShapes) -> Imported
                     "f.get_concrete_function(tf.TensorSpec(shape, dtype), ...) instead"
                 )
             try:
-                cfs.append(f.get_concrete_function())
+                with cv.short_tracebacks():
+                    cfs.append(f.get_concrete_function())
             except Exception as e:  # noqa: BLE001 - tracing runs arbitrary user code
                 name = getattr(f, "__name__", f"#{i}")
                 raise FrontendError(f"cannot trace tf.function {name!r}: {trace_failure(e)}") from e
