@@ -8,7 +8,8 @@ conversion / floor; `--profile` adds cProfile's top functions of one conversion.
     python benchmarks/profile_conversion.py --mlp 4 --profile 20  # 4 x Dense(8192), 1 GB
 
 The floor and the conversion are measured alternately in one process after a warm-up
-conversion, so a busy machine slows both alike; medians of the ratio per run are reported.
+conversion, so a busy machine slows both alike; medians of the ratio per run are reported, for
+wall time and for process CPU time (all threads; steadier on a shared machine).
 """
 
 from __future__ import annotations
@@ -39,23 +40,24 @@ def _models(names: list[str], mlp: int) -> dict[str, Any]:
     return {n: MODELS[n] for n in (names or list(MODELS))}
 
 
-def trace_floor(model: Any) -> float:
-    """Seconds to trace the model alone (compare_official.trace_floor's wall time)."""
+def trace_floor(model: Any) -> tuple[float, float]:
+    """(wall, CPU) seconds to trace the model alone (as compare_official.trace_floor)."""
     import tensorflow as tf
 
     spec = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
     fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     fn.get_concrete_function(*spec)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def convert(model: Any) -> tuple[float, dict[str, float]]:
+def convert(model: Any) -> tuple[float, float, dict[str, float]]:
+    """(wall, CPU) seconds of a conversion to bytes, and its phases (wall)."""
     import tflconv
 
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     result = tflconv.TFLiteConverter.from_keras_model(model).convert_with_report()
-    return time.perf_counter() - start, dict(result.phase_seconds)
+    return time.perf_counter() - start, time.process_time() - cpu, dict(result.phase_seconds)
 
 
 def profile(model: Any, top: int) -> str:
@@ -87,28 +89,40 @@ def main(argv: list[str] | None = None) -> int:
         for name, build in _models(args.models, args.mlp).items():
             model = build()
             convert(model)  # warm-up: one-time imports and TF caches
-            floors, totals, phases = [], [], []
+            floors, totals, phases, cpu_ratios = [], [], [], []
             for _ in range(args.runs):
-                floors.append(trace_floor(model))
-                total, phase = convert(model)
+                floor, floor_cpu = trace_floor(model)
+                total, total_cpu, phase = convert(model)
+                floors.append(floor)
                 totals.append(total)
                 phases.append(phase)
+                cpu_ratios.append(total_cpu / floor_cpu)
             ratios = [t / f for t, f in zip(totals, floors)]
             med = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
-            rows.append((name, statistics.median(floors), statistics.median(totals), med, ratios))
+            rows.append(
+                (
+                    name,
+                    statistics.median(floors),
+                    statistics.median(totals),
+                    med,
+                    ratios,
+                    cpu_ratios,
+                )
+            )
             if args.profile:
                 profiles.append(f"== {name}\n{profile(model, args.profile)}")
     print("".join(profiles))  # after quiet_tensorflow, which silences the output streams
     print(
-        "| model | floor s | conversion s | load s | pipeline s | export s | ratio (median) "
-        "| ratios |"
+        "| model | floor s | conversion s | load s | pipeline s | export s "
+        "| wall ratio (median) | CPU ratio (median) | wall ratios |"
     )
-    print("|" + "---|" * 8)
-    for name, floor, total, med, ratios in rows:
+    print("|" + "---|" * 9)
+    for name, floor, total, med, ratios, cpu_ratios in rows:
         print(
             f"| {name} | {floor:.3f} | {total:.3f} | {med.get('load', 0):.3f} "
             f"| {med.get('pipeline', 0):.3f} | {med.get('export', 0):.3f} "
-            f"| {statistics.median(ratios):.2f} | {', '.join(f'{r:.2f}' for r in ratios)} |"
+            f"| {statistics.median(ratios):.2f} | {statistics.median(cpu_ratios):.2f} "
+            f"| {', '.join(f'{r:.2f}' for r in ratios)} |"
         )
     return 0
 

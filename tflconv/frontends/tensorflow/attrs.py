@@ -355,5 +355,17 @@ def shape_list(shape: Any) -> list[int | None] | None:
     return None if shape.rank is None else shape.as_list()
 
 
+def tensor_array(tensor: Any) -> np.ndarray:
+    """`tf.make_ndarray(tensor)` (a TensorProto) without its copy of packed contents: a
+    read-only view of the proto's `tensor_content` bytes (one copy of a large constant
+    fewer; constants are read-only in the IR anyway, as variable reads are)."""
+    content = tensor.tensor_content
+    if not content:
+        return tf.make_ndarray(tensor)
+    dtype = tf.dtypes.as_dtype(tensor.dtype).as_numpy_dtype
+    shape = [d.size for d in tensor.tensor_shape.dim]
+    return np.frombuffer(content, dtype=dtype).reshape(shape)
+
+
 def numpy_of_eager(t: Any) -> np.ndarray:
     return np.asarray(t.numpy())
