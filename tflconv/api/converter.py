@@ -26,6 +26,7 @@ from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
 from tflconv.api.quiet import quiet_tensorflow
+from tflconv.core.arrays import small_pages
 from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.frontends.jax.spec import JaxFunction, JaxFunctions
@@ -403,6 +404,10 @@ class TFLiteConverter:
     def _convert(
         self, output_path: str | os.PathLike | None, spill: bool = False
     ) -> ConversionResult:
+        with small_pages():  # weight arrays are written once: huge pages cost, not save
+            return self._convert_once(output_path, spill)
+
+    def _convert_once(self, output_path: str | os.PathLike | None, spill: bool) -> ConversionResult:
         flags = self._conversion_flags()
         start = time.perf_counter()
         phases: dict[str, float] = {}
