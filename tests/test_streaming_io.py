@@ -23,6 +23,7 @@ from e2e_util import run_litert  # noqa: E402
 import tflconv  # noqa: E402
 from tflconv.api import converter as api  # noqa: E402
 from tflconv.cli import main as cli_main  # noqa: E402
+from tflconv.core import arrays  # noqa: E402
 from tflconv.core import io as file_io  # noqa: E402
 from tflconv.core.printer import print_module  # noqa: E402
 from tflconv.tflite import buffers  # noqa: E402
@@ -237,3 +238,40 @@ def test_mapped_reader_refuses_bad_files_like_the_bytes_reader(tmp_path, content
     assert str(mapped.value) == str(copied.value)
     gc.collect()
     assert not any(str(tmp_path) in p for p in _open_paths()[0])
+
+
+# --- numpy page advice -------------------------------------------------------------------------
+
+
+def _hugepage_advice() -> bool:
+    setter = arrays._hugepage_setter()
+    current = setter(True)
+    setter(current)
+    return current
+
+
+@pytest.mark.skipif(arrays._hugepage_setter() is None, reason="numpy without the switch")
+@pytest.mark.parametrize("initial", [True, False])
+def test_conversions_run_without_huge_page_advice_and_restore_it(monkeypatch, initial):
+    setter = arrays._hugepage_setter()
+    previous = setter(initial)
+    try:
+        seen = []
+        real_write = api._write
+
+        def spy(module, buffer_offset=False):
+            seen.append(_hugepage_advice())
+            return real_write(module, buffer_offset)
+
+        monkeypatch.setattr(api, "_write", spy)
+        tflite = tflconv.convert(MODELS["mlp-f32"]())
+        assert seen == [False] and _hugepage_advice() is initial
+        with pytest.raises(ZeroDivisionError), arrays.small_pages():
+            assert _hugepage_advice() is False
+            _ = 1 / 0
+        assert _hugepage_advice() is initial
+        x = _inputs(MODELS["mlp-f32"]())
+        (got,) = run_litert(tflite, x)
+        np.testing.assert_allclose(got, MODELS["mlp-f32"]()(x[0]).numpy(), rtol=1e-5, atol=1e-5)
+    finally:
+        setter(previous)
