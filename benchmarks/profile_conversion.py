@@ -6,6 +6,7 @@ conversion / floor; `--profile` adds cProfile's top functions of one conversion.
     python benchmarks/profile_conversion.py                       # the compare_official models
     python benchmarks/profile_conversion.py resnet50 --runs 5 --profile 25
     python benchmarks/profile_conversion.py --mlp 4 --profile 20  # 4 x Dense(8192), 1 GB
+    python benchmarks/profile_conversion.py --ab --runs 7         # also without the shortcuts
 
 The floor and the conversion are measured alternately in one process after a warm-up
 conversion, so a busy machine slows both alike; medians of the ratio per run are reported, for
@@ -15,6 +16,7 @@ wall time and for process CPU time (all threads; steadier on a shared machine).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import io
 import os
@@ -22,6 +24,7 @@ import pstats
 import statistics
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +63,21 @@ def convert(model: Any) -> tuple[float, float, dict[str, float]]:
     return time.perf_counter() - start, time.process_time() - cpu, dict(result.phase_seconds)
 
 
+@contextlib.contextmanager
+def without_shortcuts() -> Iterator[None]:
+    """Conversions as before the load-time shortcuts: full op tracebacks while tracing, numpy's
+    huge-page advice on (what `--ab` compares against; the output is the same)."""
+    from tflconv.api import converter
+    from tflconv.frontends.tensorflow import keras_models
+
+    saved = (converter.small_pages, keras_models.short_tracebacks)
+    converter.small_pages = keras_models.short_tracebacks = contextlib.nullcontext
+    try:
+        yield
+    finally:
+        converter.small_pages, keras_models.short_tracebacks = saved
+
+
 def profile(model: Any, top: int) -> str:
     import tflconv
 
@@ -81,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="measured runs per model (default 3)")
     parser.add_argument("--profile", type=int, metavar="N", help="print cProfile's top N")
     parser.add_argument("--mlp", type=int, default=0, metavar="L", help="L x Dense(8192) instead")
+    parser.add_argument(
+        "--ab",
+        action="store_true",
+        help="also convert without the load-time shortcuts in every run (alternating)",
+    )
     args = parser.parse_args(argv)
     from tflconv.api.quiet import quiet_tensorflow
 
@@ -89,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         for name, build in _models(args.models, args.mlp).items():
             model = build()
             convert(model)  # warm-up: one-time imports and TF caches
-            floors, totals, phases, cpu_ratios = [], [], [], []
+            floors, totals, phases, cpu_ratios, plain = [], [], [], [], []
             for _ in range(args.runs):
                 floor, floor_cpu = trace_floor(model)
                 total, total_cpu, phase = convert(model)
@@ -97,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
                 totals.append(total)
                 phases.append(phase)
                 cpu_ratios.append(total_cpu / floor_cpu)
+                if args.ab:
+                    with without_shortcuts():
+                        plain.append(convert(model)[0] / trace_floor(model)[0])
             ratios = [t / f for t, f in zip(totals, floors)]
             med = {k: statistics.median(p[k] for p in phases) for k in phases[0]}
             rows.append(
@@ -107,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
                     med,
                     ratios,
                     cpu_ratios,
+                    statistics.median(plain) if plain else None,
                 )
             )
             if args.profile:
@@ -114,14 +141,15 @@ def main(argv: list[str] | None = None) -> int:
     print("".join(profiles))  # after quiet_tensorflow, which silences the output streams
     print(
         "| model | floor s | conversion s | load s | pipeline s | export s "
-        "| wall ratio (median) | CPU ratio (median) | wall ratios |"
+        "| wall ratio (median) | CPU ratio (median) | wall ratio without shortcuts | wall ratios |"
     )
-    print("|" + "---|" * 9)
-    for name, floor, total, med, ratios, cpu_ratios in rows:
+    print("|" + "---|" * 10)
+    for name, floor, total, med, ratios, cpu_ratios, plain in rows:
         print(
             f"| {name} | {floor:.3f} | {total:.3f} | {med.get('load', 0):.3f} "
             f"| {med.get('pipeline', 0):.3f} | {med.get('export', 0):.3f} "
             f"| {statistics.median(ratios):.2f} | {statistics.median(cpu_ratios):.2f} "
+            f"| {'-' if plain is None else f'{plain:.2f}'} "
             f"| {', '.join(f'{r:.2f}' for r in ratios)} |"
         )
     return 0
