@@ -101,14 +101,24 @@ def read_flatbuffer_file(path: str | os.PathLike, *, verify_ir: bool = True) -> 
     The file is closed before this returns; the mapping lives as long as the module's arrays
     (the file may be replaced or deleted meanwhile: the mapping keeps the old contents).
     Raises `OSError` when the file cannot be opened, `ReadError` as `read_flatbuffer`."""
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size == 0:
-            return _read(b"", verify_ir)  # mmap refuses empty files: the ReadError says why
-        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    mapped = map_file(path)
+    if not isinstance(mapped, mmap.mmap):
+        return _read(mapped, verify_ir)  # an empty file: the ReadError says why
     try:
         return _read(mapped, verify_ir)
     finally:
         _release(mapped)
+
+
+def map_file(path: str | os.PathLike) -> mmap.mmap | bytes:
+    """The file's contents as a read-only memory map (`b""` for an empty file, which mmap
+    refuses); the file itself is closed on return. Slicing gives bytes, `np.frombuffer` and
+    `memoryview` give views: what `read_flatbuffer_file`, and tools reading large models
+    (inspect, analyze), need instead of `Path.read_bytes()`."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
 
 
 def _release(mapped: mmap.mmap) -> None:
