@@ -22,6 +22,7 @@ from e2e_util import run_litert  # noqa: E402
 
 import tflconv  # noqa: E402
 from tflconv.api import converter as api  # noqa: E402
+from tflconv.api import files  # noqa: E402
 from tflconv.cli import main as cli_main  # noqa: E402
 from tflconv.core import arrays  # noqa: E402
 from tflconv.core import io as file_io  # noqa: E402
@@ -143,7 +144,7 @@ def test_large_models_spill_through_a_temporary_file(monkeypatch, name):
     model = MODELS[name]()
     in_memory = tflconv.TFLiteConverter.from_keras_model(model).convert()
     before = set(os.listdir(tempfile.gettempdir()))
-    monkeypatch.setattr(api, "SPILL_BYTES", 0)
+    monkeypatch.setattr(files, "SPILL_BYTES", 0)
     spilled = tflconv.TFLiteConverter.from_keras_model(model).convert()
     assert isinstance(spilled, bytes) and spilled == in_memory
     mine = f"tflconv-{os.getpid()}-"

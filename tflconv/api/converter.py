@@ -8,17 +8,15 @@ Options we do not implement yet raise `ConverterError` naming the option: never 
 from __future__ import annotations
 
 import enum
-import gc
 import os
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tflconv.api import files
 from tflconv.api.compat import CompatFlags, parse_target_ops
 from tflconv.api.errors import ConverterError
 from tflconv.api.files import check_output_path, refuse_tflite_source
@@ -377,7 +375,7 @@ class TFLiteConverter:
     def convert(self) -> bytes:
         """The .tflite FlatBuffer. Raises `ConverterError` (one-line message).
 
-        A model with at least `SPILL_BYTES` of constants is first streamed to a temporary file
+        A model with at least `files.SPILL_BYTES` of constants is first streamed to a temporary file
         and read back once the IR is released, so the bytes never coexist with the IR's
         weights (peak memory: one copy of the weights besides the source model's)."""
         result = self._convert(None, spill=True)
@@ -385,7 +383,7 @@ class TFLiteConverter:
             return result.data
         path = result.path
         assert path is not None
-        _release(result)
+        files.release_ir(result)
         try:
             return Path(path).read_bytes()
         finally:
@@ -435,13 +433,13 @@ class TFLiteConverter:
             _attach_metadata(imported.module, self.metadata)
         buffer_offset = self._experimental_use_buffer_offset
         data = None
-        if output_path is None and spill and _constant_bytes(imported.module) >= SPILL_BYTES:
-            output_path = _spill_path()
+        if spill and output_path is None and files.spills(imported.module):
+            output_path = files.spill_path()
         if output_path is None:
             data = _write(imported.module, buffer_offset)
             size = len(data)
         else:
-            size = _write_file(imported.module, output_path, buffer_offset)
+            size = files.write_file(imported.module, output_path, buffer_offset)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
             data=data,
@@ -806,46 +804,6 @@ def _write(module: Any, buffer_offset: bool = False) -> bytes:
         raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
 
 
-def _write_file(module: Any, path: str | os.PathLike, buffer_offset: bool = False) -> int:
-    """`_write` streamed into the file `path` (atomically); returns its size."""
-    from tflconv.tflite.writer import write_flatbuffer_file
-
-    try:
-        return write_flatbuffer_file(module, path, buffer_offset=True if buffer_offset else None)
-    except OSError as err:
-        what = err.strerror or str(err)
-        raise ConverterError(f"cannot write {os.fspath(path)}: {what}", phase="write") from err
-    except Exception as err:
-        raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
-
-
-SPILL_BYTES = 256 * 2**20
-"""`convert()` streams models with at least this many bytes of constants to a temporary file
-and reads them back after releasing the IR (smaller ones are assembled in memory)."""
-
-
-def _constant_bytes(module: Any) -> int:
-    total = 0
-    for op in module.walk():
-        value = op.attributes.get("value") if op.name == "arith.constant" else None
-        total += getattr(value, "nbytes", 0)
-    return total
-
-
-def _release(result: ConversionResult) -> None:
-    """Free the IR and the weight arrays only it holds (layout changes) before the written file
-    is read back: the IR's use lists and parent links are reference cycles, which only the
-    cycle collector frees."""
-    result.module = result.imported = None
-    del result
-    gc.collect()
-
-
-def _spill_path() -> str:
-    """A new file name in the temporary directory (created only when the write succeeds)."""
-    return os.path.join(tempfile.gettempdir(), f"tflconv-{os.getpid()}-{uuid.uuid4().hex}.tflite")
-
-
 # ---------------------------------------------------------------------------------------------
 # Short form
 
@@ -877,5 +835,5 @@ def convert(
     if output_path is None:
         return conv.convert()
     check_output_path(output_path, model)
-    _release(conv.convert_with_report(output_path))  # streamed to the file
+    files.release_ir(conv.convert_with_report(output_path))  # streamed to the file
     return Path(output_path).read_bytes()
