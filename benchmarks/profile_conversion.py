@@ -9,8 +9,10 @@ conversion / floor; `--profile` adds cProfile's top functions of one conversion.
     python benchmarks/profile_conversion.py --ab --runs 7         # also without the shortcuts
 
 The floor and the conversion are measured alternately in one process after a warm-up
-conversion, so a busy machine slows both alike; medians of the ratio per run are reported, for
-wall time and for process CPU time (all threads; steadier on a shared machine).
+conversion, so a busy machine slows both alike, each after a `gc.collect()` (otherwise the
+previous run's IR and graphs are collected inside whichever measurement triggers the cyclic
+collector: the largest source of spread between runs); medians of the ratio per run are
+reported, for wall time and for process CPU time (all threads; steadier on a shared machine).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import io
 import os
 import pstats
@@ -49,6 +52,7 @@ def trace_floor(model: Any) -> tuple[float, float]:
 
     spec = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
     fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    gc.collect()  # the previous run's garbage: not collected inside this measurement
     start, cpu = time.perf_counter(), time.process_time()
     fn.get_concrete_function(*spec)
     return time.perf_counter() - start, time.process_time() - cpu
@@ -58,6 +62,7 @@ def convert(model: Any) -> tuple[float, float, dict[str, float]]:
     """(wall, CPU) seconds of a conversion to bytes, and its phases (wall)."""
     import tflconv
 
+    gc.collect()
     start, cpu = time.perf_counter(), time.process_time()
     result = tflconv.TFLiteConverter.from_keras_model(model).convert_with_report()
     return time.perf_counter() - start, time.process_time() - cpu, dict(result.phase_seconds)
