@@ -65,7 +65,7 @@ def write_file(module: Any, path: str | os.PathLike, buffer_offset: bool = False
     """The .tflite of `module` streamed into the file `path` (atomically: whole or not at
     all, `write_flatbuffer_file`); returns its size. Errors are `ConverterError`s: an OSError
     is the one line "cannot write PATH: reason"."""
-    from tflconv.tflite.writer import write_flatbuffer_file
+    from tflconv.tflite.writer import write_flatbuffer_file  # the generated schema: on use
 
     try:
         return write_flatbuffer_file(module, path, buffer_offset=True if buffer_offset else None)
