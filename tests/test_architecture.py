@@ -38,6 +38,7 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.api.converter", "tflconv.tflite.runtime"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.metadata"): SCHEMA,
     ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.api.files", "tflconv.tflite.writer"): SCHEMA,
     ("tflconv.cli.analyze", "tflconv.tools.analyze"): CLI,
     ("tflconv.cli.analyze", "tflconv.tools.analyze_eval"): CLI,
     ("tflconv.cli.analyze", "tflconv.tools.analyze_graph"): CLI,

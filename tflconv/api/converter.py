@@ -13,15 +13,18 @@ import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from tflconv.api import files
 from tflconv.api.compat import CompatFlags, parse_target_ops
 from tflconv.api.errors import ConverterError
-from tflconv.api.files import check_output_path, refuse_tflite_source, write_output
+from tflconv.api.files import check_output_path, refuse_tflite_source
 from tflconv.api.options import OpsSet, Optimize, TargetSpec
 from tflconv.api.pipeline import ConversionConfig, pipeline_for
 from tflconv.api.quantization import plan_for_converter
 from tflconv.api.quiet import quiet_tensorflow
+from tflconv.core.arrays import small_pages
 from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.base import FrontendError, ImportedModel, load_source
 from tflconv.frontends.jax.spec import JaxFunction, JaxFunctions
@@ -128,9 +131,9 @@ DEBUG_ALIASES = {
 
 @dataclass
 class ConversionResult:
-    """Everything one conversion produced: the bytes plus what the CLI and benchmarks report."""
+    """Everything one conversion produced: the .tflite (bytes, or the file it was streamed to)
+    plus what the CLI and benchmarks report."""
 
-    tflite: bytes
     module: Any
     imported: Any
     model_type: str
@@ -138,6 +141,21 @@ class ConversionResult:
     phase_seconds: dict[str, float] = field(default_factory=dict)
     pass_seconds: list[tuple[str, float]] = field(default_factory=list)
     """(pass, wall seconds) in run order."""
+    path: str | None = None
+    """The file the .tflite was streamed to (`convert_with_report(output_path)`), else None."""
+    size: int = 0
+    """Bytes of the .tflite."""
+    data: bytes | None = field(default=None, repr=False)
+    """The .tflite bytes when they were made in memory (no `path`)."""
+
+    @property
+    def tflite(self) -> bytes:
+        """The .tflite bytes (read from `path` when the conversion wrote a file)."""
+        if self.data is None:
+            if self.path is None:
+                raise ValueError("the conversion produced neither bytes nor a file")
+            return Path(self.path).read_bytes()
+        return self.data
 
     @property
     def op_count(self) -> int:
@@ -355,11 +373,39 @@ class TFLiteConverter:
     # -- conversion ---------------------------------------------------------------------------
 
     def convert(self) -> bytes:
-        """The .tflite FlatBuffer. Raises `ConverterError` (one-line message)."""
-        return self.convert_with_report().tflite
+        """The .tflite FlatBuffer. Raises `ConverterError` (one-line message).
 
-    def convert_with_report(self) -> ConversionResult:
-        """Like `convert()`, returning the bytes with the final IR, timings and op counts."""
+        A model with at least `files.SPILL_BYTES` of constants is first streamed to a temporary file
+        and read back once the IR is released, so the bytes never coexist with the IR's
+        weights (peak memory: one copy of the weights besides the source model's)."""
+        result = self._convert(None, spill=True)
+        if result.data is not None:
+            return result.data
+        path = result.path
+        assert path is not None
+        files.release_ir(result)
+        try:
+            return Path(path).read_bytes()
+        finally:
+            Path(path).unlink(missing_ok=True)
+
+    def convert_with_report(self, output_path: str | os.PathLike | None = None) -> ConversionResult:
+        """Like `convert()`, returning the .tflite with the final IR, timings and op counts.
+
+        With `output_path` the FlatBuffer is streamed to that file (atomically: complete or not
+        written at all) instead of being assembled in memory; `result.path` names it and
+        `result.tflite` reads it back on demand."""
+        if output_path is not None:
+            check_output_path(output_path, self._source)
+        return self._convert(output_path)
+
+    def _convert(
+        self, output_path: str | os.PathLike | None, spill: bool = False
+    ) -> ConversionResult:
+        with small_pages():  # weight arrays are written once: huge pages cost, not save
+            return self._convert_once(output_path, spill)
+
+    def _convert_once(self, output_path: str | os.PathLike | None, spill: bool) -> ConversionResult:
         flags = self._conversion_flags()
         start = time.perf_counter()
         phases: dict[str, float] = {}
@@ -385,10 +431,20 @@ class TFLiteConverter:
         t = time.perf_counter()
         if self.metadata is not None:
             _attach_metadata(imported.module, self.metadata)
-        tflite = _write(imported.module, self._experimental_use_buffer_offset)
+        buffer_offset = self._experimental_use_buffer_offset
+        data = None
+        if spill and output_path is None and files.spills(imported.module):
+            output_path = files.spill_path()
+        if output_path is None:
+            data = _write(imported.module, buffer_offset)
+            size = len(data)
+        else:
+            size = files.write_file(imported.module, output_path, buffer_offset)
         phases["export"] = time.perf_counter() - t
         return ConversionResult(
-            tflite=tflite,
+            data=data,
+            path=None if output_path is None else os.fspath(output_path),
+            size=size,
             module=imported.module,
             imported=imported,
             model_type=model_type,
@@ -776,9 +832,8 @@ def convert(
         if name not in _KNOWN_ATTRIBUTES:
             raise ConverterError(f"unknown conversion option {name!r}", phase="options")
         setattr(conv, name, value)
-    if output_path is not None:
-        check_output_path(output_path, model)
-    tflite = conv.convert()
-    if output_path is not None:
-        write_output(output_path, tflite)
-    return tflite
+    if output_path is None:
+        return conv.convert()
+    check_output_path(output_path, model)
+    files.release_ir(conv.convert_with_report(output_path))  # streamed to the file
+    return Path(output_path).read_bytes()

@@ -1,14 +1,17 @@
-"""The output file of a conversion: checked before any work, written whole or not at all; a
+"""The output file of a conversion: checked before any work, then streamed whole or not at all
+(`write_file`; `convert()` of a large model goes through a temporary file, `spill_path`); a
 `.tflite` given as a source is named as such."""
 
 from __future__ import annotations
 
+import gc
 import os
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
 from tflconv.api.errors import ConverterError
-from tflconv.core.io import write_atomic
 
 
 def check_output_path(output_path: str | os.PathLike, source: Any) -> None:
@@ -35,19 +38,6 @@ def check_output_path(output_path: str | os.PathLike, source: Any) -> None:
         raise ConverterError(f"output {name} would overwrite the input model", phase="write")
 
 
-def write_output(output_path: str | os.PathLike, data: bytes) -> None:
-    """`write_atomic`, with any OSError as a one-line `ConverterError` (a bad output path)."""
-    try:
-        write_atomic(output_path, data)
-    except OSError as err:
-        what = err.strerror or str(err)
-        if Path(output_path).is_dir():
-            what = "it is a directory (name a file)"
-        raise ConverterError(
-            f"cannot write {os.fspath(output_path)}: {what}", phase="write"
-        ) from err
-
-
 def refuse_tflite_source(source: Any) -> None:
     if isinstance(source, str | os.PathLike) and _is_tflite_file(source):
         raise ConverterError(
@@ -69,3 +59,45 @@ def _is_tflite_file(path: str | os.PathLike) -> bool:
             return f.read(8)[4:8] == b"TFL3"
     except OSError:
         return False
+
+
+def write_file(module: Any, path: str | os.PathLike, buffer_offset: bool = False) -> int:
+    """The .tflite of `module` streamed into the file `path` (atomically: whole or not at
+    all, `write_flatbuffer_file`); returns its size. Errors are `ConverterError`s: an OSError
+    is the one line "cannot write PATH: reason"."""
+    from tflconv.tflite.writer import write_flatbuffer_file  # the generated schema: on use
+
+    try:
+        return write_flatbuffer_file(module, path, buffer_offset=True if buffer_offset else None)
+    except OSError as err:
+        what = err.strerror or str(err)
+        raise ConverterError(f"cannot write {os.fspath(path)}: {what}", phase="write") from err
+    except Exception as err:
+        raise ConverterError(f"writing the FlatBuffer failed: {err}", phase="export") from err
+
+
+SPILL_BYTES = 256 * 2**20
+"""`convert()` streams models with at least this many bytes of constants to a temporary file
+and reads them back after releasing the IR (smaller ones are assembled in memory)."""
+
+
+def spills(module: Any) -> bool:
+    """Whether `convert()` goes through a temporary file for this module (`SPILL_BYTES`)."""
+    total = 0
+    for op in module.walk():
+        value = op.attributes.get("value") if op.name == "arith.constant" else None
+        total += getattr(value, "nbytes", 0)
+    return total >= SPILL_BYTES
+
+
+def spill_path() -> str:
+    """A new file name in the temporary directory (created only when the write succeeds)."""
+    return os.path.join(tempfile.gettempdir(), f"tflconv-{os.getpid()}-{uuid.uuid4().hex}.tflite")
+
+
+def release_ir(result: Any) -> None:
+    """Free a `ConversionResult`'s IR, and the weight arrays only it holds (layout changes),
+    before its written file is read back: the IR's use lists and parent links are reference
+    cycles, which only the cycle collector frees."""
+    result.module = result.imported = None
+    gc.collect()

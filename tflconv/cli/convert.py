@@ -10,8 +10,11 @@ an output path that cannot be written): one error line on stderr and no output f
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,7 @@ from tflconv.api.converter import (
 )
 from tflconv.api.files import check_output_path
 from tflconv.api.quiet import quiet_tensorflow
-from tflconv.core.io import write_atomic
+from tflconv.core import signals
 
 from .common import (
     add_instrument_arguments,
@@ -202,12 +205,14 @@ def run_convert(args: argparse.Namespace) -> int:
             return EXIT_OK
         if err.isatty() and not os.environ.get("CI"):  # a large model loads for seconds
             print(f"tflconv: loading {source} ...", file=err, flush=True)
-        result = _convert(args, source, kind, load_options)
         verification = None
-        if args.verify:
-            with quiet_tensorflow(enabled=not args.verbose):
-                verification = _verify(args, result)
-        write_atomic(output, result.tflite)
+        if not args.verify:  # streamed straight to the output file
+            result = _convert(args, source, kind, load_options, output)
+        else:  # streamed to a temporary file, renamed to the output once verification ran
+            with _pending_output(output) as pending:
+                result = _convert(args, source, kind, load_options, pending)
+                with quiet_tensorflow(enabled=not args.verbose):
+                    verification = _verify(args, result)
     except ConverterError as e:
         print(f"tflconv: error: {e}", file=err)
         if e.report is not None:  # unconvertible ops: the report is the error itself
@@ -314,8 +319,29 @@ def _convert(
     source: str,
     kind: str | None,
     load_options: dict[str, Any],
+    output: Path,
 ) -> ConversionResult:
-    return _converter(args, source, kind, load_options).convert_with_report()
+    """Convert, streaming the .tflite to `output` (not assembled in memory)."""
+    return _converter(args, source, kind, load_options).convert_with_report(output)
+
+
+@contextlib.contextmanager
+def _pending_output(output: Path) -> Iterator[Path]:
+    """A temporary path next to `output`, renamed to it when the block ends without an error
+    (a failed --verify keeps the output) and removed otherwise, like `write_atomic`."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tflite", dir=output.parent)
+    os.close(fd)
+    signals.track(tmp)
+    try:
+        yield Path(tmp)
+        signals.check()
+        os.replace(tmp, output)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    finally:
+        signals.untrack(tmp)
 
 
 def _converter(
@@ -415,7 +441,7 @@ def _summary(source: str, output: Path, result: ConversionResult) -> str:
     phases = ", ".join(f"{k} {v:.2f} s" for k, v in result.phase_seconds.items())
     return (
         f"converted {source} -> {output}\n"
-        f"  size {_size(len(result.tflite))}, {result.op_count} ops ({top}{more})\n"
+        f"  size {_size(result.size)}, {result.op_count} ops ({top}{more})\n"
         f"  time {result.seconds:.2f} s ({phases})"
     )
 

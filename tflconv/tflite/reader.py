@@ -1,6 +1,7 @@
 """.tflite FlatBuffer bytes -> IR (tfl dialect).
 
     module = read_flatbuffer(open("model.tflite", "rb").read())
+    module = read_flatbuffer_file("model.tflite")     # memory-mapped: large models, no copy
 
 - each subgraph becomes a function (same name); SignatureDefs become function attributes
   (`entry`, `signature_key`, `input_names`, `output_names`);
@@ -29,9 +30,12 @@ run through the IR verifier before it is returned. Whatever is wrong surfaces as
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
+import mmap
+import os
 import zipfile
 from typing import Any
 
@@ -88,7 +92,42 @@ def read_flatbuffer(data: bytes | bytearray | memoryview, *, verify_ir: bool = T
 
     Raises `ReadError` for anything malformed, including a structure the IR verifier rejects
     (wrong operand counts, bad attribute values, ...) unless `verify_ir=False`."""
-    buf = data if isinstance(data, bytes) else bytes(data)
+    return _read(data if isinstance(data, bytes) else bytes(data), verify_ir)
+
+
+def read_flatbuffer_file(path: str | os.PathLike, *, verify_ir: bool = True) -> Module:
+    """`read_flatbuffer` of a .tflite file, memory-mapped instead of read: constants are
+    read-only views of the mapping, so a large model costs only the pages that are touched.
+    The file is closed before this returns; the mapping lives as long as the module's arrays
+    (the file may be replaced or deleted meanwhile: the mapping keeps the old contents).
+    Raises `OSError` when the file cannot be opened, `ReadError` as `read_flatbuffer`."""
+    mapped = map_file(path)
+    if not isinstance(mapped, mmap.mmap):
+        return _read(mapped, verify_ir)  # an empty file: the ReadError says why
+    try:
+        return _read(mapped, verify_ir)
+    finally:
+        _release(mapped)
+
+
+def map_file(path: str | os.PathLike) -> mmap.mmap | bytes:
+    """The file's contents as a read-only memory map (`b""` for an empty file, which mmap
+    refuses); the file itself is closed on return. Slicing gives bytes, `np.frombuffer` and
+    `memoryview` give views: what `read_flatbuffer_file`, and tools reading large models
+    (inspect, analyze), need instead of `Path.read_bytes()`."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return b""
+        return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+
+
+def _release(mapped: mmap.mmap) -> None:
+    """Unmap now unless the module holds views of the mapping (then it goes with them)."""
+    with contextlib.suppress(BufferError):  # exported views: constants share the mapping
+        mapped.close()
+
+
+def _read(buf: bytes | mmap.mmap, verify_ir: bool) -> Module:
     if len(buf) < 8 or buf[4:8] != FILE_IDENTIFIER:
         found = buf[4:8] if len(buf) >= 8 else buf[:8]
         raise ReadError(
@@ -147,7 +186,7 @@ def decode_strings(raw: np.ndarray) -> np.ndarray:
 
 
 class _Reader:
-    def __init__(self, buf: bytes, model: fb.ModelT) -> None:
+    def __init__(self, buf: bytes | mmap.mmap, model: fb.ModelT) -> None:
         self.buf = buf
         self.model = model
         self.buffers = model.buffers or []
@@ -533,14 +572,16 @@ def _enum_names(enum: str) -> dict[int, str]:
     return {v: k for k, v in enum_members(enum).items()}
 
 
-def read_associated_files(data: bytes) -> dict[str, bytes]:
+def read_associated_files(data: bytes | mmap.mmap) -> dict[str, bytes]:
     """The files of a ZIP archive appended after the FlatBuffer (name -> contents, in archive
     order); {} when there is none. This is how tflite-support packs the associated files
     (labels, vocabularies) of TFLite model metadata."""
     if b"PK\x05\x06" not in data[-(1 << 16) - 22 :]:  # no end-of-archive record: no ZIP
         return {}
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        # A memory map is a seekable file itself (io.BytesIO would copy the whole model).
+        archive = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
+        with zipfile.ZipFile(archive) as zf:
             infos = [info for info in zf.infolist() if not info.is_dir()]
             if sum(info.file_size for info in infos) > MAX_ASSOCIATED_BYTES:
                 return {}  # declared sizes past any real label file: a corrupt (or bomb) archive

@@ -23,19 +23,17 @@ per-element Python), or not at all in the offset layout when streamed to a file.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import tempfile
 import zipfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, BinaryIO
 
 import flatbuffers
 import numpy as np
 
+from tflconv.core import io as file_io
 from tflconv.core.ir import REQUIRED, RETURN, Function, Module, Operation, Value
 from tflconv.core.location import MAX_TENSOR_NAME_PARTS
 from tflconv.core.opdef import OPDEFS
@@ -162,7 +160,7 @@ def write_flatbuffer_file(
         buffer_offset=buffer_offset,
     )
     files = module.attributes.get("associated_files")
-    with _atomic_file(path) as f:
+    with file_io.atomic_file(path) as f:
         packed.write_to(f)
         if files:
             _write_zip(f, files)
@@ -183,25 +181,6 @@ def serialize(
     if conversion_metadata is None:
         conversion_metadata = module.attributes.get("conversion_metadata")
     return _Writer(module).write(conversion_metadata, description, buffer_offset)
-
-
-@contextlib.contextmanager
-def _atomic_file(path: str | os.PathLike) -> Iterator[BinaryIO]:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w+b") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600 files; use the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def append_associated_files(data: bytes, files: Mapping[str, bytes]) -> bytes:

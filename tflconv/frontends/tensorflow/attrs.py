@@ -5,14 +5,18 @@ Imported only from the TF frontend (it imports TensorFlow).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import attr_value_pb2, node_def_pb2, types_pb2
+from tensorflow.python.util import tf_stack
 
 from tflconv.core.location import SourceLine
 from tflconv.core.types import SymbolRef, TensorType, TypeAttr
@@ -255,6 +259,44 @@ class SourceLocator:
         return None
 
 
+@contextlib.contextmanager
+def short_tracebacks() -> Iterator[None]:
+    """While a model is traced: TF records op-creation tracebacks without the frames of
+    Keras, tflconv and the standard library (a filter TF applies in C++), so
+    `SourceLocator.from_traceback` looks at a few frames per op instead of ~20. Only frames
+    `is_internal` skips are dropped: the line it finds is the same."""
+    import keras
+
+    tflconv = sys.modules[__name__.partition(".")[0]]
+    # TensorFlow's own frames are dropped by TF itself.
+    roots = (_package_dir(keras), _package_dir(tflconv), _package_dir(os))
+    with _FrameFilter(_internal_files(roots)):
+        yield
+
+
+class _FrameFilter(tf_stack.StackTraceFilter):
+    """A TF stack-trace filter dropping the frames of the given files."""
+
+    def __init__(self, filenames: frozenset[str]) -> None:
+        super().__init__()
+        self._filenames = filenames
+
+    def get_filtered_filenames(self) -> frozenset[str]:
+        return self._filenames | self.parent.get_filtered_filenames()
+
+
+@functools.lru_cache(maxsize=4)
+def _internal_files(roots: tuple[str, ...]) -> frozenset[str]:
+    """Every Python file under the package roots (the names their frames carry), except in
+    installed packages under them (the standard library's site-packages)."""
+    files = []
+    for root in roots:
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = [d for d in dirs if d not in ("site-packages", "dist-packages")]
+            files.extend(os.path.join(folder, n) for n in names if n.endswith(".py"))
+    return frozenset(files)
+
+
 _FUNCTION_SUFFIX = re.compile(r"(_\d+)+$")
 
 
@@ -311,6 +353,18 @@ def shape_list(shape: Any) -> list[int | None] | None:
     """A TensorShape / sequence as a list with None for unknown dims (None: unknown rank)."""
     shape = tf.TensorShape(shape)
     return None if shape.rank is None else shape.as_list()
+
+
+def tensor_array(tensor: Any) -> np.ndarray:
+    """`tf.make_ndarray(tensor)` (a TensorProto) without its copy of packed contents: a
+    read-only view of the proto's `tensor_content` bytes (one copy of a large constant
+    fewer; constants are read-only in the IR anyway, as variable reads are)."""
+    content = tensor.tensor_content
+    if not content:
+        return tf.make_ndarray(tensor)
+    dtype = tf.dtypes.as_dtype(tensor.dtype).as_numpy_dtype
+    shape = [d.size for d in tensor.tensor_shape.dim]
+    return np.frombuffer(content, dtype=dtype).reshape(shape)
 
 
 def numpy_of_eager(t: Any) -> np.ndarray:

@@ -261,7 +261,7 @@ class GraphImporter:
 
     def _const(self, scope: Scope, source: GraphSource, op: Any) -> Value:
         node_def = op.node_def
-        array = tf.make_ndarray(node_def.attr["value"].tensor)
+        array = cv.tensor_array(node_def.attr["value"].tensor)
         dtype = cv.dtype_name(node_def.attr["dtype"].type, _where(source, op))
         new = constant(
             array,

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..base import FrontendError
+from .attrs import short_tracebacks
 from .errors import message_line, trace_failure
 
 # --- which Keras -------------------------------------------------------------------------------
@@ -129,12 +130,13 @@ def trace_keras_model(model: Any, path: str | None) -> Any:
     """The model's inference function as a `ConcreteFunction` (see the module docstring)."""
     where = f"Keras model {model.name!r}" + (f" from {path!r}" if path else "")
     try:
-        if is_tf_keras_model(model):
-            return _trace_tf_keras(model, where)
-        signature = keras_input_signature(model)
-        call = functools.partial(model.__call__, training=False)
-        function = tf.function(call, input_signature=signature, autograph=False)
-        return function.get_concrete_function()
+        with short_tracebacks():
+            if is_tf_keras_model(model):
+                return _trace_tf_keras(model, where)
+            signature = keras_input_signature(model)
+            call = functools.partial(model.__call__, training=False)
+            function = tf.function(call, input_signature=signature, autograph=False)
+            return function.get_concrete_function()
     except FrontendError:
         raise
     except Exception as e:  # noqa: BLE001 - tracing runs arbitrary user code

@@ -430,7 +430,8 @@ def _concrete_functions(funcs: list[Any], input_shapes: InputShapes) -> Imported
                     "f.get_concrete_function(tf.TensorSpec(shape, dtype), ...) instead"
                 )
             try:
-                cfs.append(f.get_concrete_function())
+                with cv.short_tracebacks():
+                    cfs.append(f.get_concrete_function())
             except Exception as e:  # noqa: BLE001 - tracing runs arbitrary user code
                 name = getattr(f, "__name__", f"#{i}")
                 raise FrontendError(f"cannot trace tf.function {name!r}: {trace_failure(e)}") from e
@@ -478,6 +479,7 @@ def _graph_def(
             text_format.Parse(data.decode("utf-8"), graph_def)
         else:
             graph_def.ParseFromString(data)
+        del data  # the file's bytes: not kept through the import (a large model's weights)
     except Exception as e:  # noqa: BLE001
         raise FrontendError(
             f"cannot read {path!r} as a frozen GraphDef (corrupt file?): {_first_line(e)}"
@@ -511,8 +513,10 @@ def _graph_def(
         _placeholder_with_default_as_input(nodes[name])
     _apply_graph_def_shapes(graph_def, nodes, in_names, input_shapes)
 
+    proto = [graph_def]  # emptied once TF has the graph (the wrapped function keeps this one)
+
     def import_graph() -> None:
-        tf.compat.v1.import_graph_def(graph_def, name="")
+        tf.compat.v1.import_graph_def(proto[0], name="")
 
     try:
         wrapped = tf.compat.v1.wrap_function(import_graph, [])
@@ -522,6 +526,10 @@ def _graph_def(
         )
     except Exception as e:  # noqa: BLE001
         raise FrontendError(f"cannot import GraphDef {path!r}: {_first_line(e)}") from None
+    # TF's graph holds the constants now: release the proto's copy before the import reads
+    # them (the walk views each Const's tensor_content once).
+    proto.clear()
+    del nodes, graph_def
     entry = Entry(
         SERVING_DEFAULT,
         pruned,
