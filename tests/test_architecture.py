@@ -59,7 +59,6 @@ ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
     ("tflconv.cli.inspect", "tflconv.core.io"): CLI,
     ("tflconv.cli.metadata", "tflconv.core.io"): CLI,
     ("tflconv.cli.metadata", "tflconv.tflite.metadata"): CLI,
-    ("tflconv.cli.opt", "tflconv.core.io"): CLI,
     ("tflconv.cli.opt", "tflconv.core.pass_manager"): CLI,
     ("tflconv.cli.opt", "tflconv.core.pass_options"): CLI,
     ("tflconv.cli.opt", "tflconv.core.passes"): CLI,

@@ -483,18 +483,6 @@ def test_api_convert_refuses_a_directory_output_before_converting(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_api_a_write_failure_is_a_converter_error(tmp_path, monkeypatch):
-    import tflconv
-    from tflconv.api import files
-
-    def fail(path, data):
-        raise PermissionError(13, "Permission denied", str(path))
-
-    monkeypatch.setattr(files, "write_atomic", fail)
-    with pytest.raises(tflconv.ConverterError, match="cannot write .*Permission denied"):
-        tflconv.convert(_keras_model(), tmp_path / "m.tflite")
-
-
 def test_api_a_tflite_source_is_named(tmp_path):
     from tflconv.api.converter import ConverterError, TFLiteConverter
 

@@ -48,7 +48,9 @@ _LAZY = {
     "print_module": "tflconv.core.printer",
     "parse_module": "tflconv.core.parser",
     "read_flatbuffer": "tflconv.tflite.reader",
+    "read_flatbuffer_file": "tflconv.tflite.reader",
     "write_flatbuffer": "tflconv.tflite.writer",
+    "write_flatbuffer_file": "tflconv.tflite.writer",
     "analyze": "tflconv.tools.analyze_api",
     "Analysis": "tflconv.tools.analyze_api",
 }
@@ -69,7 +71,9 @@ __all__ = [
     "parse_module",
     "print_module",
     "read_flatbuffer",
+    "read_flatbuffer_file",
     "write_flatbuffer",
+    "write_flatbuffer_file",
 ]
 
 

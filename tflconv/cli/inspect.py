@@ -59,11 +59,11 @@ def add_inspect_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def run_inspect(args: argparse.Namespace) -> int:
-    from tflconv.tflite.reader import read_associated_files
+    from tflconv.tflite.reader import map_file, read_associated_files
     from tflconv.tools.inspect import InspectError, format_report, inspect_model
 
     try:
-        data = Path(args.model).read_bytes()
+        data = map_file(args.model)  # a large model costs only the pages inspect reads
     except OSError as e:
         raise CLIError(f"cannot read {args.model}: {e.strerror or e}") from None
     try:

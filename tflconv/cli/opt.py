@@ -189,32 +189,27 @@ def _read_tflite(path: str) -> Module | None:
         head = f.read(8)
     if head[4:8] != b"TFL3" and not path.lower().endswith(".tflite"):
         return None  # IR text (a corrupt .tflite gets the reader's error, not a parse error)
-    from tflconv.tflite.reader import ReadError, read_flatbuffer
+    from tflconv.tflite.reader import ReadError, read_flatbuffer_file
 
     try:
-        return read_flatbuffer(Path(path).read_bytes())
+        return read_flatbuffer_file(path)
     except ReadError as e:
         raise CLIError(f"cannot read {path}: {e}") from None
 
 
 def _write_tflite(path: str, module: Module, n_chunks: int) -> None:
     """`-o x.tflite`: write the resulting module as a .tflite file instead of IR text."""
-    from tflconv.core.io import write_atomic
     from tflconv.core.printer import MissingDataError, check_data
-    from tflconv.tflite.writer import WriteError, write_flatbuffer
+    from tflconv.tflite.writer import WriteError, write_flatbuffer_file
 
     if n_chunks > 1:
         raise CLIError("-o *.tflite takes one module; drop --split-input-file")
     try:
         check_data(module)  # a placeholder would be written as zeros
-        data = write_flatbuffer(module)
-    except (
-        MissingDataError
-    ) as e:  # as when a pass needs the values: exit 1, like opt's pass failures
+        write_flatbuffer_file(module, path)  # streamed, atomically
+    except MissingDataError as e:  # as when a pass needs the values: exit 1, like pass failures
         raise CLIError(f"cannot write {path}: {e}", EXIT_FAILURE) from None
     except WriteError as e:
         raise CLIError(f"cannot write {path}: {e}") from None
-    try:
-        write_atomic(path, data)
     except OSError as e:
         raise CLIError(output_error(path, e)) from None

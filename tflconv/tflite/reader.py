@@ -580,7 +580,7 @@ def read_associated_files(data: bytes | mmap.mmap) -> dict[str, bytes]:
         return {}
     try:
         # A memory map is a seekable file itself (io.BytesIO would copy the whole model).
-        archive = data if isinstance(data, mmap.mmap) else io.BytesIO(data)
+        archive = _SeekableMap(data) if isinstance(data, mmap.mmap) else io.BytesIO(data)
         with zipfile.ZipFile(archive) as zf:
             infos = [info for info in zf.infolist() if not info.is_dir()]
             if sum(info.file_size for info in infos) > MAX_ASSOCIATED_BYTES:
@@ -592,6 +592,19 @@ def read_associated_files(data: bytes | mmap.mmap) -> dict[str, bytes]:
         # signature bytes can also occur by chance in weights near the end of a model without
         # an archive; like tflite-support, an unreadable archive counts as no archive.
         return {}
+
+
+class _SeekableMap:
+    """A memory map as zipfile's file object: mmap has no `seekable()` before Python 3.13."""
+
+    def __init__(self, mapped: mmap.mmap) -> None:
+        self._mapped = mapped
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._mapped, name)
+
+    def seekable(self) -> bool:
+        return True
 
 
 def _ints(values: Any) -> list[int]:

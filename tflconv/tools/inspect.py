@@ -15,6 +15,7 @@ TFLITE_METADATA, text entries) and the associated files appended after the model
 from __future__ import annotations
 
 import json
+import mmap
 from typing import Any
 
 import numpy as np
@@ -215,9 +216,9 @@ def _decode_entry(name: str, data: bytes) -> Any:
     return text if text.isprintable() else None
 
 
-def inspect_model(data: bytes, *, top: int = 10) -> dict[str, Any]:
-    """A JSON-able description of a .tflite file (see the module docstring)."""
-    data = bytes(data)
+def inspect_model(data: bytes | mmap.mmap, *, top: int = 10) -> dict[str, Any]:
+    """A JSON-able description of a .tflite file (see the module docstring); `data` may be a
+    memory map (`tflite.reader.map_file`)."""
     model = _model(data)
     files = read_associated_files(data)
     zip_size = _zip_size(data) if files else 0
