@@ -7,6 +7,7 @@
     python benchmarks/compare_official.py --transformers            # keras-hub BERT, GPT-2, ...
     python benchmarks/compare_official.py --transformers --models bert,vit,whisper
     python benchmarks/compare_official.py --transformers --transformer-size medium
+    python benchmarks/compare_official.py --transformers --quantized --models deit,dinov2
 
 Both converters start from the same in-memory Keras model, in one process, after a warm-up
 conversion of a tiny model by each (so neither pays TensorFlow's one-time start-up costs).
@@ -35,6 +36,12 @@ int8 model's error against the float Keras model on the same 8 held-out inputs (
 and RMSE, ours should be <= official), the file size (within 2 % of official) and the conversion time
 including calibration and quantization (ours / official).
 A model that fails in either converter gets a status with the reason; the script goes on.
+A third table (benchmarks/quant_compare.py; --no-variants skips it) puts beside both int8
+models ai-edge-quantizer's static_wi8_ai8 and dynamic_wi8_afp32 on our float .tflite (same
+calibration samples; --aeq-python, default /tmp/aeq/bin/python, else "not installed") and
+tflconv's dynamic-range weight schemes (int8 / int4 per channel, int4 weight-only, blockwise
+int4): size, RMSE vs float, latency, conversion time. With --transformers --quantized, the
+int8 comparison runs on the backbones (dict calibration samples by input name).
 
 With --transformers, the rows are keras-hub backbones from small configs (benchmarks/
 transformer_family.py): both converters start from the same `model.export()` SavedModel (the
@@ -182,6 +189,9 @@ class Row:
     quant_rmse: tuple[float | None, float | None] = (None, None)
     quant_rmse_uncorrected: float | None = None
     """Ours with bias_correction=False (the official recipe alone)."""
+    quant_variants: list[dict[str, Any]] = field(default_factory=list)
+    """quant_compare.Variant numbers: int8 by both converters, ai-edge-quantizer, our
+    weight schemes."""
 
 
 def _rss_kb(key: str) -> int:
@@ -289,9 +299,15 @@ def int8_errors(
     return worst, rmse
 
 
-def bench_quantized(row: Row, model: Any, n_eval: int = QUANT_EVAL_INPUTS) -> None:
+def bench_quantized(
+    row: Row,
+    model: Any,
+    n_eval: int = QUANT_EVAL_INPUTS,
+    variants: VariantOptions | None = None,
+) -> None:
     """int8 PTQ by both converters: error vs the float model over `n_eval` held-out inputs,
-    size, time (--quantized); and ours without bias correction (error only)."""
+    size, time (--quantized); and ours without bias correction (error only); with `variants`,
+    quant_compare's table (ai-edge-quantizer, weight schemes) too."""
     samples = calibration_samples(model)
     evals = [random_inputs(model, 100 + k) for k in range(n_eval)]
     expected = [keras_outputs(model, x) for x in evals]
@@ -320,6 +336,27 @@ def bench_quantized(row: Row, model: Any, n_eval: int = QUANT_EVAL_INPUTS) -> No
         with _silenced():
             plain = convert_ours_int8(model, samples, bias_correction=False)
         row.quant_rmse_uncorrected = int8_errors(plain, evals, expected)[1]
+    if variants is not None:
+        import quant_compare
+
+        int8 = [
+            ("tflconv int8", ours, row.quant_ours.seconds),
+            ("official int8", official, row.quant_official.seconds),
+        ]
+        found = quant_compare.keras_variants(
+            model, variants.float_tflite, int8, samples, evals, expected, variants.runs,
+            variants.aeq_python,
+        )  # fmt: skip
+        row.quant_variants = [v.numbers() for v in found]
+
+
+@dataclass
+class VariantOptions:
+    """What bench_quantized needs for quant_compare's variants."""
+
+    float_tflite: bytes | None
+    runs: int
+    aeq_python: str | None
 
 
 class ChildCrashed(RuntimeError):
@@ -429,14 +466,32 @@ def interpreter(tflite: bytes, inputs: list[np.ndarray]) -> Any:
             interp.resize_tensor_input(d["index"], list(x.shape))
     interp.allocate_tensors()
     for d, x in zip(details, inputs):  # the benchmark models have one input each
-        interp.set_tensor(d["index"], x.astype(d["dtype"]))
+        interp.set_tensor(d["index"], to_input(x, d))
     return interp
+
+
+def to_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """`x` as the input tensor `detail` takes it: quantized with its scale and zero point when
+    the model takes float data as integers (ai-edge-quantizer's static recipes do)."""
+    scale, zero = detail["quantization"]
+    if scale and x.dtype.kind == "f" and np.dtype(detail["dtype"]).kind in "iu":
+        info = np.iinfo(detail["dtype"])
+        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(detail["dtype"])
+    return x.astype(detail["dtype"])
+
+
+def from_output(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """An output as float when it is quantized (else as it is)."""
+    scale, zero = detail["quantization"]
+    if scale and y.dtype.kind in "iu":
+        return ((y.astype(np.float64) - zero) * scale).astype(np.float32)
+    return y
 
 
 def run_outputs(tflite: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
     interp = interpreter(tflite, inputs)
     interp.invoke()
-    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+    return [from_output(interp.get_tensor(d["index"]), d) for d in interp.get_output_details()]
 
 
 def measure_latency(models: list[bytes], inputs: list[np.ndarray], runs: int) -> list[list[float]]:
@@ -511,7 +566,14 @@ def randomize_batch_norm(model: Any, seed: int = 0) -> None:
                     var.assign(rng.uniform(lo, hi, tuple(var.shape)).astype("float32"))
 
 
-def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool = False) -> Row:
+def bench_model(
+    name: str,
+    build: Callable[[], Any],
+    runs: int,
+    quantized: bool = False,
+    variants: bool = False,
+    aeq_python: str | None = None,
+) -> Row:
     import keras
 
     keras.utils.set_random_seed(0)
@@ -541,7 +603,9 @@ def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool 
             side.latency_ms = statistics.median(ts)
             side.latency_iqr = _rel_iqr(ts)
     if quantized:
-        bench_quantized(row, model)
+        ours_float = next((t for side, t in converted if side is row.ours), None)
+        options = VariantOptions(ours_float, runs, aeq_python) if variants else None
+        bench_quantized(row, model, variants=options)
     return row
 
 
@@ -675,6 +739,15 @@ def main(argv: list[str] | None = None) -> int:
         "--quantized", action="store_true", help="also compare int8 post-training quantization"
     )
     parser.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="with --quantized: skip the ai-edge-quantizer / weight-scheme table",
+    )
+    parser.add_argument(
+        "--aeq-python",
+        help="python of a venv with ai-edge-quantizer (default /tmp/aeq/bin/python, $AEQ_PYTHON)",
+    )
+    parser.add_argument(
         "--transformers",
         action="store_true",
         help="keras-hub backbones from SavedModels (--models picks among "
@@ -722,10 +795,11 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
 
+    aeq = _aeq_python(args)
     rows = []
     for name, build in table.items():
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
-        rows.append(bench_model(name, build, runs, args.quantized))
+        rows.append(bench_model(name, build, runs, args.quantized, not args.no_variants, aeq))
         gc.collect()
     print(
         f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}), {os.cpu_count()} CPUs, "
@@ -738,9 +812,30 @@ def main(argv: list[str] | None = None) -> int:
             f"{QUANT_EVAL_INPUTS} held-out inputs)\n"
         )
         print(markdown_quantized(rows))
+        if not args.no_variants:
+            print("\nQuantized variants: int8 by both converters, ai-edge-quantizer, "
+                  f"tflconv weight schemes (ai-edge-quantizer: {aeq or 'not installed'})\n")  # fmt: skip
+            print(_variants_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0
+
+
+def _aeq_python(args: argparse.Namespace) -> str | None:
+    import quant_compare
+
+    return quant_compare.aeq_python(args.aeq_python)
+
+
+def _variants_table(rows: list[Row]) -> str:
+    import quant_compare
+
+    groups = []
+    for r in rows:
+        variants = [quant_compare.Variant(**v) for v in r.quant_variants]
+        official = next((v.size for v in variants if v.label == "official int8"), None)
+        groups.append((r.model, variants, official))
+    return quant_compare.markdown_variants(groups)
 
 
 def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -763,10 +858,16 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
                 fn(tiny)
         except Exception as e:
             print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
+    aeq = _aeq_python(args) if args.quantized else None
     rows = []
     for name in table:
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
         rows.append(transformer_family.bench(name, runs, args.transformer_size))
+        if args.quantized:
+            import quant_compare
+
+            found = quant_compare.bench_transformer(name, runs, args.transformer_size, aeq)
+            rows[-1].quant_variants = [v.numbers() for v in found]
         gc.collect()
     print(
         f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}) on keras-hub backbones "
@@ -774,6 +875,13 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
         "runs\n"
     )
     print(markdown(rows))
+    if args.quantized:
+        print(
+            "\nint8 post-training quantization of the SavedModels (8 calibration feeds, "
+            f"errors over {QUANT_EVAL_INPUTS} held-out feeds; ai-edge-quantizer: "
+            f"{aeq or 'not installed'})\n"
+        )
+        print(_variants_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0
