@@ -33,8 +33,8 @@ Columns:
 With --quantized, a second table compares full-integer int8 post-training quantization
 (optimizations=[DEFAULT] + the same 8 seeded calibration samples for both converters): each
 int8 model's error against the float Keras model on the same 8 held-out inputs (max |diff|
-and RMSE, ours should be <= official), the file size (within 2 % of official) and the conversion time
-including calibration and quantization (ours / official).
+and RMSE, ours should be <= official), the file size (at most 0.5 % above official) and the
+conversion time including calibration and quantization (ours / official).
 A model that fails in either converter gets a status with the reason; the script goes on.
 A third table (benchmarks/quant_compare.py; --no-variants skips it) puts beside both int8
 models ai-edge-quantizer's static_wi8_ai8 and dynamic_wi8_afp32 on our float .tflite (same
@@ -299,66 +299,6 @@ def int8_errors(
     return worst, rmse
 
 
-def bench_quantized(
-    row: Row,
-    model: Any,
-    n_eval: int = QUANT_EVAL_INPUTS,
-    variants: VariantOptions | None = None,
-) -> None:
-    """int8 PTQ by both converters: error vs the float model over `n_eval` held-out inputs,
-    size, time (--quantized); and ours without bias correction (error only); with `variants`,
-    quant_compare's table (ai-edge-quantizer, weight schemes) too."""
-    samples = calibration_samples(model)
-    evals = [random_inputs(model, 100 + k) for k in range(n_eval)]
-    expected = [keras_outputs(model, x) for x in evals]
-    row.quant_ours, row.quant_official = Side(), Side()
-    rmse: list[float | None] = []
-    ours = measure_conversion(lambda m: convert_ours_int8(m, samples), model, row.quant_ours)
-    try:
-        official, seconds = official_int8_isolated(model, samples)
-        row.quant_official.seconds, row.quant_official.size = seconds, len(official)
-        row.quant_official.status = "converted"
-    except Exception as e:  # report and go on: one failing model must not stop the table
-        official = None
-        row.quant_official.status = "failed: " + _reason(e)
-    for side, tflite in ((row.quant_ours, ours), (row.quant_official, official)):
-        if tflite is None:
-            rmse.append(None)
-            continue
-        try:
-            side.max_abs_diff, err = int8_errors(tflite, evals, expected)
-            rmse.append(err)
-        except Exception as e:
-            side.status = "runtime failed: " + " ".join(str(e).split())[:160]
-            rmse.append(None)
-    row.quant_rmse = (rmse[0], rmse[1])
-    if row.quant_ours.status == "converted":
-        with _silenced():
-            plain = convert_ours_int8(model, samples, bias_correction=False)
-        row.quant_rmse_uncorrected = int8_errors(plain, evals, expected)[1]
-    if variants is not None:
-        import quant_compare
-
-        int8 = [
-            ("tflconv int8", ours, row.quant_ours.seconds),
-            ("official int8", official, row.quant_official.seconds),
-        ]
-        found = quant_compare.keras_variants(
-            model, variants.float_tflite, int8, samples, evals, expected, variants.runs,
-            variants.aeq_python,
-        )  # fmt: skip
-        row.quant_variants = [v.numbers() for v in found]
-
-
-@dataclass
-class VariantOptions:
-    """What bench_quantized needs for quant_compare's variants."""
-
-    float_tflite: bytes | None
-    runs: int
-    aeq_python: str | None
-
-
 class ChildCrashed(RuntimeError):
     pass
 
@@ -604,8 +544,10 @@ def bench_model(
             side.latency_iqr = _rel_iqr(ts)
     if quantized:
         ours_float = next((t for side, t in converted if side is row.ours), None)
-        options = VariantOptions(ours_float, runs, aeq_python) if variants else None
-        bench_quantized(row, model, variants=options)
+        import quant_compare
+
+        options = quant_compare.VariantOptions(ours_float, runs, aeq_python) if variants else None
+        quant_compare.bench_quantized(row, model, variants=options)
     return row
 
 
@@ -676,45 +618,6 @@ def markdown(rows: list[Row]) -> str:
     ]
     for model, who, status in failures:
         lines.append(f"- {model} ({who}): {status}")
-    return "\n".join(lines)
-
-
-def markdown_quantized(rows: list[Row]) -> str:
-    lines = [
-        "| model | status (ours / official) | int8 max abs diff vs float (ours / official) "
-        "| int8 RMSE vs float (ours / official) | ours w/o bias correction "
-        "| size KB (ours / official) | size diff "
-        "| int8 conversion s (ours / official) | time ratio |",
-        "|" + "---|" * 9,
-    ]
-    for r in rows:
-        o, f = r.quant_ours, r.quant_official
-        if o is None or f is None:
-            continue
-        err_ok = None
-        if r.quant_rmse[0] is not None and r.quant_rmse[1] is not None:
-            err_ok = r.quant_rmse[0] <= r.quant_rmse[1] * 1.0001
-        size_diff = (o.size - f.size) / f.size if o.size and f.size else None
-        t_ratio = _ratio(o.seconds, f.seconds)
-        lines.append(
-            f"| {r.model} | {_short(o.status)} / {_short(f.status)} "
-            f"| {_fmt(o.max_abs_diff, '.2e')} / {_fmt(f.max_abs_diff, '.2e')} "
-            f"| {_fmt(r.quant_rmse[0], '.2e')} / {_fmt(r.quant_rmse[1], '.2e')}{_mark(err_ok)} "
-            f"| {_fmt(r.quant_rmse_uncorrected, '.2e')} "
-            f"| {_fmt(_kb(o.size), '.1f')} / {_fmt(_kb(f.size), '.1f')} "
-            f"| {_fmt(None if size_diff is None else 100 * size_diff, '+.1f')} %"
-            f"{_mark(None if size_diff is None else size_diff <= 0.02)} "
-            f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} | {_fmt(t_ratio, '.2f')} |"
-        )
-    lines.append("")
-    lines.append(
-        "✓/✗: int8 RMSE vs float ≤ official's; size at most 2 % above official's. "
-        "RMSE over the held-out inputs; w/o bias correction: ours with bias_correction=False."
-    )
-    for r in rows:
-        for who, side in (("ours", r.quant_ours), ("official", r.quant_official)):
-            if side is not None and side.status != "converted":
-                lines.append(f"- {r.model} int8 ({who}): {side.status}")
     return "\n".join(lines)
 
 
@@ -795,7 +698,9 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
 
-    aeq = _aeq_python(args)
+    import quant_compare
+
+    aeq = quant_compare.aeq_python(args.aeq_python)
     rows = []
     for name, build in table.items():
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
@@ -811,31 +716,16 @@ def main(argv: list[str] | None = None) -> int:
             f"\nint8 post-training quantization (8 calibration samples, errors over "
             f"{QUANT_EVAL_INPUTS} held-out inputs)\n"
         )
-        print(markdown_quantized(rows))
+        print(quant_compare.markdown_quantized(rows))
         if not args.no_variants:
-            print("\nQuantized variants: int8 by both converters, ai-edge-quantizer, "
-                  f"tflconv weight schemes (ai-edge-quantizer: {aeq or 'not installed'})\n")  # fmt: skip
-            print(_variants_table(rows))
+            print(
+                "\nQuantized variants: int8 by both converters, ai-edge-quantizer, tflconv "
+                f"weight schemes (ai-edge-quantizer: {aeq or 'not installed'})\n"
+            )
+            print(quant_compare.variants_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0
-
-
-def _aeq_python(args: argparse.Namespace) -> str | None:
-    import quant_compare
-
-    return quant_compare.aeq_python(args.aeq_python)
-
-
-def _variants_table(rows: list[Row]) -> str:
-    import quant_compare
-
-    groups = []
-    for r in rows:
-        variants = [quant_compare.Variant(**v) for v in r.quant_variants]
-        official = next((v.size for v in variants if v.label == "official int8"), None)
-        groups.append((r.model, variants, official))
-    return quant_compare.markdown_variants(groups)
 
 
 def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
@@ -858,14 +748,14 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
                 fn(tiny)
         except Exception as e:
             print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
-    aeq = _aeq_python(args) if args.quantized else None
+    import quant_compare
+
+    aeq = quant_compare.aeq_python(args.aeq_python) if args.quantized else None
     rows = []
     for name in table:
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
         rows.append(transformer_family.bench(name, runs, args.transformer_size))
         if args.quantized:
-            import quant_compare
-
             found = quant_compare.bench_transformer(name, runs, args.transformer_size, aeq)
             rows[-1].quant_variants = [v.numbers() for v in found]
         gc.collect()
@@ -881,7 +771,7 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
             f"errors over {QUANT_EVAL_INPUTS} held-out feeds; ai-edge-quantizer: "
             f"{aeq or 'not installed'})\n"
         )
-        print(_variants_table(rows))
+        print(quant_compare.variants_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0

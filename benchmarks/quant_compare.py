@@ -34,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+SIZE_TOLERANCE = 0.005
+"""The int8 file-size target: at most 0.5 % above the official converter's file."""
 AEQ_PYTHON = "/tmp/aeq/bin/python"
 AEQ_RECIPES = ("static_wi8_ai8", "dynamic_wi8_afp32")
 """ai-edge-quantizer's recipes compared with the converters' int8 (static: full integer with
@@ -274,6 +276,122 @@ def markdown_variants(rows: list[tuple[str, list[Variant], float | None]]) -> st
             if v.status not in ("converted", "not installed"):
                 lines.append(f"- {model} {v.label}: {v.status}")
     return "\n".join(lines)
+
+
+def bench_quantized(
+    row: Any,
+    model: Any,
+    n_eval: int | None = None,
+    variants: VariantOptions | None = None,
+) -> None:
+    """int8 PTQ by both converters: error vs the float model over `n_eval` held-out inputs,
+    size, time (--quantized); and ours without bias correction (error only); with `variants`,
+    quant_compare's table (ai-edge-quantizer, weight schemes) too."""
+    import compare_official as co
+
+    samples = co.calibration_samples(model)
+    n_eval = co.QUANT_EVAL_INPUTS if n_eval is None else n_eval
+    evals = [co.random_inputs(model, 100 + k) for k in range(n_eval)]
+    expected = [co.keras_outputs(model, x) for x in evals]
+    row.quant_ours, row.quant_official = co.Side(), co.Side()
+    rmse: list[float | None] = []
+    convert = lambda m: co.convert_ours_int8(m, samples)  # noqa: E731
+    ours = co.measure_conversion(convert, model, row.quant_ours)
+    try:
+        official, seconds = co.official_int8_isolated(model, samples)
+        row.quant_official.seconds, row.quant_official.size = seconds, len(official)
+        row.quant_official.status = "converted"
+    except Exception as e:  # report and go on: one failing model must not stop the table
+        official = None
+        row.quant_official.status = "failed: " + co._reason(e)
+    for side, tflite in ((row.quant_ours, ours), (row.quant_official, official)):
+        if tflite is None:
+            rmse.append(None)
+            continue
+        try:
+            side.max_abs_diff, err = co.int8_errors(tflite, evals, expected)
+            rmse.append(err)
+        except Exception as e:
+            side.status = "runtime failed: " + " ".join(str(e).split())[:160]
+            rmse.append(None)
+    row.quant_rmse = (rmse[0], rmse[1])
+    if row.quant_ours.status == "converted":
+        with co._silenced():
+            plain = co.convert_ours_int8(model, samples, bias_correction=False)
+        row.quant_rmse_uncorrected = co.int8_errors(plain, evals, expected)[1]
+    if variants is not None:
+        int8 = [
+            ("tflconv int8", ours, row.quant_ours.seconds),
+            ("official int8", official, row.quant_official.seconds),
+        ]
+        found = keras_variants(
+            model, variants.float_tflite, int8, samples, evals, expected, variants.runs,
+            variants.aeq_python,
+        )  # fmt: skip
+        row.quant_variants = [v.numbers() for v in found]
+
+
+@dataclass
+class VariantOptions:
+    """What bench_quantized needs for quant_compare's variants."""
+
+    float_tflite: bytes | None
+    runs: int
+    aeq_python: str | None
+
+
+def markdown_quantized(rows: list[Any]) -> str:
+    """The int8 table of compare_official --quantized: both converters' int8 models."""
+    import compare_official as co
+
+    fmt, kb = co._fmt, co._kb
+    lines = [
+        "| model | status (ours / official) | int8 max abs diff vs float (ours / official) "
+        "| int8 RMSE vs float (ours / official) | ours w/o bias correction "
+        "| size KB (ours / official) | size diff "
+        "| int8 conversion s (ours / official) | time ratio |",
+        "|" + "---|" * 9,
+    ]
+    for r in rows:
+        o, f = r.quant_ours, r.quant_official
+        if o is None or f is None:
+            continue
+        err_ok = None
+        if r.quant_rmse[0] is not None and r.quant_rmse[1] is not None:
+            err_ok = r.quant_rmse[0] <= r.quant_rmse[1] * 1.0001
+        size_diff = (o.size - f.size) / f.size if o.size and f.size else None
+        t_ratio = co._ratio(o.seconds, f.seconds)
+        size_ok = None if size_diff is None else size_diff <= SIZE_TOLERANCE
+        lines.append(
+            f"| {r.model} | {co._short(o.status)} / {co._short(f.status)} "
+            f"| {fmt(o.max_abs_diff, '.2e')} / {fmt(f.max_abs_diff, '.2e')} "
+            f"| {fmt(r.quant_rmse[0], '.2e')} / {fmt(r.quant_rmse[1], '.2e')}{co._mark(err_ok)} "
+            f"| {fmt(r.quant_rmse_uncorrected, '.2e')} "
+            f"| {fmt(kb(o.size), '.1f')} / {fmt(kb(f.size), '.1f')} "
+            f"| {fmt(None if size_diff is None else 100 * size_diff, '+.1f')} %"
+            f"{co._mark(size_ok)} "
+            f"| {fmt(o.seconds, '.2f')} / {fmt(f.seconds, '.2f')} | {fmt(t_ratio, '.2f')} |"
+        )
+    lines.append("")
+    lines.append(
+        "✓/✗: int8 RMSE vs float ≤ official's; size at most 0.5 % above official's. "
+        "RMSE over the held-out inputs; w/o bias correction: ours with bias_correction=False."
+    )
+    for r in rows:
+        for who, side in (("ours", r.quant_ours), ("official", r.quant_official)):
+            if side is not None and side.status != "converted":
+                lines.append(f"- {r.model} int8 ({who}): {side.status}")
+    return "\n".join(lines)
+
+
+def variants_table(rows: list[Any]) -> str:
+    """markdown_variants of compare_official rows (their quant_variants numbers)."""
+    groups = []
+    for r in rows:
+        variants = [Variant(**v) for v in r.quant_variants]
+        official = next((v.size for v in variants if v.label == "official int8"), None)
+        groups.append((r.model, variants, official))
+    return markdown_variants(groups)
 
 
 # --------------------------------------------------------------------------------------------
