@@ -61,8 +61,8 @@ class PatchMean:
     conv_2d / depthwise_conv_2d: the mean (kh, kw, C) patch over the batch and every output
     position (zero padding included); fully_connected: the mean of the last axis (C,).
 
-    `result` shrinks each element towards 0 by its sampling noise (`shrink`): a mean within
-    the noise of a few calibration samples would "correct" a shift that is not there."""
+    `result` sets each element within its sampling noise to 0 (`denoise`): a mean within the
+    noise of a few calibration samples would "correct" a shift that is not there."""
 
     __slots__ = (
         "op_name", "kernel", "stride", "dilation", "same", "total", "count",
@@ -146,32 +146,31 @@ class PatchMean:
         return self.total / self.count
 
     def result(self) -> np.ndarray | None:
-        """The mean patch with each element shrunk by its sampling noise (`shrink`)."""
+        """The mean patch without the elements its sampling noise explains (`denoise`)."""
         mean = self.raw()
         if mean is None:
             return None
         if self.channel_sum is not None and self.channel_squares is not None and self.pixels:
             channel_mean = self.channel_sum / self.pixels
             variance = np.maximum(self.channel_squares / self.pixels - channel_mean**2, 0.0)
-            mean = shrink(mean, variance / self.count)
+            mean = denoise(mean, variance / self.count)
         return mean.astype(np.float32)
 
 
-def shrink(mean: np.ndarray, noise: np.ndarray) -> np.ndarray:
-    """`mean` * max(0, 1 - noise / mean^2) element-wise (`noise`: the squared standard error
-    of each element, broadcast over the last axis): the positive-part James-Stein estimate.
+def denoise(mean: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """`mean` with every element within one standard error of 0 set to 0 (`noise`: the
+    squared standard error of each element, broadcast over the last axis); the others are
+    kept as they are.
 
-    A mean within one standard error of 0 becomes 0, a mean many standard errors away stays
-    as it is. The standard error of a patch element is its input channel's standard
-    deviation over sqrt(patches seen) (elements taken as independent). Why: DINOv2's patch
-    embedding (8x8 stride-8 conv on zero-mean images) saw 256 patches in 8 calibration
-    samples; the raw means were noise of ~1/16, and correcting their "shift" made the int8
-    model 1.3 % worse. With hundreds of calibration samples, or post-ReLU activations whose
-    mean is a large fraction of their spread, nothing changes."""
-    squared = mean * mean
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(squared > 0, 1.0 - noise / squared, 0.0)
-    return mean * np.clip(factor, 0.0, 1.0)
+    The standard error of a patch element is its input channel's standard deviation over
+    sqrt(patches seen) (elements taken as independent). Why: DINOv2's patch embedding (an 8x8
+    stride-8 conv on zero-mean images) saw 256 patches in 8 calibration samples; its raw means
+    were noise of ~1/16 around 0, and correcting their "shift" made the int8 model 1.3 %
+    worse. Measured alternatives (RMSE vs float, DeiT / DINOv2 small, EfficientNetB0): raw
+    means 9.854e-2 / 9.396e-2 / 1.271e-2; this rule 9.858e-2 / 9.344e-2 / 1.241e-2; shrinking
+    every element by m * max(0, 1 - SE^2 / m^2) (positive-part James-Stein) 9.893e-2 /
+    9.254e-2 / 1.295e-2, which costs the CNNs their real but noisy means."""
+    return np.where(mean * mean > noise, mean, 0.0)
 
 
 def output_shift(
