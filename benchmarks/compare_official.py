@@ -7,6 +7,7 @@
     python benchmarks/compare_official.py --transformers            # keras-hub BERT, GPT-2, ...
     python benchmarks/compare_official.py --transformers --models bert,vit,whisper
     python benchmarks/compare_official.py --transformers --transformer-size medium
+    python benchmarks/compare_official.py --transformers --quantized --models deit,dinov2
 
 Both converters start from the same in-memory Keras model, in one process, after a warm-up
 conversion of a tiny model by each (so neither pays TensorFlow's one-time start-up costs).
@@ -32,9 +33,15 @@ Columns:
 With --quantized, a second table compares full-integer int8 post-training quantization
 (optimizations=[DEFAULT] + the same 8 seeded calibration samples for both converters): each
 int8 model's error against the float Keras model on the same 8 held-out inputs (max |diff|
-and RMSE, ours should be <= official), the file size (within 2 % of official) and the conversion time
-including calibration and quantization (ours / official).
+and RMSE, ours should be <= official), the file size (at most 0.5 % above official) and the
+conversion time including calibration and quantization (ours / official).
 A model that fails in either converter gets a status with the reason; the script goes on.
+A third table (benchmarks/quant_compare.py; --no-variants skips it) puts beside both int8
+models ai-edge-quantizer's static_wi8_ai8 and dynamic_wi8_afp32 on our float .tflite (same
+calibration samples; --aeq-python, default /tmp/aeq/bin/python, else "not installed") and
+tflconv's dynamic-range weight schemes (int8 / int4 per channel, int4 weight-only, blockwise
+int4): size, RMSE vs float, latency, conversion time. With --transformers --quantized, the
+int8 comparison runs on the backbones (dict calibration samples by input name).
 
 With --transformers, the rows are keras-hub backbones from small configs (benchmarks/
 transformer_family.py): both converters start from the same `model.export()` SavedModel (the
@@ -182,6 +189,9 @@ class Row:
     quant_rmse: tuple[float | None, float | None] = (None, None)
     quant_rmse_uncorrected: float | None = None
     """Ours with bias_correction=False (the official recipe alone)."""
+    quant_variants: list[dict[str, Any]] = field(default_factory=list)
+    """quant_compare.Variant numbers: int8 by both converters, ai-edge-quantizer, our
+    weight schemes."""
 
 
 def _rss_kb(key: str) -> int:
@@ -287,39 +297,6 @@ def int8_errors(
         errors += [(o - e).ravel() for o, e in zip(outs, want) if o.shape == e.shape]
     rmse = float(np.sqrt(np.mean(np.concatenate(errors) ** 2))) if errors else None
     return worst, rmse
-
-
-def bench_quantized(row: Row, model: Any, n_eval: int = QUANT_EVAL_INPUTS) -> None:
-    """int8 PTQ by both converters: error vs the float model over `n_eval` held-out inputs,
-    size, time (--quantized); and ours without bias correction (error only)."""
-    samples = calibration_samples(model)
-    evals = [random_inputs(model, 100 + k) for k in range(n_eval)]
-    expected = [keras_outputs(model, x) for x in evals]
-    row.quant_ours, row.quant_official = Side(), Side()
-    rmse: list[float | None] = []
-    ours = measure_conversion(lambda m: convert_ours_int8(m, samples), model, row.quant_ours)
-    try:
-        official, seconds = official_int8_isolated(model, samples)
-        row.quant_official.seconds, row.quant_official.size = seconds, len(official)
-        row.quant_official.status = "converted"
-    except Exception as e:  # report and go on: one failing model must not stop the table
-        official = None
-        row.quant_official.status = "failed: " + _reason(e)
-    for side, tflite in ((row.quant_ours, ours), (row.quant_official, official)):
-        if tflite is None:
-            rmse.append(None)
-            continue
-        try:
-            side.max_abs_diff, err = int8_errors(tflite, evals, expected)
-            rmse.append(err)
-        except Exception as e:
-            side.status = "runtime failed: " + " ".join(str(e).split())[:160]
-            rmse.append(None)
-    row.quant_rmse = (rmse[0], rmse[1])
-    if row.quant_ours.status == "converted":
-        with _silenced():
-            plain = convert_ours_int8(model, samples, bias_correction=False)
-        row.quant_rmse_uncorrected = int8_errors(plain, evals, expected)[1]
 
 
 class ChildCrashed(RuntimeError):
@@ -429,14 +406,32 @@ def interpreter(tflite: bytes, inputs: list[np.ndarray]) -> Any:
             interp.resize_tensor_input(d["index"], list(x.shape))
     interp.allocate_tensors()
     for d, x in zip(details, inputs):  # the benchmark models have one input each
-        interp.set_tensor(d["index"], x.astype(d["dtype"]))
+        interp.set_tensor(d["index"], to_input(x, d))
     return interp
+
+
+def to_input(x: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """`x` as the input tensor `detail` takes it: quantized with its scale and zero point when
+    the model takes float data as integers (ai-edge-quantizer's static recipes do)."""
+    scale, zero = detail["quantization"]
+    if scale and x.dtype.kind == "f" and np.dtype(detail["dtype"]).kind in "iu":
+        info = np.iinfo(detail["dtype"])
+        return np.clip(np.round(x / scale) + zero, info.min, info.max).astype(detail["dtype"])
+    return x.astype(detail["dtype"])
+
+
+def from_output(y: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    """An output as float when it is quantized (else as it is)."""
+    scale, zero = detail["quantization"]
+    if scale and y.dtype.kind in "iu":
+        return ((y.astype(np.float64) - zero) * scale).astype(np.float32)
+    return y
 
 
 def run_outputs(tflite: bytes, inputs: list[np.ndarray]) -> list[np.ndarray]:
     interp = interpreter(tflite, inputs)
     interp.invoke()
-    return [interp.get_tensor(d["index"]) for d in interp.get_output_details()]
+    return [from_output(interp.get_tensor(d["index"]), d) for d in interp.get_output_details()]
 
 
 def measure_latency(models: list[bytes], inputs: list[np.ndarray], runs: int) -> list[list[float]]:
@@ -511,7 +506,14 @@ def randomize_batch_norm(model: Any, seed: int = 0) -> None:
                     var.assign(rng.uniform(lo, hi, tuple(var.shape)).astype("float32"))
 
 
-def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool = False) -> Row:
+def bench_model(
+    name: str,
+    build: Callable[[], Any],
+    runs: int,
+    quantized: bool = False,
+    variants: bool = False,
+    aeq_python: str | None = None,
+) -> Row:
     import keras
 
     keras.utils.set_random_seed(0)
@@ -541,7 +543,11 @@ def bench_model(name: str, build: Callable[[], Any], runs: int, quantized: bool 
             side.latency_ms = statistics.median(ts)
             side.latency_iqr = _rel_iqr(ts)
     if quantized:
-        bench_quantized(row, model)
+        ours_float = next((t for side, t in converted if side is row.ours), None)
+        import quant_compare
+
+        options = quant_compare.VariantOptions(ours_float, runs, aeq_python) if variants else None
+        quant_compare.bench_quantized(row, model, variants=options)
     return row
 
 
@@ -615,45 +621,6 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def markdown_quantized(rows: list[Row]) -> str:
-    lines = [
-        "| model | status (ours / official) | int8 max abs diff vs float (ours / official) "
-        "| int8 RMSE vs float (ours / official) | ours w/o bias correction "
-        "| size KB (ours / official) | size diff "
-        "| int8 conversion s (ours / official) | time ratio |",
-        "|" + "---|" * 9,
-    ]
-    for r in rows:
-        o, f = r.quant_ours, r.quant_official
-        if o is None or f is None:
-            continue
-        err_ok = None
-        if r.quant_rmse[0] is not None and r.quant_rmse[1] is not None:
-            err_ok = r.quant_rmse[0] <= r.quant_rmse[1] * 1.0001
-        size_diff = (o.size - f.size) / f.size if o.size and f.size else None
-        t_ratio = _ratio(o.seconds, f.seconds)
-        lines.append(
-            f"| {r.model} | {_short(o.status)} / {_short(f.status)} "
-            f"| {_fmt(o.max_abs_diff, '.2e')} / {_fmt(f.max_abs_diff, '.2e')} "
-            f"| {_fmt(r.quant_rmse[0], '.2e')} / {_fmt(r.quant_rmse[1], '.2e')}{_mark(err_ok)} "
-            f"| {_fmt(r.quant_rmse_uncorrected, '.2e')} "
-            f"| {_fmt(_kb(o.size), '.1f')} / {_fmt(_kb(f.size), '.1f')} "
-            f"| {_fmt(None if size_diff is None else 100 * size_diff, '+.1f')} %"
-            f"{_mark(None if size_diff is None else size_diff <= 0.02)} "
-            f"| {_fmt(o.seconds, '.2f')} / {_fmt(f.seconds, '.2f')} | {_fmt(t_ratio, '.2f')} |"
-        )
-    lines.append("")
-    lines.append(
-        "✓/✗: int8 RMSE vs float ≤ official's; size at most 2 % above official's. "
-        "RMSE over the held-out inputs; w/o bias correction: ours with bias_correction=False."
-    )
-    for r in rows:
-        for who, side in (("ours", r.quant_ours), ("official", r.quant_official)):
-            if side is not None and side.status != "converted":
-                lines.append(f"- {r.model} int8 ({who}): {side.status}")
-    return "\n".join(lines)
-
-
 def _kb(n: int | None) -> float | None:
     return None if n is None else n / 1024
 
@@ -673,6 +640,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the raw numbers as JSON")
     parser.add_argument(
         "--quantized", action="store_true", help="also compare int8 post-training quantization"
+    )
+    parser.add_argument(
+        "--no-variants",
+        action="store_true",
+        help="with --quantized: skip the ai-edge-quantizer / weight-scheme table",
+    )
+    parser.add_argument(
+        "--aeq-python",
+        help="python of a venv with ai-edge-quantizer (default /tmp/aeq/bin/python, $AEQ_PYTHON)",
     )
     parser.add_argument(
         "--transformers",
@@ -722,10 +698,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:
             print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
 
+    import quant_compare
+
+    aeq = quant_compare.aeq_python(args.aeq_python)
     rows = []
     for name, build in table.items():
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
-        rows.append(bench_model(name, build, runs, args.quantized))
+        rows.append(bench_model(name, build, runs, args.quantized, not args.no_variants, aeq))
         gc.collect()
     print(
         f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}), {os.cpu_count()} CPUs, "
@@ -737,7 +716,13 @@ def main(argv: list[str] | None = None) -> int:
             f"\nint8 post-training quantization (8 calibration samples, errors over "
             f"{QUANT_EVAL_INPUTS} held-out inputs)\n"
         )
-        print(markdown_quantized(rows))
+        print(quant_compare.markdown_quantized(rows))
+        if not args.no_variants:
+            print(
+                "\nQuantized variants: int8 by both converters, ai-edge-quantizer, tflconv "
+                f"weight schemes (ai-edge-quantizer: {aeq or 'not installed'})\n"
+            )
+            print(quant_compare.variants_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0
@@ -763,10 +748,16 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
                 fn(tiny)
         except Exception as e:
             print(f"warm-up with {fn.__name__} failed: {e}", file=sys.stderr)
+    import quant_compare
+
+    aeq = quant_compare.aeq_python(args.aeq_python) if args.quantized else None
     rows = []
     for name in table:
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
         rows.append(transformer_family.bench(name, runs, args.transformer_size))
+        if args.quantized:
+            found = quant_compare.bench_transformer(name, runs, args.transformer_size, aeq)
+            rows[-1].quant_variants = [v.numbers() for v in found]
         gc.collect()
     print(
         f"tflconv vs tf.lite.TFLiteConverter (TF {tf.__version__}) on keras-hub backbones "
@@ -774,6 +765,13 @@ def _main_transformers(parser: argparse.ArgumentParser, args: argparse.Namespace
         "runs\n"
     )
     print(markdown(rows))
+    if args.quantized:
+        print(
+            "\nint8 post-training quantization of the SavedModels (8 calibration feeds, "
+            f"errors over {QUANT_EVAL_INPUTS} held-out feeds; ai-edge-quantizer: "
+            f"{aeq or 'not installed'})\n"
+        )
+        print(quant_compare.variants_table(rows))
     if args.json:
         Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=2))
     return 0

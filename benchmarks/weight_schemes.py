@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
@@ -36,18 +36,6 @@ SCHEMES = [
     ("int4 block 32", "bits=4 granularity=block block-size=32", "dynamic_wi4b32_afp32"),
     ("int4 block 64", "bits=4 granularity=block block-size=64", "dynamic_wi4b64_afp32"),
 ]
-
-AEQ_SCRIPT = """
-import sys, time
-from ai_edge_quantizer import quantizer, recipe
-src, name, out = sys.argv[1:4]
-t = time.perf_counter()
-q = quantizer.Quantizer(src)
-q.load_quantization_recipe(getattr(recipe, name)())
-data = q.quantize().quantized_model
-print(time.perf_counter() - t)
-open(out, "wb").write(data)
-"""
 
 
 def _model():
@@ -108,6 +96,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--aeq-python", help="python of a venv with ai-edge-quantizer")
     args = parser.parse_args()
+    from quant_compare import run_aeq
+
     from tflconv.api.converter import convert
 
     model = _model()
@@ -131,15 +121,11 @@ def main() -> None:
             print(_row(f"tflconv {label}", ours, time.perf_counter() - t, ref, xs))
             if not args.aeq_python:
                 continue
-            out = Path(tmp) / f"{aeq}.tflite"
-            run = subprocess.run(
-                [args.aeq_python, "-c", AEQ_SCRIPT, str(src), aeq, str(out)],
-                capture_output=True,
-                text=True,
-            )
-            ok = run.returncode == 0 and out.exists()
-            seconds = float(run.stdout.strip().splitlines()[-1]) if ok else 0.0
-            print(_row(f"AEQ `{aeq}`", out.read_bytes() if ok else None, seconds, ref, xs))
+            try:
+                data, seconds = run_aeq(args.aeq_python, src, aeq)
+            except RuntimeError:
+                data, seconds = None, 0.0
+            print(_row(f"AEQ `{aeq}`", data, seconds, ref, xs))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from tflconv.core.ir import Operation  # noqa: E402
 from tflconv.passes.quantize import kernels  # noqa: E402
-from tflconv.passes.quantize.bias_correction import PatchMean, output_shift  # noqa: E402
+from tflconv.passes.quantize.bias_correction import PatchMean, denoise, output_shift  # noqa: E402
 
 
 def _op(name, **attrs):
@@ -68,7 +68,7 @@ def test_patch_mean_is_the_mean_input_patch(h, w, k, stride, dilation, padding):
     want = np.concatenate(
         [_patches(x, k, stride, dilation, padding == "SAME") for x in samples]
     ).mean(axis=0)
-    np.testing.assert_allclose(mean.result(), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(mean.raw(), want, rtol=1e-5, atol=1e-6)
 
 
 def _rounded(w, axis):
@@ -91,7 +91,7 @@ def test_output_shift_is_the_mean_output_error_of_rounded_weights():
         wq = _rounded(w, axis)
         mean = PatchMean(op, w.shape)
         mean.update(x)
-        shift = output_shift(op.name, w, wq, mean.result())
+        shift = output_shift(op.name, w, wq, mean.raw())
         same = op.attributes["padding"] == "SAME"
         p = _patches(x, 3, op.attributes["stride_h"], 1, same)
         dw = wq.astype(np.float64) - w
@@ -120,7 +120,40 @@ def test_output_shift_is_the_mean_output_error_of_rounded_weights():
     mean.update(inputs)
     wq = _rounded(w, 0)
     want = (inputs.astype(np.float64) @ (wq.astype(np.float64) - w).T).mean(axis=0)
-    np.testing.assert_allclose(output_shift(fc.name, w, wq, mean.result()), want, rtol=1e-5)
+    np.testing.assert_allclose(output_shift(fc.name, w, wq, mean.raw()), want, rtol=1e-5)
+
+
+def test_denoise_zeroes_means_within_one_standard_error():
+    mean = np.array([0.0, 0.1, -0.1, 0.15, -2.0])
+    noise = np.full(5, 0.02)  # squared standard error: 0.141
+    np.testing.assert_array_equal(denoise(mean, noise), [0.0, 0.0, 0.0, 0.15, -2.0])
+
+
+@pytest.mark.parametrize(
+    "op_name,shape", [("tfl.fully_connected", (4, 64)), ("tfl.conv_2d", (4, 3, 3, 16))]
+)
+@pytest.mark.parametrize("samples", [2, 32])
+def test_result_drops_the_sampling_noise_of_zero_mean_inputs(op_name, shape, samples):
+    """Zero-mean inputs: the raw mean is noise of about sigma/sqrt(n); the result drops the
+    elements within one standard error (for Gaussian noise 68 % of them, and the RMS to
+    ~80 %); inputs with a mean of 3 sigma keep their mean."""
+    rng = np.random.default_rng(samples)
+    op = _op(op_name, stride_h=1, stride_w=1, padding="SAME")
+    rows = (1, 5, 5, 16) if op_name == "tfl.conv_2d" else (25, 64)
+    for offset in (0.0, 3.0):
+        mean = PatchMean(op, shape)
+        for _ in range(samples):
+            mean.update((offset + rng.standard_normal(rows)).astype(np.float32))
+        raw, result = mean.raw(), mean.result()
+        assert raw is not None and result is not None
+        raw = raw.astype(np.float32)  # result() is float32
+        if offset == 0.0:
+            assert np.all(np.abs(result) <= np.abs(raw))
+            assert np.all((result == 0) | (result == raw))
+            assert np.mean(result == 0) > 0.4
+        else:
+            # Interior patch elements keep ~their mean (SAME padding zeros pull the borders).
+            np.testing.assert_allclose(result, raw, rtol=0.05)
 
 
 def test_shift_is_none_when_the_mean_does_not_fit():

@@ -18,7 +18,9 @@ loads aligned, as in our inline layout). Metadata buffers stay inline, and the m
 then refuses to build from a bare `Model*` and resolves offsets against the file allocation.
 
 Identical constants share one buffer (`BufferTable`), in both layouts, as the official Python
-`deduplicate_readonly_buffers` does.
+`deduplicate_readonly_buffers` does. Identical small vectors of the tables (per-channel zero
+points, shapes, quantization scales) are written once and referenced from every table that
+holds them (`SharingBuilder`): a FlatBuffer is a DAG, readers cannot tell.
 """
 
 from __future__ import annotations
@@ -347,11 +349,42 @@ def pack_layout(model: fb.ModelT, buffer_offset: bool) -> PackedModel:
     return _place_after(flatbuffer, buffers)
 
 
+SHARED_VECTOR_MAX_BYTES = 1 << 16
+"""Vectors up to this size are written once per distinct content (`SharingBuilder`)."""
+
+
+class SharingBuilder(flatbuffers.Builder):
+    """A builder that writes each distinct small numeric vector once.
+
+    The object API packs every table's vectors with `CreateNumpyVector`; here a vector whose
+    bytes (and element type) were written before returns the earlier vector's offset, so the
+    tables reference one copy. What it saves: the int64 zero points of per-channel tensors
+    (all zeros: 8 bytes a channel, twice the channel's scale) are stored once per channel
+    count, and equal shapes once. Offsets count from the buffer's end, so an earlier vector
+    stays valid when the builder grows; FlatBuffers allow any table to point at any vector
+    built before it (what `CreateSharedString` does for strings)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self._vectors: dict[tuple[str, bytes], int] = {}
+
+    def CreateNumpyVector(self, x: np.ndarray) -> int:  # noqa: N802 (flatbuffers API name)
+        if not isinstance(x, np.ndarray) or x.nbytes > SHARED_VECTOR_MAX_BYTES:
+            return super().CreateNumpyVector(x)
+        little = np.ascontiguousarray(x, x.dtype.newbyteorder("<"))
+        key = (little.dtype.str, little.tobytes())
+        offset = self._vectors.get(key)
+        if offset is None:
+            offset = self._vectors[key] = super().CreateNumpyVector(x)
+        return offset
+
+
 def _builder(size: int) -> flatbuffers.Builder:
-    """A builder of `size` bytes. Large ones live in an anonymous memory map: the pages the
-    builder never writes (the reserved data of every buffer) stay unallocated, so the
-    FlatBuffer costs the size of its tables, not of the weights."""
-    builder = flatbuffers.Builder(0 if size >= MMAP_BUILDER_BYTES else size)
+    """A builder of `size` bytes (sharing identical vectors: `SharingBuilder`). Large ones
+    live in an anonymous memory map: the pages the builder never writes (the reserved data of
+    every buffer) stay unallocated, so the FlatBuffer costs the size of its tables, not of
+    the weights."""
+    builder = SharingBuilder(0 if size >= MMAP_BUILDER_BYTES else size)
     if size >= MMAP_BUILDER_BYTES:
         builder.Bytes = mmap.mmap(-1, size)
         builder.head = size

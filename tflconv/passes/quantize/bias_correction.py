@@ -59,9 +59,15 @@ class PatchMean:
     """Running mean of the input an affine op multiplies with its weights.
 
     conv_2d / depthwise_conv_2d: the mean (kh, kw, C) patch over the batch and every output
-    position (zero padding included); fully_connected: the mean of the last axis (C,)."""
+    position (zero padding included); fully_connected: the mean of the last axis (C,).
 
-    __slots__ = ("op_name", "kernel", "stride", "dilation", "same", "total", "count")
+    `result` sets each element within its sampling noise to 0 (`denoise`): a mean within the
+    noise of a few calibration samples would "correct" a shift that is not there."""
+
+    __slots__ = (
+        "op_name", "kernel", "stride", "dilation", "same", "total", "count",
+        "channel_sum", "channel_squares", "pixels",
+    )  # fmt: skip
 
     def __init__(self, op: Operation, weight_shape: tuple[int, ...]) -> None:
         self.op_name = op.name
@@ -74,6 +80,10 @@ class PatchMean:
         self.same = a.get("padding") == "SAME"
         self.total: np.ndarray | None = None
         self.count = 0
+        self.channel_sum: np.ndarray | None = None
+        """Per input channel: sum and sum of squares over every element seen (`pixels`)."""
+        self.channel_squares: np.ndarray | None = None
+        self.pixels = 0
 
     def update(self, x: np.ndarray) -> None:
         if self.kernel is None:
@@ -85,6 +95,14 @@ class PatchMean:
             return
         self.total = mean * n if self.total is None else self.total + mean * n
         self.count += n
+        flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+        sums, squares = flat.sum(axis=0), np.einsum("ij,ij->j", flat, flat)
+        if self.channel_sum is None or self.channel_squares is None:
+            self.channel_sum, self.channel_squares = sums, squares
+        else:
+            self.channel_sum += sums
+            self.channel_squares += squares
+        self.pixels += flat.shape[0]
 
     def _patch(self, x: np.ndarray) -> tuple[np.ndarray, int]:
         batch, h, w, c = x.shape
@@ -121,10 +139,38 @@ class PatchMean:
         n = batch * oh * ow
         return sums / n, n
 
-    def result(self) -> np.ndarray | None:
+    def raw(self) -> np.ndarray | None:
+        """The mean patch as measured (float64), None before any data."""
         if self.total is None or self.count == 0:
             return None
-        return (self.total / self.count).astype(np.float32)
+        return self.total / self.count
+
+    def result(self) -> np.ndarray | None:
+        """The mean patch without the elements its sampling noise explains (`denoise`)."""
+        mean = self.raw()
+        if mean is None:
+            return None
+        if self.channel_sum is not None and self.channel_squares is not None and self.pixels:
+            channel_mean = self.channel_sum / self.pixels
+            variance = np.maximum(self.channel_squares / self.pixels - channel_mean**2, 0.0)
+            mean = denoise(mean, variance / self.count)
+        return mean.astype(np.float32)
+
+
+def denoise(mean: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """`mean` with every element within one standard error of 0 set to 0 (`noise`: the
+    squared standard error of each element, broadcast over the last axis); the others are
+    kept as they are.
+
+    The standard error of a patch element is its input channel's standard deviation over
+    sqrt(patches seen) (elements taken as independent). Why: DINOv2's patch embedding (an 8x8
+    stride-8 conv on zero-mean images) saw 256 patches in 8 calibration samples; its raw means
+    were noise of ~1/16 around 0, and correcting their "shift" made the int8 model 1.3 %
+    worse. Measured alternatives (RMSE vs float, DeiT / DINOv2 small, EfficientNetB0): raw
+    means 9.854e-2 / 9.396e-2 / 1.271e-2; this rule 9.858e-2 / 9.344e-2 / 1.241e-2; shrinking
+    every element by m * max(0, 1 - SE^2 / m^2) (positive-part James-Stein) 9.893e-2 /
+    9.254e-2 / 1.295e-2, which costs the CNNs their real but noisy means."""
+    return np.where(mean * mean > noise, mean, 0.0)
 
 
 def output_shift(
