@@ -211,7 +211,8 @@ def test_plan_passes_calibration_options():
     from tflconv.api.quantization import plan_quantization
 
     plan = plan_quantization(["DEFAULT"], [np.zeros(SHAPE)], calibration={"method": "mse"})
-    assert plan is not None and plan.pipeline.startswith("calibrate{method=mse},")
-    assert plan_quantization(["DEFAULT"], [np.zeros(SHAPE)]).pipeline.startswith("calibrate,")
+    assert plan is not None and plan.pipeline.startswith("calibrate-lstm,calibrate{method=mse},")
+    plain = plan_quantization(["DEFAULT"], [np.zeros(SHAPE)]).pipeline
+    assert plain.startswith("calibrate-lstm,calibrate,")
     with pytest.raises(QuantizeError, match="unknown option"):
         plan_quantization(["DEFAULT"], [np.zeros(SHAPE)], calibration={"bins": 10})

@@ -85,6 +85,15 @@ class PatchMean:
         self.channel_squares: np.ndarray | None = None
         self.pixels = 0
 
+    def update_mean(self, mean: np.ndarray, n: int) -> None:
+        """Add `n` inputs known only by their mean (a loop's instrumented sums): no channel
+        statistics, so `result` cannot tell noise from shift and keeps the mean as measured."""
+        if n == 0 or not np.all(np.isfinite(mean)):
+            return
+        mean = np.asarray(mean, np.float64)
+        self.total = mean * n if self.total is None else self.total + mean * n
+        self.count += n
+
     def update(self, x: np.ndarray) -> None:
         if self.kernel is None:
             flat = x.reshape(-1, x.shape[-1])

@@ -129,8 +129,7 @@ def calibrate_module(
                     weights = const_array(op.operands[1])
                     assert weights is not None  # instrumented only with constant weights
                     patch_means[op] = PatchMean(op, weights.shape)
-                # `rows` copies of the run's mean row: the mean of all rows, weighted by count
-                patch_means[op].update(np.broadcast_to(row, (rows, row.shape[0])))
+                patch_means[op].update_mean(row, rows)
         summary.samples += 1
     if summary.samples == 0:
         raise QuantizeError("the representative dataset produced no samples")
