@@ -237,6 +237,7 @@ def trace_floor(model: Any) -> tuple[float, float]:
 
     spec = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
     fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
+    gc.collect()  # the previous run's garbage: not collected inside this measurement
     start, cpu_start = time.perf_counter(), time.process_time()
     with _silenced():
         fn.get_concrete_function(*spec)

@@ -36,6 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+from compare_official import trace_floor  # noqa: E402  (after the sys.path entry above)
+
+
 def _models(names: list[str], mlp: int) -> dict[str, Any]:
     from compare_official import MODELS
 
@@ -44,18 +47,6 @@ def _models(names: list[str], mlp: int) -> dict[str, Any]:
 
         return {f"mlp_{mlp}x8192": lambda: build_mlp(mlp, 8192)}
     return {n: MODELS[n] for n in (names or list(MODELS))}
-
-
-def trace_floor(model: Any) -> tuple[float, float]:
-    """(wall, CPU) seconds to trace the model alone (as compare_official.trace_floor)."""
-    import tensorflow as tf
-
-    spec = [tf.TensorSpec(t.shape, t.dtype) for t in model.inputs]
-    fn = tf.function(lambda *x: model(list(x) if len(x) > 1 else x[0], training=False))
-    gc.collect()  # the previous run's garbage: not collected inside this measurement
-    start, cpu = time.perf_counter(), time.process_time()
-    fn.get_concrete_function(*spec)
-    return time.perf_counter() - start, time.process_time() - cpu
 
 
 def convert(model: Any) -> tuple[float, float, dict[str, float]]:
