@@ -1,6 +1,6 @@
 """`fuse`: TFLite-level fusions after legalization (the official converter's tfl-optimize).
 
-Three greedy phases, in order, so the result does not depend on visiting order:
+Four greedy phases, in order, so the result does not depend on visiting order:
 1. expressions and structure: activations written as arithmetic (clamps -> relu*, hard-swish,
    tanh-GELU, L2 normalization), identity arithmetic (x+0, x*1), pad folding into SAME, dilated
    convolutions, reshape -> fully_connected -> reshape (also with run-time reshape targets,
@@ -10,7 +10,9 @@ Three greedy phases, in order, so the result does not depend on visiting order:
    fully_connected, a bias add or a scale (the attention scale) behind a channel-splitting
    reshape, a scalar scale back through a subgraph linear in one affine output (rotary
    embeddings, batch_matmul: linear_scale.py);
-3. activation fusion: relu/relu6/relu_n1_to_1 into the producer's fused_activation_function.
+3. reshape motion: a binary op over two same-shape reshapes (through elementwise unary ops)
+   computes before one reshape (reshape_motion.py: ConvLSTM gates);
+4. activation fusion: relu/relu6/relu_n1_to_1 into the producer's fused_activation_function.
 
 Every rule refuses when an intermediate value has other users, with the reason recorded.
 """
@@ -26,7 +28,16 @@ from tflconv.core.pipeline import check_pattern_options
 from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
-from . import activation, affine, arith, div_const, linear_scale, shape_exprs, structure
+from . import (
+    activation,
+    affine,
+    arith,
+    div_const,
+    linear_scale,
+    reshape_motion,
+    shape_exprs,
+    structure,
+)
 
 
 def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
@@ -50,6 +61,7 @@ def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
                 *div_const.PATTERNS,
             ],
         ),
+        ("reshapes", [*reshape_motion.PATTERNS]),
         ("activations", [*activation.PATTERNS_FUSE]),
     ]
 
