@@ -262,6 +262,124 @@ def _seq2seq_state() -> Subject:
     return keras_subject(model)
 
 
+def _keras(
+    body: Callable[[Any], Any], shape: tuple, batch: int | None = 1
+) -> Callable[[], Subject]:
+    """A functional model around `body` (BatchNorm statistics randomized)."""
+
+    def build() -> Subject:
+        model = _seq_model(body, shape, batch)
+        co.randomize_batch_norm(model)
+        return keras_subject(model)
+
+    return build
+
+
+def _unet(x: Any) -> Any:
+    from keras import layers
+
+    c1 = layers.Conv2D(8, 3, padding="same", activation="relu")(x)
+    p1 = layers.MaxPooling2D()(c1)
+    c2 = layers.Conv2D(16, 3, padding="same", activation="relu")(p1)
+    c2 = layers.BatchNormalization()(c2)
+    u1 = layers.Conv2DTranspose(8, 2, strides=2, padding="same")(c2)
+    m = layers.Concatenate()([u1, c1])
+    up = layers.UpSampling2D(interpolation="bilinear")(layers.Conv2D(4, 1)(m))
+    return layers.Conv2D(2, 3, padding="same", activation="sigmoid")(up)
+
+
+def _tcn(x: Any) -> Any:
+    from keras import layers
+
+    for rate in (1, 2, 4):
+        y = layers.Conv1D(8, 3, padding="causal", dilation_rate=rate, activation="relu")(x)
+        y = layers.LayerNormalization()(y)
+        x = layers.Add()([layers.Conv1D(8, 1)(x), y]) if x.shape[-1] != 8 else x + y
+    return layers.Dense(3)(layers.GlobalAveragePooling1D()(x))
+
+
+def _video3d(x: Any) -> Any:
+    from keras import layers
+
+    x = layers.Conv3D(4, 3, padding="same", activation="relu")(x)
+    x = layers.Conv3D(8, (2, 3, 3), strides=(1, 2, 2))(x)
+    return layers.Dense(5)(layers.GlobalAveragePooling3D()(x))
+
+
+def _group_norm_cnn(x: Any) -> Any:
+    from keras import layers
+
+    x = layers.Conv2D(8, 3, padding="same")(x)
+    x = layers.GroupNormalization(groups=4)(x)
+    x = layers.Activation("swish")(x)
+    x = layers.SeparableConv2D(16, 3, strides=2, padding="same")(x)
+    x = layers.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="gelu")(x)
+    x = layers.ZeroPadding2D(1)(x)
+    x = layers.Cropping2D(((1, 0), (0, 1)))(x)
+    x = layers.AveragePooling2D(2)(x)
+    return layers.Dense(4)(layers.Flatten()(x))
+
+
+def _text_attention() -> Subject:
+    import keras
+    from keras import layers
+
+    tokens = keras.Input((12,), batch_size=2, dtype="int32", name="tokens")
+    x = layers.Embedding(50, 16)(tokens)
+    pos = layers.Embedding(12, 16)(keras.ops.arange(12)[None])
+    x = x + pos
+    a = layers.MultiHeadAttention(2, 8)(x, x, use_causal_mask=True)
+    x = layers.LayerNormalization(epsilon=1e-6)(x + a)
+    f = layers.Dense(16)(layers.Dense(32, activation="gelu")(x))
+    x = layers.LayerNormalization(epsilon=1e-6)(x + f)
+    model = keras.Model(tokens, layers.Dense(3)(layers.GlobalAveragePooling1D()(x)))
+
+    def feed(seed: int) -> dict[str, np.ndarray]:
+        return {"tokens": np.random.default_rng(seed).integers(0, 50, (2, 12)).astype(np.int32)}
+
+    return keras_subject(model, feed)
+
+
+def _hub_task(task: str, backbone: str, **task_kw: Any) -> Callable[[], Subject]:
+    """A keras-hub task model (preprocessor=None) over a transformer_zoo backbone."""
+
+    def build() -> Subject:
+        import keras_hub
+        import transformer_zoo as zoo
+
+        model = getattr(keras_hub.models, task)(
+            backbone=zoo.build(backbone), preprocessor=None, **task_kw
+        )
+        zoo.perturb_weights(model)
+        return _saved_model_subject(model)
+
+    return build
+
+
+def _saved_model_subject(model: Any) -> Subject:
+    import transformer_zoo as zoo
+
+    tmp = tempfile.TemporaryDirectory()
+    path = os.path.join(tmp.name, "saved")
+    with co._silenced():
+        model.export(path, verbose=False)
+
+    def feed(seed: int) -> dict[str, np.ndarray]:
+        return zoo.inputs_for(model, seed)
+
+    def reference(x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return zoo.keras_outputs(model, x)
+
+    image = all(str(t.dtype).startswith("float") for t in model.inputs)
+    return Subject(
+        lambda lib: lib.TFLiteConverter.from_saved_model(path),
+        reference,
+        feed,
+        quantizable=image,
+        keep=(tmp, model),
+    )
+
+
 def _hub(cls: str, **config: Any) -> Callable[[], Subject]:
     def build() -> Subject:
         import keras
@@ -271,25 +389,7 @@ def _hub(cls: str, **config: Any) -> Callable[[], Subject]:
         keras.utils.set_random_seed(0)
         model = getattr(keras_hub.models, cls)(**config)
         zoo.perturb_weights(model)
-        tmp = tempfile.TemporaryDirectory()
-        path = os.path.join(tmp.name, "saved")
-        with co._silenced():
-            model.export(path, verbose=False)
-
-        def feed(seed: int) -> dict[str, np.ndarray]:
-            return zoo.inputs_for(model, seed)
-
-        def reference(x: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-            return zoo.keras_outputs(model, x)
-
-        image = all(str(t.dtype).startswith("float") for t in model.inputs)
-        return Subject(
-            lambda lib: lib.TFLiteConverter.from_saved_model(path),
-            reference,
-            feed,
-            quantizable=image,
-            keep=(tmp, model),
-        )
+        return _saved_model_subject(model)
 
     return build
 
@@ -513,6 +613,12 @@ CASES: dict[str, tuple[str, Callable[[], Subject]]] = {
     "densenet169_64": ("keras", _app("DenseNet169", 64)),
     "vgg19_32": ("keras", _app("VGG19", 32)),
     "convnext_small_32": ("keras", _app("ConvNeXtSmall", 32)),
+    # Keras layers beyond the applications
+    "unet_small": ("keras", _keras(_unet, (32, 32, 3))),
+    "tcn_causal_dilated": ("keras", _keras(_tcn, (24, 5))),
+    "conv3d_video": ("keras", _keras(_video3d, (4, 16, 16, 3))),
+    "group_norm_separable_cnn": ("keras", _keras(_group_norm_cnn, (16, 16, 3))),
+    "text_attention_causal": ("keras", _text_attention),
     # recurrent
     "simple_rnn": ("recurrent", _rnn(_simple_rnn)),
     "simple_rnn_dynamic_batch": ("recurrent", _rnn(_simple_rnn, batch=None)),
@@ -645,6 +751,11 @@ CASES: dict[str, tuple[str, Callable[[], Subject]]] = {
             image_shape=(32, 32, 3),
         ),
     ),
+    # keras-hub task models (preprocessor=None)
+    "hub_bert_classifier": ("hub", _hub_task("BertTextClassifier", "bert", num_classes=3)),
+    "hub_gpt2_causal_lm": ("hub", _hub_task("GPT2CausalLM", "gpt2")),
+    "hub_llama_causal_lm": ("hub", _hub_task("LlamaCausalLM", "llama")),
+    "hub_vit_classifier": ("hub", _hub_task("ViTImageClassifier", "vit", num_classes=4)),
     # TF-native graphs
     "tf_image_ops": ("tf", _tf(_image_ops, {"x": ((1, 7, 9, 3), F32)})),
     "tf_crop_and_resize": (
