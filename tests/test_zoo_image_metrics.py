@@ -44,3 +44,32 @@ def test_tile_by_channel_count_as_depthwise_filter():
 
     cf = tf.function(body, input_signature=[tf.TensorSpec(x.shape)]).get_concrete_function()
     convert_and_compare(cf, [x])
+
+
+@pytest.mark.parametrize("axis", [1, -1, None])
+@pytest.mark.parametrize("op", ["reduce_variance", "reduce_std"])
+def test_variance_uses_squared_difference(axis, op):
+    """square(|x - mean|) is one squared_difference, as the official converter writes it."""
+    x = np.random.default_rng(4).standard_normal((3, 7)).astype(np.float32)
+
+    def body(t):
+        return getattr(tf.math, op)(t, axis=axis, keepdims=True)
+
+    cf = tf.function(body, input_signature=[tf.TensorSpec((3, 7))]).get_concrete_function()
+    hist = op_histogram(convert_and_compare(cf, [x]))
+    assert hist.get("tfl.squared_difference") == 1 and "tfl.square" not in hist, hist
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_constant_softmax_folds(log):
+    """A softmax of constants (a normalised kernel) is a constant, exact to float32."""
+    x = np.random.default_rng(5).standard_normal((2, 5)).astype(np.float32)
+    logits = np.array([[0.5, -1.0, 3.0, 0.0, 2.0]], np.float32)
+    fn = tf.nn.log_softmax if log else tf.nn.softmax
+
+    def body(t):
+        return t * fn(tf.constant(logits))
+
+    cf = tf.function(body, input_signature=[tf.TensorSpec((2, 5))]).get_concrete_function()
+    hist = op_histogram(convert_and_compare(cf, [x], atol=1e-6))
+    assert hist == {"tfl.mul": 1}, hist

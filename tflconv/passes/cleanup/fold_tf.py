@@ -316,6 +316,22 @@ _register("tf.Imag", lambda op, a: [np.imag(a[0]).astype(result_dtype(op))])
 _register("tf.ComplexAbs", lambda op, a: [np.abs(a[0]).astype(result_dtype(op))])
 
 
+def _softmax(op: Operation, a: list[np.ndarray], log: bool) -> list[np.ndarray]:
+    """Along the last axis, in float64 then rounded to the result type (TF's kernel computes
+    in the input type: results may differ in the last ulp)."""
+    x = np.asarray(a[0], dtype=np.float64)
+    if x.ndim == 0:
+        raise NotFoldable("softmax of a scalar")
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    out = shifted - lse if log else np.exp(shifted - lse)
+    return [out.astype(result_dtype(op))]
+
+
+_register("tf.Softmax", lambda op, a: _softmax(op, a, log=False))
+_register("tf.LogSoftmax", lambda op, a: _softmax(op, a, log=True))
+
+
 class FoldConstant(RewritePattern):
     """X(constants...) -> arith.constant(s) computed with NumPy by `folders[X]` (TF's size
     policy); shared by the tf folds (`FoldTfConstant`) and the tfl folds (`FoldTflConstant`)"""
