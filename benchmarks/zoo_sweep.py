@@ -549,6 +549,18 @@ def _math_misc(x: Any) -> dict:
     }
 
 
+def _image_quality(a: Any, b: Any) -> dict:
+    import tensorflow as tf
+
+    a, b = tf.sigmoid(a), tf.sigmoid(b)  # images in [0, 1]
+    return {
+        "ssim": tf.image.ssim(a, b, 1.0, filter_size=5),
+        "psnr": tf.image.psnr(a, b, 1.0),
+        "sobel": tf.image.sobel_edges(a),
+        "std": tf.math.reduce_std(a, axis=[1, 2]),
+    }
+
+
 def _v1_graph() -> Subject:
     """A TF1-style model: placeholders, tf.compat.v1.layers, frozen to a GraphDef file."""
     import tensorflow as tf
@@ -777,6 +789,10 @@ CASES: dict[str, tuple[str, Callable[[], Subject]]] = {
     "tf_while_tensor_array": ("tf", _tf(_while_tensor_array, {"x": ((6, 4), F32)})),
     "tf_sort_topk_cumsum": ("tf", _tf(_sort_topk, {"x": ((3, 7), F32)})),
     "tf_ctc_greedy": ("tf", _tf(_ctc_greedy, {"logits": ((10, 2, 5), F32)})),
+    "tf_image_quality": (
+        "tf",
+        _tf(_image_quality, {"a": ((2, 16, 16, 3), F32), "b": ((2, 16, 16, 3), F32)}),
+    ),
     "tf_math_misc": ("tf", _tf(_math_misc, {"x": ((4, 6), F32)})),
     "v1_frozen_cnn": ("v1", _v1_graph),
 }
