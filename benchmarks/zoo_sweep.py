@@ -972,7 +972,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=900, help="seconds per case")
     parser.add_argument("--json", metavar="FILE", help="also write the raw results")
     parser.add_argument("--list", action="store_true", help="list the cases and exit")
+    parser.add_argument(
+        "--report",
+        metavar="JSON",
+        nargs="+",
+        help="print the table of earlier runs' --json files (merged, in CASES order)",
+    )
     args = parser.parse_args(argv)
+    if args.report:
+        merged = {}
+        for path in args.report:
+            for raw in json.loads(Path(path).read_text()):
+                merged[raw["case"]] = Result(**raw)
+        order = [n for n in CASES if n in merged] + [n for n in merged if n not in CASES]
+        results = [merged[n] for n in order]
+        used = tuple(
+            m for m in MODES if any(k.startswith(m + "/") for r in results for k in r.status)
+        )
+        print(markdown(results, used or ("float",)))
+        return 0
     modes = tuple(args.modes.split(",")) if args.modes else MODES if args.quant else ("float",)
     if args.one:
         print(json.dumps(asdict(run_case(args.one, modes))), flush=True)
