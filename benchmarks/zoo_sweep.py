@@ -736,21 +736,6 @@ CASES: dict[str, tuple[str, Callable[[], Subject]]] = {
             image_shape=(32, 32, 3),
         ),
     ),
-    "hub_csp_darknet": (
-        "hub",
-        _hub(
-            "CSPNetBackbone",
-            stem_filters=16,
-            stem_kernel_size=3,
-            stem_strides=2,
-            stackwise_depth=[1, 1],
-            stackwise_strides=[2, 2],
-            stackwise_num_filters=[16, 32],
-            block_type="bottleneck_block",
-            stage_type="csp",
-            image_shape=(32, 32, 3),
-        ),
-    ),
     "hub_densenet": (
         "hub",
         _hub("DenseNetBackbone", stackwise_num_repeats=[2, 2], image_shape=(32, 32, 3)),
