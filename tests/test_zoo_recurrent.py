@@ -89,3 +89,37 @@ def test_conv_lstm1d_matches_keras(filters, padding):
     # per step: 2 ExpandDims, 1 reshape per gate sum (4), 1 after the output product, the
     # tensor-array write (was 11 reshapes)
     assert op_histogram(tflite)["tfl.reshape"] <= 8
+
+
+def test_conv_lstm3d_matches_keras():
+    """ConvLSTM3D takes the last step of a rank-6 stack: a strided slice above the kernel's
+    rank 5, legalized with the whole trailing dims merged."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((3, 4, 4, 4, 2), batch_size=1)
+    model = keras.Model(inputs, keras.layers.ConvLSTM3D(2, 3, padding="same")(inputs))
+    x = np.random.default_rng(5).standard_normal((1, 3, 4, 4, 4, 2)).astype(np.float32)
+    tflite = convert(model)
+    (got,) = run_litert(tflite, [x])
+    np.testing.assert_allclose(got, np.asarray(model(x)), atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        (-1,),
+        (slice(1, 3), ...),
+        (slice(None), 0, ...),
+        (..., slice(None, None, 2), slice(None)),
+        (slice(None), slice(None), slice(1, 2), slice(None), slice(None), slice(None)),
+    ],
+)
+def test_rank6_strided_slice(index):
+    x = np.random.default_rng(6).standard_normal((3, 2, 2, 3, 2, 4)).astype(np.float32)
+
+    def body(t):
+        return t[index]
+
+    cf = tf.function(body, input_signature=[tf.TensorSpec(x.shape)]).get_concrete_function()
+    convert_and_compare(cf, [x])
