@@ -3,7 +3,8 @@
 Four greedy phases, in order, so the result does not depend on visiting order:
 1. expressions and structure: activations written as arithmetic (clamps -> relu*, hard-swish,
    tanh-GELU, L2 normalization), identity arithmetic (x+0, x*1), pad folding into SAME, dilated
-   convolutions (2-D, and 1-D through ExpandDims / Squeeze: dilated_conv1d.py), reshape -> fully_connected -> reshape (also with run-time reshape targets,
+   convolutions (2-D, and 1-D through ExpandDims / Squeeze: dilated_conv1d.py), a transpose of
+   the last two dims into a batch matmul's adjoint flag (matmul_transpose.py), reshape -> fully_connected -> reshape (also with run-time reshape targets,
    read symbolically: shape_exprs.py), reshapes to the input's own shape, 1/sqrt -> rsqrt;
 2. affine folding: constant add/sub into conv/depthwise/transpose-conv/fully_connected biases,
    constant mul/div into their weights (batch-norm folding), per-feature scale/shift before a
@@ -35,6 +36,7 @@ from . import (
     dilated_conv1d,
     div_const,
     linear_scale,
+    matmul_transpose,
     reshape_motion,
     shape_exprs,
     structure,
@@ -49,6 +51,7 @@ def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
             [
                 *structure.PATTERNS,
                 *dilated_conv1d.PATTERNS,
+                *matmul_transpose.PATTERNS,
                 *shape_exprs.PATTERNS,
                 *arith.PATTERNS,
                 *activation.PATTERNS_EXPRESSIONS,
