@@ -234,6 +234,19 @@ def _time_distributed(x: Any) -> Any:
     return layers.LSTM(8)(x)
 
 
+def _conv_lstm3d(x: Any) -> Any:
+    from keras import layers
+
+    return layers.ConvLSTM3D(2, 3, padding="same")(x)
+
+
+def _dot_attention(x: Any) -> Any:
+    from keras import layers
+
+    q = layers.Dense(8)(x)
+    return layers.Attention(use_scale=True)([q, x])
+
+
 def _masked_lstm() -> Subject:
     import keras
     from keras import layers
@@ -632,6 +645,7 @@ CASES: dict[str, tuple[str, Callable[[], Subject]]] = {
     "conv3d_video": ("keras", _keras(_video3d, (4, 16, 16, 3))),
     "group_norm_separable_cnn": ("keras", _keras(_group_norm_cnn, (16, 16, 3))),
     "text_attention_causal": ("keras", _text_attention),
+    "keras_dot_attention": ("keras", _keras(_dot_attention, (6, 8), batch=2)),
     # recurrent
     "simple_rnn": ("recurrent", _rnn(_simple_rnn)),
     "simple_rnn_dynamic_batch": ("recurrent", _rnn(_simple_rnn, batch=None)),
@@ -642,6 +656,7 @@ CASES: dict[str, tuple[str, Callable[[], Subject]]] = {
     "lstm_go_backwards": ("recurrent", _rnn(_lstm_backwards)),
     "conv_lstm1d": ("recurrent", _rnn(_conv_lstm1d, (6, 10, 3))),
     "conv_lstm2d": ("recurrent", _rnn(_conv_lstm2d, (4, 8, 8, 3))),
+    "conv_lstm3d": ("recurrent", _rnn(_conv_lstm3d, (3, 4, 4, 4, 2), batch=1)),
     "time_distributed_cnn_lstm": ("recurrent", _rnn(_time_distributed, (5, 12, 12, 3))),
     "masked_lstm": ("recurrent", _masked_lstm),
     "seq2seq_lstm_state": ("recurrent", _seq2seq_state),
