@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
+from tflconv.passes.legalize_tf.math import BINARY, needs_explicit_broadcast
 from tflconv.passes.legalize_tf.nn_expr import scalar
 
 from .util import absorb, act, users_reason
@@ -77,6 +78,9 @@ class SquareOfDifference(RewritePattern):
             return rw.fail("squared_difference is rewritten for float values only")
         if v.type != op.result.type:
             return rw.fail("the square changes the type")
+        # SQUARED_DIFFERENCE broadcasts up to 4-D only (legalize writes (x - y)^2 past that).
+        if needs_explicit_broadcast(list(d.operands[:2]), BINARY["tf.SquaredDifference"][1]):
+            return rw.fail("squared_difference would broadcast above its kernel's rank")
         new = rw.create("tfl.squared_difference", list(d.operands[:2]), [op.result.type])
         rw.replace(op, new.result)
         for dead in [*consumed, d]:
