@@ -10,6 +10,9 @@ identity removal (registered with `register_canonicalization`, applied by `canon
 - `ReshapeToStaticShape`: a tf.Reshape whose result has at most one unknown dim gets a constant
   shape operand (with -1 for that dim), so the dynamic shape arithmetic feeding it dies.
 - `RemoveIdentityLike`: Identity, IdentityN, StopGradient, ... -> their input.
+- `RefineTile`: Tile(x, [1, 1, ...]) -> x (TF's own Tile folder); a static x tiled by constant
+  multiples gets its static result shape (`tf.image.ssim`'s Gaussian filter, tiled by the
+  image's channel count, as a depthwise filter).
 """
 
 from __future__ import annotations
@@ -311,6 +314,22 @@ _register("tf.Complex", lambda op, a: [(a[0] + 1j * a[1]).astype(result_dtype(op
 _register("tf.Real", lambda op, a: [np.real(a[0]).astype(result_dtype(op))])
 _register("tf.Imag", lambda op, a: [np.imag(a[0]).astype(result_dtype(op))])
 _register("tf.ComplexAbs", lambda op, a: [np.abs(a[0]).astype(result_dtype(op))])
+
+
+def _softmax(op: Operation, a: list[np.ndarray], log: bool) -> list[np.ndarray]:
+    """Along the last axis, in float64 then rounded to the result type (TF's kernel computes
+    in the input type: results may differ in the last ulp)."""
+    x = np.asarray(a[0], dtype=np.float64)
+    if x.ndim == 0:
+        raise NotFoldable("softmax of a scalar")
+    shifted = x - np.max(x, axis=-1, keepdims=True)
+    lse = np.log(np.sum(np.exp(shifted), axis=-1, keepdims=True))
+    out = shifted - lse if log else np.exp(shifted - lse)
+    return [out.astype(result_dtype(op))]
+
+
+_register("tf.Softmax", lambda op, a: _softmax(op, a, log=False))
+_register("tf.LogSoftmax", lambda op, a: _softmax(op, a, log=True))
 
 
 class FoldConstant(RewritePattern):
@@ -702,6 +721,39 @@ class SignBitTest(RewritePattern):
         return rw.fail("the mask is not the sign bit")
 
 
+class RefineTile(RewritePattern):
+    """tf.Tile(x, multiples = all 1) -> x (TF's own Tile folder); with other constant multiples
+    and a static x, the result type gets its static shape (x.shape * multiples), so a consumer
+    needing static dims (a depthwise filter) legalizes: `tf.image.ssim`'s Gaussian filter tiled
+    by the image's channel count"""
+
+    root = "tf.Tile"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, multiples = op.operands
+        m = constant_value(multiples)
+        if m is None:
+            return rw.fail("multiples are not constant")
+        m = np.asarray(m).reshape(-1)
+        if x.type.dtype != op.result.type.dtype or x.type.rank != op.result.type.rank:
+            return rw.fail("input and result types differ")
+        if np.all(m == 1):
+            if x.type != op.result.type and returned_from_subgraph(op.result):
+                return rw.fail("a refined type would change the signature of a called function")
+            rw.replace(op, x)
+            return None
+        if op.result.type.is_static:
+            return rw.fail("result type is already static")
+        if not x.type.is_static or len(m) != x.type.rank:
+            return rw.fail("input shape is not static")
+        if returned_from_subgraph(op.result):
+            return rw.fail("a refined type would change the signature of a called function")
+        shape = tuple(int(d) * int(k) for d, k in zip(x.type.shape, m))
+        with rw.modify(op):
+            op.result.type = op.result.type.with_shape(shape)
+        return None
+
+
 def _register_all() -> None:
     for name in FOLDERS:
         register_canonicalization(name, FoldTfConstant(name))
@@ -713,6 +765,7 @@ def _register_all() -> None:
         RemoveIdentityLike(),
         RemoveNoopCast(),
         SignBitTest(),
+        RefineTile(),
     ):
         for root in pattern.roots or ():
             register_canonicalization(root, pattern)

@@ -1,16 +1,19 @@
 """`fuse`: TFLite-level fusions after legalization (the official converter's tfl-optimize).
 
-Three greedy phases, in order, so the result does not depend on visiting order:
+Four greedy phases, in order, so the result does not depend on visiting order:
 1. expressions and structure: activations written as arithmetic (clamps -> relu*, hard-swish,
    tanh-GELU, L2 normalization), identity arithmetic (x+0, x*1), pad folding into SAME, dilated
-   convolutions, reshape -> fully_connected -> reshape (also with run-time reshape targets,
+   convolutions (2-D, and 1-D through ExpandDims / Squeeze: dilated_conv1d.py), a transpose of
+   the last two dims into a batch matmul's adjoint flag (matmul_transpose.py), reshape -> fully_connected -> reshape (also with run-time reshape targets,
    read symbolically: shape_exprs.py), reshapes to the input's own shape, 1/sqrt -> rsqrt;
 2. affine folding: constant add/sub into conv/depthwise/transpose-conv/fully_connected biases,
    constant mul/div into their weights (batch-norm folding), per-feature scale/shift before a
    fully_connected, a bias add or a scale (the attention scale) behind a channel-splitting
    reshape, a scalar scale back through a subgraph linear in one affine output (rotary
    embeddings, batch_matmul: linear_scale.py);
-3. activation fusion: relu/relu6/relu_n1_to_1 into the producer's fused_activation_function.
+3. reshape motion: a binary op over two same-shape reshapes (through elementwise unary ops)
+   computes before one reshape (reshape_motion.py: ConvLSTM gates);
+4. activation fusion: relu/relu6/relu_n1_to_1 into the producer's fused_activation_function.
 
 Every rule refuses when an intermediate value has other users, with the reason recorded.
 """
@@ -26,7 +29,18 @@ from tflconv.core.pipeline import check_pattern_options
 from tflconv.core.rewrite import PatternSet, RewritePattern, apply_greedy
 from tflconv.dialects import tfl  # noqa: F401  (declares the tfl ops: purity, defaults)
 
-from . import activation, affine, arith, div_const, linear_scale, shape_exprs, structure
+from . import (
+    activation,
+    affine,
+    arith,
+    dilated_conv1d,
+    div_const,
+    linear_scale,
+    matmul_transpose,
+    reshape_motion,
+    shape_exprs,
+    structure,
+)
 
 
 def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
@@ -36,6 +50,8 @@ def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
             "expressions",
             [
                 *structure.PATTERNS,
+                *dilated_conv1d.PATTERNS,
+                *matmul_transpose.PATTERNS,
                 *shape_exprs.PATTERNS,
                 *arith.PATTERNS,
                 *activation.PATTERNS_EXPRESSIONS,
@@ -50,6 +66,7 @@ def fuse_phases() -> list[tuple[str, list[RewritePattern]]]:
                 *div_const.PATTERNS,
             ],
         ),
+        ("reshapes", [*reshape_motion.PATTERNS]),
         ("activations", [*activation.PATTERNS_FUSE]),
     ]
 

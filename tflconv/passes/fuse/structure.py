@@ -239,20 +239,27 @@ def _same_leading(a: tuple, b: tuple) -> bool:
 
 class FuseReshapeFullyConnectedReshape(RewritePattern):
     """tfl.reshape(tfl.fully_connected(tfl.reshape(x, [-1, k]), w, b), x.shape[:-1] + [n]) ->
-    tfl.fully_connected(x, w, b){keep_num_dims=true}  (Keras Dense / Tensordot on rank >= 3)"""
+    tfl.fully_connected(x, w, b){keep_num_dims=true}  (Keras Dense / Tensordot on rank >= 3;
+    the outer reshape may be a chain of single-use reshapes, e.g. Tensordot to [..., 1] then
+    ExpandDims, as in tf.image.rgb_to_grayscale)"""
 
     root = "tfl.reshape"
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        # Only the last shape of a reshape chain matters; the inner reshapes go with the fusion.
+        chain: list[Operation] = []
         fc = op.operands[0].defining_op
+        while fc is not None and fc.name == "tfl.reshape" and fc.result.num_uses == 1:
+            chain.append(fc)
+            fc = fc.operands[0].defining_op
         if fc is None or fc.name != "tfl.fully_connected":
             return rw.fail("reshape input is not a fully_connected")
         if fc.attr("keep_num_dims", False):
             return rw.fail("fully_connected already keeps its dims")
-        if reason := users_reason(op.operands[0], "fully_connected"):
+        if reason := users_reason(fc.result, "fully_connected"):
             return rw.fail(reason)
         inner = fc.operands[0]
-        consumed = []
+        consumed = list(chain)
         pre = inner.defining_op
         if pre is not None and pre.name == "tfl.reshape":
             if reason := users_reason(inner, "reshape"):
@@ -274,8 +281,10 @@ class FuseReshapeFullyConnectedReshape(RewritePattern):
         new.location = fused_location([op, fc, *consumed])
         rw.insert(new, before=op)
         rw.replace(op, new.result)
+        for dead in consumed[: len(chain)]:  # users first: the chain, outermost first
+            rw.erase(dead)
         rw.erase(fc)
-        for dead in consumed:
+        for dead in consumed[len(chain) :]:
             rw.erase(dead)
 
 

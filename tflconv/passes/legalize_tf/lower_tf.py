@@ -430,15 +430,17 @@ class LowerDequantize(RewritePattern):
 
 
 class LegalizeNonMaxSuppression(RewritePattern):
-    """tf.NonMaxSuppressionV4/V5(boxes, scores, n, iou, score[, sigma]) ->
+    """tf.NonMaxSuppressionV3/V4/V5(boxes, scores, n, iou, score[, sigma]) ->
     tfl.non_max_suppression_v4/v5 (selected indices padded to n, + valid count); without
-    pad_to_max_output_size the indices (and scores) are sliced to the valid count, which TF
-    returns and the official converter does not"""
+    pad_to_max_output_size (always so for V3, which `tf.image.non_max_suppression` emits) the
+    indices (and scores) are sliced to the valid count, which TF returns and the official
+    converter does not"""
 
-    root = ("tf.NonMaxSuppressionV4", "tf.NonMaxSuppressionV5")
+    root = ("tf.NonMaxSuppressionV3", "tf.NonMaxSuppressionV4", "tf.NonMaxSuppressionV5")
 
     def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
         v5 = op.name == "tf.NonMaxSuppressionV5"
+        v3 = op.name == "tf.NonMaxSuppressionV3"  # V4 without its valid-count result
         boxes, scores, max_out, iou, threshold = op.operands[:5]
         if boxes.type.dtype != "f32" or scores.type.dtype != "f32":
             return rw.fail("non-max suppression is lowered for f32 boxes and scores")
@@ -455,12 +457,13 @@ class LegalizeNonMaxSuppression(RewritePattern):
         name = "non_max_suppression_v5" if v5 else "non_max_suppression_v4"
         nms = create_tfl(rw, name, operands, types)
         results = list(nms.results)
-        if not op.attr("pad_to_max_output_size", False):
+        if v3 or not op.attr("pad_to_max_output_size", False):
             valid = results[-1]
             size = create_tfl(rw, "reshape", [valid, i32(rw, [1])], [TensorType((1,), "i32")])
             for i, r in enumerate(results[:-1]):
                 out_t = r.type.with_shape((None,))
                 results[i] = create_tfl(rw, "slice", [r, i32(rw, [0]), size.result], [out_t]).result
+        results = results[: len(op.results)]
         for i, (r, old) in enumerate(zip(results, op.results)):
             if old.type.dtype != r.type.dtype:
                 results[i] = create_tfl(rw, "cast", [r], [old.type]).result

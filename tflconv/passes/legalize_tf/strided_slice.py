@@ -248,4 +248,83 @@ def _fill(dims: list[int | None], spec: DenseSlice) -> list[int | None]:
     return [1 if f == NEW_AXIS else next(it) for f in spec.final]
 
 
-PATTERNS: list[RewritePattern] = [LegalizeStridedSlice()]
+def _full_dim(spec: DenseSlice, d: int, size: int) -> bool:
+    """Dim d is taken whole (not shrunk, stride 1, from 0 to the end)."""
+    if spec.shrink_mask >> d & 1 or spec.strides[d] != 1:
+        return False
+    starts = spec.begin_mask >> d & 1 or spec.begin[d] == 0 or spec.begin[d] <= -size
+    ends = spec.end_mask >> d & 1 or spec.end[d] >= size
+    return bool(starts and ends)
+
+
+class LegalizeHighRankStridedSlice(RewritePattern):
+    """tf.StridedSlice(x: rank > 5) -> tfl.reshape(tfl.strided_slice(tfl.reshape(x), ..))
+    when merging runs of adjacent whole dims brings the rank to 5 (ConvLSTM3D's last step of a
+    [time, batch, d, h, w, c] stack)"""
+
+    root = "tf.StridedSlice"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x = op.operands[0]
+        shape = x.type.shape
+        if shape is None or len(shape) <= MAX_RANK:
+            return rw.fail(f"input rank is at most {MAX_RANK} (LegalizeStridedSlice's case)")
+        if None in shape or not op.result.type.is_static:
+            return rw.fail("shapes are not static")
+        if why := kernel_dtype_reason("tfl.strided_slice", x):
+            return rw.fail(why)
+        try:
+            spec = dense_slice_of(op, len(shape))
+        except SliceSpecError as e:
+            return rw.fail(f"invalid slice spec: {e}")
+        if spec is None:
+            return rw.fail("begin, end or strides are not constant")
+        groups: list[list[int]] = []  # input dims, adjacent whole ones merged
+        for d, size in enumerate(shape):
+            whole = _full_dim(spec, d, size)
+            if whole and groups and _full_dim(spec, groups[-1][-1], shape[groups[-1][-1]]):
+                groups[-1].append(d)
+            else:
+                groups.append([d])
+        if len(groups) > MAX_RANK:
+            return rw.fail(f"{len(groups)} dims remain after merging whole ones (max {MAX_RANK})")
+        merged = [int(np.prod([shape[d] for d in g])) for g in groups]
+        begin, end, strides = [], [], []
+        begin_mask = end_mask = shrink_mask = 0
+        for i, g in enumerate(groups):
+            d = g[0]
+            if len(g) > 1 or _full_dim(spec, d, shape[d]):
+                begin.append(0)
+                end.append(merged[i])
+                strides.append(1)
+                begin_mask |= 1 << i
+                end_mask |= 1 << i
+                continue
+            begin.append(spec.begin[d])
+            end.append(spec.end[d])
+            strides.append(spec.strides[d])
+            begin_mask |= (spec.begin_mask >> d & 1) << i
+            end_mask |= (spec.end_mask >> d & 1) << i
+            shrink_mask |= (spec.shrink_mask >> d & 1) << i
+        begin_mask &= ~shrink_mask
+        end_mask &= ~shrink_mask
+        flat = reshape(rw, x, x.type.with_shape(tuple(merged)))
+        merged_spec = DenseSlice(begin, end, strides, begin_mask, end_mask, shrink_mask, [])
+        dims = sliced_dims(tuple(merged), merged_spec)
+        attrs = {
+            "begin_mask": begin_mask,
+            "end_mask": end_mask,
+            "ellipsis_mask": 0,
+            "new_axis_mask": 0,
+            "shrink_axis_mask": shrink_mask,
+            "offset": False,
+        }
+        operands = [flat, i32_const(rw, begin), i32_const(rw, end), i32_const(rw, strides)]
+        sliced_t = op.result.type.with_shape(tuple(dims))
+        sliced = create_tfl(rw, "strided_slice", operands, [sliced_t], **attrs).result
+        out = reshape(rw, sliced, op.result.type)  # static type: never None
+        rw.replace(op, out if out is not None else sliced)
+        return None
+
+
+PATTERNS: list[RewritePattern] = [LegalizeStridedSlice(), LegalizeHighRankStridedSlice()]
