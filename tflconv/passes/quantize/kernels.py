@@ -63,7 +63,8 @@ NUMPY_INT = {
 
 
 def minmax(x: np.ndarray) -> tuple[float, float, bool]:
-    """(min, max, had_nan) of `x`, NaNs skipped; (inf, -inf, True) if every element is NaN.
+    """(min, max, had_nan) of `x`'s finite values (NaNs and infinities skipped); (inf, -inf,
+    had_nan) if none is finite.
 
     Large arrays are reduced chunk by chunk so `max` reads the data `min` just brought into
     cache (one pass over memory instead of two)."""
@@ -79,11 +80,15 @@ def minmax(x: np.ndarray) -> tuple[float, float, bool]:
             part = flat[start : start + CHUNK]
             lo = np.minimum(lo, part.min())  # NumPy's minimum propagates NaN, Python's min not
             hi = np.maximum(hi, part.max())
-    if flat.dtype.kind == "f" and (np.isnan(lo) or np.isnan(hi)):
-        # Rare: redo with the NaN-skipping reductions (the slow path only runs when needed).
-        if np.isnan(flat).all():
-            return math.inf, -math.inf, True
-        return float(np.nanmin(flat)), float(np.nanmax(flat)), True
+    if flat.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
+        # Rare: redo over the finite values (the slow path only runs when needed). An infinity
+        # is a sentinel (a -inf pad before a max pool): it saturates to the integer extreme,
+        # and in the range it would make the scale infinite.
+        had_nan = bool(np.isnan(flat).any())
+        finite = flat[np.isfinite(flat)]
+        if finite.size == 0:
+            return math.inf, -math.inf, had_nan
+        return float(finite.min()), float(finite.max()), had_nan
     return float(lo), float(hi), False
 
 
