@@ -45,6 +45,7 @@ class Entry:
     arg_names: list[str]  # per signature argument, in the concrete function's input order
     output_names: list[str]  # per `cf.outputs` entry
     sort_names: bool  # SignatureDef order (sorted by name) instead of positional order
+    positional_inputs: bool = False  # inputs in call order even when sort_names (Keras models)
     flat_call: bool = False  # run with flat positional tensors (pruned GraphDef functions)
     shapes_fixed: bool = False  # input_shapes were already applied (GraphDef)
 
@@ -111,8 +112,9 @@ def _build(
         n = entry.num_args
         in_order = list(range(n))
         out_order = list(range(len(entry.output_names)))
-        if entry.sort_names:
+        if entry.sort_names and not entry.positional_inputs:
             in_order.sort(key=lambda i: entry.arg_names[i])
+        if entry.sort_names:
             out_order.sort(key=lambda i: entry.output_names[i])
         arg_types, changed = _arg_types(entry, override)
         fn = Function(
@@ -253,7 +255,7 @@ def _shape_overrides(input_shapes: InputShapes, entries: list[Entry]) -> list[di
     result = []
     for e in entries:
         order = list(range(e.num_args))
-        if e.sort_names:
+        if e.sort_names and not e.positional_inputs:
             order.sort(key=lambda i: e.arg_names[i])
         if len(shapes) != e.num_args:
             names = [e.arg_names[i] for i in order]
@@ -404,7 +406,16 @@ def _file_kind(path: str) -> str:
 
 def _keras_model(model: Any, input_shapes: InputShapes, path: str | None) -> ImportedModel:
     cf = trace_keras_model(model, path)
-    entry = Entry(SERVING_DEFAULT, cf, _arg_names(cf), _output_names(cf), sort_names=True)
+    # Inputs in `model.inputs` order, as the official converter's subgraph (and the order
+    # representative datasets give them in); outputs by SignatureDef name.
+    entry = Entry(
+        SERVING_DEFAULT,
+        cf,
+        _arg_names(cf),
+        _output_names(cf),
+        sort_names=True,
+        positional_inputs=True,
+    )
     return _build([entry], "keras", input_shapes, (model, cf))
 
 
