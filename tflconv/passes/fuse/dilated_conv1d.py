@@ -16,7 +16,7 @@ from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
 from tflconv.passes.legalize_tf.nn_expr import known_constant
 
-from .structure import FuseDilatedConv, _same_equivalent
+from .structure import FuseDilatedConv, _same_equivalent, plain_inner_conv
 from .util import new_const, users_reason
 
 
@@ -64,13 +64,9 @@ class FuseDilatedConv1D(RewritePattern):
             return rw.fail("the reshape before the conv is not an ExpandDims at axis 1")
         if tuple(squeeze.result.type.shape or ()) != (cs[0], cs[2], cs[3]) or cs[1] != 1:
             return rw.fail("the reshape after the conv is not a Squeeze of axis 1")
-        if conv.attr("padding") != "VALID" or (
-            conv.attr("stride_h", 1),
-            conv.attr("stride_w", 1),
-        ) != (1, 1):
-            return rw.fail("inner conv is not VALID with stride 1")
-        if (conv.attr("dilation_h_factor", 1), conv.attr("dilation_w_factor", 1)) != (1, 1):
-            return rw.fail("inner conv is already dilated")
+        reason = plain_inner_conv(conv)
+        if reason:
+            return rw.fail(reason)
         wshape = conv.operands[1].type.shape
         if wshape is None or wshape[1] != 1:
             return rw.fail("the filter is not 1 high")

@@ -139,6 +139,17 @@ class FoldPadIntoMaxPool(RewritePattern):
         _absorb_pad(rw, op, pad)
 
 
+def plain_inner_conv(conv: Operation) -> str | None:
+    """Why `conv` cannot be the inner conv of a space_to_batch dilation (None: it can): it must
+    be VALID, stride 1 and not dilated already."""
+    strides = (conv.attr("stride_h", 1), conv.attr("stride_w", 1))
+    if conv.attr("padding") != "VALID" or strides != (1, 1):
+        return "inner conv is not VALID with stride 1"
+    if (conv.attr("dilation_h_factor", 1), conv.attr("dilation_w_factor", 1)) != (1, 1):
+        return "inner conv is already dilated"
+    return None
+
+
 class FuseDilatedConv(RewritePattern):
     """batch_to_space_nd(conv(space_to_batch_nd(x, b, p)), b, c) -> conv(x){dilation=b}
     (+ tfl.pad when the padding is neither VALID nor SAME)"""
@@ -162,13 +173,9 @@ class FuseDilatedConv(RewritePattern):
             return rw.fail("block shape, paddings or crops are not constant")
         if block.shape != (2,) or not np.array_equal(block, block2):
             return rw.fail("space_to_batch and batch_to_space blocks differ or are not 2-D")
-        if conv.attr("padding") != "VALID" or (
-            conv.attr("stride_h", 1),
-            conv.attr("stride_w", 1),
-        ) != (1, 1):
-            return rw.fail("inner conv is not VALID with stride 1")
-        if (conv.attr("dilation_h_factor", 1), conv.attr("dilation_w_factor", 1)) != (1, 1):
-            return rw.fail("inner conv is already dilated")
+        reason = plain_inner_conv(conv)
+        if reason:
+            return rw.fail(reason)
         crops = np.asarray(crops, dtype=np.int64).reshape(2, 2)
         paddings = np.asarray(paddings, dtype=np.int64).reshape(2, 2)
         if crops[:, 0].any():
