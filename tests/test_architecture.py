@@ -30,14 +30,14 @@ CLI = "a CLI subcommand loads only what it runs, so `tflconv --help` stays fast"
 ON_USE = "no cycle: imported on use"
 
 ALLOWED_LOCAL_IMPORTS: dict[tuple[str, str], str] = {
-    ("tflconv.api.converter", "tflconv"): ON_USE,
-    ("tflconv.api.converter", "tflconv.core"): ON_USE,
-    ("tflconv.api.converter", "tflconv.core.pass_manager"): ON_USE,
-    ("tflconv.api.converter", "tflconv.core.passes"): ON_USE,
-    ("tflconv.api.converter", "tflconv.passes.compat.check_tflite_legal"): ON_USE,
-    ("tflconv.api.converter", "tflconv.tflite.runtime"): SCHEMA,
-    ("tflconv.api.converter", "tflconv.tflite.metadata"): SCHEMA,
-    ("tflconv.api.converter", "tflconv.tflite.writer"): SCHEMA,
+    ("tflconv.api.stages", "tflconv"): ON_USE,
+    ("tflconv.api.stages", "tflconv.core"): ON_USE,
+    ("tflconv.api.stages", "tflconv.core.pass_manager"): ON_USE,
+    ("tflconv.api.stages", "tflconv.core.passes"): ON_USE,
+    ("tflconv.api.stages", "tflconv.passes.compat.check_tflite_legal"): ON_USE,
+    ("tflconv.api.stages", "tflconv.tflite.runtime"): SCHEMA,
+    ("tflconv.api.stages", "tflconv.tflite.metadata"): SCHEMA,
+    ("tflconv.api.stages", "tflconv.tflite.writer"): SCHEMA,
     ("tflconv.api.files", "tflconv.tflite.writer"): SCHEMA,
     ("tflconv.cli.analyze", "tflconv.tools.analyze"): CLI,
     ("tflconv.cli.analyze", "tflconv.tools.analyze_eval"): CLI,

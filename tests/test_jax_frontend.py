@@ -429,7 +429,7 @@ def test_unsupported_report_names_jax_lines_and_no_select_tf_ops(tmp_path):
 
 def test_converter_input_names_and_signatures():
     from tflconv import TFLiteConverter
-    from tflconv.api.converter import import_source
+    from tflconv.api.stages import import_source
 
     x, w1, w2 = _mlp_args()
 
@@ -706,7 +706,7 @@ def test_e2e_int8_ptq_flax_cnn():
 
 def test_pytree_arguments_are_named_by_their_keys():
     from tflconv import TFLiteConverter
-    from tflconv.api.converter import import_source
+    from tflconv.api.stages import import_source
 
     def f(params, x):
         return x @ params["w"] + params["b"]

@@ -28,8 +28,9 @@ from typing import Any
 
 from tflconv import passes  # noqa: F401  (registers the passes)
 from tflconv.api.compat import SELECT_TF_OPS, TFLITE_BUILTINS, CompatFlags, apply_flags
-from tflconv.api.converter import ConverterError, import_source
+from tflconv.api.errors import ConverterError
 from tflconv.api.quiet import quiet_tensorflow
+from tflconv.api.stages import import_source
 from tflconv.core.ir import Module, Operation
 from tflconv.core.pass_manager import PassManager
 from tflconv.core.passes import PassContext
