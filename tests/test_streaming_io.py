@@ -258,13 +258,13 @@ def test_conversions_run_without_huge_page_advice_and_restore_it(monkeypatch, in
     previous = setter(initial)
     try:
         seen = []
-        real_write = api._write
+        real_write = api.write_tflite
 
         def spy(module, buffer_offset=False):
             seen.append(_hugepage_advice())
             return real_write(module, buffer_offset)
 
-        monkeypatch.setattr(api, "_write", spy)
+        monkeypatch.setattr(api, "write_tflite", spy)
         tflite = tflconv.convert(MODELS["mlp-f32"]())
         assert seen == [False] and _hugepage_advice() is initial
         with pytest.raises(ZeroDivisionError), arrays.small_pages():
