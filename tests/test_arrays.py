@@ -16,6 +16,9 @@ CASES = [
     ((3, 3, 400, 400), (0, 1, 3, 2)),
     ((1, 1000, 1, 300), (3, 1, 2, 0)),  # size-1 axes
     ((5000, 70), (1, 0)),  # edge tiles
+    ((37, 5000), (1, 0)),  # edge strips: rows not a multiple of 16, columns past 4096
+    ((40, 50, 60), (2, 0, 1)),  # rotations: one matrix transpose
+    ((40, 50, 60), (1, 2, 0)),
 ]
 
 
@@ -31,6 +34,14 @@ def test_transposed_equals_numpy(
     want = np.ascontiguousarray(np.transpose(a, perm))
     assert got.flags.c_contiguous and got.dtype == want.dtype and got.shape == want.shape
     np.testing.assert_array_equal(got, want)
+
+
+def test_contiguous_of_a_matrix_transpose(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arrays, "MIN_TILED_BYTES", 1024)
+    a = np.arange(33 * 4100, dtype=np.float32).reshape(33, 4100)
+    got = arrays.contiguous(a.T)
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got, a.T)
 
 
 def test_contiguous_returns_contiguous_inputs_as_they_are() -> None:

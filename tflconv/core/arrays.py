@@ -30,6 +30,8 @@ def contiguous(view: np.ndarray) -> np.ndarray:
     view = np.asarray(view)
     if view.flags.c_contiguous or view.nbytes < MIN_TILED_BYTES or view.ndim < 2:
         return np.ascontiguousarray(view)
+    if view.ndim == 2 and view.T.flags.c_contiguous:  # a matrix's .T
+        return _transpose_rows(view.T)
     # The axis the source is densest along; when it is not the output's last axis, each output
     # row gathers from far-apart source addresses: copy tile by tile over these two axes.
     sizes = [(abs(s), a) for a, s in enumerate(view.strides) if view.shape[a] > 1]
@@ -58,7 +60,40 @@ def contiguous(view: np.ndarray) -> np.ndarray:
 
 def transposed(array: np.ndarray, perm: tuple[int, ...] | list[int]) -> np.ndarray:
     """`np.transpose(array, perm)` as a new C-contiguous array (tiled when large)."""
+    perm = tuple(int(p) for p in perm)
+    n = array.ndim
+    k = perm[0] if perm else 0
+    # A rotation of the axes (HWIO -> OHWI: (3, 0, 1, 2)) of a C-contiguous array is the
+    # transpose of one matrix: [prod(shape[:k]), prod(shape[k:])].
+    if (
+        0 < k < n
+        and perm == tuple(range(k, n)) + tuple(range(k))
+        and array.flags.c_contiguous
+        and array.nbytes >= MIN_TILED_BYTES
+    ):
+        rows = int(np.prod(array.shape[:k]))
+        flat = _transpose_rows(array.reshape(rows, -1))
+        return flat.reshape(tuple(array.shape[p] for p in perm))
     return contiguous(np.transpose(array, perm))
+
+
+STRIP_ROWS = 16
+STRIP_COLUMNS = 4096
+"""`_transpose_rows` copies strips of 16 source rows x up to 4096 columns: each source row is
+read sequentially and each output row receives 16 consecutive elements, 2-3x faster than
+square tiles or numpy's own copy on 2-64 MB weights (measured on the 2-core VM)."""
+
+
+def _transpose_rows(matrix: np.ndarray) -> np.ndarray:
+    """`matrix.T` (a C-contiguous 2-D array's) as a new C-contiguous array."""
+    rows, cols = matrix.shape
+    out = np.empty((cols, rows), matrix.dtype)
+    for i in range(0, rows, STRIP_ROWS):
+        for j in range(0, cols, STRIP_COLUMNS):
+            out[j : j + STRIP_COLUMNS, i : i + STRIP_ROWS] = matrix[
+                i : i + STRIP_ROWS, j : j + STRIP_COLUMNS
+            ].T
+    return out
 
 
 @contextlib.contextmanager
