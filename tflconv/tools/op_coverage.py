@@ -188,20 +188,23 @@ def _list_ops(tf: Any) -> dict[str, Probe]:
 
 
 def _nms_probe(version: int) -> Probe:
-    """NonMaxSuppressionV4/V5 over four boxes, two overlapping (V5: soft-NMS sigma 0)."""
-    extra = {"soft_nms_sigma": 0.0} if version == 5 else {}
+    """NonMaxSuppressionV3/V4/V5 over four boxes, two overlapping (V5: soft-NMS sigma 0; V3:
+    the variable-length result, no padding)."""
+    extra: dict[str, Any] = {"soft_nms_sigma": 0.0} if version == 5 else {}
+    if version >= 4:
+        extra["pad_to_max_output_size"] = True
 
     def build(tf: Any, boxes: Any, scores: Any) -> Any:
         op = getattr(tf.raw_ops, f"NonMaxSuppressionV{version}")
-        return op(
+        op = op(
             boxes=boxes,
             scores=scores,
             max_output_size=3,
             iou_threshold=0.5,
             score_threshold=0.0,
-            pad_to_max_output_size=True,
             **extra,
-        )[0]
+        )
+        return op if version == 3 else op[0]
 
     boxes = np.array([[0, 0, 1, 1], [0, 0.1, 1, 1.1], [0, 2, 1, 3], [0, 4, 1, 5]], np.float32)
     return B_(build, C(boxes, "float32"), T((4,), "float32", 0.0, 1.0))
@@ -459,6 +462,7 @@ PROBES: dict[str, Probe] = {
     "ResizeNearestNeighbor": P(F4, C([8, 8])),
     "SoftmaxCrossEntropyWithLogits": P(F, T((2, 3), "float32", 0.0, 1.0)),
     "SparseSoftmaxCrossEntropyWithLogits": P(F, T((2,), "int32", 0, 3)),
+    "NonMaxSuppressionV3": _nms_probe(3),
     "NonMaxSuppressionV4": _nms_probe(4),
     "NonMaxSuppressionV5": _nms_probe(5),
     # quantization emulation

@@ -314,6 +314,8 @@ _add(
 )
 _add("legalize_tf_while.cc", {"While": "WHILE", "StatelessWhile": "WHILE"})
 _add("flatbuffer_export.cc", {"If": "IF", "StatelessIf": "IF"})
+# the TF dialect's canonicalization (canonicalize.td) rewrites V3 as V4 before legalization
+_add("tf canonicalize.td", {"NonMaxSuppressionV3": "NON_MAX_SUPPRESSION_V4"})
 
 OFFICIAL_LOWERED_OPS: dict[str, OfficialLowering] = dict(sorted(_TABLE.items()))
 """TF op type (no `tf.` prefix) -> how the official converter lowers it."""
