@@ -21,8 +21,7 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import SymbolRef, TensorType, numpy_dtype
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
-from ..legalize_tf.common import create_tfl
-from .util import scalar_const
+from ..legalize_tf.common import create_tfl, scalar_const
 
 
 def _region_block(op: Operation, index: int) -> Block | None:

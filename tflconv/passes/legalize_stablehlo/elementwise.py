@@ -14,8 +14,8 @@ from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_reason
 from tflconv.dialects.tfl_traits import FUSED_ACTIVATION_OPS
 
 from ..cleanup.fold_kernels import array_bits, fold_allowed
-from ..legalize_tf.common import const, create_tfl
-from .util import NONE_ACT, implicit_broadcast, scalar_const, splat_value, text
+from ..legalize_tf.common import const, create_tfl, scalar_const
+from .util import NONE_ACT, implicit_broadcast, splat_value, text
 
 # stablehlo op -> (tfl op, highest rank the kernel broadcasts; None: any, 0: equal shapes only).
 # The limits are the TF path's (legalize_tf/math.py BINARY): measured against LiteRT.

@@ -17,9 +17,9 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 from tflconv.dialects.tfl_traits import FUSED_ACTIVATION_OPS
 
-from ..legalize_tf.common import create_tfl
+from ..legalize_tf.common import create_tfl, scalar_const
 from ..legalize_tf.nn_util import same_pads
-from .util import NONE_ACT, i32, ints, pairs, scalar_const, splat_value, transpose
+from .util import NONE_ACT, i32, ints, pairs, splat_value, transpose
 
 # body combiner -> (reduction for numbers, reduction for booleans, elementwise tfl op)
 COMBINERS: dict[str, tuple[str | None, str | None, str]] = {

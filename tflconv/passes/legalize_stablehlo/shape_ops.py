@@ -11,9 +11,9 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
-from ..legalize_tf.common import create_tfl
+from ..legalize_tf.common import create_tfl, scalar_const
 from ..legalize_tf.tensor_util import as_i32, dim_size
-from .util import NONE_ACT, i32, ints, product, reshapable, reshape, scalar_const, splat_value
+from .util import NONE_ACT, i32, ints, product, reshapable, reshape, splat_value
 
 
 def _aligned_shape(x: Value, dims: list[int], out_rank: int) -> tuple[int | None, ...] | None:

@@ -11,8 +11,8 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
-from ..legalize_tf.common import create_tfl
-from .util import ints, scalar_const
+from ..legalize_tf.common import create_tfl, scalar_const
+from .util import ints
 
 
 def _only_from(value: Value, arg: Value, depth: int = 0) -> bool:

@@ -10,7 +10,7 @@ import numpy as np
 from tflconv.core.builders import broadcast_shapes
 from tflconv.core.ir import Operation, Value, constant_value
 from tflconv.core.rewrite import PatternRewriter
-from tflconv.core.types import TensorType, numpy_dtype
+from tflconv.core.types import TensorType
 
 from ..legalize_tf.common import const, create_tfl
 
@@ -47,10 +47,6 @@ def text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
-
-
-def scalar_const(rw: PatternRewriter, value: float | int | bool, dtype: str) -> Value:
-    return const(rw, np.asarray(value, dtype=numpy_dtype(dtype)))
 
 
 def i32(rw: PatternRewriter, values: Any) -> Value:

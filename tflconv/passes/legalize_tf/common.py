@@ -8,13 +8,14 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value, constant, constant_value
 from tflconv.core.rewrite import PatternRewriter
-from tflconv.core.types import NO_VALUE_TYPE, TensorType
+from tflconv.core.types import NO_VALUE_TYPE, TensorType, numpy_dtype
 
 __all__ = [
     "const",
     "constant_value",
     "create_tfl",
     "no_value",
+    "scalar_const",
     "static_shape",
     "int_list",
 ]
@@ -24,6 +25,11 @@ def const(rw: PatternRewriter, array: Any, name: str | None = None, dtype: Any =
     """Insert an `arith.constant` before the op being rewritten and return its value."""
     arr = np.asarray(array, dtype=dtype)
     return rw.insert(constant(arr, rw._default_location(), name)).result
+
+
+def scalar_const(rw: PatternRewriter, value: float | int | bool, dtype: str) -> Value:
+    """A 0-d constant of the IR element type `dtype` (as numpy converts `value`)."""
+    return const(rw, np.asarray(value, dtype=numpy_dtype(dtype)))
 
 
 def no_value(rw: PatternRewriter) -> Value:

@@ -19,7 +19,7 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
-from .common import const, create_tfl
+from .common import const, create_tfl, scalar_const
 from .nn_util import data_format
 
 NONE_ACT = {"fused_activation_function": "NONE"}
@@ -64,10 +64,6 @@ def _done(rw: PatternRewriter, op: Operation, v: Value) -> None:
     rw.replace(op, v)
 
 
-def _scalar(rw: PatternRewriter, value: float) -> Value:
-    return const(rw, np.asarray(value, dtype=np.float32))
-
-
 def _binary(rw: PatternRewriter, name: str, a: Value, b: Value, out: TensorType) -> Value:
     attrs = NONE_ACT if name in ("add", "sub", "mul", "div") else {}
     return create_tfl(rw, name, [a, b], [out], **attrs).result
@@ -87,7 +83,7 @@ class LegalizeIsFinite(RewritePattern):
             return rw.fail(reason)
         (x,) = _operands(rw, op)
         diff = _binary(rw, "sub", x, x, x.type)
-        rw.replace_with_new(op, "tfl.equal", [diff, _scalar(rw, 0.0)])
+        rw.replace_with_new(op, "tfl.equal", [diff, scalar_const(rw, 0.0, "f32")])
         return None
 
 
@@ -102,7 +98,7 @@ class LegalizeExpm1(RewritePattern):
             return rw.fail(reason)
         (x,) = _operands(rw, op)
         e = _unary(rw, "exp", x)
-        _done(rw, op, _binary(rw, "sub", e, _scalar(rw, 1.0), x.type))
+        _done(rw, op, _binary(rw, "sub", e, scalar_const(rw, 1.0, "f32"), x.type))
         return None
 
 
@@ -115,7 +111,7 @@ class LegalizeSoftsign(RewritePattern):
         if reason := _f32_reason(op):
             return rw.fail(reason)
         (x,) = _operands(rw, op)
-        denom = _binary(rw, "add", _unary(rw, "abs", x), _scalar(rw, 1.0), x.type)
+        denom = _binary(rw, "add", _unary(rw, "abs", x), scalar_const(rw, 1.0, "f32"), x.type)
         _done(rw, op, _binary(rw, "div", x, denom, x.type))
         return None
 
@@ -129,7 +125,7 @@ class LegalizeSigmoidGrad(RewritePattern):
         if reason := _f32_reason(op):
             return rw.fail(reason)
         y, dy = _operands(rw, op)
-        one_minus = _binary(rw, "sub", _scalar(rw, 1.0), y, y.type)
+        one_minus = _binary(rw, "sub", scalar_const(rw, 1.0, "f32"), y, y.type)
         product = _binary(rw, "mul", y, one_minus, y.type)
         _done(rw, op, _binary(rw, "mul", dy, product, _f32_type(op)))
         return None
@@ -144,7 +140,9 @@ class LegalizeTanhGrad(RewritePattern):
         if reason := _f32_reason(op):
             return rw.fail(reason)
         y, dy = _operands(rw, op)
-        one_minus = _binary(rw, "sub", _scalar(rw, 1.0), _unary(rw, "square", y), y.type)
+        one_minus = _binary(
+            rw, "sub", scalar_const(rw, 1.0, "f32"), _unary(rw, "square", y), y.type
+        )
         _done(rw, op, _binary(rw, "mul", dy, one_minus, _f32_type(op)))
         return None
 
@@ -160,7 +158,7 @@ class LegalizeRsqrtGrad(RewritePattern):
             return rw.fail(reason)
         y, dy = _operands(rw, op)
         cube = _binary(rw, "mul", _binary(rw, "mul", y, y, y.type), y, y.type)
-        half = _binary(rw, "mul", dy, _scalar(rw, -0.5), dy.type)
+        half = _binary(rw, "mul", dy, scalar_const(rw, -0.5, "f32"), dy.type)
         _done(rw, op, _binary(rw, "mul", cube, half, _f32_type(op)))
         return None
 
@@ -174,7 +172,7 @@ class LegalizeSqrtGrad(RewritePattern):
         if reason := _f32_reason(op):
             return rw.fail(reason)
         y, dy = _operands(rw, op)
-        half = _binary(rw, "mul", dy, _scalar(rw, 0.5), dy.type)
+        half = _binary(rw, "mul", dy, scalar_const(rw, 0.5, "f32"), dy.type)
         _done(rw, op, _binary(rw, "div", half, y, _f32_type(op)))
         return None
 
@@ -193,10 +191,12 @@ class LegalizeSeluGrad(RewritePattern):
         if op.operands[0].type.shape != op.operands[1].type.shape:
             return rw.fail("gradients and outputs have different shapes")
         g, out = _operands(rw, op)
-        neg = create_tfl(rw, "less", [out, _scalar(rw, 0.0)], [out.type.with_dtype("i1")]).result
-        shifted = _binary(rw, "add", out, _scalar(rw, SELU_SCALED_ALPHA), out.type)
+        neg = create_tfl(
+            rw, "less", [out, scalar_const(rw, 0.0, "f32")], [out.type.with_dtype("i1")]
+        ).result
+        shifted = _binary(rw, "add", out, scalar_const(rw, SELU_SCALED_ALPHA, "f32"), out.type)
         below = _binary(rw, "mul", g, shifted, g.type)
-        above = _binary(rw, "mul", g, _scalar(rw, SELU_SCALE), g.type)
+        above = _binary(rw, "mul", g, scalar_const(rw, SELU_SCALE, "f32"), g.type)
         name = "tfl.select" if g.type.is_static else "tfl.select_v2"
         _done(rw, op, create_tfl(rw, name, [neg, below, above], [g.type]).result)
         return None

@@ -32,7 +32,7 @@ from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType, numpy_dtype
 
-from .common import const, constant_value, create_tfl
+from .common import const, constant_value, create_tfl, scalar_const
 from .nn_util import i32
 
 _FLOATS = ("f16", "f32", "f64", "bf16")
@@ -41,10 +41,6 @@ _FLOATS = ("f16", "f32", "f64", "bf16")
 def tf_op(rw: PatternRewriter, name: str, operands: list[Value], out: TensorType, **attrs: Any):
     """A tf op the other legalization families convert next."""
     return rw.create("tf." + name, operands, [out], attrs or None).results[0]
-
-
-def _scalar(rw: PatternRewriter, value: float, like: Value) -> Value:
-    return const(rw, np.asarray(value, dtype=numpy_dtype(like.type.dtype)))
 
 
 def _float_only(op: Operation, rw: PatternRewriter) -> bool:
@@ -65,7 +61,7 @@ class LowerNoNan(RewritePattern):
             return None
         x, y = op.operands
         out = op.result.type
-        zero = _scalar(rw, 0, y)
+        zero = scalar_const(rw, 0, y.type.dtype)
         is_zero = tf_op(
             rw, "Equal", [y, zero], y.type.with_dtype("i1"), incompatible_shape_error=True
         )
@@ -91,7 +87,7 @@ class LowerXop(RewritePattern):
             log = tf_op(rw, "Log" if op.name == "tf.Xlogy" else "Log1p", [y], y.type)
             value = tf_op(rw, "Mul", [x, log], out)
         is_zero = tf_op(
-            rw, "Equal", [x, _scalar(rw, 0, x)], x.type.with_dtype("i1"),
+            rw, "Equal", [x, scalar_const(rw, 0, x.type.dtype)], x.type.with_dtype("i1"),
             incompatible_shape_error=True,
         )  # fmt: skip
         rw.replace(op, tf_op(rw, "SelectV2", [is_zero, x, value], out))
@@ -113,7 +109,7 @@ class LowerIsInfIsNan(RewritePattern):
             )
             return None
         magnitude = tf_op(rw, "Abs", [x], x.type)
-        inf = _scalar(rw, np.inf, x)
+        inf = scalar_const(rw, np.inf, x.type.dtype)
         rw.replace(
             op,
             tf_op(rw, "Equal", [magnitude, inf], op.result.type, incompatible_shape_error=True),
@@ -147,7 +143,9 @@ class LowerL2Loss(RewritePattern):
         square = tf_op(rw, "Mul", [x, x], x.type)
         axes = i32(rw, list(range(x.type.rank)))
         total = tf_op(rw, "Sum", [square, axes], op.result.type, keep_dims=False)
-        rw.replace(op, tf_op(rw, "RealDiv", [total, _scalar(rw, 2, x)], op.result.type))
+        rw.replace(
+            op, tf_op(rw, "RealDiv", [total, scalar_const(rw, 2, x.type.dtype)], op.result.type)
+        )
         return None
 
 
@@ -193,7 +191,7 @@ class LowerFloatTruncateDiv(RewritePattern):
         x, y = op.operands
         out = op.result.type
         d = tf_op(rw, "RealDiv", [x, y], out)
-        negative = tf_op(rw, "Less", [d, _scalar(rw, 0, x)], out.with_dtype("i1"))
+        negative = tf_op(rw, "Less", [d, scalar_const(rw, 0, x.type.dtype)], out.with_dtype("i1"))
         ceil, floor = tf_op(rw, "Ceil", [d], out), tf_op(rw, "Floor", [d], out)
         rw.replace(op, tf_op(rw, "SelectV2", [negative, ceil, floor], out))
         return None
@@ -295,7 +293,7 @@ class LowerSoftmaxCrossEntropy(RewritePattern):
     def _dense_labels(rw: PatternRewriter, labels: Value, classes: int, ftype: TensorType):
         one_hot = tf_op(
             rw, "OneHot",
-            [labels, i32(rw, classes), _scalar_f32(rw, 1.0), _scalar_f32(rw, 0.0)], ftype,
+            [labels, i32(rw, classes), scalar_const(rw, 1.0, "f32"), scalar_const(rw, 0.0, "f32")], ftype,
             axis=-1,
         )  # fmt: skip
         low = const(rw, np.zeros((), dtype=numpy_dtype(labels.type.dtype)))
@@ -308,16 +306,15 @@ class LowerSoftmaxCrossEntropy(RewritePattern):
         )  # fmt: skip
         row_t = labels.type.with_dtype("f32")
         zero_or_nan = tf_op(
-            rw, "SelectV2", [inside, _scalar_f32(rw, 0.0), _scalar_f32(rw, np.nan)], row_t
+            rw,
+            "SelectV2",
+            [inside, scalar_const(rw, 0.0, "f32"), scalar_const(rw, np.nan, "f32")],
+            row_t,
         )
         column = tf_op(
             rw, "ExpandDims", [zero_or_nan, i32(rw, -1)], row_t.with_shape((*row_t.shape, 1))
         )
         return tf_op(rw, "AddV2", [one_hot, column], ftype)
-
-
-def _scalar_f32(rw: PatternRewriter, value: float) -> Value:
-    return const(rw, np.asarray(value, dtype=np.float32))
 
 
 # The Lanczos approximation of lower_tf.cc (g = 7, 8 terms), as the official builds it.
@@ -420,9 +417,9 @@ class LowerDequantize(RewritePattern):
         scalar = lo.type
         shifted = tf_op(rw, "Cast", [x], out, Truncate=False)
         if storage == "i8":
-            shifted = tf_op(rw, "AddV2", [shifted, _scalar_f32(rw, 128.0)], out)
+            shifted = tf_op(rw, "AddV2", [shifted, scalar_const(rw, 128.0, "f32")], out)
         step = tf_op(
-            rw, "Div", [tf_op(rw, "Sub", [hi, lo], scalar), _scalar_f32(rw, 255.0)], scalar
+            rw, "Div", [tf_op(rw, "Sub", [hi, lo], scalar), scalar_const(rw, 255.0, "f32")], scalar
         )
         scaled = tf_op(rw, "Mul", [shifted, step], out)
         rw.replace(op, tf_op(rw, "AddV2", [scaled, lo], out))

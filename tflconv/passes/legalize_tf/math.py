@@ -17,7 +17,7 @@ from tflconv.core.types import TensorType, numpy_dtype
 from tflconv.dialects.tfl_kernels import kernel_accepts, kernel_dtype_reason
 from tflconv.dialects.tfl_traits import FUSED_ACTIVATION_OPS
 
-from .common import const, constant_value, create_tfl
+from .common import const, constant_value, create_tfl, scalar_const
 from .tensor_util import (
     as_i32,
     broadcast_shape_value,
@@ -262,7 +262,7 @@ class LegalizeAbsSignByCompare(RewritePattern):
                 return rw.fail(reason)
         if op.name == "tf.Sign" and not kernel_accepts("tfl.cast", "i1"):
             return rw.fail("CAST does not take booleans")
-        zero = _scalar(rw, 0, x.type.dtype)
+        zero = scalar_const(rw, 0, x.type.dtype)
         bool_t = x.type.with_dtype("i1")
         negative = create_tfl(rw, "less", [x, zero], [bool_t]).result
         if op.name == "tf.Abs":
@@ -289,10 +289,6 @@ class LegalizeIntegerRoundingNoop(RewritePattern):
         return None
 
 
-def _scalar(rw: PatternRewriter, value: float, dtype: str) -> Value:
-    return const(rw, np.asarray(value, dtype=numpy_dtype(dtype)))
-
-
 class LegalizeReciprocal(RewritePattern):
     """tf.Reciprocal(x) -> tfl.div(1, x)"""
 
@@ -303,7 +299,7 @@ class LegalizeReciprocal(RewritePattern):
         reason = _dtype_reason("div", x)
         if reason:
             return rw.fail(reason)
-        one = _scalar(rw, 1, x.type.dtype)
+        one = scalar_const(rw, 1, x.type.dtype)
         rw.replace_with_new(op, "tfl.div", [one, x], dict(NONE_ACT))
         return None
 
@@ -317,7 +313,7 @@ class LegalizeLog1p(RewritePattern):
         x = op.operands[0]
         if x.type.dtype != "f32" or x.type.is_quantized:
             return rw.fail("only f32 Log1p has a builtin lowering")
-        one = _scalar(rw, 1.0, "f32")
+        one = scalar_const(rw, 1.0, "f32")
         plus = create_tfl(rw, "add", [x, one], [x.type], **NONE_ACT).result
         rw.replace_with_new(op, "tfl.log", [plus])
         return None
@@ -335,7 +331,7 @@ class LegalizeOnesLike(RewritePattern):
         if x.type.dtype not in ("f32", "i32", "i64", "i1"):
             return rw.fail(f"tfl.fill does not produce {x.type.dtype}")
         dims = tfl_shape(rw, x)
-        one = _scalar(rw, 1, x.type.dtype)
+        one = scalar_const(rw, 1, x.type.dtype)
         rw.replace_with_new(op, "tfl.fill", [dims, one])
         return None
 

@@ -10,7 +10,7 @@ from tflconv.core.types import numpy_dtype
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from . import elementwise_lowered
-from .common import const, constant_value, create_tfl
+from .common import const, constant_value, create_tfl, scalar_const
 from .nn_expr import erase_dead, match_gelu, products_above
 from .nn_util import data_format, pad_to_i32, reshape, text
 
@@ -84,10 +84,6 @@ def _binary(rw: PatternRewriter, name: str, a: Value, b: Value, out=None) -> Val
     return create_tfl(rw, name, [a, b], [out or a.type], fused_activation_function="NONE").result
 
 
-def _scalar(rw: PatternRewriter, value: float, like: Value) -> Value:
-    return const(rw, np.asarray(value, dtype=numpy_dtype(like.type.dtype)))
-
-
 SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -105,8 +101,8 @@ class LegalizeSelu(RewritePattern):
             return rw.fail(reason)
         x = op.operands[0]
         e = create_tfl(rw, "elu", [x], [x.type]).result
-        pos = _binary(rw, "mul", e, _scalar(rw, SELU_SCALE, x))
-        neg = _binary(rw, "mul", e, _scalar(rw, SELU_SCALE * SELU_ALPHA, x))
+        pos = _binary(rw, "mul", e, scalar_const(rw, SELU_SCALE, x.type.dtype))
+        neg = _binary(rw, "mul", e, scalar_const(rw, SELU_SCALE * SELU_ALPHA, x.type.dtype))
         rw.replace(op, create_tfl(rw, "minimum", [pos, neg], [x.type]).result)
 
 
@@ -120,7 +116,7 @@ class LegalizeSoftplus(RewritePattern):
             return rw.fail(reason)
         x = op.operands[0]
         e = create_tfl(rw, "exp", [x], [x.type]).result
-        s = _binary(rw, "add", e, _scalar(rw, 1.0, x))
+        s = _binary(rw, "add", e, scalar_const(rw, 1.0, x.type.dtype))
         rw.replace(op, create_tfl(rw, "log", [s], [x.type]).result)
 
 
@@ -214,7 +210,7 @@ class LegalizeFusedBatchNorm(RewritePattern):
             if axis != rank - 1:
                 return rw.fail("NCHW batch norm needs constant statistics")
             t = var.type
-            eps_v = _scalar(rw, eps, x)
+            eps_v = scalar_const(rw, eps, x.type.dtype)
             inv = create_tfl(rw, "rsqrt", [_binary(rw, "add", var, eps_v, t)], [t]).result
             mult_v = _binary(rw, "mul", inv, scale, t)
             shift_v = _binary(rw, "sub", offset, _binary(rw, "mul", mean, mult_v, t), t)
@@ -229,7 +225,9 @@ class LegalizeFusedBatchNorm(RewritePattern):
         centered = _binary(rw, "sub", x, mean)
         sq = create_tfl(rw, "square", [centered], [x.type]).result
         var = create_tfl(rw, "mean", [sq, axes], [stat_type], keep_dims=False).result
-        inv = create_tfl(rw, "rsqrt", [_binary(rw, "add", var, _scalar(rw, eps, x))], [stat_type])
+        inv = create_tfl(
+            rw, "rsqrt", [_binary(rw, "add", var, scalar_const(rw, eps, x.type.dtype))], [stat_type]
+        )
         mult = _binary(rw, "mul", inv.result, scale, stat_type)
         y = _binary(rw, "add", _binary(rw, "mul", centered, mult), offset)
         rw.replace(op, [y, mean] + [None] * (len(op.results) - 2))
