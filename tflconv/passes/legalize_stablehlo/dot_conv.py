@@ -73,6 +73,8 @@ class LegalizeDotGeneralFullyConnected(RewritePattern):
             lhs = reshape(rw, lhs, tuple(free_shape) + (k,))
         keep = len(lfree) != 1
         fc_shape = tuple(free_shape) + (n,)
+        if fc_shape != out.shape and not reshapable(out.shape):
+            return rw.fail("result has several unknown dims")
         fc = create_tfl(
             rw,
             "fully_connected",
@@ -83,12 +85,17 @@ class LegalizeDotGeneralFullyConnected(RewritePattern):
             asymmetric_quantize_inputs=False,
             **NONE_ACT,
         ).result
-        if fc_shape != out.shape:
-            if not reshapable(out.shape):
-                return rw.fail("result has several unknown dims")
-            fc = reshape(rw, fc, out.shape)  # type: ignore[arg-type]
-        rw.replace(op, fc)
+        _replace_reshaped(rw, op, fc)
         return None
+
+
+def _replace_reshaped(rw: PatternRewriter, op: Operation, value: Value) -> None:
+    """Replace `op` by `value`, reshaped to `op`'s result shape when it differs (the caller
+    checked that shape is reshapable)."""
+    shape = op.result.type.shape
+    if value.type.shape != shape:
+        value = reshape(rw, value, shape)  # type: ignore[arg-type]
+    rw.replace(op, value)
 
 
 def _dot_reason(op: Operation) -> str | None:
@@ -164,6 +171,8 @@ class LegalizeDotGeneralBatchMatmul(RewritePattern):
         rows = _prod_or_one(_dims(x, lfree))
         cols = _prod_or_one(_dims(y, rfree))
         bm_shape = tuple(_dims(x, lb)) + (rows, cols)
+        if bm_shape != out.shape and not reshapable(out.shape):
+            return rw.fail("result has several unknown dims")
         result = create_tfl(
             rw,
             "batch_matmul",
@@ -173,11 +182,7 @@ class LegalizeDotGeneralBatchMatmul(RewritePattern):
             adj_y=adj_y,
             asymmetric_quantize_inputs=False,
         ).result
-        if bm_shape != out.shape:
-            if not reshapable(out.shape):
-                return rw.fail("result has several unknown dims")
-            result = reshape(rw, result, out.shape)  # type: ignore[arg-type]
-        rw.replace(op, result)
+        _replace_reshaped(rw, op, result)
         return None
 
 
