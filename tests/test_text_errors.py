@@ -5,35 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.test_text import F4, one_op_module  # shared helpers
 from tflconv.core.ir import Function, Module, Operation, constant
 from tflconv.core.location import Location, SourceLine
 from tflconv.core.parser import ParseError, parse_attr, parse_module, split_input_file
 from tflconv.core.printer import (
     print_module,
 )
-from tflconv.core.types import TensorType, TypeAttr
-
-F4 = TensorType((4,), "f32")
-
-
-def round_trip(module: Module, **options) -> tuple[str, Module]:
-    """Print, parse, print again: the two texts must be identical."""
-    text = print_module(module, **options)
-    parsed = parse_module(text)
-    assert print_module(parsed, **options) == text
-    return text, parsed
-
-
-def one_op_module(op: Operation, arg_types=(F4,)) -> Module:
-    fn = Function("main", list(arg_types), [f"a{i}" for i in range(len(arg_types))])
-    fn.block.append(op)
-    fn.set_outputs([])
-    return Module([fn])
-
-
-def attr_of(module: Module, key: str = "value", index: int = 0):
-    return list(module.functions[0].ops)[index].attributes[key]
-
+from tflconv.core.types import TypeAttr
 
 # --- errors ---------------------------------------------------------------------------------
 
