@@ -200,6 +200,57 @@ def convert_attr(attr: ir.Attribute) -> Any:
     return str(attr)
 
 
+# The dimension-number attributes as flat IR attributes: (class, fields); a field is the
+# attribute's own name, or (IR name, attribute name) where the IR spells it differently.
+_DIMENSION_NUMBERS: tuple[tuple[Any, tuple[str | tuple[str, str], ...]], ...] = (
+    (
+        stablehlo.DotDimensionNumbers,
+        (
+            "lhs_batching_dimensions",
+            "rhs_batching_dimensions",
+            "lhs_contracting_dimensions",
+            "rhs_contracting_dimensions",
+        ),
+    ),
+    (
+        stablehlo.ConvDimensionNumbers,
+        (
+            "input_batch_dimension",
+            "input_feature_dimension",
+            "input_spatial_dimensions",
+            "kernel_input_feature_dimension",
+            "kernel_output_feature_dimension",
+            "kernel_spatial_dimensions",
+            "output_batch_dimension",
+            "output_feature_dimension",
+            "output_spatial_dimensions",
+        ),
+    ),
+    (
+        stablehlo.GatherDimensionNumbers,
+        (
+            "offset_dims",
+            "collapsed_slice_dims",
+            "operand_batching_dims",
+            "start_indices_batching_dims",
+            "start_index_map",
+            "index_vector_dim",
+        ),
+    ),
+    (
+        stablehlo.ScatterDimensionNumbers,
+        (
+            "update_window_dims",
+            "inserted_window_dims",
+            "input_batching_dims",
+            "scatter_indices_batching_dims",
+            ("scatter_dims_to_operand_dims", "scattered_dims_to_operand_dims"),
+            "index_vector_dim",
+        ),
+    ),
+)
+
+
 def op_attributes(op: ir.Operation) -> dict[str, Any]:
     """The attributes of a StableHLO op, struct attributes flattened into their fields."""
     out: dict[str, Any] = {}
@@ -209,43 +260,13 @@ def op_attributes(op: ir.Operation) -> dict[str, Any]:
         key, attr = named.name, named.attr
         if key.startswith(("mhlo.", "jax.", "sdy.")):
             continue  # sharding / frontend bookkeeping, meaningless to a single-device model
-        if _isa(attr, stablehlo.DotDimensionNumbers):
-            dot = stablehlo.DotDimensionNumbers(attr)
-            out["lhs_batching_dimensions"] = list(dot.lhs_batching_dimensions)
-            out["rhs_batching_dimensions"] = list(dot.rhs_batching_dimensions)
-            out["lhs_contracting_dimensions"] = list(dot.lhs_contracting_dimensions)
-            out["rhs_contracting_dimensions"] = list(dot.rhs_contracting_dimensions)
-        elif _isa(attr, stablehlo.ConvDimensionNumbers):
-            conv = stablehlo.ConvDimensionNumbers(attr)
-            for field in (
-                "input_batch_dimension",
-                "input_feature_dimension",
-                "input_spatial_dimensions",
-                "kernel_input_feature_dimension",
-                "kernel_output_feature_dimension",
-                "kernel_spatial_dimensions",
-                "output_batch_dimension",
-                "output_feature_dimension",
-                "output_spatial_dimensions",
-            ):
-                value = getattr(conv, field)
-                out[field] = list(value) if not isinstance(value, int) else int(value)
-        elif _isa(attr, stablehlo.GatherDimensionNumbers):
-            g = stablehlo.GatherDimensionNumbers(attr)
-            out["offset_dims"] = list(g.offset_dims)
-            out["collapsed_slice_dims"] = list(g.collapsed_slice_dims)
-            out["operand_batching_dims"] = list(g.operand_batching_dims)
-            out["start_indices_batching_dims"] = list(g.start_indices_batching_dims)
-            out["start_index_map"] = list(g.start_index_map)
-            out["index_vector_dim"] = int(g.index_vector_dim)
-        elif _isa(attr, stablehlo.ScatterDimensionNumbers):
-            s = stablehlo.ScatterDimensionNumbers(attr)
-            out["update_window_dims"] = list(s.update_window_dims)
-            out["inserted_window_dims"] = list(s.inserted_window_dims)
-            out["input_batching_dims"] = list(s.input_batching_dims)
-            out["scatter_indices_batching_dims"] = list(s.scatter_indices_batching_dims)
-            out["scatter_dims_to_operand_dims"] = list(s.scattered_dims_to_operand_dims)
-            out["index_vector_dim"] = int(s.index_vector_dim)
+        numbers = next((spec for spec in _DIMENSION_NUMBERS if _isa(attr, spec[0])), None)
+        if numbers is not None:
+            view = numbers[0](attr)
+            for field in numbers[1]:
+                ir_key, attr_name = field if isinstance(field, tuple) else (field, field)
+                value = getattr(view, attr_name)
+                out[ir_key] = int(value) if isinstance(value, int) else list(value)
         else:
             out[key] = convert_attr(attr)
     return out
