@@ -62,9 +62,13 @@ NUMPY_INT = {
 # --- calibration: min/max ---------------------------------------------------------------------
 
 
+SENTINEL_MAGNITUDE = 1e30
+"""|values| from here on are sentinels (infinities, +-FLT_MAX), not data: see `minmax`."""
+
+
 def minmax(x: np.ndarray) -> tuple[float, float, bool]:
-    """(min, max, had_nan) of `x`'s finite values (NaNs and infinities skipped); (inf, -inf,
-    had_nan) if none is finite.
+    """(min, max, had_nan) of `x`, NaNs skipped; (inf, -inf, had_nan) -- no range -- when every
+    element is NaN or any is a sentinel (|x| >= SENTINEL_MAGNITUDE, infinities included).
 
     Large arrays are reduced chunk by chunk so `max` reads the data `min` just brought into
     cache (one pass over memory instead of two)."""
@@ -80,16 +84,21 @@ def minmax(x: np.ndarray) -> tuple[float, float, bool]:
             part = flat[start : start + CHUNK]
             lo = np.minimum(lo, part.min())  # NumPy's minimum propagates NaN, Python's min not
             hi = np.maximum(hi, part.max())
-    if flat.dtype.kind == "f" and not (np.isfinite(lo) and np.isfinite(hi)):
-        # Rare: redo over the finite values (the slow path only runs when needed). An infinity
-        # is a sentinel (a -inf pad before a max pool): it saturates to the integer extreme,
-        # and in the range it would make the scale infinite.
-        had_nan = bool(np.isnan(flat).any())
-        finite = flat[np.isfinite(flat)]
-        if finite.size == 0:
-            return math.inf, -math.inf, had_nan
-        return float(finite.min()), float(finite.max()), had_nan
-    return float(lo), float(hi), False
+    had_nan = False
+    if flat.dtype.kind == "f" and np.isnan(lo) | np.isnan(hi):
+        # Rare: redo with the NaN-skipping reductions (the slow path only runs when needed).
+        had_nan = True
+        if np.isnan(flat).all():
+            return math.inf, -math.inf, True
+        lo, hi = np.nanmin(flat), np.nanmax(flat)
+    if flat.dtype.kind == "f" and max(-lo, hi) >= SENTINEL_MAGNITUDE:
+        # An infinity or a float32 extreme is a sentinel (a -inf pad before a max pool, a
+        # masked logit: LiteRT's float kernels clamp -inf to -FLT_MAX): in the range it makes
+        # the scale useless, and a finite range would turn it into an ordinary number. The
+        # sample gives no range; a tensor without one stays float, unless a same-scale consumer
+        # (the max pool) lends it its range, where saturating the sentinel is exact.
+        return math.inf, -math.inf, had_nan
+    return float(lo), float(hi), had_nan
 
 
 class RunningMinMax:
