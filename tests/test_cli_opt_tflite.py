@@ -46,3 +46,11 @@ def test_opt_corrupt_tflite_is_a_one_line_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "cannot read" in err
     assert not (tmp_path / "o.tflite").exists()
+
+
+def test_opt_refuses_to_overwrite_its_input(tmp_path, capsys):
+    path = official_model(tmp_path)
+    before = path.read_bytes()
+    assert cli.main(["opt", str(path), "-p", "dce", "-o", str(path)]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert path.read_bytes() == before

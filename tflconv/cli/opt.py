@@ -109,6 +109,8 @@ def _run_opt(args: argparse.Namespace) -> int:
     from tflconv.core.printer import MissingDataError, print_module
     from tflconv.core.verifier import VerifyError, verify
 
+    if _same_file(args.input, args.output):
+        raise CLIError(f"-o {args.output} would overwrite the input; name another output file")
     tflite = _read_tflite(args.input)
     text, filename = ("", args.input) if tflite is not None else read_input(args.input)
     pipeline = args.pipeline
@@ -179,6 +181,13 @@ def _litert_runner(module: Module, watch: Any) -> Any:
     from tflconv.tflite.runtime import litert_runner
 
     return litert_runner(module, watch)
+
+
+def _same_file(input_path: str, output: str | None) -> bool:
+    """Whether `-o` names the input file itself (never overwrite a user's input)."""
+    if not output or output == "-" or input_path == "-" or not Path(input_path).exists():
+        return False
+    return Path(output).resolve() == Path(input_path).resolve()
 
 
 def _read_tflite(path: str) -> Module | None:
