@@ -2,11 +2,13 @@
 
 `small_pages()` turns off numpy's transparent-huge-page advice for the arrays made inside it.
 
-`contiguous(view)` is `np.ascontiguousarray(view)`, done in cache-sized tiles when the view is a
-large transposition: numpy copies a transposed matrix element by element along the output rows,
-reading the source with a stride of a whole row, so every read misses the cache and the TLB
-(a 4096 x 4096 float32 transpose takes ~1 s that way, ~0.3 s tiled). Weight layout changes
-(MatMul [in, out] -> FULLY_CONNECTED [out, in], conv HWIO -> OHWI) go through it.
+Layout changes of weights (MatMul [in, out] -> FULLY_CONNECTED [out, in], conv HWIO -> OHWI)
+stay numpy views in the IR: a pass that scales such a view (a folded batch norm) gets an
+array of the same memory layout (numpy's order "K"), and the writer copies each one once,
+into the output (`copy_into`, `byte_chunks`). The copy is done in cache-sized pieces: numpy
+copies a transposed matrix element by element along the output rows, reading the source with
+a stride of a whole row, so every read misses the cache and the TLB (a 4096 x 4096 float32
+transpose takes ~1 s that way, ~0.3 s in tiles, less in strips).
 """
 
 from __future__ import annotations
@@ -28,24 +30,35 @@ MAX_TILES = 1 << 18
 def contiguous(view: np.ndarray) -> np.ndarray:
     """A C-contiguous array equal to `view` (`view` itself when it already is one)."""
     view = np.asarray(view)
+    if view.flags.c_contiguous:
+        return view
+    out = np.empty(view.shape, view.dtype)
+    copy_into(out, view)
+    return out
+
+
+def copy_into(out: np.ndarray, view: np.ndarray) -> None:
+    """`out[...] = view` for a C-contiguous `out` of the view's shape and dtype, in a
+    cache-friendly order when the view is a large transposition."""
     if view.flags.c_contiguous or view.nbytes < MIN_TILED_BYTES or view.ndim < 2:
-        return np.ascontiguousarray(view)
-    if view.ndim == 2 and view.T.flags.c_contiguous:  # a matrix's .T
-        return _transpose_rows(view.T)
+        out[...] = view
+        return
+    matrix = _rotated_matrix(view)
+    if matrix is not None:
+        _transpose_rows_into(matrix, out.reshape(matrix.shape[1], matrix.shape[0]))
+        return
     # The axis the source is densest along; when it is not the output's last axis, each output
     # row gathers from far-apart source addresses: copy tile by tile over these two axes.
     sizes = [(abs(s), a) for a, s in enumerate(view.strides) if view.shape[a] > 1]
     inner = min(sizes)[1] if sizes else view.ndim - 1
     last = view.ndim - 1
-    if inner == last:
-        return np.ascontiguousarray(view)
     # Other axes are walked one index at a time, so a tile stays small (H*W of a conv filter
     # would otherwise multiply its size); bounded so the Python loop stays cheap.
     others = [a for a in range(view.ndim) if a not in (inner, last)]
     tiles = -(-view.shape[inner] // TILE) * -(-view.shape[last] // TILE)
-    if tiles * int(np.prod([view.shape[a] for a in others])) > MAX_TILES:
-        return np.ascontiguousarray(view)
-    out = np.empty(view.shape, view.dtype)
+    if inner == last or tiles * int(np.prod([view.shape[a] for a in others])) > MAX_TILES:
+        out[...] = view
+        return
     index: list[slice | int] = [slice(None)] * view.ndim
     for position in np.ndindex(*(view.shape[a] for a in others)):
         for a, k in zip(others, position):
@@ -55,45 +68,82 @@ def contiguous(view: np.ndarray) -> np.ndarray:
             for j in range(0, view.shape[last], TILE):
                 index[last] = slice(j, j + TILE)
                 out[tuple(index)] = view[tuple(index)]
-    return out
 
 
 def transposed(array: np.ndarray, perm: tuple[int, ...] | list[int]) -> np.ndarray:
     """`np.transpose(array, perm)` as a new C-contiguous array (tiled when large)."""
-    perm = tuple(int(p) for p in perm)
-    n = array.ndim
-    k = perm[0] if perm else 0
-    # A rotation of the axes (HWIO -> OHWI: (3, 0, 1, 2)) of a C-contiguous array is the
-    # transpose of one matrix: [prod(shape[:k]), prod(shape[k:])].
-    if (
-        0 < k < n
-        and perm == tuple(range(k, n)) + tuple(range(k))
-        and array.flags.c_contiguous
-        and array.nbytes >= MIN_TILED_BYTES
-    ):
-        rows = int(np.prod(array.shape[:k]))
-        flat = _transpose_rows(array.reshape(rows, -1))
-        return flat.reshape(tuple(array.shape[p] for p in perm))
-    return contiguous(np.transpose(array, perm))
+    return contiguous(np.transpose(array, tuple(int(p) for p in perm)))
+
+
+def byte_chunks(array: np.ndarray, max_bytes: int) -> Iterator[memoryview]:
+    """The array's bytes in C order, as pieces of at most ~`max_bytes` (at least one row of
+    the first axis): views of a contiguous array, copies of a transposed one."""
+    if array.flags.c_contiguous:
+        flat = memoryview(array.reshape(-1).view(np.uint8))
+        for start in range(0, len(flat), max_bytes):
+            yield flat[start : start + max_bytes]
+        return
+    if array.ndim == 0:
+        yield memoryview(np.ascontiguousarray(array).reshape(-1).view(np.uint8))
+        return
+    rows = max(1, max_bytes // max(1, array[:1].nbytes))
+    for start in range(0, array.shape[0], rows):
+        yield memoryview(contiguous(array[start : start + rows]).reshape(-1).view(np.uint8))
+
+
+def flat_elements(array: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The elements at C-order flat `positions` of an array of any memory layout (a transposed
+    view included), without copying the rest of it."""
+    if array.flags.c_contiguous:
+        return array.reshape(-1)[positions]
+    return array[np.unravel_index(positions, array.shape)]
+
+
+def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays of one shape and dtype hold the same bits (-0.0 is not 0.0, a NaN
+    equals itself), whatever their memory layouts."""
+    if a.shape != b.shape or a.dtype != b.dtype:
+        return False
+    if a.itemsize in (1, 2, 4, 8) and a.dtype != object:
+        bits = f"u{a.itemsize}"
+        return bool(np.array_equal(a.view(bits), b.view(bits)))
+    return a.tobytes() == b.tobytes()
+
+
+def _rotated_matrix(view: np.ndarray) -> np.ndarray | None:
+    """The matrix M (unit stride along its rows) with `view` = M.T in C order, when `view`
+    is a rotation of its axes (HWIO -> OHWI is (3, 0, 1, 2); a matrix's .T is (1, 0)) of an
+    array whose axes merge into M: the whole copy is then one matrix transpose."""
+    n = view.ndim
+    for k in range(1, n):
+        # view = base.transpose(rotation), rotation = (n-k .. n-1, 0 .. n-k-1)
+        base = np.transpose(view, tuple(range(k, n)) + tuple(range(k)))
+        rows = int(np.prod(base.shape[: n - k]))
+        matrix = base.view()
+        try:
+            matrix.shape = (rows, -1)  # raises when the axes do not merge without a copy
+        except AttributeError:
+            continue
+        if matrix.strides[1] == matrix.itemsize:
+            return matrix
+    return None
 
 
 STRIP_ROWS = 16
 STRIP_COLUMNS = 4096
-"""`_transpose_rows` copies strips of 16 source rows x up to 4096 columns: each source row is
-read sequentially and each output row receives 16 consecutive elements, 2-3x faster than
-square tiles or numpy's own copy on 2-64 MB weights (measured on the 2-core VM)."""
+"""`_transpose_rows_into` copies strips of 16 source rows x up to 4096 columns: each source
+row is read sequentially and each output row receives 16 consecutive elements, 2-3x faster
+than square tiles or numpy's own copy on 2-64 MB weights (measured on the 2-core VM)."""
 
 
-def _transpose_rows(matrix: np.ndarray) -> np.ndarray:
-    """`matrix.T` (a C-contiguous 2-D array's) as a new C-contiguous array."""
+def _transpose_rows_into(matrix: np.ndarray, out: np.ndarray) -> None:
+    """`out[...] = matrix.T` for a matrix with unit stride along its rows."""
     rows, cols = matrix.shape
-    out = np.empty((cols, rows), matrix.dtype)
     for i in range(0, rows, STRIP_ROWS):
         for j in range(0, cols, STRIP_COLUMNS):
             out[j : j + STRIP_COLUMNS, i : i + STRIP_ROWS] = matrix[
                 i : i + STRIP_ROWS, j : j + STRIP_COLUMNS
             ].T
-    return out
 
 
 @contextlib.contextmanager

@@ -26,6 +26,7 @@ holds them (`SharingBuilder`): a FlatBuffer is a DAG, readers cannot tell.
 from __future__ import annotations
 
 import hashlib
+import io
 import mmap
 import struct
 from collections.abc import Iterator
@@ -35,7 +36,7 @@ from typing import Any, BinaryIO
 import flatbuffers
 import numpy as np
 
-from tflconv.core.arrays import contiguous
+from tflconv.core.arrays import byte_chunks, contiguous, copy_into, flat_elements, same_bits
 from tflconv.core.types import TensorType, numpy_dtype
 from tflconv.tflite.generated import tflite_schema as fb
 
@@ -100,8 +101,10 @@ def _float_to_bf16_bits(values: np.ndarray) -> np.ndarray:
 
 
 def constant_bytes(array: np.ndarray, type: TensorType) -> np.ndarray:
-    """The buffer contents of a constant of `type` (1-D uint8, a view when no conversion is
-    needed): little-endian, strings in TFLite format, int4 packed, bf16 as raw bits."""
+    """The buffer contents of a constant of `type`: little-endian, strings in TFLite format,
+    int4 packed, bf16 as raw bits. A 1-D uint8 view when no conversion is needed; a layout
+    change kept as a view (a transposed weight) is returned as it is, its C-order bytes being
+    the contents: the writer copies it once, into the output (`core.arrays.copy_into`)."""
     arr = np.asarray(array)
     if type.dtype == "string":
         return encode_strings(arr)
@@ -120,14 +123,22 @@ def constant_bytes(array: np.ndarray, type: TensorType) -> np.ndarray:
             arr = arr.astype(want)
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return contiguous(arr).reshape(-1).view(np.uint8)
+    if not arr.flags.c_contiguous:
+        return arr
+    return arr.reshape(-1).view(np.uint8)
+
+
+def flat_bytes(data: np.ndarray) -> np.ndarray:
+    """A buffer's contents (see `constant_bytes`) as a 1-D uint8 array (a copy when it is a
+    view of another layout)."""
+    return contiguous(data).reshape(-1).view(np.uint8)
 
 
 # --- the buffer table --------------------------------------------------------------------------
 
 
 class Buffer:
-    """A Buffer table. Its data (1-D uint8 array, or None) gets a 16-byte aligned `data`
+    """A Buffer table. Its data (see `constant_bytes`, or None) gets a 16-byte aligned `data`
     vector whose bytes are copied in later (`PackedModel` writes them from the array: the
     builder only reserves the space), or, when `external`, is left out of the FlatBuffer with
     placeholder `offset`/`size` fields that `PackedModel` fills in. Duck-types `fb.BufferT`
@@ -147,7 +158,7 @@ class Buffer:
     def Pack(self, builder: flatbuffers.Builder) -> int:  # noqa: N802 (flatbuffers API name)
         vector = None
         if self.data is not None and not self.external:
-            n = int(self.data.size)
+            n = int(self.data.nbytes)
             # The builder writes back to front: aligning the vector start relative to the end
             # gives a file offset aligned too, because Finish pads the file to `minalign`.
             builder.StartVector(1, n, BUFFER_ALIGNMENT)
@@ -177,11 +188,11 @@ class BufferTable:
         self._by_key: dict[tuple[int, bytes], list[int]] = {}  # (size, fingerprint) -> indices
 
     def add(self, data: np.ndarray, dedup: bool = True) -> int:
-        if data.size == 0:
+        if data.nbytes == 0:
             return 0
         index = len(self.buffers)
         if dedup:
-            size = int(data.size)
+            size = int(data.nbytes)
             same_size = self._by_size.setdefault(size, [])
             if same_size:
                 if len(same_size) == 1:  # fingerprint the first one only when a second comes
@@ -190,7 +201,7 @@ class BufferTable:
                     self._by_key.setdefault(key, []).append(first)
                 candidates = self._by_key.setdefault((size, _fingerprint(data)), [])
                 for i in candidates:
-                    if np.array_equal(self.buffers[i].data, data):
+                    if _same_bytes(self.buffers[i].data, data):
                         return i
                 candidates.append(index)
             same_size.append(index)
@@ -203,20 +214,36 @@ class BufferTable:
 
     def data_bytes(self) -> int:
         """Bytes of constant data (metadata excluded)."""
-        return sum(b.data.size for b in self.buffers if b.data is not None and not b.metadata)
+        return sum(b.data.nbytes for b in self.buffers if b.data is not None and not b.metadata)
 
 
 FINGERPRINT_SAMPLE = 16384
 """Bytes sampled (evenly spaced, plus the first and last 64) for a buffer's fingerprint."""
 
 
-def _fingerprint(data: Any) -> bytes:
-    n = int(data.size)
+def _fingerprint(data: np.ndarray) -> bytes:
+    n = int(data.nbytes)
     if n <= FINGERPRINT_SAMPLE:
-        sample = data
+        sample = flat_bytes(data)
     else:
-        sample = np.concatenate([data[:64], data[:: n // FINGERPRINT_SAMPLE], data[-64:]])
+        step = n // FINGERPRINT_SAMPLE
+        at = np.concatenate([np.arange(64), np.arange(0, n, step), np.arange(n - 64, n)])
+        sample = _bytes_at(data, at)
     return hashlib.sha1(np.ascontiguousarray(sample).data, usedforsecurity=False).digest()
+
+
+def _bytes_at(data: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The bytes at `positions` of the data's C-order bytes, without copying the rest."""
+    size = data.itemsize
+    elements = np.ascontiguousarray(flat_elements(data, positions // size))
+    return elements.view(np.uint8).reshape(-1, size)[np.arange(len(positions)), positions % size]
+
+
+def _same_bytes(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two buffers' contents are the same bytes."""
+    if a.shape == b.shape and a.dtype == b.dtype:
+        return same_bits(a, b)
+    return bool(np.array_equal(flat_bytes(a), flat_bytes(b)))
 
 
 # --- packing -----------------------------------------------------------------------------------
@@ -225,7 +252,9 @@ def _fingerprint(data: Any) -> bytes:
 def estimated_size(model: fb.ModelT) -> int:
     """An upper estimate of the inline file size (the builder's initial allocation: when it is
     too small the builder grows into a new bytearray, touching the reserved data pages too)."""
-    size = sum(b.data.size + BUFFER_ALIGNMENT for b in _buffers(model) if b.data is not None)
+    size = sum(
+        data_nbytes(b.data) + BUFFER_ALIGNMENT for b in _buffers(model) if b.data is not None
+    )
     for sg in model.subgraphs or ():
         for t in sg.tensors or ():
             size += 512 + len(t.name or "")
@@ -253,6 +282,11 @@ def _buffers(model: fb.ModelT) -> list[Any]:
     return list(model.buffers or [])
 
 
+def data_nbytes(data: Any) -> int:
+    """Bytes of a buffer's data: an array (`Buffer`) or a list of bytes (`fb.BufferT`)."""
+    return int(data.nbytes) if isinstance(data, np.ndarray) else len(data)
+
+
 @dataclass
 class PackedModel:
     """A serialized model: the FlatBuffer, then (offset layout) the constant data after it.
@@ -262,31 +296,42 @@ class PackedModel:
 
     flatbuffer: memoryview | bytes | bytearray
     pieces: list[tuple[int, np.ndarray]] = field(default_factory=list)
-    """(absolute file offset, bytes) of each buffer's data, ascending: inside the FlatBuffer
-    (space the builder reserved and left unwritten) or after it (offset layout)."""
+    """(absolute file offset, contents as `constant_bytes` gives them) of each buffer's data,
+    ascending: inside the FlatBuffer (space the builder reserved and left unwritten) or after
+    it (offset layout)."""
     size: int = 0
 
     def __post_init__(self) -> None:
         if not self.size:
             self.size = len(self.flatbuffer)
 
-    def chunks(self) -> Iterator[memoryview | bytes]:
-        """The file's bytes, in order, as views (no copies)."""
+    def segments(self) -> Iterator[tuple[int, memoryview | np.ndarray | int]]:
+        """The file's contents in order: (file offset, a view of the FlatBuffer's bytes, a
+        buffer's contents, or a count of zero bytes)."""
         head = memoryview(self.flatbuffer)
         pos = 0
         for offset, data in self.pieces:
             if pos < min(offset, len(head)):
-                yield head[pos : min(offset, len(head))]
+                yield pos, head[pos : min(offset, len(head))]
             if offset > max(pos, len(head)):
-                yield bytes(offset - max(pos, len(head)))
-            view = memoryview(data)
-            for start in range(0, len(view), WRITE_CHUNK):
-                yield view[start : start + WRITE_CHUNK]
-            pos = offset + len(view)
+                yield max(pos, len(head)), offset - max(pos, len(head))
+            yield offset, data
+            pos = offset + int(data.nbytes)
         if pos < len(head):
-            yield head[pos:]
+            yield pos, head[pos:]
         if self.size > max(pos, len(head)):
-            yield bytes(self.size - max(pos, len(head)))
+            yield max(pos, len(head)), self.size - max(pos, len(head))
+
+    def chunks(self) -> Iterator[memoryview | bytes]:
+        """The file's bytes in order, in pieces of at most `WRITE_CHUNK`: views, except the
+        copies of transposed weights."""
+        for _, part in self.segments():
+            if isinstance(part, int):
+                yield bytes(part)
+            elif isinstance(part, np.ndarray):
+                yield from byte_chunks(part, WRITE_CHUNK)
+            else:
+                yield part
 
     def write_to(self, f: BinaryIO) -> int:
         for chunk in self.chunks():
@@ -294,7 +339,26 @@ class PackedModel:
         return self.size
 
     def to_bytes(self) -> bytes:
-        return b"".join(self.chunks())  # one allocation of the final size, one copy
+        """The file as bytes, assembled in place: one zeroed allocation of the final size into
+        which every part is copied once (a transposed weight straight from its view)."""
+        out = io.BytesIO()
+        out.seek(self.size - 1)
+        out.write(b"\0")
+        view = out.getbuffer()
+        self._copy_into(view)
+        view.release()  # getvalue() then hands over the BytesIO's bytes object without a copy
+        return out.getvalue()
+
+    def _copy_into(self, view: memoryview) -> None:
+        file = np.frombuffer(view, np.uint8)
+        for offset, part in self.segments():
+            if isinstance(part, int):
+                continue  # already zero
+            if isinstance(part, np.ndarray):
+                target = file[offset : offset + part.nbytes].view(part.dtype).reshape(part.shape)
+                copy_into(target, part)
+            else:
+                file[offset : offset + len(part)] = np.frombuffer(part, np.uint8)
 
 
 def pack_model(model: fb.ModelT) -> bytes:
@@ -319,13 +383,13 @@ def pack_model(model: fb.ModelT) -> bytes:
 def pack_layout(model: fb.ModelT, buffer_offset: bool) -> PackedModel:
     """Finish a `ModelT` whose buffers are `Buffer`s, in the inline or the offset layout."""
     buffers: list[Buffer] = _buffers(model)
-    external = [b for b in buffers if b.data is not None and not b.metadata and b.data.size]
+    external = [b for b in buffers if b.data is not None and not b.metadata and b.data.nbytes]
     for b in external:
         b.external = buffer_offset
     try:
         size = estimated_size(model)
         if buffer_offset:
-            size -= sum(b.data.size for b in external)  # type: ignore[union-attr]
+            size -= sum(b.data.nbytes for b in external)  # type: ignore[union-attr]
         builder = _builder(min(size, FLATBUFFER_LIMIT - 1))
         try:
             builder.Finish(model.Pack(builder), file_identifier=FILE_IDENTIFIER)
@@ -339,13 +403,13 @@ def pack_layout(model: fb.ModelT, buffer_offset: bool) -> PackedModel:
     inline = sorted(
         (end - b.from_end, b.data)
         for b in buffers
-        if b.data is not None and b.data.size and (b.metadata or not buffer_offset)
+        if b.data is not None and b.data.nbytes and (b.metadata or not buffer_offset)
     )
     if not buffer_offset:
         return PackedModel(head, inline)
     flatbuffer = bytearray(head)  # only tables and metadata: small
     for offset, data in inline:
-        flatbuffer[offset : offset + data.size] = data.data
+        flatbuffer[offset : offset + data.nbytes] = flat_bytes(data).data
     return _place_after(flatbuffer, buffers)
 
 
@@ -397,19 +461,19 @@ def _place_after(flatbuffer: bytearray, buffers: list[Buffer]) -> PackedModel:
     root = fb.Model.GetRootAs(flatbuffer, 0)
     pieces = []
     for i, b in enumerate(buffers):
-        if b.data is None or b.metadata or not b.data.size:
+        if b.data is None or b.metadata or not b.data.nbytes:
             continue
         pos = _align(pos)
         table = root.Buffers(i)._tab
         # vtable slots 6 / 8 are Buffer.offset / Buffer.size (uint64): placeholders written by
         # `Buffer.Pack`, so present.
-        for slot, value in ((6, pos), (8, int(b.data.size))):
+        for slot, value in ((6, pos), (8, int(b.data.nbytes))):
             field_offset = table.Offset(slot)
             if not field_offset:
                 raise WriteError(f"buffer {i}: no offset/size field to patch")
             struct.pack_into("<Q", flatbuffer, table.Pos + field_offset, value)
         pieces.append((pos, b.data))
-        pos += int(b.data.size)
+        pos += int(b.data.nbytes)
     size = _align(pos + XNNPACK_TAIL)
     return PackedModel(flatbuffer, pieces, size)
 

@@ -51,6 +51,7 @@ from tflconv.tflite.buffers import (  # noqa: F401  (re-exported: the writer's p
     WriteError,
     as_bytes,
     constant_bytes,
+    data_nbytes,
     encode_strings,
     needs_buffer_offset,
     pack_int4,
@@ -700,7 +701,7 @@ def model_hash(model: Any) -> int:
                 if t.buffer is not None:
                     data = model.buffers[t.buffer].data
                     if data is not None:
-                        h = _hash_update(h, len(data))
+                        h = _hash_update(h, data_nbytes(data))
                 h = _hash_array(h, t.shape)
         if sg.inputs is not None:
             h = _hash_update(h, len(sg.inputs))

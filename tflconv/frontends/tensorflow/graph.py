@@ -21,6 +21,7 @@ in its creation order, which respects both kinds of edges (reads after the write
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,7 @@ import tensorflow as tf
 from tensorflow.core.framework import attr_value_pb2, types_pb2
 
 from tflconv.core.ir import Function, Module, Operation, Value, constant
-from tflconv.core.location import Location, SourceLine
+from tflconv.core.location import LazySourceLine, Location, SourceLine
 from tflconv.core.types import TensorType
 
 from ..base import FrontendError
@@ -224,11 +225,13 @@ class GraphImporter:
         )
 
     def _location(self, source: GraphSource, op: Any) -> Location:
-        line: SourceLine | None = None
+        line: SourceLine | LazySourceLine | None = None
         if self.use_tracebacks:
             traced = op if source.original_ops is None else source.original_ops.get(op.name)
             if traced is not None:
-                line = self.locator.from_traceback(traced.traceback)
+                line = LazySourceLine(
+                    functools.partial(self.locator.from_traceback, traced.traceback)
+                )
         elif self.debug_info is not None:
             line = self.debug_info.lookup(op.name, source.function_name)
         return Location.name(op.name, line)

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from tflconv.core.arrays import flat_elements, same_bits
 from tflconv.core.ir import Block, Module, Operation
 from tflconv.core.location import fuse
 from tflconv.core.opdef import COMMUTATIVE, has_trait, is_pure
@@ -27,9 +28,9 @@ def _array_key(a: np.ndarray) -> tuple:
         return ("obj", a.shape, tuple(str(x) for x in a.ravel()[:_SAMPLES]))
     if a.nbytes <= _SMALL_ARRAY_BYTES:
         return (a.dtype.str, a.shape, a.tobytes())
-    flat = a.reshape(-1)
-    step = max(1, flat.size // _SAMPLES)
-    return (a.dtype.str, a.shape, flat[::step][:_SAMPLES].tobytes(), flat[-1:].tobytes())
+    step = max(1, a.size // _SAMPLES)
+    sample = flat_elements(a, np.append(np.arange(0, a.size, step)[:_SAMPLES], a.size - 1))
+    return (a.dtype.str, a.shape, sample.tobytes())
 
 
 def _attr_key(value: Any) -> Any:
@@ -60,7 +61,7 @@ def _attr_equal(a: Any, b: Any) -> bool:
             return is_elided(a) and is_elided(b) and a.resource_name == b.resource_name
         if a.dtype == object:
             return bool(np.array_equal(a, b))
-        return a.tobytes() == b.tobytes()  # bitwise: -0.0 and 0.0 are different constants
+        return same_bits(a, b)  # bitwise: -0.0 and 0.0 are different constants
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return type(a) is type(b) and len(a) == len(b) and all(map(_attr_equal, a, b))
     if isinstance(a, dict) and isinstance(b, dict):

@@ -92,8 +92,9 @@ def bias_array(op: Operation, channels: int, dtype: np.dtype) -> np.ndarray | No
 def new_const(
     rw: PatternRewriter, array: np.ndarray, anchor: Operation, like: Value | None = None
 ) -> Value:
-    """A fresh constant before `anchor` (never edit a shared constant in place)."""
-    array = np.ascontiguousarray(array)
+    """A fresh constant before `anchor` (never edit a shared constant in place). Any memory
+    layout: a transposed weight stays a view until the writer copies it."""
+    array = np.asarray(array)
     t = TensorType.of(array)
     if like is not None and like.type.quant is not None:
         t = t.with_quant(like.type.quant)

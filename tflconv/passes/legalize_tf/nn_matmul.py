@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from tflconv.core.arrays import contiguous
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
@@ -85,7 +84,7 @@ class LegalizeBatchMatMul(RewritePattern):
         if w is not None and not adj_x and _fc_compatible(x, w):
             w2 = w.reshape(w.shape[-2:])
             weights = w2 if adj_y else w2.T
-            value = const(rw, contiguous(weights))  # tiled copy when transposed
+            value = const(rw, weights)  # a view when transposed: copied once, by the writer
             rw.replace(op, fully_connected(rw, x, value, op.result.type, keep_num_dims=True))
             return
         rw.replace(op, batch_matmul(rw, x, y, op.result.type, adj_x, adj_y))
