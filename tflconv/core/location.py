@@ -74,7 +74,9 @@ class Location:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Location):
             return NotImplemented
-        return self.stored == other.stored or self.entries == other.entries
+        if self.stored == other.stored:
+            return True
+        return self.names == other.names and self.entries == other.entries
 
     def __hash__(self) -> int:
         return hash(self.entries)

@@ -179,7 +179,7 @@ class BufferTable:
     same bytes share one buffer whatever their types or shapes.
 
     Candidates are found by size and a fingerprint of a sample of the bytes (SHA-1 of at most
-    ~16 kB), then compared byte for byte: equal-sized weights (every layer of a transformer)
+    ~4 kB), then compared byte for byte: equal-sized weights (every layer of a transformer)
     cost a sample each, not a hash of all their bytes."""
 
     def __init__(self) -> None:
@@ -217,7 +217,7 @@ class BufferTable:
         return sum(b.data.nbytes for b in self.buffers if b.data is not None and not b.metadata)
 
 
-FINGERPRINT_SAMPLE = 16384
+FINGERPRINT_SAMPLE = 4096
 """Bytes sampled (evenly spaced, plus the first and last 64) for a buffer's fingerprint."""
 
 

@@ -603,7 +603,7 @@ def _enum_value(enum_type: str, value: Any) -> int:
 
 
 def _value_name(value: Value, op: Operation, k: int = 0) -> str:
-    if k == 0 and len(op.location.entries) > 1:
+    if k == 0 and len(op.location.names) > 1:
         # A fused op is named after the ops it stands for; a merged constant after one of them.
         return op.location.tensor_name(1 if op.name == "arith.constant" else MAX_TENSOR_NAME_PARTS)
     if value.name_hint:
