@@ -324,6 +324,33 @@ def test_keras_layer_with_a_running_state():
         np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6, atol=1e-6)
 
 
+def test_keras_layer_reads_before_and_after_its_write():
+    """Keras models are traced without TF's automatic control dependencies: the read before
+    the write and the one after it still see the old and the new value (creation order)."""
+    keras = pytest.importorskip("keras")
+
+    class ReadWriteRead(keras.layers.Layer):
+        def build(self, shape):
+            self.total = self.add_weight(shape=(shape[-1],), initializer="ones", trainable=False)
+
+        def call(self, x):
+            before = x * self.total
+            self.total.assign(keras.ops.max(x, axis=0) + 2.0)
+            return before - 3.0 * self.total
+
+    inp = keras.Input((3,), batch_size=2)
+    model = keras.Model(inp, ReadWriteRead()(inp))
+    tflite = TFLiteConverter.from_keras_model(model).convert()
+    interp = _interpreter(tflite)
+    details = interp.get_input_details()[0], interp.get_output_details()[0]
+    for step in range(STEPS):
+        x = _inputs("float32", (2, 3), step)
+        interp.set_tensor(details[0]["index"], x)
+        interp.invoke()
+        got = interp.get_tensor(details[1]["index"])
+        np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
 def test_int8_state_update_matches_the_official_converter():
     """Full-integer quantization keeps the variables float (QUANTIZE / DEQUANTIZE around the
     quantized ops); over several invokes the outputs equal the official converter's."""

@@ -308,14 +308,16 @@ def sink_constant_operands(module: Module, ctx: PassContext, prune: bool = True)
             for op in list(fn.walk()):
                 if op.parent is None:
                     continue
+                changed_op = False
                 if op.name in WHILE_OPS:
-                    progress |= _sink_while(module, op, counts)
+                    changed_op = _sink_while(module, op, counts)
                     if op.parent is not None and prune:
-                        progress |= _prune_while(module, op, counts)
+                        changed_op |= _prune_while(module, op, counts)
                 elif op.name in IF_OPS or op.name in CALL_OPS:
-                    progress |= _sink_branches(module, op, counts)
-                if progress:
+                    changed_op = _sink_branches(module, op, counts)
+                if changed_op:  # callees may have been cloned: count the references again
                     counts = reference_counts(module)
+                    progress = True
         if not progress:
             break
         ctx.stats["constant operands sunk"] += 1
