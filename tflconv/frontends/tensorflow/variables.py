@@ -100,34 +100,41 @@ def _scan(importer: GraphImporter, source: GraphSource, bound: dict[str, Any]) -
         return
     state.scanned.add(token)
     for op in graph.get_operations():
-        where = f"node {op.name!r} ({op.type}) in {source.function_name}"
-        if op.type.startswith(WRITE_PREFIXES) and op.inputs:
-            resource = bound.get(_source_name(op.inputs[0]))
-            if resource is not None:
-                _mark(state, resource, op, where)
+        op_type = op.type
+        if op_type.startswith(WRITE_PREFIXES):
+            if op.inputs:
+                resource = bound.get(_source_name(op.inputs[0]))
+                if resource is not None:
+                    _mark(state, resource, op, _where(source, op))
             continue
+        is_call = op_type in CALL_OPS or graph._is_function(op_type)
+        if not (is_call or op_type in WHILE_OPS or op_type in IF_OPS or op_type in CASE_OPS):
+            continue  # only writes and the ops running a function can write a variable
         resources = [
             bound.get(_source_name(t)) if t.dtype == tf.resource else None for t in op.inputs
         ]
         if not any(r is not None for r in resources):
             continue
         node_def = op.node_def
-        if op.type in CALL_OPS or graph._is_function(op.type):
-            name = op.get_attr("f").name if op.type in CALL_OPS else op.type
+        if is_call:
+            name = op.get_attr("f").name if op_type in CALL_OPS else op_type
             calls = [(name, resources)]
-        elif op.type in WHILE_OPS:
+        elif op_type in WHILE_OPS:
             calls = [(node_def.attr[k].func.name, resources) for k in ("cond", "body")]
-        elif op.type in IF_OPS:
+        elif op_type in IF_OPS:
             keys = ("then_branch", "else_branch")
             calls = [(node_def.attr[k].func.name, resources[1:]) for k in keys]
-        elif op.type in CASE_OPS:
-            calls = [(f.name, resources[1:]) for f in node_def.attr["branches"].list.func]
         else:
-            continue
+            calls = [(f.name, resources[1:]) for f in node_def.attr["branches"].list.func]
+        where = _where(source, op)
         for name, args in calls:
             callee = importer._function_graph(source, importer._callee(source, name, where))
             inner = {p.op.name: r for p, r in zip(callee.inputs, args) if r is not None}
             _scan(importer, GraphSource(callee, name), inner)
+
+
+def _where(source: GraphSource, op: Any) -> str:
+    return f"node {op.name!r} ({op.type}) in {source.function_name}"
 
 
 def _source_name(tensor: Any) -> str:
