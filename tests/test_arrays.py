@@ -49,3 +49,51 @@ def test_contiguous_returns_contiguous_inputs_as_they_are() -> None:
     assert arrays.contiguous(a) is a
     sliced = a[:, ::2]  # not a transposition: a plain copy
     np.testing.assert_array_equal(arrays.contiguous(sliced), sliced)
+
+
+@pytest.mark.parametrize(("shape", "perm"), CASES)
+def test_copy_into_a_scaled_view_keeps_its_values(
+    shape: tuple[int, ...], perm: tuple[int, ...], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folded batch norm scales a transposed weight in its memory layout (numpy's order K);
+    the writer's copy of that array equals numpy's own C-order copy."""
+    monkeypatch.setattr(arrays, "MIN_TILED_BYTES", 1024)
+    rng = np.random.default_rng(1)
+    view = np.transpose(rng.standard_normal(shape).astype(np.float32), perm)
+    scale = rng.standard_normal(view.shape[0]).astype(np.float32)
+    scaled = view * scale.reshape(-1, *[1] * (view.ndim - 1))
+    assert np.transpose(scaled, np.argsort(perm)).flags.c_contiguous  # still the view's layout
+    out = np.empty(scaled.shape, scaled.dtype)
+    arrays.copy_into(out, scaled)
+    np.testing.assert_array_equal(out, np.ascontiguousarray(scaled))
+
+
+def test_byte_chunks_are_the_c_order_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arrays, "MIN_TILED_BYTES", 1024)
+    a = np.arange(3 * 3 * 40 * 70, dtype=np.float32).reshape(3, 3, 40, 70)
+    for array in (a, np.transpose(a, (3, 0, 1, 2)), a[:, :, ::2], np.float32(7.0) * np.ones(())):
+        array = np.asarray(array)
+        chunks = list(arrays.byte_chunks(array, 5000))
+        row = array[:1].nbytes if array.ndim else array.nbytes
+        assert all(len(c) <= max(5000, row) for c in chunks)
+        assert b"".join(chunks) == np.ascontiguousarray(array).tobytes()
+
+
+def test_populate_keeps_contents_and_ignores_what_it_cannot_map() -> None:
+    a = np.arange(3 << 20, dtype=np.uint8)[5:]  # large, not page aligned
+    before = a.copy()
+    arrays.populate(a)
+    np.testing.assert_array_equal(a, before)
+    arrays.populate(np.zeros(10))  # small: nothing to do
+
+
+def test_flat_elements_and_same_bits_see_any_layout() -> None:
+    a = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    view = np.transpose(a, (2, 0, 1))
+    positions = np.array([0, 5, 23])
+    np.testing.assert_array_equal(
+        arrays.flat_elements(view, positions), np.ascontiguousarray(view).reshape(-1)[positions]
+    )
+    assert arrays.same_bits(view, np.ascontiguousarray(view))
+    assert not arrays.same_bits(np.array([0.0]), np.array([-0.0]))  # equal values, other bits
+    assert arrays.same_bits(np.array([np.nan]), np.array([np.nan]))

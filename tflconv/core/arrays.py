@@ -1,6 +1,7 @@
 """Array helpers for large constants (numpy only).
 
-`small_pages()` turns off numpy's transparent-huge-page advice for the arrays made inside it.
+`small_pages()` turns off numpy's transparent-huge-page advice for the arrays made inside it;
+`populate(array)` maps a fresh large array's pages in one system call.
 
 Layout changes of weights (MatMul [in, out] -> FULLY_CONNECTED [out, in], conv HWIO -> OHWI)
 stay numpy views in the IR: a pass that scales such a view (a folded batch norm) gets an
@@ -14,7 +15,11 @@ transpose takes ~1 s that way, ~0.3 s in tiles, less in strips).
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import importlib
+import mmap
+import sys
 from collections.abc import Callable, Iterator
 
 import numpy as np
@@ -33,8 +38,47 @@ def contiguous(view: np.ndarray) -> np.ndarray:
     if view.flags.c_contiguous:
         return view
     out = np.empty(view.shape, view.dtype)
+    populate(out)
     copy_into(out, view)
     return out
+
+
+MIN_POPULATE_BYTES = 1 << 20
+MADV_POPULATE_WRITE = 23
+"""Linux >= 5.14: fault in (allocate, zero) a range's pages now, writable, in one call."""
+
+
+def populate(array: np.ndarray) -> None:
+    """Map the pages of a freshly allocated large array before it is written.
+
+    Writing a fresh array takes one page fault per 4 kB page: filling 100 MB costs 0.053 s
+    on the 2-core VM, 0.037 s after one `madvise(MADV_POPULATE_WRITE)` over it. Weight-sized
+    arrays a conversion makes (folded weights, the output file) are written once, so the
+    faults are a third of their cost. Elsewhere (other systems, older kernels, small arrays)
+    this does nothing and the pages fault in as usual."""
+    if array.nbytes < MIN_POPULATE_BYTES:
+        return
+    madvise = _madvise()
+    if madvise is None:
+        return
+    page = mmap.PAGESIZE
+    start = -(-array.ctypes.data // page) * page  # the whole pages inside the array
+    end = (array.ctypes.data + array.nbytes) // page * page
+    if end > start:
+        madvise(start, end - start, MADV_POPULATE_WRITE)  # an error leaves the pages as they were
+
+
+@functools.cache
+def _madvise() -> Callable[[int, int, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).madvise
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
 
 
 def copy_into(out: np.ndarray, view: np.ndarray) -> None:

@@ -36,7 +36,14 @@ from typing import Any, BinaryIO
 import flatbuffers
 import numpy as np
 
-from tflconv.core.arrays import byte_chunks, contiguous, copy_into, flat_elements, same_bits
+from tflconv.core.arrays import (
+    byte_chunks,
+    contiguous,
+    copy_into,
+    flat_elements,
+    populate,
+    same_bits,
+)
 from tflconv.core.types import TensorType, numpy_dtype
 from tflconv.tflite.generated import tflite_schema as fb
 
@@ -341,9 +348,9 @@ class PackedModel:
     def to_bytes(self) -> bytes:
         """The file as bytes, assembled in place: one zeroed allocation of the final size into
         which every part is copied once (a transposed weight straight from its view)."""
-        out = io.BytesIO()
-        out.seek(self.size - 1)
-        out.write(b"\0")
+        zeros = bytes(self.size)  # calloc: pages mapped (zero) when first written
+        out = io.BytesIO(zeros)  # shares the bytes object ...
+        del zeros  # ... which is then the BytesIO's alone: getbuffer() writes into it in place
         view = out.getbuffer()
         self._copy_into(view)
         view.release()  # getvalue() then hands over the BytesIO's bytes object without a copy
@@ -351,6 +358,7 @@ class PackedModel:
 
     def _copy_into(self, view: memoryview) -> None:
         file = np.frombuffer(view, np.uint8)
+        populate(file)
         for offset, part in self.segments():
             if isinstance(part, int):
                 continue  # already zero

@@ -8,6 +8,7 @@ from functools import partial
 
 import numpy as np
 
+from tflconv.core.arrays import populate
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
 from tflconv.dialects.tfl_traits import AFFINE
@@ -77,7 +78,11 @@ def _scale_weights(w: np.ndarray, vec: np.ndarray, axis: int, divide: bool) -> n
     shape = [1] * w.ndim
     shape[axis] = -1
     v = vec.reshape(shape)
-    return (w / v if divide else w * v).astype(w.dtype, copy=False)  # no copy when already w.dtype
+    if np.result_type(w, v) != w.dtype:  # computed wider, rounded once to w's type
+        return (w / v if divide else w * v).astype(w.dtype)
+    out = np.empty_like(w)  # w's memory layout: a transposed weight stays one for the writer
+    populate(out)
+    return (np.divide if divide else np.multiply)(w, v, out=out)
 
 
 def _scale_into_affine(
