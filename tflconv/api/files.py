@@ -11,6 +11,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tflconv.api.errors import ConverterError
 
 
@@ -77,17 +79,25 @@ def write_file(module: Any, path: str | os.PathLike, buffer_offset: bool = False
 
 
 SPILL_BYTES = 256 * 2**20
-"""`convert()` streams models with at least this many bytes of constants to a temporary file
-and reads them back after releasing the IR (smaller ones are assembled in memory)."""
+"""`convert()` streams a model whose IR holds at least this many bytes of arrays of its own
+(not views of the source's weights) to a temporary file and reads it back after releasing the
+IR; other models are assembled in memory."""
 
 
 def spills(module: Any) -> bool:
-    """Whether `convert()` goes through a temporary file for this module (`SPILL_BYTES`)."""
-    total = 0
+    """Whether `convert()` goes through a temporary file for this module: when the arrays the
+    IR holds itself (folded or quantized weights, not views of the source model's memory such
+    as transposed weights) would otherwise coexist with the returned bytes (`SPILL_BYTES`)."""
+    owned: dict[int, int] = {}
     for op in module.walk():
         value = op.attributes.get("value") if op.name == "arith.constant" else None
-        total += getattr(value, "nbytes", 0)
-    return total >= SPILL_BYTES
+        if not isinstance(value, np.ndarray):
+            continue
+        while isinstance(value.base, np.ndarray):
+            value = value.base
+        if value.base is None:  # its own memory, not the source's
+            owned[id(value)] = value.nbytes
+    return sum(owned.values()) >= SPILL_BYTES
 
 
 def spill_path() -> str:
