@@ -97,3 +97,15 @@ def test_flat_elements_and_same_bits_see_any_layout() -> None:
     assert arrays.same_bits(view, np.ascontiguousarray(view))
     assert not arrays.same_bits(np.array([0.0]), np.array([-0.0]))  # equal values, other bits
     assert arrays.same_bits(np.array([np.nan]), np.array([np.nan]))
+
+
+def test_reshaped_is_a_view_when_numpy_can_make_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(arrays, "MIN_TILED_BYTES", 1024)
+    a = np.arange(2 * 30 * 40, dtype=np.float32).reshape(2, 30, 40)
+    merged = arrays.reshaped(a, (60, 40))
+    assert np.shares_memory(merged, a)
+    view = np.transpose(a, (2, 0, 1))  # [40, 2, 30] -> [40, 60]: merges contiguous axes
+    assert np.shares_memory(arrays.reshaped(view, (40, 60)), a)
+    flat = arrays.reshaped(view, (-1,))  # needs a copy: the tiled one
+    assert not np.shares_memory(flat, a)
+    np.testing.assert_array_equal(flat, view.reshape(-1))

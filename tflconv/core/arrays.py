@@ -119,6 +119,19 @@ def transposed(array: np.ndarray, perm: tuple[int, ...] | list[int]) -> np.ndarr
     return contiguous(np.transpose(array, tuple(int(p) for p in perm)))
 
 
+def reshaped(array: np.ndarray, shape: tuple[int, ...] | list[int]) -> np.ndarray:
+    """`array.reshape(shape)`: a view when numpy can make one, else a reshape of the
+    cache-friendly `contiguous` copy (numpy's own reshape of a transposed weight copies it
+    element by element)."""
+    array = np.asarray(array)
+    view = array.view()
+    try:
+        view.shape = tuple(int(d) for d in shape)  # raises when it would need a copy
+    except AttributeError:
+        return contiguous(array).reshape(shape)
+    return view
+
+
 def byte_chunks(array: np.ndarray, max_bytes: int) -> Iterator[memoryview]:
     """The array's bytes in C order, as pieces of at most ~`max_bytes` (at least one row of
     the first axis): views of a contiguous array, copies of a transposed one."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tflconv.core.arrays import reshaped
 from tflconv.core.ir import Operation, Value, constant_value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import numpy_dtype
@@ -64,7 +65,7 @@ class LegalizeDotGeneralFullyConnected(RewritePattern):
         if k is None:
             return rw.fail("contracted dims are not static")
         n = product([weights.shape[d] for d in rfree])
-        mat = np.transpose(weights, rfree + rc).reshape(n, k)
+        mat = reshaped(np.transpose(weights, rfree + rc), (n, k))
         lhs = transpose(rw, x, lfree + lc)
         free_shape = _dims(x, lfree)
         if len(lc) > 1:

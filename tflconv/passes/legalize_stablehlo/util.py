@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tflconv.core.arrays import reshaped
 from tflconv.core.builders import broadcast_shapes
 from tflconv.core.ir import Operation, Value, constant_value
 from tflconv.core.rewrite import PatternRewriter
@@ -154,7 +155,7 @@ def reshape(rw: PatternRewriter, x: Value, shape: Shape) -> Value:
     dims = [-1 if d is None else int(d) for d in shape]
     arr = constant_value(x)
     if arr is not None:
-        return const(rw, np.ascontiguousarray(np.asarray(arr).reshape(dims)))
+        return const(rw, reshaped(arr, dims))
     out = x.type.with_shape(tuple(shape))
     return create_tfl(rw, "reshape", [x, i32(rw, dims)], [out]).result
 
@@ -166,7 +167,7 @@ def transpose(rw: PatternRewriter, x: Value, perm: list[int] | tuple[int, ...]) 
         return x
     arr = constant_value(x)
     if arr is not None:
-        return const(rw, np.ascontiguousarray(np.transpose(arr, perm)))
+        return const(rw, np.transpose(arr, perm))  # a view: the writer copies it once
     shape = x.type.shape
     out = x.type.with_shape(None if shape is None else tuple(shape[p] for p in perm))
     return create_tfl(rw, "transpose", [x, i32(rw, perm)], [out]).result

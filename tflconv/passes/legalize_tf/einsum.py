@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tflconv.core.arrays import reshaped
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
@@ -317,7 +318,7 @@ def _as_fully_connected(rw: PatternRewriter, p: Plan, lout: str, dims: Dims) -> 
     w = constant_value(p.b)
     assert w is not None
     rp, cp = dims.prod(p.rfree), dims.prod(p.contract)
-    weights = np.transpose(w, _perm(p.lb, p.rfree + p.contract)).reshape(rp, cp)
+    weights = reshaped(np.transpose(w, _perm(p.lb, p.rfree + p.contract)), (rp, cp))
     x = p.a
     perm = _perm(p.la, p.lfree + p.contract)
     if not _is_identity(perm):

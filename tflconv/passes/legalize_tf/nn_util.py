@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from tflconv.core.arrays import reshaped
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter
 from tflconv.core.types import TensorType, numpy_dtype
@@ -68,7 +69,7 @@ def reshape(
     dims = [-1 if d is None else int(d) for d in shape]
     arr = constant_value(x)
     if arr is not None:
-        return const(rw, np.ascontiguousarray(arr.reshape(dims)))
+        return const(rw, reshaped(arr, dims))
     out = x.type.with_shape(tuple(None if d == -1 else d for d in dims))
     return create_tfl(rw, "reshape", [x, i32(rw, dims)], [out]).result
 

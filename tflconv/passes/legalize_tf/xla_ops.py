@@ -115,7 +115,7 @@ class LowerXlaConvV2(RewritePattern):
         w = constant_value(rhs)
         if w is None:
             return rw.fail("the filter is not constant")
-        filt = const(rw, np.ascontiguousarray(np.transpose(w, [*ksp, kin, kout])))
+        filt = const(rw, np.transpose(w, [*ksp, kin, kout]))  # a view: copied once, by the writer
         to_nhwc = [ib, *isp, iff]
         x = lhs
         if to_nhwc != [0, 1, 2, 3]:
