@@ -63,7 +63,8 @@ def dtype_name(enum: int, where: str = "") -> str:
 
 def tensor_type(t: tf.Tensor, where: str = "") -> TensorType:
     """The IR type of a graph tensor, from TF's own shape inference."""
-    dims = t.shape.as_list() if t.shape.rank is not None else None
+    shape = t.shape  # built anew by each access
+    dims = shape.as_list() if shape.rank is not None else None
     return TensorType(
         None if dims is None else tuple(dims), dtype_name(t.dtype.as_datatype_enum, where)
     )

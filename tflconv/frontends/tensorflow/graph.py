@@ -120,7 +120,7 @@ class GraphImporter:
         graph = source.graph
         inputs = {t.op.name: i for i, t in enumerate(graph.inputs)}
         env: dict[str, list[Binding]] = {}
-        for op in _data_ops(outputs, set(inputs), self._writes_in(source)):
+        for op, op_inputs in _data_ops(outputs, set(inputs), self._writes_in(source)):
             op_type = op.type
             index = inputs.get(op.name)
             if index is not None and index < len(bindings):
@@ -138,7 +138,7 @@ class GraphImporter:
                     f"{_where(source, op)}: placeholder {op.name!r} is not an input of the "
                     "function; list it in input_arrays (GraphDef) or feed it as an argument"
                 )
-            ins = [env[t.op.name][t.value_index] for t in op.inputs]
+            ins = [env[t.op.name][t.value_index] for t in op_inputs]
             if op_type in FORWARDING_OPS:
                 env[op.name] = ins if op_type == "IdentityN" else ins[:1]
             elif op_type == "Const":
@@ -229,12 +229,13 @@ class GraphImporter:
         if self.use_tracebacks:
             traced = op if source.original_ops is None else source.original_ops.get(op.name)
             if traced is not None:
-                line = LazySourceLine(
-                    functools.partial(self.locator.from_traceback, traced.traceback)
-                )
+                line = LazySourceLine(functools.partial(self._source_line, traced))
         elif self.debug_info is not None:
             line = self.debug_info.lookup(op.name, source.function_name)
         return Location.name(op.name, line)
+
+    def _source_line(self, traced: Any) -> SourceLine | None:
+        return self.locator.from_traceback(traced.traceback)
 
     def _type_of(self, source: GraphSource, tensor: Any, where: str) -> TensorType:
         """The IR type of a graph tensor (merged with the originally traced one, if any)."""
@@ -597,33 +598,35 @@ def _called_functions(source: GraphSource, op: Any) -> list[str]:
 
 def _data_ops(
     outputs: list[Any], inputs: set[str] = frozenset(), effects: list[Any] = ()
-) -> list[Any]:
+) -> list[tuple[Any, list[Any]]]:
     """The ops the outputs and the `effects` ops depend on through data edges, in topological
-    order; the walk stops at the ops named in `inputs` (the function's inputs). With effects,
-    in the graph's creation order (which also respects control edges: a read after the write
-    it depends on)."""
-    order: list[Any] = []
+    order, each with its input tensors (TF builds that list anew on each access); the walk
+    stops at the ops named in `inputs` (the function's inputs). With effects, in the graph's
+    creation order (which also respects control edges: a read after the write it depends
+    on)."""
+    order: list[tuple[Any, list[Any]]] = []
     state: dict[str, bool] = {}  # False: on the stack, True: emitted
-    stack: list[tuple[Any, bool]] = [(op, False) for op in reversed(effects)]
-    stack += [(t.op, False) for t in reversed(outputs)]
+    stack: list[tuple[Any, list[Any] | None]] = [(op, None) for op in reversed(effects)]
+    stack += [(t.op, None) for t in reversed(outputs)]
     while stack:
-        op, expanded = stack.pop()
-        if expanded:
+        op, op_inputs = stack.pop()
+        if op_inputs is not None:  # its inputs are done
             state[op.name] = True
-            order.append(op)
+            order.append((op, op_inputs))
             continue
         if op.name in state:
             continue
         state[op.name] = False
-        stack.append((op, True))
+        op_inputs = list(op.inputs)
+        stack.append((op, op_inputs))
         if op.name in inputs:
             continue
-        for t in reversed(op.inputs):
+        for t in reversed(op_inputs):
             if t.op.name not in state:
-                stack.append((t.op, False))
+                stack.append((t.op, None))
     if effects:
         position = {op.name: i for i, op in enumerate(effects[0].graph.get_operations())}
-        order.sort(key=lambda op: position[op.name])
+        order.sort(key=lambda entry: position[entry[0].name])
     return order
 
 
