@@ -298,49 +298,35 @@ def test_unsupported_writes_are_refused():
         convert([f16.get_concrete_function()])
 
 
-def test_keras_layer_with_a_running_state():
-    """A Keras layer that updates a non-trainable weight in `call`, through from_keras_model."""
+def _running_sum(layer, x, keras):
+    layer.total.assign_add(keras.ops.sum(x, axis=0))
+    return x * layer.total
+
+
+def _read_write_read(layer, x, keras):
+    before = x * layer.total
+    layer.total.assign(keras.ops.max(x, axis=0) + 2.0)
+    return before - 3.0 * layer.total
+
+
+@pytest.mark.parametrize("call", [_running_sum, _read_write_read], ids=lambda f: f.__name__)
+def test_keras_layer_with_a_state(call):
+    """A Keras layer that updates a non-trainable weight in `call`, through from_keras_model.
+    Keras models are traced without TF's automatic control dependencies: a read before the
+    write and one after it still see the old and the new value (creation order)."""
     keras = pytest.importorskip("keras")
 
-    class Running(keras.layers.Layer):
+    class Stateful(keras.layers.Layer):
         def build(self, shape):
             self.total = self.add_weight(shape=(shape[-1],), initializer="ones", trainable=False)
 
         def call(self, x):
-            self.total.assign_add(keras.ops.sum(x, axis=0))
-            return x * self.total
+            return call(self, x, keras)
 
     inp = keras.Input((3,), batch_size=2)
-    model = keras.Model(inp, Running()(inp))
+    model = keras.Model(inp, Stateful()(inp))
     tflite = TFLiteConverter.from_keras_model(model).convert()
-    assert op_histogram(tflite)["tfl.assign_variable"] == 2
-    interp = _interpreter(tflite)
-    details = interp.get_input_details()[0], interp.get_output_details()[0]
-    for step in range(STEPS):
-        x = _inputs("float32", (2, 3), step)
-        interp.set_tensor(details[0]["index"], x)
-        interp.invoke()
-        got = interp.get_tensor(details[1]["index"])
-        np.testing.assert_allclose(got, model(x).numpy(), rtol=1e-6, atol=1e-6)
-
-
-def test_keras_layer_reads_before_and_after_its_write():
-    """Keras models are traced without TF's automatic control dependencies: the read before
-    the write and the one after it still see the old and the new value (creation order)."""
-    keras = pytest.importorskip("keras")
-
-    class ReadWriteRead(keras.layers.Layer):
-        def build(self, shape):
-            self.total = self.add_weight(shape=(shape[-1],), initializer="ones", trainable=False)
-
-        def call(self, x):
-            before = x * self.total
-            self.total.assign(keras.ops.max(x, axis=0) + 2.0)
-            return before - 3.0 * self.total
-
-    inp = keras.Input((3,), batch_size=2)
-    model = keras.Model(inp, ReadWriteRead()(inp))
-    tflite = TFLiteConverter.from_keras_model(model).convert()
+    assert op_histogram(tflite)["tfl.assign_variable"] == 2  # the initializer, the update
     interp = _interpreter(tflite)
     details = interp.get_input_details()[0], interp.get_output_details()[0]
     for step in range(STEPS):
