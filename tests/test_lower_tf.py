@@ -358,3 +358,23 @@ def test_dequantize_of_a_quantized_constant(qtype):
         return a * w
 
     _compare(fn, [x, np.float32(-2.0), np.float32(3.0)])
+
+
+SEGMENT_CASES = [("SegmentMean", np.float32)] + [
+    (op, dtype)
+    for op in ("SegmentMax", "SegmentMin", "SegmentProd")
+    for dtype in (np.float32, np.int32)
+]
+
+
+@pytest.mark.parametrize(("op", "dtype"), SEGMENT_CASES)
+@pytest.mark.parametrize("ids", [[0, 0, 1, 3, 3, 3], [0, 1, 2, 3, 4, 5], [2, 2, 2, 2, 2, 2]])
+def test_sorted_segment_ops(op, dtype, ids):
+    """The sorted segment ops the official converter refuses: a gap in the ids (segment 2 of
+    the first case, 0 and 1 of the last) is an empty segment, 0 for Mean / Max / Min, 1 for
+    Prod; the segment count is the last id + 1 (a dynamic output shape)."""
+    rng = np.random.default_rng(0)
+    data = (rng.standard_normal((6, 3)) * 4).astype(dtype)
+    raw = getattr(tf.raw_ops, op)
+    inputs = [data, np.array(ids, np.int32)]
+    _compare(lambda x, i: raw(data=x, segment_ids=i), inputs, exact=dtype != np.float32)

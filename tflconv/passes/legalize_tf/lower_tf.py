@@ -17,6 +17,9 @@ their dtype and broadcasting rules apply), as the official does:
     SoftmaxCrossEntropyWithLogits (+ Sparse) -> LogSoftmax, MulNoNan, Sum; Softmax - labels
     Dequantize(x: qint8|quint8){MIN_COMBINED} -> (Cast(x) + 128|0) * (max - min) / 255 + min
     Lgamma(x)       -> the Lanczos approximation (g = 7) with Euler's reflection for x < 0.5
+    Segment{Mean,Max,Min,Prod}(x, ids) -> UnsortedSegment{Sum,...}(x, ids, Max(ids) + 1), the
+                              mean divided by the count, empty segments 0 (the official refuses
+                              these ops)
 
 Not lowered here (see docs/op_coverage.md): the gradient ops, tensor lists, hash tables and
 the other ops being added in their own families.
@@ -503,6 +506,51 @@ class LegalizeApproxTopK(RewritePattern):
         return None
 
 
+class LowerSortedSegments(RewritePattern):
+    """tf.Segment{Mean,Max,Min,Prod}(x, ids) -> tf.UnsortedSegment{Sum,Max,Min,Prod}(x, ids, n),
+    n = Max(ids) + 1; Mean divides the sum by Maximum(count, 1), count = UnsortedSegmentSum(
+    OnesLike(ids), ids, n) reshaped over x's inner dims. An empty segment (a gap in the sorted
+    ids) is 0 for Mean / Max / Min (TF's rule for the sorted ops; the unsorted Max / Min give
+    the type's lowest / highest value) and 1 for Prod. The unsorted kernels take gaps, LiteRT's
+    SEGMENT_SUM does not (it requires ids 0, 0, 1, 2, ... increasing by at most 1)."""
+
+    root = ("tf.SegmentMean", "tf.SegmentMax", "tf.SegmentMin", "tf.SegmentProd")
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        x, ids = op.operands
+        out = op.result.type
+        if x.type.rank is None or x.type.rank < 1 or ids.type.rank != 1:
+            return rw.fail("segment ops need a ranked input and 1-D ids")
+        if op.name == "tf.SegmentMean" and not _float_only(op, rw):
+            return None
+        id_t = ids.type.dtype
+        last = tf_op(rw, "Max", [ids, i32(rw, [0])], TensorType((), id_t), keep_dims=False)
+        n = tf_op(rw, "AddV2", [last, scalar_const(rw, 1, id_t)], last.type)
+        kind = "Sum" if op.name == "tf.SegmentMean" else op.name[len("tf.Segment") :]
+        result = tf_op(rw, "UnsortedSegment" + kind, [x, ids, n], out)
+        if op.name == "tf.SegmentProd":
+            rw.replace(op, result)
+            return None
+        segments = out.shape[0] if out.shape else None
+        ones = tf_op(rw, "OnesLike", [ids], ids.type)
+        count = tf_op(rw, "UnsortedSegmentSum", [ones, ids, n], TensorType((segments,), id_t))
+        inner = [1] * (x.type.rank - 1)
+        count_t = TensorType((segments, *inner), id_t)
+        count = tf_op(rw, "Reshape", [count, i32(rw, [-1, *inner])], count_t)
+        if op.name == "tf.SegmentMean":
+            counted = tf_op(rw, "Cast", [count], count_t.with_dtype(out.dtype), Truncate=False)
+            one = scalar_const(rw, 1, out.dtype)
+            divisor = tf_op(rw, "Maximum", [counted, one], counted.type)
+            result = tf_op(rw, "RealDiv", [result, divisor], out)
+        else:  # Max / Min: empty segments are 0
+            zero_count = scalar_const(rw, 0, id_t)
+            filled = tf_op(rw, "Greater", [count, zero_count], count_t.with_dtype("i1"))
+            zero = const(rw, np.zeros((), numpy_dtype(out.dtype)))
+            result = tf_op(rw, "SelectV2", [filled, result, zero], out)
+        rw.replace(op, result)
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
     LowerNoNan(),
     LowerXop(),
@@ -517,6 +565,7 @@ PATTERNS: list[RewritePattern] = [
     LowerSoftmaxCrossEntropy(),
     LowerLgamma(),
     LowerDequantize(),
+    LowerSortedSegments(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
 ]
