@@ -378,3 +378,29 @@ def test_sorted_segment_ops(op, dtype, ids):
     raw = getattr(tf.raw_ops, op)
     inputs = [data, np.array(ids, np.int32)]
     _compare(lambda x, i: raw(data=x, segment_ids=i), inputs, exact=dtype != np.float32)
+
+
+@pytest.mark.parametrize("method", ["bilinear", "nearest"])
+@pytest.mark.parametrize("crop", [(5, 4), (1, 3), (1, 1)])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_crop_and_resize(method, crop, dtype):
+    """tf.image.crop_and_resize (the official converter refuses it): boxes inside, partly
+    outside (extrapolation value), flipped (y2 < y1) and over a second image of the batch."""
+    rng = np.random.default_rng(0)
+    image = (rng.standard_normal((2, 9, 7, 3)) * 10).astype(dtype)
+    boxes = np.array(
+        [
+            [0.1, 0.2, 0.7, 0.9],
+            [-0.2, 0.3, 0.5, 1.3],
+            [0.8, 0.6, 0.2, 0.1],
+            [0.0, 0.0, 1.0, 1.0],
+            [0.0625, 0.0, 0.0625, 0.25],  # y = 0.5 and x = 0.5, 1.5 pixels: nearest's ties
+        ],
+        np.float32,
+    )
+    box_index = np.array([0, 1, 1, 0, 1], np.int32)
+
+    def crops(x, b, i):
+        return tf.image.crop_and_resize(x, b, i, crop, method=method, extrapolation_value=-3.5)
+
+    _compare(crops, [image, boxes, box_index])

@@ -1,11 +1,12 @@
 """Legalization patterns: nn family (convolutions, pooling, matrix products, activations,
 normalization, padding, resizing). The patterns live in the `nn_*` modules by concept; the
 official converter's TF->TF lowerings (lower_tf.py: DivNoNan, Xlogy, IsInf, L2Loss, NMS, ...)
-and the XLA ops (xla_ops.py: XlaConvV2, XlaGather, ...) are registered here too, after them."""
+and the XLA ops (xla_ops.py: XlaConvV2, XlaGather, ...) are registered here too, after them,
+with CropAndResize (crop_and_resize.py), which the official converter refuses."""
 
 from tflconv.core.rewrite import RewritePattern
 
-from . import lower_tf, nn_act, nn_conv, nn_matmul, xla_ops
+from . import crop_and_resize, lower_tf, nn_act, nn_conv, nn_matmul, xla_ops
 
 PATTERNS: list[RewritePattern] = [
     *nn_conv.PATTERNS,
@@ -13,4 +14,5 @@ PATTERNS: list[RewritePattern] = [
     *nn_act.PATTERNS,
     *lower_tf.PATTERNS,
     *xla_ops.PATTERNS,
+    *crop_and_resize.PATTERNS,
 ]
