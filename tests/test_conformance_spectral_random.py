@@ -704,3 +704,25 @@ def test_op_versions_and_min_runtime_match_official():
     fn = concrete(f, [spec([2, 8])])
     official = tf.lite.TFLiteConverter.from_concrete_functions([fn]).convert()
     assert versions(convert(fn)) == versions(official)
+
+
+@pytest.mark.parametrize(
+    "shape,run_shape",
+    [([2, 8, 12], (2, 8, 12)), ([None, None, 12], (2, 9, 12)), ([3, 5], (3, 5))],
+    ids=["static", "dynamic_sequence", "rank2"],
+)
+@pytest.mark.parametrize("imaginary", [False, True], ids=["real_input", "complex_input"])
+def test_fft2d_real_and_imag_parts(shape, run_shape, imaginary):
+    """Real / Imag of FFT2D(Complex(a, b)) (keras.ops.fft2, FNet's token mixing; the official
+    converter refuses tf.Complex): DFT matrix products, built at run time for a dynamic dim."""
+
+    def body(a, b):
+        z = tf.complex(a, b if imaginary else tf.zeros_like(a))
+        y = tf.signal.fft2d(z)
+        return tf.math.real(y), tf.math.imag(y)
+
+    fn = concrete(body, [spec(shape), spec(shape)])
+    rng = np.random.default_rng(0)
+    inputs = [rng.standard_normal(run_shape).astype(np.float32) for _ in range(2)]
+    tflite = convert_and_compare(fn, inputs, atol=2e-4, rtol=1e-4)
+    only_builtins(tflite)

@@ -1,4 +1,4 @@
-"""Legalization patterns: spectral family (real FFTs).
+"""Legalization patterns: spectral family (real FFTs, and complex FFT2D read as parts).
 
 The one FFT builtin is RFFT2D: a real 2-D FFT over the two innermost dims of an f32 tensor,
 producing complex64. Like the official converter (prepare_tf.cc `ConvertRfftToRfft2d` +
@@ -16,6 +16,10 @@ The inverse transforms have no builtin (the official converter leaves `tf.IRFFT`
 imaginary parts, so they lower to REAL / IMAG + constant DFT matrices applied with
 FULLY_CONNECTED (along the last dim) and BATCH_MATMUL (along the dim before it), for any
 constant `fft_length`, as long as the matrices stay under `MAX_DFT_WEIGHTS` elements.
+
+A complex FFT2D of `tf.Complex(a, b)` read through Real / Imag (`keras.ops.fft2`, FNet) is two
+DFT matrix products likewise (`LegalizeFft2dParts`), the matrices built at run time along a
+dynamic dim.
 """
 
 from __future__ import annotations
@@ -24,10 +28,11 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
-from tflconv.core.types import TensorType
+from tflconv.core.types import TensorType, TypeAttr
 
 from . import complex_parts  # noqa: F401  (registers its canonicalizations)
-from .common import const, constant_value, create_tfl, int_list
+from .common import const, constant_value, create_tfl, int_list, scalar_const
+from .lower_tf import tf_op
 from .nn_matmul import batch_matmul, fully_connected
 from .tensor_util import i32_const, reshape
 
@@ -380,10 +385,113 @@ class LegalizeRfftAsDft(RewritePattern):
         return None
 
 
+class LegalizeFft2dParts(RewritePattern):
+    """tf.Real / tf.Imag of tf.FFT2D(tf.Complex(a, b)) (what `keras.ops.fft2` and FNet's token
+    mixing build; the official converter refuses tf.Complex) -> two DFT matrix products:
+    with F = C - iS over each of the two innermost dims (C = cos, S = sin of 2 pi (j k mod n) / n),
+    P = F_M Z, Y = P F_N:
+
+        Re P = C_M A + S_M B      Im P = C_M B - S_M A      (A, B = Re, Im of Z; B may be zero)
+        Re Y = Re P C_N + Im P S_N                           Im Y = Im P C_N - Re P S_N
+
+    A static dim gets constant matrices; a dynamic one (a text model's sequence) builds them
+    when the model runs (RANGE, FLOOR_MOD, COS, SIN), the product j k reduced mod n first so
+    the angles stay exact."""
+
+    root = "tf.FFT2D"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        maker = op.operands[0].defining_op
+        if maker is None or maker.name != "tf.Complex":
+            return rw.fail("the input is not tf.Complex(re, im) (no builtin builds complex)")
+        a, b = maker.operands
+        part_t = op.result.type.with_dtype("f32")
+        if op.result.type.dtype != "complex64" or a.type != part_t or b.type != part_t:
+            return rw.fail("only complex64 of two f32 parts of the result's shape is lowered")
+        shape = part_t.shape
+        if shape is None or len(shape) < 2:
+            return rw.fail("FFT2D needs a ranked input of rank >= 2")
+        users = list(op.result.users)
+        if not users or any(u.name not in ("tf.Real", "tf.Imag") for u in users):
+            return rw.fail("the spectrum is used by ops other than Real / Imag")
+        for dim in shape[-2:]:
+            if dim is not None and (reason := _weights_reason(2 * dim * dim)):
+                return rw.fail(reason)
+        cos_m, sin_m = _dft_matrices(rw, a, len(shape) - 2)
+        cos_n, sin_n = _dft_matrices(rw, a, len(shape) - 1)
+
+        def matmul(x: Value, y: Value) -> Value:
+            return tf_op(rw, "BatchMatMulV2", [x, y], part_t, adj_x=False, adj_y=False)
+
+        def combine(name: str, x: Value, y: Value) -> Value:
+            return tf_op(rw, name, [x, y], part_t)
+
+        zero_b = _is_zeros(b)
+        p_re = matmul(cos_m, a) if zero_b else combine("AddV2", matmul(cos_m, a), matmul(sin_m, b))
+        s_a = matmul(sin_m, a)
+        p_im = tf_op(rw, "Neg", [s_a], part_t) if zero_b else combine("Sub", matmul(cos_m, b), s_a)
+        parts = {
+            "tf.Real": lambda: combine("AddV2", matmul(p_re, cos_n), matmul(p_im, sin_n)),
+            "tf.Imag": lambda: combine("Sub", matmul(p_im, cos_n), matmul(p_re, sin_n)),
+        }
+        values: dict[str, Value] = {}
+        for user in users:
+            if user.name not in values:
+                values[user.name] = parts[user.name]()
+            rw.replace(user, values[user.name])
+        rw.erase(op)
+        _erase_dead_producers(rw, maker.result)
+        return None
+
+
+def _dft_matrices(rw: PatternRewriter, x: Value, axis: int) -> tuple[Value, Value]:
+    """cos and sin of 2 pi (j k mod n) / n, [n, n], n = x's size along `axis`."""
+    n = x.type.shape[axis]  # type: ignore[index]
+    if n is not None:
+        theta = _twiddle(n, n, n)
+        return const(rw, np.cos(theta).astype(np.float32)), const(
+            rw, np.sin(theta).astype(np.float32)
+        )
+    square = TensorType((None, None), "i32")
+    shape = tf_op(rw, "Shape", [x], TensorType((x.type.rank,), "i32"), out_type=TypeAttr("i32"))
+    size = tf_op(rw, "GatherV2", [shape, scalar_const(rw, axis, "i32"), scalar_const(rw, 0, "i32")],
+                 TensorType((), "i32"), batch_dims=0)  # fmt: skip
+    steps = tf_op(rw, "Range", [scalar_const(rw, 0, "i32"), size, scalar_const(rw, 1, "i32")],
+                  TensorType((None,), "i32"), Tidx=TypeAttr("i32"))  # fmt: skip
+    rows = tf_op(
+        rw,
+        "Reshape",
+        [steps, i32_const(rw, np.array([-1, 1], np.int32))],
+        TensorType((None, 1), "i32"),
+    )
+    cols = tf_op(
+        rw,
+        "Reshape",
+        [steps, i32_const(rw, np.array([1, -1], np.int32))],
+        TensorType((1, None), "i32"),
+    )
+    product = tf_op(rw, "FloorMod", [tf_op(rw, "Mul", [rows, cols], square), size], square)
+    angle_t = square.with_dtype("f32")
+    turns = tf_op(rw, "Cast", [product], angle_t, Truncate=False)
+    size_f = tf_op(rw, "Cast", [size], TensorType((), "f32"), Truncate=False)
+    step = tf_op(rw, "RealDiv", [scalar_const(rw, 2 * np.pi, "f32"), size_f], size_f.type)
+    angle = tf_op(rw, "Mul", [turns, step], angle_t)
+    return tf_op(rw, "Cos", [angle], angle_t), tf_op(rw, "Sin", [angle], angle_t)
+
+
+def _is_zeros(x: Value) -> bool:
+    op = x.defining_op
+    if op is not None and op.name == "tf.ZerosLike":
+        return True
+    value = constant_value(x)
+    return value is not None and not np.any(value)
+
+
 PATTERNS: list[RewritePattern] = [
     LegalizeRfft2d(),
     LegalizeRfft(),
     LegalizeRfftAsDft(),
     LegalizeIrfft(),
     LegalizeIrfft2d(),
+    LegalizeFft2dParts(),
 ]
