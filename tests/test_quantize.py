@@ -474,3 +474,36 @@ def test_representative_lists_follow_model_inputs_order():
     (got,) = run_litert(tflite, inputs)
     expected = model(inputs).numpy()
     assert np.sqrt(np.mean((got - expected) ** 2)) < 0.05 * np.std(expected)
+
+
+def test_index_math_before_an_integer_cast_stays_float():
+    """int8: the clamp of a FLOOR'd coordinate before its cast to an index stays float. On an
+    int8 grid (step 0.0275 here) the integer 3 comes back as 2.99 and the cast truncates it
+    to 2: the crops read the wrong pixels."""
+    import tensorflow as tf
+
+    from tests.e2e_util import run_litert
+
+    @tf.function(input_signature=[tf.TensorSpec((1, 9, 9, 3)), tf.TensorSpec((3, 4))])
+    def crops(x, boxes):
+        return tf.image.crop_and_resize(x, boxes, tf.zeros([3], tf.int32), (5, 5))
+
+    def sample(seed: int) -> list[np.ndarray]:
+        rng = np.random.default_rng(seed)
+        lo = rng.uniform(0, 0.5, (3, 2))
+        boxes = np.concatenate([lo, lo + rng.uniform(0.2, 0.5, (3, 2))], 1)
+        return [rng.standard_normal((1, 9, 9, 3)).astype(np.float32), boxes.astype(np.float32)]
+
+    conv = tflconv.TFLiteConverter.from_concrete_functions([crops.get_concrete_function()])
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: (sample(s) for s in range(8))
+    data = conv.convert()
+    clamps = [o for o in ops_of(data) if o[0] in ("tfl.minimum", "tfl.relu")]  # index math only
+    assert clamps and all(t.quant is None for o in clamps for t in o[1] + o[2])
+    for seed in range(100, 104):
+        x = sample(seed)
+        (got,) = run_litert(data, x)
+        error = np.abs(got - crops(*[tf.constant(v) for v in x]).numpy())
+        # Before: 30-50 % of the outputs off by > 0.5 (RMSE 0.6-0.9); left: a coordinate at the
+        # image's edge may quantize just outside it (extrapolation value), < 1 % of outputs.
+        assert np.sqrt(np.mean(error**2)) < 0.2 and np.mean(error > 0.5) < 0.02

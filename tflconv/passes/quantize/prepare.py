@@ -38,7 +38,7 @@ import numpy as np
 
 from tflconv.core.ir import Function, Module, Operation, Value
 from tflconv.core.passes import Pass, PassContext, register_pass
-from tflconv.core.types import TensorType
+from tflconv.core.types import FLOAT_DTYPES, TensorType
 from tflconv.dialects.tfl_traits import FIXED_OUTPUT, INT8_AFFINE, INT8_OPS, INT16_OPS, SAME_SCALE
 
 from . import kernels
@@ -66,6 +66,42 @@ from .fake_quant_ranges import FAKE_QUANT_VALUES
 from .ops import prefer_result_scale
 
 SKIPPED = frozenset({"tfl.quantize", "tfl.dequantize"})
+
+VALUE_PRESERVING = frozenset(
+    "tfl." + name
+    for name in (
+        "relu", "relu6", "relu_n1_to_1", "relu_0_to_1", "minimum", "maximum", "abs", "neg",
+        "reshape", "squeeze", "expand_dims", "transpose", "slice", "strided_slice", "gather",
+        "gather_nd", "concatenation", "pack", "unpack", "select", "select_v2", "pad", "padv2",
+        "tile", "broadcast_to", "reverse_v2",
+    )
+)  # fmt: skip
+"""Ops whose outputs are (selections of) their inputs' values: integer-valued inputs give
+integer-valued outputs."""
+
+
+def integer_cast_feeders(fn: Function) -> set[Operation]:
+    """The value-preserving ops whose float results reach a float -> integer `tfl.cast` through
+    value-preserving ops only: what clamps an index (FLOOR / CEIL / ROUND of a coordinate)
+    before the cast. Requantized on a grid whose step does not divide 1, an integer such as 3
+    comes back as 2.99 and the cast truncates it to 2 (a wrong pixel, row or token), so these
+    stay float; their integer-valued inputs come from float-only kernels anyway."""
+    chain: set[Operation] = set()
+    stack = [
+        op.operands[0].defining_op
+        for op in fn.ops
+        if op.name == "tfl.cast"
+        and op.operands[0].type.dtype in FLOAT_DTYPES  # calibrated: a range, still float
+        and op.result.type.dtype not in FLOAT_DTYPES
+        and op.result.type.dtype != "i1"
+    ]
+    while stack:
+        op = stack.pop()
+        if op is None or op in chain or op.name not in VALUE_PRESERVING:
+            continue
+        chain.add(op)
+        stack.extend(v.defining_op for v in op.operands if v.type.dtype in FLOAT_DTYPES)
+    return chain
 
 
 @dataclass
@@ -152,6 +188,7 @@ class _FunctionQuantizer:
         self.params: dict[Value, QP] = {}
         self.inserted: set[Operation] = set()
         self.info: dict[Operation, _OpTensors] = {}
+        self.index_math = integer_cast_feeders(fn)
 
     # --- 1. which ops ---------------------------------------------------------------------------
     def _why_float(self, op: Operation) -> str | None:
@@ -162,6 +199,10 @@ class _FunctionQuantizer:
             return f"no {kind} kernel"
         if op.regions:
             return "has regions"
+        if op in self.index_math:
+            return (
+                "feeds an integer cast (an index: requantized it could truncate to the one below)"
+            )
         acts = _float_acts(op.operands) + _float_acts(op.results)
         if not acts and not _float_consts(op.operands):
             return "no float tensors"
