@@ -20,7 +20,7 @@ from .common import constant_value, create_tfl
 from .tensor_util import as_i32, i32_const, reshape, returned_from_subgraph
 
 NEW_AXIS = -1
-MAX_RANK = 5  # the TFLite STRIDED_SLICE kernel handles up to 5-D inputs
+MAX_RANK = 6  # the TFLite STRIDED_SLICE kernel handles up to 6-D inputs
 
 
 class SliceSpecError(ValueError):
@@ -258,9 +258,9 @@ def _full_dim(spec: DenseSlice, d: int, size: int) -> bool:
 
 
 class LegalizeHighRankStridedSlice(RewritePattern):
-    """tf.StridedSlice(x: rank > 5) -> tfl.reshape(tfl.strided_slice(tfl.reshape(x), ..))
-    when merging runs of adjacent whole dims brings the rank to 5 (ConvLSTM3D's last step of a
-    [time, batch, d, h, w, c] stack)"""
+    """tf.StridedSlice(x: rank > 6) -> tfl.reshape(tfl.strided_slice(tfl.reshape(x), ..))
+    when merging runs of adjacent whole dims brings the rank to 6 (the kernel's limit; LiteRT
+    2.3 slices 6-D inputs directly, ConvLSTM3D's [time, batch, d, h, w, c] stack included)"""
 
     root = "tf.StridedSlice"
 
