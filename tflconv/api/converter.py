@@ -32,6 +32,7 @@ from tflconv.api.stages import (
     write_tflite,
 )
 from tflconv.core.arrays import small_pages
+from tflconv.core.pass_manager import frozen_heap
 from tflconv.core.pipeline import format_pipeline
 from tflconv.frontends.jax.spec import JaxFunction, JaxFunctions
 from tflconv.passes import DEFAULT_PIPELINE  # noqa: E402  (the one definition)
@@ -408,7 +409,9 @@ class TFLiteConverter:
     def _convert(
         self, output_path: str | os.PathLike | None, spill: bool = False
     ) -> ConversionResult:
-        with small_pages():  # weight arrays are written once: huge pages cost, not save
+        # Weight arrays are written once: huge pages cost, not save. The model and TF's objects
+        # stay out of the garbage collector's full collections meanwhile.
+        with small_pages(), frozen_heap():
             return self._convert_once(output_path, spill)
 
     def _convert_once(self, output_path: str | os.PathLike | None, spill: bool) -> ConversionResult:
