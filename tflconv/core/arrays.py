@@ -114,11 +114,6 @@ def copy_into(out: np.ndarray, view: np.ndarray) -> None:
                 out[tuple(index)] = view[tuple(index)]
 
 
-def transposed(array: np.ndarray, perm: tuple[int, ...] | list[int]) -> np.ndarray:
-    """`np.transpose(array, perm)` as a new C-contiguous array (tiled when large)."""
-    return contiguous(np.transpose(array, tuple(int(p) for p in perm)))
-
-
 def reshaped(array: np.ndarray, shape: tuple[int, ...] | list[int]) -> np.ndarray:
     """`array.reshape(shape)`: a view when numpy can make one, else a reshape of the
     cache-friendly `contiguous` copy (numpy's own reshape of a transposed weight copies it

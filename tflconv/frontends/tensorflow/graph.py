@@ -229,13 +229,11 @@ class GraphImporter:
         if self.use_tracebacks:
             traced = op if source.original_ops is None else source.original_ops.get(op.name)
             if traced is not None:
-                line = LazySourceLine(functools.partial(self._source_line, traced))
+                # Not a method: the location would keep the importer (and its module) alive.
+                line = LazySourceLine(functools.partial(_source_line, self.locator, traced))
         elif self.debug_info is not None:
             line = self.debug_info.lookup(op.name, source.function_name)
         return Location.name(op.name, line)
-
-    def _source_line(self, traced: Any) -> SourceLine | None:
-        return self.locator.from_traceback(traced.traceback)
 
     def _type_of(self, source: GraphSource, tensor: Any, where: str) -> TensorType:
         """The IR type of a graph tensor (merged with the originally traced one, if any)."""
@@ -628,6 +626,10 @@ def _data_ops(
         position = {op.name: i for i, op in enumerate(effects[0].graph.get_operations())}
         order.sort(key=lambda entry: position[entry[0].name])
     return order
+
+
+def _source_line(locator: cv.SourceLocator, traced: Any) -> SourceLine | None:
+    return locator.from_traceback(traced.traceback)
 
 
 def _where(source: GraphSource, op: Any) -> str:

@@ -14,9 +14,8 @@ import numpy as np
 
 from tflconv.core.ir import Operation
 from tflconv.core.rewrite import PatternRewriter, RewritePattern, fused_location
-from tflconv.passes.legalize_tf.nn_expr import known_constant
 
-from .structure import FuseDilatedConv, _same_equivalent, plain_inner_conv
+from .structure import FuseDilatedConv, _same_equivalent, dilation_constants, plain_inner_conv
 from .util import new_const, users_reason
 
 
@@ -49,12 +48,10 @@ class FuseDilatedConv1D(RewritePattern):
         s2b = _single_use_producer(expand, 0, "tfl.space_to_batch_nd")
         if isinstance(s2b, str):
             return rw.fail(s2b)
-        block, block2 = known_constant(op.operands[1]), known_constant(s2b.operands[1])
-        crops, paddings = known_constant(op.operands[2]), known_constant(s2b.operands[2])
-        if any(a is None for a in (block, block2, crops, paddings)):
-            return rw.fail("block shape, paddings or crops are not constant")
-        if block.shape != (1,) or not np.array_equal(block, block2):
-            return rw.fail("space_to_batch and batch_to_space blocks differ or are not 1-D")
+        found = dilation_constants(op, s2b, 1)
+        if isinstance(found, str):
+            return rw.fail(found)
+        block, crops, paddings = found
         x = s2b.operands[0]
         xs, es, cs = x.type.shape, expand.result.type.shape, conv.result.type.shape
         out = op.result.type.shape

@@ -150,6 +150,20 @@ def plain_inner_conv(conv: Operation) -> str | None:
     return None
 
 
+def dilation_constants(
+    b2s: Operation, s2b: Operation, rank: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | str:
+    """(block, crops, paddings) of a batch_to_space_nd undoing a space_to_batch_nd with the same
+    constant `rank`-D block (a dilated conv's wrapping), or why not."""
+    block, block2 = known_constant(b2s.operands[1]), known_constant(s2b.operands[1])
+    crops, paddings = known_constant(b2s.operands[2]), known_constant(s2b.operands[2])
+    if block is None or block2 is None or crops is None or paddings is None:
+        return "block shape, paddings or crops are not constant"
+    if block.shape != (rank,) or not np.array_equal(block, block2):
+        return f"space_to_batch and batch_to_space blocks differ or are not {rank}-D"
+    return block, crops, paddings
+
+
 class FuseDilatedConv(RewritePattern):
     """batch_to_space_nd(conv(space_to_batch_nd(x, b, p)), b, c) -> conv(x){dilation=b}
     (+ tfl.pad when the padding is neither VALID nor SAME)"""
@@ -167,12 +181,10 @@ class FuseDilatedConv(RewritePattern):
             return rw.fail("conv input is not a space_to_batch_nd")
         if reason := users_reason(conv.operands[0], "space_to_batch"):
             return rw.fail(reason)
-        block, block2 = known_constant(op.operands[1]), known_constant(s2b.operands[1])
-        crops, paddings = known_constant(op.operands[2]), known_constant(s2b.operands[2])
-        if any(a is None for a in (block, block2, crops, paddings)):
-            return rw.fail("block shape, paddings or crops are not constant")
-        if block.shape != (2,) or not np.array_equal(block, block2):
-            return rw.fail("space_to_batch and batch_to_space blocks differ or are not 2-D")
+        found = dilation_constants(op, s2b, 2)
+        if isinstance(found, str):
+            return rw.fail(found)
+        block, crops, paddings = found
         reason = plain_inner_conv(conv)
         if reason:
             return rw.fail(reason)
