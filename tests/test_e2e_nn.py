@@ -548,3 +548,13 @@ def test_erf_gelu_times_a_gate_becomes_gelu():
     x, gate = np.random.default_rng(0).normal(size=(2, 3, 8)).astype(np.float32)
     hist = op_histogram(convert_and_compare(concrete, [x, gate]))
     assert hist.get("tfl.gelu") == 1 and hist.get("tfl.mul") == 1, hist
+
+
+@pytest.mark.parametrize("shape", [[3, 1, 2, 4, 6], [2, 2, 3, 4, 5, 6]])
+def test_tanh_gelu_above_rank_4_becomes_gelu(shape):
+    """Above rank 4 LiteRT's POW does not broadcast, so x^3 gets a BROADCAST_TO exponent: the
+    GELU match reads the exponent through it (LiteRT's op_tests gelu cases expect one GELU)."""
+    f = tf.function(lambda x: tf.nn.gelu(x, approximate=True))
+    concrete = f.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    x = np.random.default_rng(1).uniform(-8, 8, size=shape).astype(np.float32)
+    assert op_histogram(convert_and_compare(concrete, [x])) == {"tfl.gelu": 1}

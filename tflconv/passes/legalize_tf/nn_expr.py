@@ -46,6 +46,15 @@ def scalar(v: Value) -> float | None:
     return float(np.asarray(arr).reshape(()))
 
 
+def splat_scalar(v: Value) -> float | None:
+    """`scalar(v)`, also through a BROADCAST_TO of a one-element constant (POW's exponent
+    above rank 4, where LiteRT's POW does not broadcast)."""
+    op = v.defining_op
+    if op is not None and op.name == "tfl.broadcast_to":
+        return scalar(op.operands[0])
+    return scalar(v)
+
+
 def plain(op: Operation | None, names: tuple[str, ...]) -> bool:
     """`op` is one of `names` without a fused activation."""
     if op is None or op.name not in names:
@@ -122,7 +131,7 @@ class Expr:
             a = self.poly(args[0], x, depth + 1)
             result = None if a is None else {k: -coef for k, coef in a.items()}
         elif op.name in POW:
-            n = scalar(args[1])
+            n = splat_scalar(args[1])
             a = self.poly(args[0], x, depth + 1)
             if a is not None and n is not None and n == int(n) and 1 <= n <= 4:
                 result = a
