@@ -1,9 +1,9 @@
 """tf.StridedSlice: the dense form of a slice spec (TF's BuildDenseSpec), its NumPy evaluation,
 and the legalization to tfl.strided_slice.
 
-TFLite's kernel wants one begin/end/stride per input dim and no ellipsis or new axes. Like the
-official PrepareTF, constant specs are expanded to that dense form; new axes become a reshape
-(or expand_dims when the shape is too dynamic) after the slice.
+Like the official PrepareTF, constant specs are expanded to the dense form (one begin/end/stride
+per input dim, no ellipsis or new axes); new axes become a reshape (or expand_dims when the
+shape is too dynamic) after the slice. Run-time specs keep their masks for the kernel.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tflconv.core.ir import Operation
+from tflconv.core.ir import Operation, TensorType
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
@@ -219,12 +219,8 @@ class LegalizeStridedSlice(RewritePattern):
         return None
 
     def _plain(self, op: Operation, rw: PatternRewriter) -> None:
-        """Non-constant begin/end/strides: only a spec without ellipsis/new axes maps directly."""
-        if op.attr("ellipsis_mask", 0) or op.attr("new_axis_mask", 0):
-            return rw.fail(
-                "ellipsis/new-axis masks need constant begin/end/strides and a ranked input"
-            )
-        operands = [op.operands[0]] + [as_i32(rw, v) for v in op.operands[1:4]]
+        """Non-constant begin/end/strides: the masks go to the kernel as they are (LiteRT's
+        STRIDED_SLICE v6 expands an ellipsis and inserts new axes itself)."""
         attrs = {
             k: int(op.attr(k, 0))
             for k in (
@@ -235,11 +231,45 @@ class LegalizeStridedSlice(RewritePattern):
                 "shrink_axis_mask",
             )
         }
+        result_t = op.result.type
+        if attrs["ellipsis_mask"] or attrs["new_axis_mask"]:
+            sparse_t = _sparse_result_type(op, attrs)
+            if isinstance(sparse_t, str):
+                return rw.fail(sparse_t)
+            result_t = sparse_t
+        operands = [op.operands[0]] + [as_i32(rw, v) for v in op.operands[1:4]]
         attrs["begin_mask"] &= ~attrs["shrink_axis_mask"]  # ignored by TF, applied by TFLite
         attrs["end_mask"] &= ~attrs["shrink_axis_mask"]
         attrs["offset"] = False  # type: ignore[assignment]
-        rw.replace_with_new(op, "tfl.strided_slice", operands, attrs)
+        rw.replace_with_new(op, "tfl.strided_slice", operands, attrs, [result_t])
         return None
+
+
+def _sparse_result_type(op: Operation, masks: dict[str, int]) -> TensorType | str:
+    """The result type of a slice with an ellipsis or new axes and run-time begin/end/strides
+    (TF may leave its rank unknown): the masks fix the rank; new axes have size 1 and dims the
+    ellipsis covers keep the input's size. A string says why it cannot be known."""
+    shape = op.operands[0].type.shape
+    n = op.operands[1].type.shape
+    if shape is None or n is None or len(n) != 1 or n[0] is None:
+        return "ellipsis/new-axis masks with run-time begin/end/strides need a ranked input"
+    # Strides 2 tell the dims the spec names (stride 2) from those the ellipsis covers (1).
+    try:
+        spec = dense_slice(
+            len(shape), [0] * n[0], [0] * n[0], [2] * n[0],
+            masks["begin_mask"], masks["end_mask"], masks["ellipsis_mask"],
+            masks["new_axis_mask"], masks["shrink_axis_mask"],
+        )
+    except SliceSpecError as e:
+        return f"invalid slice spec: {e}"
+    dims = [1 if f == NEW_AXIS else shape[f] if spec.strides[f] == 1 else None
+            for f in spec.final]
+    result_t = op.result.type
+    if result_t.shape is not None:
+        if len(result_t.shape) != len(dims):
+            return f"slice spec gives rank {len(dims)}, result is {result_t}"
+        return result_t
+    return result_t.with_shape(tuple(dims))
 
 
 def _fill(dims: list[int | None], spec: DenseSlice) -> list[int | None]:
