@@ -347,18 +347,34 @@ def test_strided_slice_dynamic_new_axis():
     "ellipsis_mask,new_axis_mask,shrink_axis_mask",
     [(2, 1, 0), (2, 2, 0), (2, 5, 2), (1, 0, 4), (4, 3, 1)],
 )
-def test_strided_slice_run_time_indices_with_ellipsis(ellipsis_mask, new_axis_mask,
-                                                      shrink_axis_mask):
+def test_strided_slice_run_time_indices_with_ellipsis(
+    ellipsis_mask, new_axis_mask, shrink_axis_mask
+):
     """begin/end/strides are inputs: the masks go to STRIDED_SLICE v6, the rank comes from them
     (TF leaves it unknown); LiteRT's op_tests strided_slice cases."""
 
     def f(x, b, e, s):
-        return tf.strided_slice(x, b, e, s, ellipsis_mask=ellipsis_mask,
-                                new_axis_mask=new_axis_mask, shrink_axis_mask=shrink_axis_mask)
+        return tf.strided_slice(
+            x,
+            b,
+            e,
+            s,
+            ellipsis_mask=ellipsis_mask,
+            new_axis_mask=new_axis_mask,
+            shrink_axis_mask=shrink_axis_mask,
+        )
 
     index = [spec([3], tf.int32)] * 3
-    hist = convert(f, [spec([5, 6, 7]), *index], [rand(5, 6, 7), np.array([0, 1, 1], np.int32),
-                   np.array([2, 3, 4], np.int32), np.array([1, 1, 2], np.int32)])
+    hist = convert(
+        f,
+        [spec([5, 6, 7]), *index],
+        [
+            rand(5, 6, 7),
+            np.array([0, 1, 1], np.int32),
+            np.array([2, 3, 4], np.int32),
+            np.array([1, 1, 2], np.int32),
+        ],
+    )
     assert hist == {"tfl.strided_slice": 1}
 
 

@@ -558,3 +558,26 @@ def test_tanh_gelu_above_rank_4_becomes_gelu(shape):
     concrete = f.get_concrete_function(tf.TensorSpec(shape, tf.float32))
     x = np.random.default_rng(1).uniform(-8, 8, size=shape).astype(np.float32)
     assert op_histogram(convert_and_compare(concrete, [x])) == {"tfl.gelu": 1}
+
+
+POOL3D_CASES = [
+    # (ksize, strides, input shape, padding): SAME windows past the edge, strides larger than
+    # the window, a window of 1 in H / W (no per-frame pool), a dynamic batch
+    ([1, 2, 3, 4, 1], [1, 2, 2, 4, 1], [3, 16, 15, 14, 3], "SAME"),
+    ([1, 2, 3, 4, 1], [1, 2, 1, 2, 1], [1, 7, 6, 9, 2], "VALID"),
+    ([1, 3, 1, 1, 1], [1, 2, 1, 1, 1], [2, 7, 4, 5, 2], "SAME"),
+    ([1, 1, 2, 2, 1], [1, 1, 3, 3, 1], [None, 4, 7, 7, 3], "SAME"),
+]
+
+
+@pytest.mark.parametrize("pool", ["max", "avg"])
+@pytest.mark.parametrize("ksize,strides,shape,padding", POOL3D_CASES)
+def test_pool3d_as_two_2d_pools(pool, ksize, strides, shape, padding):
+    """MaxPool3D / AvgPool3D become builtin 2-D pools (the official's custom ops do not run on
+    LiteRT's standard resolver); AvgPool3D's SAME average counts only unpadded elements, as TF."""
+    op = tf.nn.max_pool3d if pool == "max" else tf.nn.avg_pool3d
+    f = tf.function(lambda x: op(x, ksize=ksize, strides=strides, padding=padding))
+    concrete = f.get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    x = np.random.default_rng(2).uniform(-100, 100, [d or 2 for d in shape]).astype(np.float32)
+    hist = op_histogram(convert_and_compare(concrete, [x], atol=1e-4))
+    assert set(hist) <= {"tfl.reshape", f"tfl.{'max' if pool == 'max' else 'average'}_pool_2d"}

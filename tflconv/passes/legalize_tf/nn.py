@@ -2,11 +2,12 @@
 normalization, padding, resizing). The patterns live in the `nn_*` modules by concept; the
 official converter's TF->TF lowerings (lower_tf.py: DivNoNan, Xlogy, IsInf, L2Loss, NMS, ...)
 and the XLA ops (xla_ops.py: XlaConvV2, XlaGather, ...) are registered here too, after them,
-with CropAndResize (crop_and_resize.py), which the official converter refuses."""
+with CropAndResize (crop_and_resize.py), which the official converter refuses, and 3-D pooling
+(pool3d.py), which it makes custom ops."""
 
 from tflconv.core.rewrite import RewritePattern
 
-from . import crop_and_resize, lower_tf, nn_act, nn_conv, nn_matmul, xla_ops
+from . import crop_and_resize, lower_tf, nn_act, nn_conv, nn_matmul, pool3d, xla_ops
 
 PATTERNS: list[RewritePattern] = [
     *nn_conv.PATTERNS,
@@ -15,4 +16,5 @@ PATTERNS: list[RewritePattern] = [
     *lower_tf.PATTERNS,
     *xla_ops.PATTERNS,
     *crop_and_resize.PATTERNS,
+    *pool3d.PATTERNS,
 ]

@@ -256,14 +256,19 @@ def _sparse_result_type(op: Operation, masks: dict[str, int]) -> TensorType | st
     # Strides 2 tell the dims the spec names (stride 2) from those the ellipsis covers (1).
     try:
         spec = dense_slice(
-            len(shape), [0] * n[0], [0] * n[0], [2] * n[0],
-            masks["begin_mask"], masks["end_mask"], masks["ellipsis_mask"],
-            masks["new_axis_mask"], masks["shrink_axis_mask"],
+            len(shape),
+            [0] * n[0],
+            [0] * n[0],
+            [2] * n[0],
+            masks["begin_mask"],
+            masks["end_mask"],
+            masks["ellipsis_mask"],
+            masks["new_axis_mask"],
+            masks["shrink_axis_mask"],
         )
     except SliceSpecError as e:
         return f"invalid slice spec: {e}"
-    dims = [1 if f == NEW_AXIS else shape[f] if spec.strides[f] == 1 else None
-            for f in spec.final]
+    dims = [1 if f == NEW_AXIS else shape[f] if spec.strides[f] == 1 else None for f in spec.final]
     result_t = op.result.type
     if result_t.shape is not None:
         if len(result_t.shape) != len(dims):
