@@ -612,6 +612,10 @@ class PrepareQuantize(Pass):
         calibrated = [
             fn for fn in module.functions if any(calibrated_range(v) for v in function_values(fn))
         ]
+        if not calibrated and not any(
+            v.type.is_float for fn in module.functions for v in function_values(fn)
+        ):
+            return False  # nothing computes in float (a bool pad): nothing to quantize
         if not calibrated and self.qat:
             raise QuantizeError(
                 "prepare-quantize{qat=true}: no FakeQuant ranges in the graph (fake-quant-ranges "
