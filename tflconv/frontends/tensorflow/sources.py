@@ -171,13 +171,9 @@ def _arg_types(entry: Entry, override: dict[int, Any]) -> tuple[list[Any], bool]
             merged = shape.merge_with(new)
             changed = changed or merged != shape or merged.rank != shape.rank
             shape = merged
-        if shape.rank is None:
-            raise FrontendError(
-                f"{where} has unknown rank; fix it with "
-                f"input_shapes={{{entry.arg_names[i]!r}: [...]}}"
-            )
         dtype = cv.dtype_name(placeholder.dtype.as_datatype_enum, where)
-        types.append(cv.TensorType(tuple(shape.as_list()), dtype))
+        # Unknown rank: LiteRT takes the shape at resize_tensor_input, as the official's []
+        types.append(cv.TensorType(None if shape.rank is None else tuple(shape.as_list()), dtype))
     return types, changed
 
 

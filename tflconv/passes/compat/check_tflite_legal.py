@@ -154,6 +154,8 @@ class UnsupportedOpsReport:
     ops: list[UnsupportedOp]
     target_ops: tuple[str, ...]
     allow_custom_ops: bool
+    unranked_inputs: list[str] = field(default_factory=list)
+    """Entry inputs of unknown rank: the usual reason shape-bound patterns refused."""
 
     @property
     def total(self) -> int:
@@ -164,7 +166,15 @@ class UnsupportedOpsReport:
         kinds = ", ".join(f"{u.op} x{u.count}" for u in self.ops)
         first = self.ops[0].locations[0] if self.ops and self.ops[0].locations else None
         where = f" (first at {first})" if first is not None else ""
-        return f"{self.total} op(s) cannot be converted ({self._flags_text()}): {kinds}{where}"
+        line = f"{self.total} op(s) cannot be converted ({self._flags_text()}): {kinds}{where}"
+        return line + self._unranked_text("; ")
+
+    def _unranked_text(self, sep: str) -> str:
+        if not self.unranked_inputs:
+            return ""
+        names = ", ".join(repr(n) for n in self.unranked_inputs)
+        shapes = ", ".join(f"{n!r}: [...]" for n in self.unranked_inputs)
+        return f"{sep}input(s) {names} have unknown rank: input_shapes={{{shapes}}} gives them one"
 
     def render(self, header: bool = True) -> str:
         """The report; without `header` only the per-op-type entries (after `summary()`)."""
@@ -185,6 +195,8 @@ class UnsupportedOpsReport:
                 lines.append(f"      ... and {u.count - len(u.locations)} more")
             for i, fix in enumerate(u.fixes):
                 lines.append(f"      {'allow' if i == 0 else '   or'}: {fix}")
+        if self.unranked_inputs:
+            lines.append(self._unranked_text("  "))
         return "\n".join(lines)
 
     def _flags_text(self) -> str:
@@ -407,5 +419,12 @@ class CheckTfliteLegal(Pass):
             module, ctx, self.target_ops, self.allow_custom_ops, self.select_user_ops
         )
         if report.ops:
+            report.unranked_inputs = [
+                name
+                for fn in module.functions
+                if fn.attributes.get("entry")
+                for name, arg in zip(fn.attributes.get("input_names") or [], fn.args)
+                if arg.type.shape is None
+            ]
             raise UnsupportedOpsError(report, ops)
         return False

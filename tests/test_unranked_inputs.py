@@ -1,0 +1,65 @@
+"""Inputs of unknown rank (a TF1 placeholder without a shape): the official converter writes them
+with shape [] and LiteRT takes the real shape at resize_tensor_input; ops that need a rank are
+refused with the input named and the `input_shapes` fix."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+import tflconv  # noqa: E402
+
+SHAPES = [(2, 3, 4), (5,), (1, 1)]
+
+
+def _saved_model(tmp_path, build, shapes=SHAPES):
+    """A TF1 SavedModel of `build(x)` for an unranked float placeholder x, and its outputs for
+    seeded inputs of `shapes`."""
+    path = str(tmp_path / "saved_model")
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, name="x")
+        outputs = build(x)
+        with tf.compat.v1.Session() as sess:
+            tf.compat.v1.saved_model.simple_save(sess, path, {"x": x}, outputs)
+            run = lambda value: sess.run(outputs, {x: value})  # noqa: E731
+            expected = [
+                run(np.random.default_rng(i).random(s).astype(np.float32))
+                for i, s in enumerate(shapes)
+            ]
+    return path, expected
+
+
+def _run(tflite, value):
+    from ai_edge_litert.interpreter import Interpreter
+
+    interp = Interpreter(model_content=tflite)
+    runner = interp.get_signature_runner()
+    return runner(x=value)
+
+
+def test_unranked_input_takes_any_shape_at_run_time(tmp_path):
+    path, expected = _saved_model(
+        tmp_path,
+        lambda x: {
+            "rank": tf.rank(x),
+            "shape": tf.shape(x),
+            "y": tf.abs(x) * 2.0 + 1.0,
+            "total": tf.reduce_sum(x),
+        },
+    )
+    tflite = tflconv.TFLiteConverter.from_saved_model(path).convert()
+    for i, shape in enumerate(SHAPES):
+        got = _run(tflite, np.random.default_rng(i).random(shape).astype(np.float32))
+        for name, want in expected[i].items():
+            np.testing.assert_allclose(got[name], want, rtol=1e-6, err_msg=f"{name} {shape}")
+
+
+def test_op_that_needs_a_rank_names_the_unranked_input(tmp_path):
+    path, _ = _saved_model(tmp_path, lambda x: {"y": tf.concat([x, x], -1)}, [])
+    with pytest.raises(tflconv.ConverterError, match=r"'x' have unknown rank: input_shapes="):
+        tflconv.TFLiteConverter.from_saved_model(path).convert()
+    fixed = tflconv.convert(path, input_shapes={"x": [2, 3]})
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    np.testing.assert_array_equal(_run(fixed, x)["y"], np.concatenate([x, x], -1))
