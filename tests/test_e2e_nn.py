@@ -581,3 +581,19 @@ def test_pool3d_as_two_2d_pools(pool, ksize, strides, shape, padding):
     x = np.random.default_rng(2).uniform(-100, 100, [d or 2 for d in shape]).astype(np.float32)
     hist = op_histogram(convert_and_compare(concrete, [x], atol=1e-4))
     assert set(hist) <= {"tfl.reshape", f"tfl.{'max' if pool == 'max' else 'average'}_pool_2d"}
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.uint8, tf.int64, tf.float16])
+@pytest.mark.parametrize("align_corners,half_pixel", [(True, False), (False, True)])
+def test_resize_bilinear_of_non_float32_returns_float32(dtype, align_corners, half_pixel):
+    """TF's ResizeBilinear interpolates any input type in float and returns float32: a CAST,
+    then the float kernel (LiteRT op_tests resize_bilinear int32 cases; the official refuses)."""
+    f = tf.function(
+        lambda x: tf.compat.v1.image.resize_bilinear(
+            x, [5, 6], align_corners=align_corners, half_pixel_centers=half_pixel
+        )
+    )
+    concrete = f.get_concrete_function(tf.TensorSpec([1, 3, 4, 3], dtype))
+    x = np.random.default_rng(3).integers(0, 100, (1, 3, 4, 3)).astype(dtype.as_numpy_dtype)
+    hist = op_histogram(convert_and_compare(concrete, [x]))
+    assert hist == {"tfl.cast": 1, "tfl.resize_bilinear": 1}

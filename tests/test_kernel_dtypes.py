@@ -437,11 +437,11 @@ def test_no_kernel_for_the_dtype_fails_at_conversion(fn, dtype: str, op: str, wh
     assert u.op == op and why in u.detail, u.detail
 
 
-def _resize_i32(v):
-    return tf.compat.v1.image.resize_bilinear(v, [4, 6])
+def _resize_i64(v):
+    return tf.compat.v1.image.resize_nearest_neighbor(v, [4, 6])
 
 
-_RESIZE_I32 = [tf.TensorSpec([1, 2, 3, 1], tf.int32)]
+_RESIZE_I64 = [tf.TensorSpec([1, 2, 3, 1], tf.int64)]
 
 
 @pytest.fixture
@@ -454,11 +454,14 @@ def resize_forgets_the_table(monkeypatch):
 
 
 def test_gate_refuses_a_builtin_its_kernel_lacks(resize_forgets_the_table):
-    err = _refusal(_resize_i32, _RESIZE_I32)
+    err = _refusal(_resize_i64, _RESIZE_I64)
     (u,) = err.report.ops
-    assert u.op == "tfl.resize_bilinear" and u.reason == "kernel_dtype"
-    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in u.detail
-    assert u.locations and u.locations[0].node and "ResizeBilinear" in u.locations[0].node
+    assert u.op == "tfl.resize_nearest_neighbor" and u.reason == "kernel_dtype"
+    assert (
+        "operand 0 (input), result 0 (output) are i64; LiteRT RESIZE_NEAREST_NEIGHBOR takes"
+        in u.detail
+    )
+    assert u.locations and u.locations[0].node and "ResizeNearestNeighbor" in u.locations[0].node
     assert u.error_code is None and "fail at invoke()" in u.fixes[0]
 
 
@@ -467,17 +470,20 @@ def test_analyze_reports_a_builtin_on_a_dtype_its_kernel_lacks(resize_forgets_th
     row names the kernel, the operand and the type; Flex alone (nothing legalized) still does."""
     from tflconv.tools.analyze import analyze_model, format_analysis
 
-    fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
+    fn = tf.function(_resize_i64, input_signature=_RESIZE_I64)
     report = analyze_model(fn.get_concrete_function())
-    row = next(r for r in report["op_types"] if r["op"] == "tfl.resize_bilinear")
+    row = next(r for r in report["op_types"] if r["op"] == "tfl.resize_nearest_neighbor")
     assert row["unsupported"] == 1 and row["reason_kind"] == "kernel_dtype"
-    assert "operand 0 (input) is i32; LiteRT RESIZE_BILINEAR takes f32" in row["reason"]
+    assert (
+        "operand 0 (input), result 0 (output) are i64; LiteRT RESIZE_NEAREST_NEIGHBOR takes"
+        in row["reason"]
+    )
     assert report["ops"] == sum(r["count"] for r in report["op_types"] if r["op"].startswith("tf."))
     for v in report["verdicts"]:
         legalizes = "TFLITE_BUILTINS" in v["target_ops"]
         assert v["converts"] is not legalizes, v
-        assert ("tfl.resize_bilinear" in v["blocking"]) is legalizes
-    assert "tfl.resize_bilinear: the LiteRT kernel does not take" in format_analysis(report)
+        assert ("tfl.resize_nearest_neighbor" in v["blocking"]) is legalizes
+    assert "tfl.resize_nearest_neighbor: the LiteRT kernel does not take" in format_analysis(report)
 
 
 def test_analyze_reports_the_up_front_refusal():
@@ -485,11 +491,11 @@ def test_analyze_reports_the_up_front_refusal():
     reason, and Select TF ops converts it."""
     from tflconv.tools.analyze import analyze_model
 
-    fn = tf.function(_resize_i32, input_signature=_RESIZE_I32)
+    fn = tf.function(_resize_i64, input_signature=_RESIZE_I64)
     report = analyze_model(fn.get_concrete_function())
     (row,) = report["op_types"]
-    assert row["op"] == "tf.ResizeBilinear" and row["builtin"] == 0 and row["select"] == 1
-    assert "LegalizeResize: tfl.resize_bilinear does not run on i32" in row["reason"]
+    assert row["op"] == "tf.ResizeNearestNeighbor" and row["builtin"] == 0 and row["select"] == 1
+    assert "LegalizeResize: tfl.resize_nearest_neighbor does not run on i64" in row["reason"]
     for v in report["verdicts"]:
         fallback = "SELECT_TF_OPS" in v["target_ops"] or v["allow_custom_ops"]
         assert v["converts"] is fallback, v
@@ -541,11 +547,11 @@ LEGALIZE_REFUSALS = [
     ),
     ("softmax-f64", tf.nn.softmax, ([6], tf.float64), "tf.Softmax", "tfl.softmax does not run"),
     (
-        "resize-bilinear-i32",
-        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
-        ([1, 2, 3, 1], tf.int32),
-        "tf.ResizeBilinear",
-        "tfl.resize_bilinear does not run on i32",
+        "resize-nearest-i64",
+        lambda v: tf.compat.v1.image.resize_nearest_neighbor(v, [4, 6]),
+        ([1, 2, 3, 1], tf.int64),
+        "tf.ResizeNearestNeighbor",
+        "tfl.resize_nearest_neighbor does not run on i64",
     ),
     ("gather-ui32", lambda v: tf.gather(v, [2, 0]), ([6], tf.uint32), "tf.GatherV2", "ui32"),
     ("gather-c64", lambda v: tf.gather(v, [2, 0]), ([6], tf.complex64), "tf.GatherV2", "complex64"),
@@ -668,19 +674,17 @@ def test_legalization_refuses_what_the_kernel_lacks(fn, spec, op: str, why: str)
     assert not [u.op for u in err.report.ops if u.op.startswith("tfl.")]
 
 
-def test_refused_resize_bilinear_i32_falls_back_to_select_tf_ops():
-    """Left a TF op, the int32 ResizeBilinear becomes a Flex op when Select TF ops are on."""
+def test_refused_resize_nearest_i64_falls_back_to_select_tf_ops():
+    """Left a TF op, the int64 ResizeNearestNeighbor becomes a Flex op when Select TF ops are
+    on."""
     from tflconv.api.converter import convert
 
-    fn = tf.function(
-        lambda v: tf.compat.v1.image.resize_bilinear(v, [4, 6]),
-        input_signature=[tf.TensorSpec([1, 2, 3, 1], tf.int32)],
-    )
+    fn = tf.function(_resize_i64, input_signature=_RESIZE_I64)
     tflite = convert(
         fn.get_concrete_function(),
         target_spec={"supported_ops": {"TFLITE_BUILTINS", "SELECT_TF_OPS"}},
     )
-    assert b"FlexResizeBilinear" in tflite
+    assert b"FlexResizeNearestNeighbor" in tflite
 
 
 @pytest.mark.parametrize("dtype", ["i32", "i64", "i8", "i16", "ui8"])

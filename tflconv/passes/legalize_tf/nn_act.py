@@ -255,7 +255,9 @@ class LegalizePad(RewritePattern):
 
 class LegalizeResize(RewritePattern):
     """tf.ResizeBilinear/ResizeNearestNeighbor(x, size){align_corners, half_pixel_centers} ->
-    tfl.resize_bilinear/resize_nearest_neighbor"""
+    tfl.resize_bilinear/resize_nearest_neighbor. TF's ResizeBilinear returns float32 for every
+    input type and interpolates the input converted to float: a non-float32 input is cast
+    first (the official leaves an int32 one to Flex)."""
 
     root = ("tf.ResizeBilinear", "tf.ResizeNearestNeighbor")
 
@@ -268,7 +270,10 @@ class LegalizeResize(RewritePattern):
             if op.name == "tf.ResizeBilinear"
             else ("tfl.resize_nearest_neighbor")
         )
-        # (as the official converter: an int32 ResizeBilinear stays a TF op)
+        if op.name == "tf.ResizeBilinear" and x.type.dtype != "f32":
+            if op.result.type.dtype != "f32":
+                return rw.fail(f"ResizeBilinear result type {op.result.type.dtype}")
+            x = create_tfl(rw, "cast", [x], [x.type.with_dtype("f32")]).result
         if why := kernel_dtype_reason(name, x):
             return rw.fail(why)
         attrs = {
