@@ -597,3 +597,32 @@ def test_resize_bilinear_of_non_float32_returns_float32(dtype, align_corners, ha
     x = np.random.default_rng(3).integers(0, 100, (1, 3, 4, 3)).astype(dtype.as_numpy_dtype)
     hist = op_histogram(convert_and_compare(concrete, [x]))
     assert hist == {"tfl.cast": 1, "tfl.resize_bilinear": 1}
+
+
+@pytest.mark.parametrize(
+    "shape,ksize,strides,padding,include_batch",
+    [
+        ([2, 4, 3, 2], (2, 2), (2, 2), "SAME", False),  # padded windows: -inf never wins
+        ([2, 4, 11, 2], (2, 2), (2, 3), "VALID", True),
+        ([1, 7, 9, 3], (3, 3), (2, 2), "SAME", True),
+        ([None, 5, 6, 2], (2, 1), (1, 1), "VALID", False),
+    ],
+)
+def test_max_pool_with_argmax_as_builtins(shape, ksize, strides, padding, include_batch):
+    """MaxPoolWithArgmax: MAX_POOL_2D and ARG_MAX over the window's strided slices give TF's
+    values and flat indices (the official makes a custom op LiteRT's resolver lacks)."""
+
+    def f(x):
+        return tf.nn.max_pool_with_argmax(
+            x,
+            ksize,
+            strides,
+            padding,
+            output_dtype=tf.int64,
+            include_batch_in_index=include_batch,
+        )
+
+    concrete = tf.function(f).get_concrete_function(tf.TensorSpec(shape, tf.float32))
+    x = np.random.default_rng(4).uniform(-10, 10, [d or 3 for d in shape]).astype(np.float32)
+    hist = op_histogram(convert_and_compare(concrete, [x], atol=0, rtol=0))
+    assert "tfl.custom" not in hist and hist["tfl.arg_max"] == 1, hist
