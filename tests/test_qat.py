@@ -313,3 +313,30 @@ def test_tensors_the_fake_quants_leave_out(dataset):
         assert fc.results[0].type.dtype == "i8" and names.count("tfl.quantize") == 1
     else:
         assert fc.results[0].type.dtype == "f32" and names.count("tfl.quantize") >= 2
+
+
+def test_fake_quant_only_on_weights_without_data_stays_float(tmp_path):
+    """FakeQuant on a constant weight only (LiteRT's op_tests fully_connected_4bit_hybrid), with
+    optimizations=[DEFAULT] and no dataset: there are no activation ranges to quantize with, so
+    the model stays float on the fake-quantized weights, as the official converter leaves it
+    (it used to fail with "no FakeQuant ranges")."""
+    import tensorflow as tf
+
+    path = str(tmp_path / "saved_model")
+    rng = np.random.default_rng(0)
+    weights = rng.uniform(-1, 1, [42, 40])
+    weights = np.round(weights / (np.abs(weights).max() / 7.0)).astype(np.float32)
+    x_value = np.round(rng.random([40, 42])).astype(np.float32)
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [40, 42], name="x")
+        fake = tf.quantization.fake_quant_with_min_max_vars(
+            tf.constant(weights), min=-7, max=7, num_bits=4, narrow_range=True
+        )
+        y = tf.matmul(x, fake)
+        with tf.compat.v1.Session() as sess:
+            expected = sess.run(y, {x: x_value})
+            tf.compat.v1.saved_model.simple_save(sess, path, {"x": x}, {"y": y})
+    conv = tflconv.TFLiteConverter.from_saved_model(path)
+    conv.optimizations = [tflconv.Optimize.DEFAULT]
+    got = _run(conv.convert(), x_value)
+    np.testing.assert_allclose(got, expected, rtol=1e-6)

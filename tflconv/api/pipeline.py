@@ -169,7 +169,14 @@ def quantization_passes(q: QuantizationConfig | None) -> list[Pass]:
         passes = [
             _make("fake-quant-ranges"),
             *([_make("calibrate", **dict(q.calibration))] if q.qat_calibrate else []),
-            _make("prepare-quantize", keep_float=q.keep_float, qat=True, legacy_float_scale=False),
+            _make(
+                "prepare-quantize",
+                keep_float=q.keep_float,
+                qat=True,
+                legacy_float_scale=False,
+                # FakeQuants on weights only fold into float constants: float, as tf.lite
+                without_ranges="error" if q.qat_calibrate else "float",
+            ),
         ]
     if q.bias_correction and not q.qat:
         passes.append(_make("bias-correction", per_channel=q.per_channel))

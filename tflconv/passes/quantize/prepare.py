@@ -606,6 +606,10 @@ class PrepareQuantize(Pass):
     legacy_float_scale: bool = True
     """int8 scales as the Python PTQ path computes them ((float32(max) - float32(min)) / 255);
     false: in double, as `fakeQuantAttrsToType` does for FakeQuant ranges (QAT models)."""
+    without_ranges: Literal["error", "float"] = "error"
+    """No range anywhere: fail (a chain run on the wrong graph), or leave the model float (the
+    converter's QAT plan without calibration data: FakeQuants only on weights, which fold into
+    float constants, as the official converter leaves them)."""
 
     def run(self, module: Module, ctx: PassContext) -> bool:
         dtype = "i16" if self.activation == "int16" else "i8"
@@ -616,6 +620,9 @@ class PrepareQuantize(Pass):
             v.type.is_float for fn in module.functions for v in function_values(fn)
         ):
             return False  # nothing computes in float (a bool pad): nothing to quantize
+        if not calibrated and self.without_ranges == "float":
+            ctx.stats["prepare-quantize: no ranges, model left float"] += 1
+            return False
         if not calibrated and self.qat:
             raise QuantizeError(
                 "prepare-quantize{qat=true}: no FakeQuant ranges in the graph (fake-quant-ranges "
