@@ -63,3 +63,29 @@ def test_op_that_needs_a_rank_names_the_unranked_input(tmp_path):
     fixed = tflconv.convert(path, input_shapes={"x": [2, 3]})
     x = np.arange(6, dtype=np.float32).reshape(2, 3)
     np.testing.assert_array_equal(_run(fixed, x)["y"], np.concatenate([x, x], -1))
+
+
+def test_shapes_after_a_tf_function_call_in_a_tf1_graph(tmp_path):
+    """Re-imported from the SavedModel's GraphDef, a call of a tf.function has unknown result
+    shapes (TF's shape inference does not look into the callee), and so has everything after
+    it; the importer inlines the call, asks TF again with the shapes it knows, and the NCHW
+    convs that need a rank convert (LiteRT's op_tests conv_bias_relu6)."""
+    w1 = np.random.default_rng(1).uniform(-1, 1, [2, 3, 3, 1]).astype(np.float32)
+    w2 = np.random.default_rng(2).uniform(-1, 1, [2, 1, 1, 3]).astype(np.float32)
+
+    @tf.function(jit_compile=True)
+    def conv_nchw(x, w):
+        return tf.nn.conv2d(x, w, strides=[1, 1, 1, 1], padding="VALID", data_format="NCHW")
+
+    path = str(tmp_path / "saved_model")
+    x_value = np.random.default_rng(0).random([1, 3, 4, 3]).astype(np.float32)
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [1, 3, 4, 3], name="x")
+        bias = np.full([1], 0.5, np.float32)
+        y = tf.nn.relu6(tf.nn.bias_add(conv_nchw(x, w1), bias))
+        y = tf.nn.relu6(tf.nn.bias_add(conv_nchw(y, w2), bias))
+        with tf.compat.v1.Session() as sess:
+            expected = sess.run(y, {x: x_value})
+            tf.compat.v1.saved_model.simple_save(sess, path, {"x": x}, {"y": y})
+    tflite = tflconv.TFLiteConverter.from_saved_model(path).convert()
+    np.testing.assert_allclose(_run(tflite, x_value)["y"], expected, rtol=1e-5, atol=1e-5)

@@ -35,6 +35,7 @@ from tflconv.core.types import TensorType
 from ..base import FrontendError
 from . import attrs as cv
 from . import (
+    refine,  # result shapes TF could not infer at graph building (refine.py)
     tables,  # captured hash tables (tables.py)
     variables,  # variables the model writes (variables.py)
 )
@@ -326,6 +327,8 @@ class GraphImporter:
         operands = [self._value(scope, b, where) for b in ins]
         if result_types is None:
             result_types = [self._type_of(source, t, where) for t in op.outputs]
+            if refine.needs_refinement(op, operands, result_types):
+                result_types = refine.refined_types(op, operands, result_types)
         attrs = cv.convert_attrs(node_def)
         if extra_attrs:
             attrs.update(extra_attrs)
