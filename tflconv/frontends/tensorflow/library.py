@@ -35,6 +35,10 @@ def regenerate_graph(
     body = [n for n in graph_def.node if n.name not in arg_names]
     used: set[str] = set()
     for node in body:
+        # Colocation with nodes of the calling graph (`_class: loc:@...`): not ours to keep,
+        # and the import refuses a node colocated with one it cannot see.
+        if "_class" in node.attr:
+            del node.attr["_class"]
         inputs = [i for i in node.input if not (i.startswith("^") and i[1:] in arg_names)]
         if len(inputs) != len(node.input):  # control edges from arguments: not needed
             del node.input[:]

@@ -1,6 +1,8 @@
-"""Inputs of unknown rank (a TF1 placeholder without a shape): the official converter writes them
-with shape [] and LiteRT takes the real shape at resize_tensor_input; ops that need a rank are
-refused with the input named and the `input_shapes` fix."""
+"""TF1 graphs saved from a session (what LiteRT's op_tests build): inputs of unknown rank (a
+placeholder without a shape; the official converter writes them with shape [] and LiteRT takes
+the real shape at resize_tensor_input; ops that need a rank are refused with the input named and
+the `input_shapes` fix), shapes after a tf.function call, and function bodies colocated with
+nodes of the calling graph."""
 
 from __future__ import annotations
 
@@ -89,3 +91,37 @@ def test_shapes_after_a_tf_function_call_in_a_tf1_graph(tmp_path):
             tf.compat.v1.saved_model.simple_save(sess, path, {"x": x}, {"y": y})
     tflite = tflconv.TFLiteConverter.from_saved_model(path).convert()
     np.testing.assert_allclose(_run(tflite, x_value)["y"], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_function_nodes_colocated_with_the_calling_graph(tmp_path):
+    """A control-flow-v2 branch built under `colocate_with(op outside it)` carries
+    `_class: loc:@op` in its FunctionDef; rebuilding the branch drops the constraint instead of
+    failing (LiteRT's op_tests static_rnn_with_control_flow_v2, sequence_length case)."""
+    from tensorflow.python.ops import control_flow_util
+
+    path = str(tmp_path / "saved_model")
+    enabled = control_flow_util.ENABLE_CONTROL_FLOW_V2
+    control_flow_util.ENABLE_CONTROL_FLOW_V2 = True
+    try:
+        with tf.Graph().as_default():
+            x = tf.compat.v1.placeholder(tf.float32, [4], name="x")
+            p = tf.compat.v1.placeholder(tf.bool, [], name="p")
+            y = x * 2.0
+
+            def true_fn():
+                with tf.compat.v1.colocate_with(y.op):
+                    return tf.where(x > 0, y, -y)
+
+            out = tf.cond(p, true_fn, lambda: x)
+            with tf.compat.v1.Session() as sess:
+                feeds = [(np.arange(4.0, dtype=np.float32) - 2, flag) for flag in (True, False)]
+                expected = [sess.run(out, {x: a, p: flag}) for a, flag in feeds]
+                tf.compat.v1.saved_model.simple_save(sess, path, {"x": x, "p": p}, {"out": out})
+    finally:
+        control_flow_util.ENABLE_CONTROL_FLOW_V2 = enabled
+    tflite = tflconv.TFLiteConverter.from_saved_model(path).convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=tflite).get_signature_runner()
+    for (a, flag), want in zip(feeds, expected):
+        np.testing.assert_array_equal(runner(x=a, p=np.array(flag))["out"], want)
