@@ -33,7 +33,7 @@ import numpy as np
 
 from tflconv.core.ir import Operation, Value
 from tflconv.core.rewrite import PatternRewriter, RewritePattern
-from tflconv.core.types import TensorType, numpy_dtype
+from tflconv.core.types import TensorType, TypeAttr, numpy_dtype
 
 from .common import const, constant_value, create_tfl, scalar_const
 from .nn_util import i32
@@ -551,6 +551,61 @@ class LowerSortedSegments(RewritePattern):
         return None
 
 
+class LowerBroadcastGradientArgs(RewritePattern):
+    """tf.BroadcastGradientArgs(s0, s1) -> for each shape, the output dims its gradient is summed
+    over: TF's rule (bcast.h) is every dim where the shape, padded with leading ones to the
+    longer length n, is 1 -- none when s0 and s1 are the same vector. As TF ops:
+
+        p0 = PadV2(s0, [[n - len(s0), 0]], 1);  r0 = Reshape(Where((p0 == 1) & !same), [-1])
+
+    (the official converter refuses the op; TF raises on shapes that do not broadcast, where
+    this returns the rule's indices)."""
+
+    root = "tf.BroadcastGradientArgs"
+
+    def match_and_rewrite(self, op: Operation, rw: PatternRewriter) -> None:
+        s0, s1 = op.operands
+        dtype = s0.type.dtype
+        if s0.type.rank not in (None, 1) or s1.type.rank not in (None, 1):
+            return rw.fail("the shapes must be vectors")
+        if dtype not in ("i32", "i64") or s1.type.dtype != dtype:
+            return rw.fail(f"shape vectors of {dtype} / {s1.type.dtype}")
+        vec, flag = TensorType((1,), "i32"), TensorType((1,), "i1")
+        lengths = [tf_op(rw, "Shape", [s], vec, out_type=TypeAttr("i32")) for s in (s0, s1)]
+        n = tf_op(rw, "Maximum", lengths, vec)
+        padded_t = TensorType((None,), dtype)
+        one = scalar_const(rw, 1, dtype)
+        padded = []
+        for s, length in zip((s0, s1), lengths):
+            before = tf_op(rw, "Sub", [n, length], vec)
+            pads = tf_op(
+                rw,
+                "ConcatV2",
+                [before, i32(rw, [0]), i32(rw, 0)],
+                TensorType((2,), "i32"),
+                N=2,
+                Tidx=TypeAttr("i32"),
+            )
+            pads = tf_op(rw, "Reshape", [pads, i32(rw, [1, 2])], TensorType((1, 2), "i32"))
+            padded.append(tf_op(rw, "PadV2", [s, pads, one], padded_t))
+        same_length = tf_op(rw, "Equal", lengths, flag)
+        equal = tf_op(rw, "Equal", padded, TensorType((None,), "i1"))
+        all_equal = tf_op(rw, "All", [equal, i32(rw, [0])], flag, keep_dims=True)
+        same = tf_op(rw, "LogicalAnd", [same_length, all_equal], flag)
+        differ = tf_op(rw, "LogicalNot", [same], flag)
+        results = []
+        for p, result in zip(padded, op.results):
+            is_one = tf_op(rw, "Equal", [p, one], TensorType((None,), "i1"))
+            mask = tf_op(rw, "LogicalAnd", [is_one, differ], is_one.type)
+            where = tf_op(rw, "Where", [mask], TensorType((None, 1), "i64"))
+            index = tf_op(rw, "Reshape", [where, i32(rw, [-1])], TensorType((None,), "i64"))
+            if result.type.dtype != "i64":
+                index = tf_op(rw, "Cast", [index], result.type, Truncate=False)
+            results.append(index)
+        rw.replace(op, results)
+        return None
+
+
 PATTERNS: list[RewritePattern] = [
     LowerNoNan(),
     LowerXop(),
@@ -566,6 +621,7 @@ PATTERNS: list[RewritePattern] = [
     LowerLgamma(),
     LowerDequantize(),
     LowerSortedSegments(),
+    LowerBroadcastGradientArgs(),
     LegalizeNonMaxSuppression(),
     LegalizeApproxTopK(),
 ]
