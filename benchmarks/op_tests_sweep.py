@@ -19,6 +19,7 @@ writing zip files.
     python benchmarks/op_tests_sweep.py --litert-dir ../LiteRT --list
     python benchmarks/op_tests_sweep.py --litert-dir ../LiteRT --official --json sweep.json
     python benchmarks/op_tests_sweep.py --litert-dir ../LiteRT --tests conv,pool --max-cases 0
+    python benchmarks/op_tests_sweep.py --litert-dir ../LiteRT --tests conv --match "quant_16x8=True"
     python benchmarks/op_tests_sweep.py --report sweep.json
 
 Each op_tests module runs in its own process (a crash costs one module). `--max-cases N` takes
@@ -32,6 +33,7 @@ import importlib.util
 import itertools
 import json
 import os
+import re
 import string
 import subprocess
 import sys
@@ -180,6 +182,7 @@ class _Run:
     max_cases = 0
     official = False
     who = "ours"
+    match = ""
     results: list[dict[str, Any]] = []
     module = ""
 
@@ -200,18 +203,25 @@ def make_zip_of_tests(
         for grid in test_parameters
         for values in itertools.product(*grid.values())
     ]
+    if _Run.match:
+        combos = [c for c in combos if re.search(_Run.match, _label(c))]
     if _Run.max_cases and len(combos) > _Run.max_cases:
         picks = np.linspace(0, len(combos) - 1, _Run.max_cases).round().astype(int)
         combos = [combos[i] for i in sorted(set(picks.tolist()))]
     seen = set()
     for params in combos:
-        label = ",".join(f"{k}={v!r}" for k, v in sorted(params.items())).replace(" ", "")
+        label = _label(params)
         if label in seen:
             continue
         seen.add(label)
         result = {"module": _Run.module, "test": options.zip_to_output, "label": label}
         result.update(_run_case(options, params, make_graph, make_test_inputs, extra))
         _Run.results.append(result)
+
+
+def _label(params: dict[str, Any]) -> str:
+    """LiteRT's case label: `key=repr(value)` pairs, sorted, without spaces."""
+    return ",".join(f"{k}={v!r}" for k, v in sorted(params.items())).replace(" ", "")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -511,6 +521,8 @@ def _child(litert_dir: Path, module: str, args: argparse.Namespace) -> list[dict
         str(litert_dir),
         "--max-cases",
         str(args.max_cases),
+        "--match",
+        args.match,
     ] + (["--official"] if args.official else [])
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
@@ -599,6 +611,7 @@ def main(argv: list[str] | None = None) -> int:
         "--max-cases", type=int, default=24, help="evenly spaced combinations per module (0: all)"
     )
     parser.add_argument("--official", action="store_true", help="also the official converter")
+    parser.add_argument("--match", default="", help="only cases whose label matches (regex)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=1800)
     parser.add_argument("--json", type=Path)
@@ -612,7 +625,7 @@ def main(argv: list[str] | None = None) -> int:
         print(report(results))
         return 0
     if args.worker:
-        _Run.max_cases, _Run.official = args.max_cases, args.official
+        _Run.max_cases, _Run.official, _Run.match = args.max_cases, args.official, args.match
         print(json.dumps({"results": run_module(args.litert_dir, args.worker)}, default=str))
         return 0
     folder = args.litert_dir / OP_TESTS
