@@ -438,3 +438,44 @@ def test_broadcast_gradient_args(dtype):
         got = [got[k] for k in sorted(got)]
         for g, w in zip(got, want):
             assert g.dtype == w.dtype and np.array_equal(g, w), (a, b, got, want)
+
+
+@pytest.mark.parametrize("merge_repeated", [True, False])
+@pytest.mark.parametrize("blank_index", [-1, 0])
+@pytest.mark.parametrize("dynamic", [False, True])
+def test_ctc_greedy_decoder(merge_repeated, blank_index, dynamic):
+    """CTCGreedyDecoder (refused by the official converter) as builtins: the decoded sparse
+    tensor (densified as users do), its dense shape and the log probabilities match TF, with
+    repeats, blanks and sequence lengths shorter than the time axis."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    steps, batch, classes = 10, 3, 4
+
+    def f(logits, seq):
+        decoded, neg = tf.nn.ctc_greedy_decoder(
+            logits, seq, merge_repeated=merge_repeated, blank_index=blank_index
+        )
+        return {
+            "dense": tf.sparse.to_dense(decoded[0]),
+            "shape": decoded[0].dense_shape,
+            "neg": neg,
+        }
+
+    specs = [
+        tf.TensorSpec([None, None, classes] if dynamic else [steps, batch, classes]),
+        tf.TensorSpec([None] if dynamic else [batch], tf.int32),
+    ]
+    cf = tf.function(f).get_concrete_function(*specs)
+    tflite = convert([cf])
+    assert not [k for k in op_histogram(tflite) if k.startswith("tfl.custom")]
+    runner = Interpreter(model_content=tflite).get_signature_runner()
+    rng = np.random.default_rng(5)
+    for seq in ([10, 7, 3], [1, 10, 10]):
+        # few distinct logit levels: repeated classes and blanks are frequent
+        x = rng.integers(0, 3, (steps, batch, classes)) + 0.5 * rng.random((steps, batch, classes))
+        x = x.astype(np.float32)
+        seq = np.array(seq, np.int32)
+        want = {k: v.numpy() for k, v in cf(tf.constant(x), tf.constant(seq)).items()}
+        got = runner(logits=x, seq=seq)
+        for key in want:
+            np.testing.assert_allclose(got[key], want[key], rtol=1e-6, err_msg=key)
