@@ -25,6 +25,7 @@ from tflconv.core.types import TensorType
 
 from .common import const, create_tfl, scalar_const
 from .nn_util import i32
+from .tensor_util import dim_size, iota, strided_slice
 
 
 class LegalizeCTCGreedyDecoder(RewritePattern):
@@ -57,13 +58,7 @@ class LegalizeCTCGreedyDecoder(RewritePattern):
         )
 
         # t < seq_len[b]
-        logits_shape = tfl("shape", [logits], TensorType((3,), "i32"), out_type="INT32")
-        t_count = self._element(rw, logits_shape, 0)
-        times = tfl(
-            "range",
-            [scalar_const(rw, 0, "i32"), t_count, scalar_const(rw, 1, "i32")],
-            TensorType((steps,), "i32"),
-        )
+        times = iota(rw, logits, 0)
         times = tfl("reshape", [times, i32(rw, [-1, 1])], TensorType((steps, 1), "i32"))
         lengths = seq_len
         if seq_len.type.dtype != "i32":
@@ -81,17 +76,7 @@ class LegalizeCTCGreedyDecoder(RewritePattern):
                 [cls, i32(rw, [[1, 0], [0, 0]]), scalar_const(rw, -1, "i32")],
                 TensorType((None if steps is None else steps + 1, batch), "i32"),
             )
-            prev = tfl(
-                "strided_slice",
-                [shifted, i32(rw, [0, 0]), i32(rw, [-1, 0]), i32(rw, [1, 1])],
-                tb_i32,
-                begin_mask=3,
-                end_mask=2,
-                ellipsis_mask=0,
-                new_axis_mask=0,
-                shrink_axis_mask=0,
-                offset=False,
-            )
+            prev = strided_slice(rw, shifted, [0, 0], [-1, 0], [1, 1], tb_i32, 3, 2)
             keep = tfl("logical_and", [keep, tfl("not_equal", [cls, prev], tb_i1)], tb_i1)
 
         # log probability: -sum of the maxima over the valid steps
@@ -113,17 +98,7 @@ class LegalizeCTCGreedyDecoder(RewritePattern):
         position = binary("sub", position, scalar_const(rw, 1, "i32"), position.type)
         position = tfl("cast", [position], TensorType((None,), "i64"))
         position = tfl("reshape", [position, i32(rw, [-1, 1])], TensorType((None, 1), "i64"))
-        rows = tfl(
-            "strided_slice",
-            [idx, i32(rw, [0, 0]), i32(rw, [0, 1]), i32(rw, [1, 1])],
-            TensorType((None, 1), "i64"),
-            begin_mask=1,
-            end_mask=1,
-            ellipsis_mask=0,
-            new_axis_mask=0,
-            shrink_axis_mask=0,
-            offset=False,
-        )
+        rows = strided_slice(rw, idx, [0, 0], [0, 1], [1, 1], TensorType((None, 1), "i64"), 1, 1)
         indices = tfl(
             "concatenation",
             [rows, position],
@@ -134,27 +109,11 @@ class LegalizeCTCGreedyDecoder(RewritePattern):
 
         counts = tfl("sum", [kept, i32(rw, [1])], TensorType((batch,), "i32"), keep_dims=False)
         longest = tfl("reduce_max", [counts, i32(rw, [0])], TensorType((), "i32"), keep_dims=False)
-        b_count = self._element(rw, logits_shape, 1)
+        b_count = dim_size(rw, logits, 1)
         dense = tfl("pack", [b_count, longest], TensorType((2,), "i32"), axis=0, values_count=2)
         dense = tfl("cast", [dense], op.results[2].type)
         rw.replace(op, [indices, values, dense, log_prob])
         return None
-
-    @staticmethod
-    def _element(rw: PatternRewriter, vector: Value, index: int) -> Value:
-        """vector[index] as a 0-d i32."""
-        return create_tfl(
-            rw,
-            "strided_slice",
-            [vector, i32(rw, [index]), i32(rw, [index + 1]), i32(rw, [1])],
-            [TensorType((), "i32")],
-            begin_mask=0,
-            end_mask=0,
-            ellipsis_mask=0,
-            new_axis_mask=0,
-            shrink_axis_mask=1,
-            offset=False,
-        ).result
 
 
 PATTERNS: list[RewritePattern] = [LegalizeCTCGreedyDecoder()]

@@ -25,14 +25,8 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 
 from .common import const, create_tfl
-from .nn_util import i32, ints, text
-
-
-def _same_pads(size: int, window: int, stride: int) -> tuple[int, int, int]:
-    """(output size, pad before, pad after) for TF's SAME padding."""
-    out = -(-size // stride)
-    total = max((out - 1) * stride + window - size, 0)
-    return out, total // 2, total - total // 2
+from .nn_util import i32, pool_window, same_pads
+from .tensor_util import strided_slice
 
 
 class LegalizeMaxPoolWithArgmax(RewritePattern):
@@ -48,19 +42,18 @@ class LegalizeMaxPoolWithArgmax(RewritePattern):
             return rw.fail("MaxPoolWithArgmax is lowered for NHWC inputs with static H, W, C")
         if x.type.dtype != "f32":
             return rw.fail(f"MaxPoolWithArgmax is lowered for f32 (got {x.type.dtype})")
-        ksize, strides = ints(op.attributes.get("ksize")), ints(op.attributes.get("strides"))
-        padding = text(op.attributes.get("padding"))
-        if len(ksize) != 4 or len(strides) != 4 or padding not in ("SAME", "VALID"):
-            return rw.fail("ksize / strides need 4 entries and padding SAME or VALID")
-        if ksize[0] != 1 or ksize[3] != 1 or strides[0] != 1 or strides[3] != 1:
-            return rw.fail("pooling across batch or channels")
+        window = pool_window(op, 4)
+        if isinstance(window, str):
+            return rw.fail(window)
+        ksize, strides, padding = window
         n, h, w, c = shape
         (kh, kw), (sh, sw) = ksize[1:3], strides[1:3]
         with_batch = bool(op.attributes.get("include_batch_in_index", False))
         if with_batch and n is None:
             return rw.fail("include_batch_in_index needs a static batch")
         if padding == "SAME":
-            (oh, top, bottom), (ow, left, right) = _same_pads(h, kh, sh), _same_pads(w, kw, sw)
+            (top, bottom), (left, right) = same_pads(h, kh, sh), same_pads(w, kw, sw)
+            oh, ow = -(-h // sh), -(-w // sw)
         else:
             oh, ow, top, bottom, left, right = (h - kh) // sh + 1, (w - kw) // sw + 1, 0, 0, 0, 0
         if oh < 1 or ow < 1:
@@ -88,23 +81,16 @@ class LegalizeMaxPoolWithArgmax(RewritePattern):
             ).result
         window_t = x.type.with_shape((n, oh, ow, c))
         windows = [
-            create_tfl(
+            strided_slice(
                 rw,
-                "strided_slice",
-                [
-                    padded,
-                    i32(rw, [0, ky, kx, 0]),
-                    i32(rw, [0, ky + (oh - 1) * sh + 1, kx + (ow - 1) * sw + 1, c]),
-                    i32(rw, [1, sh, sw, 1]),
-                ],
-                [window_t],
+                padded,
+                [0, ky, kx, 0],
+                [0, ky + (oh - 1) * sh + 1, kx + (ow - 1) * sw + 1, c],
+                [1, sh, sw, 1],
+                window_t,
                 begin_mask=1,
                 end_mask=1,
-                ellipsis_mask=0,
-                new_axis_mask=0,
-                shrink_axis_mask=0,
-                offset=False,
-            ).result
+            )
             for ky in range(kh)
             for kx in range(kw)
         ]

@@ -86,6 +86,18 @@ def same_pads(in_size: int, kernel: int, stride: int, dilation: int = 1) -> tupl
     return total // 2, total - total // 2
 
 
+def pool_window(op: Operation, rank: int) -> tuple[list[int], list[int], str] | str:
+    """(ksize, strides, padding) of a channels-last pooling op over `rank` dims, or why not:
+    one entry per dim, SAME or VALID, no pooling across batch or channels."""
+    ksize, strides = ints(op.attributes.get("ksize")), ints(op.attributes.get("strides"))
+    padding = text(op.attributes.get("padding"))
+    if len(ksize) != rank or len(strides) != rank or padding not in ("SAME", "VALID"):
+        return f"ksize / strides need {rank} entries and padding SAME or VALID"
+    if ksize[0] != 1 or ksize[-1] != 1 or strides[0] != 1 or strides[-1] != 1:
+        return "pooling across batch or channels"
+    return ksize, strides, padding
+
+
 def pad_to_i32(rw: PatternRewriter, paddings: Value) -> Value:
     """A paddings / shape operand as int32 (numpy cast for constants, tfl.cast otherwise)."""
     arr = constant_value(paddings)

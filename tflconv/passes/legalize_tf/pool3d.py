@@ -21,7 +21,7 @@ from tflconv.core.rewrite import PatternRewriter, RewritePattern
 from tflconv.core.types import TensorType
 
 from .lower_tf import tf_op
-from .nn_util import data_format, i32, ints, text
+from .nn_util import data_format, i32, pool_window
 
 
 def _pooled(size: int, window: int, stride: int, padding: str) -> int:
@@ -42,12 +42,10 @@ class LowerPool3D(RewritePattern):
             return rw.fail("3-D pooling is lowered for NDHWC inputs with static D, H, W, C")
         if data_format(op, "NDHWC") != "NDHWC":
             return rw.fail(f"data_format {data_format(op, 'NDHWC')} (NDHWC only)")
-        ksize, strides = ints(op.attributes.get("ksize")), ints(op.attributes.get("strides"))
-        padding = text(op.attributes.get("padding"))
-        if len(ksize) != 5 or len(strides) != 5 or padding not in ("SAME", "VALID"):
-            return rw.fail("ksize / strides need 5 entries and padding SAME or VALID")
-        if ksize[0] != 1 or ksize[4] != 1 or strides[0] != 1 or strides[4] != 1:
-            return rw.fail("pooling across batch or channels")
+        window = pool_window(op, 5)
+        if isinstance(window, str):
+            return rw.fail(window)
+        ksize, strides, padding = window
         n = shape[0]
         d, h, w, c = (int(v) for v in shape[1:])
         (kd, kh, kw), (sd, sh, sw) = ksize[1:4], strides[1:4]

@@ -136,6 +136,33 @@ def np_int(dtype: str) -> type[np.integer]:
     return np.int64 if dtype == "i64" else np.int32
 
 
+def strided_slice(
+    rw: PatternRewriter,
+    x: Value,
+    begin: Sequence[int],
+    end: Sequence[int],
+    strides: Sequence[int],
+    out: TensorType,
+    begin_mask: int = 0,
+    end_mask: int = 0,
+    shrink_axis_mask: int = 0,
+) -> Value:
+    """tfl.strided_slice of `x` with constant begin / end / strides (no ellipsis, no new axes)."""
+    operands = [x, i32_const(rw, begin), i32_const(rw, end), i32_const(rw, strides)]
+    return create_tfl(
+        rw,
+        "strided_slice",
+        operands,
+        [out],
+        begin_mask=begin_mask,
+        end_mask=end_mask,
+        ellipsis_mask=0,
+        new_axis_mask=0,
+        shrink_axis_mask=shrink_axis_mask,
+        offset=False,
+    ).result
+
+
 def dim_size(rw: PatternRewriter, x: Value, axis: int, dtype: str = "i32") -> Value:
     """Dim `axis` of `x` as a 0-D `dtype` value: a constant when known, else
     tfl.gather(tfl.shape(x), axis)."""
