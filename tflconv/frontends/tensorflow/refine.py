@@ -24,9 +24,9 @@ _OPAQUE = (tf.resource, tf.variant)
 def needs_refinement(op: Any, operands: list[Value], result_types: list[TensorType]) -> bool:
     """Some result is not fully static while some operand of unknown rank in TF's graph has a
     rank here (cheap enough to ask of every op)."""
-    if len(operands) != len(op.inputs):
-        return False
     if all(t.shape is not None and None not in t.shape for t in result_types):
+        return False  # the common case first: no TF graph access
+    if len(operands) != len(op.inputs):
         return False
     return any(
         t.shape.rank is None and v.type.shape is not None and t.dtype not in _OPAQUE
