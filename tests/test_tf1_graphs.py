@@ -125,3 +125,31 @@ def test_function_nodes_colocated_with_the_calling_graph(tmp_path):
     runner = Interpreter(model_content=tflite).get_signature_runner()
     for (a, flag), want in zip(feeds, expected):
         np.testing.assert_array_equal(runner(x=a, p=np.array(flag))["out"], want)
+
+
+def test_band_part_of_an_unranked_input(tmp_path):
+    """MatrixBandPart of an input of unknown rank: the matrix dims come from the run-time shape
+    counted from the end, and the mask is broadcast to the input's shape (any rank, beyond
+    SELECT_V2's 5-D broadcasting) -- LiteRT's op_tests matrix_band_part, input_shape=None."""
+    path = str(tmp_path / "saved_model")
+    shapes = [(4, 6), (2, 5, 3), (2, 1, 2, 1, 3, 4)]
+    with tf.Graph().as_default():
+        x = tf.compat.v1.placeholder(tf.float32, name="x")
+        lo = tf.compat.v1.placeholder(tf.int32, [], name="lo")
+        up = tf.compat.v1.placeholder(tf.int32, [], name="up")
+        y = tf.linalg.band_part(x, lo, up)
+        with tf.compat.v1.Session() as sess:
+            cases = []
+            for i, shape in enumerate(shapes):
+                value = np.random.default_rng(i).random(shape).astype(np.float32)
+                for bounds in ((1, 0), (-1, 2), (0, -1)):
+                    feed = {x: value, lo: bounds[0], up: bounds[1]}
+                    cases.append((value, bounds, sess.run(y, feed)))
+            tf.compat.v1.saved_model.simple_save(sess, path, {"x": x, "lo": lo, "up": up}, {"y": y})
+    tflite = tflconv.TFLiteConverter.from_saved_model(path).convert()
+    from ai_edge_litert.interpreter import Interpreter
+
+    runner = Interpreter(model_content=tflite).get_signature_runner()
+    for value, (a, b), want in cases:
+        got = runner(x=value, lo=np.int32(a), up=np.int32(b))["y"]
+        np.testing.assert_array_equal(got, want, err_msg=f"{value.shape} {a} {b}")
