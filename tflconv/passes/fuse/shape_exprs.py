@@ -245,9 +245,8 @@ class CompactShapeVector(RewritePattern):
             if src is None:
                 values.append(rw.insert(constant(np.asarray(items, np.int32), op.location)).result)
                 continue
-            rank = src.type.rank or 0
             shape = rw.create(
-                "tfl.shape", [src], [TensorType((rank,), "i32")], {"out_type": "INT32"}
+                "tfl.shape", [src], [TensorType((src.type.rank,), "i32")], {"out_type": "INT32"}
             )
             idx = rw.insert(constant(np.asarray(items, np.int32), op.location)).result
             t = TensorType((len(items),), "i32")

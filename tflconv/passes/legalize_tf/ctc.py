@@ -11,6 +11,9 @@ sparse [batch, longest] tensor in row-major order:
     values = GATHER_ND(TRANSPOSE(a), idx)        the emitted classes
     indices = (b, CUMSUM(keep over t) - 1 at idx)  each class's position in its sequence
     shape = (B, max over b of the kept count)
+
+Inputs TF rejects (a sequence length above the time axis, a blank index outside the classes)
+are not checked at run time: such a length counts every step.
 """
 
 from __future__ import annotations
