@@ -11,8 +11,6 @@ only runtime bounds keep the official LESS + SELECT_V2 per bound.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from tflconv.core.ir import Operation, Value
@@ -22,7 +20,7 @@ from tflconv.dialects.tfl_kernels import kernel_dtype_reason
 
 from .common import const, create_tfl, int_list
 from .math import explicit_broadcast, needs_explicit_broadcast
-from .tensor_util import dim_size, np_int, strided_slice, tfl_shape
+from .tensor_util import dim_size, iota, np_int, tfl_shape
 
 INT32_MAX = int(np.iinfo(np.int32).max)
 
@@ -30,9 +28,8 @@ Bound = int | Value | None
 """A band bound: None (unbounded), a constant, or a runtime 0-D value already made non-negative."""
 
 
-def _bound(rw: PatternRewriter, v: Value, dim_of: Any, size: int | None) -> Bound:
-    """The bound `v` on a matrix dim (None when it keeps everything); `dim_of(dtype)` gives the
-    dim's size as a 0-D value."""
+def _bound(rw: PatternRewriter, v: Value, x: Value, axis: int, size: int | None) -> Bound:
+    """The bound `v` on `x`'s dim `axis` (None when it keeps everything)."""
     ints = int_list(v)
     if ints is not None and len(ints) == 1:
         b = ints[0]
@@ -43,22 +40,14 @@ def _bound(rw: PatternRewriter, v: Value, dim_of: Any, size: int | None) -> Boun
     dtype = v.type.dtype
     zero = const(rw, np.asarray(0, dtype=np_int(dtype)))
     negative = create_tfl(rw, "less", [v, zero], [TensorType((), "i1")]).result
-    dim = dim_of(dtype)
+    dim = dim_size(rw, x, axis, dtype)
     return create_tfl(rw, "select_v2", [negative, dim, v], [TensorType((), dtype)]).result
 
 
 def _runtime_mask(
-    rw: PatternRewriter, dims: Any, lo: Bound, up: Bound, dtype: str, m: int | None, n: int | None
+    rw: PatternRewriter, x: Value, lo: Bound, up: Bound, dtype: str, m: int | None, n: int | None
 ) -> Value:
-    """in_band[i, j] = (i - j <= lo) and (i - j >= -up), from RANGEs over the matrix dims
-    (`dims(k, dtype)`: 0-D size of matrix dim k, 0 rows, 1 columns)."""
-
-    def iota_of(k: int) -> Value:
-        zero, one = (const(rw, np.asarray(i, dtype=np_int(dtype))) for i in (0, 1))
-        return create_tfl(
-            rw, "range", [zero, dims(k, dtype), one], [TensorType((None,), dtype)]
-        ).result
-
+    """in_band[i, j] = (i - j <= lo) and (i - j >= -up), from RANGEs over the matrix dims."""
     off_t = TensorType((m, n), dtype)
     if m is not None and n is not None:
         offset = const(rw, np.arange(m)[:, None] - np.arange(n)[None, :], dtype=np_int(dtype))
@@ -68,9 +57,9 @@ def _runtime_mask(
         else:
             column = const(rw, np.asarray([-1, 1], dtype=np.int32))
             rows_t = TensorType((m, 1), dtype)
-            rows = create_tfl(rw, "reshape", [iota_of(0), column], [rows_t])
+            rows = create_tfl(rw, "reshape", [iota(rw, x, -2, dtype), column], [rows_t])
             rows = rows.result
-        cols = const(rw, np.arange(n, dtype=np_int(dtype))) if n is not None else iota_of(1)
+        cols = iota(rw, x, -1, dtype)
         offset = create_tfl(
             rw, "sub", [rows, cols], [off_t], fused_activation_function="NONE"
         ).result
@@ -108,32 +97,8 @@ class LegalizeMatrixBandPart(RewritePattern):
         if why := kernel_dtype_reason("tfl.select_v2", x, 1):
             return rw.fail(why)
         m, n = x.type.shape[-2:] if rank is not None else (None, None)  # type: ignore[index]
-        full_shape: Value | None = None
-        if rank is None:  # the matrix dims from the run-time shape, counted from the end
-            full_shape = tfl_shape(rw, x)
-
-            def dims(k: int, index_dtype: str) -> Value:
-                end, mask = (-1, 0) if k == 0 else (0, 1)
-                size = strided_slice(
-                    rw,
-                    full_shape,
-                    [k - 2],
-                    [end],
-                    [1],
-                    TensorType((), "i32"),
-                    end_mask=mask,
-                    shrink_axis_mask=1,
-                )
-                if index_dtype != "i32":
-                    size = create_tfl(rw, "cast", [size], [TensorType((), index_dtype)]).result
-                return size
-        else:
-
-            def dims(k: int, index_dtype: str) -> Value:
-                return dim_size(rw, x, rank - 2 + k, index_dtype)
-
-        lo = _bound(rw, lo_v, lambda t: dims(0, t), m)
-        up = _bound(rw, up_v, lambda t: dims(1, t), n)
+        lo = _bound(rw, lo_v, x, -2, m)
+        up = _bound(rw, up_v, x, -1, n)
         if lo is None and up is None:
             rw.replace(op, x)
             return None
@@ -148,11 +113,11 @@ class LegalizeMatrixBandPart(RewritePattern):
             mask = const(rw, in_band)
         else:
             index_type = runtime[0].type.dtype if runtime else "i32"
-            mask = _runtime_mask(rw, dims, lo, up, index_type, m, n)
-        if full_shape is not None:
+            mask = _runtime_mask(rw, x, lo, up, index_type, m, n)
+        if rank is None:
             # Any rank: the mask and the zeros at x's own shape (SELECT_V2 broadcasts up to 5-D)
             mask = create_tfl(
-                rw, "broadcast_to", [mask, full_shape], [TensorType(None, "i1")]
+                rw, "broadcast_to", [mask, tfl_shape(rw, x)], [TensorType(None, "i1")]
             ).result
             zeros = create_tfl(rw, "zeros_like", [x], [x.type]).result
             rw.replace_with_new(op, "tfl.select_v2", [mask, x, zeros])

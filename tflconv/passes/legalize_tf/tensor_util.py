@@ -165,21 +165,28 @@ def strided_slice(
 
 def dim_size(rw: PatternRewriter, x: Value, axis: int, dtype: str = "i32") -> Value:
     """Dim `axis` of `x` as a 0-D `dtype` value: a constant when known, else
-    tfl.gather(tfl.shape(x), axis)."""
+    tfl.gather(tfl.shape(x), axis); for an `x` of unknown rank, `axis` counts from the end
+    (negative) and the dim is sliced from the run-time shape."""
     shape = x.type.shape
-    assert shape is not None
+    out = TensorType((), dtype)
+    if shape is None:
+        assert axis < 0, "an unranked value's dims are addressed from the end"
+        full = tfl_shape(rw, x, dtype)
+        end, end_mask = (axis + 1, 0) if axis < -1 else (0, 1)
+        return strided_slice(
+            rw, full, [axis], [end], [1], out, end_mask=end_mask, shrink_axis_mask=1
+        )
     if shape[axis] is not None:
         return const(rw, np.asarray(shape[axis], dtype=np_int(dtype)))
     full = tfl_shape(rw, x, dtype)
     index = i32_const(rw, axis % len(shape))
-    out = TensorType((), dtype)
     return create_tfl(rw, "gather", [full, index], [out], axis=0, batch_dims=0).result
 
 
 def iota(rw: PatternRewriter, x: Value, axis: int, dtype: str = "i32") -> Value:
     """[0, 1, ..., dim `axis` of x - 1] as a 1-D `dtype` value (a constant when the dim is
     known, else a tfl.range)."""
-    size = x.type.shape[axis]  # type: ignore[index]
+    size = None if x.type.shape is None else x.type.shape[axis]
     if size is not None:
         return const(rw, np.arange(size, dtype=np_int(dtype)))
     zero = const(rw, np.asarray(0, dtype=np_int(dtype)))
